@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "ParleyCodec", targets: ["ParleyCodec"]),
         .library(name: "ParleyCrypto", targets: ["ParleyCrypto"]),
+        .library(name: "ParleyProtocol", targets: ["ParleyProtocol"]),
         .library(name: "ParleyStore", targets: ["ParleyStore"]),
         .executable(name: "parley", targets: ["parley"]),
     ],
@@ -21,10 +22,12 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
-        // Deterministic CBOR, COSE_Sign1 and the Parley wire types. No dependencies.
+        // Deterministic CBOR, CBOR diagnostic notation and COSE_Sign1. No dependencies.
         .target(name: "ParleyCodec"),
         // Keys, signatures, certificates and trust on the system OpenSSL.
         .target(name: "ParleyCrypto", dependencies: ["COpenSSL", "ParleyCodec"]),
+        // The Parley wire model: envelope, receipt, notification catalogue, validation, verification.
+        .target(name: "ParleyProtocol", dependencies: ["ParleyCodec", "ParleyCrypto"]),
         // Durable outbox, inbox, receipts and channel state on SQLite.
         .target(
             name: "ParleyStore",
@@ -33,16 +36,16 @@ let package = Package(
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCodec", "ParleyCrypto",
+                "ParleyCodec", "ParleyCrypto", "ParleyProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "ParleyCodecTests", dependencies: ["ParleyCodec"], exclude: ["Vectors"]),
+        .testTarget(name: "ParleyCryptoTests", dependencies: ["ParleyCrypto", "ParleyCodec"], exclude: ["Vectors"]),
         .testTarget(
-            name: "ParleyCodecTests",
-            dependencies: ["ParleyCodec"],
-            exclude: ["Vectors"]
+            name: "ParleyProtocolTests",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec"]
         ),
-        .testTarget(name: "ParleyCryptoTests", dependencies: ["ParleyCrypto", "ParleyCodec"]),
         .testTarget(name: "ParleyStoreTests", dependencies: ["ParleyStore", "ParleyCodec"]),
     ],
     swiftLanguageModes: [.v6]
