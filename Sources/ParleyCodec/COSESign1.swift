@@ -18,9 +18,17 @@ public struct COSESign1: Sendable, Hashable {
         self.signature = signature
     }
 
-    /// Decodes a tagged COSE_Sign1 in deterministic CBOR. Parley requires the tag, an embedded
-    /// payload and an empty unprotected header.
-    public init(decoding bytes: [UInt8], limits: CBORDecoder.Limits = .parley) throws {
+    /// How much of RFC 9052 a decoder accepts.
+    public enum Profile: Sendable {
+        /// Parley messages and receipts: an empty unprotected header.
+        case parley
+        /// Any unprotected header (for interoperability checks against other COSE implementations).
+        case rfc9052
+    }
+
+    /// Decodes a tagged COSE_Sign1 in deterministic CBOR. The tag and an embedded payload are
+    /// always required; the `.parley` profile also requires an empty unprotected header.
+    public init(decoding bytes: [UInt8], limits: CBORDecoder.Limits = .parley, profile: Profile = .parley) throws {
         let item = try CBOR(decoding: bytes, limits: limits)
         guard case .tagged(Self.tag, .array(let fields)) = item else {
             throw CodecError(.notCOSESign1, at: 0, "expected a COSE_Sign1 (tag 18 around an array), found \(item.kindName)")
@@ -34,7 +42,7 @@ public struct COSESign1: Sendable, Hashable {
         guard case .map(let unprotected) = fields[1] else {
             throw CodecError(.notCOSESign1, "the unprotected header must be a map, found \(fields[1].kindName)")
         }
-        guard unprotected.isEmpty else {
+        guard unprotected.isEmpty || profile == .rfc9052 else {
             throw CodecError(.unprotectedHeaderNotEmpty, "the unprotected header must be empty; found labels \(unprotected.keys.map(CBORDiagnostic.format))")
         }
         guard case .byteString(let payload) = fields[2] else {
@@ -71,7 +79,7 @@ public struct COSESign1: Sendable, Hashable {
         return out
     }
 
-    public var toBeSigned: [UInt8] {
-        Self.toBeSigned(protectedHeader: protectedHeader, payload: payload)
+    public func toBeSigned(externalAAD: [UInt8] = []) -> [UInt8] {
+        Self.toBeSigned(protectedHeader: protectedHeader, payload: payload, externalAAD: externalAAD)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ParleyCodec
 
@@ -93,5 +94,27 @@ import Testing
     @Test func nonDeterministicProtectedHeaderIsRejected() {
         // {3: "a", 1: -8, 33: h'01'}: keys out of order.
         #expect { try ProtectedHeader(decoding: hexBytes("a3036161012718214101")) } throws: { ($0 as? CodecError)?.code == .unsortedMapKeys }
+    }
+}
+
+/// Published COSE_Sign1 examples (cose-wg/Examples): the structure decodes and the bytes to be
+/// signed are exactly the published `ToBeSign`. Their signatures are checked in ParleyProtocolTests.
+@Suite struct COSEPublishedExampleTests {
+    @Test func toBeSignedMatchesPublishedIntermediates() throws {
+        let data = try Data(contentsOf: vectorURL("cose_wg_sign1.json"))
+        let cases = try #require(JSONParser.parse(data)["cases"]?.array)
+        #expect(cases.count == 2)
+        for c in cases {
+            let bytes = hexBytes(c["cbor"]!.string!)
+            if c["tagged"]!.bool! {
+                let message = try COSESign1(decoding: bytes, profile: .rfc9052)
+                #expect(hexString(message.toBeSigned(externalAAD: hexBytes(c["external"]!.string!))) == c["tbs"]!.string!.lowercased())
+                #expect(message.encoded == bytes)
+                #expect { try COSESign1(decoding: bytes) } throws: { ($0 as? CodecError)?.code == .unprotectedHeaderNotEmpty }
+            } else {
+                // Parley requires the COSE_Sign1 tag even where RFC 9052 lets the context imply it.
+                #expect { try COSESign1(decoding: bytes, profile: .rfc9052) } throws: { ($0 as? CodecError)?.code == .notCOSESign1 }
+            }
+        }
     }
 }
