@@ -37,7 +37,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '5,6p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 die() { echo "make-test-pki: $*" >&2; exit 1; }
