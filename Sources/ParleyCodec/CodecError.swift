@@ -24,6 +24,8 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         case inputTooLarge
         case depthLimitExceeded
         case itemLimitExceeded
+        // Typed reads (`CBORReader`)
+        case typeMismatch
         // COSE_Sign1 (RFC 9052) as Parley profiles it
         case notCOSESign1
         case unsupportedHeaderParameter

@@ -54,71 +54,79 @@ public struct Envelope: Sendable, Hashable {
 
     /// Decodes and validates an envelope from its deterministic CBOR bytes (a COSE_Sign1 payload).
     public init(decoding bytes: [UInt8]) throws {
-        let item: CBOR
-        do { item = try CBOR(decoding: bytes) } catch let error as CodecError { throw ProtocolError(error) }
-        try self.init(cbor: item)
-    }
-
-    public init(cbor item: CBOR) throws {
-        var r = try FieldReader(item, path: "")
-        let version = try r.required(1, "version") { item, field -> UInt64 in
-            guard case .unsignedInteger(let v) = item else {
-                throw ProtocolError(.malformed, field: field, "must be an unsigned integer")
-            }
-            return v
-        }
+        var reader = try Field.structure { try CBORReader(bytes) }
+        var r = try FieldReader(&reader)
+        let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
         guard version == Self.version else {
             throw ProtocolError(.unsupportedVersion, field: "version", "protocol version \(version) is not supported; this node speaks version 1")
         }
-        id = try r.required(2, "id", Field.messageID)
-        sender = try r.required(3, "sender", Field.participant)
-        recipients = try r.required(4, "recipients") { item, field in
-            try Field.array(item, field, count: 1...Self.maximumRecipients).enumerated().map { i, entry in
-                let pair = try Field.array(entry, "\(field)[\(i)]", count: 2...2)
-                return Recipient(participant: try Field.participant(pair[0], "\(field)[\(i)][0]"),
-                                 sequence: try Field.uint(1...UInt64.max)(pair[1], "\(field)[\(i)][1]"))
+        id = try r.required(2, "id", &reader, Field.messageID)
+        sender = try r.required(3, "sender", &reader, Field.participant)
+        recipients = try r.required(4, "recipients", &reader) { reader in
+            let n = try Field.array(&reader, count: 1...Self.maximumRecipients)
+            return try Field.elements(&reader, count: n) { reader in
+                let (participant, sequence) = try Field.pair(&reader, Field.participant) { try Field.uint(&$0, 1...UInt64.max) }
+                return Recipient(participant: participant, sequence: sequence)
             }
         }
-        created = try r.required(5, "created", Field.time)
-        let typeCode = try r.required(6, "type", Field.uint(0...UInt64.max))
+        created = try r.required(5, "created", &reader, Field.time)
+        let typeCode = try r.required(6, "type", &reader) { try $0.readUnsigned() }
         guard let type = NotificationType(rawValue: typeCode) else {
             throw ProtocolError(.unknownType, field: "type", "notification type \(typeCode) is not in the version 1 catalogue")
         }
-        references = try r.optional(7, "refs") { item, field in
-            try Field.array(item, field, count: 1...Self.maximumReferences).enumerated().map { i, entry in
-                let pair = try Field.array(entry, "\(field)[\(i)]", count: 2...2)
-                return Reference(messageID: try Field.messageID(pair[0], "\(field)[\(i)][0]"),
-                                 relation: try Field.code(Relation.self)(pair[1], "\(field)[\(i)][1]"))
+        references = try r.optional(7, "refs", &reader) { reader in
+            let n = try Field.array(&reader, count: 1...Self.maximumReferences)
+            return try Field.elements(&reader, count: n) { reader in
+                let (id, relation) = try Field.pair(&reader, Field.messageID) { try Field.code(&$0, Relation.self) }
+                return Reference(messageID: id, relation: relation)
             }
         } ?? []
-        body = try r.required(8, "body") { try NotificationBody(type: type, cbor: $0, path: $1) }
-        remarks = try r.optional(9, "remarks", LocalizedText.parser(maximumLength: Self.maximumRemarksLength))
+        body = try r.required(8, "body", &reader) { try NotificationBody(type: type, from: &$0) }
+        remarks = try r.optional(9, "remarks", &reader) { try LocalizedText(from: &$0, maximumLength: Self.maximumRemarksLength) }
         try r.finish()
-        try validate()
-    }
-
-    public var cbor: CBOR {
-        var map: CBORMap = [
-            1: .unsignedInteger(Self.version),
-            2: .byteString(id.bytes),
-            3: .textString(sender.rawValue),
-            4: .array(recipients.map { [.textString($0.participant.rawValue), .unsignedInteger($0.sequence)] }),
-            5: created.cbor,
-            6: .unsignedInteger(type.rawValue),
-            8: body.cbor,
-        ]
-        if !references.isEmpty {
-            map[7] = .array(references.map { [.byteString($0.messageID.bytes), .unsignedInteger($0.relation.rawValue)] })
-        }
-        if let remarks { map[9] = remarks.cbor }
-        return .map(map)
+        try Field.structure { try reader.finish() }
+        try validateEnvelope()
     }
 
     /// The deterministic encoding: the payload of the message's COSE_Sign1.
-    public var encoded: [UInt8] { CBOREncoder.encode(cbor) }
+    public var encoded: [UInt8] {
+        var w = CBORWriter(capacity: 256)
+        w.writeMapHeader(7 + (references.isEmpty ? 0 : 1) + (remarks == nil ? 0 : 1))
+        w.writeUnsigned(1); w.writeUnsigned(Self.version)
+        w.writeUnsigned(2); w.writeByteString(id.bytes)
+        w.writeUnsigned(3); w.writeTextString(sender.rawValue)
+        w.writeUnsigned(4); w.writeArrayHeader(recipients.count)
+        for recipient in recipients {
+            w.writeArrayHeader(2)
+            w.writeTextString(recipient.participant.rawValue)
+            w.writeUnsigned(recipient.sequence)
+        }
+        w.writeUnsigned(5); w.write(created)
+        w.writeUnsigned(6); w.write(code: type)
+        if !references.isEmpty {
+            w.writeUnsigned(7); w.writeArrayHeader(references.count)
+            for reference in references {
+                w.writeArrayHeader(2)
+                w.writeByteString(reference.messageID.bytes)
+                w.write(code: reference.relation)
+            }
+        }
+        w.writeUnsigned(8); body.write(to: &w)
+        if let remarks { w.writeUnsigned(9); remarks.write(to: &w) }
+        return w.bytes
+    }
+
+    /// The envelope as a CBOR item (for diagnostic notation and tests).
+    public var cbor: CBOR { try! CBOR(decoding: encoded) }
 
     /// Checks every rule of SPEC.md and NOTIFICATIONS.md that the envelope alone can decide.
     public func validate() throws {
+        try validateEnvelope()
+        try Field.named("body") { try body.validateFields() }
+    }
+
+    /// The rules beyond each field's own (which decoding has checked already).
+    private func validateEnvelope() throws {
         guard (1...Self.maximumRecipients).contains(recipients.count) else {
             throw ProtocolError(.invalidField, field: "recipients", "1…\(Self.maximumRecipients) recipients are required, found \(recipients.count)")
         }
@@ -145,10 +153,9 @@ public struct Envelope: Sendable, Hashable {
         if Set(references).count != references.count {
             throw ProtocolError(.invalidField, field: "refs", "the same reference (message id and relation) appears twice")
         }
-        if let remarks { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength, field: "remarks") }
+        if let remarks { try Field.named("remarks") { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength) } }
         try validateReferences()
-        try body.validateFields()
-        try body.validateTiming(created: created)
+        try Field.named("body") { try body.validateTiming(created: created) }
     }
 
     private func validateReferences() throws {

@@ -21,7 +21,7 @@ public struct Position: Sendable, Hashable, CustomStringConvertible {
 
     /// From decimal degrees, rounded half away from zero to whole microdegrees.
     public init(latitude: Double, longitude: Double) throws {
-        guard latitude.isFinite, longitude.isFinite else {
+        guard latitude.isFinite, longitude.isFinite, abs(latitude) <= 1000, abs(longitude) <= 1000 else {
             throw ProtocolError(.invalidField, "coordinates must be finite numbers of degrees")
         }
         try self.init(latitudeMicrodegrees: Int64((latitude * 1_000_000).rounded(.toNearestOrAwayFromZero)),
@@ -39,16 +39,18 @@ public struct Position: Sendable, Hashable, CustomStringConvertible {
         return "\(format(latitudeMicrodegrees, "N", "S")) \(format(longitudeMicrodegrees, "E", "W"))"
     }
 
-    var cbor: CBOR { [.integer(Int64(latitudeMicrodegrees)), .integer(Int64(longitudeMicrodegrees))] }
-
-    init(cbor item: CBOR, field: String) throws {
-        let pair = try Field.array(item, field, count: 2...2)
-        let lat = try Field.int(Self.latitudeRange, unit: "µ° latitude")(pair[0], field + "[0]")
-        let lon = try Field.int(Self.longitudeRange, unit: "µ° longitude")(pair[1], field + "[1]")
+    init(from reader: inout CBORReader) throws {
+        let (lat, lon) = try Field.pair(&reader,
+            { try Field.int(&$0, Self.latitudeRange, unit: "µ° latitude") },
+            { try Field.int(&$0, Self.longitudeRange, unit: "µ° longitude") })
         try self.init(latitudeMicrodegrees: lat, longitudeMicrodegrees: lon)
     }
 
-    static func parse(_ item: CBOR, _ field: String) throws -> Position { try Position(cbor: item, field: field) }
+    func write(to w: inout CBORWriter) {
+        w.writeArrayHeader(2)
+        w.writeInteger(Int64(latitudeMicrodegrees))
+        w.writeInteger(Int64(longitudeMicrodegrees))
+    }
 }
 
 /// A launch or impact area: a polygon of 3…64 vertices, or a circle with a radius in metres.
@@ -66,38 +68,49 @@ public enum Area: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    func validate(field: String) throws {
+    func validate() throws {
         switch self {
         case .polygon(let vertices):
             guard Self.vertexCount.contains(vertices.count) else {
-                throw ProtocolError(.invalidField, field: field, "a polygon needs 3…64 vertices, found \(vertices.count)")
+                throw ProtocolError(.invalidField, "a polygon needs 3…64 vertices, found \(vertices.count)")
             }
         case .circle(_, let radius):
             guard Self.radiusRange.contains(UInt64(radius)) else {
-                throw ProtocolError(.invalidField, field: field, "radius \(radius) m is out of range 1…2 000 000 m")
+                throw ProtocolError(.invalidField, "radius \(radius) m is out of range 1…2 000 000 m")
             }
         }
     }
 
-    var cbor: CBOR {
-        switch self {
-        case .polygon(let vertices): return [1, .array(vertices.map(\.cbor))]
-        case .circle(let center, let radius): return [2, center.cbor, .unsignedInteger(UInt64(radius))]
+    init(from reader: inout CBORReader) throws {
+        let count = try Field.array(&reader, count: 2...3)
+        let kind = try Field.named("[0]") { try reader.readUnsigned() }
+        switch (kind, count) {
+        case (1, 2):
+            self = .polygon(try Field.named("[1]") {
+                let n = try Field.array(&reader, count: Self.vertexCount)
+                return try Field.elements(&reader, count: n) { try Position(from: &$0) }
+            })
+        case (2, 3):
+            let center = try Field.named("[1]") { try Position(from: &reader) }
+            let radius = try Field.named("[2]") { try Field.uint(&reader, Self.radiusRange, unit: "m") }
+            self = .circle(center: center, radiusMetres: UInt32(radius))
+        default:
+            throw ProtocolError(.invalidField, "an area is [1, [vertices]] (polygon) or [2, center, radius] (circle)")
         }
     }
 
-    static func parse(_ item: CBOR, _ field: String) throws -> Area {
-        let parts = try Field.array(item, field, count: 2...3)
-        switch (parts[0], parts.count) {
-        case (.unsignedInteger(1), 2):
-            let vertices = try Field.array(parts[1], field + "[1]", count: vertexCount)
-            return .polygon(try vertices.enumerated().map { try Position(cbor: $1, field: "\(field)[1][\($0)]") })
-        case (.unsignedInteger(2), 3):
-            let center = try Position(cbor: parts[1], field: field + "[1]")
-            let radius = try Field.uint(radiusRange, unit: "m")(parts[2], field + "[2]")
-            return .circle(center: center, radiusMetres: UInt32(radius))
-        default:
-            throw ProtocolError(.invalidField, field: field, "an area is [1, [vertices]] (polygon) or [2, center, radius] (circle)")
+    func write(to w: inout CBORWriter) {
+        switch self {
+        case .polygon(let vertices):
+            w.writeArrayHeader(2)
+            w.writeUnsigned(1)
+            w.writeArrayHeader(vertices.count)
+            for vertex in vertices { vertex.write(to: &w) }
+        case .circle(let center, let radius):
+            w.writeArrayHeader(3)
+            w.writeUnsigned(2)
+            center.write(to: &w)
+            w.writeUnsigned(UInt64(radius))
         }
     }
 }
@@ -115,16 +128,6 @@ public struct CountryCode: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-
-    static func parse(_ item: CBOR, _ field: String) throws -> CountryCode {
-        guard case .textString(let text) = item else {
-            throw ProtocolError(.invalidField, field: field, "must be a country code (text), found \(item.kindName)")
-        }
-        do { return try CountryCode(text) } catch var error as ProtocolError {
-            error.field = field
-            throw error
-        }
-    }
 }
 
 /// Free text with its BCP 47 language tag; on the wire `[lang, text]`.
@@ -133,36 +136,50 @@ public struct LocalizedText: Sendable, Hashable {
     public let text: String
 
     public init(language: String, text: String, maximumLength: Int = 65_536) throws {
-        try Self.checkLanguage(language, field: "")
-        try Field.checkText(text, maximum: maximumLength, field: "")
+        try Self.checkLanguage(language)
+        try Field.checkText(text, maximum: maximumLength)
         self.language = language
         self.text = text
     }
 
-    static func checkLanguage(_ tag: String, field: String) throws {
-        let utf8 = Array(tag.utf8)
-        let first = utf8.split(separator: 0x2D, omittingEmptySubsequences: false).first ?? []
-        let isLetter: (UInt8) -> Bool = { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
-        guard (1...35).contains(utf8.count),
-              utf8.allSatisfy({ isLetter($0) || (0x30...0x39).contains($0) || $0 == 0x2D }),
-              (2...8).contains(first.count), first.allSatisfy(isLetter),
-              !tag.contains("--"), !tag.hasSuffix("-")
-        else {
-            throw ProtocolError(.invalidField, field: field, "\"\(tag.prefix(40))\" is not a BCP 47 language tag (e.g. en, fr, ru, zh-Hans)")
+    /// 1–35 characters of `A–Z a–z 0–9 -`, subtags separated by single hyphens, the first 2–8 letters.
+    static func checkLanguage(_ tag: String) throws {
+        var valid = (1...35).contains(tag.utf8.count)
+        var subtagLength = 0
+        var inFirstSubtag = true
+        for byte in tag.utf8 where valid {
+            let isLetter = (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            if byte == 0x2D {
+                valid = subtagLength > 0 && (!inFirstSubtag || subtagLength >= 2)
+                inFirstSubtag = false
+                subtagLength = 0
+            } else {
+                valid = isLetter || (!inFirstSubtag && (0x30...0x39).contains(byte))
+                subtagLength += 1
+                if inFirstSubtag && subtagLength > 8 { valid = false }
+            }
+        }
+        valid = valid && subtagLength > 0 && (!inFirstSubtag || subtagLength >= 2)
+        guard valid else {
+            throw ProtocolError(.invalidField, "\"\(tag.prefix(40))\" is not a BCP 47 language tag (e.g. en, fr, ru, zh-Hans)")
         }
     }
 
-    var cbor: CBOR { [.textString(language), .textString(text)] }
+    init(from reader: inout CBORReader, maximumLength: Int) throws {
+        let (language, text) = try Field.pair(&reader,
+            { r -> String in
+                let tag = try r.readTextString()
+                try Self.checkLanguage(tag)
+                return tag
+            },
+            { try Field.text(&$0, maximumLength) })
+        self.language = language
+        self.text = text
+    }
 
-    static func parser(maximumLength: Int) -> (CBOR, String) throws -> LocalizedText {
-        { item, field in
-            let pair = try Field.array(item, field, count: 2...2)
-            guard case .textString(let language) = pair[0] else {
-                throw ProtocolError(.invalidField, field: field + "[0]", "language tag must be text")
-            }
-            try checkLanguage(language, field: field + "[0]")
-            let text = try Field.text(maximumLength)(pair[1], field + "[1]")
-            return try LocalizedText(language: language, text: text, maximumLength: maximumLength)
-        }
+    func write(to w: inout CBORWriter) {
+        w.writeArrayHeader(2)
+        w.writeTextString(language)
+        w.writeTextString(text)
     }
 }

@@ -31,76 +31,85 @@ public indirect enum NotificationBody: Sendable, Hashable {
         }
     }
 
-    /// The body as it goes on the wire (envelope key 8).
-    public var cbor: CBOR {
+    func write(to w: inout CBORWriter) {
         switch self {
-        case .preLaunch(let b): return b.cbor
-        case .launchWindowExtension(let b): return b.cbor
-        case .launchCancellation(let b): return b.cbor
-        case .postLaunchReport(let b): return b.cbor
-        case .annualDeclaration(let b): return b.cbor
-        case .exportDenial(let b): return b.cbor
-        case .exportDenialWithdrawal(let b): return b.cbor
-        case .treatyEvent(let b): return b.cbor
-        case .acknowledgement: return .map([:])
-        case .correction(let corrected): return .map([1: .unsignedInteger(corrected.type.rawValue), 2: corrected.cbor])
-        case .generalCommunication(let b): return b.cbor
+        case .preLaunch(let b): b.write(to: &w)
+        case .launchWindowExtension(let b): b.write(to: &w)
+        case .launchCancellation(let b): b.write(to: &w)
+        case .postLaunchReport(let b): b.write(to: &w)
+        case .annualDeclaration(let b): b.write(to: &w)
+        case .exportDenial(let b): b.write(to: &w)
+        case .exportDenialWithdrawal(let b): b.write(to: &w)
+        case .treatyEvent(let b): b.write(to: &w)
+        case .acknowledgement: w.writeMapHeader(0)
+        case .correction(let corrected):
+            w.writeMapHeader(2)
+            w.writeUnsigned(1); w.write(code: corrected.type)
+            w.writeUnsigned(2); corrected.write(to: &w)
+        case .generalCommunication(let b): b.write(to: &w)
         }
     }
 
-    /// Decodes and checks the body of a notification of `type`.
-    public init(type: NotificationType, cbor item: CBOR, path: String = "body") throws {
+    /// The body's deterministic encoding (envelope key 8).
+    public var encoded: [UInt8] {
+        var w = CBORWriter()
+        write(to: &w)
+        return w.bytes
+    }
+
+    /// Reads and checks the body of a notification of `type`.
+    init(type: NotificationType, from reader: inout CBORReader) throws {
         switch type {
-        case .preLaunch: self = .preLaunch(try PreLaunch(cbor: item, path: path))
-        case .launchWindowExtension: self = .launchWindowExtension(try LaunchWindowExtension(cbor: item, path: path))
-        case .launchCancellation: self = .launchCancellation(try LaunchCancellation(cbor: item, path: path))
-        case .postLaunchReport: self = .postLaunchReport(try PostLaunchReport(cbor: item, path: path))
-        case .annualDeclaration: self = .annualDeclaration(try AnnualDeclaration(cbor: item, path: path))
-        case .exportDenial: self = .exportDenial(try ExportDenial(cbor: item, path: path))
-        case .exportDenialWithdrawal: self = .exportDenialWithdrawal(try ExportDenialWithdrawal(cbor: item, path: path))
-        case .treatyEvent: self = .treatyEvent(try TreatyEvent(cbor: item, path: path))
+        case .preLaunch: self = .preLaunch(try PreLaunch(from: &reader))
+        case .launchWindowExtension: self = .launchWindowExtension(try LaunchWindowExtension(from: &reader))
+        case .launchCancellation: self = .launchCancellation(try LaunchCancellation(from: &reader))
+        case .postLaunchReport: self = .postLaunchReport(try PostLaunchReport(from: &reader))
+        case .annualDeclaration: self = .annualDeclaration(try AnnualDeclaration(from: &reader))
+        case .exportDenial: self = .exportDenial(try ExportDenial(from: &reader))
+        case .exportDenialWithdrawal: self = .exportDenialWithdrawal(try ExportDenialWithdrawal(from: &reader))
+        case .treatyEvent: self = .treatyEvent(try TreatyEvent(from: &reader))
         case .acknowledgement:
-            try FieldReader(item, path: path).finish()
+            try FieldReader(&reader).finish()
             self = .acknowledgement
         case .correction:
-            var r = try FieldReader(item, path: path)
-            let correctedType = try r.required(1, "corrected-type", Field.code(NotificationType.self))
+            var r = try FieldReader(&reader)
+            let correctedType = try r.required(1, "corrected-type", &reader) { try Field.code(&$0, NotificationType.self) }
             guard correctedType != .acknowledgement && correctedType != .correction else {
-                throw ProtocolError(.invalidField, field: path + ".corrected-type", "an \(correctedType) cannot be corrected; send a new one instead")
+                throw ProtocolError(.invalidField, field: "corrected-type", "an \(correctedType) cannot be corrected; send a new one instead")
             }
-            let corrected = try r.required(2, "corrected-body") { try NotificationBody(type: correctedType, cbor: $0, path: $1) }
+            let corrected = try r.required(2, "corrected-body", &reader) { try NotificationBody(type: correctedType, from: &$0) }
             try r.finish()
             self = .correction(corrected)
-        case .generalCommunication: self = .generalCommunication(try GeneralCommunication(cbor: item, path: path))
+        case .generalCommunication: self = .generalCommunication(try GeneralCommunication(from: &reader))
         }
     }
 
     /// Checks ranges and the rules between fields of the body itself (not those relative to the
-    /// creation time, which a correction does not re-apply).
-    public func validateFields(path: String = "body") throws {
+    /// creation time, which a correction does not re-apply). Error fields are relative to the body.
+    public func validateFields() throws {
         switch self {
-        case .preLaunch(let b): try b.validateFields(path: path)
-        case .postLaunchReport(let b): try b.validateFields(path: path)
-        case .annualDeclaration(let b): try b.validateFields(path: path)
-        case .exportDenial(let b): try b.validateFields(path: path)
-        case .treatyEvent(let b): try b.validateFields(path: path)
-        case .generalCommunication(let b): try b.validateFields(path: path)
+        case .preLaunch(let b): try b.validateFields()
+        case .postLaunchReport(let b): try b.validateFields()
+        case .annualDeclaration(let b): try b.validateFields()
+        case .exportDenial(let b): try b.validateFields()
+        case .treatyEvent(let b): try b.validateFields()
+        case .generalCommunication(let b): try b.validateFields()
         case .correction(let corrected):
             guard corrected.type != .acknowledgement && corrected.type != .correction else {
-                throw ProtocolError(.invalidField, field: path + ".corrected-type", "an \(corrected.type) cannot be corrected")
+                throw ProtocolError(.invalidField, field: "corrected-type", "an \(corrected.type) cannot be corrected")
             }
-            try corrected.validateFields(path: path + ".corrected-body")
+            try Field.named("corrected-body") { try corrected.validateFields() }
         case .launchWindowExtension, .launchCancellation, .exportDenialWithdrawal, .acknowledgement:
             break
         }
     }
 
     /// Rules relative to the notification's creation time.
-    func validateTiming(created: UTCTime, path: String = "body") throws {
+    func validateTiming(created: UTCTime) throws {
         switch self {
-        case .preLaunch(let b): try b.validateTiming(created: created, path: path)
-        case .launchWindowExtension(let b): try b.validateTiming(created: created, path: path)
-        case .postLaunchReport(let b): try b.validateTiming(created: created, path: path)
+        case .preLaunch(let b): try b.validateTiming(created: created)
+        case .launchWindowExtension(let b): try b.validateTiming(created: created)
+        case .postLaunchReport(let b): try b.validateTiming(created: created)
         default: break
         }
     }

@@ -40,34 +40,29 @@ public struct Receipt: Sendable, Hashable {
     }
 
     public init(decoding bytes: [UInt8]) throws {
-        let item: CBOR
-        do { item = try CBOR(decoding: bytes) } catch let error as CodecError { throw ProtocolError(error) }
-        try self.init(cbor: item)
-    }
-
-    public init(cbor item: CBOR) throws {
-        var r = try FieldReader(item, path: "")
-        let version = try r.required(1, "version", Field.uint(0...UInt64.max))
+        var reader = try Field.structure { try CBORReader(bytes) }
+        var r = try FieldReader(&reader)
+        let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
         guard version == Envelope.version else {
             throw ProtocolError(.unsupportedVersion, field: "version", "receipt version \(version) is not supported; this node speaks version 1")
         }
-        messageID = try r.required(2, "message-id", Field.messageID)
-        digest = try r.required(3, "digest") { item, field in
-            guard case .byteString(let bytes) = item, bytes.count == 32 else {
-                throw ProtocolError(.invalidField, field: field, "must be a 32-byte SHA-256 digest")
+        messageID = try r.required(2, "message-id", &reader, Field.messageID)
+        digest = try r.required(3, "digest", &reader) { reader in
+            let bytes = try reader.readByteString()
+            guard bytes.count == 32 else {
+                throw ProtocolError(.invalidField, "must be a 32-byte SHA-256 digest, found \(bytes.count) bytes")
             }
             return bytes
         }
-        recipient = try r.required(4, "recipient", Field.participant)
-        sender = try r.required(5, "sender", Field.participant)
-        received = try r.required(6, "received", Field.time)
-        let statusCode = try r.required(7, "status", Field.code(ReceiptStatusCode.self))
-        let rejection = try r.optional(8, "rejection") { item, field -> (RejectionCode, String) in
-            let pair = try Field.array(item, field, count: 2...2)
-            return (try Field.code(RejectionCode.self)(pair[0], field + "[0]"),
-                    try Field.text(Self.maximumReasonLength)(pair[1], field + "[1]"))
+        recipient = try r.required(4, "recipient", &reader, Field.participant)
+        sender = try r.required(5, "sender", &reader, Field.participant)
+        received = try r.required(6, "received", &reader, Field.time)
+        let statusCode = try r.required(7, "status", &reader) { try Field.code(&$0, ReceiptStatusCode.self) }
+        let rejection = try r.optional(8, "rejection", &reader) { reader in
+            try Field.pair(&reader, { try Field.code(&$0, RejectionCode.self) }, { try Field.text(&$0, Self.maximumReasonLength) })
         }
         try r.finish()
+        try Field.structure { try reader.finish() }
         switch (statusCode, rejection) {
         case (.accepted, nil): status = .accepted
         case (.duplicate, nil): status = .duplicate
@@ -77,34 +72,39 @@ public struct Receipt: Sendable, Hashable {
         default:
             throw ProtocolError(.invalidField, field: "rejection", "only a rejected receipt carries a rejection")
         }
-        try validate()
     }
+
+    /// The deterministic encoding: the payload of the receipt's COSE_Sign1.
+    public var encoded: [UInt8] {
+        var w = CBORWriter(capacity: 128)
+        var reason: (RejectionCode, String)? = nil
+        if case .rejected(let code, let text) = status { reason = (code, text) }
+        w.writeMapHeader(reason == nil ? 7 : 8)
+        w.writeUnsigned(1); w.writeUnsigned(Envelope.version)
+        w.writeUnsigned(2); w.writeByteString(messageID.bytes)
+        w.writeUnsigned(3); w.writeByteString(digest)
+        w.writeUnsigned(4); w.writeTextString(recipient.rawValue)
+        w.writeUnsigned(5); w.writeTextString(sender.rawValue)
+        w.writeUnsigned(6); w.write(received)
+        w.writeUnsigned(7); w.write(code: status.code)
+        if let (code, text) = reason {
+            w.writeUnsigned(8)
+            w.writeArrayHeader(2)
+            w.write(code: code)
+            w.writeTextString(text)
+        }
+        return w.bytes
+    }
+
+    /// The receipt as a CBOR item (for diagnostic notation and tests).
+    public var cbor: CBOR { try! CBOR(decoding: encoded) }
 
     public func validate() throws {
         guard digest.count == 32 else {
             throw ProtocolError(.invalidField, field: "digest", "must be a 32-byte SHA-256 digest")
         }
         if case .rejected(_, let reason) = status {
-            try Field.checkText(reason, maximum: Self.maximumReasonLength, field: "rejection[1]")
+            try Field.named("rejection[1]") { try Field.checkText(reason, maximum: Self.maximumReasonLength) }
         }
     }
-
-    public var cbor: CBOR {
-        var map: CBORMap = [
-            1: .unsignedInteger(Envelope.version),
-            2: .byteString(messageID.bytes),
-            3: .byteString(digest),
-            4: .textString(recipient.rawValue),
-            5: .textString(sender.rawValue),
-            6: received.cbor,
-            7: .unsignedInteger(status.code.rawValue),
-        ]
-        if case .rejected(let code, let reason) = status {
-            map[8] = [.unsignedInteger(code.rawValue), .textString(reason)]
-        }
-        return .map(map)
-    }
-
-    /// The deterministic encoding: the payload of the receipt's COSE_Sign1.
-    public var encoded: [UInt8] { CBOREncoder.encode(cbor) }
 }

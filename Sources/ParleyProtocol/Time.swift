@@ -1,5 +1,4 @@
 import Foundation
-import ParleyCodec
 
 /// A UTC instant in whole seconds since 1970-01-01T00:00:00Z; on the wire `#6.1(uint)`.
 public struct UTCTime: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -41,15 +40,6 @@ public struct UTCTime: Sendable, Hashable, Comparable, CustomStringConvertible {
             throw ProtocolError(.invalidField, "time \"\(text)\" must be RFC 3339 UTC, like 2026-12-01T06:00:00Z")
         }
         self.init(secondsSince1970: date.daysSince1970 * 86_400 + h * 3600 + m * 60 + s)
-    }
-
-    var cbor: CBOR { .tagged(1, .integer(secondsSince1970)) }
-
-    init(cbor item: CBOR, field: String) throws {
-        guard case .tagged(1, .unsignedInteger(let seconds)) = item, seconds <= UInt64(Int64.max) else {
-            throw ProtocolError(.invalidField, field: field, "must be a time: tag 1 around whole seconds since 1970 (non-negative integer), found \(CBORDiagnostic.format(item).prefix(60))")
-        }
-        self.init(secondsSince1970: Int64(seconds))
     }
 }
 
@@ -114,17 +104,5 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
-    }
-
-    var cbor: CBOR { .tagged(1004, .textString(description)) }
-
-    init(cbor item: CBOR, field: String) throws {
-        guard case .tagged(1004, .textString(let text)) = item else {
-            throw ProtocolError(.invalidField, field: field, "must be a date: tag 1004 around \"YYYY-MM-DD\", found \(CBORDiagnostic.format(item).prefix(60))")
-        }
-        do { try self.init(text) } catch var error as ProtocolError {
-            error.field = field
-            throw error
-        }
     }
 }

@@ -48,10 +48,10 @@ import Testing
         var map = Receipt(messageID: Examples.originalID, digest: Array(repeating: 1, count: 32), recipient: Examples.recipients[0],
                           sender: Examples.sender, received: Examples.created, status: .accepted).cbor.mapValue!
         map[7] = 2
-        #expect { try Receipt(cbor: .map(map)) } throws: { ($0 as? ProtocolError)?.field == "rejection" }
+        #expect { try Receipt(decoding: CBOREncoder.encode(.map(map))) } throws: { ($0 as? ProtocolError)?.field == "rejection" }
         map[7] = 0
         map[8] = [3, "bad"]
-        #expect { try Receipt(cbor: .map(map)) } throws: { ($0 as? ProtocolError)?.field == "rejection" }
+        #expect { try Receipt(decoding: CBOREncoder.encode(.map(map))) } throws: { ($0 as? ProtocolError)?.field == "rejection" }
     }
 
     @Test func idsAndTimesFormatForOperators() throws {
@@ -198,5 +198,17 @@ enum RandomEnvelopes {
             recipients: recipients.map { Recipient(participant: $0.key, sequence: $0.value) }, created: created,
             body: body(type, created: created, using: &rng), references: references.shuffled(using: &rng),
             remarks: Bool.random(using: &rng) ? try! LocalizedText(language: "fr", text: text(4_096, using: &rng)) : nil)
+    }
+}
+
+@Suite struct LanguageTagTests {
+    @Test(arguments: ["en", "fr", "ru", "zh-Hans", "es-419", "sr-Latn-RS", "de-CH-1996", "abcdefgh"])
+    func acceptsWellFormedTags(_ tag: String) throws {
+        _ = try LocalizedText(language: tag, text: "x")
+    }
+
+    @Test(arguments: ["", "e", "e1", "1en", "en-", "-en", "en--US", "abcdefghi", "en_US", "en US", "ü", String(repeating: "a-", count: 18) + "a"])
+    func refusesMalformedTags(_ tag: String) {
+        #expect(throws: ProtocolError.self) { try LocalizedText(language: tag, text: "x") }
     }
 }

@@ -24,39 +24,46 @@ public struct AnnualDeclaration: Sendable, Hashable {
         self.launches = launches
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        year = UInt16(try r.required(1, "year", Field.uint(Self.yearRange)))
-        policy = try r.required(2, "policy", LocalizedText.parser(maximumLength: 65_536))
-        launches = try r.required(3, "launches") { item, field in
-            try Field.array(item, field, count: 0...VehicleClass.allCases.count).enumerated().map { i, entry in
-                let pair = try Field.array(entry, "\(field)[\(i)]", count: 2...2)
-                return LaunchCount(
-                    vehicleClass: try Field.code(VehicleClass.self)(pair[0], "\(field)[\(i)][0]"),
-                    count: UInt32(try Field.uint(0...Self.maximumCount, unit: "launches")(pair[1], "\(field)[\(i)][1]"))
-                )
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        year = UInt16(try r.required(1, "year", &reader) { try Field.uint(&$0, Self.yearRange) })
+        policy = try r.required(2, "policy", &reader) { try LocalizedText(from: &$0, maximumLength: 65_536) }
+        launches = try r.required(3, "launches", &reader) { reader in
+            let n = try Field.array(&reader, count: 0...VehicleClass.allCases.count)
+            return try Field.elements(&reader, count: n) { reader in
+                let (vehicleClass, count) = try Field.pair(&reader,
+                    { try Field.code(&$0, VehicleClass.self) },
+                    { try Field.uint(&$0, 0...Self.maximumCount, unit: "launches") })
+                return LaunchCount(vehicleClass: vehicleClass, count: UInt32(count))
             }
         }
         try r.finish()
-        try validateFields(path: path)
+        try validateFields()
     }
 
-    var cbor: CBOR {
-        .map([1: .unsignedInteger(UInt64(year)), 2: policy.cbor,
-              3: .array(launches.map { [.unsignedInteger($0.vehicleClass.rawValue), .unsignedInteger(UInt64($0.count))] })])
-    }
-
-    func validateFields(path: String) throws {
-        guard Self.yearRange.contains(UInt64(year)) else {
-            throw ProtocolError(.invalidField, field: path + ".year", "year \(year) is out of range 2000…2199")
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(3)
+        w.writeUnsigned(1); w.writeUnsigned(UInt64(year))
+        w.writeUnsigned(2); policy.write(to: &w)
+        w.writeUnsigned(3); w.writeArrayHeader(launches.count)
+        for launch in launches {
+            w.writeArrayHeader(2)
+            w.write(code: launch.vehicleClass)
+            w.writeUnsigned(UInt64(launch.count))
         }
-        try Field.checkText(policy.text, maximum: 65_536, field: path + ".policy")
+    }
+
+    func validateFields() throws {
+        guard Self.yearRange.contains(UInt64(year)) else {
+            throw ProtocolError(.invalidField, field: "year", "year \(year) is out of range 2000…2199")
+        }
+        try Field.named("policy") { try Field.checkText(policy.text, maximum: 65_536) }
         for (i, launch) in launches.enumerated() {
             guard UInt64(launch.count) <= Self.maximumCount else {
-                throw ProtocolError(.invalidField, field: "\(path).launches[\(i)]", "\(launch.count) launches is out of range 0…100 000")
+                throw ProtocolError(.invalidField, field: "launches[\(i)]", "\(launch.count) launches is out of range 0…100 000")
             }
             if i > 0 && launches[i - 1].vehicleClass.rawValue >= launch.vehicleClass.rawValue {
-                throw ProtocolError(.invalidField, field: "\(path).launches[\(i)]", "classes must be unique and in ascending order of their codes")
+                throw ProtocolError(.invalidField, field: "launches[\(i)]", "classes must be unique and in ascending order of their codes")
             }
         }
     }
@@ -85,28 +92,39 @@ public struct ExportDenial: Sendable, Hashable {
         (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) || c == 0x2E || c == 0x2D
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        itemCategory = try r.required(1, "item-category", Field.text(32, allowed: Self.isCategoryCharacter, describing: "A–Z a–z 0–9 . -"))
-        destination = try r.required(2, "destination", CountryCode.parse)
-        endUser = try r.required(3, "end-user", Field.text(256))
-        reason = try r.required(4, "reason", Field.code(DenialReason.self))
-        denialDate = try r.required(5, "denial-date", Field.date)
-        nationalReference = try r.optional(6, "national-reference", Field.text(64))
+    static func checkCategory(_ text: String) throws {
+        try Field.checkText(text, maximum: 32, allowed: isCategoryCharacter, describing: "A–Z a–z 0–9 . -")
+    }
+
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        itemCategory = try r.required(1, "item-category", &reader) { reader in
+            let text = try reader.readTextString()
+            try Self.checkCategory(text)
+            return text
+        }
+        destination = try r.required(2, "destination", &reader) { try CountryCode(try $0.readTextString()) }
+        endUser = try r.required(3, "end-user", &reader) { try Field.text(&$0, 256) }
+        reason = try r.required(4, "reason", &reader) { try Field.code(&$0, DenialReason.self) }
+        denialDate = try r.required(5, "denial-date", &reader, Field.date)
+        nationalReference = try r.optional(6, "national-reference", &reader) { try Field.text(&$0, 64) }
         try r.finish()
     }
 
-    var cbor: CBOR {
-        var map: CBORMap = [1: .textString(itemCategory), 2: .textString(destination.rawValue), 3: .textString(endUser),
-                            4: .unsignedInteger(reason.rawValue), 5: denialDate.cbor]
-        if let nationalReference { map[6] = .textString(nationalReference) }
-        return .map(map)
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(nationalReference == nil ? 5 : 6)
+        w.writeUnsigned(1); w.writeTextString(itemCategory)
+        w.writeUnsigned(2); w.writeTextString(destination.rawValue)
+        w.writeUnsigned(3); w.writeTextString(endUser)
+        w.writeUnsigned(4); w.write(code: reason)
+        w.writeUnsigned(5); w.write(denialDate)
+        if let nationalReference { w.writeUnsigned(6); w.writeTextString(nationalReference) }
     }
 
-    func validateFields(path: String) throws {
-        _ = try Field.text(32, allowed: Self.isCategoryCharacter, describing: "A–Z a–z 0–9 . -")(.textString(itemCategory), path + ".item-category")
-        try Field.checkText(endUser, maximum: 256, field: path + ".end-user")
-        if let nationalReference { try Field.checkText(nationalReference, maximum: 64, field: path + ".national-reference") }
+    func validateFields() throws {
+        try Field.named("item-category") { try Self.checkCategory(itemCategory) }
+        try Field.named("end-user") { try Field.checkText(endUser, maximum: 256) }
+        if let nationalReference { try Field.named("national-reference") { try Field.checkText(nationalReference, maximum: 64) } }
     }
 }
 
@@ -116,13 +134,16 @@ public struct ExportDenialWithdrawal: Sendable, Hashable {
 
     public init(withdrawalDate: CalendarDate) { self.withdrawalDate = withdrawalDate }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        withdrawalDate = try r.required(1, "withdrawal-date", Field.date)
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        withdrawalDate = try r.required(1, "withdrawal-date", &reader, Field.date)
         try r.finish()
     }
 
-    var cbor: CBOR { .map([1: withdrawalDate.cbor]) }
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(1)
+        w.writeUnsigned(1); w.write(withdrawalDate)
+    }
 }
 
 /// Treaty event notice (type 8): an elimination, movement, inspection or exhibition of treaty items.
@@ -146,32 +167,35 @@ public struct TreatyEvent: Sendable, Hashable {
         self.destination = destination
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        kind = try r.required(1, "kind", Field.code(TreatyEventKind.self))
-        itemType = try r.required(2, "item-type", Field.text(64))
-        quantity = UInt32(try r.required(3, "quantity", Field.uint(1...1_000_000, unit: "items")))
-        location = try r.required(4, "location", Position.parse)
-        eventTime = try r.required(5, "event-time", Field.time)
-        locationName = try r.optional(6, "location-name", Field.text(128))
-        destination = try r.optional(7, "destination", Position.parse)
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        kind = try r.required(1, "kind", &reader) { try Field.code(&$0, TreatyEventKind.self) }
+        itemType = try r.required(2, "item-type", &reader) { try Field.text(&$0, 64) }
+        quantity = UInt32(try r.required(3, "quantity", &reader) { try Field.uint(&$0, 1...1_000_000, unit: "items") })
+        location = try r.required(4, "location", &reader) { try Position(from: &$0) }
+        eventTime = try r.required(5, "event-time", &reader, Field.time)
+        locationName = try r.optional(6, "location-name", &reader) { try Field.text(&$0, 128) }
+        destination = try r.optional(7, "destination", &reader) { try Position(from: &$0) }
         try r.finish()
     }
 
-    var cbor: CBOR {
-        var map: CBORMap = [1: .unsignedInteger(kind.rawValue), 2: .textString(itemType), 3: .unsignedInteger(UInt64(quantity)),
-                            4: location.cbor, 5: eventTime.cbor]
-        if let locationName { map[6] = .textString(locationName) }
-        if let destination { map[7] = destination.cbor }
-        return .map(map)
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(5 + (locationName == nil ? 0 : 1) + (destination == nil ? 0 : 1))
+        w.writeUnsigned(1); w.write(code: kind)
+        w.writeUnsigned(2); w.writeTextString(itemType)
+        w.writeUnsigned(3); w.writeUnsigned(UInt64(quantity))
+        w.writeUnsigned(4); location.write(to: &w)
+        w.writeUnsigned(5); w.write(eventTime)
+        if let locationName { w.writeUnsigned(6); w.writeTextString(locationName) }
+        if let destination { w.writeUnsigned(7); destination.write(to: &w) }
     }
 
-    func validateFields(path: String) throws {
-        try Field.checkText(itemType, maximum: 64, field: path + ".item-type")
+    func validateFields() throws {
+        try Field.named("item-type") { try Field.checkText(itemType, maximum: 64) }
         guard (1...1_000_000).contains(quantity) else {
-            throw ProtocolError(.invalidField, field: path + ".quantity", "\(quantity) items is out of range 1…1 000 000")
+            throw ProtocolError(.invalidField, field: "quantity", "\(quantity) items is out of range 1…1 000 000")
         }
-        if let locationName { try Field.checkText(locationName, maximum: 128, field: path + ".location-name") }
+        if let locationName { try Field.named("location-name") { try Field.checkText(locationName, maximum: 128) } }
     }
 }
 
@@ -185,17 +209,21 @@ public struct GeneralCommunication: Sendable, Hashable {
         self.text = text
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        subject = try r.required(1, "subject", Field.text(256))
-        text = try r.required(2, "text", LocalizedText.parser(maximumLength: 65_536))
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        subject = try r.required(1, "subject", &reader) { try Field.text(&$0, 256) }
+        text = try r.required(2, "text", &reader) { try LocalizedText(from: &$0, maximumLength: 65_536) }
         try r.finish()
     }
 
-    var cbor: CBOR { .map([1: .textString(subject), 2: text.cbor]) }
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(2)
+        w.writeUnsigned(1); w.writeTextString(subject)
+        w.writeUnsigned(2); text.write(to: &w)
+    }
 
-    func validateFields(path: String) throws {
-        try Field.checkText(subject, maximum: 256, field: path + ".subject")
-        try Field.checkText(text.text, maximum: 65_536, field: path + ".text")
+    func validateFields() throws {
+        try Field.named("subject") { try Field.checkText(subject, maximum: 256) }
+        try Field.named("text") { try Field.checkText(text.text, maximum: 65_536) }
     }
 }

@@ -10,22 +10,22 @@ public struct LaunchWindowExtension: Sendable, Hashable {
         self.reason = reason
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        newWindowEnd = try r.required(1, "new-window-end", Field.time)
-        reason = try r.optional(2, "reason", Field.code(ExtensionReason.self))
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        newWindowEnd = try r.required(1, "new-window-end", &reader, Field.time)
+        reason = try r.optional(2, "reason", &reader) { try Field.code(&$0, ExtensionReason.self) }
         try r.finish()
     }
 
-    var cbor: CBOR {
-        var map: CBORMap = [1: newWindowEnd.cbor]
-        if let reason { map[2] = .unsignedInteger(reason.rawValue) }
-        return .map(map)
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(reason == nil ? 1 : 2)
+        w.writeUnsigned(1); w.write(newWindowEnd)
+        if let reason { w.writeUnsigned(2); w.write(code: reason) }
     }
 
-    func validateTiming(created: UTCTime, path: String) throws {
+    func validateTiming(created: UTCTime) throws {
         guard newWindowEnd > created else {
-            throw ProtocolError(.invalidField, field: path + ".new-window-end", "new window end \(newWindowEnd) must be after the creation time \(created)")
+            throw ProtocolError(.invalidField, field: "new-window-end", "new window end \(newWindowEnd) must be after the creation time \(created)")
         }
     }
 }
@@ -36,13 +36,16 @@ public struct LaunchCancellation: Sendable, Hashable {
 
     public init(reason: CancellationReason) { self.reason = reason }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        reason = try r.required(1, "reason", Field.code(CancellationReason.self))
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        reason = try r.required(1, "reason", &reader) { try Field.code(&$0, CancellationReason.self) }
         try r.finish()
     }
 
-    var cbor: CBOR { .map([1: .unsignedInteger(reason.rawValue)]) }
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(1)
+        w.writeUnsigned(1); w.write(code: reason)
+    }
 }
 
 /// Post-launch report (type 4): what was launched, when, from where, and how it went.
@@ -64,35 +67,37 @@ public struct PostLaunchReport: Sendable, Hashable {
         self.designator = designator
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        vehicleClass = try r.required(1, "class", Field.code(VehicleClass.self))
-        launchTime = try r.required(2, "launch-time", Field.time)
-        launchArea = try r.required(3, "launch-area", Area.parse)
-        outcome = try r.required(4, "outcome", Field.code(LaunchOutcome.self))
-        impactArea = try r.optional(5, "impact-area", Area.parse)
-        designator = try r.optional(6, "designator", Field.text(64))
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        vehicleClass = try r.required(1, "class", &reader) { try Field.code(&$0, VehicleClass.self) }
+        launchTime = try r.required(2, "launch-time", &reader, Field.time)
+        launchArea = try r.required(3, "launch-area", &reader) { try Area(from: &$0) }
+        outcome = try r.required(4, "outcome", &reader) { try Field.code(&$0, LaunchOutcome.self) }
+        impactArea = try r.optional(5, "impact-area", &reader) { try Area(from: &$0) }
+        designator = try r.optional(6, "designator", &reader) { try Field.text(&$0, 64) }
         try r.finish()
-        try validateFields(path: path)
+        try validateFields()
     }
 
-    var cbor: CBOR {
-        var map: CBORMap = [1: .unsignedInteger(vehicleClass.rawValue), 2: launchTime.cbor, 3: launchArea.cbor,
-                            4: .unsignedInteger(outcome.rawValue)]
-        if let impactArea { map[5] = impactArea.cbor }
-        if let designator { map[6] = .textString(designator) }
-        return .map(map)
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(4 + (impactArea == nil ? 0 : 1) + (designator == nil ? 0 : 1))
+        w.writeUnsigned(1); w.write(code: vehicleClass)
+        w.writeUnsigned(2); w.write(launchTime)
+        w.writeUnsigned(3); launchArea.write(to: &w)
+        w.writeUnsigned(4); w.write(code: outcome)
+        if let impactArea { w.writeUnsigned(5); impactArea.write(to: &w) }
+        if let designator { w.writeUnsigned(6); w.writeTextString(designator) }
     }
 
-    func validateFields(path: String) throws {
-        try launchArea.validate(field: path + ".launch-area")
-        try impactArea?.validate(field: path + ".impact-area")
-        if let designator { try Field.checkText(designator, maximum: 64, field: path + ".designator") }
+    func validateFields() throws {
+        try Field.named("launch-area") { try launchArea.validate() }
+        try Field.named("impact-area") { try impactArea?.validate() }
+        if let designator { try Field.named("designator") { try Field.checkText(designator, maximum: 64) } }
     }
 
-    func validateTiming(created: UTCTime, path: String) throws {
+    func validateTiming(created: UTCTime) throws {
         guard launchTime <= created else {
-            throw ProtocolError(.invalidField, field: path + ".launch-time", "launch time \(launchTime) is after the report's creation time \(created)")
+            throw ProtocolError(.invalidField, field: "launch-time", "launch time \(launchTime) is after the report's creation time \(created)")
         }
     }
 }

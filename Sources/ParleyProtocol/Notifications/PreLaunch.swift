@@ -29,57 +29,61 @@ public struct PreLaunch: Sendable, Hashable {
         self.designator = designator
     }
 
-    init(cbor item: CBOR, path: String) throws {
-        var r = try FieldReader(item, path: path)
-        vehicleClass = try r.required(1, "class", Field.code(VehicleClass.self))
-        windowStart = try r.required(2, "window-start", Field.time)
-        windowEnd = try r.required(3, "window-end", Field.time)
-        launchArea = try r.required(4, "launch-area", Area.parse)
-        impactAreas = try r.required(5, "impact-areas") { item, field in
-            try Field.array(item, field, count: 1...16).enumerated().map { try Area.parse($1, "\(field)[\($0)]") }
+    init(from reader: inout CBORReader) throws {
+        var r = try FieldReader(&reader)
+        vehicleClass = try r.required(1, "class", &reader) { try Field.code(&$0, VehicleClass.self) }
+        windowStart = try r.required(2, "window-start", &reader, Field.time)
+        windowEnd = try r.required(3, "window-end", &reader, Field.time)
+        launchArea = try r.required(4, "launch-area", &reader) { try Area(from: &$0) }
+        impactAreas = try r.required(5, "impact-areas", &reader) { reader in
+            let n = try Field.array(&reader, count: 1...16)
+            return try Field.elements(&reader, count: n) { try Area(from: &$0) }
         }
-        azimuthCentidegrees = UInt16(try r.required(6, "azimuth", Field.uint(0...35_999, unit: "centidegrees")))
-        late = try r.required(7, "late", Field.bool)
-        designator = try r.optional(8, "designator", Field.text(64))
+        azimuthCentidegrees = UInt16(try r.required(6, "azimuth", &reader) { try Field.uint(&$0, 0...35_999, unit: "centidegrees") })
+        late = try r.required(7, "late", &reader, Field.bool)
+        designator = try r.optional(8, "designator", &reader) { try Field.text(&$0, 64) }
         try r.finish()
-        try validateFields(path: path)
+        try validateFields()
     }
 
-    var cbor: CBOR {
-        var map: CBORMap = [
-            1: .unsignedInteger(vehicleClass.rawValue), 2: windowStart.cbor, 3: windowEnd.cbor, 4: launchArea.cbor,
-            5: .array(impactAreas.map(\.cbor)), 6: .unsignedInteger(UInt64(azimuthCentidegrees)), 7: .boolean(late),
-        ]
-        if let designator { map[8] = .textString(designator) }
-        return .map(map)
+    func write(to w: inout CBORWriter) {
+        w.writeMapHeader(designator == nil ? 7 : 8)
+        w.writeUnsigned(1); w.write(code: vehicleClass)
+        w.writeUnsigned(2); w.write(windowStart)
+        w.writeUnsigned(3); w.write(windowEnd)
+        w.writeUnsigned(4); launchArea.write(to: &w)
+        w.writeUnsigned(5); w.writeArrayHeader(impactAreas.count)
+        for area in impactAreas { area.write(to: &w) }
+        w.writeUnsigned(6); w.writeUnsigned(UInt64(azimuthCentidegrees))
+        w.writeUnsigned(7); w.writeBool(late)
+        if let designator { w.writeUnsigned(8); w.writeTextString(designator) }
     }
 
-    func validateFields(path: String) throws {
-        let field = { (name: String) in path.isEmpty ? name : "\(path).\(name)" }
-        try launchArea.validate(field: field("launch-area"))
+    func validateFields() throws {
+        try Field.named("launch-area") { try launchArea.validate() }
         guard (1...16).contains(impactAreas.count) else {
-            throw ProtocolError(.invalidField, field: field("impact-areas"), "1…16 impact areas are required, found \(impactAreas.count)")
+            throw ProtocolError(.invalidField, field: "impact-areas", "1…16 impact areas are required, found \(impactAreas.count)")
         }
-        for (i, area) in impactAreas.enumerated() { try area.validate(field: field("impact-areas[\(i)]")) }
+        for (i, area) in impactAreas.enumerated() { try Field.named("impact-areas[\(i)]") { try area.validate() } }
         guard azimuthCentidegrees <= 35_999 else {
-            throw ProtocolError(.invalidField, field: field("azimuth"), "\(azimuthCentidegrees) centidegrees is out of range 0…35 999")
+            throw ProtocolError(.invalidField, field: "azimuth", "\(azimuthCentidegrees) centidegrees is out of range 0…35 999")
         }
         guard windowStart < windowEnd else {
-            throw ProtocolError(.invalidField, field: field("window-end"), "window end \(windowEnd) must be after window start \(windowStart)")
+            throw ProtocolError(.invalidField, field: "window-end", "window end \(windowEnd) must be after window start \(windowStart)")
         }
         guard windowEnd.secondsSince1970 - windowStart.secondsSince1970 <= Self.maximumWindow else {
-            throw ProtocolError(.invalidField, field: field("window-end"), "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer")
+            throw ProtocolError(.invalidField, field: "window-end", "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer")
         }
-        if let designator { try Field.checkText(designator, maximum: 64, field: field("designator")) }
+        if let designator { try Field.named("designator") { try Field.checkText(designator, maximum: 64) } }
     }
 
-    func validateTiming(created: UTCTime, path: String) throws {
+    func validateTiming(created: UTCTime) throws {
         guard windowEnd > created else {
-            throw ProtocolError(.invalidField, field: path + ".window-end", "window end \(windowEnd) must be after the notification's creation time \(created)")
+            throw ProtocolError(.invalidField, field: "window-end", "window end \(windowEnd) must be after the notification's creation time \(created)")
         }
         let isLate = windowStart < created + Self.requiredNotice
         guard late == isLate else {
-            throw ProtocolError(.invalidField, field: path + ".late", isLate
+            throw ProtocolError(.invalidField, field: "late", isLate
                 ? "the window opens less than 24 hours after creation (\(created)); the notification must be marked late"
                 : "the window opens 24 hours or more after creation (\(created)); the notification must not be marked late")
         }
