@@ -1,0 +1,108 @@
+import Foundation
+internal import COpenSSL
+
+/// An X.509 v2 CRL, parsed once. Parley requires a nextUpdate: a CRL without one could never expire.
+public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvertible {
+    /// Upper bound for one DER CRL and for a CRL file.
+    public static let maximumLength = 16 * 1_048_576
+
+    let object: X509CRLObject
+    public let derEncoded: [UInt8]
+    /// The issuer distinguished name, RFC 2253 style.
+    public let issuer: String
+    public let thisUpdate: Date
+    public let nextUpdate: Date
+    /// Serial numbers of the revoked certificates, lowercase hexadecimal.
+    public let revokedSerialNumbersHex: [String]
+
+    public init(derEncoded: [UInt8]) throws {
+        guard derEncoded.count <= Self.maximumLength else {
+            throw CryptoError(.tooLarge, "CRL has \(derEncoded.count) bytes; the limit is \(Self.maximumLength)")
+        }
+        let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            guard let crl = d2i_X509_CRL(nil, &cursor, buffer.count) else { return nil }
+            guard cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
+                X509_CRL_free(crl)
+                return nil
+            }
+            return crl
+        }
+        guard let parsed else {
+            throw CryptoError.openSSL(.invalidCRL, "not a DER X.509 CRL (or trailing bytes after it)")
+        }
+        let object = X509CRLObject(taking: parsed)
+        self.object = object
+        self.derEncoded = derEncoded
+        self.issuer = try X509Name.string(X509_CRL_get_issuer(parsed))
+        guard let thisUpdate = ASN1Time.date(X509_CRL_get0_lastUpdate(parsed)) else {
+            throw CryptoError(.invalidCRL, "CRL of '\(issuer)' has an unreadable thisUpdate")
+        }
+        guard let nextUpdate = ASN1Time.date(X509_CRL_get0_nextUpdate(parsed)) else {
+            throw CryptoError(.invalidCRL, "CRL of '\(issuer)' has no (readable) nextUpdate; Parley requires one")
+        }
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        var serials: [String] = []
+        if let revoked = X509_CRL_get_REVOKED(parsed) {
+            for index in 0..<parley_sk_X509_REVOKED_num(revoked) {
+                guard let entry = parley_sk_X509_REVOKED_value(revoked, index),
+                      let serial = X509_REVOKED_get0_serialNumber(entry),
+                      let data = ASN1_STRING_get0_data(serial) else { continue }
+                var hex = UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(serial))).hexString
+                while hex.hasPrefix("00") && hex.count > 2 { hex.removeFirst(2) }
+                serials.append(hex)
+            }
+        }
+        self.revokedSerialNumbersHex = serials
+    }
+
+    /// Every CRL in PEM text (`X509 CRL` blocks, in order). Throws if there is none.
+    public static func parsePEM(_ pem: String) throws -> [CertificateRevocationList] {
+        let blocks = try PEMBlock.parseAll(pem, limit: maximumLength).filter { $0.label == "X509 CRL" }
+        guard !blocks.isEmpty else {
+            throw CryptoError(.invalidPEM, "no '-----BEGIN X509 CRL-----' block found")
+        }
+        return try blocks.enumerated().map { index, block in
+            do {
+                return try CertificateRevocationList(derEncoded: block.der)
+            } catch let error as CryptoError {
+                throw CryptoError(error.code, "CRL #\(index + 1) in the PEM text: \(error.reason)", openSSLErrors: error.openSSLErrors)
+            }
+        }
+    }
+
+    /// The CRLs in a file: PEM (one or more) or a single DER CRL.
+    public static func load(path: String) throws -> [CertificateRevocationList] {
+        let contents = try FileAccess.read(path: path, limit: maximumLength, what: "CRL file")
+        do {
+            if PEMBlock.looksLikePEM(contents.bytes) {
+                guard let text = String(validating: contents.bytes, as: UTF8.self) else {
+                    throw CryptoError(.invalidPEM, "not UTF-8 text")
+                }
+                return try parsePEM(text)
+            }
+            return [try CertificateRevocationList(derEncoded: contents.bytes)]
+        } catch let error as CryptoError {
+            throw CryptoError(error.code, "CRL file \(path): \(error.reason)", openSSLErrors: error.openSSLErrors)
+        }
+    }
+
+    /// True if `thisUpdate ≤ time ≤ nextUpdate`.
+    public func isCurrent(at time: Date) -> Bool {
+        thisUpdate <= time && time <= nextUpdate
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.derEncoded == rhs.derEncoded
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(derEncoded)
+    }
+
+    public var description: String {
+        "CRL(issuer: \(issuer), thisUpdate: \(thisUpdate.formatted(.iso8601)), "
+            + "nextUpdate: \(nextUpdate.formatted(.iso8601)), revoked: \(revokedSerialNumbersHex.count))"
+    }
+}

@@ -1,0 +1,414 @@
+import Foundation
+internal import COpenSSL
+
+/// Trust anchors and CRLs, and chain verification against them with OpenSSL's `X509_verify_cert`.
+///
+/// Verification is strict and fails closed: every certificate in the path, the anchor included, is
+/// checked against its issuer's CRL (`X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL`), so a CA
+/// without an installed CRL, or with an expired one, makes every chain through it fail; RFC 5280 rules
+/// are applied strictly (`X509_V_FLAG_X509_STRICT`); at most 8 intermediate CAs (`set_depth(8)`).
+/// Several anchors may be installed at once (root rollover).
+///
+/// Clock skew: a certificate is accepted if it became valid at most `maximumClockSkew` after `time`,
+/// or expired less than `maximumClockSkew` before it; a CRL whose thisUpdate is up to
+/// `maximumClockSkew` after `time` is accepted too. A CRL's nextUpdate gets no allowance: an
+/// expired CRL is an error. (Implemented in OpenSSL's verify callback, which overrides exactly those
+/// three time errors when they are within the allowance.)
+///
+/// Results are cached: a chain verified before (same certificates, same purpose, this trust store)
+/// is accepted again without OpenSSL while `time` lies in the window in which a fresh verification
+/// gives the same answer (all path certificates and their CRLs current). A new `TrustStore` (for
+/// example after a CRL refresh) starts with an empty cache.
+public struct TrustStore: Sendable {
+    public let anchors: [Certificate]
+    public let crls: [CertificateRevocationList]
+    /// Seconds of clock difference tolerated on certificate validity (see above).
+    public let maximumClockSkew: TimeInterval
+
+    /// OpenSSL's verification depth: the number of intermediate CAs allowed below the anchor.
+    public static let maximumDepth = 8
+    /// The most certificates `verify` accepts as input: leaf + 8 intermediates + the anchor.
+    public static let maximumChainLength = maximumDepth + 2
+
+    let storage: Storage
+
+    /// Throws if there is no anchor, or an anchor is not a CA certificate.
+    public init(
+        anchors: [Certificate],
+        crls: [CertificateRevocationList],
+        maximumClockSkew: TimeInterval = 300,
+        cacheCapacity: Int = 1_024
+    ) throws {
+        guard !anchors.isEmpty else {
+            throw CryptoError(.invalidCertificate, "a trust store needs at least one trust anchor")
+        }
+        for anchor in anchors where !anchor.isCA {
+            throw CryptoError(
+                .invalidCertificate,
+                "trust anchor '\(anchor.subject)' is not a CA certificate (basicConstraints CA:TRUE)"
+            )
+        }
+        guard maximumClockSkew >= 0, maximumClockSkew.isFinite else {
+            throw CryptoError(.openSSLFailure, "maximumClockSkew must be a finite number of seconds ≥ 0")
+        }
+        self.anchors = anchors
+        self.crls = crls
+        self.maximumClockSkew = maximumClockSkew
+        self.storage = try Storage(anchors: anchors, crls: crls, cacheCapacity: cacheCapacity)
+    }
+
+    /// Anchors from one file (PEM bundle or DER) and CRLs from any number of files.
+    public static func load(
+        anchorsPath: String,
+        crlPaths: [String],
+        maximumClockSkew: TimeInterval = 300
+    ) throws -> TrustStore {
+        let anchors = try Certificate.load(path: anchorsPath)
+        let crls = try crlPaths.flatMap { try CertificateRevocationList.load(path: $0) }
+        return try TrustStore(anchors: anchors, crls: crls, maximumClockSkew: maximumClockSkew)
+    }
+
+    /// Verifies `chain` (leaf first, then intermediates; the anchor may be included or not) at `time`
+    /// for `purpose`, and returns the path and the participant id. Throws `ChainVerificationError`.
+    public func verify(
+        chain: [Certificate],
+        at time: Date,
+        purpose: CertificatePurpose = .messageSigning
+    ) throws -> VerifiedChain {
+        // OpenSSL compares whole seconds; so does the cache.
+        let time = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+        guard let leaf = chain.first else {
+            throw ChainVerificationError(
+                check: .other, certificateIndex: 0, certificateSubject: "", reason: "the chain holds no certificate"
+            )
+        }
+        guard chain.count <= Self.maximumChainLength else {
+            throw ChainVerificationError(
+                check: .pathTooLong, certificateIndex: Self.maximumChainLength, certificateSubject: leaf.subject,
+                reason: "the chain holds \(chain.count) certificates; at most \(Self.maximumChainLength) are accepted"
+            )
+        }
+        let key = VerificationCache.Key(chain: chain, purpose: purpose)
+        if let cached = storage.cache.lookup(key, at: time) {
+            return cached
+        }
+        let (verified, window) = try verifyWithOpenSSL(chain: chain, leaf: leaf, at: time, purpose: purpose)
+        if let window, window.contains(time) {
+            storage.cache.insert(key, verified, validDuring: window)
+        }
+        return verified
+    }
+
+    /// Drops every cached verification result (tests and benchmarks use it to measure uncached cost).
+    public func clearCache() {
+        storage.cache.removeAll()
+    }
+
+    // MARK: - OpenSSL verification
+
+    private func verifyWithOpenSSL(
+        chain: [Certificate],
+        leaf: Certificate,
+        at time: Date,
+        purpose: CertificatePurpose
+    ) throws -> (VerifiedChain, Range<Date>?) {
+        OpenSSLErrorQueue.clear()
+        guard let context = X509_STORE_CTX_new() else {
+            throw ChainVerificationError(
+                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                reason: "cannot allocate X509_STORE_CTX", openSSLErrors: OpenSSLErrorQueue.drain()
+            )
+        }
+        defer { X509_STORE_CTX_free(context) }
+        guard let untrusted = parley_sk_X509_new_null() else {
+            throw ChainVerificationError(
+                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                reason: "cannot allocate a certificate stack", openSSLErrors: OpenSSLErrorQueue.drain()
+            )
+        }
+        defer { parley_sk_X509_free(untrusted) }
+        for certificate in chain.dropFirst() where parley_sk_X509_push(untrusted, certificate.object.pointer) <= 0 {
+            throw ChainVerificationError(
+                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                reason: "cannot build the untrusted certificate stack", openSSLErrors: OpenSSLErrorQueue.drain()
+            )
+        }
+
+        var settings = SkewSettings(
+            time: time_t(time.timeIntervalSince1970.rounded(.down)),
+            skew: time_t(maximumClockSkew.rounded(.down))
+        )
+        let (status, failure): (Int32, ChainVerificationError?) = withExtendedLifetime(chain) {
+            withUnsafeMutablePointer(to: &settings) { settingsPointer in
+                guard X509_STORE_CTX_init(context, storage.store.pointer, leaf.object.pointer, untrusted) == 1 else {
+                    return (0, ChainVerificationError(
+                        check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                        reason: "X509_STORE_CTX_init failed", openSSLErrors: OpenSSLErrorQueue.drain()
+                    ))
+                }
+                let parameters = X509_STORE_CTX_get0_param(context)
+                X509_VERIFY_PARAM_set_flags(
+                    parameters,
+                    UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_X509_STRICT)
+                )
+                X509_VERIFY_PARAM_set_time(parameters, settingsPointer.pointee.time)
+                X509_VERIFY_PARAM_set_depth(parameters, Int32(Self.maximumDepth))
+                _ = parley_X509_STORE_CTX_set_app_data(context, settingsPointer)
+                X509_STORE_CTX_set_verify_cb(context, skewTolerantVerifyCallback)
+                return (X509_verify_cert(context), nil)
+            }
+        }
+        if let failure { throw failure }
+        guard status == 1 else {
+            throw translateFailure(context: context, chain: chain, leaf: leaf)
+        }
+        OpenSSLErrorQueue.clear()
+
+        guard let built = X509_STORE_CTX_get0_chain(context) else {
+            throw ChainVerificationError(
+                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                reason: "OpenSSL accepted the chain but returned no path"
+            )
+        }
+        var path: [Certificate] = []
+        for index in 0..<parley_sk_X509_num(built) {
+            guard let pointer = parley_sk_X509_value(built, index) else { continue }
+            if let known = chain.first(where: { $0.object.pointer == pointer }) ?? storage.anchorsByPointer[pointer] {
+                path.append(known)
+            } else {
+                path.append(try Certificate(copying: pointer))
+            }
+        }
+        let participantID = try checkProfile(leaf: leaf, purpose: purpose)
+        let verified = VerifiedChain(leaf: leaf, path: path, participantID: participantID, purpose: purpose)
+        return (verified, validityWindow(of: path))
+    }
+
+    /// The times at which a fresh verification of `path` would also succeed: every certificate valid
+    /// (with the skew allowance) and every CRL of a CA in the path current. OpenSSL's rules: valid
+    /// from notBefore/thisUpdate inclusive until notAfter/nextUpdate exclusive. Nil if empty.
+    private func validityWindow(of path: [Certificate]) -> Range<Date>? {
+        var start = Date.distantPast
+        var end = Date.distantFuture
+        for certificate in path {
+            start = max(start, certificate.notValidBefore.addingTimeInterval(-maximumClockSkew))
+            end = min(end, certificate.notValidAfter.addingTimeInterval(maximumClockSkew))
+        }
+        for issuer in path.dropFirst() {
+            let subject = X509_get_subject_name(issuer.object.pointer)
+            for crl in crls where X509_NAME_cmp(X509_CRL_get_issuer(crl.object.pointer), subject) == 0 {
+                start = max(start, crl.thisUpdate.addingTimeInterval(-maximumClockSkew))
+                end = min(end, crl.nextUpdate)
+            }
+        }
+        return start < end ? start..<end : nil
+    }
+
+    /// Parley's leaf profile for `purpose`; returns the participant id.
+    private func checkProfile(leaf: Certificate, purpose: CertificatePurpose) throws -> String {
+        func failure(_ check: ChainVerificationError.Check, _ reason: String) -> ChainVerificationError {
+            ChainVerificationError(check: check, certificateIndex: 0, certificateSubject: leaf.subject, reason: reason)
+        }
+        let x509 = leaf.object.pointer
+        let flags = X509_get_extension_flags(x509)
+        guard flags & UInt32(EXFLAG_BCONS) != 0, flags & UInt32(EXFLAG_CA) == 0 else {
+            throw failure(.basicConstraints, "a \(purpose.rawValue) certificate must have basicConstraints CA:FALSE")
+        }
+        let hasKeyUsage = flags & UInt32(EXFLAG_KUSAGE) != 0
+        let keyUsage = X509_get_key_usage(x509)
+        let hasExtendedKeyUsage = flags & UInt32(EXFLAG_XKUSAGE) != 0
+        let extendedKeyUsage = X509_get_extended_key_usage(x509)
+        switch purpose {
+        case .messageSigning:
+            guard hasKeyUsage, keyUsage & UInt32(KU_DIGITAL_SIGNATURE) != 0 else {
+                throw failure(.keyUsage, "a message-signing certificate needs keyUsage digitalSignature")
+            }
+            guard !hasExtendedKeyUsage else {
+                let tls = extendedKeyUsage & UInt32(XKU_SSL_SERVER | XKU_SSL_CLIENT) != 0
+                throw failure(
+                    .keyUsage,
+                    "a message-signing certificate carries no extendedKeyUsage; this one has "
+                        + (tls ? "serverAuth/clientAuth (a TLS certificate?)" : "one")
+                        + " — sign with the participant's signing certificate"
+                )
+            }
+        case .transportTLS:
+            guard !hasKeyUsage || keyUsage & UInt32(KU_DIGITAL_SIGNATURE) != 0 else {
+                throw failure(.keyUsage, "a TLS certificate's keyUsage must include digitalSignature")
+            }
+            let both = UInt32(XKU_SSL_SERVER | XKU_SSL_CLIENT)
+            guard hasExtendedKeyUsage, extendedKeyUsage & both == both else {
+                throw failure(.keyUsage, "a TLS certificate needs extendedKeyUsage serverAuth and clientAuth")
+            }
+        }
+        switch leaf.participantIDs.count {
+        case 0:
+            throw failure(.noParticipantID, "no subjectAltName URI \(Certificate.participantURIPrefix)<ID>")
+        case 1:
+            guard let id = leaf.participantID else {
+                throw failure(
+                    .noParticipantID,
+                    "participant id '\(leaf.participantIDs[0])' is malformed (1–64 characters of A–Z 0–9 -, first a letter or digit)"
+                )
+            }
+            return id
+        default:
+            throw failure(
+                .multipleParticipantIDs,
+                "binds \(leaf.participantIDs.count) participant ids (\(leaf.participantIDs.joined(separator: ", "))); exactly one is allowed"
+            )
+        }
+    }
+
+    private func translateFailure(context: OpaquePointer, chain: [Certificate], leaf: Certificate) -> ChainVerificationError {
+        let code = X509_STORE_CTX_get_error(context)
+        let depth = Int(X509_STORE_CTX_get_error_depth(context))
+        let openSSLErrors = OpenSSLErrorQueue.drain()
+        let verdict = String(cString: X509_verify_cert_error_string(Int(code)))
+        var subject = leaf.subject
+        var issuer = leaf.issuer
+        if let current = X509_STORE_CTX_get_current_cert(context) {
+            subject = (try? X509Name.string(X509_get_subject_name(current))) ?? subject
+            issuer = (try? X509Name.string(X509_get_issuer_name(current))) ?? issuer
+        } else if depth < chain.count {
+            subject = chain[depth].subject
+            issuer = chain[depth].issuer
+        }
+        let check: ChainVerificationError.Check
+        let advice: String
+        switch code {
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            check = .expired
+            advice = "the certificate has expired; the sender must use a current certificate"
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            check = .notYetValid
+            advice = "the certificate is not valid yet; check this machine's clock and the certificate's notBefore"
+        case X509_V_ERR_CERT_REVOKED:
+            check = .revoked
+            advice = "the certificate is on its issuer's CRL"
+        case X509_V_ERR_UNABLE_TO_GET_CRL, X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+            check = .crlMissing
+            advice = "no usable CRL from '\(issuer)' is installed; add it to the trust store's CRL files"
+        case X509_V_ERR_CRL_HAS_EXPIRED:
+            check = .crlExpired
+            advice = "the CRL from '\(issuer)' is past its nextUpdate; install a current CRL"
+        case X509_V_ERR_CRL_NOT_YET_VALID:
+            check = .crlNotYetValid
+            advice = "the CRL from '\(issuer)' is not valid yet; check this machine's clock"
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+             X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            check = .untrustedIssuer
+            advice = "the chain does not lead to a configured trust anchor (issuer '\(issuer)')"
+        case X509_V_ERR_CERT_CHAIN_TOO_LONG, X509_V_ERR_PATH_LENGTH_EXCEEDED:
+            check = .pathTooLong
+            advice = "the path is longer than allowed"
+        case X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_KEYUSAGE_NO_CRL_SIGN,
+             X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, X509_V_ERR_INVALID_PURPOSE:
+            check = .keyUsage
+            advice = "keyUsage/extendedKeyUsage does not allow this use"
+        case X509_V_ERR_INVALID_CA, X509_V_ERR_INVALID_NON_CA:
+            check = .basicConstraints
+            advice = "basicConstraints does not allow this certificate in this position"
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_CRL_SIGNATURE_FAILURE,
+             X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
+             X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+            check = .badSignature
+            advice = "a signature in the chain does not verify"
+        default:
+            check = .other
+            advice = "the chain does not meet the certificate profile"
+        }
+        return ChainVerificationError(
+            check: check,
+            certificateIndex: depth,
+            certificateSubject: subject,
+            reason: "\(advice) (OpenSSL: \(verdict), error \(code) at depth \(depth))",
+            openSSLVerifyError: Int(code),
+            openSSLErrors: openSSLErrors
+        )
+    }
+}
+
+extension TrustStore {
+    /// The OpenSSL side of a trust store: an `X509_STORE` populated once, plus the result cache.
+    final class Storage: Sendable {
+        let store: X509StoreObject
+        nonisolated(unsafe) let anchorsByPointer: [OpaquePointer: Certificate]
+        let cache: VerificationCache
+
+        init(anchors: [Certificate], crls: [CertificateRevocationList], cacheCapacity: Int) throws {
+            guard let store = X509_STORE_new() else {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot allocate X509_STORE")
+            }
+            self.store = X509StoreObject(taking: store)
+            for anchor in anchors where X509_STORE_add_cert(store, anchor.object.pointer) != 1 {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot add trust anchor '\(anchor.subject)'")
+            }
+            for crl in crls where X509_STORE_add_crl(store, crl.object.pointer) != 1 {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot add the CRL of '\(crl.issuer)'")
+            }
+            var byPointer: [OpaquePointer: Certificate] = [:]
+            for anchor in anchors { byPointer[anchor.object.pointer] = anchor }
+            self.anchorsByPointer = byPointer
+            self.cache = VerificationCache(capacity: cacheCapacity)
+        }
+    }
+}
+
+/// Verification time and clock-skew allowance, handed to the verify callback as app data.
+struct SkewSettings {
+    var time: time_t
+    var skew: time_t
+}
+
+/// Accepts exactly three time errors when they are within the allowance: certificate expired,
+/// certificate not yet valid, CRL not yet valid. Everything else keeps OpenSSL's verdict.
+private let skewTolerantVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { ok, context in
+    guard ok != 1 else { return 1 }
+    guard let context, let raw = parley_X509_STORE_CTX_get_app_data(context) else { return ok }
+    let settings = raw.assumingMemoryBound(to: SkewSettings.self).pointee
+    guard settings.skew > 0 else { return ok }
+    let error = X509_STORE_CTX_get_error(context)
+    var accepted = false
+    switch error {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        // notAfter > time − skew
+        var limit = settings.time - settings.skew
+        if let certificate = X509_STORE_CTX_get_current_cert(context) {
+            accepted = X509_cmp_time(X509_get0_notAfter(certificate), &limit) == 1
+        }
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        // notBefore ≤ time + skew
+        var limit = settings.time + settings.skew
+        if let certificate = X509_STORE_CTX_get_current_cert(context) {
+            accepted = X509_cmp_time(X509_get0_notBefore(certificate), &limit) == -1
+        }
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+        // thisUpdate ≤ time + skew
+        var limit = settings.time + settings.skew
+        if let crl = X509_STORE_CTX_get0_current_crl(context) {
+            accepted = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &limit) == -1
+        }
+    default:
+        break
+    }
+    guard accepted else { return ok }
+    X509_STORE_CTX_set_error(context, X509_V_OK)
+    return 1
+}
+
+extension Certificate {
+    /// A certificate from an `X509` that OpenSSL holds (up-references it).
+    init(copying pointer: OpaquePointer) throws {
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509(pointer, &output)
+        guard length > 0, let output else {
+            throw CryptoError.openSSL(.invalidCertificate, "cannot encode a certificate of the verified path")
+        }
+        defer { parley_OPENSSL_free(output) }
+        let der = Array(UnsafeBufferPointer(start: output, count: Int(length)))
+        X509_up_ref(pointer)
+        try self.init(object: X509Object(taking: pointer), derEncoded: der)
+    }
+}
