@@ -587,6 +587,18 @@ def step_notifications() -> None:
             ok(f"NOTIFICATIONS.md example {name}")
         except (SchemaError, NotDeterministic) as e:
             fail(f"NOTIFICATIONS.md example {name} does not validate: {e}")
+    from parley_compose import microdegrees, ComposeError, position_
+    for numeral, expected in [("48.8566", 48_856_600), ("2.3522", 2_352_200), ("-120.5724", -120_572_400),
+                              ("12.3456785", 12_345_679), ("-12.3456785", -12_345_679), ("0.0000004999", 0),
+                              ("-0.0000005", -1), ("1e-6", 1), ("90.0000004", 90_000_000)]:
+        got = microdegrees(json.loads(numeral, parse_float=Decimal), "x")
+        if got != expected:
+            fail(f"composer: {numeral} degrees gave {got} microdegrees, expected {expected}")
+    try:
+        position_({"lat": json.loads("90.0000005", parse_float=Decimal), "lon": 0}, "p")
+        fail("composer: latitude 90.0000005 should be out of range")
+    except ComposeError:
+        pass
     missing = set(TYPES) - seen
     if missing:
         fail(f"NOTIFICATIONS.md has no checked example for {sorted(missing)}")

@@ -37,8 +37,9 @@ EVENT_KIND = {"elimination": 1, "movement": 2, "inspection": 3, "exhibition": 4,
 PID_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,63}\Z")
 TIME_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
-MID_RE = re.compile(r"([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{12})\Z")
-LANG_RE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*\Z")
+MID_RE = re.compile(r"([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{4})-([0-9A-Fa-f]{12})\Z"
+                    r"|([0-9A-Fa-f]{32})\Z")
+LANG_RE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]+)*\Z")
 CATEGORY_RE = re.compile(r"[A-Za-z0-9.-]{1,32}\Z")
 COUNTRY_RE = re.compile(r"[A-Z]{2}\Z")
 
@@ -83,8 +84,8 @@ def date_(s, where):
 def mid_(s, where):
     m = MID_RE.match(s) if isinstance(s, str) else None
     if not m:
-        raise ComposeError(f"{where}: expected a message id 8-4-4-4-12 hex digits, got {s!r}")
-    return bytes.fromhex("".join(m.groups()))
+        raise ComposeError(f"{where}: expected a message id of 32 hex digits (optionally 8-4-4-4-12), got {s!r}")
+    return bytes.fromhex("".join(g for g in m.groups() if g))
 
 
 def pid_(s, where):
