@@ -30,6 +30,8 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         case notCOSESign1
         case unsupportedHeaderParameter
         case invalidHeaderParameter
+        /// x5chain holds more certificates, or a longer certificate, than Parley allows.
+        case headerLimitExceeded
         case missingHeaderParameter
         case unprotectedHeaderNotEmpty
         case detachedPayload
