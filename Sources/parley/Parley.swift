@@ -6,7 +6,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Compose, sign, verify and inspect Parley notifications.",
-        subcommands: [Bench.self]
+        subcommands: [Verify.self, Inspect.self, Bench.self]
     )
 }
 
