@@ -84,3 +84,25 @@ func hexBytes(_ hex: String) -> [UInt8] {
 func hexString(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
+
+/// The examples of Protocol/NOTIFICATIONS.md (extracted to `vectors/catalogue/` by
+/// `Protocol/tools/extract_examples.py`): each is a valid envelope that re-encodes byte for byte.
+@Suite struct CatalogueExampleTests {
+    static let files: [String] = {
+        let directory = VectorTests.directory.appendingPathComponent("catalogue")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".cbor") }.sorted().map { directory.appendingPathComponent($0).path }
+    }()
+
+    @Test func everyTypeHasAnExample() throws {
+        let types = try Set(Self.files.map { try Envelope(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: $0)))).type })
+        #expect(types == Set(NotificationType.allCases))
+    }
+
+    @Test(arguments: files)
+    func exampleIsValidAndCanonical(_ path: String) throws {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let envelope = try Envelope(decoding: bytes)
+        #expect(envelope.encoded == bytes)
+    }
+}
