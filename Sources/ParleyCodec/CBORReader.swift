@@ -7,8 +7,11 @@ public struct CBORReader: Sendable {
     public let bytes: [UInt8]
     public let limits: CBORDecoder.Limits
     public let deterministic: Bool
-    public private(set) var position = 0
-    private var itemCount = 0
+    @usableFromInline var cursor = 0
+    @usableFromInline var itemCount = 0
+
+    /// Offset of the next byte to read.
+    public var position: Int { cursor }
 
     public init(_ bytes: [UInt8], limits: CBORDecoder.Limits = .parley, mode: CBORDecoder.Mode = .deterministic) throws {
         guard bytes.count <= limits.maximumInputSize else {
@@ -26,8 +29,17 @@ public struct CBORReader: Sendable {
         public var additionalInformation: UInt8
         public var argument: UInt64?
         public var offset: Int
+
+        @inlinable
+        init(majorType: UInt8, additionalInformation: UInt8, argument: UInt64?, offset: Int) {
+            self.majorType = majorType
+            self.additionalInformation = additionalInformation
+            self.argument = argument
+            self.offset = offset
+        }
     }
 
+    @inlinable
     public var isAtEnd: Bool { position == bytes.count }
 
     /// Throws `trailingBytes` unless the whole input was read.
@@ -38,6 +50,7 @@ public struct CBORReader: Sendable {
     }
 
     /// The major type of the next item, without consuming it.
+    @inlinable
     public func peekMajorType() throws -> UInt8 {
         guard position < bytes.count else {
             throw CodecError(.truncated, at: position, "input ends where another item is needed")
@@ -51,19 +64,20 @@ public struct CBORReader: Sendable {
             throw CodecError(.truncated, at: position, "input ends inside an indefinite-length item")
         }
         guard bytes[position] == 0xFF else { return false }
-        position += 1
+        cursor += 1
         return true
     }
 
     // MARK: Heads
 
+    @inlinable
     public mutating func readHead() throws -> Head {
         let start = position
         guard position < bytes.count else {
             throw CodecError(.truncated, at: position, "input ends where another item is needed")
         }
         let initial = bytes[position]
-        position += 1
+        cursor += 1
         itemCount += 1
         guard itemCount <= limits.maximumItemCount else {
             throw CodecError(.itemLimitExceeded, at: start, "more than \(limits.maximumItemCount) data items")
@@ -110,24 +124,28 @@ public struct CBORReader: Sendable {
         return Head(majorType: major, additionalInformation: info, argument: argument, offset: start)
     }
 
-    private mutating func readUInt(byteCount: Int) throws -> UInt64 {
+    @inlinable
+    @usableFromInline mutating func readUInt(byteCount: Int) throws -> UInt64 {
         guard bytes.count - position >= byteCount else {
             throw CodecError(.truncated, at: position, "input ends inside a \(byteCount)-byte argument")
         }
         var value: UInt64 = 0
         for i in position..<position + byteCount { value = value << 8 | UInt64(bytes[i]) }
-        position += byteCount
+        cursor += byteCount
         return value
     }
 
-    private func nonShortest(_ start: Int) -> CodecError {
+    @usableFromInline
+    func nonShortest(_ start: Int) -> CodecError {
         CodecError(.nonShortestHead, at: start, "argument is not encoded in its shortest form")
     }
 
-    private func mismatch(_ head: Head, expected: String) -> CodecError {
+    @usableFromInline
+    func mismatch(_ head: Head, expected: String) -> CodecError {
         CodecError(.typeMismatch, at: head.offset, "expected \(expected), found \(Self.kindName(major: head.majorType, info: head.additionalInformation))")
     }
 
+    @usableFromInline
     static func kindName(major: UInt8, info: UInt8) -> String {
         switch major {
         case 0: return "unsigned integer"
@@ -150,6 +168,7 @@ public struct CBORReader: Sendable {
 
     // MARK: Typed reads
 
+    @inlinable
     public mutating func readUnsigned() throws -> UInt64 {
         let head = try readHead()
         guard head.majorType == 0 else { throw mismatch(head, expected: "an unsigned integer") }
@@ -157,6 +176,7 @@ public struct CBORReader: Sendable {
     }
 
     /// An integer of major type 0 or 1 that fits in `Int64`.
+    @inlinable
     public mutating func readInteger() throws -> Int64 {
         let head = try readHead()
         switch head.majorType {
@@ -167,6 +187,7 @@ public struct CBORReader: Sendable {
         }
     }
 
+    @inlinable
     public mutating func readBool() throws -> Bool {
         let head = try readHead()
         guard head.majorType == 7, head.additionalInformation == 20 || head.additionalInformation == 21 else {
@@ -175,6 +196,7 @@ public struct CBORReader: Sendable {
         return head.additionalInformation == 21
     }
 
+    @inlinable
     public mutating func readByteString() throws -> [UInt8] {
         let head = try readHead()
         guard head.majorType == 2 else { throw mismatch(head, expected: "a byte string") }
@@ -182,6 +204,7 @@ public struct CBORReader: Sendable {
         return Array(try take(length, at: head.offset))
     }
 
+    @inlinable
     public mutating func readTextString() throws -> String {
         let head = try readHead()
         guard head.majorType == 3 else { throw mismatch(head, expected: "a text string") }
@@ -192,6 +215,7 @@ public struct CBORReader: Sendable {
     }
 
     /// The length of a definite-length array (indefinite ones are refused in deterministic mode by `readHead`).
+    @inlinable
     public mutating func readArrayHeader() throws -> Int {
         let head = try readHead()
         guard head.majorType == 4 else { throw mismatch(head, expected: "an array") }
@@ -202,6 +226,7 @@ public struct CBORReader: Sendable {
         return Int(count)
     }
 
+    @inlinable
     public mutating func readMapHeader() throws -> Int {
         let head = try readHead()
         guard head.majorType == 5 else { throw mismatch(head, expected: "a map") }
@@ -212,6 +237,7 @@ public struct CBORReader: Sendable {
         return Int(count)
     }
 
+    @inlinable
     public mutating func readTag() throws -> UInt64 {
         let head = try readHead()
         guard head.majorType == 6 else { throw mismatch(head, expected: "a tag") }
@@ -220,16 +246,18 @@ public struct CBORReader: Sendable {
 
     // MARK: Helpers shared with the tree decoder
 
-    mutating func take(_ count: UInt64, at start: Int) throws -> ArraySlice<UInt8> {
+    @inlinable
+    @usableFromInline mutating func take(_ count: UInt64, at start: Int) throws -> ArraySlice<UInt8> {
         guard count <= UInt64(bytes.count - position) else {
             throw CodecError(.lengthExceedsInput, at: start, "declared length \(count) exceeds the \(bytes.count - position) bytes left")
         }
         let end = position + Int(count)
-        defer { position = end }
+        defer { cursor = end }
         return bytes[position..<end]
     }
 
-    func checkCount(_ count: UInt64, minimumBytesEach: UInt64, at start: Int) throws {
+    @inlinable
+    @usableFromInline func checkCount(_ count: UInt64, minimumBytesEach: UInt64, at start: Int) throws {
         let remaining = UInt64(bytes.count - position)
         // `count <= remaining` first, so that the product cannot overflow.
         guard count <= remaining && count * minimumBytesEach <= remaining else {
@@ -240,6 +268,7 @@ public struct CBORReader: Sendable {
         }
     }
 
+    @usableFromInline
     mutating func readIndefiniteString(major: UInt8, at start: Int) throws -> [UInt8] {
         var result: [UInt8] = []
         while try !consumeBreak() {
@@ -254,6 +283,7 @@ public struct CBORReader: Sendable {
         return result
     }
 
+    @usableFromInline
     static func validatedText(_ utf8: ArraySlice<UInt8>, at start: Int) throws -> String {
         let text = String(decoding: utf8, as: UTF8.self)
         // Decoding repairs invalid sequences with U+FFFD, which changes the bytes: equal means valid.

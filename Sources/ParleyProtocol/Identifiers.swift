@@ -5,11 +5,11 @@ public struct ParticipantID: Sendable, Hashable, Comparable, CustomStringConvert
     public let rawValue: String
 
     public init(_ rawValue: String) throws {
-        let utf8 = Array(rawValue.utf8)
+        let utf8 = rawValue.utf8
         guard (1...64).contains(utf8.count) else {
-            throw ProtocolError(.invalidField, "participant id must be 1…64 characters, found \(utf8.count)")
+            throw ProtocolError(.invalidField, "participant id must be 1…64 characters, found \(rawValue.unicodeScalars.count)")
         }
-        guard utf8.allSatisfy({ (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }), utf8[0] != 0x2D else {
+        guard utf8.allSatisfy({ (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }), utf8.first != 0x2D else {
             throw ProtocolError(.invalidField, "participant id \"\(rawValue)\" may contain only A–Z, 0–9 and '-', and must start with a letter or digit")
         }
         self.rawValue = rawValue

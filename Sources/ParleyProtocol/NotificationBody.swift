@@ -1,7 +1,7 @@
 import ParleyCodec
 
 /// The body of a notification: one case per type of the catalogue (Protocol/NOTIFICATIONS.md).
-public indirect enum NotificationBody: Sendable, Hashable {
+public enum NotificationBody: Sendable, Hashable {
     case preLaunch(PreLaunch)
     case launchWindowExtension(LaunchWindowExtension)
     case launchCancellation(LaunchCancellation)
@@ -12,7 +12,7 @@ public indirect enum NotificationBody: Sendable, Hashable {
     case treatyEvent(TreatyEvent)
     case acknowledgement
     /// A corrected version of an earlier notification's body, of any type but acknowledgement and correction.
-    case correction(NotificationBody)
+    indirect case correction(NotificationBody)
     case generalCommunication(GeneralCommunication)
 
     public var type: NotificationType {

@@ -44,7 +44,7 @@ struct BenchCodec: ParsableCommand {
             blackHole(decoded)
         }
 
-        print("Pre-launch envelope: \(bytes.count) bytes CBOR, \(jsonBytes.count) bytes JSON; one core, \(seconds) s each")
+        print("Pre-launch envelope: \(bytes.count) bytes CBOR, \(jsonBytes.count) bytes JSON; one core, \(seconds) CPU-s each")
         print("  Parley envelope encode + decode + validate  \(formatRate(typed))")
         print("  Parley CBOR item encode + decode            \(formatRate(generic))")
         print("  Foundation JSON encode + decode (reference) \(formatRate(json))")
