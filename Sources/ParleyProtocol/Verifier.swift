@@ -52,6 +52,7 @@ public struct MessageVerifier: Sendable {
     public let trust: TrustStoreReference
     /// Seconds a message's creation time may lie ahead of the verification time.
     public let maximumClockSkew: Int64
+    private let certificates = CertificateCache()
 
     public init(trust: TrustStoreReference, maximumClockSkew: Int64 = 300) {
         self.trust = trust
@@ -199,14 +200,14 @@ public struct MessageVerifier: Sendable {
     }
 
     private func authenticate(_ object: COSESign1, _ header: ProtectedHeader, at time: UTCTime) throws -> (SignatureAlgorithm, VerifiedChain) {
-        let certificates: [Certificate]
+        let chain: [Certificate]
         do {
-            certificates = try header.certificateChain.map { try Certificate(derEncoded: $0) }
+            chain = try header.certificateChain.map { try self.certificates.certificate($0) }
         } catch let error as CryptoError {
             throw ProtocolError(error.code == .unsupportedAlgorithm ? .unsupportedAlgorithm : .untrustedCertificate,
                                 field: "protected.x5chain", "a certificate of x5chain cannot be used: \(error)")
         }
-        let leaf = certificates[0]
+        let leaf = chain[0]
         let algorithm = SignatureAlgorithm(rawValue: header.algorithm)!
         guard leaf.publicKey.algorithm == algorithm else {
             throw ProtocolError(.badSignature, field: "protected.alg", "alg \(algorithm) does not match the \(leaf.publicKey.algorithm) key of \(leaf.subject)")
@@ -218,7 +219,7 @@ public struct MessageVerifier: Sendable {
             throw ProtocolError(.badSignature, field: "signature", "the \(algorithm) signature does not verify with the key of \(leaf.subject)")
         }
         do {
-            return (algorithm, try trust.current.verify(chain: certificates, at: time.date, purpose: .messageSigning))
+            return (algorithm, try trust.current.verify(chain: chain, at: time.date, purpose: .messageSigning))
         } catch let error as ChainVerificationError {
             let code: ProtocolError.Code
             switch error.check {
