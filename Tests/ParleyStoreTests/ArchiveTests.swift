@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ParleyStore
+
+@Suite struct ArchiveTests {
+    let dir = TemporaryDirectory()
+
+    /// A store with both directions, receipts of every status, references, remarks, gaps.
+    func populatedStore(_ name: String = "source.sqlite") throws -> ParleyStore {
+        let store = try ParleyStore(path: dir.path(name))
+        for n in 1...20 {
+            try store.queue(Fixture.id(n), to: n % 2 == 0 ? [Fixture.ru, Fixture.hcoc] : [Fixture.ru], type: UInt64(n % 11 + 1),
+                            references: n > 1 ? [MessageReference(target: Fixture.id(n - 1), relation: .respondsTo)] : [],
+                            remarks: n % 4 == 0 ? LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
+                            at: Fixture.base + Double(n * 10))
+        }
+        for n in 1...8 {
+            try store.markInFlight(Fixture.id(n), recipient: Fixture.ru, at: Fixture.base + 300)
+            let status: ReceiptStatus = n == 3 ? .rejected(code: 11, reason: "invalid body: key 9") : n == 5 ? .duplicate : .accepted
+            try store.recordReceipt(ReceivedReceipt(bytes: Data("rcpt \(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru,
+                                                    status: status, received: Fixture.base + 301))
+        }
+        try store.recordAttemptFailure(Fixture.id(10), recipient: Fixture.hcoc, error: "TLS handshake failed", nextAttempt: Fixture.base + 900,
+                                       at: Fixture.base + 302)
+        for (n, seq) in [(101, 1), (102, 2), (105, 5), (107, 7)] {
+            _ = try store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(seq), created: Fixture.base + Double(n),
+                                                  references: [MessageReference(target: Fixture.id(1), relation: .acknowledges)],
+                                                  remarks: LocalizedText(language: "ru", text: "сообщение \(n)"),
+                                                  received: Fixture.base + Double(n * 2)), buildReceipt: Fixture.receipt)
+        }
+        return store
+    }
+
+    let from = Fixture.base
+    let to = Fixture.base + 10_000
+    let created = Fixture.base + 20_000
+
+    @Test func exportImportRoundTripIsByteForByte() throws {
+        let source = try populatedStore()
+        let first = dir.path("first.parley-archive")
+        let summary = try source.exportArchive(to: first, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        #expect(summary.messages == 24)
+        #expect(summary.receipts == 8 + 4)
+        #expect(summary.channels == 3)
+        #expect(try ParleyStore.verifyArchive(at: first) == summary)
+
+        let target = try ParleyStore(path: dir.path("target.sqlite"))
+        let imported = try target.importArchive(from: first)
+        #expect(imported.messagesAdded == 24 && imported.receiptsAdded == 12 && imported.channelsAdded == 3)
+
+        let second = dir.path("second.parley-archive")
+        try target.exportArchive(to: second, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        #expect(try #require(fileBytes(first)) == #require(fileBytes(second)), "re-export after import must be identical")
+
+        // Everything queryable survived, exactly.
+        for n in [1, 3, 5, 10, 20, 101, 107] {
+            let a = try #require(try source.message(Fixture.id(n)))
+            let b = try #require(try target.message(Fixture.id(n)))
+            #expect(a == b, "message \(n)")
+        }
+        #expect(try source.outgoingChannels() == target.outgoingChannels())
+        #expect(try source.incomingChannels() == target.incomingChannels())
+        #expect(try target.inbox(InboxQuery(remarksContaining: "сообщение")).count == 4)
+        // The imported store continues the channels without reusing numbers.
+        #expect(try target.queue(Fixture.id(500), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 21])
+    }
+
+    @Test func importIsIdempotentAndLeavesExistingRowsAlone() throws {
+        let source = try populatedStore()
+        let path = dir.path("a.parley-archive")
+        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        // Importing into the store it came from adds nothing.
+        let before = try tableSnapshot(source)
+        let again = try source.importArchive(from: path)
+        #expect(again.messagesAdded == 0 && again.receiptsAdded == 0 && again.channelsAdded == 0)
+        #expect(again.messagesAlreadyPresent == 24 && again.receiptsAlreadyPresent == 12 && again.channelsAlreadyPresent == 3)
+        #expect(try tableSnapshot(source) == before)
+
+        let target = try ParleyStore(path: dir.path("t.sqlite"))
+        try target.importArchive(from: path)
+        let once = try tableSnapshot(target)
+        try target.importArchive(from: path)
+        #expect(try tableSnapshot(target) == once)
+        #expect(try target.auditEvents(kinds: [.imported]).count == 2)
+    }
+
+    @Test func partialRangeAndLaterReceiptsMerge() throws {
+        let source = try populatedStore()
+        let early = dir.path("early.parley-archive")
+        let summary = try source.exportArchive(to: early, exporter: Fixture.us, from: from, to: Fixture.base + 55, createdAt: created)
+        #expect(summary.messages == 5)
+        let target = try ParleyStore(path: dir.path("t.sqlite"))
+        try target.importArchive(from: early)
+        #expect(try target.messageCounts().sent == 5)
+        let full = dir.path("full.parley-archive")
+        try source.exportArchive(to: full, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        let merged = try target.importArchive(from: full)
+        #expect(merged.messagesAdded == 19 && merged.messagesAlreadyPresent == 5)
+        #expect(merged.channelsAlreadyPresent == 3)
+    }
+
+    @Test func tamperedArchiveIsRefused() throws {
+        let source = try populatedStore()
+        let path = dir.path("a.parley-archive")
+        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        let original = try #require(fileBytes(path))
+        let target = try ParleyStore(path: dir.path("t.sqlite"))
+
+        // Change one byte inside a message's signed bytes: still well-formed CBOR, digest fails.
+        let marker = Data("out".utf8) + Fixture.id(7).bytes
+        let range = try #require(original.range(of: marker))
+        var altered = original
+        altered[range.lowerBound + 5] ^= 0x01
+        let alteredPath = dir.path("altered.parley-archive")
+        try altered.write(to: URL(fileURLWithPath: alteredPath))
+        let error = try #require(throws: StoreError.self) { try target.importArchive(from: alteredPath) }
+        #expect(error.code == .archiveInvalid)
+        #expect(error.reason.contains("SHA-256"))
+        #expect(try target.messageCounts().sent == 0 && target.messageCounts().received == 0)
+
+        // Truncated.
+        let truncatedPath = dir.path("truncated.parley-archive")
+        try original.prefix(original.count - 10).write(to: URL(fileURLWithPath: truncatedPath))
+        #expect(try #require(throws: StoreError.self) { try ParleyStore.verifyArchive(at: truncatedPath) }.code == .archiveInvalid)
+
+        // Trailing bytes.
+        let trailingPath = dir.path("trailing.parley-archive")
+        try (original + Data([0x00])).write(to: URL(fileURLWithPath: trailingPath))
+        #expect(try #require(throws: StoreError.self) { try ParleyStore.verifyArchive(at: trailingPath) }.code == .archiveInvalid)
+
+        // Not an archive.
+        let junkPath = dir.path("junk")
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: junkPath))
+        #expect(try #require(throws: StoreError.self) { try ParleyStore.verifyArchive(at: junkPath) }.code == .archiveInvalid)
+        #expect(try target.auditEvents().isEmpty)
+    }
+
+    @Test func conflictingArchiveImportsNothing() throws {
+        let source = try populatedStore()
+        let path = dir.path("a.parley-archive")
+        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        // A store holding message 101 with other bytes (an equivocation the archive would hide).
+        let target = try ParleyStore(path: dir.path("t.sqlite"))
+        var forged = Fixture.incoming(Fixture.id(101), seq: 1)
+        forged.fields.bytes = Data("forged".utf8)
+        _ = try target.accept(forged, buildReceipt: Fixture.receipt)
+        let before = try tableSnapshot(target)
+        let error = try #require(throws: StoreError.self) { try target.importArchive(from: path) }
+        #expect(error.code == .archiveConflict)
+        #expect(try tableSnapshot(target) == before)
+    }
+
+    @Test func readArchiveListsExactSignedItems() throws {
+        let source = try populatedStore()
+        let path = dir.path("a.parley-archive")
+        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        var messageBytes = [MessageID: Data]()
+        var receipts = 0
+        let summary = try ParleyStore.readArchive(at: path) { entry in
+            switch entry {
+            case .message(let m): messageBytes[m.fields.id] = m.fields.bytes
+            case .receipt: receipts += 1
+            default: break
+            }
+        }
+        #expect(summary.header.exporter == Fixture.us)
+        #expect(summary.header.created == created)
+        #expect(messageBytes.count == 24 && receipts == 12)
+        #expect(messageBytes[Fixture.id(101)] == Fixture.bytes("in", Fixture.id(101)))
+    }
+
+    @Test func existingArchiveIsNeverOverwritten() throws {
+        let source = try populatedStore()
+        let path = dir.path("a.parley-archive")
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try #require(throws: StoreError.self) {
+            try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to)
+        }.code == .invalidArgument)
+        #expect(fileBytes(path) == Data("keep me".utf8))
+    }
+}
