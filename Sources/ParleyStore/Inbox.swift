@@ -91,16 +91,23 @@ extension ParleyStore {
         }
 
         let seq = Int64(message.sequenceNumber)
-        let usedBy = try Data.fetchOne(db.cachedStatement(sql: """
-            SELECT m.id FROM inbox i JOIN message m ON m.rowid = i.message WHERE i.sender = ? AND i.recipient = ? AND i.seq = ?
-            """), arguments: [message.sender, message.recipient, seq])
         let channel = try Row.fetchOne(db.cachedStatement(sql: "SELECT contiguous, highest FROM channel_in WHERE sender = ? AND recipient = ?"),
                                        arguments: [message.sender, message.recipient])
         var contiguous: Int64 = channel?["contiguous"] ?? 0
         var highest: Int64 = channel?["highest"] ?? 0
-        let inGap = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT first, last FROM channel_gap WHERE sender = ? AND recipient = ? AND first <= ? AND last >= ?
-            """), arguments: [message.sender, message.recipient, seq, seq])
+        // Numbers above `highest` are unused; at or below it, only numbers inside a gap are.
+        var usedBy: Data?
+        var inGap: Row?
+        if seq <= highest {
+            usedBy = try Data.fetchOne(db.cachedStatement(sql: """
+                SELECT m.id FROM inbox i JOIN message m ON m.rowid = i.message WHERE i.sender = ? AND i.recipient = ? AND i.seq = ?
+                """), arguments: [message.sender, message.recipient, seq])
+            if seq > contiguous {
+                inGap = try Row.fetchOne(db.cachedStatement(sql: """
+                    SELECT first, last FROM channel_gap WHERE sender = ? AND recipient = ? AND first <= ? AND last >= ?
+                    """), arguments: [message.sender, message.recipient, seq, seq])
+            }
+        }
         if usedBy != nil || (seq <= highest && inGap == nil) {
             let storedID = usedBy.flatMap { MessageID($0) }
             try Audit.append(db, .replay, at: now, message: id, peer: message.sender,
@@ -149,9 +156,13 @@ extension ParleyStore {
             }
             highest = seq
         }
-        let firstMissing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(first) FROM channel_gap WHERE sender = ? AND recipient = ?"),
-                                              arguments: [message.sender, message.recipient])
-        contiguous = firstMissing.map { $0 - 1 } ?? highest
+        if contiguous + 1 == seq && change == .inOrder {
+            contiguous = seq
+        } else {
+            let firstMissing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(first) FROM channel_gap WHERE sender = ? AND recipient = ?"),
+                                                  arguments: [message.sender, message.recipient])
+            contiguous = firstMissing.map { $0 - 1 } ?? highest
+        }
         try db.cachedStatement(sql: """
             INSERT INTO channel_in (sender, recipient, contiguous, highest) VALUES (?, ?, ?, ?)
             ON CONFLICT (sender, recipient) DO UPDATE SET contiguous = excluded.contiguous, highest = excluded.highest

@@ -222,7 +222,8 @@ extension ParleyStore {
             else {
                 throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE digest = ?", arguments: [digest]) == true {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
+                                   arguments: [receipt.messageID.bytes, digest]) == true {
                 return .alreadyStored
             }
             try db.execute(sql: """

@@ -417,7 +417,8 @@ extension ParleyStore {
     private static func importReceipt(_ db: Database, _ receipt: StoredReceipt, path: String, summary: inout ImportSummary,
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
-        var rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM receipt WHERE digest = ?", arguments: [receipt.digest])
+        var rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM receipt WHERE message_id = ? AND digest = ?",
+                                       arguments: [receipt.messageID.bytes, receipt.digest])
         if rowid == nil {
             var code: Int64?, reason: String?
             if case .rejected(let c, let r) = receipt.status { code = Int64(c); reason = r }

@@ -42,9 +42,9 @@ CREATE TABLE receipt (
     rejection_reason TEXT,
     stored INTEGER NOT NULL,
     bytes BLOB NOT NULL,
-    digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32)
+    digest BLOB NOT NULL CHECK (length(digest) = 32),
+    UNIQUE (message_id, digest)
 );
-CREATE INDEX receipt_by_message ON receipt(message_id);
 CREATE TRIGGER receipt_no_update BEFORE UPDATE ON receipt
     BEGIN SELECT RAISE(ABORT, 'stored receipts are immutable'); END;
 CREATE TRIGGER receipt_no_delete BEFORE DELETE ON receipt
