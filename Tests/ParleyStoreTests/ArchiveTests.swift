@@ -179,4 +179,72 @@ import Testing
         }.code == .invalidArgument)
         #expect(fileBytes(path) == Data("keep me".utf8))
     }
+
+    /// Writes `items` as an archive with a correct trailer (counts and digest), so that only the
+    /// structural rule under test is broken.
+    func handMade(_ name: String, _ items: [ArchiveCBOR], messages: Int, receipts: Int, channels: Int) throws -> String {
+        var bytes = [UInt8]()
+        for item in items { item.encode(into: &bytes) }
+        let digest = SHA256.digest(bytes)
+        ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest).encode(into: &bytes)
+        let path = dir.path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    var header: ArchiveCBOR {
+        ArchiveItems.header(ArchiveHeader(formatVersion: 1, exporter: Fixture.us, from: from, to: to, created: created, storeSchemaVersion: 2))
+    }
+
+    func sentMessage(_ n: Int, references: [MessageReference] = [], deliveries: [ArchivedDelivery]? = nil) -> ArchivedMessage {
+        ArchivedMessage(direction: .sent, sender: Fixture.us, fields: Fixture.fields(Fixture.id(n), references: references), stored: from,
+                        deliveries: deliveries ?? [ArchivedDelivery(recipient: Fixture.ru, sequenceNumber: UInt64(n), state: .pending, attempts: 0,
+                                                                    nextAttempt: from, updated: from, lastError: nil, receiptDigest: nil)],
+                        inbox: nil)
+    }
+
+    @Test func handMadeWellFormedArchiveVerifiesAndImports() throws {
+        let path = try handMade("ok", [header, ArchiveItems.message(sentMessage(1)),
+                                       ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2))],
+                                messages: 1, receipts: 0, channels: 1)
+        #expect(try ParleyStore.verifyArchive(at: path).messages == 1)
+        let store = try ParleyStore(path: dir.path("s.sqlite"))
+        try store.importArchive(from: path)
+        #expect(try store.queue(Fixture.id(2), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 2])
+    }
+
+    @Test func structuralRulesAreEnforced() throws {
+        let refs = [MessageReference(target: Fixture.id(9), relation: .respondsTo), MessageReference(target: Fixture.id(8), relation: .respondsTo)]
+        let unsortedRefs = try handMade("refs", [header, ArchiveItems.message(sentMessage(1, references: refs))], messages: 1, receipts: 0, channels: 0)
+        let twoDeliveries = [Fixture.ru, Fixture.hcoc].map {
+            ArchivedDelivery(recipient: $0, sequenceNumber: 1, state: .pending, attempts: 0, nextAttempt: from, updated: from, lastError: nil, receiptDigest: nil)
+        }
+        let unsortedDeliveries = try handMade("deliveries", [header, ArchiveItems.message(sentMessage(1, deliveries: twoDeliveries))],
+                                              messages: 1, receipts: 0, channels: 0)
+        var settled = sentMessage(1)
+        settled.deliveries[0].state = .delivered
+        settled.deliveries[0].receiptDigest = SHA256.digest(Data("missing receipt".utf8))
+        let missingReceipt = try handMade("missing", [header, ArchiveItems.message(settled)], messages: 1, receipts: 0, channels: 0)
+        let strayReceipt = try handMade("stray", [header, ArchiveItems.message(sentMessage(1)), ArchiveItems.receipt(StoredReceipt(
+            direction: .received, messageID: Fixture.id(2), signer: Fixture.ru, status: .accepted, stored: from,
+            bytes: Data("r".utf8), digest: SHA256.digest(Data("r".utf8))))], messages: 1, receipts: 1, channels: 0)
+        let channelsOutOfOrder = try handMade("channels", [header,
+            ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
+            ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.hcoc, nextSequenceNumber: 2))],
+            messages: 0, receipts: 0, channels: 2)
+        let messageAfterChannel = try handMade("late", [header,
+            ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
+            ArchiveItems.message(sentMessage(1))], messages: 1, receipts: 0, channels: 1)
+        let wrongCounts = try handMade("counts", [header, ArchiveItems.message(sentMessage(1))], messages: 2, receipts: 0, channels: 0)
+        let unknownVersion = try handMade("version", [.array([.unsigned(0), .map([
+            1: .text("parley-archive"), 2: .unsigned(2), 3: .text(Fixture.us), 4: .time(0), 5: .time(1), 6: .time(1), 7: .unsigned(2)])])],
+            messages: 0, receipts: 0, channels: 0)
+        for (path, expected) in [(unsortedRefs, "refs"), (unsortedDeliveries, "sorted by recipient"), (missingReceipt, "missing"),
+                                 (strayReceipt, "does not follow"), (channelsOutOfOrder, "not in order"), (messageAfterChannel, "after channel"),
+                                 (wrongCounts, "counts"), (unknownVersion, "format version 2")] {
+            let error = try #require(throws: StoreError.self, "\(path)") { try ParleyStore.verifyArchive(at: path) }
+            #expect(error.code == .archiveInvalid)
+            #expect(error.reason.contains(expected), "\(error.reason)")
+        }
+    }
 }

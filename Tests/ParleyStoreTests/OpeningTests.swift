@@ -59,6 +59,27 @@ import Testing
         #expect(fileBytes(path) == before)
     }
 
+    @Test func newerSchemaStillInTheWALIsRefusedAndFilesUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        // A newer parleyd still running: its version bump sits in the WAL, not yet checkpointed.
+        var config = Configuration()
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let newer = try DatabasePool(path: path, configuration: config)
+        try newer.write { db in try db.execute(sql: "PRAGMA user_version = 3") }
+        let main = try #require(fileBytes(path))
+        let wal = try #require(fileBytes(path + "-wal"))
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .schemaTooNew)
+        #expect(fileBytes(path) == main)
+        #expect(fileBytes(path + "-wal") == wal)
+        try newer.close()
+    }
+
     @Test func unknownMigrationIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")

@@ -244,7 +244,15 @@ extension ParleyStore {
         var currentMessage: MessageID?
         var awaitedReceipts = Set<Data>()
         var inChannels = false
-        var seenChannels = Set<String>()
+        var lastChannel: (ArchiveKind, [UInt8])?
+        func checkChannelOrder(_ kind: ArchiveKind, _ sender: String, _ recipient: String, _ decoder: ArchiveItemDecoder) throws(StoreError) {
+            let key = Array(sender.utf8) + [0] + Array(recipient.utf8)
+            if let (lastKind, lastKey) = lastChannel,
+               lastKind.rawValue > kind.rawValue || (lastKind == kind && !lastKey.lexicographicallyPrecedes(key)) {
+                throw decoder.invalid("channel items not in order (outgoing then incoming, each sorted by sender, recipient) or repeated")
+            }
+            lastChannel = (kind, key)
+        }
         while true {
             index += 1
             guard let (item, raw) = try reader.next(index: index) else {
@@ -278,13 +286,13 @@ extension ParleyStore {
             case .outgoingChannel:
                 inChannels = true
                 let channel = try decoder.outgoing(map)
-                guard seenChannels.insert("out \(channel.sender) \(channel.recipient)").inserted else { throw decoder.invalid("channel repeated") }
+                try checkChannelOrder(.outgoingChannel, channel.sender, channel.recipient, decoder)
                 channels += 1
                 try visit(.outgoingChannel(channel))
             case .incomingChannel:
                 inChannels = true
                 let channel = try decoder.incoming(map)
-                guard seenChannels.insert("in \(channel.sender) \(channel.recipient)").inserted else { throw decoder.invalid("channel repeated") }
+                try checkChannelOrder(.incomingChannel, channel.sender, channel.recipient, decoder)
                 channels += 1
                 try visit(.incomingChannel(channel))
             case .trailer:

@@ -255,6 +255,10 @@ struct ArchiveItemDecoder {
             for ref in list {
                 guard let pair = ref.array, pair.count == 2, let target = pair[0].bytes.flatMap({ MessageID($0) }),
                       let relation = pair[1].unsigned, relation <= UInt64(Int64.max) else { throw invalid("bad reference in message \(id)") }
+                if let previous = references.last,
+                   !(previous.target < target || (previous.target == target && previous.relation.rawValue < relation)) {
+                    throw invalid("refs of message \(id) not sorted by id then relation, or repeated")
+                }
                 references.append(MessageReference(target: target, relation: ReferenceRelation(rawValue: relation)))
             }
         }
@@ -278,6 +282,9 @@ struct ArchiveItemDecoder {
                     nextAttempt: try time(d, 5, "next attempt"), updated: try time(d, 6, "updated"),
                     lastError: d[7] == nil ? nil : try text(d, 7, "last error"),
                     receiptDigest: d[8] == nil ? nil : try self.bytes(d, 8, "receipt digest", size: 32)))
+                if deliveries.count > 1, !deliveries[deliveries.count - 2].recipient.utf8.lexicographicallyPrecedes(deliveries.last!.recipient.utf8) {
+                    throw invalid("deliveries of message \(id) not sorted by recipient, or repeated")
+                }
             }
         case .received:
             guard map[10] == nil, let entry = map[11]?.map else { throw invalid("received message \(id) needs an inbox entry (key 11) and no deliveries") }
@@ -331,6 +338,9 @@ struct ArchiveItemDecoder {
                 guard let triple = item.array, triple.count == 3, let first = triple[0].unsigned, let last = triple[1].unsigned,
                       first >= 1, last >= first, last <= highest, first > contiguous, let detected = triple[2].time else {
                     throw invalid("bad gap in incoming channel \(sender)→\(recipient)")
+                }
+                if let previous = gaps.last, first <= previous.missing.upperBound + 1 {
+                    throw invalid("gaps of incoming channel \(sender)→\(recipient) not ascending and separate")
                 }
                 gaps.append(ChannelGap(sender: sender, recipient: recipient, missing: first...last, detected: StoreTime.date(detected)))
             }
