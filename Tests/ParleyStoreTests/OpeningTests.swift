@@ -156,9 +156,9 @@ import Testing
         #expect(error.code == .cannotOpen)
     }
 
-    @Test func readOnlyFileIsReportedWhenNotRoot() throws {
-        // As root the kernel ignores file modes, so this case can only be exercised unprivileged.
-        guard getuid() != 0 else { return }
+    // As root the kernel ignores file modes: this case runs unprivileged only (see immutableFileIsReadOnly).
+    @Test(.enabled(if: getuid() != 0, "root ignores file modes"))
+    func readOnlyFileIsReportedWhenNotRoot() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do { _ = try ParleyStore(path: path) }
@@ -170,6 +170,30 @@ import Testing
             try store.queue(Fixture.id(1))
         }
         #expect([.readOnly, .cannotOpen].contains(error.code))
+    }
+
+    /// A file the kernel refuses to open for writing, even for root: `chattr +i` (immutable).
+    @Test(.enabled(if: Immutable.available, "needs chattr and CAP_LINUX_IMMUTABLE on an ext2/3/4 or xfs temporary directory"))
+    func immutableFileIsReadOnly() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        let before = try #require(fileBytes(path))
+        try #require(Immutable.set(path, true))
+        defer { _ = Immutable.set(path, false) }
+        let error = try #require(throws: StoreError.self) {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(2))
+        }
+        #expect(error.code == .readOnly, "\(error)")
+        #expect(error.reason.contains("read-only"))
+        #expect(fileBytes(path) == before)
+        // Reading still works.
+        let reader = try ParleyStore(path: path, options: .init(readOnly: true))
+        #expect(try reader.message(Fixture.id(1)) != nil)
     }
 
     @Test func missingDirectoryCannotOpen() throws {
@@ -206,4 +230,24 @@ import Testing
         let seqs = try store.pool.read { try Int64.fetchAll($0, sql: "SELECT seq FROM delivery ORDER BY seq") }
         #expect(seqs == (1...Int64(queued)).map { $0 })
     }
+}
+
+enum Immutable {
+    static func set(_ path: String, _ on: Bool) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        process.arguments = [on ? "+i" : "-i", path]
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    static let available: Bool = {
+        let dir = TemporaryDirectory()
+        let path = dir.path("probe")
+        guard FileManager.default.createFile(atPath: path, contents: Data([1])), set(path, true) else { return false }
+        defer { _ = set(path, false) }
+        return FileHandle(forWritingAtPath: path) == nil
+    }()
 }
