@@ -56,20 +56,11 @@ public struct Envelope: Sendable, Hashable {
     public init(decoding bytes: [UInt8]) throws {
         var reader = try Field.structure { try CBORReader(bytes) }
         var r = try FieldReader(&reader)
-        let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
-        guard version == Self.version else {
-            throw ProtocolError(.unsupportedVersion, field: "version", "protocol version \(version) is not supported; this node speaks version 1")
-        }
-        id = try r.required(2, "id", &reader, Field.messageID)
-        sender = try r.required(3, "sender", &reader, Field.participant)
-        recipients = try r.required(4, "recipients", &reader) { reader in
-            let n = try Field.array(&reader, count: 1...Self.maximumRecipients)
-            return try Field.elements(&reader, count: n) { reader in
-                let (participant, sequence) = try Field.pair(&reader, Field.participant) { try Field.uint(&$0, 1...UInt64.max) }
-                return Recipient(participant: participant, sequence: sequence)
-            }
-        }
-        created = try r.required(5, "created", &reader, Field.time)
+        let identity = try Identity(reading: &reader, fields: &r)
+        id = identity.id
+        sender = identity.sender
+        recipients = identity.recipients
+        created = identity.created
         let typeCode = try r.required(6, "type", &reader) { try $0.readUnsigned() }
         guard let type = NotificationType(rawValue: typeCode) else {
             throw ProtocolError(.unknownType, field: "type", "notification type \(typeCode) is not in the version 1 catalogue")
@@ -171,6 +162,41 @@ public struct Envelope: Sendable, Hashable {
         }
         if type == .postLaunchReport && references.count > 1 {
             throw ProtocolError(.invalidField, field: "refs", "a post-launch report responds to at most one message, found \(references.count) references")
+        }
+    }
+}
+
+extension Envelope {
+    /// The fields that identify a message (SPEC.md §9.1 step 4): version, id, sender, recipients
+    /// and creation time, the envelope's keys 1–5.
+    struct Identity {
+        var id: MessageID
+        var sender: ParticipantID
+        var recipients: [Recipient]
+        var created: UTCTime
+
+        /// Reads keys 1–5 without looking at the rest of the envelope.
+        init(peeking payload: [UInt8]) throws {
+            var reader = try Field.structure { try CBORReader(payload) }
+            var r = try FieldReader(&reader)
+            try self.init(reading: &reader, fields: &r)
+        }
+
+        init(reading reader: inout CBORReader, fields r: inout FieldReader) throws {
+            let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
+            guard version == Envelope.version else {
+                throw ProtocolError(.unsupportedVersion, field: "version", "protocol version \(version) is not supported; this node speaks version 1")
+            }
+            id = try r.required(2, "id", &reader, Field.messageID)
+            sender = try r.required(3, "sender", &reader, Field.participant)
+            recipients = try r.required(4, "recipients", &reader) { reader in
+                let n = try Field.array(&reader, count: 1...Envelope.maximumRecipients)
+                return try Field.elements(&reader, count: n) { reader in
+                    let (participant, sequence) = try Field.pair(&reader, Field.participant) { try Field.uint(&$0, 1...UInt64.max) }
+                    return Recipient(participant: participant, sequence: sequence)
+                }
+            }
+            created = try r.required(5, "created", &reader, Field.time)
         }
     }
 }

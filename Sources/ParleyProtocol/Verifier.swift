@@ -109,8 +109,8 @@ public struct MessageVerifier: Sendable {
             throw ProtocolError(.participantMismatch, field: "sender", "the message names \(identity.sender) as sender but is signed with a certificate of \(signer.participantID) (\(signer.leaf.subject)): a valid signature by another participant is a forgery")
         }
         // Steps 15–17: addressing, time, content.
-        if let recipient, !identity.recipients.contains(recipient) {
-            throw ProtocolError(.notARecipient, field: "recipients", "the message is addressed to \(identity.recipients.map(\.rawValue).joined(separator: ", ")), not to \(recipient)")
+        if let recipient, !identity.recipients.contains(where: { $0.participant == recipient }) {
+            throw ProtocolError(.notARecipient, field: "recipients", "the message is addressed to \(identity.recipients.map(\.participant.rawValue).joined(separator: ", ")), not to \(recipient)")
         }
         guard identity.created.secondsSince1970 <= time.secondsSince1970 + maximumClockSkew else {
             throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(maximumClockSkew) s after the receive time \(time); check both clocks (NTP)")
@@ -231,34 +231,6 @@ public struct MessageVerifier: Sendable {
             var failure = ProtocolError(code, field: "protected.x5chain", error.description)
             failure.chainDiagnostic = error
             throw failure
-        }
-    }
-}
-
-extension Envelope {
-    /// The fields that identify a message (SPEC.md §9.1 step 4), read without checking the rest.
-    struct Identity {
-        var id: MessageID
-        var sender: ParticipantID
-        var recipients: [ParticipantID]
-        var created: UTCTime
-
-        init(peeking payload: [UInt8]) throws {
-            var reader = try Field.structure { try CBORReader(payload) }
-            var r = try FieldReader(&reader)
-            let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
-            guard version == Envelope.version else {
-                throw ProtocolError(.unsupportedVersion, field: "version", "protocol version \(version) is not supported; this node speaks version 1")
-            }
-            id = try r.required(2, "id", &reader, Field.messageID)
-            sender = try r.required(3, "sender", &reader, Field.participant)
-            recipients = try r.required(4, "recipients", &reader) { reader in
-                let n = try Field.array(&reader, count: 1...Envelope.maximumRecipients)
-                return try Field.elements(&reader, count: n) { reader in
-                    try Field.pair(&reader, Field.participant) { try Field.uint(&$0, 1...UInt64.max) }.0
-                }
-            }
-            created = try r.required(5, "created", &reader, Field.time)
         }
     }
 }
