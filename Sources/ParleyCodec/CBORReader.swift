@@ -125,7 +125,7 @@ public struct CBORReader: Sendable {
     }
 
     @inlinable
-    @usableFromInline mutating func readUInt(byteCount: Int) throws -> UInt64 {
+    mutating func readUInt(byteCount: Int) throws -> UInt64 {
         guard bytes.count - position >= byteCount else {
             throw CodecError(.truncated, at: position, "input ends inside a \(byteCount)-byte argument")
         }
@@ -247,7 +247,7 @@ public struct CBORReader: Sendable {
     // MARK: Helpers shared with the tree decoder
 
     @inlinable
-    @usableFromInline mutating func take(_ count: UInt64, at start: Int) throws -> ArraySlice<UInt8> {
+    mutating func take(_ count: UInt64, at start: Int) throws -> ArraySlice<UInt8> {
         guard count <= UInt64(bytes.count - position) else {
             throw CodecError(.lengthExceedsInput, at: start, "declared length \(count) exceeds the \(bytes.count - position) bytes left")
         }
@@ -257,7 +257,7 @@ public struct CBORReader: Sendable {
     }
 
     @inlinable
-    @usableFromInline func checkCount(_ count: UInt64, minimumBytesEach: UInt64, at start: Int) throws {
+    func checkCount(_ count: UInt64, minimumBytesEach: UInt64, at start: Int) throws {
         let remaining = UInt64(bytes.count - position)
         // `count <= remaining` first, so that the product cannot overflow.
         guard count <= remaining && count * minimumBytesEach <= remaining else {
