@@ -19,6 +19,7 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
         guard derEncoded.count <= Self.maximumLength else {
             throw CryptoError(.tooLarge, "CRL has \(derEncoded.count) bytes; the limit is \(Self.maximumLength)")
         }
+        OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let crl = d2i_X509_CRL(nil, &cursor, buffer.count) else { return nil }

@@ -49,7 +49,7 @@ public struct TrustStore: Sendable {
             )
         }
         guard maximumClockSkew >= 0, maximumClockSkew.isFinite else {
-            throw CryptoError(.openSSLFailure, "maximumClockSkew must be a finite number of seconds ≥ 0")
+            throw CryptoError(.invalidArgument, "maximumClockSkew must be a finite number of seconds ≥ 0")
         }
         self.anchors = anchors
         self.crls = crls
