@@ -99,6 +99,50 @@ public struct TrustStore: Sendable {
         return verified
     }
 
+    /// As `verify(chain:at:purpose:)` for a chain of DER certificates (a COSE x5chain). A chain seen
+    /// before is answered from the cache without parsing the certificates again (only their SHA-256
+    /// is computed); a certificate that cannot be parsed is reported as check `.other`.
+    public func verify(
+        chainDER: [[UInt8]],
+        at time: Date,
+        purpose: CertificatePurpose = .messageSigning
+    ) throws -> VerifiedChain {
+        guard !chainDER.isEmpty, chainDER.count <= Self.maximumChainLength else {
+            throw ChainVerificationError(
+                check: chainDER.isEmpty ? .other : .pathTooLong, certificateIndex: 0, certificateSubject: "",
+                reason: "the chain holds \(chainDER.count) certificates; 1 to \(Self.maximumChainLength) are accepted"
+            )
+        }
+        var fingerprints: [UInt8] = []
+        fingerprints.reserveCapacity(32 * chainDER.count)
+        for (index, der) in chainDER.enumerated() {
+            guard der.count <= Certificate.maximumDERLength else {
+                throw ChainVerificationError(
+                    check: .other, certificateIndex: index, certificateSubject: "",
+                    reason: "certificate #\(index) has \(der.count) bytes; the limit is \(Certificate.maximumDERLength)"
+                )
+            }
+            fingerprints.append(contentsOf: Digest.sha256(der))
+        }
+        let flooredTime = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+        let key = VerificationCache.Key(fingerprints: fingerprints, purpose: purpose)
+        if let cached = storage.cache.lookup(key, at: flooredTime) {
+            return cached
+        }
+        var chain: [Certificate] = []
+        for (index, der) in chainDER.enumerated() {
+            do {
+                chain.append(try Certificate(derEncoded: der))
+            } catch let error as CryptoError {
+                throw ChainVerificationError(
+                    check: .other, certificateIndex: index, certificateSubject: "",
+                    reason: "certificate #\(index) cannot be used: \(error.reason)", openSSLErrors: error.openSSLErrors
+                )
+            }
+        }
+        return try verify(chain: chain, at: time, purpose: purpose)
+    }
+
     /// Drops every cached verification result (tests and benchmarks use it to measure uncached cost).
     public func clearCache() {
         storage.cache.removeAll()
