@@ -129,6 +129,15 @@ struct TrustStoreTests {
         }
         #expect(error?.reason.contains("CRL has expired") == true)
 
+        // An expired CRL next to the current one of the same CA is superseded, not used.
+        for files in [["trust/crls.pem", "negative/expired-crl/crls.pem"], ["negative/expired-crl/crls.pem", "trust/crls.pem"]] {
+            let mixed = try pki.trustStore(crls: files)
+            #expect(mixed.crls.count == 2)
+            #expect(try mixed.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now).participantID == "US-NRRC")
+        }
+        // CRLs of another CA are kept apart.
+        #expect(try pki.trustStore(crls: ["trust/crls.pem", "negative/other-ca/crls.pem"]).crls.count == 4)
+
         // CRL nextUpdate gets no skew allowance; thisUpdate does.
         let regular = try pki.trustStore()
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")

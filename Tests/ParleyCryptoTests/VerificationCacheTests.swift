@@ -105,6 +105,14 @@ struct VerificationCacheTests {
         // Others under the same CA still verify.
         #expect(try reference.current.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now)
             .participantID == "US-NRRC")
+        // Old and new CRL files loaded together: the newest CRL per CA is used, in either order.
+        for files in [["trust/crls.pem", "issuing/refreshed-crl.pem"], ["issuing/refreshed-crl.pem", "trust/crls.pem"]] {
+            let both = try pki.trustStore(crls: files)
+            #expect(both.crls.count == 2)
+            let again = #expect(throws: ChainVerificationError.self) { try both.verify(chain: chain, at: now) }
+            #expect(again?.check == .revoked)
+        }
+
         // The replaced store still answers from its own (older) CRLs.
         #expect(try old.verify(chain: chain, at: now).participantID == "RU-NRRC")
     }
