@@ -31,13 +31,17 @@ let package = Package(
         // Durable outbox, inbox, receipts and channel state on SQLite.
         .target(
             name: "ParleyStore",
-            dependencies: ["ParleyCodec", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["ParleyCodec", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["README.md"]
         ),
+        // Writer process for ParleyStore's crash-durability test (killed with SIGKILL by the test).
+        .executableTarget(name: "parley-store-crashtest", dependencies: ["ParleyStore"]),
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCodec", "ParleyCrypto", "ParleyProtocol",
+                "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(name: "ParleyCodecTests", dependencies: ["ParleyCodec"], exclude: ["Vectors"]),
@@ -46,7 +50,14 @@ let package = Package(
             name: "ParleyProtocolTests",
             dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec"]
         ),
-        .testTarget(name: "ParleyStoreTests", dependencies: ["ParleyStore", "ParleyCodec"]),
+        .testTarget(
+            name: "ParleyStoreTests",
+            dependencies: [
+                "ParleyStore", "ParleyCodec", "parley-store-crashtest",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            exclude: ["Fixtures"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,14 +3,14 @@
 /// Integers keep CBOR's two major types so that the whole range −2⁶⁴ … 2⁶⁴−1 is representable:
 /// `.negativeInteger(n)` is the value −1 − n. Maps keep their entries in order; the deterministic
 /// encoder sorts them, the strict decoder requires them sorted.
-public indirect enum CBOR: Sendable, Hashable {
+public enum CBOR: Sendable, Hashable {
     case unsignedInteger(UInt64)
     case negativeInteger(UInt64)
     case byteString([UInt8])
     case textString(String)
     case array([CBOR])
     case map(CBORMap)
-    case tagged(UInt64, CBOR)
+    indirect case tagged(UInt64, CBOR)
     case boolean(Bool)
     case null
     case undefined

@@ -28,19 +28,14 @@ public enum CBORDiagnostic {
             out += "h'" + hex(bytes) + "'"
         case .textString(let text):
             out += quoted(text)
-        case .array(let items):
-            writeContainer(open: "[", close: "]", count: items.count, to: &out, indent: indent, level: level) { i, out in
-                write(items[i], to: &out, indent: indent, level: level + 1, path: path, namer: namer)
+        case .array, .map:
+            if indent != nil {
+                // Short containers stay on one line.
+                var inline = ""
+                writeElements(of: item, to: &inline, indent: nil, level: level, path: path, namer: namer)
+                if inline.count <= inlineLimit { return out += inline }
             }
-        case .map(let map):
-            let entries = map.entries
-            writeContainer(open: "{", close: "}", count: entries.count, to: &out, indent: indent, level: level) { i, out in
-                let entry = entries[i]
-                write(entry.key, to: &out, indent: indent, level: level + 1, path: path, namer: namer)
-                if let name = namer?(path, entry.key) { out += " / \(name) /" }
-                out += ": "
-                write(entry.value, to: &out, indent: indent, level: level + 1, path: path + [entry.key], namer: namer)
-            }
+            writeElements(of: item, to: &out, indent: indent, level: level, path: path, namer: namer)
         case .tagged(let tag, let content):
             out += "\(tag)("
             write(content, to: &out, indent: indent, level: level, path: path, namer: namer)
@@ -55,6 +50,26 @@ public enum CBORDiagnostic {
             out += "simple(\(value))"
         case .float(let value):
             out += formatFloat(value)
+        }
+    }
+
+    /// Longest container written on one line in indented output.
+    private static let inlineLimit = 60
+
+    private static func writeElements(of item: CBOR, to out: inout String, indent: Int?, level: Int, path: [CBOR], namer: KeyNamer?) {
+        if case .array(let items) = item {
+            writeContainer(open: "[", close: "]", count: items.count, to: &out, indent: indent, level: level) { i, out in
+                write(items[i], to: &out, indent: indent, level: level + 1, path: path, namer: namer)
+            }
+        } else if case .map(let map) = item {
+            let entries = map.entries
+            writeContainer(open: "{", close: "}", count: entries.count, to: &out, indent: indent, level: level) { i, out in
+                let entry = entries[i]
+                write(entry.key, to: &out, indent: indent, level: level + 1, path: path, namer: namer)
+                if let name = namer?(path, entry.key) { out += " / \(name) /" }
+                out += ": "
+                write(entry.value, to: &out, indent: indent, level: level + 1, path: path + [entry.key], namer: namer)
+            }
         }
     }
 

@@ -51,28 +51,34 @@ public enum CBOREncoder {
     }
 
     /// The head of a data item (major type and argument) in its shortest form.
+    @inlinable
     public static func appendHead(major: UInt8, argument: UInt64, to out: inout [UInt8]) {
         let m = major << 5
-        switch argument {
-        case 0..<24:
-            out.append(m | UInt8(argument))
-        case 24...0xFF:
+        if argument < 24 {
+            out.append(m | UInt8(truncatingIfNeeded: argument))
+        } else if argument <= 0xFF {
             out.append(m | 24)
-            out.append(UInt8(argument))
-        case 0x100...0xFFFF:
-            out.append(m | 25)
-            out.append(UInt8(argument >> 8))
             out.append(UInt8(truncatingIfNeeded: argument))
-        case 0x1_0000...0xFFFF_FFFF:
+        } else if argument <= 0xFFFF {
+            out.append(m | 25)
+            out.append(UInt8(truncatingIfNeeded: argument >> 8))
+            out.append(UInt8(truncatingIfNeeded: argument))
+        } else if argument <= 0xFFFF_FFFF {
             out.append(m | 26)
-            for shift in stride(from: 24, through: 0, by: -8) {
-                out.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift)))
-            }
-        default:
+            out.append(UInt8(truncatingIfNeeded: argument >> 24))
+            out.append(UInt8(truncatingIfNeeded: argument >> 16))
+            out.append(UInt8(truncatingIfNeeded: argument >> 8))
+            out.append(UInt8(truncatingIfNeeded: argument))
+        } else {
             out.append(m | 27)
-            for shift in stride(from: 56, through: 0, by: -8) {
-                out.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift)))
-            }
+            out.append(UInt8(truncatingIfNeeded: argument >> 56))
+            out.append(UInt8(truncatingIfNeeded: argument >> 48))
+            out.append(UInt8(truncatingIfNeeded: argument >> 40))
+            out.append(UInt8(truncatingIfNeeded: argument >> 32))
+            out.append(UInt8(truncatingIfNeeded: argument >> 24))
+            out.append(UInt8(truncatingIfNeeded: argument >> 16))
+            out.append(UInt8(truncatingIfNeeded: argument >> 8))
+            out.append(UInt8(truncatingIfNeeded: argument))
         }
     }
 

@@ -24,10 +24,14 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         case inputTooLarge
         case depthLimitExceeded
         case itemLimitExceeded
+        // Typed reads (`CBORReader`)
+        case typeMismatch
         // COSE_Sign1 (RFC 9052) as Parley profiles it
         case notCOSESign1
         case unsupportedHeaderParameter
         case invalidHeaderParameter
+        /// x5chain holds more certificates, or a longer certificate, than Parley allows.
+        case headerLimitExceeded
         case missingHeaderParameter
         case unprotectedHeaderNotEmpty
         case detachedPayload

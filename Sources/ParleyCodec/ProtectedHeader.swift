@@ -64,13 +64,16 @@ public struct ProtectedHeader: Sendable, Hashable {
                 }
                 return der
             }
+        case .array(let items) where items.count > Self.maximumChainLength:
+            throw CodecError(.headerLimitExceeded, "x5chain holds \(items.count) certificates; at most \(Self.maximumChainLength) are allowed")
         case .array(let items):
             throw CodecError(.invalidHeaderParameter, "x5chain as an array must hold 2…\(Self.maximumChainLength) certificates, found \(items.count)")
         default:
             throw CodecError(.invalidHeaderParameter, "x5chain must be a byte string or an array of byte strings, found \(x5.kindName)")
         }
         for (index, der) in chain.enumerated() where der.isEmpty || der.count > Self.maximumCertificateSize {
-            throw CodecError(.invalidHeaderParameter, "x5chain certificate \(index) is \(der.count) bytes; allowed 1…\(Self.maximumCertificateSize)")
+            throw CodecError(der.isEmpty ? .invalidHeaderParameter : .headerLimitExceeded,
+                             "x5chain certificate \(index) is \(der.count) bytes; allowed 1…\(Self.maximumCertificateSize)")
         }
         self.init(algorithm: algorithm, contentType: contentType, certificateChain: chain)
     }

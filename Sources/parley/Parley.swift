@@ -6,7 +6,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Compose, sign, verify and inspect Parley notifications.",
-        subcommands: [Bench.self]
+        subcommands: [Verify.self, Inspect.self, Bench.self]
     )
 }
 
@@ -14,6 +14,6 @@ struct Parley: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Parley's throughput against a reference measured in the same run.",
-        subcommands: [BenchCrypto.self]
+        subcommands: [BenchCodec.self, BenchStore.self, BenchCrypto.self]
     )
 }

@@ -75,10 +75,10 @@ import Testing
         HeaderCase(name: "alg as text", header: .map([1: "EdDSA", 3: "application/parley-message+cbor", 33: .byteString([1])]), code: .invalidHeaderParameter),
         HeaderCase(name: "content type as integer", header: .map([1: -8, 3: 60, 33: .byteString([1])]), code: .invalidHeaderParameter),
         HeaderCase(name: "x5chain array of one", header: .map([1: -8, 3: "a", 33: [.byteString([1])]]), code: .invalidHeaderParameter),
-        HeaderCase(name: "x5chain of nine", header: .map([1: -8, 3: "a", 33: .array(Array(repeating: .byteString([1]), count: 9))]), code: .invalidHeaderParameter),
+        HeaderCase(name: "x5chain of nine", header: .map([1: -8, 3: "a", 33: .array(Array(repeating: .byteString([1]), count: 9))]), code: .headerLimitExceeded),
         HeaderCase(name: "x5chain entry not bytes", header: .map([1: -8, 3: "a", 33: [.byteString([1]), "x"]]), code: .invalidHeaderParameter),
         HeaderCase(name: "empty certificate", header: .map([1: -8, 3: "a", 33: .byteString([])]), code: .invalidHeaderParameter),
-        HeaderCase(name: "oversized certificate", header: .map([1: -8, 3: "a", 33: .byteString(Array(repeating: 0, count: 16_385))]), code: .invalidHeaderParameter),
+        HeaderCase(name: "oversized certificate", header: .map([1: -8, 3: "a", 33: .byteString(Array(repeating: 0, count: 16_385))]), code: .headerLimitExceeded),
         HeaderCase(name: "header not a map", header: [1, -8], code: .invalidHeaderParameter),
     ]
 

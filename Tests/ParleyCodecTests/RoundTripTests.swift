@@ -93,6 +93,8 @@ import Testing
         let item: CBOR = .map([1: .integer(-8), 4: .array([.byteString([0xAB]), "x"])])
         #expect(CBORDiagnostic.format(item) == "{1: -8, 4: [h'ab', \"x\"]}")
         let named = CBORDiagnostic.format(item, indent: 2) { path, key in path.isEmpty && key == 1 ? "alg" : nil }
-        #expect(named == "{\n  1 / alg /: -8,\n  4: [\n    h'ab',\n    \"x\"\n  ]\n}")
+        #expect(named == "{1 / alg /: -8, 4: [h'ab', \"x\"]}")
+        let long: CBOR = .array([.textString(String(repeating: "a", count: 70))])
+        #expect(CBORDiagnostic.format(long, indent: 2) == "[\n  \"" + String(repeating: "a", count: 70) + "\"\n]")
     }
 }

@@ -19,6 +19,11 @@ struct TestPKI: Sendable {
         return TestPKI(directory: directory)
     }
 
+    /// Deletes the PKI (its temporary parent directory).
+    func remove() {
+        try? FileManager.default.removeItem(at: directory.deletingLastPathComponent())
+    }
+
     func path(_ relativePath: String) -> String {
         directory.appendingPathComponent(relativePath).path
     }

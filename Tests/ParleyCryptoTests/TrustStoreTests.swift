@@ -181,6 +181,7 @@ struct TrustStoreTests {
     /// validity (the script's CRLs start today).
     @Test func clockSkewAllowanceAtTheBoundary() throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now).year!
         try pki.issueCRL(ca: "root", config: "root-ca.cnf", lastUpdate: "\(year - 3)0101000000Z",
                          nextUpdate: "\(year + 5)0101000000Z", output: "root/wide-crl.pem")
@@ -244,6 +245,7 @@ struct TrustStoreTests {
     func otherAlgorithms(_ algorithms: AlgorithmCase) throws {
         let arguments = algorithms.arguments
         let pki = try TestPKI.make(arguments: arguments)
+        defer { pki.remove() }
         let store = try pki.trustStore()
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
         let verified = try store.verify(chain: chain, at: now)

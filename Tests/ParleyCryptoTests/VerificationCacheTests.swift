@@ -87,6 +87,7 @@ struct VerificationCacheTests {
     /// certificate the new CRL revokes.
     @Test func crlRefreshRevokesACachedChain() throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let chain = try pki.certificates("participants/RU-NRRC/signing-chain.pem")
         let reference = TrustStoreReference(try pki.trustStore())
         #expect(try reference.current.verify(chain: chain, at: now).participantID == "RU-NRRC")

@@ -1,0 +1,73 @@
+/// The low-S rule of Protocol/SPEC.md §5.3 for ES256 and ES384 signatures in `r ‖ s` form.
+///
+/// `(r, s)` and `(r, n − s)` are both valid ECDSA signatures of the same message; requiring
+/// `s ≤ n/2` leaves exactly one, so that nobody but the signer can produce other valid bytes for a
+/// signed object.
+public enum ECDSALowS {
+    static let p256Order: [UInt8] = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+    static let p384Order: [UInt8] = hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973")
+
+    static func order(of algorithm: SignatureAlgorithm) -> [UInt8]? {
+        switch algorithm {
+        case .es256: return p256Order
+        case .es384: return p384Order
+        case .edDSA: return nil
+        }
+    }
+
+    /// True when `signature` is not ECDSA, or its `s` is at most half the group order.
+    public static func isLowS(_ signature: [UInt8], algorithm: SignatureAlgorithm) -> Bool {
+        guard let n = order(of: algorithm) else { return true }
+        guard signature.count == 2 * n.count else { return false }
+        let s = signature[n.count...]
+        let half = halfOrder(n)
+        return s.lexicographicallyPrecedes(half) || s.elementsEqual(half)
+    }
+
+    /// The same signature with `s` replaced by `n − s` when `s > n/2`.
+    public static func normalized(_ signature: [UInt8], algorithm: SignatureAlgorithm) -> [UInt8] {
+        isLowS(signature, algorithm: algorithm) ? signature : twin(of: signature, algorithm: algorithm)
+    }
+
+    /// `(r, n − s)`: the other valid ECDSA signature of the same message. Unchanged for EdDSA or a
+    /// signature of the wrong length.
+    public static func twin(of signature: [UInt8], algorithm: SignatureAlgorithm) -> [UInt8] {
+        guard let n = order(of: algorithm), signature.count == 2 * n.count else { return signature }
+        return Array(signature[..<n.count]) + subtract(n, Array(signature[n.count...]))
+    }
+
+    /// ⌊n / 2⌋ as big-endian bytes of the same width.
+    static func halfOrder(_ n: [UInt8]) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: n.count)
+        var carry: UInt8 = 0
+        for i in n.indices {
+            result[i] = (n[i] >> 1) | carry
+            carry = (n[i] & 1) << 7
+        }
+        return result
+    }
+
+    /// a − b for big-endian numbers of equal width with a ≥ b.
+    static func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: a.count)
+        var borrow = 0
+        for i in a.indices.reversed() {
+            var d = Int(a[i]) - Int(b[i]) - borrow
+            borrow = d < 0 ? 1 : 0
+            if d < 0 { d += 256 }
+            result[i] = UInt8(d)
+        }
+        return result
+    }
+
+    private static func hex(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            bytes.append(UInt8(text[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+}

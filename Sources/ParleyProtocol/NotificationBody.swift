@@ -1,0 +1,127 @@
+import ParleyCodec
+
+/// The body of a notification: one case per type of the catalogue (Protocol/NOTIFICATIONS.md).
+public enum NotificationBody: Sendable, Hashable {
+    case preLaunch(PreLaunch)
+    case launchWindowExtension(LaunchWindowExtension)
+    case launchCancellation(LaunchCancellation)
+    case postLaunchReport(PostLaunchReport)
+    case annualDeclaration(AnnualDeclaration)
+    case exportDenial(ExportDenial)
+    case exportDenialWithdrawal(ExportDenialWithdrawal)
+    case treatyEvent(TreatyEvent)
+    case acknowledgement
+    /// A corrected version of an earlier notification's body, of any type but acknowledgement and correction.
+    indirect case correction(NotificationBody)
+    case generalCommunication(GeneralCommunication)
+
+    public var type: NotificationType {
+        switch self {
+        case .preLaunch: return .preLaunch
+        case .launchWindowExtension: return .launchWindowExtension
+        case .launchCancellation: return .launchCancellation
+        case .postLaunchReport: return .postLaunchReport
+        case .annualDeclaration: return .annualDeclaration
+        case .exportDenial: return .exportDenial
+        case .exportDenialWithdrawal: return .exportDenialWithdrawal
+        case .treatyEvent: return .treatyEvent
+        case .acknowledgement: return .acknowledgement
+        case .correction: return .correction
+        case .generalCommunication: return .generalCommunication
+        }
+    }
+
+    func write(to w: inout CBORWriter) {
+        switch self {
+        case .preLaunch(let b): b.write(to: &w)
+        case .launchWindowExtension(let b): b.write(to: &w)
+        case .launchCancellation(let b): b.write(to: &w)
+        case .postLaunchReport(let b): b.write(to: &w)
+        case .annualDeclaration(let b): b.write(to: &w)
+        case .exportDenial(let b): b.write(to: &w)
+        case .exportDenialWithdrawal(let b): b.write(to: &w)
+        case .treatyEvent(let b): b.write(to: &w)
+        case .acknowledgement: w.writeMapHeader(0)
+        case .correction(let corrected):
+            w.writeMapHeader(2)
+            w.writeUnsigned(1); w.write(code: corrected.type)
+            w.writeUnsigned(2); corrected.write(to: &w)
+        case .generalCommunication(let b): b.write(to: &w)
+        }
+    }
+
+    /// The body's deterministic encoding (envelope key 8).
+    public var encoded: [UInt8] {
+        var w = CBORWriter()
+        write(to: &w)
+        return w.bytes
+    }
+
+    /// Reads and checks the body of a notification of `type`.
+    init(type: NotificationType, from reader: inout CBORReader) throws {
+        switch type {
+        case .preLaunch: self = .preLaunch(try PreLaunch(from: &reader))
+        case .launchWindowExtension: self = .launchWindowExtension(try LaunchWindowExtension(from: &reader))
+        case .launchCancellation: self = .launchCancellation(try LaunchCancellation(from: &reader))
+        case .postLaunchReport: self = .postLaunchReport(try PostLaunchReport(from: &reader))
+        case .annualDeclaration: self = .annualDeclaration(try AnnualDeclaration(from: &reader))
+        case .exportDenial: self = .exportDenial(try ExportDenial(from: &reader))
+        case .exportDenialWithdrawal: self = .exportDenialWithdrawal(try ExportDenialWithdrawal(from: &reader))
+        case .treatyEvent: self = .treatyEvent(try TreatyEvent(from: &reader))
+        case .acknowledgement:
+            try FieldReader(&reader).finish()
+            self = .acknowledgement
+        case .correction:
+            var r = try FieldReader(&reader)
+            let correctedType = try r.required(1, "corrected-type", &reader) { try Field.code(&$0, NotificationType.self) }
+            guard correctedType != .acknowledgement && correctedType != .correction else {
+                throw ProtocolError(.invalidField, field: "corrected-type", "an \(correctedType) cannot be corrected; send a new one instead")
+            }
+            let corrected = try r.required(2, "corrected-body", &reader) { try NotificationBody(type: correctedType, from: &$0) }
+            try r.finish()
+            self = .correction(corrected)
+        case .generalCommunication: self = .generalCommunication(try GeneralCommunication(from: &reader))
+        }
+    }
+
+    /// Checks ranges and the rules between fields of the body itself (not those relative to the
+    /// creation time, which a correction does not re-apply). Error fields are relative to the body.
+    public func validateFields() throws {
+        switch self {
+        case .preLaunch(let b): try b.validateFields()
+        case .postLaunchReport(let b): try b.validateFields()
+        case .annualDeclaration(let b): try b.validateFields()
+        case .exportDenial(let b): try b.validateFields()
+        case .treatyEvent(let b): try b.validateFields()
+        case .generalCommunication(let b): try b.validateFields()
+        case .correction(let corrected):
+            guard corrected.type != .acknowledgement && corrected.type != .correction else {
+                throw ProtocolError(.invalidField, field: "corrected-type", "an \(corrected.type) cannot be corrected")
+            }
+            try Field.named("corrected-body") { try corrected.validateFields() }
+        case .launchWindowExtension, .launchCancellation, .exportDenialWithdrawal, .acknowledgement:
+            break
+        }
+    }
+
+    /// Rules relative to the notification's creation time.
+    func validateTiming(created: UTCTime) throws {
+        switch self {
+        case .preLaunch(let b): try b.validateTiming(created: created)
+        case .launchWindowExtension(let b): try b.validateTiming(created: created)
+        case .postLaunchReport(let b): try b.validateTiming(created: created)
+        default: break
+        }
+    }
+
+    /// The relation this type requires exactly one reference with, if any.
+    var requiredRelation: Relation? {
+        switch self {
+        case .launchWindowExtension: return .extends
+        case .launchCancellation, .exportDenialWithdrawal: return .cancels
+        case .acknowledgement: return .acknowledges
+        case .correction: return .corrects
+        default: return nil
+        }
+    }
+}

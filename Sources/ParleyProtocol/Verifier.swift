@@ -1,0 +1,236 @@
+import Foundation
+import ParleyCodec
+import ParleyCrypto
+
+/// A message whose signature, certificate chain, participant binding and content have been checked.
+public struct VerifiedMessage: Sendable {
+    /// The exact bytes received.
+    public let bytes: [UInt8]
+    /// SHA-256 of `bytes`: what receipts carry.
+    public let digest: [UInt8]
+    public let envelope: Envelope
+    public let algorithm: SignatureAlgorithm
+    public let signer: VerifiedChain
+}
+
+/// A receipt whose signature, chain and participant binding have been checked.
+public struct VerifiedReceipt: Sendable {
+    public let bytes: [UInt8]
+    public let receipt: Receipt
+    public let algorithm: SignatureAlgorithm
+    public let signer: VerifiedChain
+}
+
+/// What a receipt must answer: the message that was sent, as the sender knows it.
+public struct SentMessage: Sendable {
+    public let id: MessageID
+    public let digest: [UInt8]
+    public let sender: ParticipantID
+    public let created: UTCTime
+    public let recipients: [ParticipantID]
+
+    public init(id: MessageID, digest: [UInt8], sender: ParticipantID, created: UTCTime, recipients: [ParticipantID]) {
+        self.id = id
+        self.digest = digest
+        self.sender = sender
+        self.created = created
+        self.recipients = recipients
+    }
+
+    public init(_ message: VerifiedMessage) {
+        self.init(id: message.envelope.id, digest: message.digest, sender: message.envelope.sender,
+                  created: message.envelope.created, recipients: message.envelope.recipients.map(\.participant))
+    }
+}
+
+/// The one entry point that turns received bytes into authenticated Parley content (SPEC.md §9).
+///
+/// Safe to use from many tasks at once; CRLs are refreshed by replacing the trust store in `trust`.
+public struct MessageVerifier: Sendable {
+    public static let maximumSize = 262_144
+
+    public let trust: TrustStoreReference
+    /// Seconds a message's creation time may lie ahead of the verification time.
+    public let maximumClockSkew: Int64
+    private let certificates = CertificateCache()
+
+    public init(trust: TrustStoreReference, maximumClockSkew: Int64 = 300) {
+        self.trust = trust
+        self.maximumClockSkew = maximumClockSkew
+    }
+
+    public init(trust: TrustStore) {
+        self.init(trust: TrustStoreReference(trust), maximumClockSkew: Int64(trust.maximumClockSkew))
+    }
+
+    /// Verifies `bytes` as a Parley message received at `time` (SPEC.md §9.1 steps 1–4 and 6–17;
+    /// the steps that need the store are the caller's). With `recipient`, the message must be
+    /// addressed to it. The first failing step decides the error, as SPEC.md orders them.
+    public func verifyMessage(_ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
+        let object = try decodeObject(bytes)
+        // Step 4: identify the message.
+        let identity: Envelope.Identity
+        do { identity = try Envelope.Identity(peeking: object.payload) } catch var error as ProtocolError {
+            error.code = error.code == .unsupportedVersion || error.code == .unknownType ? error.code : .malformed
+            throw error
+        }
+        do {
+            return try verifyIdentifiedMessage(bytes, object, identity, at: time, recipient: recipient)
+        } catch var error as ProtocolError {
+            error.messageID = identity.id
+            error.sender = identity.sender
+            throw error
+        }
+    }
+
+    private func verifyIdentifiedMessage(_ bytes: [UInt8], _ object: COSESign1, _ identity: Envelope.Identity,
+                                         at time: UTCTime, recipient: ParticipantID?) throws -> VerifiedMessage {
+        // Step 6: the COSE_Sign1 profile.
+        let header = try decodeHeader(object, expecting: ContentType.message)
+        // Steps 7–8: version, type and envelope structure; the body's own rules wait for step 17.
+        var envelope: Envelope?
+        var bodyError: ProtocolError?
+        do {
+            envelope = try Envelope(decoding: object.payload)
+        } catch let error as ProtocolError {
+            let isContentRule = [.invalidField, .missingField, .unknownField].contains(error.code)
+                && (error.field.hasPrefix("body") || error.field.hasPrefix("refs"))
+            if error.code == .unsupportedVersion || error.code == .unknownType { throw error }
+            guard isContentRule else {
+                var malformed = error
+                malformed.code = .malformed
+                throw malformed
+            }
+            bodyError = error
+        }
+        // Steps 9–14: signature, chain, revocation, participant binding.
+        let (algorithm, signer) = try authenticate(object, header, at: time)
+        guard signer.participantID == identity.sender.rawValue else {
+            throw ProtocolError(.participantMismatch, field: "sender", "the message names \(identity.sender) as sender but is signed with a certificate of \(signer.participantID) (\(signer.leaf.subject)): a valid signature by another participant is a forgery")
+        }
+        // Steps 15–17: addressing, time, content.
+        if let recipient, !identity.recipients.contains(where: { $0.participant == recipient }) {
+            throw ProtocolError(.notARecipient, field: "recipients", "the message is addressed to \(identity.recipients.map(\.participant.rawValue).joined(separator: ", ")), not to \(recipient)")
+        }
+        guard identity.created.secondsSince1970 <= time.secondsSince1970 + maximumClockSkew else {
+            throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(maximumClockSkew) s after the receive time \(time); check both clocks (NTP)")
+        }
+        if let bodyError { throw bodyError }
+        return VerifiedMessage(bytes: bytes, digest: Digest.sha256(bytes), envelope: envelope!, algorithm: algorithm, signer: signer)
+    }
+
+    /// Verifies `bytes` as a receipt at `time` (SPEC.md §9.2). With `message` and `recipient`, the
+    /// receipt must answer that message and come from that recipient.
+    public func verifyReceipt(_ bytes: [UInt8], at time: UTCTime, for message: SentMessage? = nil,
+                              from recipient: ParticipantID? = nil) throws -> VerifiedReceipt {
+        let object = try decodeObject(bytes)
+        let header = try decodeHeader(object, expecting: ContentType.receipt)
+        let receipt: Receipt
+        do { receipt = try Receipt(decoding: object.payload) } catch var error as ProtocolError {
+            error.code = error.code == .unsupportedVersion ? error.code : .malformed
+            throw error
+        }
+        do {
+            let (algorithm, signer) = try authenticate(object, header, at: time)
+            guard signer.participantID == receipt.recipient.rawValue else {
+                throw ProtocolError(.participantMismatch, field: "recipient", "the receipt names \(receipt.recipient) as recipient but is signed with a certificate of \(signer.participantID) (\(signer.leaf.subject))")
+            }
+            if let recipient, receipt.recipient != recipient {
+                throw ProtocolError(.receiptMismatch, field: "recipient", "the receipt comes from \(receipt.recipient), but the message was delivered to \(recipient)")
+            }
+            if let message {
+                guard message.recipients.contains(receipt.recipient) else {
+                    throw ProtocolError(.receiptMismatch, field: "recipient", "\(receipt.recipient) is not a recipient of message \(message.id)")
+                }
+                guard receipt.messageID == message.id else {
+                    throw ProtocolError(.receiptMismatch, field: "message-id", "the receipt is for message \(receipt.messageID), not \(message.id)")
+                }
+                guard receipt.sender == message.sender else {
+                    throw ProtocolError(.receiptMismatch, field: "sender", "the receipt names sender \(receipt.sender), the message was sent by \(message.sender)")
+                }
+                guard receipt.digest == message.digest else {
+                    throw ProtocolError(.receiptMismatch, field: "digest", "the receipt's digest is not SHA-256 of the bytes sent: \(receipt.recipient) received (or claims to have received) other bytes; report this")
+                }
+                if receipt.status.code != .rejected {
+                    guard receipt.received.secondsSince1970 + maximumClockSkew >= message.created.secondsSince1970 else {
+                        throw ProtocolError(.receiptMismatch, field: "received", "the receipt says the message was received at \(receipt.received), before it was created (\(message.created))")
+                    }
+                }
+            }
+            return VerifiedReceipt(bytes: bytes, receipt: receipt, algorithm: algorithm, signer: signer)
+        } catch var error as ProtocolError {
+            error.messageID = receipt.messageID
+            error.sender = receipt.sender
+            throw error
+        }
+    }
+
+    // MARK: Shared steps
+
+    private func decodeObject(_ bytes: [UInt8]) throws -> COSESign1 {
+        guard bytes.count <= Self.maximumSize else {
+            throw ProtocolError(.tooLarge, "\(bytes.count) bytes exceed the limit of \(Self.maximumSize) bytes")
+        }
+        do {
+            return try COSESign1(decoding: bytes)
+        } catch let error as CodecError {
+            switch error.code {
+            case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
+                throw ProtocolError(.tooLarge, error.description)
+            default:
+                throw ProtocolError(.malformed, error.description)
+            }
+        }
+    }
+
+    private func decodeHeader(_ object: COSESign1, expecting contentType: String) throws -> ProtectedHeader {
+        let header: ProtectedHeader
+        do {
+            header = try ProtectedHeader(decoding: object.protectedHeader)
+        } catch let error as CodecError {
+            throw ProtocolError(error.code == .headerLimitExceeded ? .tooLarge : .malformed, field: "protected", error.description)
+        }
+        guard header.contentType == contentType else {
+            throw ProtocolError(.malformed, field: "protected", "content type is \"\(header.contentType)\"; expected \"\(contentType)\"")
+        }
+        guard SignatureAlgorithm(rawValue: header.algorithm) != nil else {
+            throw ProtocolError(.unsupportedAlgorithm, field: "protected", "COSE algorithm \(header.algorithm) is not supported; Parley uses -8 (EdDSA), -7 (ES256) and -35 (ES384)")
+        }
+        return header
+    }
+
+    private func authenticate(_ object: COSESign1, _ header: ProtectedHeader, at time: UTCTime) throws -> (SignatureAlgorithm, VerifiedChain) {
+        let chain: [Certificate]
+        do {
+            chain = try header.certificateChain.map { try self.certificates.certificate($0) }
+        } catch let error as CryptoError {
+            throw ProtocolError(error.code == .unsupportedAlgorithm ? .unsupportedAlgorithm : .untrustedCertificate,
+                                field: "protected.x5chain", "a certificate of x5chain cannot be used: \(error)")
+        }
+        let leaf = chain[0]
+        let algorithm = SignatureAlgorithm(rawValue: header.algorithm)!
+        guard leaf.publicKey.algorithm == algorithm else {
+            throw ProtocolError(.badSignature, field: "protected.alg", "alg \(algorithm) does not match the \(leaf.publicKey.algorithm) key of \(leaf.subject)")
+        }
+        guard ECDSALowS.isLowS(object.signature, algorithm: algorithm) else {
+            throw ProtocolError(.badSignature, field: "signature", "ECDSA signature with s > n/2: Parley requires low-S signatures (SPEC.md §5.3)")
+        }
+        guard leaf.publicKey.isValidSignature(object.signature, for: object.toBeSigned(), algorithm: algorithm) else {
+            throw ProtocolError(.badSignature, field: "signature", "the \(algorithm) signature does not verify with the key of \(leaf.subject)")
+        }
+        do {
+            return (algorithm, try trust.current.verify(chain: chain, at: time.date, purpose: .messageSigning))
+        } catch let error as ChainVerificationError {
+            let code: ProtocolError.Code
+            switch error.check {
+            case .expired, .notYetValid: code = .certificateNotValidAtTime
+            case .revoked: code = .certificateRevoked
+            case .crlMissing, .crlExpired, .crlNotYetValid: code = .revocationUnavailable
+            default: code = .untrustedCertificate
+            }
+            var failure = ProtocolError(code, field: "protected.x5chain", error.description)
+            failure.chainDiagnostic = error
+            throw failure
+        }
+    }
+}

@@ -1,0 +1,371 @@
+import Foundation
+import GRDB
+
+/// One (outgoing message, recipient) delivery as stored.
+public struct DeliveryRecord: Hashable, Sendable {
+    public var messageID: MessageID
+    public var type: UInt64
+    public var sender: String
+    public var recipient: String
+    public var sequenceNumber: UInt64
+    public var state: DeliveryState
+    public var attempts: Int
+    public var nextAttempt: Date
+    public var lastError: String?
+    /// When the message was queued.
+    public var queued: Date
+    /// When the delivery last changed state.
+    public var updated: Date
+    /// Digest of the receipt that settled the delivery (delivered or rejected).
+    public var receiptDigest: Data?
+    public var rejectionCode: UInt64?
+    public var rejectionReason: String?
+}
+
+/// A delivery due for an attempt, with the exact bytes to send.
+public struct DueDelivery: Hashable, Sendable {
+    public var record: DeliveryRecord
+    public var bytes: Data
+}
+
+enum DeliveryRows {
+    static let select = """
+        SELECT m.id, m.type, d.sender, d.recipient, d.seq, d.state, d.attempts, d.next_attempt, d.last_error,
+               m.stored AS queued, d.updated, r.digest AS receipt_digest, r.rejection_code, r.rejection_reason
+        """
+    static let from = """
+        FROM delivery d JOIN message m ON m.rowid = d.message LEFT JOIN receipt r ON r.rowid = d.receipt
+        """
+
+    static func record(_ row: Row) -> DeliveryRecord {
+        DeliveryRecord(
+            messageID: MessageID(row["id"] as Data)!,
+            type: UInt64(row["type"] as Int64),
+            sender: row["sender"],
+            recipient: row["recipient"],
+            sequenceNumber: UInt64(row["seq"] as Int64),
+            state: DeliveryState(rawValue: row["state"]) ?? .pending,
+            attempts: row["attempts"],
+            nextAttempt: StoreTime.date(row["next_attempt"]),
+            lastError: row["last_error"],
+            queued: StoreTime.date(row["queued"]),
+            updated: StoreTime.date(row["updated"]),
+            receiptDigest: row["receipt_digest"],
+            rejectionCode: (row["rejection_code"] as Int64?).map { UInt64($0) },
+            rejectionReason: row["rejection_reason"])
+    }
+}
+
+extension ParleyStore {
+    // MARK: - Queueing
+
+    /// Allocates the next sequence number of each (sender, recipient) channel, calls `build` with
+    /// them (sign the envelope there), and stores the message with one pending delivery per
+    /// recipient, all in one transaction. If `build` throws, nothing is stored and no number is used.
+    ///
+    /// Throws `StoreError`, or what `build` throws.
+    @discardableResult
+    public func enqueue(sender: String, recipients: [String], queuedAt: Date = Date(),
+                        build: ([String: UInt64]) throws -> MessageFields) throws -> QueuedMessage {
+        try Self.validateChannel(sender: sender, recipients: recipients)
+        let now = StoreTime.seconds(queuedAt)
+        return try write { db in
+            try Self.enqueue(db, sender: sender, recipients: recipients, now: now, build: build)
+        }
+    }
+
+    /// Queues several messages in one transaction: one durable commit for the whole batch. Each
+    /// message is acknowledged (returned) only after the batch commits. If any `build` throws or any
+    /// request is invalid, nothing of the batch is stored.
+    public func enqueueBatch(_ requests: [EnqueueRequest], queuedAt: Date = Date()) throws -> [QueuedMessage] {
+        for request in requests {
+            try Self.validateChannel(sender: request.sender, recipients: request.recipients)
+        }
+        let now = StoreTime.seconds(queuedAt)
+        return try write { db in
+            try requests.map { request in
+                try Self.enqueue(db, sender: request.sender, recipients: request.recipients, now: now, build: request.build)
+            }
+        }
+    }
+
+    static func validateChannel(sender: String, recipients: [String]) throws(StoreError) {
+        try ParticipantIDRule.check(sender, "sender")
+        guard (1...256).contains(recipients.count) else {
+            throw StoreError(.invalidArgument, "a message needs 1 to 256 recipients, not \(recipients.count)")
+        }
+        guard Set(recipients).count == recipients.count else {
+            throw StoreError(.invalidArgument, "recipients \(recipients) name a participant twice")
+        }
+        for recipient in recipients {
+            try ParticipantIDRule.check(recipient, "recipient")
+            guard recipient != sender else {
+                throw StoreError(.invalidArgument, "sender \(sender) cannot be one of its own recipients")
+            }
+        }
+    }
+
+    private static func enqueue(_ db: Database, sender: String, recipients: [String], now: Int64,
+                                build: ([String: UInt64]) throws -> MessageFields) throws -> QueuedMessage {
+        let nextStatement = try db.cachedStatement(sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?")
+        var sequenceNumbers = [String: UInt64]()
+        for recipient in recipients {
+            let next = try Int64.fetchOne(nextStatement, arguments: [sender, recipient]) ?? 1
+            sequenceNumbers[recipient] = UInt64(next)
+        }
+        let fields = try build(sequenceNumbers)
+        try MessageRows.validate(fields)
+        if try MessageRows.rowid(db, id: fields.id) != nil {
+            throw StoreError(.invalidArgument, "message id \(fields.id) is already stored; every message needs a new id (UUIDv7 or 16 random bytes)")
+        }
+        let digest = SHA256.digest(fields.bytes)
+        let rowid = try MessageRows.insert(db, fields, direction: .sent, sender: sender, stored: now, digest: digest)
+        let deliveryStatement = try db.cachedStatement(sql: """
+            INSERT INTO delivery (message, sender, recipient, seq, state, attempts, next_attempt, updated)
+            VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+            """)
+        let channelStatement = try db.cachedStatement(sql: """
+            INSERT INTO channel_out (sender, recipient, next_seq) VALUES (?, ?, ?)
+            ON CONFLICT (sender, recipient) DO UPDATE SET next_seq = excluded.next_seq
+            """)
+        var detail = [String]()
+        for recipient in recipients {
+            let seq = Int64(sequenceNumbers[recipient]!)
+            try deliveryStatement.execute(arguments: [rowid, sender, recipient, seq, now, now])
+            try channelStatement.execute(arguments: [sender, recipient, seq + 1])
+            detail.append("\(recipient)#\(seq)")
+        }
+        try Audit.append(db, .queued, at: now, message: fields.id, peer: nil, detail: "to \(detail.joined(separator: ", "))")
+        return QueuedMessage(id: fields.id, sequenceNumbers: sequenceNumbers, digest: digest)
+    }
+
+    // MARK: - Delivery
+
+    /// Pending deliveries to `recipient` whose next attempt time has come, in channel order.
+    public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                \(DeliveryRows.select), m.bytes \(DeliveryRows.from)
+                WHERE d.recipient = ? AND d.state = 'pending' AND d.next_attempt <= ?
+                ORDER BY d.sender, d.seq LIMIT ?
+                """, arguments: [recipient, StoreTime.seconds(now), max(0, limit)])
+            .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
+        }
+    }
+
+    /// Recipients with at least one pending delivery due at `now`.
+    public func peersWithDueDeliveries(at now: Date = Date()) throws(StoreError) -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' AND next_attempt <= ? ORDER BY recipient
+                """, arguments: [StoreTime.seconds(now)])
+        }
+    }
+
+    /// The earliest next-attempt time of any pending delivery (to schedule a wake-up), or nil.
+    public func nextAttemptTime() throws(StoreError) -> Date? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending'").map(StoreTime.date)
+        }
+    }
+
+    /// The delivery of message `id` to `recipient`.
+    public func delivery(_ id: MessageID, recipient: String) throws(StoreError) -> DeliveryRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE m.id = ? AND d.recipient = ?",
+                             arguments: [id.bytes, recipient]).map(DeliveryRows.record)
+        }
+    }
+
+    /// pending → in flight, counting an attempt.
+    public func markInFlight(_ id: MessageID, recipient: String, at: Date = Date()) throws(StoreError) {
+        let now = StoreTime.seconds(at)
+        try writeStore { db in
+            try Self.transition(db, id, recipient: recipient, from: [.pending], action: "mark in flight",
+                                set: "state = 'inflight', attempts = attempts + 1, updated = ?", arguments: [now])
+            try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
+        }
+    }
+
+    /// in flight → pending after a failed attempt, to be tried again at `nextAttempt` (the caller's
+    /// backoff).
+    public func recordAttemptFailure(_ id: MessageID, recipient: String, error: String, nextAttempt: Date,
+                                     at: Date = Date()) throws(StoreError) {
+        let now = StoreTime.seconds(at)
+        try writeStore { db in
+            try Self.transition(db, id, recipient: recipient, from: [.inFlight, .pending], action: "record a failed attempt",
+                                set: "state = 'pending', last_error = ?, next_attempt = ?, updated = ?",
+                                arguments: [error, StoreTime.seconds(nextAttempt), now])
+            try Audit.append(db, .attemptFailed, at: now, message: id, peer: recipient, detail: error)
+        }
+    }
+
+    /// Stores a receipt received (and verified by the caller) for one of our messages and settles
+    /// the delivery: accepted or duplicate → delivered, rejected → rejected.
+    @discardableResult
+    public func recordReceipt(_ receipt: ReceivedReceipt) throws(StoreError) -> ReceiptOutcome {
+        try ParticipantIDRule.check(receipt.recipient, "receipt signer")
+        guard !receipt.bytes.isEmpty else { throw StoreError(.invalidArgument, "receipt for \(receipt.messageID) has no bytes") }
+        var rejectionCode: Int64?
+        var rejectionReason: String?
+        if case .rejected(let code, let reason) = receipt.status {
+            rejectionCode = try code.storable("rejection code")
+            rejectionReason = reason
+        }
+        let now = StoreTime.seconds(receipt.received)
+        let digest = SHA256.digest(receipt.bytes)
+        return try writeStore { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
+                WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
+                """, arguments: [receipt.messageID.bytes, receipt.recipient])
+            else {
+                throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
+                                   arguments: [receipt.messageID.bytes, digest]) == true {
+                return .alreadyStored
+            }
+            try db.execute(sql: """
+                INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
+                VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [receipt.messageID.bytes, receipt.recipient, Int64(receipt.status.code),
+                                 rejectionCode, rejectionReason, now, receipt.bytes, digest])
+            let receiptRowid = db.lastInsertedRowID
+            let state = DeliveryState(rawValue: row["state"]) ?? .pending
+            guard state != .delivered && state != .rejected else {
+                try Audit.append(db, .receiptReceived, at: now, message: receipt.messageID, peer: receipt.recipient,
+                                 detail: "additional receipt, status \(receipt.status.code); delivery already \(state.rawValue)")
+                return .additional
+            }
+            let newState: DeliveryState
+            if case .rejected(let code, let reason) = receipt.status {
+                newState = .rejected
+                try Audit.append(db, .rejected, at: now, message: receipt.messageID, peer: receipt.recipient,
+                                 detail: "code \(code): \(reason)")
+            } else {
+                newState = .delivered
+                try Audit.append(db, .delivered, at: now, message: receipt.messageID, peer: receipt.recipient,
+                                 detail: receipt.status == .duplicate ? "status duplicate" : "status accepted")
+            }
+            try db.execute(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?",
+                           arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
+            return .recorded(newState)
+        }
+    }
+
+    /// pending or in flight → expired (gave up).
+    public func expire(_ id: MessageID, recipient: String, reason: String, at: Date = Date()) throws(StoreError) {
+        let now = StoreTime.seconds(at)
+        try writeStore { db in
+            try Self.transition(db, id, recipient: recipient, from: [.pending, .inFlight], action: "expire",
+                                set: "state = 'expired', last_error = ?, updated = ?", arguments: [reason, now])
+            try Audit.append(db, .expired, at: now, message: id, peer: recipient, detail: reason)
+        }
+    }
+
+    /// Expires every pending or in-flight delivery of messages queued before `queuedBefore`.
+    /// Returns how many deliveries expired.
+    @discardableResult
+    public func expireDeliveries(queuedBefore: Date, at: Date = Date()) throws(StoreError) -> Int {
+        let now = StoreTime.seconds(at)
+        return try writeStore { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message
+                WHERE d.state IN ('pending', 'inflight') AND m.stored < ?
+                """, arguments: [StoreTime.seconds(queuedBefore)])
+            for row in rows {
+                try db.execute(sql: "UPDATE delivery SET state = 'expired', last_error = 'expired: no receipt in time', updated = ? WHERE message = ? AND recipient = ?",
+                               arguments: [now, row["message"] as Int64, row["recipient"] as String])
+                try Audit.append(db, .expired, at: now, message: MessageID(row["id"] as Data), peer: row["recipient"],
+                                 detail: "no receipt before the expiry time")
+            }
+            return rows.count
+        }
+    }
+
+    /// Operator: make deliveries of `id` (to `recipient`, or to every recipient not yet delivered)
+    /// pending again, due at `at`. Returns how many deliveries were requeued.
+    @discardableResult
+    public func retry(_ id: MessageID, recipient: String? = nil, at: Date = Date()) throws(StoreError) -> Int {
+        try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .rejected, .expired, .cancelled],
+                           set: "state = 'pending', next_attempt = ?, updated = ?", kind: .retried, withNextAttempt: true)
+    }
+
+    /// Operator: stop trying to deliver `id` (to `recipient`, or to all recipients not yet settled).
+    @discardableResult
+    public func cancel(_ id: MessageID, recipient: String? = nil, at: Date = Date()) throws(StoreError) -> Int {
+        try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .expired],
+                           set: "state = 'cancelled', updated = ?", kind: .cancelled, withNextAttempt: false)
+    }
+
+    /// At start-up: deliveries left in flight by a previous run become pending, due at `at`.
+    @discardableResult
+    public func requeueInFlight(at: Date = Date()) throws(StoreError) -> Int {
+        let now = StoreTime.seconds(at)
+        return try writeStore { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state = 'inflight'
+                """)
+            for row in rows {
+                try db.execute(sql: "UPDATE delivery SET state = 'pending', next_attempt = ?, updated = ? WHERE message = ? AND recipient = ?",
+                               arguments: [now, now, row["message"] as Int64, row["recipient"] as String])
+                try Audit.append(db, .requeued, at: now, message: MessageID(row["id"] as Data), peer: row["recipient"],
+                                 detail: "was in flight when the previous run stopped")
+            }
+            return rows.count
+        }
+    }
+
+    private func operatorAction(_ id: MessageID, recipient: String?, at: Date, from: Set<DeliveryState>,
+                                set: String, kind: AuditKind, withNextAttempt: Bool) throws(StoreError) -> Int {
+        let now = StoreTime.seconds(at)
+        return try writeStore { db in
+            guard let rowid = try MessageRows.rowid(db, id: id),
+                  try Int.fetchOne(db, sql: "SELECT direction FROM message WHERE rowid = ?", arguments: [rowid]) == MessageDirection.sent.rawValue
+            else {
+                throw StoreError(.notFound, "no sent message \(id) in the outbox; check the id")
+            }
+            var recipients = try String.fetchAll(db, sql: "SELECT recipient FROM delivery WHERE message = ? ORDER BY recipient", arguments: [rowid])
+            if let recipient {
+                guard recipients.contains(recipient) else {
+                    throw StoreError(.notFound, "message \(id) was not sent to \(recipient); its recipients are \(recipients.joined(separator: ", "))")
+                }
+                recipients = [recipient]
+            }
+            let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+            var changed = 0
+            for peer in recipients {
+                let arguments: StatementArguments = withNextAttempt ? [now, now, rowid, peer] : [now, rowid, peer]
+                try db.execute(sql: "UPDATE delivery SET \(set) WHERE message = ? AND recipient = ? AND state IN (\(states))",
+                               arguments: arguments)
+                if db.changesCount > 0 {
+                    changed += 1
+                    try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator")
+                }
+            }
+            if changed == 0, let recipient {
+                let state = try String.fetchOne(db, sql: "SELECT state FROM delivery WHERE message = ? AND recipient = ?", arguments: [rowid, recipient]) ?? "?"
+                throw StoreError(.invalidState, "cannot \(kind == .retried ? "retry" : "cancel") the delivery of \(id) to \(recipient): it is \(state)")
+            }
+            return changed
+        }
+    }
+
+    private static func transition(_ db: Database, _ id: MessageID, recipient: String, from: Set<DeliveryState>,
+                                   action: String, set: String, arguments: StatementArguments) throws {
+        let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        try db.execute(sql: """
+            UPDATE delivery SET \(set)
+            WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state IN (\(states))
+            """, arguments: arguments + [id.bytes, recipient])
+        guard db.changesCount == 0 else { return }
+        guard let state = try String.fetchOne(db, sql: """
+            SELECT d.state FROM delivery d JOIN message m ON m.rowid = d.message WHERE m.id = ? AND d.recipient = ?
+            """, arguments: [id.bytes, recipient])
+        else {
+            throw StoreError(.notFound, "no delivery of message \(id) to \(recipient) in the outbox; check the id and the peer")
+        }
+        throw StoreError(.invalidState, "cannot \(action) the delivery of \(id) to \(recipient): it is \(state)")
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import GRDB
+
+/// A stored message: exact bytes plus the fields kept for queries.
+public struct StoredMessage: Hashable, Sendable {
+    public var direction: MessageDirection
+    public var sender: String
+    public var fields: MessageFields
+    /// SHA-256 of `fields.bytes`.
+    public var digest: Data
+    /// When this node queued (sent) or accepted (received) it.
+    public var stored: Date
+    /// For received messages: this node's participant id and sequence number.
+    public var inboxRecipient: String?
+    public var inboxSequenceNumber: UInt64?
+    /// Position used for paging.
+    public var cursor: PageCursor { PageCursor(time: StoreTime.seconds(fields.created), rowid: rowid) }
+    let rowid: Int64
+}
+
+/// A receipt as stored: received for one of our messages, or issued by this node.
+public struct StoredReceipt: Hashable, Sendable {
+    public enum Direction: Int, Sendable, Hashable {
+        /// Received from a recipient of a message we sent.
+        case received = 0
+        /// Issued by this node for a message it accepted.
+        case issued = 1
+    }
+    public var direction: Direction
+    public var messageID: MessageID
+    public var signer: String
+    public var status: ReceiptStatus
+    public var stored: Date
+    public var bytes: Data
+    public var digest: Data
+}
+
+/// A message with its deliveries (sent) and all its receipts.
+public struct MessageRecord: Hashable, Sendable {
+    public var message: StoredMessage
+    public var deliveries: [DeliveryRecord]
+    public var receipts: [StoredReceipt]
+}
+
+/// Keyset paging position: pass the last item's cursor to get the next page.
+public struct PageCursor: Hashable, Sendable {
+    let time: Int64
+    let rowid: Int64
+}
+
+/// Filters for inbox queries; all given filters must match. Results are newest first (by creation
+/// time).
+public struct InboxQuery: Sendable {
+    public var sender: String?
+    public var type: UInt64?
+    /// Creation time at or after.
+    public var createdFrom: Date?
+    /// Creation time strictly before.
+    public var createdBefore: Date?
+    /// Words that must all occur in the remarks (full-text, case- and accent-insensitive).
+    public var remarksContaining: String?
+    public var limit: Int
+    /// Continue after this item (the last item of the previous page).
+    public var after: PageCursor?
+
+    public init(sender: String? = nil, type: UInt64? = nil, createdFrom: Date? = nil, createdBefore: Date? = nil,
+                remarksContaining: String? = nil, limit: Int = 100, after: PageCursor? = nil) {
+        self.sender = sender
+        self.type = type
+        self.createdFrom = createdFrom
+        self.createdBefore = createdBefore
+        self.remarksContaining = remarksContaining
+        self.limit = limit
+        self.after = after
+    }
+}
+
+/// Filters for outbox queries (deliveries), oldest queued first.
+public struct OutboxQuery: Sendable {
+    public var state: DeliveryState?
+    public var recipient: String?
+    public var limit: Int
+    /// Continue after this delivery (the last of the previous page).
+    public var after: DeliveryRecord?
+
+    public init(state: DeliveryState? = nil, recipient: String? = nil, limit: Int = 100, after: DeliveryRecord? = nil) {
+        self.state = state
+        self.recipient = recipient
+        self.limit = limit
+        self.after = after
+    }
+}
+
+enum MessageQueries {
+    static let columns = """
+        m.rowid, m.id, m.direction, m.sender, m.type, m.created, m.stored, m.bytes, m.digest, m.remarks_lang, m.remarks_text,
+        i.recipient AS inbox_recipient, i.seq AS inbox_seq
+        """
+    static let from = "FROM message m LEFT JOIN inbox i ON i.message = m.rowid"
+
+    static func message(_ db: Database, _ row: Row) throws -> StoredMessage {
+        let rowid: Int64 = row["rowid"]
+        let lang: String? = row["remarks_lang"]
+        let text: String? = row["remarks_text"]
+        let fields = MessageFields(
+            id: MessageID(row["id"] as Data)!,
+            bytes: row["bytes"],
+            type: UInt64(row["type"] as Int64),
+            created: StoreTime.date(row["created"]),
+            references: try MessageRows.references(db, rowid: rowid),
+            remarks: text.map { LocalizedText(language: lang ?? "", text: $0) })
+        return StoredMessage(
+            direction: MessageDirection(rawValue: row["direction"]) ?? .received,
+            sender: row["sender"], fields: fields, digest: row["digest"], stored: StoreTime.date(row["stored"]),
+            inboxRecipient: row["inbox_recipient"], inboxSequenceNumber: (row["inbox_seq"] as Int64?).map { UInt64($0) },
+            rowid: rowid)
+    }
+
+    static func receipts(_ db: Database, messageID: MessageID) throws -> [StoredReceipt] {
+        try Row.fetchAll(db, sql: """
+            SELECT direction, message_id, signer, status, rejection_code, rejection_reason, stored, bytes, digest
+            FROM receipt WHERE message_id = ? ORDER BY rowid
+            """, arguments: [messageID.bytes]).map(receipt)
+    }
+
+    static func receipt(_ row: Row) -> StoredReceipt {
+        let status: ReceiptStatus
+        switch row["status"] as Int64 {
+        case 0: status = .accepted
+        case 1: status = .duplicate
+        default: status = .rejected(code: UInt64((row["rejection_code"] as Int64?) ?? 0), reason: row["rejection_reason"] ?? "")
+        }
+        return StoredReceipt(direction: StoredReceipt.Direction(rawValue: row["direction"]) ?? .received,
+                             messageID: MessageID(row["message_id"] as Data)!, signer: row["signer"], status: status,
+                             stored: StoreTime.date(row["stored"]), bytes: row["bytes"], digest: row["digest"])
+    }
+
+    /// An FTS5 query matching all the words of `text` (each quoted, so operators are literal).
+    static func ftsPattern(_ text: String) -> String? {
+        let words = text.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        return words.isEmpty ? nil : words.joined(separator: " ")
+    }
+}
+
+extension ParleyStore {
+    /// Received messages matching `query`, newest first.
+    public func inbox(_ query: InboxQuery) throws(StoreError) -> [StoredMessage] {
+        var conditions = ["m.direction = 1"]
+        var arguments = StatementArguments()
+        if let sender = query.sender { conditions.append("m.sender = ?"); arguments += [sender] }
+        if let type = query.type {
+            guard type <= UInt64(Int64.max) else { return [] }
+            conditions.append("m.type = ?"); arguments += [Int64(type)]
+        }
+        if let from = query.createdFrom { conditions.append("m.created >= ?"); arguments += [StoreTime.seconds(from)] }
+        if let before = query.createdBefore { conditions.append("m.created < ?"); arguments += [StoreTime.seconds(before)] }
+        if let text = query.remarksContaining {
+            guard let pattern = MessageQueries.ftsPattern(text) else { return [] }
+            conditions.append("m.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?)")
+            arguments += [pattern]
+        }
+        if let after = query.after {
+            conditions.append("(m.created < ? OR (m.created = ? AND m.rowid < ?))")
+            arguments += [after.time, after.time, after.rowid]
+        }
+        arguments += [max(0, query.limit)]
+        let sql = """
+            SELECT \(MessageQueries.columns) \(MessageQueries.from)
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.created DESC, m.rowid DESC LIMIT ?
+            """
+        return try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { try MessageQueries.message(db, $0) }
+        }
+    }
+
+    /// Deliveries matching `query`, oldest queued first.
+    public func outbox(_ query: OutboxQuery) throws(StoreError) -> [DeliveryRecord] {
+        var conditions = ["1"]
+        var arguments = StatementArguments()
+        if let state = query.state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
+        if let recipient = query.recipient { conditions.append("d.recipient = ?"); arguments += [recipient] }
+        if let after = query.after {
+            conditions.append("(m.stored > ? OR (m.stored = ? AND (m.id > ? OR (m.id = ? AND d.recipient > ?))))")
+            let queued = StoreTime.seconds(after.queued)
+            arguments += [queued, queued, after.messageID.bytes, after.messageID.bytes, after.recipient]
+        }
+        arguments += [max(0, query.limit)]
+        let sql = """
+            \(DeliveryRows.select) \(DeliveryRows.from)
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.stored, m.id, d.recipient LIMIT ?
+            """
+        return try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
+    }
+
+    /// A message (either direction) with its deliveries and all its receipts, or nil.
+    public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
+                                             arguments: [id.bytes]) else { return nil }
+            let message = try MessageQueries.message(db, row)
+            let deliveries = try Row.fetchAll(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
+                                              arguments: [message.rowid]).map(DeliveryRows.record)
+            return MessageRecord(message: message, deliveries: deliveries, receipts: try MessageQueries.receipts(db, messageID: id))
+        }
+    }
+
+    /// The reference chain of `id`: the messages it references (transitively, up to the original),
+    /// and everything that references any of those (transitively: extensions, corrections,
+    /// cancellations, responses, acknowledgements), oldest first. Empty if `id` is not stored.
+    public func referenceChain(of id: MessageID, limit: Int = 10_000) throws(StoreError) -> [MessageRecord] {
+        try read { db in
+            let ids = try Data.fetchAll(db, sql: """
+                WITH RECURSIVE
+                  up(id) AS (
+                    SELECT ?
+                    UNION
+                    SELECT r.target FROM up JOIN message m ON m.id = up.id JOIN reference r ON r.message = m.rowid
+                  ),
+                  down(id) AS (
+                    SELECT id FROM up
+                    UNION
+                    SELECT m.id FROM down JOIN reference r ON r.target = down.id JOIN message m ON m.rowid = r.message
+                  )
+                SELECT m.id FROM message m JOIN down ON down.id = m.id ORDER BY m.created, m.rowid LIMIT ?
+                """, arguments: [id.bytes, max(0, limit)])
+            return try ids.compactMap { bytes in
+                guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
+                                                 arguments: [bytes]) else { return nil }
+                let message = try MessageQueries.message(db, row)
+                let deliveries = try Row.fetchAll(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
+                                                  arguments: [message.rowid]).map(DeliveryRows.record)
+                return MessageRecord(message: message, deliveries: deliveries,
+                                     receipts: try MessageQueries.receipts(db, messageID: message.fields.id))
+            }
+        }
+    }
+
+    /// Sent messages queued before `queuedBefore` that some recipient has not receipted (delivery
+    /// pending, in flight or expired), oldest first, with those deliveries.
+    public func overdue(queuedBefore: Date, limit: Int = 1000) throws(StoreError) -> [DeliveryRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                \(DeliveryRows.select) \(DeliveryRows.from)
+                WHERE d.state IN ('pending', 'inflight', 'expired') AND m.stored < ?
+                ORDER BY m.stored, m.id, d.recipient LIMIT ?
+                """, arguments: [StoreTime.seconds(queuedBefore), max(0, limit)]).map(DeliveryRows.record)
+        }
+    }
+
+    /// Undelivered (pending or in flight) deliveries per recipient.
+    public func queueDepths() throws(StoreError) -> [String: Int] {
+        try read { db in
+            var depths = [String: Int]()
+            for row in try Row.fetchAll(db, sql: """
+                SELECT recipient, count(*) AS n FROM delivery WHERE state IN ('pending', 'inflight') GROUP BY recipient
+                """) {
+                depths[row["recipient"]] = row["n"]
+            }
+            return depths
+        }
+    }
+
+    /// When the oldest message still undelivered to some recipient was queued, or nil if none is.
+    public func oldestUndelivered() throws(StoreError) -> Date? {
+        try read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT min(m.stored) FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state IN ('pending', 'inflight')
+                """).map(StoreTime.date)
+        }
+    }
+
+    /// Number of stored messages per direction.
+    public func messageCounts() throws(StoreError) -> (sent: Int, received: Int) {
+        try read { db in
+            let sent = try Int.fetchOne(db, sql: "SELECT count(*) FROM message WHERE direction = 0") ?? 0
+            let received = try Int.fetchOne(db, sql: "SELECT count(*) FROM message WHERE direction = 1") ?? 0
+            return (sent, received)
+        }
+    }
+}

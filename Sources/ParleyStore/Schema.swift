@@ -1,0 +1,161 @@
+import GRDB
+
+/// The store's schema and its migrations. A migration, once released, never changes: a new schema
+/// version is a new migration appended here.
+enum Schema {
+    /// The schema version this code writes (`PRAGMA user_version`).
+    static let currentVersion = 2
+    /// `PRAGMA application_id` of a Parley store: "PRLY".
+    static let applicationID: Int32 = 0x5052_4C59
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: v1)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
+        return migrator
+    }
+
+    /// Version 1: messages, references, receipts, deliveries, inbox, channels, audit log.
+    static let v1 = """
+        PRAGMA application_id = 1347570777;
+
+        CREATE TABLE message (
+            rowid INTEGER PRIMARY KEY,
+            id BLOB NOT NULL UNIQUE CHECK (typeof(id) = 'blob' AND length(id) = 16),
+            direction INTEGER NOT NULL CHECK (direction IN (0, 1)),
+            sender TEXT NOT NULL,
+            type INTEGER NOT NULL CHECK (type >= 0),
+            created INTEGER NOT NULL,
+            stored INTEGER NOT NULL,
+            bytes BLOB NOT NULL,
+            digest BLOB NOT NULL CHECK (length(digest) = 32),
+            remarks_lang TEXT,
+            remarks_text TEXT
+        );
+        CREATE INDEX message_by_sender ON message(direction, sender, created);
+        CREATE INDEX message_by_type ON message(direction, type, created);
+        CREATE INDEX message_by_created ON message(direction, created);
+        CREATE INDEX message_by_stored ON message(stored);
+        CREATE TRIGGER message_no_update BEFORE UPDATE ON message
+            BEGIN SELECT RAISE(ABORT, 'stored messages are immutable'); END;
+        CREATE TRIGGER message_no_delete BEFORE DELETE ON message
+            BEGIN SELECT RAISE(ABORT, 'stored messages are never deleted'); END;
+
+        CREATE TABLE reference (
+            message INTEGER NOT NULL REFERENCES message(rowid),
+            target BLOB NOT NULL CHECK (length(target) = 16),
+            relation INTEGER NOT NULL,
+            PRIMARY KEY (message, target, relation)
+        ) WITHOUT ROWID;
+        CREATE INDEX reference_by_target ON reference(target);
+
+        CREATE TABLE receipt (
+            rowid INTEGER PRIMARY KEY,
+            message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+            direction INTEGER NOT NULL CHECK (direction IN (0, 1)),
+            signer TEXT NOT NULL,
+            status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+            rejection_code INTEGER,
+            rejection_reason TEXT,
+            stored INTEGER NOT NULL,
+            bytes BLOB NOT NULL,
+            digest BLOB NOT NULL CHECK (length(digest) = 32),
+            UNIQUE (message_id, digest)
+        );
+        CREATE TRIGGER receipt_no_update BEFORE UPDATE ON receipt
+            BEGIN SELECT RAISE(ABORT, 'stored receipts are immutable'); END;
+        CREATE TRIGGER receipt_no_delete BEFORE DELETE ON receipt
+            BEGIN SELECT RAISE(ABORT, 'stored receipts are never deleted'); END;
+
+        CREATE TABLE delivery (
+            message INTEGER NOT NULL REFERENCES message(rowid),
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'inflight', 'delivered', 'rejected', 'expired', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL,
+            last_error TEXT,
+            receipt INTEGER REFERENCES receipt(rowid),
+            updated INTEGER NOT NULL,
+            PRIMARY KEY (message, recipient),
+            UNIQUE (sender, recipient, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX delivery_due ON delivery(recipient, state, next_attempt);
+        CREATE INDEX delivery_by_state ON delivery(state, recipient);
+        CREATE TRIGGER delivery_no_delete BEFORE DELETE ON delivery
+            BEGIN SELECT RAISE(ABORT, 'deliveries are never deleted'); END;
+        CREATE TRIGGER delivery_keeps_identity BEFORE UPDATE OF message, sender, recipient, seq ON delivery
+            BEGIN SELECT RAISE(ABORT, 'a delivery keeps its message, channel and sequence number'); END;
+
+        CREATE TABLE inbox (
+            message INTEGER PRIMARY KEY REFERENCES message(rowid),
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            receipt INTEGER NOT NULL REFERENCES receipt(rowid),
+            UNIQUE (sender, recipient, seq)
+        );
+        CREATE TRIGGER inbox_no_update BEFORE UPDATE ON inbox
+            BEGIN SELECT RAISE(ABORT, 'inbox entries are immutable'); END;
+        CREATE TRIGGER inbox_no_delete BEFORE DELETE ON inbox
+            BEGIN SELECT RAISE(ABORT, 'inbox entries are never deleted'); END;
+
+        CREATE TABLE channel_out (
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            next_seq INTEGER NOT NULL CHECK (next_seq >= 1),
+            PRIMARY KEY (sender, recipient)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE channel_in (
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            contiguous INTEGER NOT NULL CHECK (contiguous >= 0),
+            highest INTEGER NOT NULL CHECK (highest >= contiguous),
+            PRIMARY KEY (sender, recipient)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE channel_gap (
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            first INTEGER NOT NULL CHECK (first >= 1),
+            last INTEGER NOT NULL CHECK (last >= first),
+            detected INTEGER NOT NULL,
+            PRIMARY KEY (sender, recipient, first)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE audit (
+            rowid INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            message_id BLOB,
+            peer TEXT,
+            detail TEXT
+        );
+        CREATE INDEX audit_by_message ON audit(message_id);
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+        PRAGMA user_version = 1;
+        """
+
+    /// Version 2: full-text index of remarks (FTS5, external content) and an index for alerts.
+    static let v2 = """
+        CREATE VIRTUAL TABLE message_fts USING fts5(
+            remarks_text, content = 'message', content_rowid = 'rowid',
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO message_fts(message_fts) VALUES ('rebuild');
+        CREATE TRIGGER message_fts_insert AFTER INSERT ON message WHEN new.remarks_text IS NOT NULL
+            BEGIN INSERT INTO message_fts(rowid, remarks_text) VALUES (new.rowid, new.remarks_text); END;
+        CREATE INDEX audit_by_kind ON audit(kind, rowid);
+        PRAGMA user_version = 2;
+        """
+}

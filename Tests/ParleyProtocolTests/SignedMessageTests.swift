@@ -1,0 +1,260 @@
+import Foundation
+import ParleyCodec
+import ParleyCrypto
+import Testing
+@testable import ParleyProtocol
+
+/// Signing and verifying whole messages and receipts against a real test PKI (SPEC.md §9).
+@Suite struct SignedMessageTests {
+    static let now = UTCTime.now
+    static let hcoc = Examples.recipients[0]
+    static let russia = Examples.recipients[1]
+
+    /// A valid pre-launch envelope created now (the test PKI is valid now, not on the Examples date).
+    static func envelope(_ type: NotificationType = .preLaunch, created: UTCTime = now) -> Envelope {
+        var envelope = Examples.envelope(type)
+        let shift = created.secondsSince1970 - Examples.created.secondsSince1970
+        envelope.created = created
+        if case .preLaunch(var body) = envelope.body {
+            body.windowStart = body.windowStart + shift
+            body.windowEnd = body.windowEnd + shift
+            envelope.body = .preLaunch(body)
+        }
+        return envelope
+    }
+
+    static func expect(_ code: ProtocolError.Code, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(sourceLocation: sourceLocation) { try body() } throws: { error in
+            guard let error = error as? ProtocolError else { return false }
+            return error.code == code
+        }
+    }
+
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func signedMessageVerifies(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        let identity = try pki.identity("US-NRRC")
+        #expect(identity.key.algorithm == algorithm)
+        let bytes = try identity.sign(Self.envelope())
+        let verified = try pki.verifier().verifyMessage(bytes, at: Self.now, recipient: Self.hcoc)
+        #expect(verified.envelope == Self.envelope())
+        #expect(verified.signer.participantID == "US-NRRC")
+        #expect(verified.algorithm == algorithm)
+        #expect(verified.digest == Digest.sha256(bytes))
+        #expect(ECDSALowS.isLowS(try COSESign1(decoding: bytes).signature, algorithm: algorithm))
+    }
+
+    @Test func rolloverCertificateSignsForTheSameParticipant() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let second = try pki.identity("US-NRRC", certificate: "signing-2")
+        let first = try pki.identity("US-NRRC")
+        #expect(second.chain[0] != first.chain[0])
+        let verified = try pki.verifier().verifyMessage(try second.sign(Self.envelope()), at: Self.now)
+        #expect(verified.signer.participantID == "US-NRRC")
+    }
+
+    @Test func everyTypeSignsAndVerifies() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let identity = try pki.identity("US-NRRC")
+        let verifier = try pki.verifier()
+        // The examples are dated 2026-12-01T06:00Z, within the test PKI's validity.
+        for type in NotificationType.allCases {
+            let verified = try verifier.verifyMessage(try identity.sign(Examples.envelope(type)), at: Examples.created + 10, recipient: Self.russia)
+            #expect(verified.envelope == Examples.envelope(type))
+        }
+    }
+
+    // MARK: Tampering
+
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func flippedPayloadBitIsABadSignature(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        var object = try COSESign1(decoding: try pki.identity("US-NRRC").sign(Self.envelope()))
+        let index = try #require(object.payload.firstIndex(of: UInt8(ascii: "S")))  // in the designator text
+        object.payload[index] ^= 0x01
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
+    }
+
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func wrongSignatureLengthIsABadSignature(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        var object = try COSESign1(decoding: try pki.identity("US-NRRC").sign(Self.envelope()))
+        object.signature.removeLast()
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
+        object.signature.append(contentsOf: [0, 0])
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
+    }
+
+    @Test(arguments: [SignatureAlgorithm.es256, .es384])
+    func highSTwinOfAValidSignatureIsRejected(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        let identity = try pki.identity("US-NRRC")
+        var object = try COSESign1(decoding: try identity.sign(Self.envelope()))
+        object.signature = ECDSALowS.twin(of: object.signature, algorithm: algorithm)
+        // The twin is a valid ECDSA signature, but not low-S: anyone could have made it.
+        #expect(identity.key.publicKey.isValidSignature(object.signature, for: object.toBeSigned()))
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
+    }
+
+    @Test func algorithmNotMatchingTheKeyIsABadSignature() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let identity = try pki.identity("US-NRRC")
+        let header = ProtectedHeader(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
+                                     certificateChain: identity.chain.map(\.derEncoded)).encoded
+        let payload = Self.envelope().encoded
+        let signature = try identity.key.signature(for: COSESign1.toBeSigned(protectedHeader: header, payload: payload))
+        let bytes = COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
+    }
+
+    @Test func unsupportedAlgorithmIsNamed() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let identity = try pki.identity("US-NRRC")
+        let header = ProtectedHeader(algorithm: -36, contentType: ContentType.message, certificateChain: identity.chain.map(\.derEncoded)).encoded
+        let bytes = COSESign1(protectedHeader: header, payload: Self.envelope().encoded, signature: Array(repeating: 1, count: 64)).encoded
+        Self.expect(.unsupportedAlgorithm) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
+    }
+
+    @Test func anotherParticipantsValidSignatureIsAForgery() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let russia = try pki.identity("RU-NRRC")
+        // RU-NRRC signs an envelope that claims US-NRRC as sender.
+        let bytes = try russia.sign(payload: Self.envelope().encoded, contentType: ContentType.message)
+        #expect { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) } throws: { error in
+            guard let error = error as? ProtocolError else { return false }
+            return error.code == .participantMismatch && error.sender?.rawValue == "US-NRRC" && error.reason.contains("RU-NRRC")
+        }
+        Self.expect(.participantMismatch) { _ = try russia.sign(Self.envelope()) }
+    }
+
+    @Test func certificateProblemsAreNamed() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let verifier = try pki.verifier()
+        for (folder, code) in [("expired", ProtocolError.Code.certificateNotValidAtTime), ("not-yet-valid", .certificateNotValidAtTime),
+                               ("other-ca", .untrustedCertificate)] {
+            let (key, chain) = try pki.negativeIdentity(folder)
+            var envelope = Self.envelope()
+            envelope.sender = try ParticipantID(chain[0].participantID ?? "US-NRRC")
+            let bytes = try SigningIdentity(key: key, chain: chain).sign(payload: envelope.encoded, contentType: ContentType.message)
+            #expect { _ = try verifier.verifyMessage(bytes, at: Self.now) } throws: { error in
+                guard let error = error as? ProtocolError, error.code == code else { return false }
+                return error.chainDiagnostic != nil
+            }
+        }
+        let (key, chain) = try pki.negativeIdentity("revoked")
+        var envelope = Self.envelope()
+        envelope.sender = try ParticipantID("REVOKED-TEST")
+        let revoked = try SigningIdentity(key: key, chain: chain).sign(envelope)
+        Self.expect(.certificateRevoked) { _ = try verifier.verifyMessage(revoked, at: Self.now) }
+    }
+
+    @Test func missingOrExpiredCRLMeansTheVerifierCannotDecide() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let bytes = try pki.identity("US-NRRC").sign(Self.envelope())
+        Self.expect(.revocationUnavailable) { _ = try pki.verifier(crls: "negative/expired-crl/crls.pem").verifyMessage(bytes, at: Self.now) }
+        Self.expect(.revocationUnavailable) { _ = try pki.verifier(crls: "root/crl.pem").verifyMessage(bytes, at: Self.now) }
+        #expect(ProtocolError(.revocationUnavailable, "").rejectionCode == nil)
+    }
+
+    @Test func addressingTimeAndContentAreChecked() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let identity = try pki.identity("US-NRRC")
+        let verifier = try pki.verifier()
+        let bytes = try identity.sign(Self.envelope())
+        Self.expect(.notARecipient) { _ = try verifier.verifyMessage(bytes, at: Self.now, recipient: try ParticipantID("FR-CNRR")) }
+        let ahead = try identity.sign(Self.envelope(created: Self.now + 301))
+        Self.expect(.clockSkew) { _ = try verifier.verifyMessage(ahead, at: Self.now) }
+        _ = try verifier.verifyMessage(try identity.sign(Self.envelope(created: Self.now + 300)), at: Self.now)
+
+        // A validly signed message whose body breaks its type's rules: invalid-body, after the signature checks.
+        var envelope = Self.envelope()
+        guard case .preLaunch(var body) = envelope.body else { return }
+        body.late = true
+        envelope.body = .preLaunch(body)
+        let invalid = try identity.sign(payload: envelope.encoded, contentType: ContentType.message)
+        #expect { _ = try verifier.verifyMessage(invalid, at: Self.now) } throws: { error in
+            guard let error = error as? ProtocolError else { return false }
+            return error.rejectionCode == .invalidBody && error.field == "body.late" && error.messageID == envelope.id
+        }
+        // Signed by another participant too: the forgery is reported first.
+        let forged = try pki.identity("RU-NRRC").sign(payload: envelope.encoded, contentType: ContentType.message)
+        Self.expect(.participantMismatch) { _ = try verifier.verifyMessage(forged, at: Self.now) }
+    }
+
+    @Test func malformedAndOversizedInputsAreRefusedBeforeIdentification() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let verifier = try pki.verifier()
+        Self.expect(.tooLarge) { _ = try verifier.verifyMessage(Array(repeating: 0, count: 262_145), at: Self.now) }
+        Self.expect(.malformed) { _ = try verifier.verifyMessage([0xD2, 0x84], at: Self.now) }
+        Self.expect(.tooLarge) { _ = try verifier.verifyMessage(Array(repeating: 0x81, count: 40) + [0], at: Self.now) }
+        let bytes = try pki.identity("US-NRRC").sign(Self.envelope())
+        Self.expect(.malformed) { _ = try verifier.verifyMessage(bytes + [0], at: Self.now) }
+        // A receipt is not a message.
+        let receipt = try pki.identity("HCOC-CC").sign(Self.receipt(for: bytes))
+        #expect { _ = try verifier.verifyMessage(receipt, at: Self.now) } throws: { error in
+            (error as? ProtocolError)?.code == .malformed
+        }
+    }
+
+    // MARK: Receipts
+
+    static func receipt(for message: [UInt8], status: Receipt.Status = .accepted, recipient: ParticipantID = hcoc) -> Receipt {
+        Receipt(messageID: Self.envelope().id, digest: Digest.sha256(message), recipient: recipient,
+                sender: Examples.sender, received: now, status: status)
+    }
+
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func receiptsVerifyAgainstTheMessageSent(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        let verifier = try pki.verifier()
+        let message = try verifier.verifyMessage(try pki.identity("US-NRRC").sign(Self.envelope()), at: Self.now)
+        let sent = SentMessage(message)
+        let hcoc = try pki.identity("HCOC-CC")
+        for status in [Receipt.Status.accepted, .duplicate, .rejected(.replay, reason: "sequence number 1 was used by another message")] {
+            let bytes = try hcoc.sign(Self.receipt(for: message.bytes, status: status))
+            let verified = try verifier.verifyReceipt(bytes, at: Self.now, for: sent, from: Self.hcoc)
+            #expect(verified.receipt.status == status)
+            #expect(verified.signer.participantID == "HCOC-CC")
+        }
+        // The receipt of other bytes.
+        let other = try hcoc.sign(Self.receipt(for: message.bytes + [0]))
+        #expect { _ = try verifier.verifyReceipt(other, at: Self.now, for: sent, from: Self.hcoc) } throws: { error in
+            guard let error = error as? ProtocolError else { return false }
+            return error.code == .receiptMismatch && error.field == "digest"
+        }
+        // From somebody else than the recipient delivered to.
+        Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(try hcoc.sign(Self.receipt(for: message.bytes)), at: Self.now, for: sent, from: Self.russia) }
+        // Signed by a participant other than the one it names.
+        let forged = try pki.identity("RU-NRRC").sign(payload: Self.receipt(for: message.bytes).encoded, contentType: ContentType.receipt)
+        Self.expect(.participantMismatch) { _ = try verifier.verifyReceipt(forged, at: Self.now, for: sent) }
+        // A receipt from a participant that is not a recipient.
+        let france = Self.receipt(for: message.bytes, recipient: Examples.sender)
+        let selfSigned = try pki.identity("US-NRRC").sign(france)
+        Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(selfSigned, at: Self.now, for: sent) }
+    }
+
+    @Test func signingIdentityRefusesAKeyOfAnotherCertificate() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let us = try pki.identity("US-NRRC")
+        let russia = try pki.identity("RU-NRRC")
+        Self.expect(.invalidSigningIdentity) { _ = try SigningIdentity(key: us.key, chain: russia.chain) }
+        Self.expect(.invalidSigningIdentity) { _ = try SigningIdentity(key: us.key, chain: []) }
+    }
+
+    @Test func verificationRunsConcurrently() async throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let verifier = try pki.verifier()
+        let bytes = try pki.identity("US-NRRC").sign(Self.envelope())
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<50 { _ = try verifier.verifyMessage(bytes, at: Self.now) }
+                    return 50
+                }
+            }
+            var total = 0
+            for try await n in group { total += n }
+            #expect(total == 400)
+        }
+    }
+}

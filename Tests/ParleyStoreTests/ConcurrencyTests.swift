@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ParleyStore
+
+@Suite struct ConcurrencyTests {
+    @Test func concurrentEnqueuesNeitherDuplicateNorSkip() async throws {
+        let dir = TemporaryDirectory()
+        let store = try ParleyStore(path: dir.path("store.sqlite"))
+        let tasks = 16, perTask = 40
+        let recipientSets = [[Fixture.ru], [Fixture.hcoc], [Fixture.ru, Fixture.hcoc], ["GB-NRRC", Fixture.ru]]
+        let results = try await withThrowingTaskGroup(of: [QueuedMessage].self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    var queued = [QueuedMessage]()
+                    for i in 0..<perTask {
+                        let recipients = recipientSets[(task + i) % recipientSets.count]
+                        if i % 5 == 4 {
+                            queued += try store.enqueueBatch((0..<3).map { _ in
+                                EnqueueRequest(sender: Fixture.us, recipients: recipients) { seqs in
+                                    let id = Fixture.randomID()
+                                    return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
+                                }
+                            })
+                        } else {
+                            queued.append(try store.enqueue(sender: Fixture.us, recipients: recipients) { seqs in
+                                let id = Fixture.randomID()
+                                return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
+                            })
+                        }
+                        await Task.yield()
+                    }
+                    return queued
+                }
+            }
+            // Readers run alongside the writers.
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<50 {
+                        let depths = try store.queueDepths()
+                        let channels = try store.outgoingChannels()
+                        for channel in channels { #expect(channel.nextSequenceNumber >= 1) }
+                        _ = depths
+                        await Task.yield()
+                    }
+                    return []
+                }
+            }
+            var all = [QueuedMessage]()
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(results.count == tasks * (perTask / 5 * 4 + perTask / 5 * 3))
+        // Per channel, the acknowledged numbers are exactly 1...n.
+        var byChannel = [String: [UInt64]]()
+        for queued in results {
+            for (recipient, seq) in queued.sequenceNumbers { byChannel[recipient, default: []].append(seq) }
+        }
+        let channels = try store.outgoingChannels()
+        for (recipient, seqs) in byChannel {
+            #expect(seqs.sorted() == Array(1...UInt64(seqs.count)), "channel to \(recipient)")
+            #expect(channels.first { $0.recipient == recipient }?.nextSequenceNumber == UInt64(seqs.count + 1))
+        }
+        // And the store agrees with what was acknowledged.
+        for queued in results.prefix(50) {
+            let record = try #require(try store.message(queued.id))
+            #expect(Dictionary(uniqueKeysWithValues: record.deliveries.map { ($0.recipient, $0.sequenceNumber) }) == queued.sequenceNumbers)
+            #expect(record.message.digest == queued.digest)
+        }
+    }
+
+    @Test func concurrentDuplicateDeliveriesStoreOnce() async throws {
+        let dir = TemporaryDirectory()
+        let store = try ParleyStore(path: dir.path("store.sqlite"))
+        let messages = (1...30).map { Fixture.incoming(Fixture.id($0), seq: UInt64($0)) }
+        let outcomes = try await withThrowingTaskGroup(of: [AcceptOutcome].self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    try messages.shuffled().map { try store.accept($0, buildReceipt: Fixture.receipt) }
+                }
+            }
+            var all = [AcceptOutcome]()
+            for try await part in group { all += part }
+            return all
+        }
+        let accepted = outcomes.filter { if case .accepted = $0 { true } else { false } }
+        let duplicates = outcomes.filter { if case .duplicate = $0 { true } else { false } }
+        #expect(accepted.count == 30)
+        #expect(duplicates.count == 150)
+        let channel = try #require(try store.incomingChannels().first)
+        #expect(channel.contiguous == 30 && channel.gaps.isEmpty)
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ParleyStore
+
+@Suite struct OpeningTests {
+    @Test func createsStoreWithDurableSettings() throws {
+        let dir = TemporaryDirectory()
+        let store = try ParleyStore(path: dir.path("store.sqlite"))
+        #expect(try store.storedSchemaVersion() == ParleyStore.schemaVersion)
+        let (journal, synchronous, foreignKeys, applicationID) = try store.pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+             try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int32.fetchOne(db, sql: "PRAGMA application_id"))
+        }
+        #expect(journal == "wal")
+        #expect(synchronous == 2, "synchronous must be FULL on the writer connection")
+        #expect(foreignKeys == 1)
+        #expect(applicationID == Schema.applicationID)
+        try store.checkIntegrity()
+    }
+
+    @Test func reopensAndKeepsData() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        let store = try ParleyStore(path: path)
+        #expect(try store.message(Fixture.id(1))?.message.fields.bytes == Fixture.bytes("out", Fixture.id(1)))
+        #expect(try store.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
+    }
+
+    @Test func newerSchemaIsRefusedAndFileUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        // Simulate a newer release: bump the version with plain SQLite, close (checkpoints the WAL).
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA user_version = 99")
+                try db.execute(sql: "PRAGMA journal_mode = DELETE")
+            }
+            try queue.close()
+        }
+        let before = try #require(fileBytes(path))
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .schemaTooNew)
+        #expect(error.reason.contains("99"))
+        #expect(error.reason.contains("left untouched"))
+        #expect(fileBytes(path) == before, "the refused store must be byte-for-byte unchanged")
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        // Read-only opens refuse it too.
+        #expect(throws: StoreError.self) { try ParleyStore(path: path, options: .init(readOnly: true)) }
+        #expect(fileBytes(path) == before)
+    }
+
+    @Test func newerSchemaStillInTheWALIsRefusedAndFilesUntouched() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        // A newer parleyd still running: its version bump sits in the WAL, not yet checkpointed.
+        var config = Configuration()
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        let newer = try DatabasePool(path: path, configuration: config)
+        try newer.write { db in try db.execute(sql: "PRAGMA user_version = 3") }
+        let main = try #require(fileBytes(path))
+        let wal = try #require(fileBytes(path + "-wal"))
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .schemaTooNew)
+        #expect(fileBytes(path) == main)
+        #expect(fileBytes(path + "-wal") == wal)
+        try newer.close()
+    }
+
+    @Test func unknownMigrationIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        _ = try ParleyStore(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v3-from-the-future')") }
+        try queue.close()
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .schemaTooNew)
+    }
+
+    @Test func foreignDatabaseIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("other.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: "CREATE TABLE accounts (id INTEGER PRIMARY KEY)") }
+        try queue.close()
+        let before = fileBytes(path)
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .notAParleyStore)
+        #expect(fileBytes(path) == before)
+    }
+
+    @Test func garbageFileIsCorrupt() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+        try garbage.write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
+        #expect(error.code == .corrupt)
+        #expect(error.reason.contains("restore"))
+        #expect(fileBytes(path) == garbage)
+    }
+
+    @Test func damagedPagesAreCorrupt() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            for n in 1...300 { try store.queue(Fixture.id(n)) }
+        }
+        // Overwrite everything after the first page (the header stays valid).
+        var bytes = try #require(fileBytes(path))
+        #expect(bytes.count > 16 * 4096)
+        for i in 4096..<bytes.count { bytes[i] = UInt8(truncatingIfNeeded: i &* 73) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) {
+            let store = try ParleyStore(path: path)
+            _ = try store.inbox(InboxQuery(limit: 10))
+            _ = try store.outbox(OutboxQuery(limit: 1000))
+            try store.checkIntegrity()
+        }
+        #expect(error.code == .corrupt)
+    }
+
+    @Test func readOnlyOpenRefusesWrites() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        let reader = try ParleyStore(path: path, options: .init(readOnly: true))
+        #expect(try reader.message(Fixture.id(1)) != nil)
+        let error = try #require(throws: StoreError.self) { try reader.queue(Fixture.id(2)) }
+        #expect(error.code == .readOnly)
+        #expect(try reader.message(Fixture.id(2)) == nil)
+        #expect(try reader.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
+    }
+
+    @Test func readOnlyOpenOfMissingStoreFails() throws {
+        let dir = TemporaryDirectory()
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("absent.sqlite"), options: .init(readOnly: true)) }
+        #expect(error.code == .cannotOpen)
+    }
+
+    // As root the kernel ignores file modes: this case runs unprivileged only (see immutableFileIsReadOnly).
+    @Test(.enabled(if: getuid() != 0, "root ignores file modes"))
+    func readOnlyFileIsReportedWhenNotRoot() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do { _ = try ParleyStore(path: path) }
+        chmod(path, 0o444)
+        chmod(dir.url.path, 0o555)
+        defer { chmod(dir.url.path, 0o755) }
+        let error = try #require(throws: StoreError.self) {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        #expect([.readOnly, .cannotOpen].contains(error.code))
+    }
+
+    /// A file the kernel refuses to open for writing, even for root: `chattr +i` (immutable).
+    @Test(.enabled(if: Immutable.available, "needs chattr and CAP_LINUX_IMMUTABLE on an ext2/3/4 or xfs temporary directory"))
+    func immutableFileIsReadOnly() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        do {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(1))
+        }
+        let before = try #require(fileBytes(path))
+        try #require(Immutable.set(path, true))
+        defer { _ = Immutable.set(path, false) }
+        let error = try #require(throws: StoreError.self) {
+            let store = try ParleyStore(path: path)
+            try store.queue(Fixture.id(2))
+        }
+        #expect(error.code == .readOnly, "\(error)")
+        #expect(error.reason.contains("read-only"))
+        #expect(fileBytes(path) == before)
+        // Reading still works.
+        let reader = try ParleyStore(path: path, options: .init(readOnly: true))
+        #expect(try reader.message(Fixture.id(1)) != nil)
+    }
+
+    @Test func missingDirectoryCannotOpen() throws {
+        let dir = TemporaryDirectory()
+        let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("no/such/dir/store.sqlite")) }
+        #expect(error.code == .cannotOpen)
+    }
+
+    @Test func diskFullIsTypedAndWritesNothing() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        let store = try ParleyStore(path: path, options: .init(maximumSizeBytes: 400 * 1024))
+        var queued = 0
+        var failure: StoreError?
+        for n in 1...5000 {
+            do {
+                try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru]) { _ in
+                    MessageFields(id: Fixture.id(n), bytes: Fixture.bytes("big", Fixture.id(n), size: 2000), type: 1, created: Fixture.base)
+                }
+                queued += 1
+            } catch let error as StoreError {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure)
+        #expect(error.code == .diskFull)
+        #expect(error.reason.contains("nothing from this operation was written"))
+        #expect(queued > 10)
+        // The failed message left no trace and consumed no sequence number.
+        #expect(try store.message(Fixture.id(queued + 1)) == nil)
+        #expect(try store.outgoingChannels().first?.nextSequenceNumber == UInt64(queued + 1))
+        #expect(try store.messageCounts().sent == queued)
+        let seqs = try store.pool.read { try Int64.fetchAll($0, sql: "SELECT seq FROM delivery ORDER BY seq") }
+        #expect(seqs == (1...Int64(queued)).map { $0 })
+    }
+}
+
+enum Immutable {
+    static func set(_ path: String, _ on: Bool) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        process.arguments = [on ? "+i" : "-i", path]
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    static let available: Bool = {
+        let dir = TemporaryDirectory()
+        let path = dir.path("probe")
+        guard FileManager.default.createFile(atPath: path, contents: Data([1])), set(path, true) else { return false }
+        defer { _ = set(path, false) }
+        return FileHandle(forWritingAtPath: path) == nil
+    }()
+}

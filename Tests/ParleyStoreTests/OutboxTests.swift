@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ParleyStore
+
+struct BuildFailed: Error {}
+
+@Suite struct OutboxTests {
+    let dir = TemporaryDirectory()
+    var store: ParleyStore { get throws { try ParleyStore(path: dir.path("store.sqlite")) } }
+
+    @Test func allocatesSequenceNumbersPerChannel() throws {
+        let store = try store
+        var seen = [[String: UInt64]]()
+        let first = try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru, Fixture.hcoc]) { seqs in
+            seen.append(seqs)
+            return Fixture.fields(Fixture.id(1))
+        }
+        #expect(seen == [[Fixture.ru: 1, Fixture.hcoc: 1]])
+        #expect(first.sequenceNumbers == [Fixture.ru: 1, Fixture.hcoc: 1])
+        #expect(first.digest == SHA256.digest(Fixture.bytes("msg", Fixture.id(1))))
+        let second = try store.queue(Fixture.id(2), to: [Fixture.ru])
+        #expect(second.sequenceNumbers == [Fixture.ru: 2])
+        let third = try store.queue(Fixture.id(3))
+        #expect(third.sequenceNumbers == [Fixture.ru: 3, Fixture.hcoc: 2])
+        // Another sender has its own channels.
+        let other = try store.enqueue(sender: "GB-NRRC", recipients: [Fixture.ru]) { _ in Fixture.fields(Fixture.id(4)) }
+        #expect(other.sequenceNumbers == [Fixture.ru: 1])
+
+        let record = try #require(try store.message(Fixture.id(3)))
+        #expect(record.message.direction == .sent)
+        #expect(record.message.fields.bytes == Fixture.bytes("out", Fixture.id(3)))
+        #expect(record.deliveries.map(\.recipient) == [Fixture.hcoc, Fixture.ru])
+        #expect(record.deliveries.map(\.sequenceNumber) == [2, 3])
+        #expect(record.deliveries.allSatisfy { $0.state == .pending && $0.attempts == 0 })
+        #expect(try store.auditEvents(kinds: [.queued]).count == 4)
+    }
+
+    @Test func failedBuildConsumesNothing() throws {
+        let store = try store
+        try store.queue(Fixture.id(1))
+        #expect(throws: BuildFailed.self) {
+            try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru, Fixture.hcoc]) { _ in throw BuildFailed() }
+        }
+        let next = try store.queue(Fixture.id(2))
+        #expect(next.sequenceNumbers == [Fixture.ru: 2, Fixture.hcoc: 2])
+        #expect(try store.auditEvents(kinds: [.queued]).count == 2)
+    }
+
+    @Test func failedBatchConsumesNothing() throws {
+        let store = try store
+        let requests = (1...5).map { n in
+            EnqueueRequest(sender: Fixture.us, recipients: [Fixture.ru]) { _ in
+                if n == 4 { throw BuildFailed() }
+                return Fixture.fields(Fixture.id(n))
+            }
+        }
+        #expect(throws: BuildFailed.self) { try store.enqueueBatch(requests) }
+        #expect(try store.messageCounts().sent == 0)
+        #expect(try store.outgoingChannels().isEmpty)
+        let batch = try store.enqueueBatch((1...5).map { n in
+            EnqueueRequest(sender: Fixture.us, recipients: [Fixture.ru]) { _ in Fixture.fields(Fixture.id(n)) }
+        })
+        #expect(batch.map { $0.sequenceNumbers[Fixture.ru]! } == [1, 2, 3, 4, 5])
+    }
+
+    @Test func rejectsInvalidRequests() throws {
+        let store = try store
+        func code(_ body: () throws -> Void) -> StoreError.Code? {
+            do { try body(); return nil } catch let error as StoreError { return error.code } catch { return nil }
+        }
+        #expect(code { try store.enqueue(sender: "us", recipients: [Fixture.ru]) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
+        #expect(code { try store.enqueue(sender: Fixture.us, recipients: []) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
+        #expect(code { try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru, Fixture.ru]) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
+        #expect(code { try store.enqueue(sender: Fixture.us, recipients: [Fixture.us]) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
+        try store.queue(Fixture.id(1))
+        let reused = try #require(throws: StoreError.self) { try store.queue(Fixture.id(1)) }
+        #expect(reused.code == .invalidArgument)
+        #expect(reused.reason.contains("already stored"))
+        #expect(try store.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
+    }
+
+    @Test func deliveryLifecycle() throws {
+        let store = try store
+        let t0 = Fixture.base
+        try store.queue(Fixture.id(1), at: t0)
+        try store.queue(Fixture.id(2), at: t0)
+        #expect(try store.peersWithDueDeliveries(at: t0) == [Fixture.hcoc, Fixture.ru])
+        let due = try store.dueDeliveries(to: Fixture.ru, at: t0)
+        #expect(due.map(\.record.sequenceNumber) == [1, 2])
+        #expect(due[0].bytes == Fixture.bytes("out", Fixture.id(1)))
+
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: t0)
+        let again = try #require(throws: StoreError.self) { try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: t0) }
+        #expect(again.code == .invalidState)
+        try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru, error: "connection refused",
+                                       nextAttempt: t0 + 30, at: t0)
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0).map(\.record.sequenceNumber) == [2])
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 30).map(\.record.sequenceNumber) == [1, 2])
+        #expect(try store.nextAttemptTime() == t0)
+        let failed = try #require(try store.delivery(Fixture.id(1), recipient: Fixture.ru))
+        #expect(failed.attempts == 1 && failed.lastError == "connection refused" && failed.state == .pending)
+
+        // Accepted receipt → delivered; the same receipt again changes nothing.
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: t0 + 30)
+        let receipt = ReceivedReceipt(bytes: Data("receipt-1-ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru,
+                                      status: .accepted, received: t0 + 31)
+        #expect(try store.recordReceipt(receipt) == .recorded(.delivered))
+        #expect(try store.recordReceipt(receipt) == .alreadyStored)
+        var duplicate = receipt
+        duplicate.bytes = Data("receipt-1-ru-duplicate".utf8)
+        duplicate.status = .duplicate
+        #expect(try store.recordReceipt(duplicate) == .additional)
+        let delivered = try #require(try store.delivery(Fixture.id(1), recipient: Fixture.ru))
+        #expect(delivered.state == .delivered && delivered.attempts == 2)
+        #expect(delivered.receiptDigest == SHA256.digest(receipt.bytes))
+
+        // Rejected receipt → rejected with code and reason.
+        let rejection = ReceivedReceipt(bytes: Data("receipt-2-ru".utf8), messageID: Fixture.id(2), recipient: Fixture.ru,
+                                        status: .rejected(code: 11, reason: "invalid body"), received: t0 + 40)
+        #expect(try store.recordReceipt(rejection) == .recorded(.rejected))
+        let rejected = try #require(try store.delivery(Fixture.id(2), recipient: Fixture.ru))
+        #expect(rejected.state == .rejected && rejected.rejectionCode == 11 && rejected.rejectionReason == "invalid body")
+
+        // A receipt from a participant the message was not sent to is refused and not stored.
+        let stray = ReceivedReceipt(bytes: Data("stray".utf8), messageID: Fixture.id(1), recipient: "FR-NRRC", status: .accepted, received: t0)
+        #expect((try? store.recordReceipt(stray)) == nil)
+        #expect(try store.message(Fixture.id(1))?.receipts.count == 2)
+
+        // Operator retry of the rejected delivery, then cancel.
+        #expect(try store.retry(Fixture.id(2), recipient: Fixture.ru, at: t0 + 50) == 1)
+        #expect(try store.delivery(Fixture.id(2), recipient: Fixture.ru)?.state == .pending)
+        #expect(try store.cancel(Fixture.id(2), at: t0 + 51) == 2)
+        #expect(try store.message(Fixture.id(2))?.deliveries.map(\.state) == [.cancelled, .cancelled])
+        let notCancellable = try #require(throws: StoreError.self) { try store.cancel(Fixture.id(1), recipient: Fixture.ru) }
+        #expect(notCancellable.code == .invalidState)
+        #expect(notCancellable.reason.contains("delivered"))
+
+        // Expiry.
+        try store.expire(Fixture.id(1), recipient: Fixture.hcoc, reason: "no receipt within 24 h", at: t0 + 60)
+        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.hcoc)?.state == .expired)
+
+        let kinds = try store.auditEvents().compactMap(\.kind)
+        #expect(kinds == [.queued, .queued, .attempt, .attemptFailed, .attempt, .delivered, .receiptReceived, .rejected,
+                          .retried, .cancelled, .cancelled, .expired])
+    }
+
+    @Test func requeueInFlightAfterRestart() throws {
+        let store = try store
+        try store.queue(Fixture.id(1))
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru)
+        #expect(try store.requeueInFlight(at: Fixture.base) == 1)
+        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.ru)?.state == .pending)
+    }
+
+    @Test func expireDeliveriesByAge() throws {
+        let store = try store
+        try store.queue(Fixture.id(1), at: Fixture.base)
+        try store.queue(Fixture.id(2), at: Fixture.base + 3600)
+        #expect(try store.expireDeliveries(queuedBefore: Fixture.base + 60) == 2)
+        #expect(try store.message(Fixture.id(1))?.deliveries.map(\.state) == [.expired, .expired])
+        #expect(try store.message(Fixture.id(2))?.deliveries.map(\.state) == [.pending, .pending])
+    }
+
+    @Test func unknownMessageIsNotFound() throws {
+        let store = try store
+        let error = try #require(throws: StoreError.self) { try store.markInFlight(Fixture.id(9), recipient: Fixture.ru) }
+        #expect(error.code == .notFound)
+        #expect(try #require(throws: StoreError.self) { try store.retry(Fixture.id(9)) }.code == .notFound)
+    }
+}

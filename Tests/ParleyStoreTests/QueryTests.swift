@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import Testing
+@testable import ParleyStore
+
+@Suite struct QueryTests {
+    let dir = TemporaryDirectory()
+    var store: ParleyStore { get throws { try ParleyStore(path: dir.path("store.sqlite")) } }
+
+    @Test func inboxFiltersAndPaging() throws {
+        let store = try store
+        var seq: [String: UInt64] = [:]
+        for n in 1...60 {
+            let sender = n % 3 == 0 ? "GB-NRRC" : Fixture.ru
+            seq[sender, default: 0] += 1
+            let message = Fixture.incoming(Fixture.id(n), seq: seq[sender]!, from: sender, type: UInt64(n % 2 == 0 ? 1 : 11),
+                                           created: Fixture.base + Double(n * 60),
+                                           remarks: n % 10 == 0 ? LocalizedText(language: "en", text: "Range safety hold number \(n)") : nil)
+            _ = try store.accept(message, buildReceipt: Fixture.receipt)
+        }
+        let ru = try store.inbox(InboxQuery(sender: Fixture.ru, limit: 100))
+        #expect(ru.count == 40)
+        #expect(ru.allSatisfy { $0.sender == Fixture.ru })
+        #expect(ru.map(\.fields.created) == ru.map(\.fields.created).sorted(by: >), "newest first")
+
+        let window = try store.inbox(InboxQuery(sender: Fixture.ru, createdFrom: Fixture.base + 600, createdBefore: Fixture.base + 1200))
+        #expect(window.map(\.fields.id) == [19, 17, 16, 14, 13, 11, 10].map(Fixture.id))
+
+        let typed = try store.inbox(InboxQuery(type: 1, createdBefore: Fixture.base + 601))
+        #expect(typed.map(\.fields.id) == [10, 8, 6, 4, 2].map(Fixture.id))
+
+        #expect(try store.inbox(InboxQuery(remarksContaining: "SAFETY hold")).count == 6)
+        #expect(try store.inbox(InboxQuery(sender: "GB-NRRC", remarksContaining: "safety")).map(\.fields.id) == [60, 30].map(Fixture.id))
+        #expect(try store.inbox(InboxQuery(remarksContaining: "\"unbalanced OR NOT")).isEmpty, "user text is never FTS syntax")
+        #expect(try store.inbox(InboxQuery(remarksContaining: "   ")).isEmpty)
+
+        // Keyset paging walks everything exactly once.
+        var collected = [MessageID]()
+        var query = InboxQuery(limit: 7)
+        while true {
+            let page = try store.inbox(query)
+            collected += page.map(\.fields.id)
+            guard let last = page.last else { break }
+            query.after = last.cursor
+        }
+        #expect(collected.count == 60)
+        #expect(Set(collected).count == 60)
+    }
+
+    @Test func outboxByStateAndRecipient() throws {
+        let store = try store
+        for n in 1...10 { try store.queue(Fixture.id(n), at: Fixture.base + Double(n)) }
+        for n in 1...4 {
+            try store.markInFlight(Fixture.id(n), recipient: Fixture.ru)
+            try store.recordReceipt(ReceivedReceipt(bytes: Data("r\(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru,
+                                                    status: .accepted, received: Fixture.base + 100))
+        }
+        #expect(try store.outbox(OutboxQuery(state: .delivered)).map(\.messageID) == (1...4).map(Fixture.id))
+        #expect(try store.outbox(OutboxQuery(state: .pending, recipient: Fixture.ru)).map(\.messageID) == (5...10).map(Fixture.id))
+        #expect(try store.outbox(OutboxQuery(recipient: Fixture.hcoc)).count == 10)
+        var all = [String]()
+        var query = OutboxQuery(limit: 3)
+        while true {
+            let page = try store.outbox(query)
+            all += page.map { "\($0.messageID) \($0.recipient)" }
+            guard let last = page.last else { break }
+            query.after = last
+        }
+        #expect(all.count == 20 && Set(all).count == 20)
+
+        #expect(try store.queueDepths() == [Fixture.ru: 6, Fixture.hcoc: 10])
+        #expect(try store.oldestUndelivered() == Fixture.base + 1)
+        let overdue = try store.overdue(queuedBefore: Fixture.base + 6)
+        #expect(overdue.map(\.messageID) == [1, 2, 3, 4, 5, 5].map(Fixture.id))
+        #expect(overdue.filter { $0.messageID == Fixture.id(5) }.map(\.recipient) == [Fixture.hcoc, Fixture.ru])
+    }
+
+    @Test func referenceChainCollectsOriginalAndEverythingReferencingIt() throws {
+        let store = try store
+        // Received: a pre-launch (1), its extension (2), a correction of the extension (3),
+        // a cancellation (4). Sent: our acknowledgement of 1 (5). Unrelated: 6.
+        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 1, type: 1, created: Fixture.base), buildReceipt: Fixture.receipt)
+        _ = try store.accept(Fixture.incoming(Fixture.id(2), seq: 2, type: 2, created: Fixture.base + 10,
+                                              references: [MessageReference(target: Fixture.id(1), relation: .extends)]), buildReceipt: Fixture.receipt)
+        _ = try store.accept(Fixture.incoming(Fixture.id(3), seq: 3, type: 10, created: Fixture.base + 20,
+                                              references: [MessageReference(target: Fixture.id(2), relation: .corrects)]), buildReceipt: Fixture.receipt)
+        _ = try store.accept(Fixture.incoming(Fixture.id(4), seq: 4, type: 3, created: Fixture.base + 30,
+                                              references: [MessageReference(target: Fixture.id(1), relation: .cancels)]), buildReceipt: Fixture.receipt)
+        try store.queue(Fixture.id(5), to: [Fixture.ru], type: 9, references: [MessageReference(target: Fixture.id(1), relation: .acknowledges)],
+                        at: Fixture.base + 15)
+        _ = try store.accept(Fixture.incoming(Fixture.id(6), seq: 5, created: Fixture.base + 40), buildReceipt: Fixture.receipt)
+
+        let expected = [1, 2, 5, 3, 4].map(Fixture.id)
+        for start in [1, 3, 4, 5] {
+            #expect(try store.referenceChain(of: Fixture.id(start)).map(\.message.fields.id) == expected, "chain from \(start)")
+        }
+        let chain = try store.referenceChain(of: Fixture.id(3))
+        #expect(chain.first?.receipts.count == 1)
+        #expect(chain.first { $0.message.fields.id == Fixture.id(5) }?.deliveries.count == 1)
+        #expect(try store.referenceChain(of: Fixture.id(6)).map(\.message.fields.id) == [Fixture.id(6)])
+        #expect(try store.referenceChain(of: Fixture.id(99)).isEmpty)
+    }
+
+    @Test func referenceCyclesTerminate() throws {
+        let store = try store
+        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 1, references: [MessageReference(target: Fixture.id(2), relation: .respondsTo)]),
+                             buildReceipt: Fixture.receipt)
+        _ = try store.accept(Fixture.incoming(Fixture.id(2), seq: 2, references: [MessageReference(target: Fixture.id(1), relation: .respondsTo)]),
+                             buildReceipt: Fixture.receipt)
+        #expect(try store.referenceChain(of: Fixture.id(1)).count == 2)
+    }
+
+    @Test func queriesUseIndexes() throws {
+        let store = try store
+        let plans = try store.pool.read { db in
+            try [
+                "SELECT * FROM message m WHERE m.direction = 1 AND m.sender = 'RU-NRRC' AND m.created >= 0 AND m.created < 10 ORDER BY m.created DESC, m.rowid DESC LIMIT 100",
+                "SELECT * FROM delivery WHERE recipient = 'RU-NRRC' AND state = 'pending' AND next_attempt <= 5",
+                "SELECT * FROM delivery WHERE state = 'pending'",
+                "SELECT * FROM reference WHERE target = x'00'",
+                "SELECT * FROM receipt WHERE message_id = x'00'",
+            ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map { $0["detail"] as String }.joined(separator: "; ") }
+        }
+        for plan in plans {
+            #expect(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "\(plan)")
+        }
+    }
+}
