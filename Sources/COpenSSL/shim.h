@@ -55,10 +55,6 @@ static inline unsigned long parley_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC225
 static inline int parley_EVP_PKEY_ED25519(void) { return EVP_PKEY_ED25519; }
 static inline int parley_EVP_PKEY_EC(void) { return EVP_PKEY_EC; }
 
-/* Error queue: ERR_GET_REASON is a static inline in 3.x but keep one spelling for Swift. */
-static inline int parley_ERR_GET_REASON(unsigned long error) { return ERR_GET_REASON(error); }
-static inline int parley_ERR_GET_LIB(unsigned long error) { return ERR_GET_LIB(error); }
-
 /* Key generation (EVP_PKEY_Q_keygen is variadic). */
 static inline EVP_PKEY *parley_generate_ed25519(void) { return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); }
 static inline EVP_PKEY *parley_generate_ec(const char *curve) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve); }

@@ -32,6 +32,7 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         guard derEncoded.count <= Self.maximumDERLength else {
             throw CryptoError(.tooLarge, "certificate has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)")
         }
+        OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let certificate = d2i_X509(nil, &cursor, buffer.count) else { return nil }

@@ -14,11 +14,16 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
     public let nextUpdate: Date
     /// Serial numbers of the revoked certificates, lowercase hexadecimal.
     public let revokedSerialNumbersHex: [String]
+    /// The cRLNumber (big-endian magnitude, no leading zeros), if present.
+    let crlNumber: [UInt8]?
+    /// The authorityKeyIdentifier keyIdentifier, if present (tells CRLs of same-named CAs apart).
+    let authorityKeyID: [UInt8]?
 
     public init(derEncoded: [UInt8]) throws {
         guard derEncoded.count <= Self.maximumLength else {
             throw CryptoError(.tooLarge, "CRL has \(derEncoded.count) bytes; the limit is \(Self.maximumLength)")
         }
+        OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let crl = d2i_X509_CRL(nil, &cursor, buffer.count) else { return nil }
@@ -55,6 +60,47 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
             }
         }
         self.revokedSerialNumbersHex = serials
+        self.authorityKeyID = Self.authorityKeyID(parsed)
+        self.crlNumber = Self.crlNumber(parsed)
+    }
+
+    /// True if this CRL supersedes `other` from the same CA: a higher cRLNumber when both have one
+    /// (RFC 5280 §5.2.3), otherwise a later thisUpdate.
+    func supersedes(_ other: CertificateRevocationList) -> Bool {
+        if let mine = crlNumber, let theirs = other.crlNumber, mine != theirs {
+            return mine.count != theirs.count ? mine.count > theirs.count : theirs.lexicographicallyPrecedes(mine)
+        }
+        return thisUpdate > other.thisUpdate
+    }
+
+    private static func crlNumber(_ crl: OpaquePointer) -> [UInt8]? {
+        var critical: Int32 = 0
+        guard let raw = X509_CRL_get_ext_d2i(crl, NID_crl_number, &critical, nil) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let number = raw.assumingMemoryBound(to: ASN1_INTEGER.self)
+        defer { ASN1_INTEGER_free(number) }
+        guard let data = ASN1_STRING_get0_data(number) else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(number))).drop { $0 == 0 })
+    }
+
+    /// True if both CRLs come from the same CA: equal issuer names and authority key identifiers.
+    func hasSameIssuer(as other: CertificateRevocationList) -> Bool {
+        authorityKeyID == other.authorityKeyID
+            && X509_NAME_cmp(X509_CRL_get_issuer(object.pointer), X509_CRL_get_issuer(other.object.pointer)) == 0
+    }
+
+    private static func authorityKeyID(_ crl: OpaquePointer) -> [UInt8]? {
+        var critical: Int32 = 0
+        guard let raw = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &critical, nil) else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let identifier = raw.assumingMemoryBound(to: AUTHORITY_KEYID.self)
+        defer { AUTHORITY_KEYID_free(identifier) }
+        guard let keyID = identifier.pointee.keyid, let data = ASN1_STRING_get0_data(keyID) else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(keyID))))
     }
 
     /// Every CRL in PEM text (`X509 CRL` blocks, in order). Throws if there is none.

@@ -27,6 +27,8 @@ public struct CryptoError: Error, Sendable, CustomStringConvertible {
         case invalidCRL
         /// A signature could not be produced.
         case signingFailed
+        /// An argument or configuration value is out of range.
+        case invalidArgument
         /// An OpenSSL call failed unexpectedly (allocation, provider not available, ...).
         case openSSLFailure
     }

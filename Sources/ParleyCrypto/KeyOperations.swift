@@ -31,7 +31,7 @@ enum KeyOperations {
         }
     }
 
-    /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s`).
+    /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
     static func sign(key: OpaquePointer, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else {
             throw CryptoError.openSSL(.openSSLFailure, "cannot allocate EVP_MD_CTX")
@@ -59,7 +59,8 @@ enum KeyOperations {
             }
             return signature
         }
-        return try rawSignature(fromDER: signature, scalarLength: scalarLength)
+        // Low-S (SPEC.md §5.3): OpenSSL returns either of (r, s) and (r, n − s).
+        return ECDSALowS.normalized(try rawSignature(fromDER: signature, scalarLength: scalarLength), algorithm: algorithm)
     }
 
     static func verify(key: OpaquePointer, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool {

@@ -27,8 +27,8 @@ enum OpenSSLErrorQueue {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The reason code of the most recent queued error without removing it, or 0.
-    static func lastReason() -> Int32 {
-        parley_ERR_GET_REASON(ERR_peek_last_error())
+    /// True if nothing is queued on this thread.
+    static var isEmpty: Bool {
+        ERR_peek_error() == 0
     }
 }

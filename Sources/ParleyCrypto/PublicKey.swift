@@ -15,6 +15,7 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
         guard derEncoded.count <= Self.maximumDERLength else {
             throw CryptoError(.tooLarge, "public key has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)")
         }
+        OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let key = d2i_PUBKEY(nil, &cursor, buffer.count) else { return nil }

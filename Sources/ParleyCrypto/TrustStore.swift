@@ -9,6 +9,11 @@ internal import COpenSSL
 /// are applied strictly (`X509_V_FLAG_X509_STRICT`); at most 8 intermediate CAs (`set_depth(8)`).
 /// Several anchors may be installed at once (root rollover).
 ///
+/// Of several CRLs from the same CA (same issuer name and authority key identifier) only the newest
+/// is kept (highest cRLNumber, or latest thisUpdate without one): OpenSSL would otherwise use
+/// whichever it finds first, possibly an older CRL that lacks recent revocations. So a node may load
+/// old and new CRL files together.
+///
 /// Clock skew: a certificate is accepted if it became valid at most `maximumClockSkew` after `time`,
 /// or expired less than `maximumClockSkew` before it; a CRL whose thisUpdate is up to
 /// `maximumClockSkew` after `time` is accepted too. A CRL's nextUpdate gets no allowance: an
@@ -21,6 +26,7 @@ internal import COpenSSL
 /// example after a CRL refresh) starts with an empty cache.
 public struct TrustStore: Sendable {
     public let anchors: [Certificate]
+    /// The CRLs in use: per CA, the newest among those given (highest cRLNumber).
     public let crls: [CertificateRevocationList]
     /// Seconds of clock difference tolerated on certificate validity (see above).
     public let maximumClockSkew: TimeInterval
@@ -49,12 +55,20 @@ public struct TrustStore: Sendable {
             )
         }
         guard maximumClockSkew >= 0, maximumClockSkew.isFinite else {
-            throw CryptoError(.openSSLFailure, "maximumClockSkew must be a finite number of seconds ≥ 0")
+            throw CryptoError(.invalidArgument, "maximumClockSkew must be a finite number of seconds ≥ 0")
+        }
+        var newest: [CertificateRevocationList] = []
+        for crl in crls {
+            if let index = newest.firstIndex(where: { $0.hasSameIssuer(as: crl) }) {
+                if crl.supersedes(newest[index]) { newest[index] = crl }
+            } else {
+                newest.append(crl)
+            }
         }
         self.anchors = anchors
-        self.crls = crls
+        self.crls = newest
         self.maximumClockSkew = maximumClockSkew
-        self.storage = try Storage(anchors: anchors, crls: crls, cacheCapacity: cacheCapacity)
+        self.storage = try Storage(anchors: anchors, crls: newest, cacheCapacity: cacheCapacity)
     }
 
     /// Anchors from one file (PEM bundle or DER) and CRLs from any number of files.
@@ -97,6 +111,50 @@ public struct TrustStore: Sendable {
             storage.cache.insert(key, verified, validDuring: window)
         }
         return verified
+    }
+
+    /// As `verify(chain:at:purpose:)` for a chain of DER certificates (a COSE x5chain). A chain seen
+    /// before is answered from the cache without parsing the certificates again (only their SHA-256
+    /// is computed); a certificate that cannot be parsed is reported as check `.other`.
+    public func verify(
+        chainDER: [[UInt8]],
+        at time: Date,
+        purpose: CertificatePurpose = .messageSigning
+    ) throws -> VerifiedChain {
+        guard !chainDER.isEmpty, chainDER.count <= Self.maximumChainLength else {
+            throw ChainVerificationError(
+                check: chainDER.isEmpty ? .other : .pathTooLong, certificateIndex: 0, certificateSubject: "",
+                reason: "the chain holds \(chainDER.count) certificates; 1 to \(Self.maximumChainLength) are accepted"
+            )
+        }
+        var fingerprints: [UInt8] = []
+        fingerprints.reserveCapacity(32 * chainDER.count)
+        for (index, der) in chainDER.enumerated() {
+            guard der.count <= Certificate.maximumDERLength else {
+                throw ChainVerificationError(
+                    check: .other, certificateIndex: index, certificateSubject: "",
+                    reason: "certificate #\(index) has \(der.count) bytes; the limit is \(Certificate.maximumDERLength)"
+                )
+            }
+            fingerprints.append(contentsOf: Digest.sha256(der))
+        }
+        let flooredTime = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
+        let key = VerificationCache.Key(fingerprints: fingerprints, purpose: purpose)
+        if let cached = storage.cache.lookup(key, at: flooredTime) {
+            return cached
+        }
+        var chain: [Certificate] = []
+        for (index, der) in chainDER.enumerated() {
+            do {
+                chain.append(try Certificate(derEncoded: der))
+            } catch let error as CryptoError {
+                throw ChainVerificationError(
+                    check: .other, certificateIndex: index, certificateSubject: "",
+                    reason: "certificate #\(index) cannot be used: \(error.reason)", openSSLErrors: error.openSSLErrors
+                )
+            }
+        }
+        return try verify(chain: chain, at: time, purpose: purpose)
     }
 
     /// Drops every cached verification result (tests and benchmarks use it to measure uncached cost).

@@ -16,6 +16,11 @@ final class VerificationCache: Sendable {
             self.fingerprints = fingerprints
             self.purpose = purpose
         }
+
+        init(fingerprints: [UInt8], purpose: CertificatePurpose) {
+            self.fingerprints = fingerprints
+            self.purpose = purpose
+        }
     }
 
     private struct Entry {

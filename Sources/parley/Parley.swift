@@ -14,6 +14,6 @@ struct Parley: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Parley's throughput against a reference measured in the same run.",
-        subcommands: [BenchCodec.self, BenchStore.self]
+        subcommands: [BenchCodec.self, BenchStore.self, BenchCrypto.self]
     )
 }

@@ -51,6 +51,21 @@ struct KeyTests {
         #expect(!key.publicKey.isValidSignature(derEncode(signature), for: Self.message))
     }
 
+    /// ECDSA signatures come out low-S (SPEC.md §5.3); the high-S twin still verifies as plain ECDSA.
+    @Test(arguments: [SignatureAlgorithm.es256, .es384])
+    func ecdsaSignaturesAreLowS(_ algorithm: SignatureAlgorithm) throws {
+        let key = try PrivateKey.generate(algorithm)
+        for round in 0..<64 {
+            let message = Array("low-S round \(round)".utf8)
+            let signature = try key.signature(for: message)
+            #expect(ECDSALowS.isLowS(signature, algorithm: algorithm), "round \(round)")
+            #expect(key.publicKey.isValidSignature(signature, for: message))
+            let twin = ECDSALowS.twin(of: signature, algorithm: algorithm)
+            #expect(twin != signature)
+            #expect(key.publicKey.isValidSignature(twin, for: message))
+        }
+    }
+
     /// The DER encoding of an r‖s signature, to check that DER input is refused.
     func derEncode(_ raw: [UInt8]) -> [UInt8] {
         func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {

@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCrypto
+import Synchronization
 
 /// A test PKI made by `Certs/make-test-pki.sh` in a temporary directory (see Certs/README.md for its layout).
 struct TestPKI: Sendable {
@@ -7,8 +8,18 @@ struct TestPKI: Sendable {
     static let first = "US-NRRC"
     static let second = "RU-NRRC"
 
-    /// One PKI shared by the read-only tests (made once per test process).
-    static let shared: Result<TestPKI, any Error> = Result { try TestPKI.make() }
+    /// One PKI shared by the read-only tests (made once per test process, removed at exit).
+    static let shared: Result<TestPKI, any Error> = Result {
+        let pki = try TestPKI.make()
+        sharedDirectory.withLock { $0 = pki.directory.deletingLastPathComponent().path }
+        atexit {
+            if let path = TestPKI.sharedDirectory.withLock({ $0 }) {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+        return pki
+    }
+    private static let sharedDirectory = Mutex<String?>(nil)
 
     let directory: URL
 
@@ -17,6 +28,11 @@ struct TestPKI: Sendable {
         let directory = try TestSupport.temporaryDirectory("parley-test-pki").appendingPathComponent("pki")
         try run("/usr/bin/env", ["bash", script] + arguments + [directory.path, first, second])
         return TestPKI(directory: directory)
+    }
+
+    /// Deletes the PKI (its temporary parent directory).
+    func remove() {
+        try? FileManager.default.removeItem(at: directory.deletingLastPathComponent())
     }
 
     func path(_ relativePath: String) -> String {

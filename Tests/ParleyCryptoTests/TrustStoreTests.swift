@@ -129,6 +129,15 @@ struct TrustStoreTests {
         }
         #expect(error?.reason.contains("CRL has expired") == true)
 
+        // An expired CRL next to the current one of the same CA is superseded, not used.
+        for files in [["trust/crls.pem", "negative/expired-crl/crls.pem"], ["negative/expired-crl/crls.pem", "trust/crls.pem"]] {
+            let mixed = try pki.trustStore(crls: files)
+            #expect(mixed.crls.count == 2)
+            #expect(try mixed.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now).participantID == "US-NRRC")
+        }
+        // CRLs of another CA are kept apart.
+        #expect(try pki.trustStore(crls: ["trust/crls.pem", "negative/other-ca/crls.pem"]).crls.count == 4)
+
         // CRL nextUpdate gets no skew allowance; thisUpdate does.
         let regular = try pki.trustStore()
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
@@ -172,6 +181,7 @@ struct TrustStoreTests {
     /// validity (the script's CRLs start today).
     @Test func clockSkewAllowanceAtTheBoundary() throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now).year!
         try pki.issueCRL(ca: "root", config: "root-ca.cnf", lastUpdate: "\(year - 3)0101000000Z",
                          nextUpdate: "\(year + 5)0101000000Z", output: "root/wide-crl.pem")
@@ -235,6 +245,7 @@ struct TrustStoreTests {
     func otherAlgorithms(_ algorithms: AlgorithmCase) throws {
         let arguments = algorithms.arguments
         let pki = try TestPKI.make(arguments: arguments)
+        defer { pki.remove() }
         let store = try pki.trustStore()
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
         let verified = try store.verify(chain: chain, at: now)

@@ -45,6 +45,32 @@ struct VerificationCacheTests {
         #expect(store.storage.cache.count == 0)
     }
 
+    @Test func derChainsShareTheCacheAndReportUnparsableCertificates() throws {
+        let store = try pki.trustStore()
+        let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
+        let fromDER = try store.verify(chainDER: chain.map(\.derEncoded), at: now)
+        #expect(fromDER.participantID == "US-NRRC")
+        #expect(store.storage.cache.count == 1)
+        #expect(try store.verify(chain: chain, at: now) == fromDER)
+        #expect(store.storage.cache.count == 1)
+
+        let revoked = #expect(throws: ChainVerificationError.self) {
+            try store.verify(chainDER: pki.certificates("negative/revoked/signing-chain.pem").map(\.derEncoded), at: now)
+        }
+        #expect(revoked?.check == .revoked)
+        let garbage = #expect(throws: ChainVerificationError.self) {
+            try store.verify(chainDER: [chain[0].derEncoded, [0x30, 0x01, 0x00]], at: now)
+        }
+        #expect(garbage?.check == .other)
+        #expect(garbage?.certificateIndex == 1)
+        let none = #expect(throws: ChainVerificationError.self) { try store.verify(chainDER: [], at: now) }
+        #expect(none?.check == .other)
+        let tooMany = #expect(throws: ChainVerificationError.self) {
+            try store.verify(chainDER: Array(repeating: chain[1].derEncoded, count: 11), at: now)
+        }
+        #expect(tooMany?.check == .pathTooLong)
+    }
+
     @Test func theCacheIsBounded() throws {
         let store = try TrustStore(
             anchors: pki.certificates("trust/anchors.pem"), crls: pki.crls("trust/crls.pem"), cacheCapacity: 2
@@ -61,6 +87,7 @@ struct VerificationCacheTests {
     /// certificate the new CRL revokes.
     @Test func crlRefreshRevokesACachedChain() throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let chain = try pki.certificates("participants/RU-NRRC/signing-chain.pem")
         let reference = TrustStoreReference(try pki.trustStore())
         #expect(try reference.current.verify(chain: chain, at: now).participantID == "RU-NRRC")
@@ -79,6 +106,14 @@ struct VerificationCacheTests {
         // Others under the same CA still verify.
         #expect(try reference.current.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now)
             .participantID == "US-NRRC")
+        // Old and new CRL files loaded together: the newest CRL per CA is used, in either order.
+        for files in [["trust/crls.pem", "issuing/refreshed-crl.pem"], ["issuing/refreshed-crl.pem", "trust/crls.pem"]] {
+            let both = try pki.trustStore(crls: files)
+            #expect(both.crls.count == 2)
+            let again = #expect(throws: ChainVerificationError.self) { try both.verify(chain: chain, at: now) }
+            #expect(again?.check == .revoked)
+        }
+
         // The replaced store still answers from its own (older) CRLs.
         #expect(try old.verify(chain: chain, at: now).participantID == "RU-NRRC")
     }
