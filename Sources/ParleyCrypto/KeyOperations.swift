@@ -32,14 +32,12 @@ enum KeyOperations {
     }
 
     /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
-    static func sign(key: OpaquePointer, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
-        guard let context = EVP_MD_CTX_new() else {
-            throw CryptoError.openSSL(.openSSLFailure, "cannot allocate EVP_MD_CTX")
-        }
-        defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestSignInit(context, nil, algorithm.digest?.pointer, nil, key) == 1 else {
+    static func sign(key evpKey: EVPKey, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
+        let key = evpKey.pointer
+        guard let context = evpKey.initialisedContext(signing: true, digest: algorithm.digest?.pointer) else {
             throw CryptoError.openSSL(.signingFailed, "cannot initialise \(algorithm) signing")
         }
+        defer { EVP_MD_CTX_free(context) }
         var length = Int(EVP_PKEY_get_size(key))
         var signature = [UInt8](repeating: 0, count: length)
         let status = message.withUnsafeBufferPointer { messageBuffer in
@@ -63,7 +61,7 @@ enum KeyOperations {
         return ECDSALowS.normalized(try rawSignature(fromDER: signature, scalarLength: scalarLength), algorithm: algorithm)
     }
 
-    static func verify(key: OpaquePointer, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool {
+    static func verify(key evpKey: EVPKey, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool {
         guard signature.count == algorithm.signatureLength else { return false }
         let encoded: [UInt8]
         if let order = algorithm.groupOrder, let scalarLength = algorithm.scalarLength {
@@ -76,15 +74,11 @@ enum KeyOperations {
             encoded = signature
         }
 
-        guard let context = EVP_MD_CTX_new() else {
+        guard let context = evpKey.initialisedContext(signing: false, digest: algorithm.digest?.pointer) else {
             OpenSSLErrorQueue.clear()
             return false
         }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit(context, nil, algorithm.digest?.pointer, nil, key) == 1 else {
-            OpenSSLErrorQueue.clear()
-            return false
-        }
         let status = message.withUnsafeBufferPointer { messageBuffer in
             encoded.withUnsafeBufferPointer { signatureBuffer in
                 EVP_DigestVerify(

@@ -142,6 +142,6 @@ public struct PrivateKey: Sendable {
     /// A COSE-form signature over `message`: Ed25519 64 bytes (pure EdDSA); ES256 `r‖s` 64 bytes over
     /// SHA-256; ES384 `r‖s` 96 bytes over SHA-384. ECDSA signatures are low-S (`s ≤ n/2`, SPEC.md §5.3).
     public func signature(for message: [UInt8]) throws -> [UInt8] {
-        try KeyOperations.sign(key: key.pointer, algorithm: algorithm, message: message)
+        try KeyOperations.sign(key: key, algorithm: algorithm, message: message)
     }
 }

@@ -89,7 +89,7 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     /// Wrong lengths, DER-encoded ECDSA signatures, r or s outside [1, n−1] and non-canonical Ed25519
     /// signatures are all rejected.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        KeyOperations.verify(key: key.pointer, algorithm: algorithm, signature: signature, message: message)
+        KeyOperations.verify(key: key, algorithm: algorithm, signature: signature, message: message)
     }
 
     /// As `isValidSignature(_:for:)`, but false unless the key is of `algorithm` (e.g. the COSE `alg`).
