@@ -59,9 +59,14 @@ public struct COSESign1: Sendable, Hashable {
 
     /// The tagged, deterministic encoding.
     public var encoded: [UInt8] {
-        CBOREncoder.encode(.tagged(Self.tag, [
-            .byteString(protectedHeader), .map(unprotectedHeader), .byteString(payload), .byteString(signature),
-        ]))
+        var writer = CBORWriter(capacity: protectedHeader.count + payload.count + signature.count + 16)
+        writer.writeTag(Self.tag)
+        writer.writeArrayHeader(4)
+        writer.writeByteString(protectedHeader)
+        writer.write(.map(unprotectedHeader))
+        writer.writeByteString(payload)
+        writer.writeByteString(signature)
+        return writer.bytes
     }
 
     /// The bytes to sign or verify: `Sig_structure = ["Signature1", protected, external_aad, payload]`.

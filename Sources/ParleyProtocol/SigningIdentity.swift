@@ -9,6 +9,9 @@ public struct SigningIdentity: Sendable {
     public let chain: [Certificate]
     /// The participant id bound in the leaf certificate.
     public let participantID: ParticipantID
+    /// The encoded protected headers for messages and receipts: the same for every object signed.
+    private let messageHeader: [UInt8]
+    private let receiptHeader: [UInt8]
 
     public init(key: PrivateKey, chain: [Certificate]) throws {
         guard let leaf = chain.first else {
@@ -26,6 +29,9 @@ public struct SigningIdentity: Sendable {
         self.key = key
         self.chain = chain
         self.participantID = participantID
+        let x5chain = chain.map(\.derEncoded)
+        messageHeader = ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: ContentType.message, certificateChain: x5chain).encoded
+        receiptHeader = ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: ContentType.receipt, certificateChain: x5chain).encoded
     }
 
     /// Loads a private key (PKCS#8 PEM, mode 0600 or stricter) and a PEM chain file.
@@ -53,8 +59,12 @@ public struct SigningIdentity: Sendable {
     }
 
     func sign(payload: [UInt8], contentType: String) throws -> [UInt8] {
-        let header = ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: contentType,
-                                     certificateChain: chain.map(\.derEncoded)).encoded
+        let header = switch contentType {
+        case ContentType.message: messageHeader
+        case ContentType.receipt: receiptHeader
+        default: ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: contentType,
+                                 certificateChain: chain.map(\.derEncoded)).encoded
+        }
         let toBeSigned = COSESign1.toBeSigned(protectedHeader: header, payload: payload)
         let signature = ECDSALowS.normalized(try key.signature(for: toBeSigned), algorithm: key.algorithm)
         return COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded

@@ -6,8 +6,8 @@ import ParleyCrypto
 public struct VerifiedMessage: Sendable {
     /// The exact bytes received.
     public let bytes: [UInt8]
-    /// SHA-256 of `bytes`: what receipts carry.
-    public let digest: [UInt8]
+    /// SHA-256 of `bytes`: what receipts carry (computed when asked for: a receiver has it already).
+    public var digest: [UInt8] { Digest.sha256(bytes) }
     public let envelope: Envelope
     public let algorithm: SignatureAlgorithm
     public let signer: VerifiedChain
@@ -116,7 +116,7 @@ public struct MessageVerifier: Sendable {
             throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(maximumClockSkew) s after the receive time \(time); check both clocks (NTP)")
         }
         if let bodyError { throw bodyError }
-        return VerifiedMessage(bytes: bytes, digest: Digest.sha256(bytes), envelope: envelope!, algorithm: algorithm, signer: signer)
+        return VerifiedMessage(bytes: bytes, envelope: envelope!, algorithm: algorithm, signer: signer)
     }
 
     /// Verifies `bytes` as a receipt at `time` (SPEC.md §9.2). With `message` and `recipient`, the
