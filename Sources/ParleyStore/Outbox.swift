@@ -118,7 +118,7 @@ extension ParleyStore {
         if try MessageRows.rowid(db, id: fields.id) != nil {
             throw StoreError(.invalidArgument, "message id \(fields.id) is already stored; every message needs a new id (UUIDv7 or 16 random bytes)")
         }
-        let digest = SHA256.digest(fields.bytes)
+        let digest = fields.bytes.sha256
         let rowid = try MessageRows.insert(db, fields, direction: .sent, sender: sender, stored: now, digest: digest)
         let deliveryStatement = try db.cachedStatement(sql: """
             INSERT INTO delivery (message, sender, recipient, seq, state, attempts, next_attempt, updated)
@@ -213,7 +213,7 @@ extension ParleyStore {
             rejectionReason = reason
         }
         let now = StoreTime.seconds(receipt.received)
-        let digest = SHA256.digest(receipt.bytes)
+        let digest = receipt.bytes.sha256
         return try writeStore { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message

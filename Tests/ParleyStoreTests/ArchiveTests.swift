@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ParleyCodec
 import Testing
 @testable import ParleyStore
 
@@ -182,17 +183,17 @@ import Testing
 
     /// Writes `items` as an archive with a correct trailer (counts and digest), so that only the
     /// structural rule under test is broken.
-    func handMade(_ name: String, _ items: [ArchiveCBOR], messages: Int, receipts: Int, channels: Int) throws -> String {
+    func handMade(_ name: String, _ items: [CBOR], messages: Int, receipts: Int, channels: Int) throws -> String {
         var bytes = [UInt8]()
-        for item in items { item.encode(into: &bytes) }
-        let digest = SHA256.digest(bytes)
-        ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest).encode(into: &bytes)
+        for item in items { ArchiveCBOR.encode(item, into: &bytes) }
+        let digest = Data(bytes).sha256
+        ArchiveCBOR.encode(ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest), into: &bytes)
         let path = dir.path(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    var header: ArchiveCBOR {
+    var header: CBOR {
         ArchiveItems.header(ArchiveHeader(formatVersion: 1, exporter: Fixture.us, from: from, to: to, created: created, storeSchemaVersion: 2))
     }
 
@@ -223,11 +224,11 @@ import Testing
                                               messages: 1, receipts: 0, channels: 0)
         var settled = sentMessage(1)
         settled.deliveries[0].state = .delivered
-        settled.deliveries[0].receiptDigest = SHA256.digest(Data("missing receipt".utf8))
+        settled.deliveries[0].receiptDigest = Data("missing receipt".utf8).sha256
         let missingReceipt = try handMade("missing", [header, ArchiveItems.message(settled)], messages: 1, receipts: 0, channels: 0)
         let strayReceipt = try handMade("stray", [header, ArchiveItems.message(sentMessage(1)), ArchiveItems.receipt(StoredReceipt(
             direction: .received, messageID: Fixture.id(2), signer: Fixture.ru, status: .accepted, stored: from,
-            bytes: Data("r".utf8), digest: SHA256.digest(Data("r".utf8))))], messages: 1, receipts: 1, channels: 0)
+            bytes: Data("r".utf8), digest: Data("r".utf8).sha256))], messages: 1, receipts: 1, channels: 0)
         let channelsOutOfOrder = try handMade("channels", [header,
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.hcoc, nextSequenceNumber: 2))],
@@ -236,8 +237,8 @@ import Testing
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
             ArchiveItems.message(sentMessage(1))], messages: 1, receipts: 0, channels: 1)
         let wrongCounts = try handMade("counts", [header, ArchiveItems.message(sentMessage(1))], messages: 2, receipts: 0, channels: 0)
-        let unknownVersion = try handMade("version", [.array([.unsigned(0), .map([
-            1: .text("parley-archive"), 2: .unsigned(2), 3: .text(Fixture.us), 4: .time(0), 5: .time(1), 6: .time(1), 7: .unsigned(2)])])],
+        let unknownVersion = try handMade("version", [.array([.uint(0), .intMap([
+            1: .tstr("parley-archive"), 2: .uint(2), 3: .tstr(Fixture.us), 4: .time(0), 5: .time(1), 6: .time(1), 7: .uint(2)])])],
             messages: 0, receipts: 0, channels: 0)
         for (path, expected) in [(unsortedRefs, "refs"), (unsortedDeliveries, "sorted by recipient"), (missingReceipt, "missing"),
                                  (strayReceipt, "does not follow"), (channelsOutOfOrder, "not in order"), (messageAfterChannel, "after channel"),

@@ -46,7 +46,7 @@ import Testing
         forged.fields.bytes = Fixture.bytes("forged", Fixture.id(1))
         forged.sequenceNumber = 2
         let outcome = try store.accept(forged) { _ in Issue.record("no receipt for an equivocation"); return Data() }
-        let storedDigest = SHA256.digest(original.fields.bytes), receivedDigest = SHA256.digest(forged.fields.bytes)
+        let storedDigest = original.fields.bytes.sha256, receivedDigest = forged.fields.bytes.sha256
         #expect(outcome == .equivocation(storedDigest: storedDigest, receivedDigest: receivedDigest))
         #expect(try tableSnapshot(store) == snapshot)
         #expect(try store.message(Fixture.id(1))?.message.fields.bytes == original.fields.bytes)

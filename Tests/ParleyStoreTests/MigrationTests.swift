@@ -38,7 +38,7 @@ import Testing
         // Data kept, exactly.
         let one = try #require(try store.message(MessageID(Data(repeating: 1, count: 16))!))
         #expect(one.message.fields.bytes == Data([0xD2, 0x84]) + Data("fixture message one (received)".utf8))
-        #expect(one.message.digest == SHA256.digest(one.message.fields.bytes))
+        #expect(one.message.digest == one.message.fields.bytes.sha256)
         #expect(one.receipts.map(\.bytes) == [Data("receipt issued for one".utf8)])
         let three = try #require(try store.message(MessageID(Data(repeating: 3, count: 16))!))
         #expect(three.deliveries.map(\.state) == [.pending, .delivered])

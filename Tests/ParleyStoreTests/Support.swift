@@ -57,7 +57,7 @@ enum Fixture {
         Data("receipt:".utf8) + message.fields.id.bytes + Data(message.sender.utf8)
     }
 
-    static func sha256Hex(_ data: Data) -> String { SHA256.digest(data).hexString }
+    static func sha256Hex(_ data: Data) -> String { data.sha256.hexString }
 }
 
 extension ParleyStore {
