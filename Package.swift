@@ -35,7 +35,7 @@ let package = Package(
             exclude: ["README.md"]
         ),
         // Writer process for ParleyStore's crash-durability test (killed with SIGKILL by the test).
-        .executableTarget(name: "parley-store-crashtest", dependencies: ["ParleyStore"]),
+        .executableTarget(name: "parley-store-crashtest", dependencies: ["ParleyStore", "ParleyProtocol"]),
         .executableTarget(
             name: "parley",
             dependencies: [

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import ParleyCodec
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct ArchiveTests {
@@ -13,7 +14,7 @@ import Testing
         for n in 1...20 {
             try store.queue(Fixture.id(n), to: n % 2 == 0 ? [Fixture.ru, Fixture.hcoc] : [Fixture.ru], type: UInt64(n % 11 + 1),
                             references: n > 1 ? [MessageReference(target: Fixture.id(n - 1), relation: .respondsTo)] : [],
-                            remarks: n % 4 == 0 ? LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
+                            remarks: n % 4 == 0 ? try! LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
                             at: Fixture.base + Double(n * 10))
         }
         for n in 1...8 {
@@ -27,7 +28,7 @@ import Testing
         for (n, seq) in [(101, 1), (102, 2), (105, 5), (107, 7)] {
             _ = try store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(seq), created: Fixture.base + Double(n),
                                                   references: [MessageReference(target: Fixture.id(1), relation: .acknowledges)],
-                                                  remarks: LocalizedText(language: "ru", text: "сообщение \(n)"),
+                                                  remarks: try! LocalizedText(language: "ru", text: "сообщение \(n)"),
                                                   received: Fixture.base + Double(n * 2)), buildReceipt: Fixture.receipt)
         }
         return store

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct MigrationTests {
@@ -46,13 +47,13 @@ import Testing
         #expect(try store.auditEvents().count == 5)
 
         // The v2 full-text index covers rows written by v1, accents folded.
-        #expect(try store.inbox(InboxQuery(remarksContaining: "weather")).map(\.fields.id.bytes) == [Data(repeating: 1, count: 16)])
-        #expect(try store.inbox(InboxQuery(remarksContaining: "annule techniques")).map(\.fields.id.bytes) == [Data(repeating: 2, count: 16)])
+        #expect(try store.inbox(InboxQuery(remarksContaining: "weather")).map(\.fields.id.data) == [Data(repeating: 1, count: 16)])
+        #expect(try store.inbox(InboxQuery(remarksContaining: "annule techniques")).map(\.fields.id.data) == [Data(repeating: 2, count: 16)])
 
         // And the store carries on: channels continue where v1 left them.
         let queued = try store.queue(Fixture.id(10))
         #expect(queued.sequenceNumbers == [Fixture.hcoc: 2, Fixture.ru: 2])
-        let late = Fixture.incoming(Fixture.id(11), seq: 2, remarks: LocalizedText(language: "en", text: "late arrival"))
+        let late = Fixture.incoming(Fixture.id(11), seq: 2, remarks: try! LocalizedText(language: "en", text: "late arrival"))
         #expect(try store.accept(late, buildReceipt: Fixture.receipt) == .accepted(receipt: Fixture.receipt(for: late), channel: .gapFilled))
         #expect(try store.gaps().isEmpty)
         #expect(try store.incomingChannels().map(\.contiguous) == [3])

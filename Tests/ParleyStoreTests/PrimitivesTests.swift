@@ -2,6 +2,7 @@ import Foundation
 import ParleyCodec
 import ParleyCrypto
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 /// The store's digests come from ParleyCrypto: one-shot for stored bytes, incremental for archives.
@@ -87,12 +88,13 @@ import Testing
 }
 
 @Suite struct MessageIDTests {
-    @Test func lengthAndHex() {
+    @Test func lengthAndHex() throws {
         #expect(MessageID(Data(count: 15)) == nil)
         #expect(MessageID(Data(count: 17)) == nil)
-        let id = MessageID(hex: "00112233445566778899aabbccddeeff")!
+        let id = try MessageID(hex: "00112233445566778899aabbccddeeff")
         #expect(id.hex == "00112233445566778899aabbccddeeff")
-        #expect(MessageID(hex: "zz112233445566778899aabbccddeeff") == nil)
+        #expect(MessageID(id.data) == id)
+        #expect(throws: ProtocolError.self) { try MessageID(hex: "zz112233445566778899aabbccddeeff") }
     }
 
     @Test func participantIDs() {

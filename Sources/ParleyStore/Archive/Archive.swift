@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 import ParleyCodec
 import ParleyCrypto
@@ -399,7 +400,7 @@ extension ParleyStore {
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         let id = message.fields.id
-        if let stored = try Data.fetchOne(db, sql: "SELECT bytes FROM message WHERE id = ?", arguments: [id.bytes]) {
+        if let stored = try Data.fetchOne(db, sql: "SELECT bytes FROM message WHERE id = ?", arguments: [id.data]) {
             guard stored == message.fields.bytes else {
                 throw StoreError(.archiveConflict, "the archive \(path) holds message \(id) with bytes different from the stored message (equivocation or forgery); nothing was imported")
             }
@@ -430,14 +431,14 @@ extension ParleyStore {
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         var rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM receipt WHERE message_id = ? AND digest = ?",
-                                       arguments: [receipt.messageID.bytes, receipt.digest])
+                                       arguments: [receipt.messageID.data, receipt.digest])
         if rowid == nil {
             var code: Int64?, reason: String?
             if case .rejected(let c, let r) = receipt.status { code = Int64(c); reason = r }
             try db.execute(sql: """
                 INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [receipt.messageID.bytes, receipt.direction.rawValue, receipt.signer, Int64(receipt.status.code),
+                """, arguments: [receipt.messageID.data, receipt.direction.rawValue, receipt.signer, Int64(receipt.status.code),
                                  code, reason, StoreTime.seconds(receipt.stored), receipt.bytes, receipt.digest])
             rowid = db.lastInsertedRowID
             summary.receiptsAdded += 1

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import ParleyCodec
 
 /// Archive items (Protocol/ARCHIVE.md). Every item is a CBOR array `[kind, map]`.
@@ -111,14 +112,14 @@ enum ArchiveItems {
         var map: [UInt64: CBOR] = [
             1: .uint(UInt64(m.direction.rawValue)),
             2: .bstr(m.fields.bytes),
-            3: .bstr(m.fields.id.bytes),
+            3: .bstr(m.fields.id.data),
             4: .tstr(m.sender),
             5: .uint(m.fields.type),
             6: .time(StoreTime.seconds(m.fields.created)),
             7: .time(StoreTime.seconds(m.stored)),
         ]
         if !m.fields.references.isEmpty {
-            map[8] = .array(m.fields.references.map { .array([.bstr($0.target.bytes), .uint($0.relation.rawValue)]) })
+            map[8] = .array(m.fields.references.map { .array([.bstr($0.target.data), .uint($0.relation.rawValue)]) })
         }
         if let remarks = m.fields.remarks {
             map[9] = .array([.tstr(remarks.language), .tstr(remarks.text)])
@@ -148,7 +149,7 @@ enum ArchiveItems {
         var map: [UInt64: CBOR] = [
             1: .uint(UInt64(r.direction.rawValue)),
             2: .bstr(r.bytes),
-            3: .bstr(r.messageID.bytes),
+            3: .bstr(r.messageID.data),
             4: .tstr(r.signer),
             5: .uint(r.status.code),
             6: .time(StoreTime.seconds(r.stored)),
@@ -257,7 +258,7 @@ struct ArchiveItemDecoder {
                 guard let pair = ref.arrayValue, pair.count == 2, let target = pair[0].archiveBytes.flatMap({ MessageID($0) }),
                       let relation = pair[1].uint64Value, relation <= UInt64(Int64.max) else { throw invalid("bad reference in message \(id)") }
                 if let previous = references.last,
-                   !(previous.target < target || (previous.target == target && previous.relation.rawValue < relation)) {
+                   !(previous.target.precedes(target) || (previous.target == target && previous.relation.rawValue < relation)) {
                     throw invalid("refs of message \(id) not sorted by id then relation, or repeated")
                 }
                 references.append(MessageReference(target: target, relation: ReferenceRelation(rawValue: relation)))
@@ -266,7 +267,7 @@ struct ArchiveItemDecoder {
         var remarks: LocalizedText?
         if let value = map[9] {
             guard let pair = value.arrayValue, pair.count == 2, let lang = pair[0].textValue, let text = pair[1].textValue else { throw invalid("bad remarks in message \(id)") }
-            remarks = LocalizedText(language: lang, text: text)
+            do { remarks = try LocalizedText(language: lang, text: text) } catch { throw invalid("bad remarks in message \(id): \(error)") }
         }
         var deliveries = [ArchivedDelivery]()
         var inbox: ArchivedInboxEntry?
