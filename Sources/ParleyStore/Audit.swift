@@ -21,6 +21,8 @@ public enum AuditKind: String, Sendable, Hashable, CaseIterable {
     case cancelled
     case requeued
     case imported
+    /// A retention purge deleted old messages (one event per purge, with the counts).
+    case purged
 
     /// Events an operator must look at.
     public var isAlert: Bool { self == .equivocation || self == .replay }

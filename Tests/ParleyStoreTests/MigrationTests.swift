@@ -33,7 +33,7 @@ import ParleyProtocol
         let path = dir.path("v1.sqlite")
         try makeV1Store(at: path)
         let store = try ParleyStore(path: path)
-        #expect(try store.storedSchemaVersion() == 2)
+        #expect(try store.storedSchemaVersion() == Schema.currentVersion)
         try store.checkIntegrity()
 
         // Data kept, exactly.
@@ -66,7 +66,7 @@ import ParleyProtocol
         try makeV1Store(at: path)
         do { _ = try ParleyStore(path: path) }
         let store = try ParleyStore(path: path)
-        #expect(try store.storedSchemaVersion() == 2)
+        #expect(try store.storedSchemaVersion() == Schema.currentVersion)
         #expect(try store.inbox(InboxQuery()).count == 2)
     }
 }
