@@ -31,11 +31,11 @@ let package = Package(
         // Durable outbox, inbox, receipts and channel state on SQLite.
         .target(
             name: "ParleyStore",
-            dependencies: ["ParleyCodec", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ParleyCodec", "ParleyCrypto", "ParleyProtocol", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["README.md"]
         ),
         // Writer process for ParleyStore's crash-durability test (killed with SIGKILL by the test).
-        .executableTarget(name: "parley-store-crashtest", dependencies: ["ParleyStore"]),
+        .executableTarget(name: "parley-store-crashtest", dependencies: ["ParleyStore", "ParleyProtocol"]),
         .executableTarget(
             name: "parley",
             dependencies: [
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: [
-                "ParleyStore", "ParleyCodec", "parley-store-crashtest",
+                "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "parley-store-crashtest",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Fixtures"]

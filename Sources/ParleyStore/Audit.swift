@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 
 /// Kinds of audit-log events.
@@ -20,6 +21,8 @@ public enum AuditKind: String, Sendable, Hashable, CaseIterable {
     case cancelled
     case requeued
     case imported
+    /// A retention purge deleted old messages (one event per purge, with the counts).
+    case purged
 
     /// Events an operator must look at.
     public var isAlert: Bool { self == .equivocation || self == .replay }
@@ -42,7 +45,7 @@ enum Audit {
     static func append(_ db: Database, _ kind: AuditKind, at: Int64, message: MessageID? = nil,
                        peer: String? = nil, detail: String? = nil) throws {
         let statement = try db.cachedStatement(sql: "INSERT INTO audit (at, kind, message_id, peer, detail) VALUES (?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [at, kind.rawValue, message?.bytes, peer, detail])
+        try statement.execute(arguments: [at, kind.rawValue, message?.data, peer, detail])
     }
 }
 
@@ -59,7 +62,7 @@ extension ParleyStore {
         }
         if let messageID {
             sql += " AND message_id = ?"
-            arguments += [messageID.bytes]
+            arguments += [messageID.data]
         }
         sql += " ORDER BY rowid LIMIT ?"
         arguments += [max(0, limit)]

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 
 /// Incoming channel state: what arrived from `sender` for `recipient`.
@@ -71,10 +72,10 @@ extension ParleyStore {
                                buildReceipt: (IncomingMessage) throws -> Data) throws -> AcceptOutcome {
         let id = message.fields.id
         let now = StoreTime.seconds(message.received)
-        let digest = SHA256.digest(message.fields.bytes)
+        let digest = message.fields.bytes.sha256
 
         if let stored = try Row.fetchOne(db.cachedStatement(sql: "SELECT rowid, direction, digest, bytes FROM message WHERE id = ?"),
-                                         arguments: [id.bytes]) {
+                                         arguments: [id.data]) {
             let storedDigest: Data = stored["digest"]
             let storedBytes: Data = stored["bytes"]
             if stored["direction"] == MessageDirection.received.rawValue && storedBytes == message.fields.bytes,
@@ -122,7 +123,7 @@ extension ParleyStore {
         let rowid = try MessageRows.insert(db, message.fields, direction: .received, sender: message.sender, stored: now, digest: digest)
         try db.cachedStatement(sql: """
             INSERT INTO receipt (message_id, direction, signer, status, stored, bytes, digest) VALUES (?, 1, ?, 0, ?, ?, ?)
-            """).execute(arguments: [id.bytes, message.recipient, now, receiptBytes, SHA256.digest(receiptBytes)])
+            """).execute(arguments: [id.data, message.recipient, now, receiptBytes, receiptBytes.sha256])
         let receiptRowid = db.lastInsertedRowID
         try db.cachedStatement(sql: "INSERT INTO inbox (message, sender, recipient, seq, receipt) VALUES (?, ?, ?, ?, ?)")
             .execute(arguments: [rowid, message.sender, message.recipient, seq, receiptRowid])

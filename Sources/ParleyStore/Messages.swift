@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 
 /// Row-level helpers shared by the outbox, the inbox and archive import.
@@ -17,7 +18,7 @@ enum MessageRows {
     }
 
     static func rowid(_ db: Database, id: MessageID) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM message WHERE id = ?"), arguments: [id.bytes])
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM message WHERE id = ?"), arguments: [id.data])
     }
 
     /// Inserts the message row and its references; returns the rowid.
@@ -28,14 +29,14 @@ enum MessageRows {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.execute(arguments: [
-            fields.id.bytes, direction.rawValue, sender, Int64(fields.type), StoreTime.seconds(fields.created),
+            fields.id.data, direction.rawValue, sender, Int64(fields.type), StoreTime.seconds(fields.created),
             stored, fields.bytes, digest, fields.remarks?.language, fields.remarks?.text,
         ])
         let rowid = db.lastInsertedRowID
         if !fields.references.isEmpty {
             let referenceStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO reference (message, target, relation) VALUES (?, ?, ?)")
             for reference in fields.references {
-                try referenceStatement.execute(arguments: [rowid, reference.target.bytes, Int64(reference.relation.rawValue)])
+                try referenceStatement.execute(arguments: [rowid, reference.target.data, Int64(reference.relation.rawValue)])
             }
         }
         return rowid

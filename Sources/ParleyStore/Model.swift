@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 
 /// Reference relations of the wire tables (envelope key 7).
 public struct ReferenceRelation: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -30,16 +31,6 @@ public struct MessageReference: Hashable, Sendable {
     public init(target: MessageID, relation: ReferenceRelation) {
         self.target = target
         self.relation = relation
-    }
-}
-
-/// A BCP 47 language tag and a text (the wire's localised text).
-public struct LocalizedText: Hashable, Sendable {
-    public var language: String
-    public var text: String
-    public init(language: String, text: String) {
-        self.language = language
-        self.text = text
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 
 /// One (outgoing message, recipient) delivery as stored.
@@ -118,7 +119,7 @@ extension ParleyStore {
         if try MessageRows.rowid(db, id: fields.id) != nil {
             throw StoreError(.invalidArgument, "message id \(fields.id) is already stored; every message needs a new id (UUIDv7 or 16 random bytes)")
         }
-        let digest = SHA256.digest(fields.bytes)
+        let digest = fields.bytes.sha256
         let rowid = try MessageRows.insert(db, fields, direction: .sent, sender: sender, stored: now, digest: digest)
         let deliveryStatement = try db.cachedStatement(sql: """
             INSERT INTO delivery (message, sender, recipient, seq, state, attempts, next_attempt, updated)
@@ -173,7 +174,7 @@ extension ParleyStore {
     public func delivery(_ id: MessageID, recipient: String) throws(StoreError) -> DeliveryRecord? {
         try read { db in
             try Row.fetchOne(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE m.id = ? AND d.recipient = ?",
-                             arguments: [id.bytes, recipient]).map(DeliveryRows.record)
+                             arguments: [id.data, recipient]).map(DeliveryRows.record)
         }
     }
 
@@ -213,23 +214,23 @@ extension ParleyStore {
             rejectionReason = reason
         }
         let now = StoreTime.seconds(receipt.received)
-        let digest = SHA256.digest(receipt.bytes)
+        let digest = receipt.bytes.sha256
         return try writeStore { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
                 WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
-                """, arguments: [receipt.messageID.bytes, receipt.recipient])
+                """, arguments: [receipt.messageID.data, receipt.recipient])
             else {
                 throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
             }
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
-                                   arguments: [receipt.messageID.bytes, digest]) == true {
+                                   arguments: [receipt.messageID.data, digest]) == true {
                 return .alreadyStored
             }
             try db.execute(sql: """
                 INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
                 VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [receipt.messageID.bytes, receipt.recipient, Int64(receipt.status.code),
+                """, arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
                                  rejectionCode, rejectionReason, now, receipt.bytes, digest])
             let receiptRowid = db.lastInsertedRowID
             let state = DeliveryState(rawValue: row["state"]) ?? .pending
@@ -358,11 +359,11 @@ extension ParleyStore {
         try db.execute(sql: """
             UPDATE delivery SET \(set)
             WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state IN (\(states))
-            """, arguments: arguments + [id.bytes, recipient])
+            """, arguments: arguments + [id.data, recipient])
         guard db.changesCount == 0 else { return }
         guard let state = try String.fetchOne(db, sql: """
             SELECT d.state FROM delivery d JOIN message m ON m.rowid = d.message WHERE m.id = ? AND d.recipient = ?
-            """, arguments: [id.bytes, recipient])
+            """, arguments: [id.data, recipient])
         else {
             throw StoreError(.notFound, "no delivery of message \(id) to \(recipient) in the outbox; check the id and the peer")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 import GRDB
 
 /// A stored message: exact bytes plus the fields kept for queries.
@@ -108,7 +109,11 @@ enum MessageQueries {
             type: UInt64(row["type"] as Int64),
             created: StoreTime.date(row["created"]),
             references: try MessageRows.references(db, rowid: rowid),
-            remarks: text.map { LocalizedText(language: lang ?? "", text: $0) })
+            remarks: try text.map { text in
+                do { return try LocalizedText(language: lang ?? "", text: text) } catch {
+                    throw StoreError(.corrupt, "the remarks of stored message \(MessageID(row["id"] as Data)!) are not valid (\(error)); the message bytes are intact: check the store with `checkIntegrity()` and report this")
+                }
+            })
         return StoredMessage(
             direction: MessageDirection(rawValue: row["direction"]) ?? .received,
             sender: row["sender"], fields: fields, digest: row["digest"], stored: StoreTime.date(row["stored"]),
@@ -120,7 +125,7 @@ enum MessageQueries {
         try Row.fetchAll(db, sql: """
             SELECT direction, message_id, signer, status, rejection_code, rejection_reason, stored, bytes, digest
             FROM receipt WHERE message_id = ? ORDER BY rowid
-            """, arguments: [messageID.bytes]).map(receipt)
+            """, arguments: [messageID.data]).map(receipt)
     }
 
     static func receipt(_ row: Row) -> StoredReceipt {
@@ -182,7 +187,7 @@ extension ParleyStore {
         if let after = query.after {
             conditions.append("(m.stored > ? OR (m.stored = ? AND (m.id > ? OR (m.id = ? AND d.recipient > ?))))")
             let queued = StoreTime.seconds(after.queued)
-            arguments += [queued, queued, after.messageID.bytes, after.messageID.bytes, after.recipient]
+            arguments += [queued, queued, after.messageID.data, after.messageID.data, after.recipient]
         }
         arguments += [max(0, query.limit)]
         let sql = """
@@ -196,7 +201,7 @@ extension ParleyStore {
     public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
-                                             arguments: [id.bytes]) else { return nil }
+                                             arguments: [id.data]) else { return nil }
             let message = try MessageQueries.message(db, row)
             let deliveries = try Row.fetchAll(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
                                               arguments: [message.rowid]).map(DeliveryRows.record)
@@ -222,7 +227,7 @@ extension ParleyStore {
                     SELECT m.id FROM down JOIN reference r ON r.target = down.id JOIN message m ON m.rowid = r.message
                   )
                 SELECT m.id FROM message m JOIN down ON down.id = m.id ORDER BY m.created, m.rowid LIMIT ?
-                """, arguments: [id.bytes, max(0, limit)])
+                """, arguments: [id.data, max(0, limit)])
             return try ids.compactMap { bytes in
                 guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
                                                  arguments: [bytes]) else { return nil }

@@ -4,7 +4,7 @@ import GRDB
 /// version is a new migration appended here.
 enum Schema {
     /// The schema version this code writes (`PRAGMA user_version`).
-    static let currentVersion = 2
+    static let currentVersion = 3
     /// `PRAGMA application_id` of a Parley store: "PRLY".
     static let applicationID: Int32 = 0x5052_4C59
 
@@ -15,6 +15,9 @@ enum Schema {
         }
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
         }
         return migrator
     }
@@ -157,5 +160,60 @@ enum Schema {
             BEGIN INSERT INTO message_fts(rowid, remarks_text) VALUES (new.rowid, new.remarks_text); END;
         CREATE INDEX audit_by_kind ON audit(kind, rowid);
         PRAGMA user_version = 2;
+        """
+
+    /// Version 3: retention. The immutability triggers on DELETE now allow exactly one operation,
+    /// `ParleyStore.purge`: while `purge_authorization` holds a row (written and removed inside the
+    /// purge's transaction, so no other connection ever sees it), a message stored before its
+    /// cutoff may be deleted together with its deliveries, inbox entry, references and receipts,
+    /// but never while it has a pending or in-flight delivery, and never partially (the message row
+    /// goes last, only once nothing refers to it). The audit log stays append-only; the FTS index
+    /// follows message deletions.
+    static let v3 = """
+        CREATE TABLE purge_authorization (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            cutoff INTEGER NOT NULL
+        );
+
+        DROP TRIGGER message_no_delete;
+        CREATE TRIGGER message_no_delete BEFORE DELETE ON message
+            WHEN NOT EXISTS (SELECT 1 FROM purge_authorization WHERE old.stored < cutoff)
+                OR EXISTS (SELECT 1 FROM delivery WHERE message = old.rowid)
+                OR EXISTS (SELECT 1 FROM inbox WHERE message = old.rowid)
+                OR EXISTS (SELECT 1 FROM receipt WHERE message_id = old.id)
+                OR EXISTS (SELECT 1 FROM reference WHERE message = old.rowid)
+            BEGIN SELECT RAISE(ABORT, 'stored messages are deleted only by a retention purge, before its cutoff, with everything that refers to them'); END;
+
+        DROP TRIGGER receipt_no_delete;
+        CREATE TRIGGER receipt_no_delete BEFORE DELETE ON receipt
+            WHEN NOT EXISTS (SELECT 1 FROM purge_authorization a JOIN message m ON m.id = old.message_id WHERE m.stored < a.cutoff)
+                OR EXISTS (SELECT 1 FROM message m JOIN delivery d ON d.message = m.rowid
+                           WHERE m.id = old.message_id AND d.state IN ('pending', 'inflight'))
+                OR EXISTS (SELECT 1 FROM delivery WHERE receipt = old.rowid)
+                OR EXISTS (SELECT 1 FROM inbox WHERE receipt = old.rowid)
+            BEGIN SELECT RAISE(ABORT, 'stored receipts are deleted only by a retention purge, with their message'); END;
+
+        DROP TRIGGER delivery_no_delete;
+        CREATE TRIGGER delivery_no_delete BEFORE DELETE ON delivery
+            WHEN NOT EXISTS (SELECT 1 FROM purge_authorization a JOIN message m ON m.rowid = old.message WHERE m.stored < a.cutoff)
+                OR old.state IN ('pending', 'inflight')
+                OR EXISTS (SELECT 1 FROM delivery WHERE message = old.message AND state IN ('pending', 'inflight'))
+            BEGIN SELECT RAISE(ABORT, 'deliveries are deleted only by a retention purge, with their message, and never while undelivered'); END;
+
+        DROP TRIGGER inbox_no_delete;
+        CREATE TRIGGER inbox_no_delete BEFORE DELETE ON inbox
+            WHEN NOT EXISTS (SELECT 1 FROM purge_authorization a JOIN message m ON m.rowid = old.message WHERE m.stored < a.cutoff)
+            BEGIN SELECT RAISE(ABORT, 'inbox entries are deleted only by a retention purge, with their message'); END;
+
+        CREATE TRIGGER reference_no_update BEFORE UPDATE ON reference
+            BEGIN SELECT RAISE(ABORT, 'references are immutable'); END;
+        CREATE TRIGGER reference_no_delete BEFORE DELETE ON reference
+            WHEN NOT EXISTS (SELECT 1 FROM purge_authorization a JOIN message m ON m.rowid = old.message WHERE m.stored < a.cutoff)
+            BEGIN SELECT RAISE(ABORT, 'references are deleted only by a retention purge, with their message'); END;
+
+        CREATE TRIGGER message_fts_delete AFTER DELETE ON message WHEN old.remarks_text IS NOT NULL
+            BEGIN INSERT INTO message_fts(message_fts, rowid, remarks_text) VALUES ('delete', old.rowid, old.remarks_text); END;
+
+        PRAGMA user_version = 3;
         """
 }

@@ -5,13 +5,14 @@
 // Usage: parley-store-crashtest <store-path>
 // Output lines: "out <id-hex> <seq RU-NRRC> <seq HCOC-CC> <sha256-hex>" and "in <id-hex> <seq>".
 import Foundation
+import ParleyProtocol
 import ParleyStore
 
 /// The bytes of a test message: a function of its id and sequence numbers, so the checker can
 /// recompute them. The checker in the test file has the same function.
 func crashTestBytes(id: MessageID, seqs: [UInt64]) -> Data {
     var bytes = Data("parley-crash-test".utf8)
-    bytes.append(id.bytes)
+    bytes.append(contentsOf: id.bytes)
     for seq in seqs { bytes.append(contentsOf: withUnsafeBytes(of: seq.bigEndian, Array.init)) }
     let length = 300 + Int(id.bytes[0]) % 400
     var counter: UInt8 = id.bytes[1]
@@ -29,7 +30,7 @@ func emit(_ line: String) {
 }
 
 func randomID() -> MessageID {
-    MessageID((0..<16).map { _ in UInt8.random(in: 0...255) })!
+    try! MessageID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })
 }
 
 let arguments = CommandLine.arguments
@@ -47,7 +48,7 @@ do {
             let queued = try store.enqueue(sender: sender, recipients: peers) { seqs in
                 let id = randomID()
                 return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs["RU-NRRC"]!, seqs["HCOC-CC"]!]),
-                                     type: 11, created: Date(), remarks: LocalizedText(language: "en", text: "crash test"))
+                                     type: 11, created: Date(), remarks: try LocalizedText(language: "en", text: "crash test"))
             }
             emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(hex(queued.digest))")
         case 5..<8:

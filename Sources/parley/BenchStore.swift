@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import ParleyProtocol
 import ParleyStore
 
 /// `parley bench store`: queue and inbox throughput with full durability (WAL, synchronous=FULL),
@@ -114,7 +115,7 @@ struct BenchStore: AsyncParsableCommand {
         bytes[0] = tag
         var value = UInt64(n)
         for i in 0..<8 { bytes[15 - i] = UInt8(value & 0xFF); value >>= 8 }
-        return MessageID(bytes)!
+        return try! MessageID(bytes: bytes)
     }
 
     func elapsed(_ body: () throws -> Void) rethrows -> Double {

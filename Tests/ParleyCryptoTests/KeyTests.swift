@@ -205,6 +205,17 @@ struct KeyTests {
             hex: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
     }
 
+    @Test func incrementalSHA256() {
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let hasher = SHA256Hasher()
+        for start in stride(from: 0, to: data.count, by: 777) { hasher.update(data[start..<min(start + 777, data.count)]) }
+        #expect(hasher.finalize() == Digest.sha256(data))
+        #expect(SHA256Hasher().finalize() == Digest.sha256([]))
+        let abc = SHA256Hasher()
+        abc.update("abc".utf8)
+        #expect(abc.finalize() == TestSupport.bytes(hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+    }
+
     /// Signing and verifying with one shared key from many tasks at once.
     @Test func concurrentSigning() async throws {
         let key = try PrivateKey.generate(.es256)

@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
+import ParleyCodec
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct ArchiveTests {
@@ -12,7 +14,7 @@ import Testing
         for n in 1...20 {
             try store.queue(Fixture.id(n), to: n % 2 == 0 ? [Fixture.ru, Fixture.hcoc] : [Fixture.ru], type: UInt64(n % 11 + 1),
                             references: n > 1 ? [MessageReference(target: Fixture.id(n - 1), relation: .respondsTo)] : [],
-                            remarks: n % 4 == 0 ? LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
+                            remarks: n % 4 == 0 ? try! LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
                             at: Fixture.base + Double(n * 10))
         }
         for n in 1...8 {
@@ -26,7 +28,7 @@ import Testing
         for (n, seq) in [(101, 1), (102, 2), (105, 5), (107, 7)] {
             _ = try store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(seq), created: Fixture.base + Double(n),
                                                   references: [MessageReference(target: Fixture.id(1), relation: .acknowledges)],
-                                                  remarks: LocalizedText(language: "ru", text: "сообщение \(n)"),
+                                                  remarks: try! LocalizedText(language: "ru", text: "сообщение \(n)"),
                                                   received: Fixture.base + Double(n * 2)), buildReceipt: Fixture.receipt)
         }
         return store
@@ -182,17 +184,17 @@ import Testing
 
     /// Writes `items` as an archive with a correct trailer (counts and digest), so that only the
     /// structural rule under test is broken.
-    func handMade(_ name: String, _ items: [ArchiveCBOR], messages: Int, receipts: Int, channels: Int) throws -> String {
+    func handMade(_ name: String, _ items: [CBOR], messages: Int, receipts: Int, channels: Int) throws -> String {
         var bytes = [UInt8]()
-        for item in items { item.encode(into: &bytes) }
-        let digest = SHA256.digest(bytes)
-        ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest).encode(into: &bytes)
+        for item in items { ArchiveCBOR.encode(item, into: &bytes) }
+        let digest = Data(bytes).sha256
+        ArchiveCBOR.encode(ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest), into: &bytes)
         let path = dir.path(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    var header: ArchiveCBOR {
+    var header: CBOR {
         ArchiveItems.header(ArchiveHeader(formatVersion: 1, exporter: Fixture.us, from: from, to: to, created: created, storeSchemaVersion: 2))
     }
 
@@ -223,11 +225,11 @@ import Testing
                                               messages: 1, receipts: 0, channels: 0)
         var settled = sentMessage(1)
         settled.deliveries[0].state = .delivered
-        settled.deliveries[0].receiptDigest = SHA256.digest(Data("missing receipt".utf8))
+        settled.deliveries[0].receiptDigest = Data("missing receipt".utf8).sha256
         let missingReceipt = try handMade("missing", [header, ArchiveItems.message(settled)], messages: 1, receipts: 0, channels: 0)
         let strayReceipt = try handMade("stray", [header, ArchiveItems.message(sentMessage(1)), ArchiveItems.receipt(StoredReceipt(
             direction: .received, messageID: Fixture.id(2), signer: Fixture.ru, status: .accepted, stored: from,
-            bytes: Data("r".utf8), digest: SHA256.digest(Data("r".utf8))))], messages: 1, receipts: 1, channels: 0)
+            bytes: Data("r".utf8), digest: Data("r".utf8).sha256))], messages: 1, receipts: 1, channels: 0)
         let channelsOutOfOrder = try handMade("channels", [header,
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.hcoc, nextSequenceNumber: 2))],
@@ -236,8 +238,8 @@ import Testing
             ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2)),
             ArchiveItems.message(sentMessage(1))], messages: 1, receipts: 0, channels: 1)
         let wrongCounts = try handMade("counts", [header, ArchiveItems.message(sentMessage(1))], messages: 2, receipts: 0, channels: 0)
-        let unknownVersion = try handMade("version", [.array([.unsigned(0), .map([
-            1: .text("parley-archive"), 2: .unsigned(2), 3: .text(Fixture.us), 4: .time(0), 5: .time(1), 6: .time(1), 7: .unsigned(2)])])],
+        let unknownVersion = try handMade("version", [.array([.uint(0), .intMap([
+            1: .tstr("parley-archive"), 2: .uint(2), 3: .tstr(Fixture.us), 4: .time(0), 5: .time(1), 6: .time(1), 7: .uint(2)])])],
             messages: 0, receipts: 0, channels: 0)
         for (path, expected) in [(unsortedRefs, "refs"), (unsortedDeliveries, "sorted by recipient"), (missingReceipt, "missing"),
                                  (strayReceipt, "does not follow"), (channelsOutOfOrder, "not in order"), (messageAfterChannel, "after channel"),

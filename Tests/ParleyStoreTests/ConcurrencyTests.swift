@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct ConcurrencyTests {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 /// Kills a writer process (`parley-store-crashtest`) with SIGKILL at random points, then checks that
@@ -12,7 +13,7 @@ import Testing
     /// The writer's deterministic message bytes (same function as in Sources/parley-store-crashtest).
     static func crashTestBytes(id: MessageID, seqs: [UInt64]) -> Data {
         var bytes = Data("parley-crash-test".utf8)
-        bytes.append(id.bytes)
+        bytes.append(contentsOf: id.bytes)
         for seq in seqs { bytes.append(contentsOf: withUnsafeBytes(of: seq.bigEndian, Array.init)) }
         let length = 300 + Int(id.bytes[0]) % 400
         var counter: UInt8 = id.bytes[1]
@@ -70,13 +71,13 @@ import Testing
                 let parts = line.split(separator: " ").map(String.init)
                 switch parts.first {
                 case "out" where parts.count == 5:
-                    let id = MessageID(hex: parts[1])!, ru = UInt64(parts[2])!, hcoc = UInt64(parts[3])!
+                    let id = try MessageID(hex: parts[1]), ru = UInt64(parts[2])!, hcoc = UInt64(parts[3])!
                     let bytes = Self.crashTestBytes(id: id, seqs: [ru, hcoc])
-                    #expect(SHA256.digest(bytes).hexString == parts[4], "round \(round): digest printed for \(id)")
+                    #expect(bytes.sha256.hexString == parts[4], "round \(round): digest printed for \(id)")
                     acknowledged.outgoing[id] = (ru, hcoc, bytes)
                     newInRound += 1
                 case "in" where parts.count == 3:
-                    let id = MessageID(hex: parts[1])!, seq = UInt64(parts[2])!
+                    let id = try MessageID(hex: parts[1]), seq = UInt64(parts[2])!
                     acknowledged.incoming[id] = (seq, Self.crashTestBytes(id: id, seqs: [seq]))
                     newInRound += 1
                 default:
@@ -115,11 +116,11 @@ import Testing
             // Every acknowledged message: present, exact bytes, the sequence numbers acknowledged.
             var lost = 0, wrong = 0
             for (id, expected) in acknowledged.outgoing {
-                guard let bytes = sent[id.bytes] else { lost += 1; continue }
-                if bytes != expected.bytes || seqsByID[id.bytes] != [Fixture.ru: expected.ru, Fixture.hcoc: expected.hcoc] { wrong += 1 }
+                guard let bytes = sent[id.data] else { lost += 1; continue }
+                if bytes != expected.bytes || seqsByID[id.data] != [Fixture.ru: expected.ru, Fixture.hcoc: expected.hcoc] { wrong += 1 }
             }
             for (id, expected) in acknowledged.incoming {
-                guard let (bytes, seq) = received[id.bytes] else { lost += 1; continue }
+                guard let (bytes, seq) = received[id.data] else { lost += 1; continue }
                 if bytes != expected.bytes || seq != expected.seq { wrong += 1 }
             }
             #expect(lost == 0, "round \(round): \(lost) acknowledged messages lost")

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct InboxTests {
@@ -10,7 +11,7 @@ import Testing
     @Test func acceptsAndStoresExactBytesAndReceipt() throws {
         let store = try store
         let message = Fixture.incoming(Fixture.id(1), seq: 1, references: [MessageReference(target: Fixture.id(77), relation: .respondsTo)],
-                                       remarks: LocalizedText(language: "en", text: "hello"))
+                                       remarks: try! LocalizedText(language: "en", text: "hello"))
         var calls = 0
         let outcome = try store.accept(message) { m in calls += 1; return Fixture.receipt(for: m) }
         #expect(outcome == .accepted(receipt: Fixture.receipt(for: message), channel: .inOrder))
@@ -46,7 +47,7 @@ import Testing
         forged.fields.bytes = Fixture.bytes("forged", Fixture.id(1))
         forged.sequenceNumber = 2
         let outcome = try store.accept(forged) { _ in Issue.record("no receipt for an equivocation"); return Data() }
-        let storedDigest = SHA256.digest(original.fields.bytes), receivedDigest = SHA256.digest(forged.fields.bytes)
+        let storedDigest = original.fields.bytes.sha256, receivedDigest = forged.fields.bytes.sha256
         #expect(outcome == .equivocation(storedDigest: storedDigest, receivedDigest: receivedDigest))
         #expect(try tableSnapshot(store) == snapshot)
         #expect(try store.message(Fixture.id(1))?.message.fields.bytes == original.fields.bytes)

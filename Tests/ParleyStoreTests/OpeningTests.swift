@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct OpeningTests {
@@ -70,7 +71,7 @@ import Testing
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         let newer = try DatabasePool(path: path, configuration: config)
-        try newer.write { db in try db.execute(sql: "PRAGMA user_version = 3") }
+        try newer.write { db in try db.execute(sql: "PRAGMA user_version = \(Schema.currentVersion + 1)") }
         let main = try #require(fileBytes(path))
         let wal = try #require(fileBytes(path + "-wal"))
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
@@ -85,7 +86,7 @@ import Testing
         let path = dir.path("store.sqlite")
         _ = try ParleyStore(path: path)
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v3-from-the-future')") }
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v\(Schema.currentVersion + 1)-from-the-future')") }
         try queue.close()
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
         #expect(error.code == .schemaTooNew)

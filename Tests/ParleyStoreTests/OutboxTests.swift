@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 struct BuildFailed: Error {}
@@ -18,7 +19,7 @@ struct BuildFailed: Error {}
         }
         #expect(seen == [[Fixture.ru: 1, Fixture.hcoc: 1]])
         #expect(first.sequenceNumbers == [Fixture.ru: 1, Fixture.hcoc: 1])
-        #expect(first.digest == SHA256.digest(Fixture.bytes("msg", Fixture.id(1))))
+        #expect(first.digest == Fixture.bytes("msg", Fixture.id(1)).sha256)
         let second = try store.queue(Fixture.id(2), to: [Fixture.ru])
         #expect(second.sequenceNumbers == [Fixture.ru: 2])
         let third = try store.queue(Fixture.id(3))
@@ -113,7 +114,7 @@ struct BuildFailed: Error {}
         #expect(try store.recordReceipt(duplicate) == .additional)
         let delivered = try #require(try store.delivery(Fixture.id(1), recipient: Fixture.ru))
         #expect(delivered.state == .delivered && delivered.attempts == 2)
-        #expect(delivered.receiptDigest == SHA256.digest(receipt.bytes))
+        #expect(delivered.receiptDigest == receipt.bytes.sha256)
 
         // Rejected receipt → rejected with code and reason.
         let rejection = ReceivedReceipt(bytes: Data("receipt-2-ru".utf8), messageID: Fixture.id(2), recipient: Fixture.ru,

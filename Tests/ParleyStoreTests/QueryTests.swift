@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import ParleyProtocol
 @testable import ParleyStore
 
 @Suite struct QueryTests {
@@ -15,7 +16,7 @@ import Testing
             seq[sender, default: 0] += 1
             let message = Fixture.incoming(Fixture.id(n), seq: seq[sender]!, from: sender, type: UInt64(n % 2 == 0 ? 1 : 11),
                                            created: Fixture.base + Double(n * 60),
-                                           remarks: n % 10 == 0 ? LocalizedText(language: "en", text: "Range safety hold number \(n)") : nil)
+                                           remarks: n % 10 == 0 ? try! LocalizedText(language: "en", text: "Range safety hold number \(n)") : nil)
             _ = try store.accept(message, buildReceipt: Fixture.receipt)
         }
         let ru = try store.inbox(InboxQuery(sender: Fixture.ru, limit: 100))

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 @testable import ParleyStore
 
 /// A fresh directory under the system temporary directory, removed when released.
@@ -27,16 +28,16 @@ enum Fixture {
         var value = UInt64(n)
         for i in 0..<8 { bytes[15 - i] = UInt8(value & 0xFF); value >>= 8 }
         bytes[0] = 0xA5
-        return MessageID(bytes)!
+        return try! MessageID(bytes: bytes)
     }
 
     static func randomID() -> MessageID {
-        MessageID((0..<16).map { _ in UInt8.random(in: 0...255) })!
+        try! MessageID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })
     }
 
     /// Stand-in for signed COSE bytes: unique per (label, id), `size` bytes long.
     static func bytes(_ label: String, _ id: MessageID, size: Int = 120) -> Data {
-        var data = Data([0xD2, 0x84]) + Data(label.utf8) + id.bytes
+        var data = Data([0xD2, 0x84]) + Data(label.utf8) + id.data
         while data.count < size { data.append(UInt8(truncatingIfNeeded: data.count &* 31)) }
         return data
     }
@@ -57,7 +58,7 @@ enum Fixture {
         Data("receipt:".utf8) + message.fields.id.bytes + Data(message.sender.utf8)
     }
 
-    static func sha256Hex(_ data: Data) -> String { SHA256.digest(data).hexString }
+    static func sha256Hex(_ data: Data) -> String { data.sha256.hexString }
 }
 
 extension ParleyStore {

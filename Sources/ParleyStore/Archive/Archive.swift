@@ -1,16 +1,19 @@
 import Foundation
+import ParleyProtocol
 import GRDB
+import ParleyCodec
+import ParleyCrypto
 
 /// Reads an archive file item by item without loading it whole.
 struct ArchiveFileReader {
     static let chunkSize = 1 << 20
-    /// No item may be larger (a message is at most 256 KiB; its item adds its index fields).
-    static let maximumItemSize = 4 << 20
+    /// The largest buffer: an unfinished item of at most `ArchiveCBOR.maximumItemSize` plus one chunk.
+    static let bufferSize = ArchiveCBOR.maximumItemSize + chunkSize
 
     private let handle: FileHandle
     private let path: String
-    private var buffer = [UInt8]()
-    private var start = 0
+    /// Reads the buffered bytes; nil before the first read.
+    private var reader: CBORReader?
     private var endOfFile = false
     private(set) var consumed = 0
 
@@ -25,40 +28,37 @@ struct ArchiveFileReader {
     func close() { try? handle.close() }
 
     /// The next top-level item and its exact encoding, or nil at the end of the file.
-    mutating func next(index: Int) throws(StoreError) -> (ArchiveCBOR, ArraySlice<UInt8>)? {
+    mutating func next(index: Int) throws(StoreError) -> (CBOR, ArraySlice<UInt8>)? {
         while true {
-            if start == buffer.count {
+            guard var current = reader, !current.isAtEnd else {
                 if endOfFile { return nil }
                 try fill()
                 continue
             }
-            var decoder = ArchiveCBORDecoder(bytes: buffer, position: start)
+            let start = current.position
             do {
-                let item = try decoder.decode()
-                let raw = buffer[start..<decoder.position]
-                consumed += decoder.position - start
-                start = decoder.position
-                return (item, raw)
-            } catch .truncated {
-                if endOfFile {
-                    throw StoreError(.archiveInvalid, "the archive \(path) ends in the middle of item \(index) (truncated file)")
-                }
-                if buffer.count - start > Self.maximumItemSize {
-                    throw StoreError(.archiveInvalid, "item \(index) of the archive \(path) is larger than \(Self.maximumItemSize) bytes")
-                }
-                try fill()
+                let item = try ArchiveCBOR.readItem(from: &current)
+                reader = current
+                consumed += current.position - start
+                return (item, current.bytes[start..<current.position])
             } catch {
-                guard case .invalid(let reason) = error else { continue }
-                throw StoreError(.archiveInvalid, "item \(index) of the archive \(path) (byte \(consumed)) is not deterministic CBOR as Parley writes it: \(reason)")
+                switch error {
+                case .truncated:
+                    if endOfFile {
+                        throw StoreError(.archiveInvalid, "the archive \(path) ends in the middle of item \(index) (truncated file)")
+                    }
+                case .invalid(let reason):
+                    throw StoreError(.archiveInvalid, "item \(index) of the archive \(path) (byte \(consumed)) is not deterministic CBOR as Parley writes it: \(reason)")
+                }
             }
+            try fill()
         }
     }
 
+    /// Keeps the unread bytes and appends the next chunk of the file.
     private mutating func fill() throws(StoreError) {
-        if start > 0 {
-            buffer.removeFirst(start)
-            start = 0
-        }
+        var bytes = reader.map { Array($0.bytes[$0.position...]) } ?? []
+        reader = nil
         let chunk: Data?
         do {
             chunk = try handle.read(upToCount: Self.chunkSize)
@@ -66,9 +66,14 @@ struct ArchiveFileReader {
             throw StoreError(.io, "reading the archive \(path) failed: \(error)")
         }
         if let chunk, !chunk.isEmpty {
-            buffer.append(contentsOf: chunk)
+            bytes.append(contentsOf: chunk)
         } else {
             endOfFile = true
+        }
+        do {
+            reader = try CBORReader(bytes, limits: ArchiveCBOR.limits(bufferSize: Self.bufferSize), mode: .deterministic)
+        } catch {
+            throw StoreError(.archiveInvalid, "an item of the archive \(path) (byte \(consumed)) is larger than \(ArchiveCBOR.maximumItemSize) bytes")
         }
     }
 }
@@ -79,7 +84,7 @@ struct ArchiveFileWriter {
     private let path: String
     private let temporaryPath: String
     private var buffer = [UInt8]()
-    private var hasher = SHA256()
+    private let hasher = SHA256Hasher()
     private(set) var size = 0
 
     init(path: String) throws(StoreError) {
@@ -95,15 +100,15 @@ struct ArchiveFileWriter {
         self.path = path
     }
 
-    mutating func write(_ item: ArchiveCBOR, hashed: Bool = true) throws(StoreError) {
+    mutating func write(_ item: CBOR, hashed: Bool = true) throws(StoreError) {
         let start = buffer.count
-        item.encode(into: &buffer)
+        ArchiveCBOR.encode(item, into: &buffer)
         if hashed { hasher.update(buffer[start...]) }
         size += buffer.count - start
         if buffer.count >= ArchiveFileReader.chunkSize { try flush() }
     }
 
-    mutating func digest() -> Data { hasher.finalize() }
+    func digest() -> Data { Data(hasher.finalize()) }
 
     private mutating func flush() throws(StoreError) {
         do {
@@ -228,7 +233,7 @@ extension ParleyStore {
     public static func readArchive(at path: String, visit: (ArchiveEntry) throws -> Void = { _ in }) throws -> ArchiveSummary {
         var reader = try ArchiveFileReader(path: path)
         defer { reader.close() }
-        var hasher = SHA256()
+        let hasher = SHA256Hasher()
         var index = 0
         guard let (first, firstRaw) = try reader.next(index: index) else {
             throw StoreError(.archiveInvalid, "the archive \(path) is empty")
@@ -297,7 +302,7 @@ extension ParleyStore {
                 try visit(.incomingChannel(channel))
             case .trailer:
                 try decoder.checkKeys(map, allowed: 1...4, required: [1, 2, 3, 4], "trailer")
-                let digest = hasher.finalize()
+                let digest = Data(hasher.finalize())
                 guard try decoder.bytes(map, 4, "digest", size: 32) == digest else {
                     throw StoreError(.archiveInvalid, "the archive \(path) fails its SHA-256 check: its content was altered or damaged after export; do not trust or import it")
                 }
@@ -395,7 +400,7 @@ extension ParleyStore {
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         let id = message.fields.id
-        if let stored = try Data.fetchOne(db, sql: "SELECT bytes FROM message WHERE id = ?", arguments: [id.bytes]) {
+        if let stored = try Data.fetchOne(db, sql: "SELECT bytes FROM message WHERE id = ?", arguments: [id.data]) {
             guard stored == message.fields.bytes else {
                 throw StoreError(.archiveConflict, "the archive \(path) holds message \(id) with bytes different from the stored message (equivocation or forgery); nothing was imported")
             }
@@ -404,7 +409,7 @@ extension ParleyStore {
         }
         try MessageRows.validate(message.fields)
         let rowid = try MessageRows.insert(db, message.fields, direction: message.direction, sender: message.sender,
-                                           stored: StoreTime.seconds(message.stored), digest: SHA256.digest(message.fields.bytes))
+                                           stored: StoreTime.seconds(message.stored), digest: message.fields.bytes.sha256)
         for delivery in message.deliveries {
             do {
                 try db.execute(sql: """
@@ -426,14 +431,14 @@ extension ParleyStore {
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         var rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM receipt WHERE message_id = ? AND digest = ?",
-                                       arguments: [receipt.messageID.bytes, receipt.digest])
+                                       arguments: [receipt.messageID.data, receipt.digest])
         if rowid == nil {
             var code: Int64?, reason: String?
             if case .rejected(let c, let r) = receipt.status { code = Int64(c); reason = r }
             try db.execute(sql: """
                 INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [receipt.messageID.bytes, receipt.direction.rawValue, receipt.signer, Int64(receipt.status.code),
+                """, arguments: [receipt.messageID.data, receipt.direction.rawValue, receipt.signer, Int64(receipt.status.code),
                                  code, reason, StoreTime.seconds(receipt.stored), receipt.bytes, receipt.digest])
             rowid = db.lastInsertedRowID
             summary.receiptsAdded += 1

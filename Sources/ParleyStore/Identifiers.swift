@@ -1,31 +1,18 @@
 import Foundation
+import ParleyProtocol
 
-/// A Parley message id: exactly 16 bytes (wire tables: `mid = bstr .size 16`).
-public struct MessageID: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let bytes: Data
-
-    /// Returns nil unless `bytes` is exactly 16 bytes long.
-    public init?(_ bytes: Data) {
-        guard bytes.count == 16 else { return nil }
-        self.bytes = Data(bytes)
+extension MessageID {
+    /// The id of a stored 16-byte blob; nil for any other length.
+    init?(_ data: Data) {
+        guard data.count == 16 else { return nil }
+        try? self.init(bytes: [UInt8](data))
     }
 
-    public init?(_ bytes: [UInt8]) {
-        self.init(Data(bytes))
-    }
+    /// The 16 bytes as SQLite binds and returns them.
+    var data: Data { Data(bytes) }
 
-    /// Parses 32 hexadecimal digits.
-    public init?(hex: String) {
-        guard hex.utf8.count == 32, let data = Data(hexString: hex) else { return nil }
-        self.bytes = data
-    }
-
-    public var hex: String { bytes.hexString }
-    public var description: String { hex }
-
-    public static func < (lhs: MessageID, rhs: MessageID) -> Bool {
-        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
-    }
+    /// Bytewise order, as ARCHIVE.md sorts references.
+    func precedes(_ other: MessageID) -> Bool { bytes.lexicographicallyPrecedes(other.bytes) }
 }
 
 /// Participant ids (wire tables: 1–64 chars of `A–Z 0–9 -`, first a letter or digit).
