@@ -1,0 +1,233 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import ParleyCodec
+import ParleyCrypto
+import ParleyProtocol
+import ParleyStore
+import ServiceLifecycle
+import Synchronization
+
+/// Wakes a delivery loop early (a message was queued).
+final class Doorbell: Sendable {
+    private let rung = Atomic<Bool>(false)
+    func ring() { rung.store(true, ordering: .releasing) }
+    func take() -> Bool { rung.exchange(false, ordering: .acquiringAndReleasing) }
+}
+
+/// Sends queued messages to the configured peers, one independent loop per peer (SPEC.md §12.4):
+/// channel order, receipt verification, exponential backoff with jitter, expiry after the give-up age.
+public final class DeliveryService: Service, Sendable {
+    public let configuration: NodeConfiguration
+    let store: ParleyStore
+    let verifier: MessageVerifier
+    let client: HTTPClient
+    let logger: Logger
+    private let doorbells: [String: Doorbell]
+    /// How often an idle peer loop looks for due deliveries.
+    let pollInterval: Duration
+
+    public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
+                tlsClient: TLSConfiguration, logger: Logger, pollInterval: Duration = .milliseconds(200)) {
+        self.configuration = configuration
+        self.store = store
+        self.verifier = verifier
+        self.logger = logger
+        self.pollInterval = pollInterval
+        var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tlsClient, redirectConfiguration: .disallow,
+                                                         timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
+        httpConfiguration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
+        doorbells = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) })
+    }
+
+    /// The mutual-TLS client configuration: this node's TLS certificate, the transport anchors as roots.
+    public static func tlsClientConfiguration(_ configuration: NodeConfiguration) throws -> TLSConfiguration {
+        _ = try PrivateKey.load(path: configuration.tlsKeyPath)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(configuration.tlsChainPath).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: configuration.tlsKeyPath, format: .pem))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(configuration.transportTrust.anchors))
+        tls.certificateVerification = .fullVerification
+        return tls
+    }
+
+    /// Wakes every peer loop (or one) to look for due deliveries now.
+    public func wake(_ peers: [String]? = nil) {
+        for (peer, bell) in doorbells where peers?.contains(peer) ?? true { bell.ring() }
+    }
+
+    public func run() async throws {
+        _ = try? store.requeueInFlight()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for peer in configuration.peers {
+                    group.addTask { await self.runPeer(peer) }
+                }
+                group.addTask { await self.runExpiry() }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("delivery stopping: no new attempts; in-flight requests finish")
+        }
+        try? await client.shutdown()
+    }
+
+    private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    private func runExpiry() async {
+        while !stopping {
+            let cutoff = Date().addingTimeInterval(-configuration.retry.giveUpAfter)
+            do {
+                let expired = try store.expireDeliveries(queuedBefore: cutoff)
+                if expired > 0 {
+                    logger.error("\(expired) deliveries expired without a receipt after \(Int(configuration.retry.giveUpAfter)) s; operators should contact the recipients")
+                }
+            } catch {
+                logger.error("cannot expire old deliveries: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
+        }
+    }
+
+    private func runPeer(_ peer: NodeConfiguration.Peer) async {
+        var log = logger
+        log[metadataKey: "peer"] = "\(peer.id)"
+        let bell = doorbells[peer.id.rawValue]!
+        while !stopping {
+            _ = bell.take()
+            let due: [DueDelivery]
+            do {
+                due = try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50)
+            } catch {
+                log.error("cannot read the outbox: \(error)")
+                await idle(bell, for: .seconds(5))
+                continue
+            }
+            if due.isEmpty {
+                await idle(bell, for: pollInterval)
+                continue
+            }
+            for delivery in due {
+                if stopping { break }
+                if let retryAt = await deliver(delivery, to: peer, log: log) {
+                    // Keep channel order: wait for the failed message's next attempt before sending later ones.
+                    let wait = max(0, retryAt.timeIntervalSinceNow)
+                    await idle(nil, for: .milliseconds(Int64(wait * 1000)))
+                    break
+                }
+            }
+        }
+    }
+
+    private func idle(_ bell: Doorbell?, for duration: Duration) async {
+        let step = Duration.milliseconds(25)
+        var waited = Duration.zero
+        while waited < duration, !stopping {
+            if let bell, bell.take() { bell.ring(); return }
+            try? await Task.sleep(for: min(step, duration - waited))
+            waited += step
+        }
+    }
+
+    func backoff(attempts: Int) -> TimeInterval {
+        let retry = configuration.retry
+        let exponential = retry.initialInterval * pow(2, Double(max(0, attempts - 1)))
+        let capped = min(retry.maximumInterval, exponential)
+        return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
+    }
+
+    /// One attempt. Returns nil when the delivery is settled, or the time of its next attempt.
+    func deliver(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) async -> Date? {
+        var log = log
+        let id = delivery.record.messageID
+        log[metadataKey: "message"] = "\(id)"
+        let bytes = Array(delivery.bytes)
+        let sent: SentMessage
+        do {
+            let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+            sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+                               recipients: envelope.recipients.map(\.participant))
+        } catch {
+            log.critical("stored message cannot be decoded; cancelled for this peer: \(error)")
+            _ = try? store.cancel(id, recipient: peer.id.rawValue)
+            return nil
+        }
+        do { try store.markInFlight(id, recipient: peer.id.rawValue) } catch {
+            log.error("cannot mark the delivery in flight: \(error)")
+            return Date().addingTimeInterval(5)
+        }
+        let attempts = delivery.record.attempts + 1
+        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) -> Date {
+            let next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
+            do {
+                try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
+            } catch {
+                log.error("cannot record a failed attempt: \(error)")
+            }
+            log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s")
+            return next
+        }
+
+        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+        request.headers.add(name: "Accept", value: "\(PeerServer.coseMediaType), application/problem+json")
+        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let status: UInt
+        let body: ByteBuffer
+        let retryAfter: TimeInterval?
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
+            status = response.status.code
+            retryAfter = response.headers.first(name: "Retry-After").flatMap(TimeInterval.init)
+            body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
+        } catch {
+            return fail("transport: \(error)")
+        }
+        guard status == 200 else {
+            let problem = String(buffer: body).prefix(300)
+            switch status {
+            case 429, 500, 502, 503, 504:
+                return fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
+            default:
+                return fail("HTTP \(status), not retryable without operator action: \(problem)",
+                            retryAfter: configuration.retry.maximumInterval, level: .error)
+            }
+        }
+        let receiptBytes = Array(buffer: body)
+        let verified: VerifiedReceipt
+        do {
+            verified = try verifier.verifyReceipt(receiptBytes, at: .now, for: sent, from: peer.id)
+        } catch {
+            return fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
+        }
+        let status2: ReceiptStatus
+        switch verified.receipt.status {
+        case .accepted: status2 = .accepted
+        case .duplicate: status2 = .duplicate
+        case .rejected(let code, let reason): status2 = .rejected(code: code.rawValue, reason: reason)
+        }
+        do {
+            _ = try store.recordReceipt(ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
+                                                        status: status2, received: verified.receipt.received.date))
+        } catch {
+            return fail("cannot store the receipt: \(error)", level: .error)
+        }
+        switch verified.receipt.status {
+        case .accepted: log.info("delivered: accepted receipt stored")
+        case .duplicate: log.info("delivered: duplicate receipt stored (the peer had the message already)")
+        case .rejected(let code, let reason): log.error("REJECTED by \(peer.id): \(code.name): \(reason)")
+        }
+        return nil
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

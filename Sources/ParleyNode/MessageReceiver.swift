@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import NIOPosix
+import ParleyCodec
+import ParleyCrypto
+import ParleyProtocol
+import ParleyStore
+
+/// SPEC.md §9.1 for one request body: identification, duplicate check, verification, storage, and
+/// the signed receipt (or, for input that cannot be identified, a problem).
+public struct MessageReceiver: Sendable {
+    /// What to answer.
+    public enum Answer: Sendable {
+        /// HTTP 200 with these receipt bytes.
+        case receipt([UInt8], status: Receipt.Status, messageID: MessageID, sender: ParticipantID)
+        case problem(Problem)
+    }
+
+    public let identity: SigningIdentity
+    public let verifier: MessageVerifier
+    public let store: ParleyStore
+    public let logger: Logger
+
+    public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger) {
+        self.identity = identity
+        self.verifier = verifier
+        self.store = store
+        self.logger = logger
+    }
+
+    var participant: ParticipantID { identity.participantID }
+
+    /// Processes `bytes` received at `time` over a connection authenticated as `peer` (nil: not
+    /// checked). Never throws: every failure becomes a receipt or a problem.
+    public func receive(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
+        // Steps 1–4: identification.
+        guard bytes.count <= MessageVerifier.maximumSize else {
+            return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
+        }
+        let (id, sender): (MessageID, ParticipantID)
+        switch Self.identify(bytes) {
+        case .success(let identified): (id, sender) = identified
+        case .failure(let problem): return .problem(problem)
+        }
+        var log = logger
+        log[metadataKey: "message"] = "\(id)"
+        log[metadataKey: "peer"] = "\(peer?.rawValue ?? sender.rawValue)"
+        // SPEC.md §12.1: the TLS peer must be the sender (no hubs are configured).
+        if let peer, peer != sender {
+            log.warning("refused: TLS peer is not the message's sender", metadata: ["sender": "\(sender)"])
+            return .problem(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
+        }
+        let digest = Digest.sha256(bytes)
+        do {
+            // Step 5: a duplicate of an accepted message.
+            if let record = try await blocking({ try store.message(id) }), record.message.direction == .received,
+               Array(record.message.digest) == digest,
+               let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted }) {
+                log.info("duplicate delivery answered with a duplicate receipt")
+                return try duplicateAnswer(original.bytes, id: id, sender: sender)
+            }
+        } catch {
+            log.error("store unavailable while checking for a duplicate: \(error)")
+            return .problem(.unavailable("the store cannot be read: \(error)"))
+        }
+        // Steps 6–17.
+        let verified: VerifiedMessage
+        do {
+            verified = try verifier.verifyMessage(bytes, at: time, recipient: participant)
+        } catch let error as ProtocolError {
+            if error.code == .revocationUnavailable {
+                log.critical("cannot decide on a message: own revocation data is not current; refresh the CRLs (\(error.reason))")
+                return .problem(.revocationUnavailable("this node's CRLs are not current: \(error.reason)"))
+            }
+            guard let code = error.rejectionCode else {
+                log.error("verification failed without a rejection code: \(error)")
+                return .problem(.internalError("verification failed: \(error.reason)"))
+            }
+            log.warning("rejected: \(code.name): \(error)")
+            return reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
+        } catch {
+            log.error("verification failed unexpectedly: \(error)")
+            return .problem(.internalError("verification failed: \(error)"))
+        }
+        // Steps 18–20.
+        let envelope = verified.envelope
+        guard let sequence = envelope.recipients.first(where: { $0.participant == participant })?.sequence else {
+            return reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
+        }
+        let fields = MessageFields(
+            id: id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
+            references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
+            remarks: envelope.remarks)
+        let incoming = IncomingMessage(fields: fields, sender: sender.rawValue, recipient: participant.rawValue,
+                                       sequenceNumber: sequence, received: time.date)
+        let identity = self.identity
+        let receipt = Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: .accepted)
+        let outcome: AcceptOutcome
+        do {
+            outcome = try await blocking {
+                try store.accept(incoming) { _ in Data(try identity.sign(receipt)) }
+            }
+        } catch {
+            log.error("could not store an accepted message; answered 503: \(error)")
+            return .problem(.unavailable("the message could not be stored: \(error)"))
+        }
+        switch outcome {
+        case .accepted(let receiptBytes, let channel):
+            switch channel {
+            case .inOrder: log.info("accepted", metadata: ["seq": "\(sequence)"])
+            case .gapDetected(let missing): log.warning("accepted ahead of order: gap \(missing.lowerBound)…\(missing.upperBound) from \(sender)", metadata: ["seq": "\(sequence)"])
+            case .gapFilled: log.info("accepted, filling a gap", metadata: ["seq": "\(sequence)"])
+            }
+            return .receipt(Array(receiptBytes), status: .accepted, messageID: id, sender: sender)
+        case .duplicate(let stored):
+            log.info("duplicate delivery (concurrent) answered with a duplicate receipt")
+            do { return try duplicateAnswer(stored, id: id, sender: sender) } catch {
+                return .problem(.internalError("cannot sign a duplicate receipt: \(error)"))
+            }
+        case .equivocation(let storedDigest, _):
+            log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
+            return reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation,
+                          reason: "message \(id) was accepted before with other bytes (SHA-256 \(storedDigest.map { String(format: "%02x", $0) }.joined()))")
+        case .replay(let number, let storedID):
+            log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
+            return reject(id: id, sender: sender, digest: digest, at: time, code: .replay,
+                          reason: "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")")
+        }
+    }
+
+    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode, reason: String) -> Answer {
+        let status = Receipt.Status.rejected(code, reason: String(reason.prefix(Receipt.maximumReasonLength / 4)))
+        do {
+            let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
+            return .receipt(bytes, status: status, messageID: id, sender: sender)
+        } catch {
+            logger.error("cannot sign a rejection receipt for \(id): \(error)")
+            return .problem(.internalError("cannot sign a rejection receipt: \(error)"))
+        }
+    }
+
+    /// A duplicate receipt repeats the original accepted receipt with status 1 (SPEC.md §7.4).
+    private func duplicateAnswer(_ original: Data, id: MessageID, sender: ParticipantID) throws -> Answer {
+        var receipt = try Receipt(decoding: try COSESign1(decoding: Array(original)).payload)
+        receipt.status = .duplicate
+        return .receipt(try identity.sign(receipt), status: .duplicate, messageID: id, sender: sender)
+    }
+
+    /// SPEC.md §9.1 steps 2–4: the id (key 2) and sender (key 3) of a COSE_Sign1 message.
+    static func identify(_ bytes: [UInt8]) -> Result<(MessageID, ParticipantID), Problem> {
+        let object: COSESign1
+        do {
+            object = try COSESign1(decoding: bytes)
+        } catch let error as CodecError {
+            switch error.code {
+            case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
+                return .failure(Problem(status: 400, name: "too-large", title: "Message too large", detail: "\(error)", parleyCode: 13))
+            default:
+                return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
+            }
+        } catch {
+            return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
+        }
+        guard case .map(let map)? = try? CBOR(decoding: object.payload),
+              let idBytes = map[2]?.bytesValue, let id = try? MessageID(bytes: idBytes),
+              let senderText = map[3]?.textValue, let sender = try? ParticipantID(senderText)
+        else {
+            return .failure(.malformed("the payload is not a map with a 16-byte id at key 2 and a participant id at key 3"))
+        }
+        return .success((id, sender))
+    }
+}
+
+/// Runs blocking SQLite work off the cooperative thread pool.
+func blocking<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
+    try await NIOThreadPool.singleton.runIfActive(body)
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ParleyCrypto
+import ParleyProtocol
+import ParleyStore
+import ServiceLifecycle
+import Synchronization
+
+/// One Parley node: its identity, trust, store and services (peer listener, admin listener,
+/// delivery). `services()` returns them for a `ServiceGroup`.
+public final class Node: Sendable {
+    public let configuration: NodeConfiguration
+    public let identity: SigningIdentity
+    public let signingTrust: TrustStoreReference
+    public let transportTrust: TrustStoreReference
+    public let store: ParleyStore
+    public let verifier: MessageVerifier
+    public let delivery: DeliveryService
+    let logger: Logger
+    private let ports = Mutex<(peer: Int?, admin: Bool)>((nil, false))
+
+    public var participant: ParticipantID { identity.participantID }
+
+    /// Loads keys, certificates, trust anchors and CRLs and opens the store. Throws
+    /// `ConfigurationError` naming the key whose file cannot be used.
+    public init(configuration: NodeConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let problems = configuration.checkResources()
+        guard problems.isEmpty else { throw ConfigurationError(file: nil, problems: problems) }
+        identity = try SigningIdentity.load(keyPath: configuration.signingKeyPath, chainPath: configuration.signingChainPath)
+        let skew = TimeInterval(configuration.clockSkew)
+        signingTrust = TrustStoreReference(try TrustStore.load(anchorsPath: configuration.signingTrust.anchors,
+                                                               crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew))
+        transportTrust = TrustStoreReference(try TrustStore.load(anchorsPath: configuration.transportTrust.anchors,
+                                                                 crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew))
+        verifier = MessageVerifier(trust: signingTrust, maximumClockSkew: Int64(configuration.clockSkew))
+        store = try ParleyStore(path: configuration.storePath)
+        delivery = DeliveryService(configuration: configuration, store: store, verifier: verifier,
+                                   tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger)
+    }
+
+    /// The port the peer listener is bound to, once it runs.
+    public var peerPort: Int? { ports.withLock { $0.peer } }
+    public var adminListening: Bool { ports.withLock { $0.admin } }
+
+    /// Validates the draft, assigns sequence numbers, signs and queues it in one transaction; wakes delivery.
+    public func submit(_ draft: Draft, at time: UTCTime = .now) async throws -> QueuedMessage {
+        let identity = self.identity
+        let sender = participant
+        let queued = try await blocking { [store] in
+            try store.enqueue(sender: sender.rawValue, recipients: draft.recipients.map(\.rawValue), queuedAt: time.date) { numbers in
+                let envelope = Envelope(
+                    id: MessageID.generate(at: time), sender: sender,
+                    recipients: try draft.recipients.map { Recipient(participant: $0, sequence: try numbers[$0.rawValue].orThrow()) },
+                    created: time, body: draft.body, references: draft.references, remarks: draft.remarks)
+                let bytes = try identity.sign(envelope)
+                return MessageFields(id: envelope.id, bytes: Data(bytes), type: envelope.type.rawValue, created: time.date,
+                                     references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
+                                     remarks: envelope.remarks)
+            }
+        }
+        logger.info("queued \(draft.body.type.name) for \(draft.recipients.map(\.rawValue).joined(separator: ", "))",
+                    metadata: ["message": "\(queued.id)"])
+        delivery.wake(draft.recipients.map(\.rawValue))
+        return queued
+    }
+
+    /// Health problems (empty when the node can accept messages).
+    public func healthProblems() -> [String] {
+        var problems: [String] = []
+        let now = Date()
+        for crl in signingTrust.current.crls where crl.nextUpdate < now {
+            problems.append("CRL of \(crl.issuer) expired at \(UTCTime(crl.nextUpdate))")
+        }
+        return problems
+    }
+
+    /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
+    public func services() throws -> [any Service] {
+        let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger)
+        let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
+                                                  transportTrust: transportTrust, logger: logger)
+        let peerRouter = PeerServer.router(receiver: receiver, limits: configuration.limits, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
+        let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
+        let peerApp = Application(
+            router: peerRouter,
+            server: try .tls(.http1(configuration: .init(idleTimeout: idle)), configuration: tls),
+            configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "parleyd"),
+            onServerRunning: { [weak self] channel in
+                let port = channel.localAddress?.port
+                self?.ports.withLock { $0.peer = port }
+                self?.logger.info("peer listener ready on \(self?.configuration.listenHost ?? ""):\(port ?? 0) (mutual TLS)")
+            },
+            logger: logger)
+        let socketPath = configuration.adminSocketPath
+        try? FileManager.default.removeItem(atPath: socketPath)
+        let adminApp = Application(
+            router: AdminAPI.router(node: self),
+            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "parleyd-admin"),
+            onServerRunning: { [weak self] _ in
+                chmod(socketPath, 0o660)
+                self?.ports.withLock { $0.admin = true }
+                self?.logger.info("admin API ready on \(socketPath) (mode 0660)")
+            },
+            logger: logger)
+        return [peerApp, adminApp, delivery]
+    }
+}
+
+extension Optional {
+    func orThrow() throws -> Wrapped {
+        guard let self else { throw Problem.internalError("missing value") }
+        return self
+    }
+}

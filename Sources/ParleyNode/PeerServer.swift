@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ParleyCrypto
+import ParleyProtocol
+import Synchronization
+
+/// Request context of the peer listener: keeps the connection's channel to read the TLS peer.
+public struct PeerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Counts requests in progress per peer and refuses more than the limit.
+final class ConcurrencyLimiter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    func enter(_ peer: String) -> Bool {
+        counts.withLock { counts in
+            let current = counts[peer, default: 0]
+            guard current < limit else { return false }
+            counts[peer] = current + 1
+            return true
+        }
+    }
+
+    func leave(_ peer: String) {
+        counts.withLock { counts in
+            let current = counts[peer, default: 1] - 1
+            counts[peer] = current > 0 ? current : nil
+        }
+    }
+}
+
+/// The peer interface: `POST /v1/messages` and `GET /v1/health` over mutual TLS (SPEC.md §12).
+public enum PeerServer {
+    public static let coseMediaType = "application/cose; cose-type=\"cose-sign1\""
+
+    /// The router, separate from TLS so it can be tested on its own.
+    public static func router(receiver: MessageReceiver, limits: NodeConfiguration.Limits,
+                              health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
+        let router = Router(context: PeerRequestContext.self)
+        let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
+        let participant = receiver.identity.participantID
+        let logger = receiver.logger
+
+        router.post("/v1/messages") { request, context -> Response in
+            // The TLS peer: its certificate was verified during the handshake (TransportTrust).
+            let peer: ParticipantID
+            do {
+                peer = try await peerParticipant(context.channel)
+            } catch {
+                logger.warning("request without an authenticated TLS peer: \(error)")
+                return problemResponse(.unauthenticated("\(error)"))
+            }
+            guard limiter.enter(peer.rawValue) else {
+                logger.warning("too many concurrent requests", metadata: ["peer": "\(peer)"])
+                return problemResponse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
+            }
+            defer { limiter.leave(peer.rawValue) }
+            guard isCOSEMediaType(request.headers[.contentType]) else {
+                return problemResponse(.malformed("Content-Type must be application/cose; cose-type=\"cose-sign1\", found \(request.headers[.contentType] ?? "none")", status: 415))
+            }
+            if let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value, named != participant.rawValue {
+                return problemResponse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and forwards to no one"))
+            }
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maximumBodyBytes {
+                return problemResponse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: limits.maximumBodyBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                return problemResponse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+            }
+            let received = UTCTime.now
+            let bytes = Array(buffer: body)
+            switch await receiver.receive(bytes, at: received, peer: peer) {
+            case .receipt(let receipt, _, _, _):
+                var headers = HTTPFields()
+                headers[.contentType] = coseMediaType
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
+            case .problem(let problem):
+                return problemResponse(problem)
+            }
+        }
+
+        router.get("/v1/health") { _, _ -> Response in
+            let problems = health()
+            var object: [String: Any] = ["status": problems.isEmpty ? "ok" : "unavailable",
+                                         "participant": participant.rawValue, "protocol-versions": [1]]
+            if !problems.isEmpty { object["problems"] = problems }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        return router
+    }
+
+    /// The TLS server configuration: this node's TLS certificate and key; client certificates
+    /// required and verified with ParleyCrypto against the transport anchors and CRLs, for the
+    /// transport profile (SPEC.md §12.1).
+    public static func tlsConfiguration(keyPath: String, chainPath: String, transportTrust: TrustStoreReference,
+                                        logger: Logger) throws -> TLSChannelConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMFile(chainPath)
+        // ParleyCrypto refuses key files with group or other permissions; check before NIOSSL reads it.
+        _ = try PrivateKey.load(path: keyPath)
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        tls.certificateVerification = .fullVerification
+        tls.trustRoots = .certificates(try transportTrust.current.anchors.map { try NIOSSLCertificate(bytes: $0.derEncoded, format: .der) })
+        return TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
+            verifyTransportChain(certificates, trust: transportTrust, logger: logger) != nil ? .certificateVerified : .failed
+        }
+    }
+
+    /// Verifies a TLS peer's presented chain; returns its participant id, or nil (logged).
+    static func verifyTransportChain(_ certificates: [NIOSSLCertificate], trust: TrustStoreReference, logger: Logger) -> String? {
+        do {
+            let chain = try certificates.map { try Certificate(derEncoded: try $0.toDERBytes()) }
+            let verified = try trust.current.verify(chain: chain, at: Date(), purpose: .transportTLS)
+            return verified.participantID
+        } catch {
+            logger.warning("TLS peer refused: its certificate does not verify against the transport trust anchors and CRLs: \(error)")
+            return nil
+        }
+    }
+
+    static func peerParticipant(_ channel: any Channel) async throws -> ParticipantID {
+        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
+            throw Problem.unauthenticated("no client certificate")
+        }
+        let parsed = try Certificate(derEncoded: try certificate.toDERBytes())
+        guard let id = parsed.participantID else {
+            throw Problem.unauthenticated("the client certificate binds no participant id")
+        }
+        return try ParticipantID(id)
+    }
+
+    static func isCOSEMediaType(_ value: String?) -> Bool {
+        guard let value else { return false }
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard parts.first == "application/cose" else { return false }
+        return parts.dropFirst().contains { $0 == "cose-type=\"cose-sign1\"" || $0 == "cose-type=cose-sign1" }
+    }
+
+    static func problemResponse(_ problem: Problem) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = Problem.mediaType
+        if let retryAfter = problem.retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: problem.json)))
+    }
+}

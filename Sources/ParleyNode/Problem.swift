@@ -1,0 +1,66 @@
+import Foundation
+
+/// An `application/problem+json` answer (RFC 9457, SPEC.md §12.3) for input that cannot be answered
+/// with a signed receipt.
+public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var status: Int
+    /// The name after `urn:parley:problem:` (SPEC.md §15.5).
+    public var name: String
+    public var title: String
+    public var detail: String
+    /// The rejection code this problem corresponds to, if any.
+    public var parleyCode: UInt64?
+    /// Seconds for the Retry-After header.
+    public var retryAfter: Int?
+
+    public init(status: Int, name: String, title: String, detail: String, parleyCode: UInt64? = nil, retryAfter: Int? = nil) {
+        self.status = status
+        self.name = name
+        self.title = title
+        self.detail = detail
+        self.parleyCode = parleyCode
+        self.retryAfter = retryAfter
+    }
+
+    public static let mediaType = "application/problem+json"
+
+    public var type: String { "urn:parley:problem:\(name)" }
+
+    public var description: String { "\(status) \(name): \(detail)" }
+
+    /// The JSON body.
+    public var json: [UInt8] {
+        var object: [String: Any] = ["type": type, "title": title, "status": status, "detail": detail]
+        if let parleyCode { object["parley-code"] = parleyCode }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+
+    static func tooLarge(_ detail: String) -> Problem {
+        Problem(status: 413, name: "too-large", title: "Message too large", detail: detail, parleyCode: 13)
+    }
+    static func malformed(_ detail: String, status: Int = 400) -> Problem {
+        Problem(status: status, name: "malformed", title: "Malformed message", detail: detail, parleyCode: 1)
+    }
+    static func forbiddenPeer(_ detail: String) -> Problem {
+        Problem(status: 403, name: "forbidden-peer", title: "Peer may not deliver this message", detail: detail)
+    }
+    static func unauthenticated(_ detail: String) -> Problem {
+        Problem(status: 401, name: "unauthenticated", title: "TLS peer not authenticated", detail: detail)
+    }
+    static func misdirected(_ detail: String) -> Problem {
+        Problem(status: 421, name: "misdirected", title: "Misdirected request", detail: detail)
+    }
+    static func rateLimited(_ detail: String) -> Problem {
+        Problem(status: 429, name: "rate-limited", title: "Too many concurrent requests", detail: detail, retryAfter: 1)
+    }
+    static func revocationUnavailable(_ detail: String) -> Problem {
+        Problem(status: 503, name: "revocation-unavailable", title: "Revocation data unavailable", detail: detail, retryAfter: 300)
+    }
+    static func unavailable(_ detail: String) -> Problem {
+        Problem(status: 503, name: "unavailable", title: "Cannot accept messages now", detail: detail, retryAfter: 30)
+    }
+    static func internalError(_ detail: String) -> Problem {
+        Problem(status: 500, name: "internal", title: "Internal error", detail: detail)
+    }
+}
