@@ -88,7 +88,7 @@ public final class DeliveryService: Service, Sendable {
             } catch {
                 logger.error("cannot expire old deliveries: \(error)")
             }
-            try? await Task.sleep(for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
+            await idle(nil, for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
         }
     }
 
