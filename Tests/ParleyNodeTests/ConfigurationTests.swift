@@ -1,1 +1,71 @@
+import Foundation
+@testable import ParleyNode
 import Testing
+
+@Suite struct ConfigurationTests {
+    func write(_ json: String) throws -> String {
+        let path = try temporaryDirectory().appendingPathComponent("parleyd.json").path
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func validJSON(_ pki: TestPKI, data: String) -> String {
+        """
+        {"participant": "US-NRRC",
+         "signing": {"key": "\(pki.path("participants/US-NRRC/signing.key"))", "chain": "\(pki.path("participants/US-NRRC/signing-chain.pem"))"},
+         "tls": {"key": "\(pki.path("participants/US-NRRC/tls.key"))", "chain": "\(pki.path("participants/US-NRRC/tls-chain.pem"))"},
+         "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
+         "listen": {"host": "127.0.0.1", "port": 8443},
+         "admin": {"socket": "\(data)/admin.sock"},
+         "dataDirectory": "\(data)",
+         "peers": {"RU-NRRC": {"url": "https://127.0.0.1:8444"}, "HCOC-CC": {"url": "https://hcoc.example:443"}},
+         "retry": {"initialSeconds": 2, "maximumIntervalSeconds": 60, "giveUpAfterSeconds": 3600}}
+        """
+    }
+
+    @Test func validFileLoadsWithEnvironmentOverrides() async throws {
+        let pki = try TestPKI.shared.get()
+        let data = try temporaryDirectory().path
+        let path = try write(validJSON(pki, data: data))
+        let configuration = try await NodeConfiguration.load(file: path, environment: ["PARLEY_LISTEN_PORT": "9443", "PARLEY_PEERS_RU_NRRC_URL": "https://10.0.0.2:8443"])
+        #expect(configuration.participant.rawValue == "US-NRRC")
+        #expect(configuration.listenPort == 9443)
+        #expect(configuration.retry.initialInterval == 2)
+        #expect(configuration.peers.map(\.id.rawValue) == ["HCOC-CC", "RU-NRRC"])
+        #expect(configuration.peers.last?.url.absoluteString == "https://10.0.0.2:8443")
+        #expect(configuration.checkResources().isEmpty)
+    }
+
+    @Test func everyProblemNamesItsKey() async throws {
+        let pki = try TestPKI.shared.get()
+        let data = try temporaryDirectory().path
+        let path = try write(validJSON(pki, data: data))
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await NodeConfiguration.load(file: path, environment: [
+                "PARLEY_PARTICIPANT": "us_nrrc", "PARLEY_LISTEN_PORT": "70000", "PARLEY_RETRY_INITIAL_SECONDS": "soon",
+                "PARLEY_PEERS_RU_NRRC_URL": "http://plain.example",
+            ])
+        }
+        let keys = Set(error?.problems.map(\.key) ?? [])
+        #expect(keys == ["participant", "listen.port", "retry.initialSeconds", "peers.RU-NRRC.url"])
+    }
+
+    @Test func missingKeysAreReported() async throws {
+        let path = try write(#"{"participant": "US-NRRC"}"#)
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await NodeConfiguration.load(file: path, environment: [:])
+        }
+        let keys = Set(error?.problems.map(\.key) ?? [])
+        #expect(keys.isSuperset(of: ["signing.key", "signing.chain", "tls.key", "tls.chain", "trust.anchors", "trust.crls", "dataDirectory"]))
+    }
+
+    @Test func looseKeyPermissionsReachTheOperator() async throws {
+        let pki = try TestPKI.make()
+        let data = try temporaryDirectory().path
+        let configuration = try await NodeConfiguration.load(file: try write(validJSON(pki, data: data)), environment: [:])
+        chmod(pki.path("participants/US-NRRC/signing.key"), 0o644)
+        let problems = configuration.checkResources()
+        #expect(problems.map(\.key) == ["signing.key"])
+        #expect(problems.first?.problem.contains("chmod 600") == true)
+    }
+}

@@ -1,0 +1,143 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+import ParleyProtocol
+import ParleyStore
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A test PKI from `Certs/make-test-pki.sh` for US-NRRC, RU-NRRC and HCOC-CC in a temporary directory.
+struct TestPKI: Sendable {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = Result { try TestPKI.make() }
+
+    let directory: URL
+
+    static func make() throws -> TestPKI {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-pki-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let directory = parent.appendingPathComponent("pki")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path,
+                             directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return TestPKI(directory: directory)
+    }
+
+    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
+}
+
+/// A free loopback TCP port (bound to 0, read back, closed).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    precondition(bound)
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Configuration for one participant of the test PKI, listening on `port`, with `peers` (id → port).
+func testConfiguration(_ pki: TestPKI, _ participant: String, port: Int, peers: [String: Int], directory: URL) throws -> NodeConfiguration {
+    let base = "participants/\(participant)"
+    var configuration = NodeConfiguration(
+        participant: try ParticipantID(participant),
+        signingKeyPath: pki.path("\(base)/signing.key"), signingChainPath: pki.path("\(base)/signing-chain.pem"),
+        tlsKeyPath: pki.path("\(base)/tls.key"), tlsChainPath: pki.path("\(base)/tls-chain.pem"),
+        signingTrust: .init(anchors: pki.path("trust/anchors.pem"), crls: [pki.path("trust/crls.pem")]),
+        dataDirectory: directory.appendingPathComponent(participant).path)
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    configuration.listenHost = "127.0.0.1"
+    configuration.listenPort = port
+    configuration.adminSocketPath = directory.appendingPathComponent("\(participant).sock").path
+    configuration.peers = try peers.map { .init(id: try ParticipantID($0.key), url: URL(string: "https://127.0.0.1:\($0.value)")!) }
+    configuration.retry.initialInterval = 0.2
+    configuration.retry.maximumInterval = 1
+    configuration.limits.requestTimeout = 5
+    return configuration
+}
+
+/// A node running its services in a ServiceGroup inside the test process.
+final class RunningNode: Sendable {
+    let node: Node
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(_ configuration: NodeConfiguration) async throws {
+        var logger = Logger(label: "test.\(configuration.participant)")
+        logger.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
+        node = try Node(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
+        try await waitUntil("\(configuration.participant) listening") { [node] in node.peerPort != nil && node.adminListening }
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+struct Timeout: Error, CustomStringConvertible { var description: String }
+
+func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw Timeout(description: "timed out waiting for \(what)")
+}
+
+/// A pre-launch body whose window opens three days from `now` (valid whatever today's date).
+func preLaunchBody(now: UTCTime = .now) -> NotificationBody {
+    var body = Examples.preLaunch
+    body.windowStart = now + 3 * 86_400
+    body.windowEnd = now + 3 * 86_400 + 4 * 3_600
+    body.late = false
+    return .preLaunch(body)
+}
+
+/// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
+func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String) async throws -> (UInt, [UInt8], String?) {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: contentType)
+    request.body = .bytes(ByteBuffer(bytes: body))
+    let response = try await client.execute(request, timeout: .seconds(10))
+    let bytes = try await response.body.collect(upTo: 1 << 20)
+    return (response.status.code, Array(buffer: bytes), response.headers.first(name: "Content-Type"))
+}
+
+func get(_ client: HTTPClient, _ url: String) async throws -> (UInt, [UInt8]) {
+    let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    return (response.status.code, Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+}
+
+func temporaryDirectory() throws -> URL {
+    // Short: Unix socket paths are limited to 107 bytes.
+    let url = URL(fileURLWithPath: "/tmp/pn-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
