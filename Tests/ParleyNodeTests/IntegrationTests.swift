@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOSSL
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+import ParleyProtocol
+import ParleyStore
+import Testing
+
+/// Real nodes in this process: mutual TLS on loopback ports, SQLite stores in temporary directories.
+@Suite(.serialized) struct IntegrationTests {
+    static let us = try! ParticipantID("US-NRRC")
+    static let ru = try! ParticipantID("RU-NRRC")
+    static let hcoc = try! ParticipantID("HCOC-CC")
+
+    /// Submits through the admin API on the Unix socket and returns the message id.
+    func submitThroughAdmin(_ node: Node, recipients: [String]) async throws -> MessageID {
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        defer { _ = client.shutdown() }
+        let draft: [String: Any] = [
+            "type": "pre-launch", "recipients": recipients,
+            "body": Data(preLaunchBody().encoded).base64EncodedString(),
+            "remarks": ["language": "en", "text": "Routine test launch."],
+        ]
+        let url = URL(httpURLWithSocketPath: node.configuration.adminSocketPath, uri: "/v1/drafts")!
+        let (status, body, _) = try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)),
+                                               contentType: "application/json")
+        #expect(status == 201, "admin answered \(String(decoding: body, as: UTF8.self))")
+        let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        return try MessageID(hex: try #require(object?["id"] as? String))
+    }
+
+    func deliveries(_ node: Node, _ id: MessageID) throws -> [DeliveryRecord] {
+        try node.store.message(id)?.deliveries ?? []
+    }
+
+    @Test func preLaunchReachesTwoPeersAndBothReceiptsVerify() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort, hcocPort) = (try freePort(), try freePort(), try freePort())
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory))
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let hcoc = try await RunningNode(try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: ["US-NRRC": usPort], directory: directory))
+
+        let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
+        try await waitUntil("both receipts") { try deliveries(us.node, id).allSatisfy { $0.state == .delivered } && deliveries(us.node, id).count == 2 }
+
+        // Re-verify, independently of the daemon, each stored receipt against the exact bytes sent.
+        let record = try #require(try us.node.store.message(id))
+        let bytes = Array(record.message.fields.bytes)
+        let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+        let sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: Self.us, created: envelope.created,
+                               recipients: envelope.recipients.map(\.participant))
+        let receipts = record.receipts.filter { $0.direction == .received }
+        #expect(Set(receipts.map(\.signer)) == ["RU-NRRC", "HCOC-CC"])
+        for receipt in receipts {
+            let verified = try us.node.verifier.verifyReceipt(Array(receipt.bytes), at: .now, for: sent, from: try ParticipantID(receipt.signer))
+            #expect(verified.receipt.status == .accepted)
+        }
+        // Each recipient holds exactly these bytes, once, with its sequence number 1.
+        for peer in [ru, hcoc] {
+            let inbox = try peer.node.store.inbox(InboxQuery())
+            #expect(inbox.map(\.fields.id) == [id])
+            #expect(inbox.first?.digest == record.message.digest)
+            #expect(inbox.first?.inboxSequenceNumber == 1)
+        }
+        await us.stop(); await ru.stop(); await hcoc.stop()
+    }
+
+    @Test func peerDownThenStartedGetsEverythingOnceInOrder() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort) = (try freePort(), try freePort())
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
+        let first = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        let second = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        try await waitUntil("a failed attempt") { try deliveries(us.node, first).first?.lastError != nil }
+        #expect(try deliveries(us.node, first).first?.state == .pending)
+        #expect(try deliveries(us.node, second).first?.state == .pending)
+
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        try await waitUntil("delivery after the peer came up") {
+            try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
+        }
+        let inbox = try ru.node.store.inbox(InboxQuery())
+        #expect(inbox.count == 2)
+        #expect(Set(inbox.map(\.fields.id)) == [first, second])
+        #expect(inbox.sorted { $0.inboxSequenceNumber! < $1.inboxSequenceNumber! }.map(\.fields.id) == [first, second])
+        #expect(try ru.node.store.gaps().isEmpty)
+        await us.stop(); await ru.stop()
+    }
+
+    @Test func clientWithoutCertificateIsRefusedByTLS() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let ruPort = try freePort()
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        let ru = try await RunningNode(configuration)
+        var anonymous = TLSConfiguration.makeClientConfiguration()
+        anonymous.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+        let noCertificate = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: anonymous))
+        await #expect(throws: (any Error).self) {
+            _ = try await get(noCertificate, "https://127.0.0.1:\(ruPort)/v1/health")
+        }
+        try await noCertificate.shutdown()
+        // The same request with US-NRRC's TLS certificate succeeds: the refusal is about the certificate.
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
+        let (status, body) = try await get(client, "https://127.0.0.1:\(ruPort)/v1/health")
+        #expect(status == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains("\"participant\":\"RU-NRRC\""))
+        try await client.shutdown()
+        await ru.stop()
+    }
+
+    @Test func directPostsGetAcceptedDuplicateBadSignatureReplayAndProblems() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let ruPort = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
+        let url = "https://127.0.0.1:\(ruPort)/v1/messages"
+        let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+        let verifier = ru.node.verifier
+
+        func message(seq: UInt64) throws -> [UInt8] {
+            try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                       created: .now, body: preLaunchBody()))
+        }
+        func receipt(for bytes: [UInt8]) async throws -> Receipt {
+            let (status, body, type) = try await post(client, url, bytes, contentType: PeerServer.coseMediaType)
+            #expect(status == 200)
+            #expect(type == PeerServer.coseMediaType)
+            let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+            let sent = SentMessage(id: envelope.id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+                                   recipients: envelope.recipients.map(\.participant))
+            return try verifier.verifyReceipt(body, at: .now, for: sent, from: Self.ru).receipt
+        }
+
+        let original = try message(seq: 1)
+        #expect(try await receipt(for: original).status == .accepted)
+        #expect(try await receipt(for: original).status == .duplicate)
+
+        var tampered = try COSESign1(decoding: try message(seq: 2))
+        tampered.signature[tampered.signature.count / 2] ^= 0x01
+        guard case .rejected(let code, _) = try await receipt(for: tampered.encoded).status else {
+            Issue.record("a tampered message was not rejected"); return
+        }
+        #expect(code == .badSignature)
+
+        guard case .rejected(let replayCode, _) = try await receipt(for: try message(seq: 1)).status else {
+            Issue.record("a replayed sequence number was not rejected"); return
+        }
+        #expect(replayCode == .replay)
+
+        let (status, body, type) = try await post(client, url, Array("not cbor".utf8), contentType: PeerServer.coseMediaType)
+        #expect(status == 400)
+        #expect(type == "application/problem+json")
+        let problem = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        #expect(problem?["type"] as? String == "urn:parley:problem:malformed")
+
+        let (tooLarge, _, _) = try await post(client, url, [UInt8](repeating: 0, count: MessageVerifier.maximumSize + 1), contentType: PeerServer.coseMediaType)
+        #expect(tooLarge == 413)
+        let (wrongType, _, _) = try await post(client, url, original, contentType: "application/octet-stream")
+        #expect(wrongType == 415)
+
+        // Only the original was stored.
+        #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+        try await client.shutdown()
+        await ru.stop()
+    }
+}
