@@ -130,8 +130,8 @@ func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: Str
     return (response.status.code, Array(buffer: bytes), response.headers.first(name: "Content-Type"))
 }
 
-func get(_ client: HTTPClient, _ url: String) async throws -> (UInt, [UInt8]) {
-    let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+func get(_ client: HTTPClient, _ url: String, timeout: TimeAmount = .seconds(10)) async throws -> (UInt, [UInt8]) {
+    let response = try await client.execute(HTTPClientRequest(url: url), timeout: timeout)
     return (response.status.code, Array(buffer: try await response.body.collect(upTo: 1 << 20)))
 }
 

@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOSSL
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+import ParleyProtocol
+import ParleyStore
+import Testing
+
+@Suite(.serialized) struct TransportSecurityTests {
+    func client(certificate chain: String, key: String, pki: TestPKI) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+    }
+
+    func signedMessage(_ pki: TestPKI, to recipient: String) throws -> [UInt8] {
+        let identity = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
+                                                chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
+        return try identity.sign(Envelope(id: .generate(), sender: try ParticipantID("US-NRRC"),
+                                          recipients: [Recipient(participant: try ParticipantID(recipient), sequence: 1)],
+                                          created: .now, body: preLaunchBody()))
+    }
+
+    @Test func revokedClientCertificateIsRefusedByTLS() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        // NIOSSL alone would accept this chain (it does not read CRLs); the ParleyCrypto check refuses it.
+        let revoked = try client(certificate: pki.path("negative/revoked/tls-chain.pem"), key: pki.path("negative/revoked/tls.key"), pki: pki)
+        await #expect(throws: (any Error).self) {
+            _ = try await get(revoked, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        }
+        try await revoked.shutdown()
+        // A signing certificate (no TLS profile) is refused as a client certificate too.
+        let wrongProfile = try client(certificate: pki.path("participants/US-NRRC/signing-chain.pem"),
+                                      key: pki.path("participants/US-NRRC/signing.key"), pki: pki)
+        await #expect(throws: (any Error).self) {
+            _ = try await get(wrongProfile, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        }
+        try await wrongProfile.shutdown()
+        await ru.stop()
+    }
+
+    @Test func peerThatIsNotTheSenderIsForbidden() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        let hcoc = try client(certificate: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"), pki: pki)
+        let (status, body, type) = try await post(hcoc, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
+                                                  contentType: PeerServer.coseMediaType)
+        #expect(status == 403)
+        #expect(type == Problem.mediaType)
+        #expect(String(decoding: body, as: UTF8.self).contains("urn:parley:problem:forbidden-peer"))
+        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+        try await hcoc.shutdown()
+        await ru.stop()
+    }
+
+    @Test func expiredOwnCRLAnswers503WithoutAReceipt() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        configuration.transportTrust = configuration.signingTrust
+        configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        let ru = try await RunningNode(configuration)
+        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
+        var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+        request.body = .bytes(ByteBuffer(bytes: try signedMessage(pki, to: "RU-NRRC")))
+        let response = try await us.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        #expect(response.status.code == 503)
+        #expect(response.headers.first(name: "Retry-After") != nil)
+        #expect(String(buffer: body).contains("urn:parley:problem:revocation-unavailable"))
+        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+        let (health, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
+        #expect(health == 503)
+        try await us.shutdown()
+        await ru.stop()
+    }
+}
