@@ -100,7 +100,7 @@ public final class DeliveryService: Service, Sendable {
             _ = bell.take()
             let due: [DueDelivery]
             do {
-                due = try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50)
+                due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50) }
             } catch {
                 log.error("cannot read the outbox: \(error)")
                 await idle(bell, for: .seconds(5))
@@ -155,7 +155,7 @@ public final class DeliveryService: Service, Sendable {
             _ = try? store.cancel(id, recipient: peer.id.rawValue)
             return nil
         }
-        do { try store.markInFlight(id, recipient: peer.id.rawValue) } catch {
+        do { try await blocking { [store] in try store.markInFlight(id, recipient: peer.id.rawValue) } } catch {
             log.error("cannot mark the delivery in flight: \(error)")
             return Date().addingTimeInterval(5)
         }
@@ -212,8 +212,9 @@ public final class DeliveryService: Service, Sendable {
         case .rejected(let code, let reason): status2 = .rejected(code: code.rawValue, reason: reason)
         }
         do {
-            _ = try store.recordReceipt(ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
-                                                        status: status2, received: verified.receipt.received.date))
+            let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
+                                           status: status2, received: verified.receipt.received.date)
+            _ = try await blocking { [store] in try store.recordReceipt(received) }
         } catch {
             return fail("cannot store the receipt: \(error)", level: .error)
         }

@@ -98,8 +98,10 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 
 extension NodeConfiguration {
     /// Reads `file` (JSON) with overrides from `environment` (`PARLEY_*`), and checks every value's
-    /// type and range. Throws `ConfigurationError` listing every problem found.
-    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> NodeConfiguration {
+    /// type and range; with `checkResources`, also the files it names (`checkResources()`). Throws
+    /// `ConfigurationError` listing every problem found.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            checkResources: Bool = false) async throws -> NodeConfiguration {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey("parley"))
         ]
@@ -122,8 +124,10 @@ extension NodeConfiguration {
         }
         var reader = Reader(config: ConfigReader(providers: providers))
         let configuration = reader.read(peerIDs: peerIDs, environment: environment)
-        guard let configuration, reader.problems.isEmpty else {
-            throw ConfigurationError(file: file, problems: reader.problems)
+        var problems = reader.problems
+        if checkResources, let configuration { problems += configuration.checkResources() }
+        guard let configuration, problems.isEmpty else {
+            throw ConfigurationError(file: file, problems: problems)
         }
         return configuration
     }

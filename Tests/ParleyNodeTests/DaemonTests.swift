@@ -1,0 +1,91 @@
+import Foundation
+@testable import ParleyNode
+import Testing
+
+/// The `parleyd` executable: `--check-config` exit codes and SIGTERM.
+@Suite(.serialized) struct DaemonTests {
+    static var parleyd: URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = testBinary.deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("parleyd")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return testBinary.deletingLastPathComponent().appendingPathComponent("parleyd")
+    }
+
+    func configFile(_ pki: TestPKI, directory: URL, port: Int, participant: String = "US-NRRC") throws -> String {
+        let base = "participants/\(participant)"
+        let json = """
+            {"participant": "\(participant)",
+             "signing": {"key": "\(pki.path("\(base)/signing.key"))", "chain": "\(pki.path("\(base)/signing-chain.pem"))"},
+             "tls": {"key": "\(pki.path("\(base)/tls.key"))", "chain": "\(pki.path("\(base)/tls-chain.pem"))"},
+             "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
+             "listen": {"host": "127.0.0.1", "port": \(port)},
+             "admin": {"socket": "\(directory.path)/admin.sock"},
+             "dataDirectory": "\(directory.path)",
+             "peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}}
+            """
+        let path = directory.appendingPathComponent("parleyd.json").path
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = Self.parleyd
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func checkConfigExitsZeroOrSeventyEightWithOneLinePerProblem() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let path = try configFile(pki, directory: directory, port: 8443)
+        let (ok, okOutput) = try run(["--config", path, "--check-config"])
+        #expect(ok == 0, "\(okOutput)")
+        let (bad, badOutput) = try run(["--config", path, "--check-config"],
+                                       environment: ["PARLEY_LISTEN_PORT": "99999", "PARLEY_TLS_KEY": "/nonexistent/tls.key"])
+        #expect(bad == 78)
+        let lines = badOutput.split(separator: "\n")
+        #expect(lines.count == 2, "\(badOutput)")
+        #expect(lines.contains { $0.contains("listen.port:") })
+        let (bad2, bad2Output) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"])
+        #expect(bad2 == 78)
+        #expect(bad2Output.contains("tls.key:"))
+    }
+
+    @Test func sigtermStopsTheDaemonCleanly() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let path = try configFile(pki, directory: directory, port: try freePort())
+        let process = Process()
+        process.executableURL = Self.parleyd
+        process.arguments = ["--config", path]
+        let log = Pipe()
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let socket = directory.appendingPathComponent("admin.sock").path
+        try await waitUntil("the admin socket") { FileManager.default.fileExists(atPath: socket) }
+        let attributes = try FileManager.default.attributesOfItem(atPath: socket)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        try await Task.sleep(for: .milliseconds(300))
+        process.terminate()  // SIGTERM
+        try await waitUntil("parleyd to exit", timeout: .seconds(10)) { !process.isRunning }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("parleyd stopped"), "\(text)")
+    }
+}
