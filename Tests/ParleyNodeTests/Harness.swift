@@ -9,6 +9,7 @@ import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,13 +18,13 @@ import Glibc
 struct TestPKI: Sendable {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// One PKI for the whole test process, removed at exit.
     static let shared = Result { try TestPKI.make() }
 
     let directory: URL
 
     static func make() throws -> TestPKI {
-        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let parent = try temporaryDirectory()
         let directory = parent.appendingPathComponent("pki")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -135,9 +136,21 @@ func get(_ client: HTTPClient, _ url: String, timeout: TimeAmount = .seconds(10)
     return (response.status.code, Array(buffer: try await response.body.collect(upTo: 1 << 20)))
 }
 
+/// A new temporary directory, removed when the test process exits. Short, because Unix socket
+/// paths are limited to 107 bytes.
 func temporaryDirectory() throws -> URL {
-    // Short: Unix socket paths are limited to 107 bytes.
-    let url = URL(fileURLWithPath: "/tmp/pn-\(UUID().uuidString.prefix(8))")
+    let url = URL(fileURLWithPath: "/tmp/parley-node-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    let first = temporaryDirectories.withLock { paths in
+        paths.append(url.path)
+        return paths.count == 1
+    }
+    if first {
+        atexit {
+            for path in temporaryDirectories.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+        }
+    }
     return url
 }
+
+let temporaryDirectories = Mutex<[String]>([])

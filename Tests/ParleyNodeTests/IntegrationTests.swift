@@ -66,7 +66,72 @@ import Testing
             #expect(inbox.first?.digest == record.message.digest)
             #expect(inbox.first?.inboxSequenceNumber == 1)
         }
+        // The admin API lists and shows it.
+        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let socket = us.node.configuration.adminSocketPath
+        let (outboxStatus, outboxBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/outbox?state=delivered")!.absoluteString)
+        #expect(outboxStatus == 200)
+        let outbox = try JSONSerialization.jsonObject(with: Data(outboxBody)) as? [String: Any]
+        let listed = (outbox?["deliveries"] as? [[String: Any]]) ?? []
+        #expect(Set(listed.compactMap { $0["recipient"] as? String }) == ["RU-NRRC", "HCOC-CC"])
+        #expect(listed.allSatisfy { $0["id"] as? String == id.hex })
+        let (showStatus, showBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(id.hex)")!.absoluteString)
+        #expect(showStatus == 200)
+        let shown = try JSONSerialization.jsonObject(with: Data(showBody)) as? [String: Any]
+        #expect((shown?["receipts"] as? [[String: Any]])?.count == 2)
+        let (missing, _) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(MessageID.generate().hex)")!.absoluteString)
+        #expect(missing == 404)
+        let (inboxStatus, inboxBody) = try await get(admin, URL(httpURLWithSocketPath: ru.node.configuration.adminSocketPath, uri: "/v1/inbox")!.absoluteString)
+        #expect(inboxStatus == 200)
+        #expect(String(decoding: inboxBody, as: UTF8.self).contains(id.hex))
+        try await admin.shutdown()
         await us.stop(); await ru.stop(); await hcoc.stop()
+    }
+
+    @Test func invalidDraftIsRefusedWithTheField() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
+        var late = Examples.preLaunch
+        late.windowStart = UTCTime.now + 3_600
+        late.windowEnd = UTCTime.now + 7_200
+        late.late = false  // wrong: the window opens in less than 24 hours
+        let draft: [String: Any] = ["type": "pre-launch", "recipients": ["RU-NRRC"],
+                                    "body": Data(NotificationBody.preLaunch(late).encoded).base64EncodedString()]
+        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
+        let (status, body, type) = try await post(admin, url, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
+        #expect(status == 400)
+        #expect(type == Problem.mediaType)
+        #expect(String(decoding: body, as: UTF8.self).contains("late"))
+        #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
+        #expect(try us.node.store.outgoingChannels().isEmpty)
+        try await admin.shutdown()
+        await us.stop()
+    }
+
+    @Test func queuedMessagesSurviveARestartAndAreDeliveredOnce() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort) = (try freePort(), try freePort())
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        let before = try await RunningNode(usConfiguration)
+        let first = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
+        let second = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
+        try await waitUntil("a failed attempt") { try deliveries(before.node, first).first?.lastError != nil }
+        await before.stop()
+
+        let us = try await RunningNode(usConfiguration)
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        try await waitUntil("delivery after the restart") {
+            try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
+        }
+        let third = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        try await waitUntil("the third message") { try deliveries(us.node, third).first?.state == .delivered }
+        let inbox = try ru.node.store.inbox(InboxQuery())
+        #expect(inbox.count == 3)
+        #expect(inbox.sorted { $0.inboxSequenceNumber! < $1.inboxSequenceNumber! }.map(\.fields.id) == [first, second, third])
+        await us.stop(); await ru.stop()
     }
 
     @Test func peerDownThenStartedGetsEverythingOnceInOrder() async throws {
@@ -158,6 +223,22 @@ import Testing
         }
         #expect(replayCode == .replay)
 
+        // Same id as the accepted message, other bytes: equivocation (after full verification).
+        let originalEnvelope = try Envelope(decoding: try COSESign1(decoding: original).payload)
+        var other = originalEnvelope
+        other.recipients = [Recipient(participant: Self.ru, sequence: 3)]
+        guard case .rejected(let equivocation, _) = try await receipt(for: try identity.sign(other)).status else {
+            Issue.record("a second version of an accepted id was not rejected"); return
+        }
+        #expect(equivocation == .equivocation)
+
+        // Two concurrent deliveries of the same new bytes: one accepted, one duplicate.
+        let concurrent = try message(seq: 4)
+        async let a = receipt(for: concurrent)
+        async let b = receipt(for: concurrent)
+        let statuses = [try await a.status, try await b.status]
+        #expect(statuses.contains(.accepted) && statuses.contains(.duplicate))
+
         let (status, body, type) = try await post(client, url, Array("not cbor".utf8), contentType: PeerServer.coseMediaType)
         #expect(status == 400)
         #expect(type == "application/problem+json")
@@ -169,8 +250,8 @@ import Testing
         let (wrongType, _, _) = try await post(client, url, original, contentType: "application/octet-stream")
         #expect(wrongType == 415)
 
-        // Only the original was stored.
-        #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+        // Only the original and the concurrent message were stored.
+        #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
         try await client.shutdown()
         await ru.stop()
     }
