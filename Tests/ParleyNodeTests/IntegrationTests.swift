@@ -134,6 +134,20 @@ import Testing
         await us.stop(); await ru.stop()
     }
 
+    @Test func undeliverableMessageExpiresAfterTheGiveUpAge() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": try freePort()], directory: directory)
+        configuration.retry.giveUpAfter = 1
+        configuration.limits.requestTimeout = 1
+        let us = try await RunningNode(configuration)
+        let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        try await waitUntil("expiry") { try deliveries(us.node, id).first?.state == .expired }
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try deliveries(us.node, id).first?.state == .expired)
+        await us.stop()
+    }
+
     @Test func peerDownThenStartedGetsEverythingOnceInOrder() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
