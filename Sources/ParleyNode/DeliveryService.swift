@@ -23,7 +23,8 @@ public final class DeliveryService: Service, Sendable {
     public let configuration: NodeConfiguration
     let store: ParleyStore
     let verifier: MessageVerifier
-    let client: HTTPClient
+    /// The client is made in `run()` and shut down when it ends (an unused HTTPClient must still be shut down).
+    let httpConfiguration: HTTPClient.Configuration
     let logger: Logger
     private let doorbells: [String: Doorbell]
     /// How often an idle peer loop looks for due deliveries.
@@ -39,7 +40,7 @@ public final class DeliveryService: Service, Sendable {
         var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tlsClient, redirectConfiguration: .disallow,
                                                          timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
         httpConfiguration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
+        self.httpConfiguration = httpConfiguration
         doorbells = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) })
     }
 
@@ -62,10 +63,11 @@ public final class DeliveryService: Service, Sendable {
 
     public func run() async throws {
         _ = try? store.requeueInFlight()
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for peer in configuration.peers {
-                    group.addTask { await self.runPeer(peer) }
+                    group.addTask { await self.runPeer(peer, client: client) }
                 }
                 group.addTask { await self.runExpiry() }
             }
@@ -92,7 +94,7 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    private func runPeer(_ peer: NodeConfiguration.Peer) async {
+    private func runPeer(_ peer: NodeConfiguration.Peer, client: HTTPClient) async {
         var log = logger
         log[metadataKey: "peer"] = "\(peer.id)"
         let bell = doorbells[peer.id.rawValue]!
@@ -112,7 +114,7 @@ public final class DeliveryService: Service, Sendable {
             }
             for delivery in due {
                 if stopping { break }
-                if let retryAt = await deliver(delivery, to: peer, log: log) {
+                if let retryAt = await deliver(delivery, to: peer, client: client, log: log) {
                     // Keep channel order: wait for the failed message's next attempt before sending later ones.
                     let wait = max(0, retryAt.timeIntervalSinceNow)
                     await idle(nil, for: .milliseconds(Int64(wait * 1000)))
@@ -140,7 +142,7 @@ public final class DeliveryService: Service, Sendable {
     }
 
     /// One attempt. Returns nil when the delivery is settled, or the time of its next attempt.
-    func deliver(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) async -> Date? {
+    func deliver(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> Date? {
         var log = log
         let id = delivery.record.messageID
         log[metadataKey: "message"] = "\(id)"

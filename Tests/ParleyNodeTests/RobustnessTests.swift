@@ -1,0 +1,49 @@
+import AsyncHTTPClient
+import Foundation
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+import ParleyProtocol
+import ParleyStore
+import Logging
+import Testing
+
+@Suite struct RobustnessTests {
+    /// Mutated messages straight into the receiver: every answer is a signed receipt that verifies
+    /// or a 4xx problem, and nothing but the untouched message is stored.
+    @Test func mutatedMessagesGetAReceiptOrAProblemNeverACrash() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: directory)
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
+                                          chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
+        let original = try us.sign(Envelope(id: .generate(), sender: try ParticipantID("US-NRRC"),
+                                            recipients: [Recipient(participant: node.participant, sequence: 1)],
+                                            created: .now, body: preLaunchBody()))
+        var generator = SystemRandomNumberGenerator()
+        var receipts = 0, problems = 0
+        for round in 0..<300 {
+            var bytes = original
+            switch round % 3 {
+            case 0: bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            case 1: bytes = Array(bytes.prefix(Int.random(in: 0..<bytes.count, using: &generator)))
+            default: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: Int.random(in: 0...bytes.count, using: &generator))
+            }
+            switch await receiver.receive(bytes, at: .now, peer: nil) {
+            case .receipt(let receipt, let status, _, _):
+                receipts += 1
+                let verified = try node.verifier.verifyReceipt(receipt, at: .now)
+                #expect(verified.receipt.status == status)
+                #expect(verified.receipt.digest == Digest.sha256(bytes))
+                if case .accepted = status { #expect(bytes == original) }
+            case .problem(let problem):
+                problems += 1
+                #expect((400..<500).contains(problem.status), "\(problem)")
+            }
+        }
+        #expect(receipts > 0 && problems > 0)
+        #expect(try node.store.inbox(InboxQuery()).allSatisfy { Array($0.fields.bytes) == original })
+    }
+}
