@@ -97,6 +97,7 @@ public final class DeliveryService: Service, Sendable {
     private func runPeer(_ peer: NodeConfiguration.Peer, client: HTTPClient) async {
         var log = logger
         log[metadataKey: "peer"] = "\(peer.id)"
+        if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
         let bell = doorbells[peer.id.rawValue]!
         while !stopping {
             _ = bell.take()

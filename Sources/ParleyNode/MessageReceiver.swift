@@ -20,8 +20,12 @@ public struct MessageReceiver: Sendable {
     public let verifier: MessageVerifier
     public let store: ParleyStore
     public let logger: Logger
+    /// Hubs that may deliver other participants' messages (SPEC.md §12.1).
+    public let acceptForwardedFrom: Set<ParticipantID>
 
-    public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger) {
+    public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger,
+                acceptForwardedFrom: Set<ParticipantID> = []) {
+        self.acceptForwardedFrom = acceptForwardedFrom
         self.identity = identity
         self.verifier = verifier
         self.store = store
@@ -45,8 +49,8 @@ public struct MessageReceiver: Sendable {
         var log = logger
         log[metadataKey: "message"] = "\(id)"
         log[metadataKey: "peer"] = "\(peer?.rawValue ?? sender.rawValue)"
-        // SPEC.md §12.1: the TLS peer must be the sender (no hubs are configured).
-        if let peer, peer != sender {
+        // SPEC.md §12.1: the TLS peer must be the sender or a hub this node accepts forwarded messages from.
+        if let peer, peer != sender, !acceptForwardedFrom.contains(peer) {
             log.warning("refused: TLS peer is not the message's sender", metadata: ["sender": "\(sender)"])
             return .problem(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
         }

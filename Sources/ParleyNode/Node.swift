@@ -82,10 +82,14 @@ public final class Node: Sendable {
 
     /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
     public func services() throws -> [any Service] {
-        let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger)
+        let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
+                                       acceptForwardedFrom: Set(configuration.acceptForwardedFrom))
+        let forwarder = configuration.hub
+            ? Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), requestTimeout: configuration.limits.requestTimeout, logger: logger)
+            : nil
         let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
                                                   transportTrust: transportTrust, logger: logger)
-        let peerRouter = PeerServer.router(receiver: receiver, limits: configuration.limits, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
+        let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
         let peerApp = Application(
             router: peerRouter,
@@ -108,7 +112,8 @@ public final class Node: Sendable {
                 self?.logger.info("admin API ready on \(socketPath) (mode 0660)")
             },
             logger: logger)
-        return [peerApp, adminApp, delivery]
+        // A ServiceGroup stops services in reverse order: the forwarder stops after the peer listener.
+        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery]
     }
 }
 

@@ -14,9 +14,12 @@ import ParleyProtocol
 public struct NodeConfiguration: Sendable, Hashable {
     public struct Peer: Sendable, Hashable {
         public var id: ParticipantID
-        /// Base URL (`https://host:port`); `/v1/messages` is appended.
+        /// Base URL (`https://host:port`) to post to; `/v1/messages` is appended. For a peer reached
+        /// through a hub, the hub's URL.
         public var url: URL
-        public init(id: ParticipantID, url: URL) { self.id = id; self.url = url }
+        /// The hub that forwards to this peer (SPEC.md §12.7), or nil for a direct peer.
+        public var via: ParticipantID?
+        public init(id: ParticipantID, url: URL, via: ParticipantID? = nil) { self.id = id; self.url = url; self.via = via }
     }
 
     public struct RetryPolicy: Sendable, Hashable {
@@ -57,6 +60,10 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var adminSocketPath: String = "/run/parley/admin.sock"
     public var dataDirectory: String
     public var peers: [Peer] = []
+    /// Hub mode: forward messages whose `Parley-Recipient` names a direct peer (SPEC.md §12.7).
+    public var hub = false
+    /// Hubs whose TLS connections may deliver other participants' messages to this node.
+    public var acceptForwardedFrom: [ParticipantID] = []
     public var retry = RetryPolicy()
     public var limits = Limits()
     /// Allowed clock difference, seconds (SPEC.md §8.6 δ).
@@ -232,6 +239,15 @@ private struct Reader {
         }
     }
 
+    mutating func bool(_ key: String, default value: Bool) -> Bool {
+        do {
+            return try config.requiredBool(forKey: ConfigKey(key))
+        } catch {
+            if isMissing(error) { return value }
+            report(key, error, expected: "true or false"); return value
+        }
+    }
+
     mutating func strings(_ key: String) -> [String]? {
         do {
             return try config.requiredStringArray(forKey: ConfigKey(key))
@@ -282,6 +298,7 @@ private struct Reader {
 
         var peers: [NodeConfiguration.Peer] = []
         var peerPairs: [(String, String, String)] = []  // (key, id, url)
+        var viaPairs: [(String, String, String)] = []  // (key, id, hub id)
         if let env = environment["PARLEY_PEERS"] {
             for (index, item) in env.split(separator: ",").enumerated() {
                 let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -292,7 +309,11 @@ private struct Reader {
             }
         } else {
             for id in peerIDs ?? [] {
-                if let url = string("peers.\(id).url") { peerPairs.append(("peers.\(id)", id, url)) }
+                if let via = string("peers.\(id).via", required: false) {
+                    viaPairs.append(("peers.\(id)", id, via))
+                } else if let url = string("peers.\(id).url") {
+                    peerPairs.append(("peers.\(id)", id, url))
+                }
             }
         }
         for (key, id, urlText) in peerPairs {
@@ -310,6 +331,23 @@ private struct Reader {
             }
             peers.append(.init(id: peerID, url: url))
         }
+        for (key, id, hubID) in viaPairs {
+            guard let peerID = try? ParticipantID(id) else {
+                problems.append(.init(key: key, "\"\(id)\" is not a participant id")); continue
+            }
+            guard let hub = peers.first(where: { $0.id.rawValue == hubID && $0.via == nil }) else {
+                problems.append(.init(key: "\(key).via", "\"\(hubID)\" must be another peer of this configuration with a url")); continue
+            }
+            peers.append(.init(id: peerID, url: hub.url, via: hub.id))
+        }
+        let isHub = bool("hub.enabled", default: false)
+        var acceptForwardedFrom: [ParticipantID] = []
+        for id in strings("acceptForwardedFrom") ?? [] {
+            guard let hub = try? ParticipantID(id) else {
+                problems.append(.init(key: "acceptForwardedFrom", "\"\(id)\" is not a participant id")); continue
+            }
+            acceptForwardedFrom.append(hub)
+        }
 
         guard let participant, let signingKey, let signingChain, let tlsKey, let tlsChain, let anchors, let crls,
               let dataDirectory else { return nil }
@@ -323,6 +361,8 @@ private struct Reader {
         configuration.listenPort = port
         configuration.adminSocketPath = socket
         configuration.peers = peers
+        configuration.hub = isHub
+        configuration.acceptForwardedFrom = acceptForwardedFrom
         configuration.retry = retry
         configuration.limits = limits
         configuration.clockSkew = skew

@@ -47,8 +47,9 @@ public enum PeerServer {
     public static let coseMediaType = "application/cose; cose-type=\"cose-sign1\""
 
     /// The router, separate from TLS so it can be tested on its own.
-    public static func router(receiver: MessageReceiver, limits: NodeConfiguration.Limits,
+    public static func router(receiver: MessageReceiver, configuration: NodeConfiguration, forwarder: Forwarder?,
                               health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
+        let limits = configuration.limits
         let router = Router(context: PeerRequestContext.self)
         let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
         let participant = receiver.identity.participantID
@@ -71,8 +72,13 @@ public enum PeerServer {
             guard isCOSEMediaType(request.headers[.contentType]) else {
                 return problemResponse(.malformed("Content-Type must be application/cose; cose-type=\"cose-sign1\", found \(request.headers[.contentType] ?? "none")", status: 415))
             }
-            if let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value, named != participant.rawValue {
-                return problemResponse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and forwards to no one"))
+            let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value
+            var forwardTo: NodeConfiguration.Peer?
+            if let named, named != participant.rawValue {
+                guard forwarder != nil, let target = configuration.peers.first(where: { $0.id.rawValue == named && $0.via == nil }) else {
+                    return problemResponse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and does not forward to it"))
+                }
+                forwardTo = target
             }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maximumBodyBytes {
                 return problemResponse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
@@ -82,6 +88,21 @@ public enum PeerServer {
                 body = try await request.body.collect(upTo: limits.maximumBodyBytes)
             } catch let error as HTTPError where error.status == .contentTooLarge {
                 return problemResponse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+            }
+            if let target = forwardTo, let forwarder {
+                // A hub identifies the message and checks the TLS peer is its sender; the recipient verifies.
+                let bytes = Array(buffer: body)
+                switch MessageReceiver.identify(bytes) {
+                case .failure(let problem): return problemResponse(problem)
+                case .success(let (id, sender)):
+                    var log = logger
+                    log[metadataKey: "message"] = "\(id)"
+                    log[metadataKey: "peer"] = "\(peer)"
+                    guard sender == peer else {
+                        return problemResponse(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
+                    }
+                    return await forwarder.forward(bytes, to: target, log: log)
+                }
             }
             let received = UTCTime.now
             let bytes = Array(buffer: body)

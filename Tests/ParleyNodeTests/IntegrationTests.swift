@@ -148,6 +148,64 @@ import Testing
         await us.stop()
     }
 
+    @Test func hubForwardsUnchangedAndTheRecipientsReceiptComesBack() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort, hubPort) = (try freePort(), try freePort(), try freePort())
+        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["HCOC-CC": hubPort], directory: directory)
+        usConfiguration.peers.append(.init(id: Self.ru, url: usConfiguration.peers[0].url, via: Self.hcoc))
+        var hubConfiguration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort, "US-NRRC": usPort], directory: directory)
+        hubConfiguration.hub = true
+        var ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
+        ruConfiguration.acceptForwardedFrom = [Self.hcoc]
+        let hub = try await RunningNode(hubConfiguration)
+        let ru = try await RunningNode(ruConfiguration)
+        let us = try await RunningNode(usConfiguration)
+
+        let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
+        try await waitUntil("both receipts, one via the hub") {
+            let records = try deliveries(us.node, id)
+            return records.count == 2 && records.allSatisfy { $0.state == .delivered }
+        }
+        let record = try #require(try us.node.store.message(id))
+        // RU holds exactly the bytes US signed; the hub kept no copy in its inbox except its own.
+        #expect(try ru.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
+        #expect(try hub.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
+        let ruReceipt = try #require(record.receipts.first { $0.direction == .received && $0.signer == "RU-NRRC" })
+        let bytes = Array(record.message.fields.bytes)
+        let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+        let sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: Self.us, created: envelope.created,
+                               recipients: envelope.recipients.map(\.participant))
+        #expect(try us.node.verifier.verifyReceipt(Array(ruReceipt.bytes), at: .now, for: sent, from: Self.ru).receipt.status == .accepted)
+
+        // Without acceptForwardedFrom, RU refuses the hub's forwarding: 403 relayed unchanged.
+        await ru.stop()
+        var strictRU = ruConfiguration
+        strictRU.acceptForwardedFrom = []
+        strictRU.dataDirectory = directory.appendingPathComponent("RU-strict").path
+        try FileManager.default.createDirectory(atPath: strictRU.dataDirectory, withIntermediateDirectories: true)
+        strictRU.adminSocketPath = directory.appendingPathComponent("ru-strict.sock").path
+        let strict = try await RunningNode(strictRU)
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
+        var request = HTTPClientRequest(url: "https://127.0.0.1:\(hubPort)/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+        request.headers.add(name: "Parley-Recipient", value: "RU-NRRC")
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        #expect(response.status.code == 403)
+        #expect(String(buffer: body).contains("forbidden-peer"))
+        // A Parley-Recipient the node does not forward to: 421.
+        request.headers.replaceOrAdd(name: "Parley-Recipient", value: "XX-NOBODY")
+        request.url = "https://127.0.0.1:\(ruPort)/v1/messages"
+        let misdirected = try await client.execute(request, timeout: .seconds(10))
+        #expect(misdirected.status.code == 421)
+        try await client.shutdown()
+        await us.stop(); await hub.stop(); await strict.stop()
+    }
+
     @Test func peerDownThenStartedGetsEverythingOnceInOrder() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
