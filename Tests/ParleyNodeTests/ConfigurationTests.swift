@@ -50,6 +50,24 @@ import Testing
         #expect(keys == ["participant", "listen.port", "retry.initialSeconds", "peers.RU-NRRC.url"])
     }
 
+    @Test func hubKeys() async throws {
+        let pki = try TestPKI.shared.get()
+        let data = try temporaryDirectory().path
+        let json = validJSON(pki, data: data).replacingOccurrences(
+            of: #""HCOC-CC": {"url": "https://hcoc.example:443"}}"#,
+            with: #""HCOC-CC": {"url": "https://hcoc.example:443"}, "CN-NRRC": {"via": "HCOC-CC"}}, "hub": {"enabled": true}, "acceptForwardedFrom": ["HCOC-CC"]"#)
+        let configuration = try await NodeConfiguration.load(file: try write(json), environment: [:])
+        #expect(configuration.hub)
+        #expect(configuration.acceptForwardedFrom.map(\.rawValue) == ["HCOC-CC"])
+        let cn = try #require(configuration.peers.first { $0.id.rawValue == "CN-NRRC" })
+        #expect(cn.via?.rawValue == "HCOC-CC")
+        #expect(cn.url.absoluteString == "https://hcoc.example:443")
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await NodeConfiguration.load(file: try write(json), environment: ["PARLEY_PEERS_CN_NRRC_VIA": "XX-HUB", "PARLEY_HUB_ENABLED": "maybe"])
+        }
+        #expect(Set(error?.problems.map(\.key) ?? []) == ["peers.CN-NRRC.via", "hub.enabled"])
+    }
+
     @Test func missingKeysAreReported() async throws {
         let path = try write(#"{"participant": "US-NRRC"}"#)
         let error = await #expect(throws: ConfigurationError.self) {
