@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `parley` command line: offline tools for notifications, and the node's admin client.
 @main
@@ -6,8 +7,32 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Compose, sign, verify and inspect Parley notifications.",
-        subcommands: [Verify.self, Inspect.self, Bench.self]
+        discussion: """
+        Offline commands: compose, verify, inspect, keygen, pki test, archive verify. \
+        Every command has --help with examples.
+
+        \(ExitStatus.helpText)
+        """,
+        subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Bench.self]
     )
+
+    /// Runs the command; a user error is one line on standard error and a documented exit status.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if let failure = CLIError.describe(error) {
+                printError(failure.message)
+                exit(withError: ExitCode(failure.status))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// `parley bench ...`: throughput measured against a reference taken in the same run.
