@@ -27,13 +27,15 @@ struct Compose: ParsableCommand {
         advances it atomically once the message is signed, before the output is written.
 
         Examples:
-          parley compose --type pre-launch --to RU-NRRC --body prelaunch.json \\
-              --key signing.key --cert signing-chain.pem --state channels.json --out msg.cose
-          parley compose --document notification.json --key signing.key --cert signing-chain.pem \\
-              --seq 1 --out msg.cose
-          parley compose --type launch-cancellation --to RU-NRRC --to HCOC-CC \\
-              --ref 0192f3a06c007a108b2c3d4e5f601001:cancels --body cancel.json \\
-              --remarks "Technical hold." --lang en --key k.pem --cert chain.pem --seq 44 --out c.cose
+          parley compose --type pre-launch --to RU-NRRC \\
+              --body prelaunch.json --key signing.key \\
+              --cert signing-chain.pem --state channels.json --out msg.cose
+          parley compose --document notification.json --seq 1 \\
+              --key signing.key --cert signing-chain.pem --out msg.cose
+          parley compose --type launch-cancellation --to RU-NRRC,HCOC-CC \\
+              --ref 0192f3a06c007a108b2c3d4e5f601001:cancels \\
+              --body cancel.json --remarks "Technical hold." --lang en \\
+              --key k.pem --cert chain.pem --seq 44 --out cancel.cose
 
         \(ExitStatus.helpText)
         """

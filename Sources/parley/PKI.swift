@@ -22,7 +22,7 @@ struct PKITest: ParsableCommand {
         signing-chain.pem, ... (see DIR/README.txt). Never use these keys outside tests.
 
         Example:
-          parley pki test /tmp/pki --participants US-NRRC,RU-NRRC,HCOC-CC --alg ed25519
+          parley pki test /tmp/pki --participants US-NRRC,RU-NRRC,HCOC-CC
 
         \(ExitStatus.helpText)
         """
