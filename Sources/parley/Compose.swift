@@ -12,8 +12,10 @@ struct Compose: ParsableCommand {
         The notification is built from a JSON composition document (Protocol/NOTIFICATIONS.md §2): \
         either a whole document with --document, or its parts as options (--type, --to, --ref, \
         --remarks/--lang) and the body object with --body. A field given both in the document and \
-        as an option is an error. Body fields are taken from the --body file only (field names in \
-        lower-kebab-case as in NOTIFICATIONS.md §3; times RFC 3339 UTC, dates YYYY-MM-DD, positions \
+        as an option is an error. Body fields come from the --body file and/or --field NAME=VALUE \
+        for top-level fields (nested values such as areas are JSON: pre-launch and other types \
+        with areas are easiest written as a --body file). Field names are in \
+        lower-kebab-case as in NOTIFICATIONS.md §3 (times RFC 3339 UTC, dates YYYY-MM-DD, positions \
         {"lat": 48.8566, "lon": 2.3522} in decimal degrees, areas {"polygon": [...]} or \
         {"circle": {"center": ..., "radius-m": 5000}}, azimuth in degrees with at most 2 decimals, \
         localised text {"lang": "en", "text": "..."}, enumerations by name). \
@@ -30,6 +32,10 @@ struct Compose: ParsableCommand {
           parley compose --type pre-launch --to RU-NRRC \\
               --body prelaunch.json --key signing.key \\
               --cert signing-chain.pem --state channels.json --out msg.cose
+          parley compose --type launch-window-extension --to RU-NRRC \\
+              --ref 0192f3a06c007a108b2c3d4e5f601001:extends \\
+              --field new-window-end=2026-12-01T14:00:00Z --field reason=weather \\
+              --key signing.key --cert signing-chain.pem --seq 43 --out ext.cose
           parley compose --document notification.json --seq 1 \\
               --key signing.key --cert signing-chain.pem --out msg.cose
           parley compose --type launch-cancellation --to RU-NRRC,HCOC-CC \\
@@ -55,6 +61,9 @@ struct Compose: ParsableCommand {
 
     @Option(help: ArgumentHelp("The body object as JSON (the fields of the type, NOTIFICATIONS.md §3). Example: --body prelaunch.json", valueName: "file"))
     var body: String?
+
+    @Option(name: .customLong("field"), help: ArgumentHelp("A top-level body field NAME=VALUE; repeatable, combined with --body (a field may be given once). VALUE is taken as JSON if it parses (numbers, true/false, objects, quoted strings), else as text. Example: --field reason=weather --field new-window-end=2026-12-01T14:00:00Z", valueName: "name=value"))
+    var fields: [String] = []
 
     @Option(name: .customLong("ref"), help: ArgumentHelp("A reference ID:RELATION, relation one of corrects, cancels, extends, responds-to, acknowledges; repeatable. Example: --ref 0192f3a06c007a108b2c3d4e5f601001:extends", valueName: "id:relation"))
     var references: [String] = []
@@ -158,11 +167,33 @@ struct Compose: ParsableCommand {
             try add("refs", .array(refs), option: "--ref")
         }
         if let remarks, let lang { try add("remarks", .object([("lang", .string(lang)), ("text", .string(remarks))]), option: "--remarks") }
-        if let body { try add("body", try parseJSON(body, what: "body file"), option: "--body") }
+        if body != nil || !fields.isEmpty { try add("body", try bodyFromOptions(), option: "--body/--field") }
         if let id { try add("id", .string(id), option: "--id") }
         if let created { try add("created", .string(created), option: "--created") }
         guard members.contains(where: { $0.key == "recipients" }) else {
             throw CLIError(ExitStatus.usage, "no recipients: give --to ID (repeatable) or \"recipients\" in the --document")
+        }
+        return .object(members)
+    }
+
+    /// The body object: --body (if any) plus each --field.
+    func bodyFromOptions() throws -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = []
+        if let body {
+            guard case .object(let list) = try parseJSON(body, what: "body file") else {
+                throw CLIError(ExitStatus.invalidData, "body file \(body) must hold a JSON object with the fields of the type (NOTIFICATIONS.md §3)")
+            }
+            members = list
+        }
+        for field in fields {
+            guard let equals = field.firstIndex(of: "="), equals != field.startIndex else {
+                throw CLIError(ExitStatus.usage, "--field \(field): expected NAME=VALUE, e.g. --field reason=weather")
+            }
+            let name = String(field[..<equals]), text = String(field[field.index(after: equals)...])
+            guard !members.contains(where: { $0.key == name }) else {
+                throw CLIError(ExitStatus.usage, "body field \(name) is given twice (in --body or --field); give it once")
+            }
+            members.append((name, (try? JSONValue(parsing: Array(text.utf8))) ?? .string(text)))
         }
         return .object(members)
     }

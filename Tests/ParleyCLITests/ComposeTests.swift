@@ -257,6 +257,22 @@ import Testing
         #expect(missingKey.stderr.contains("none.key"))
     }
 
+    @Test func bodyFieldsAsOptions() throws {
+        let out = dir.path("fields.cose")
+        let output = try CLI.run(["compose", "--type", "general-communication", "--to", "RU-NRRC",
+                                  "--field", "subject=Link test 2", "--field", #"text={"lang": "fr", "text": "Merci."}"#,
+                                  "--key", pki.key("US-NRRC"), "--cert", pki.chain("US-NRRC"), "--seq", "5", "--out", out])
+        #expect(output.status == 0, "\(output.stderr)")
+        let envelope = try Envelope(decoding: try payload(out))
+        #expect(envelope.body == .generalCommunication(GeneralCommunication(subject: "Link test 2", text: try LocalizedText(language: "fr", text: "Merci."))))
+        let extensionBody = dir.write("ext.json", #"{"new-window-end": "\#(Self.time(86_400))"}"#)
+        let twice = try CLI.run(["compose", "--type", "launch-window-extension", "--to", "RU-NRRC", "--body", extensionBody,
+                                 "--field", "new-window-end=\(Self.time(7200))", "--ref", "019ad8a0c5c07000a000000000000001:extends",
+                                 "--key", pki.key("US-NRRC"), "--cert", pki.chain("US-NRRC"), "--seq", "5", "--out", dir.path("twice.cose")])
+        #expect(twice.status == 64)
+        #expect(twice.stderr.contains("new-window-end"))
+    }
+
     @Test func looseKeyPermissionsAreRefused() throws {
         let key = dir.path("loose.key")
         try FileManager.default.copyItem(atPath: pki.key("US-NRRC"), toPath: key)
