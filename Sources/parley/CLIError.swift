@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParleyCodec
 import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
@@ -80,6 +81,8 @@ struct CLIError: Error, CustomStringConvertible {
             default: ExitStatus.ioError
             }
             return CLIError(status, error.reason)
+        case let error as CodecError:
+            return CLIError(ExitStatus.invalidData, "not valid CBOR: \(error)")
         default:
             return nil
         }

@@ -18,13 +18,21 @@ struct Parley: AsyncParsableCommand {
 
     /// Runs the command; a user error is one line on standard error and a documented exit status.
     static func main() async {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let error as ValidationError {
+            printError(error.message)
+            exit(withError: ExitCode(ExitStatus.usage))
         } catch {
             if let failure = CLIError.describe(error) {
                 printError(failure.message)

@@ -88,8 +88,25 @@ import Testing
 
     @Test func inspectOfAMissingFileFails() throws {
         let output = try CLI.run(["inspect", "/nonexistent/message.cose"])
-        #expect(output.status != 0)
+        #expect(output.status == 66)
         #expect(output.stderr.contains("/nonexistent/message.cose"))
         #expect(!output.stderr.contains("Fatal error"))
+    }
+
+    @Test func inspectOfInvalidCBORIsInvalidData() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("bad.cose")
+        try Data([0xFF, 0xFF]).write(to: URL(fileURLWithPath: path))
+        let output = try CLI.run(["inspect", path])
+        #expect(output.status == 65)
+        #expect(output.stderr.hasPrefix("parley: error: not valid CBOR"))
+        #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func unreadableMessageCountsAsNotVerified() throws {
+        let output = try CLI.run(["verify", "/nonexistent/message.cose", "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
+                                  "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path, "--json"])
+        #expect(output.status == 1)
+        #expect(output.stdout.jsonObject?["valid"] as? Bool == false)
     }
 }
