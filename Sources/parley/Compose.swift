@@ -123,7 +123,10 @@ struct Compose: ParsableCommand {
         guard !FileManager.default.fileExists(atPath: out) else {
             throw CLIError(ExitStatus.cannotCreate, "\(out) exists already; choose another --out or remove it first")
         }
-        var channels = try state.map { try ChannelState.load(path: $0, sender: identity.participantID) }
+        // Held until the message is written, so that two composes never take the same numbers.
+        let lock = try state.map { try FileLock(path: $0 + ".lock") }
+        defer { lock?.release() }
+        let channels = try state.map { try ChannelState.load(path: $0, sender: identity.participantID) }
         var sequences: [ParticipantID: UInt64] = [:]
         for recipient in composition.recipients { sequences[recipient] = seq ?? channels!.next(for: recipient) }
         let envelope = try composition.envelope(sender: identity.participantID, sequences: sequences, now: .now,
@@ -132,9 +135,13 @@ struct Compose: ParsableCommand {
         if let state, var updated = channels {
             for recipient in envelope.recipients { updated.advance(recipient.participant, past: recipient.sequence) }
             try updated.save(path: state)
-            channels = updated
         }
-        try writeNewFile(out, signed)
+        do {
+            try writeNewFile(out, signed)
+        } catch let error as CLIError where state != nil {
+            let numbers = envelope.recipients.map { "\($0.participant) \($0.sequence)" }.joined(separator: ", ")
+            throw CLIError(error.status, "\(error.message); the sequence numbers \(numbers) are now used in \(state!): compose again (receivers will see a gap)")
+        }
         let to = envelope.recipients.map { "\($0.participant) (seq \($0.sequence))" }.joined(separator: ", ")
         print("composed \(envelope.type) \(envelope.id) from \(envelope.sender) to \(to), created \(envelope.created): \(signed.count) bytes written to \(out)")
     }
@@ -245,4 +252,30 @@ struct ChannelState {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         try replaceFileAtomically(path, Array(data) + [0x0A])
     }
+}
+
+/// An exclusive advisory lock (flock) on a file, created if needed.
+final class FileLock {
+    private var descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw CLIError(ExitStatus.cannotCreate, "cannot create lock file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw CLIError(ExitStatus.ioError, "cannot lock \(path): \(reason)")
+        }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }

@@ -298,6 +298,20 @@ import Testing
         #expect(other.status == 65, "a state file belongs to one sender")
     }
 
+    @Test func concurrentComposesTakeDistinctNumbers() async throws {
+        let state = dir.path("shared-state.json")
+        let arguments = ["compose", "--type", "acknowledgement", "--to", "RU-NRRC", "--ref", "019ad8a0c5c07000a000000000000001:acknowledges",
+                         "--key", pki.key("US-NRRC"), "--cert", pki.chain("US-NRRC"), "--state", state]
+        let outputs = (1...6).map { dir.path("parallel-\($0).cose") }
+        let statuses = await withTaskGroup(of: Int32.self) { group in
+            for out in outputs { group.addTask { (try? CLI.run(arguments + ["--out", out]))?.status ?? -1 } }
+            return await group.reduce(into: [Int32]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 0, count: 6))
+        let numbers = try outputs.map { try Envelope(decoding: try payload($0)).recipients[0].sequence }
+        #expect(Set(numbers) == Set(1...6))
+    }
+
     @Test func outputIsNeverOverwritten() throws {
         let out = dir.write("existing.cose", "keep")
         let output = try CLI.run(["compose", "--type", "acknowledgement", "--to", "RU-NRRC", "--ref", "019ad8a0c5c07000a000000000000001:acknowledges",
