@@ -1,3 +1,5 @@
+import Foundation
+
 /// A composition document (NOTIFICATIONS.md §2): a notification as operators and tools write it in
 /// JSON, before the composer adds the sender, the sequence numbers and (unless given) the id and
 /// creation time. Conversion is exact: degrees and azimuths are taken from the numeral's decimal text.
@@ -18,6 +20,11 @@ public struct Composition: Sendable {
     /// Reads a composition document from JSON text (UTF-8).
     public init(json bytes: [UInt8]) throws {
         try self.init(document: try JSONValue(parsing: bytes))
+    }
+
+    /// Reads a composition document from JSON data (UTF-8).
+    public init(json data: Data) throws {
+        try self.init(json: [UInt8](data))
     }
 
     /// Reads a composition document from a parsed JSON value.
@@ -199,6 +206,11 @@ extension NotificationBody {
     /// The body of a notification of `type` from JSON text (the `body` object of a composition document).
     public init(type: NotificationType, json bytes: [UInt8], created: UTCTime) throws {
         try self.init(type: type, json: try JSONValue(parsing: bytes), created: created)
+    }
+
+    /// The body of a notification of `type` from JSON data (the `body` object of a composition document).
+    public init(type: NotificationType, json data: Data, created: UTCTime) throws {
+        try self.init(type: type, json: [UInt8](data), created: created)
     }
 }
 
