@@ -22,7 +22,15 @@ struct Parley: AsyncParsableCommand {
         do {
             command = try parseAsRoot()
         } catch {
-            exit(withError: error)
+            // --help and --version exit 0 with their text; a usage error is one line.
+            guard exitCode(for: error) != .success, let line = message(for: error).split(separator: "\n").first else {
+                exit(withError: error)
+            }
+            let words = Array(CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") })
+            let groups = ["pki", "archive", "bench"], commands = ["compose", "verify", "inspect", "keygen"] + groups
+            let subcommand = words.first.map { commands.contains($0) ? (groups.contains($0) ? words.prefix(2) : words.prefix(1)).joined(separator: " ") : "" } ?? ""
+            printError("\(line) (see `parley help\(subcommand.isEmpty ? "" : " " + subcommand)`)")
+            exit(withError: ExitCode(ExitStatus.usage))
         }
         do {
             if var asyncCommand = command as? AsyncParsableCommand {

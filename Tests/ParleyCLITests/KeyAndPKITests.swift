@@ -67,6 +67,14 @@ import Testing
         #expect(output.stderr.contains("none.sh"))
     }
 
+    @Test(arguments: [["compose", "--type", "acknowledgement"], ["keygen", "--alg", "rsa", "--out", "x"], ["frobnicate"], ["pki", "test"]])
+    func usageErrorIsOneLine(_ arguments: [String]) throws {
+        let output = try CLI.run(arguments)
+        #expect(output.status == 64)
+        #expect(output.stderr.hasPrefix("parley: error: "))
+        #expect(output.stderr.split(separator: "\n").count == 1, "\(output.stderr)")
+    }
+
     @Test func helpDocumentsExitStatuses() throws {
         let output = try CLI.run(["--help"])
         #expect(output.status == 0)
