@@ -161,7 +161,7 @@ extension NotificationBody {
                           optional: ["national-reference"])
             let category = try F.text(b["item-category"]!, 1...32, b.path("item-category"))
             try F.at(b.path("item-category")) { try ExportDenial.checkCategory(category) }
-            let destination = try F.text(b["destination"]!, 1...2, b.path("destination"))
+            let destination = try F.string(b["destination"]!, b.path("destination"), "an ISO 3166-1 alpha-2 country code such as FR")
             self = .exportDenial(ExportDenial(
                 itemCategory: category,
                 destination: try F.at(b.path("destination")) { try CountryCode(destination) },
