@@ -84,6 +84,11 @@ let package = Package(
             name: "ParleyProtocolTests",
             dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec"]
         ),
+        // Runs the built `parley` executable as a subprocess (a dependency, so it is built first).
+        .testTarget(
+            name: "ParleyCLITests",
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "parley"]
+        ),
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: [

@@ -69,6 +69,35 @@ public enum Examples {
         }
     }
 
+    /// The example of `type` created at `created` instead, every time in its body moved by the same amount.
+    public static func envelope(_ type: NotificationType, created: UTCTime) -> Envelope {
+        var envelope = Self.envelope(type)
+        let shift = created.secondsSince1970 - Self.created.secondsSince1970
+        envelope.created = created
+        switch envelope.body {
+        case .preLaunch(var body):
+            body.windowStart = body.windowStart + shift
+            body.windowEnd = body.windowEnd + shift
+            envelope.body = .preLaunch(body)
+        case .launchWindowExtension(var body):
+            body.newWindowEnd = body.newWindowEnd + shift
+            envelope.body = .launchWindowExtension(body)
+        case .postLaunchReport(var body):
+            body.launchTime = body.launchTime + shift
+            envelope.body = .postLaunchReport(body)
+        case .treatyEvent(var body):
+            body.eventTime = body.eventTime + shift
+            envelope.body = .treatyEvent(body)
+        case .correction(.preLaunch(var body)):
+            body.windowStart = body.windowStart + shift
+            body.windowEnd = body.windowEnd + shift
+            envelope.body = .correction(.preLaunch(body))
+        default:
+            break
+        }
+        return envelope
+    }
+
     public static func envelope(_ type: NotificationType) -> Envelope {
         Envelope(
             id: messageID(UInt8(type.rawValue)), sender: sender,

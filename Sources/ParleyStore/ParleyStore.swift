@@ -106,7 +106,11 @@ public final class ParleyStore: Sendable {
     private static func checkVersion(_ db: Database, path: String) throws {
         let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        let tableCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        // GRDB's migrator creates its bookkeeping table before the first migration's transaction:
+        // a store killed in between holds only that table, and is still a fresh store.
+        let tableCount = try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM sqlite_master WHERE name <> 'grdb_migrations' AND name NOT LIKE 'sqlite_%'
+            """) ?? 0
         if applicationID != Schema.applicationID && (applicationID != 0 || tableCount > 0) {
             throw StoreError(.notAParleyStore, "\(path) is a SQLite database but not a Parley store (application id \(applicationID)); check the configured store path")
         }

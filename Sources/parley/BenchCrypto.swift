@@ -144,13 +144,7 @@ struct BenchCrypto: AsyncParsableCommand {
             // Whole Parley messages: envelope encoding, COSE_Sign1 framing with the x5chain, low-S,
             // and on the verifying side the full SPEC.md §9.1 procedure with the chain cached.
             let identity = try SigningIdentity(key: key, chain: chain)
-            var envelope = Examples.envelope(.preLaunch)
-            envelope.created = UTCTime(now)
-            if case .preLaunch(var body) = envelope.body {
-                body.windowStart = envelope.created + 3 * 86_400
-                body.windowEnd = body.windowStart + 4 * 3600
-                envelope.body = .preLaunch(body)
-            }
+            let envelope = Examples.envelope(.preLaunch, created: UTCTime(now))
             let signed = try identity.sign(envelope)
             let verifier = MessageVerifier(trust: store)
             let time = UTCTime(now)

@@ -81,7 +81,7 @@ func hex(_ bytes: [UInt8]) -> String {
 func readInput(_ path: String) throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read \(path): no such file, or no permission to read it")
+        throw CLIError(ExitStatus.noInput, "cannot read \(path): no such file, or no permission to read it")
     }
     return Array(data)
 }

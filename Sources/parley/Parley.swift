@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `parley` command line: offline tools for notifications, and the node's admin client.
 @main
@@ -6,8 +7,48 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Compose, sign, verify and inspect Parley notifications.",
-        subcommands: [Verify.self, Inspect.self, Bench.self]
+        discussion: """
+        Offline commands: compose, verify, inspect, keygen, pki test, archive verify. \
+        Every command has --help with examples.
+
+        \(ExitStatus.helpText)
+        """,
+        subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Bench.self]
     )
+
+    /// Runs the command; a user error is one line on standard error and a documented exit status.
+    static func main() async {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            // --help and --version exit 0 with their text; a usage error is one line.
+            guard exitCode(for: error) != .success, let line = message(for: error).split(separator: "\n").first else {
+                exit(withError: error)
+            }
+            let words = Array(CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") })
+            let groups = ["pki", "archive", "bench"], commands = ["compose", "verify", "inspect", "keygen"] + groups
+            let subcommand = words.first.map { commands.contains($0) ? (groups.contains($0) ? words.prefix(2) : words.prefix(1)).joined(separator: " ") : "" } ?? ""
+            printError("\(line) (see `parley help\(subcommand.isEmpty ? "" : " " + subcommand)`)")
+            exit(withError: ExitCode(ExitStatus.usage))
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ValidationError {
+            printError(error.message)
+            exit(withError: ExitCode(ExitStatus.usage))
+        } catch {
+            if let failure = CLIError.describe(error) {
+                printError(failure.message)
+                exit(withError: ExitCode(failure.status))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// `parley bench ...`: throughput measured against a reference taken in the same run.

@@ -14,7 +14,9 @@ struct Verify: ParsableCommand {
         for every CA in the path), participant binding, and the content rules of its type. A \
         receipt is checked on its own; `parley archive verify` matches receipts to messages.
 
-        Exit status: 0 if every file verifies, 1 if any does not, 64 for a usage or input error.
+        Exit status: 0 if every file verifies, 1 if any does not (a file that cannot be read \
+        counts as not verified), 64 for a usage error, 65/66 if the trust anchors or CRLs cannot be \
+        used or read (see `parley --help`).
 
         Examples:
           parley verify msg.cose --trust anchors.pem --crl crls.pem
@@ -39,6 +41,9 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Also require messages to be addressed to this participant. Example: --recipient HCOC-CC", valueName: "id"))
     var recipient: String?
 
+    @Option(help: ArgumentHelp("Check receipts against this message: they must answer it (id, digest, sender) and come from one of its recipients (or from --recipient). Example: --for-message msg.cose", valueName: "file"))
+    var forMessage: String?
+
     @Option(help: ArgumentHelp("Seconds a message's creation time may lie ahead of the verification time.", valueName: "seconds"))
     var clockSkew: Int = 300
 
@@ -53,9 +58,16 @@ struct Verify: ParsableCommand {
         }
         let store = try TrustStore.load(anchorsPath: trust, crlPaths: crls, maximumClockSkew: TimeInterval(clockSkew))
         let verifier = MessageVerifier(trust: TrustStoreReference(store), maximumClockSkew: Int64(clockSkew))
+        let sent = try forMessage.map { path -> SentMessage in
+            do {
+                return SentMessage(try verifier.verifyMessage(try readInput(path), at: time))
+            } catch let error as ProtocolError {
+                throw CLIError(ExitStatus.verificationFailed, "--for-message \(path) does not verify: \(error)")
+            }
+        }
         var failures = 0
         for file in files {
-            let result = verify(file, verifier: verifier, at: time, recipient: recipient)
+            let result = verify(file, verifier: verifier, at: time, recipient: recipient, message: sent)
             if !result.valid { failures += 1 }
             print(json ? result.json : result.text)
         }
@@ -115,13 +127,13 @@ struct Verify: ParsableCommand {
         }
     }
 
-    func verify(_ file: String, verifier: MessageVerifier, at time: UTCTime, recipient: ParticipantID?) -> Result {
+    func verify(_ file: String, verifier: MessageVerifier, at time: UTCTime, recipient: ParticipantID?, message: SentMessage?) -> Result {
         var result = Result(file: file, valid: false)
         do {
             let bytes = try readInput(file)
             let isReceipt = (try? COSESign1(decoding: bytes)).flatMap { try? ProtectedHeader(decoding: $0.protectedHeader) }?.contentType == ContentType.receipt
             if isReceipt {
-                let verified = try verifier.verifyReceipt(bytes, at: time)
+                let verified = try verifier.verifyReceipt(bytes, at: time, for: message, from: message == nil ? nil : recipient)
                 result.kind = "receipt"
                 result.signer = verified.signer.participantID
                 result.certificate = describe(verified.signer.leaf, verified.algorithm)

@@ -212,3 +212,14 @@ enum RandomEnvelopes {
         #expect(throws: ProtocolError.self) { try LocalizedText(language: tag, text: "x") }
     }
 }
+
+@Suite struct ExampleTests {
+    @Test(arguments: NotificationType.allCases)
+    func examplesStayValidWhenMovedInTime(_ type: NotificationType) throws {
+        for offset: Int64 in [-400 * 86_400, -1, 0, 1, 3_000 * 86_400] {
+            let envelope = Examples.envelope(type, created: Examples.created + offset)
+            try envelope.validate()
+            #expect(envelope.created == Examples.created + offset)
+        }
+    }
+}

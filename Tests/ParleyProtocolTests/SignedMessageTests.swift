@@ -12,15 +12,7 @@ import Testing
 
     /// A valid pre-launch envelope created now (the test PKI is valid now, not on the Examples date).
     static func envelope(_ type: NotificationType = .preLaunch, created: UTCTime = now) -> Envelope {
-        var envelope = Examples.envelope(type)
-        let shift = created.secondsSince1970 - Examples.created.secondsSince1970
-        envelope.created = created
-        if case .preLaunch(var body) = envelope.body {
-            body.windowStart = body.windowStart + shift
-            body.windowEnd = body.windowEnd + shift
-            envelope.body = .preLaunch(body)
-        }
-        return envelope
+        Examples.envelope(type, created: created)
     }
 
     static func expect(_ code: ProtocolError.Code, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -92,6 +92,19 @@ import ParleyProtocol
         #expect(error.code == .schemaTooNew)
     }
 
+    /// A first open killed after GRDB created its migrations table but before the first migration
+    /// committed leaves only that table: the next open must treat the file as a new store.
+    @Test func storeKilledDuringItsFirstMigrationOpensAsNew() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("store.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+        try queue.close()
+        let store = try ParleyStore(path: path)
+        #expect(try store.storedSchemaVersion() == ParleyStore.schemaVersion)
+        try store.queue(Fixture.id(1))
+    }
+
     @Test func foreignDatabaseIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("other.sqlite")

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import ParleyCodec
+import ParleyCrypto
+import ParleyProtocol
+import ParleyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The exit statuses of `parley` (sysexits.h numbers), documented in `parley --help` and README.md.
+enum ExitStatus {
+    static let ok: Int32 = 0
+    /// A message, receipt or archive did not verify.
+    static let verificationFailed: Int32 = 1
+    /// Wrong options or arguments.
+    static let usage: Int32 = 64
+    /// The input is not valid: a composition with a bad field, a malformed key, certificate or archive.
+    static let invalidData: Int32 = 65
+    /// An input file does not exist or cannot be read.
+    static let noInput: Int32 = 66
+    /// A tool the command needs (openssl, the test-PKI script) is not available.
+    static let unavailable: Int32 = 69
+    /// A helper the command runs failed (e.g. the test-PKI script).
+    static let software: Int32 = 70
+    /// An output file exists already (never overwritten) or cannot be created.
+    static let cannotCreate: Int32 = 73
+    /// Reading or writing failed part way.
+    static let ioError: Int32 = 74
+    /// A private key file has loose permissions or the passphrase is wrong.
+    static let permission: Int32 = 77
+
+    static let helpText = """
+    Exit status:
+      0   success (for verify commands: everything verified)
+      1   verification failed (a message, receipt or archive is not valid)
+      64  usage error (unknown option, missing or malformed argument)
+      65  invalid input data (a composition field, key, certificate, CRL or archive is not valid)
+      66  an input file is missing or unreadable
+      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh)
+      70  a helper program failed (its messages are shown)
+      73  an output file already exists or cannot be created (nothing is overwritten)
+      74  input/output error while reading or writing
+      77  permission problem (private key file readable by others, wrong passphrase)
+    """
+}
+
+/// A user-facing failure: one line saying what is wrong and what to do, and an exit status.
+struct CLIError: Error, CustomStringConvertible {
+    var status: Int32
+    var message: String
+
+    init(_ status: Int32, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    var description: String { message }
+
+    /// The line and status for any error a command throws, or nil to leave it to ArgumentParser.
+    static func describe(_ error: Error) -> CLIError? {
+        switch error {
+        case let error as CLIError:
+            return error
+        case let error as ProtocolError:
+            var text = error.field.isEmpty ? error.reason : "\(error.field): \(error.reason)"
+            if error.code == .invalidSigningIdentity { text += " (check --key and --cert)" }
+            return CLIError(ExitStatus.invalidData, text)
+        case let error as CryptoError:
+            let status: Int32 = switch error.code {
+            case .fileAccess: ExitStatus.noInput
+            case .fileExists: ExitStatus.cannotCreate
+            case .insecureKeyFile, .wrongPassphrase, .passphraseRequired: ExitStatus.permission
+            default: ExitStatus.invalidData
+            }
+            return CLIError(status, error.reason + (error.openSSLErrors.isEmpty ? "" : " [OpenSSL: \(error.openSSLErrors.joined(separator: "; "))]"))
+        case let error as StoreError:
+            let status: Int32 = switch error.code {
+            case .archiveInvalid, .corrupt, .notAParleyStore: ExitStatus.invalidData
+            case .cannotOpen, .notFound: ExitStatus.noInput
+            default: ExitStatus.ioError
+            }
+            return CLIError(status, error.reason)
+        case let error as CodecError:
+            return CLIError(ExitStatus.invalidData, "not valid CBOR: \(error)")
+        default:
+            return nil
+        }
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data("parley: error: \(line)\n".utf8))
+}
+
+/// Writes `bytes` to a new file; never replaces an existing one.
+func writeNewFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+    guard fd >= 0 else {
+        let reason = String(cString: strerror(errno))
+        if errno == EEXIST { throw CLIError(ExitStatus.cannotCreate, "\(path) exists already; choose another --out or remove it first") }
+        throw CLIError(ExitStatus.cannotCreate, "cannot create \(path): \(reason)")
+    }
+    defer { close(fd) }
+    try writeAll(fd, bytes, path)
+}
+
+private func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw CLIError(ExitStatus.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        offset += n
+    }
+    guard fsync(fd) == 0 else { throw CLIError(ExitStatus.ioError, "cannot sync \(path): \(String(cString: strerror(errno)))") }
+}
+
+/// Replaces `path` atomically: a temporary file in the same directory, synced, then renamed over it.
+func replaceFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    let temporary = path + ".tmp-\(getpid())"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw CLIError(ExitStatus.cannotCreate, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    do {
+        try writeAll(fd, bytes, temporary)
+        close(fd)
+    } catch {
+        close(fd)
+        unlink(temporary)
+        throw error
+    }
+    guard rename(temporary, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw CLIError(ExitStatus.ioError, "cannot replace \(path): \(reason)")
+    }
+    let directory = (path as NSString).deletingLastPathComponent
+    let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+    if dfd >= 0 { fsync(dfd); close(dfd) }
+}
+
+/// The bytes of an input file, with exit status 66 when it cannot be read.
+func readInputFile(_ path: String, what: String, limit: Int = 16 * 1_048_576) throws -> [UInt8] {
+    if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError(ExitStatus.noInput, "cannot read \(what) \(path): no such file, or no permission to read it")
+    }
+    guard data.count <= limit else { throw CLIError(ExitStatus.invalidData, "\(what) \(path) is \(data.count) bytes; at most \(limit) are accepted") }
+    return Array(data)
+}
