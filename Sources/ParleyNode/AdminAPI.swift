@@ -8,7 +8,7 @@ import ParleyStore
 
 /// The local admin API (JSON over HTTP on a Unix domain socket), used by the CLI.
 ///
-/// - `POST /v1/drafts`: submit a `Draft` (JSON, see `Draft.init(json:sender:)`) → 201 `{"id", "sequenceNumbers"}`
+/// - `POST /v1/drafts`: submit a composition document (NOTIFICATIONS.md §2) → 201 `{"id", "sequenceNumbers"}`
 /// - `GET /v1/outbox[?state=pending&recipient=ID]` → deliveries
 /// - `GET /v1/inbox[?sender=ID]` → received messages
 /// - `GET /v1/messages/{id}` → one message with its deliveries and receipts
@@ -18,13 +18,16 @@ public enum AdminAPI {
         router.post("/v1/drafts") { request, _ -> Response in
             do {
                 let data = try await request.body.collect(upTo: 1_048_576)
-                let draft = try Draft(json: Data(buffer: data), sender: node.participant)
-                let queued = try await node.submit(draft)
+                let composition = try Composition(json: Array(buffer: data))
+                let queued = try await node.submit(composition)
                 return json(["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers], status: .created)
             } catch let problem as Problem {
                 return PeerServer.problemResponse(problem)
             } catch let error as ProtocolError {
-                return PeerServer.problemResponse(.malformed("\(error)"))
+                return PeerServer.problemResponse(Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft", detail: "\(error)"))
+            } catch let error as StoreError {
+                return PeerServer.problemResponse(Problem(status: error.code == .invalidArgument ? 400 : 503, name: "invalid-draft",
+                                                          title: "Cannot queue the draft", detail: "\(error)"))
             } catch {
                 return PeerServer.problemResponse(.internalError("\(error)"))
             }

@@ -50,23 +50,39 @@ public final class Node: Sendable {
 
     /// Validates the draft, assigns sequence numbers, signs and queues it in one transaction; wakes delivery.
     public func submit(_ draft: Draft, at time: UTCTime = .now) async throws -> QueuedMessage {
+        try await enqueue(recipients: draft.recipients, at: time) { sequences in
+            Envelope(id: MessageID.generate(at: time), sender: self.participant,
+                     recipients: try draft.recipients.map { Recipient(participant: $0, sequence: try sequences[$0].orThrow()) },
+                     created: time, body: draft.body, references: draft.references, remarks: draft.remarks)
+        }
+    }
+
+    /// As `submit(_ draft:)` for a composition document (NOTIFICATIONS.md §2). Errors name the field.
+    public func submit(_ composition: Composition, at time: UTCTime = .now) async throws -> QueuedMessage {
+        try await enqueue(recipients: composition.recipients, at: time) { sequences in
+            try composition.envelope(sender: self.participant, sequences: sequences, now: time, newID: MessageID.generate(at: time))
+        }
+    }
+
+    /// Allocates the channel numbers, builds and signs the envelope and stores it, in one transaction:
+    /// if building or signing throws, nothing is stored and no number is used.
+    private func enqueue(recipients: [ParticipantID], at time: UTCTime,
+                         envelope make: @escaping @Sendable ([ParticipantID: UInt64]) throws -> Envelope) async throws -> QueuedMessage {
         let identity = self.identity
         let sender = participant
         let queued = try await blocking { [store] in
-            try store.enqueue(sender: sender.rawValue, recipients: draft.recipients.map(\.rawValue), queuedAt: time.date) { numbers in
-                let envelope = Envelope(
-                    id: MessageID.generate(at: time), sender: sender,
-                    recipients: try draft.recipients.map { Recipient(participant: $0, sequence: try numbers[$0.rawValue].orThrow()) },
-                    created: time, body: draft.body, references: draft.references, remarks: draft.remarks)
+            try store.enqueue(sender: sender.rawValue, recipients: recipients.map(\.rawValue), queuedAt: time.date) { numbers in
+                var sequences: [ParticipantID: UInt64] = [:]
+                for (name, number) in numbers { sequences[try ParticipantID(name)] = number }
+                let envelope = try make(sequences)
                 let bytes = try identity.sign(envelope)
-                return MessageFields(id: envelope.id, bytes: Data(bytes), type: envelope.type.rawValue, created: time.date,
+                return MessageFields(id: envelope.id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
                                      references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
                                      remarks: envelope.remarks)
             }
         }
-        logger.info("queued \(draft.body.type.name) for \(draft.recipients.map(\.rawValue).joined(separator: ", "))",
-                    metadata: ["message": "\(queued.id)"])
-        delivery.wake(draft.recipients.map(\.rawValue))
+        logger.info("queued a message for \(recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
+        delivery.wake(recipients.map(\.rawValue))
         return queued
     }
 

@@ -120,6 +120,22 @@ func preLaunchBody(now: UTCTime = .now) -> NotificationBody {
     return .preLaunch(body)
 }
 
+/// A composition document (NOTIFICATIONS.md §2) for a pre-launch whose window opens `opensIn`
+/// seconds from now.
+func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, late: Bool? = nil) -> [String: Any] {
+    let now = UTCTime.now
+    var body: [String: Any] = [
+        "class": "space-launch-vehicle",
+        "window-start": (now + opensIn).description, "window-end": (now + opensIn + 4 * 3_600).description,
+        "launch-area": ["circle": ["center": ["lat": 28.573469, "lon": -80.65107], "radius-m": 5_000]],
+        "impact-areas": [["polygon": [["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0], ["lat": 28.0, "lon": -60.0]]]],
+        "azimuth": 90.5, "designator": "SLV-7 flight 12",
+    ]
+    if let late { body["late"] = late }
+    return ["type": "pre-launch", "recipients": recipients, "body": body,
+            "remarks": ["lang": "en", "text": "Routine test launch."]]
+}
+
 /// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
 func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String) async throws -> (UInt, [UInt8], String?) {
     var request = HTTPClientRequest(url: url)

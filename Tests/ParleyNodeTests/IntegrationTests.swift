@@ -19,11 +19,7 @@ import Testing
     func submitThroughAdmin(_ node: Node, recipients: [String]) async throws -> MessageID {
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         defer { _ = client.shutdown() }
-        let draft: [String: Any] = [
-            "type": "pre-launch", "recipients": recipients,
-            "body": Data(preLaunchBody().encoded).base64EncodedString(),
-            "remarks": ["language": "en", "text": "Routine test launch."],
-        ]
+        let draft = preLaunchComposition(recipients: recipients)
         let url = URL(httpURLWithSocketPath: node.configuration.adminSocketPath, uri: "/v1/drafts")!
         let (status, body, _) = try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)),
                                                contentType: "application/json")
@@ -92,18 +88,14 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
-        var late = Examples.preLaunch
-        late.windowStart = UTCTime.now + 3_600
-        late.windowEnd = UTCTime.now + 7_200
-        late.late = false  // wrong: the window opens in less than 24 hours
-        let draft: [String: Any] = ["type": "pre-launch", "recipients": ["RU-NRRC"],
-                                    "body": Data(NotificationBody.preLaunch(late).encoded).base64EncodedString()]
+        // Wrong: the window opens in less than 24 hours, so the notification is late.
+        let draft = preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false)
         let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
         let (status, body, type) = try await post(admin, url, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
         #expect(status == 400)
         #expect(type == Problem.mediaType)
-        #expect(String(decoding: body, as: UTF8.self).contains("late"))
+        #expect(String(decoding: body, as: UTF8.self).contains("body.late"))
         #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
         #expect(try us.node.store.outgoingChannels().isEmpty)
         try await admin.shutdown()
