@@ -128,8 +128,10 @@ public final class Node: Sendable {
                 self?.logger.info("admin API ready on \(socketPath) (mode 0660)")
             },
             logger: logger)
-        // A ServiceGroup stops services in reverse order: the forwarder stops after the peer listener.
-        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery]
+        // A ServiceGroup stops services in reverse order: systemd hears STOPPING=1 first, the forwarder
+        // stops after the peer listener.
+        let notify = SystemdNotifyService(logger: logger) { [weak self] in (self?.peerPort != nil) && (self?.adminListening ?? false) }
+        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery] + (notify.map { [$0] } ?? [])
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ParleyNode
 import Testing
 
@@ -62,6 +65,55 @@ import Testing
         let (bad2, bad2Output) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"])
         #expect(bad2 == 78)
         #expect(bad2Output.contains("tls.key:"))
+    }
+
+    @Test func readyAndStoppingArriveOnNotifySocket() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let path = try configFile(pki, directory: directory, port: try freePort())
+        let socketPath = directory.appendingPathComponent("notify.sock").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in socketPath.utf8.enumerated() { buffer[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let process = Process()
+        process.executableURL = Self.parleyd
+        process.arguments = ["--config", path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "400000"]) { $1 }
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        func receive() -> String? {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+        }
+        let ready = receive()
+        #expect(ready?.hasPrefix("READY=1") == true, "\(ready ?? "nothing")")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path))
+        #expect(receive() == "WATCHDOG=1")
+        process.terminate()
+        var messages: [String] = []
+        while let message = receive() {
+            messages.append(message)
+            if message == "STOPPING=1" { break }
+        }
+        #expect(messages.last == "STOPPING=1")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
     }
 
     @Test func sigtermStopsTheDaemonCleanly() async throws {
