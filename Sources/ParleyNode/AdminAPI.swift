@@ -9,6 +9,7 @@ import ParleyStore
 /// The local admin API (JSON over HTTP on a Unix domain socket), used by the CLI.
 ///
 /// - `POST /v1/drafts`: submit a composition document (NOTIFICATIONS.md §2) → 201 `{"id", "sequenceNumbers"}`
+/// - `POST /v1/reload-trust`: read the anchors and CRL files again (also on SIGHUP)
 /// - `GET /v1/outbox[?state=pending&recipient=ID]` → deliveries
 /// - `GET /v1/inbox[?sender=ID]` → received messages
 /// - `GET /v1/messages/{id}` → one message with its deliveries and receipts
@@ -30,6 +31,15 @@ public enum AdminAPI {
                                                           title: "Cannot queue the draft", detail: "\(error)"))
             } catch {
                 return PeerServer.problemResponse(.internalError("\(error)"))
+            }
+        }
+        router.post("/v1/reload-trust") { _, _ -> Response in
+            do {
+                try node.reloadTrust()
+                return json(["status": "reloaded", "health": node.healthProblems()])
+            } catch {
+                return PeerServer.problemResponse(Problem(status: 500, name: "reload-failed", title: "Trust not reloaded",
+                                                          detail: "the previous anchors and CRLs stay in use: \(error)"))
             }
         }
         router.get("/v1/outbox") { request, _ -> Response in

@@ -86,6 +86,17 @@ public final class Node: Sendable {
         return queued
     }
 
+    /// Reads the trust anchors and CRL files again (after a CRL refresh) and uses them for every
+    /// later verification, TLS client certificates included. On failure the old trust stays in use.
+    public func reloadTrust() throws {
+        let skew = TimeInterval(configuration.clockSkew)
+        let signing = try TrustStore.load(anchorsPath: configuration.signingTrust.anchors, crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew)
+        let transport = try TrustStore.load(anchorsPath: configuration.transportTrust.anchors, crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew)
+        signingTrust.replace(with: signing)
+        transportTrust.replace(with: transport)
+        logger.notice("trust reloaded: \(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs")
+    }
+
     /// Health problems (empty when the node can accept messages).
     public func healthProblems() -> [String] {
         var problems: [String] = []
@@ -130,8 +141,9 @@ public final class Node: Sendable {
             logger: logger)
         // A ServiceGroup stops services in reverse order: systemd hears STOPPING=1 first, the forwarder
         // stops after the peer listener.
+        let reload = TrustReloadService(node: self)
         let notify = SystemdNotifyService(logger: logger) { [weak self] in (self?.peerPort != nil) && (self?.adminListening ?? false) }
-        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery] + (notify.map { [$0] } ?? [])
+        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery, reload] + (notify.map { [$0] } ?? [])
     }
 }
 

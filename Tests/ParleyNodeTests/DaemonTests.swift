@@ -116,7 +116,7 @@ import Testing
         #expect(process.terminationStatus == 0)
     }
 
-    @Test func sigtermStopsTheDaemonCleanly() async throws {
+    @Test func sighupReloadsTrustAndSigtermStopsTheDaemonCleanly() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
@@ -133,11 +133,15 @@ import Testing
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect((attributes[.posixPermissions] as? Int) == 0o660)
         try await Task.sleep(for: .milliseconds(300))
+        kill(process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(process.isRunning)
         process.terminate()  // SIGTERM
         try await waitUntil("parleyd to exit", timeout: .seconds(10)) { !process.isRunning }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("parleyd stopped"), "\(text)")
+        #expect(text.contains("trust reloaded"), "\(text)")
     }
 }

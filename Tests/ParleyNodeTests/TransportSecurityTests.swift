@@ -63,6 +63,34 @@ import Testing
         await ru.stop()
     }
 
+    @Test func reloadingACurrentCRLRestoresAcceptance() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let crlFile = directory.appendingPathComponent("crls.pem")
+        try FileManager.default.copyItem(atPath: pki.path("negative/expired-crl/crls.pem"), toPath: crlFile.path)
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        configuration.transportTrust = configuration.signingTrust
+        configuration.signingTrust.crls = [crlFile.path]
+        let ru = try await RunningNode(configuration)
+        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
+        let url = "https://127.0.0.1:\(port)/v1/messages"
+        let message = try signedMessage(pki, to: "RU-NRRC")
+        #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 503)
+
+        try FileManager.default.removeItem(at: crlFile)
+        try FileManager.default.copyItem(atPath: pki.path("trust/crls.pem"), toPath: crlFile.path)
+        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let reload = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/reload-trust")!.absoluteString
+        let (status, _, _) = try await post(admin, reload, [], contentType: "application/json")
+        #expect(status == 200)
+        try await admin.shutdown()
+        #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 200)
+        #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+        try await us.shutdown()
+        await ru.stop()
+    }
+
     @Test func expiredOwnCRLAnswers503WithoutAReceipt() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
