@@ -42,6 +42,22 @@ public final class Node: Sendable {
         store = try ParleyStore(path: configuration.storePath)
         delivery = DeliveryService(configuration: configuration, store: store, verifier: verifier,
                                    tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger)
+        for (what, certificate, days) in certificatesNearExpiry() {
+            logger.warning("\(what) '\(certificate.subject)' \(days < 0 ? "has expired" : "expires in \(days) days") (not after \(UTCTime(certificate.notValidAfter))): request a new one from the issuing CA")
+        }
+    }
+
+    /// This node's own certificates (signing and TLS leaves) that expire within the configured
+    /// warning period, each with the days left; logged as warnings at start-up.
+    public func certificatesNearExpiry(at now: Date = Date()) -> [(what: String, certificate: Certificate, daysLeft: Int)] {
+        var result: [(String, Certificate, Int)] = []
+        let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
+        for (what, certificate) in [("signing certificate", identity.chain.first), ("TLS certificate", tls)] {
+            guard let certificate else { continue }
+            let days = Int((certificate.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))
+            if days < configuration.certificateExpiryWarningDays { result.append((what, certificate, days)) }
+        }
+        return result
     }
 
     /// The port the peer listener is bound to, once it runs.

@@ -68,6 +68,8 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var limits = Limits()
     /// Allowed clock difference, seconds (SPEC.md §8.6 δ).
     public var clockSkew: Int = 300
+    /// Own certificates expiring within this many days are logged as warnings.
+    public var certificateExpiryWarningDays: Int = 30
 
     public init(participant: ParticipantID, signingKeyPath: String, signingChainPath: String, tlsKeyPath: String,
                 tlsChainPath: String, signingTrust: TrustPaths, transportTrust: TrustPaths? = nil, dataDirectory: String) {
@@ -295,6 +297,7 @@ private struct Reader {
         limits.requestTimeout = seconds("limits.requestTimeoutSeconds", default: limits.requestTimeout, minimum: 0.1)
         limits.maximumConcurrentRequestsPerPeer = int("limits.maximumConcurrentRequestsPerPeer", default: limits.maximumConcurrentRequestsPerPeer, range: 1...1_024)
         let skew = int("clockSkewSeconds", default: 300, range: 0...3_600)
+        let expiryDays = int("certificateExpiryWarningDays", default: 30, range: 0...3_650)
 
         var peers: [NodeConfiguration.Peer] = []
         var peerPairs: [(String, String, String)] = []  // (key, id, url)
@@ -366,6 +369,7 @@ private struct Reader {
         configuration.retry = retry
         configuration.limits = limits
         configuration.clockSkew = skew
+        configuration.certificateExpiryWarningDays = expiryDays
         return configuration
     }
 }

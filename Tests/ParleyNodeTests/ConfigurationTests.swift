@@ -68,6 +68,17 @@ import Testing
         #expect(Set(error?.problems.map(\.key) ?? []) == ["peers.CN-NRRC.via", "hub.enabled"])
     }
 
+    @Test func certificatesNearExpiryAreReported() async throws {
+        let pki = try TestPKI.shared.get()
+        var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test"))
+        #expect(node.certificatesNearExpiry().isEmpty)  // the test certificates are valid for two years
+        configuration.certificateExpiryWarningDays = 3_650
+        let warned = try Node(configuration: configuration, logger: .init(label: "test")).certificatesNearExpiry()
+        #expect(Set(warned.map(\.what)) == ["signing certificate", "TLS certificate"])
+        #expect(warned.allSatisfy { $0.daysLeft > 300 && $0.daysLeft < 3_650 })
+    }
+
     @Test func missingKeysAreReported() async throws {
         let path = try write(#"{"participant": "US-NRRC"}"#)
         let error = await #expect(throws: ConfigurationError.self) {
