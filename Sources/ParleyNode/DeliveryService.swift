@@ -26,12 +26,14 @@ public final class DeliveryService: Service, Sendable {
     /// The client is made in `run()` and shut down when it ends (an unused HTTPClient must still be shut down).
     let httpConfiguration: HTTPClient.Configuration
     let logger: Logger
+    let metrics: NodeMetrics?
     private let doorbells: [String: Doorbell]
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
-                tlsClient: TLSConfiguration, logger: Logger, pollInterval: Duration = .milliseconds(200)) {
+                tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
+        self.metrics = metrics
         self.configuration = configuration
         self.store = store
         self.verifier = verifier
@@ -220,6 +222,12 @@ public final class DeliveryService: Service, Sendable {
             _ = try await blocking { [store] in try store.recordReceipt(received) }
         } catch {
             return fail("cannot store the receipt: \(error)", level: .error)
+        }
+        let latency = Date().timeIntervalSince(delivery.record.queued)
+        switch verified.receipt.status {
+        case .accepted: metrics?.receiptRecorded(status: "accepted", latency: latency)
+        case .duplicate: metrics?.receiptRecorded(status: "duplicate", latency: latency)
+        case .rejected: metrics?.receiptRecorded(status: "rejected", latency: latency)
         }
         switch verified.receipt.status {
         case .accepted: log.info("delivered: accepted receipt stored")

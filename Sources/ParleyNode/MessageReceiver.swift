@@ -22,10 +22,12 @@ public struct MessageReceiver: Sendable {
     public let logger: Logger
     /// Hubs that may deliver other participants' messages (SPEC.md §12.1).
     public let acceptForwardedFrom: Set<ParticipantID>
+    let metrics: NodeMetrics?
 
     public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger,
-                acceptForwardedFrom: Set<ParticipantID> = []) {
+                acceptForwardedFrom: Set<ParticipantID> = [], metrics: NodeMetrics? = nil) {
         self.acceptForwardedFrom = acceptForwardedFrom
+        self.metrics = metrics
         self.identity = identity
         self.verifier = verifier
         self.store = store
@@ -37,6 +39,12 @@ public struct MessageReceiver: Sendable {
     /// Processes `bytes` received at `time` over a connection authenticated as `peer` (nil: not
     /// checked). Never throws: every failure becomes a receipt or a problem.
     public func receive(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
+        let answer = await process(bytes, at: time, peer: peer)
+        metrics?.answered(answer)
+        return answer
+    }
+
+    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
         // Steps 1–4: identification.
         guard bytes.count <= MessageVerifier.maximumSize else {
             return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))

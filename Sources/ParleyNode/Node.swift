@@ -20,8 +20,9 @@ public final class Node: Sendable {
     public let store: ParleyStore
     public let verifier: MessageVerifier
     public let delivery: DeliveryService
+    public let metrics = NodeMetrics()
     let logger: Logger
-    private let ports = Mutex<(peer: Int?, admin: Bool)>((nil, false))
+    private let ports = Mutex<(peer: Int?, admin: Bool, metrics: Int?)>((nil, false, nil))
 
     public var participant: ParticipantID { identity.participantID }
 
@@ -41,7 +42,7 @@ public final class Node: Sendable {
         verifier = MessageVerifier(trust: signingTrust, maximumClockSkew: Int64(configuration.clockSkew))
         store = try ParleyStore(path: configuration.storePath)
         delivery = DeliveryService(configuration: configuration, store: store, verifier: verifier,
-                                   tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger)
+                                   tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger, metrics: metrics)
         for (what, certificate, days) in certificatesNearExpiry() {
             logger.warning("\(what) '\(certificate.subject)' \(days < 0 ? "has expired" : "expires in \(days) days") (not after \(UTCTime(certificate.notValidAfter))): request a new one from the issuing CA")
         }
@@ -63,6 +64,19 @@ public final class Node: Sendable {
     /// The port the peer listener is bound to, once it runs.
     public var peerPort: Int? { ports.withLock { $0.peer } }
     public var adminListening: Bool { ports.withLock { $0.admin } }
+    public var metricsPort: Int? { ports.withLock { $0.metrics } }
+
+    /// The Prometheus exposition of this node's metrics.
+    public func metricsText() -> String {
+        let now = Date()
+        let depths = (try? store.queueDepths()) ?? [:]
+        let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
+        let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
+        let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
+            certificate.map { (name, Int(($0.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))) }
+        }
+        return metrics.render(queueDepths: depths, oldestUndeliveredAge: oldest, certificateDays: days)
+    }
 
     /// Validates the draft, assigns sequence numbers, signs and queues it in one transaction; wakes delivery.
     public func submit(_ draft: Draft, at time: UTCTime = .now) async throws -> QueuedMessage {
@@ -126,7 +140,7 @@ public final class Node: Sendable {
     /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
     public func services() throws -> [any Service] {
         let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
-                                       acceptForwardedFrom: Set(configuration.acceptForwardedFrom))
+                                       acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub
             ? Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), requestTimeout: configuration.limits.requestTimeout, logger: logger)
             : nil
@@ -158,8 +172,24 @@ public final class Node: Sendable {
         // A ServiceGroup stops services in reverse order: systemd hears STOPPING=1 first, the forwarder
         // stops after the peer listener.
         let reload = TrustReloadService(node: self)
+        var metricsApp: [any Service] = []
+        if let port = configuration.metricsPort {
+            let router = Router()
+            router.get("/metrics") { [weak self] _, _ -> Response in
+                guard let self else { return Response(status: .serviceUnavailable) }
+                let text = self.metricsText()
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Array(text.utf8))))
+            }
+            metricsApp = [Application(router: router, configuration: .init(address: .hostname(configuration.metricsHost, port: port), serverName: "parleyd-metrics"),
+                                      onServerRunning: { [weak self] channel in
+                                          let bound = channel.localAddress?.port
+                                          self?.ports.withLock { $0.metrics = bound }
+                                      }, logger: logger)]
+        }
         let notify = SystemdNotifyService(logger: logger) { [weak self] in (self?.peerPort != nil) && (self?.adminListening ?? false) }
-        return (forwarder.map { [$0] } ?? []) + [peerApp, adminApp, delivery, reload] + (notify.map { [$0] } ?? [])
+        return (forwarder.map { [$0] } ?? []) + metricsApp + [peerApp, adminApp, delivery, reload] + (notify.map { [$0] } ?? [])
     }
 }
 

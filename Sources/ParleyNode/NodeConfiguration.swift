@@ -58,6 +58,9 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var listenHost: String = "0.0.0.0"
     public var listenPort: Int = 8443
     public var adminSocketPath: String = "/run/parley/admin.sock"
+    /// Prometheus metrics listener (plain HTTP, keep it on loopback or a management network); nil: off.
+    public var metricsHost: String = "127.0.0.1"
+    public var metricsPort: Int?
     public var dataDirectory: String
     public var peers: [Peer] = []
     /// Hub mode: forward messages whose `Parley-Recipient` names a direct peer (SPEC.md §12.7).
@@ -284,6 +287,8 @@ private struct Reader {
         let host = string("listen.host", required: false) ?? "0.0.0.0"
         let port = int("listen.port", default: 8443, range: 0...65_535)
         let socket = string("admin.socket", required: false) ?? "/run/parley/admin.sock"
+        let metricsHost = string("metrics.host", required: false) ?? "127.0.0.1"
+        let metricsPort = int("metrics.port", default: -1, range: 0...65_535)
 
         var retry = NodeConfiguration.RetryPolicy()
         retry.initialInterval = seconds("retry.initialSeconds", default: retry.initialInterval, minimum: 0.01)
@@ -363,6 +368,8 @@ private struct Reader {
         configuration.listenHost = host
         configuration.listenPort = port
         configuration.adminSocketPath = socket
+        configuration.metricsHost = metricsHost
+        configuration.metricsPort = metricsPort >= 0 ? metricsPort : nil
         configuration.peers = peers
         configuration.hub = isHub
         configuration.acceptForwardedFrom = acceptForwardedFrom

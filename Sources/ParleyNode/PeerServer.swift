@@ -54,6 +54,11 @@ public enum PeerServer {
         let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
         let participant = receiver.identity.participantID
         let logger = receiver.logger
+        /// A problem decided by the router (those of the receiver are counted there).
+        @Sendable func refuse(_ problem: Problem) -> Response {
+            receiver.metrics?.problem(problem.name)
+            return problemResponse(problem)
+        }
 
         router.post("/v1/messages") { request, context -> Response in
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
@@ -62,44 +67,44 @@ public enum PeerServer {
                 peer = try await peerParticipant(context.channel)
             } catch {
                 logger.warning("request without an authenticated TLS peer: \(error)")
-                return problemResponse(.unauthenticated("\(error)"))
+                return refuse(.unauthenticated("\(error)"))
             }
             guard limiter.enter(peer.rawValue) else {
                 logger.warning("too many concurrent requests", metadata: ["peer": "\(peer)"])
-                return problemResponse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
+                return refuse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
             }
             defer { limiter.leave(peer.rawValue) }
             guard isCOSEMediaType(request.headers[.contentType]) else {
-                return problemResponse(.malformed("Content-Type must be application/cose; cose-type=\"cose-sign1\", found \(request.headers[.contentType] ?? "none")", status: 415))
+                return refuse(.malformed("Content-Type must be application/cose; cose-type=\"cose-sign1\", found \(request.headers[.contentType] ?? "none")", status: 415))
             }
             let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value
             var forwardTo: NodeConfiguration.Peer?
             if let named, named != participant.rawValue {
                 guard forwarder != nil, let target = configuration.peers.first(where: { $0.id.rawValue == named && $0.via == nil }) else {
-                    return problemResponse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and does not forward to it"))
+                    return refuse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and does not forward to it"))
                 }
                 forwardTo = target
             }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maximumBodyBytes {
-                return problemResponse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
+                return refuse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
             }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: limits.maximumBodyBytes)
             } catch let error as HTTPError where error.status == .contentTooLarge {
-                return problemResponse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+                return refuse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
             }
             if let target = forwardTo, let forwarder {
                 // A hub identifies the message and checks the TLS peer is its sender; the recipient verifies.
                 let bytes = Array(buffer: body)
                 switch MessageReceiver.identify(bytes) {
-                case .failure(let problem): return problemResponse(problem)
+                case .failure(let problem): return refuse(problem)
                 case .success(let (id, sender)):
                     var log = logger
                     log[metadataKey: "message"] = "\(id)"
                     log[metadataKey: "peer"] = "\(peer)"
                     guard sender == peer else {
-                        return problemResponse(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
+                        return refuse(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
                     }
                     return await forwarder.forward(bytes, to: target, log: log)
                 }
@@ -112,7 +117,7 @@ public enum PeerServer {
                 headers[.contentType] = coseMediaType
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
             case .problem(let problem):
-                return problemResponse(problem)
+                return refuse(problem)
             }
         }
 

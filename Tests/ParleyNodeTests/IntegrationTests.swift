@@ -36,7 +36,9 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let (usPort, ruPort, hcocPort) = (try freePort(), try freePort(), try freePort())
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory))
+        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        usConfiguration.metricsPort = 0
+        let us = try await RunningNode(usConfiguration)
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         let hcoc = try await RunningNode(try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: ["US-NRRC": usPort], directory: directory))
 
@@ -62,6 +64,18 @@ import Testing
             #expect(inbox.first?.digest == record.message.digest)
             #expect(inbox.first?.inboxSequenceNumber == 1)
         }
+        // Metrics: two accepted receipts with their latencies; each recipient counted one received message.
+        try await waitUntil("the metrics listener") { us.node.metricsPort != nil }
+        let scraper = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let (metricsStatus, metricsBody) = try await get(scraper, "http://127.0.0.1:\(us.node.metricsPort!)/metrics")
+        try await scraper.shutdown()
+        let exposition = String(decoding: metricsBody, as: UTF8.self)
+        #expect(metricsStatus == 200)
+        #expect(exposition.contains("parley_messages_sent_total{status=\"accepted\"} 2\n"), "\(exposition)")
+        #expect(exposition.contains("parley_delivery_latency_seconds_count 2\n"))
+        #expect(exposition.contains("parley_oldest_undelivered_age_seconds 0\n"))
+        #expect(ru.node.metricsText().contains("parley_messages_received_total 1\n"))
+
         // The admin API lists and shows it.
         let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         let socket = us.node.configuration.adminSocketPath
@@ -316,6 +330,13 @@ import Testing
 
         // Only the original and the concurrent message were stored.
         #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
+        let exposition = ru.node.metricsText()
+        for line in ["parley_messages_received_total 2", "parley_duplicates_answered_total 2",
+                     "parley_messages_rejected_total{code=\"bad-signature\"} 1", "parley_messages_rejected_total{code=\"replay\"} 1",
+                     "parley_messages_rejected_total{code=\"equivocation\"} 1", "parley_http_problems_total{problem=\"too-large\"} 1"] {
+            #expect(exposition.contains(line + "\n"), "\(line) missing in\n\(exposition)")
+        }
+        #expect(exposition.contains("parley_http_problems_total{problem=\"malformed\"} "))
         try await client.shutdown()
         await ru.stop()
     }
