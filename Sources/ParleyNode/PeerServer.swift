@@ -117,7 +117,7 @@ public enum PeerServer {
                 headers[.contentType] = coseMediaType
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
             case .problem(let problem):
-                return refuse(problem)
+                return problemResponse(problem)  // counted by the receiver
             }
         }
 
