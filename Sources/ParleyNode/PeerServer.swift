@@ -88,11 +88,19 @@ public enum PeerServer {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maximumBodyBytes {
                 return refuse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
             }
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: limits.maximumBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
-                return refuse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+            // Read the body within the limit and the request timeout (checked as each part arrives;
+            // the connection's idle timeout bounds the wait for a part).
+            var body = ByteBuffer()
+            let deadline = ContinuousClock.now + .milliseconds(Int64(limits.requestTimeout * 1000))
+            for try await part in request.body {
+                guard body.readableBytes + part.readableBytes <= limits.maximumBodyBytes else {
+                    return refuse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+                }
+                guard ContinuousClock.now <= deadline else {
+                    logger.warning("request body not received within \(limits.requestTimeout) s", metadata: ["peer": "\(peer)"])
+                    return refuse(.unavailable("the request body was not received within \(limits.requestTimeout) s"))
+                }
+                body.writeImmutableBuffer(part)
             }
             if let target = forwardTo, let forwarder {
                 // A hub identifies the message and checks the TLS peer is its sender; the recipient verifies.

@@ -47,6 +47,41 @@ import Testing
         await ru.stop()
     }
 
+    @Test func slowBodyIsCutOffAfterTheRequestTimeout() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        configuration.limits.requestTimeout = 1
+        let ru = try await RunningNode(configuration)
+        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
+        let message = try signedMessage(pki, to: "RU-NRRC")
+        let third = message.count / 3
+        let parts = [Array(message[..<third]), Array(message[third..<(2 * third)]), Array(message[(2 * third)...])]
+        let slow = AsyncStream<ByteBuffer> { continuation in
+            Task {
+                for part in parts {
+                    continuation.yield(ByteBuffer(bytes: part))
+                    try? await Task.sleep(for: .milliseconds(700))
+                }
+                continuation.finish()
+            }
+        }
+        var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+        request.body = .stream(slow, length: .known(Int64(message.count)))
+        let response = try await us.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        #expect(response.status.code == 503)
+        #expect(String(buffer: body).contains("not received within"))
+        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+        // The same bytes sent at once are accepted.
+        #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
+        try await us.shutdown()
+        await ru.stop()
+    }
+
     @Test func peerThatIsNotTheSenderIsForbidden() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
