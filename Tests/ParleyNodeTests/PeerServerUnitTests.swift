@@ -1,4 +1,5 @@
 @testable import ParleyNode
+import ParleyProtocol
 import Testing
 
 @Suite struct PeerServerUnitTests {
@@ -33,5 +34,22 @@ import Testing
         #expect(Set(first).count > 1)
         #expect((0..<50).map { _ in node.delivery.backoff(attempts: 4) }.allSatisfy { (32...48).contains($0) })
         #expect((0..<50).map { _ in node.delivery.backoff(attempts: 30) }.allSatisfy { $0 <= 900 && $0 >= 720 })
+    }
+}
+
+@Suite struct SubmitTests {
+    @Test func draftsGetConsecutiveSequenceNumbersPerChannelAndVerify() async throws {
+        let pki = try TestPKI.shared.get()
+        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test"))
+        let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
+        let first = try await node.submit(Draft(recipients: [ru, hcoc], body: preLaunchBody()))
+        let second = try await node.submit(Draft(recipients: [ru], body: preLaunchBody()))
+        #expect(first.sequenceNumbers == ["RU-NRRC": 1, "HCOC-CC": 1])
+        #expect(second.sequenceNumbers == ["RU-NRRC": 2])
+        let bytes = Array(try #require(try node.store.message(second.id)).message.fields.bytes)
+        let verified = try node.verifier.verifyMessage(bytes, at: .now, recipient: ru)
+        #expect(verified.envelope.recipients == [Recipient(participant: ru, sequence: 2)])
+        #expect(verified.envelope.sender == node.participant)
     }
 }
