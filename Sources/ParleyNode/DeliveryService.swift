@@ -51,6 +51,7 @@ public final class DeliveryService: Service, Sendable {
         _ = try PrivateKey.load(path: configuration.tlsKeyPath)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuites = PeerServer.tls12CipherSuites
         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(configuration.tlsChainPath).map { .certificate($0) }
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: configuration.tlsKeyPath, format: .pem))
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(configuration.transportTrust.anchors))

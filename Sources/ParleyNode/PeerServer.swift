@@ -45,6 +45,9 @@ final class ConcurrencyLimiter: Sendable {
 /// The peer interface: `POST /v1/messages` and `GET /v1/health` over mutual TLS (SPEC.md §12).
 public enum PeerServer {
     public static let coseMediaType = "application/cose; cose-type=\"cose-sign1\""
+    /// TLS 1.2 suites allowed by SPEC.md §12.1: ECDHE with AES-GCM or ChaCha20-Poly1305 only (TLS 1.3
+    /// suites are all AEAD and not affected by this list).
+    public static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
     /// The router, separate from TLS so it can be tested on its own.
     public static func router(receiver: MessageReceiver, configuration: NodeConfiguration, forwarder: Forwarder?,
@@ -154,6 +157,7 @@ public enum PeerServer {
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuites = tls12CipherSuites
         tls.certificateVerification = .fullVerification
         tls.trustRoots = .certificates(try transportTrust.current.anchors.map { try NIOSSLCertificate(bytes: $0.derEncoded, format: .der) })
         return TLSChannelConfiguration(tlsConfiguration: tls) { certificates in

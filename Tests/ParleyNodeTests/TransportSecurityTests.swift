@@ -82,6 +82,31 @@ import Testing
         await ru.stop()
     }
 
+    @Test func tls12OnlyWithECDHEAndAEAD() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        func tls12Client(_ suites: String) throws -> HTTPClient {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
+            tls.maximumTLSVersion = .tlsv12
+            tls.cipherSuites = suites
+            return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        }
+        let aead = try tls12Client("ECDHE+AESGCM")
+        #expect(try await get(aead, "https://127.0.0.1:\(port)/v1/health").0 == 200)
+        try await aead.shutdown()
+        let cbc = try tls12Client("ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256")
+        await #expect(throws: (any Error).self) {
+            _ = try await get(cbc, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        }
+        try await cbc.shutdown()
+        await ru.stop()
+    }
+
     @Test func peerThatIsNotTheSenderIsForbidden() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
