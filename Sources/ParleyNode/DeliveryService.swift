@@ -86,7 +86,7 @@ public final class DeliveryService: Service, Sendable {
         while !stopping {
             let cutoff = Date().addingTimeInterval(-configuration.retry.giveUpAfter)
             do {
-                let expired = try store.expireDeliveries(queuedBefore: cutoff)
+                let expired = try await blocking { [store] in try store.expireDeliveries(queuedBefore: cutoff) }
                 if expired > 0 {
                     logger.error("\(expired) deliveries expired without a receipt after \(Int(configuration.retry.giveUpAfter)) s; operators should contact the recipients")
                 }
