@@ -36,6 +36,17 @@ import Testing
         #expect(configuration.checkResources().isEmpty)
     }
 
+    /// The example shipped in Deploy/ is read by the daemon's own reader: key names, types and
+    /// ranges all check (the files it names exist only on an installed node).
+    @Test func deployExampleConfigurationLoads() async throws {
+        let path = TestPKI.packageRoot.appendingPathComponent("Deploy/parleyd.example.json").path
+        let configuration = try await NodeConfiguration.load(file: path, environment: [:])
+        #expect(configuration.participant.rawValue == "US-NRRC")
+        #expect(configuration.listenPort == 8443)
+        #expect(Set(configuration.peers.map(\.id.rawValue)) == ["FR-CNRR", "HCOC-CC", "RU-NRRC"])
+        #expect(configuration.retry.initialInterval == 1)
+    }
+
     @Test func everyProblemNamesItsKey() async throws {
         let pki = try TestPKI.shared.get()
         let data = try temporaryDirectory().path
