@@ -102,7 +102,9 @@ final class RunningNode: Sendable {
 
 struct Timeout: Error, CustomStringConvertible { var description: String }
 
-func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: @Sendable () throws -> Bool) async throws {
+/// Polls `condition`. The generous default is for CI, where every suite runs at once on two cores
+/// and synchronous tests can hold the cooperative threads for seconds; a pass returns at once.
+func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: @Sendable () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return }

@@ -41,7 +41,9 @@ import ParleyProtocol
         var incoming: [MessageID: (seq: UInt64, bytes: Data)] = [:]
     }
 
-    @Test func acknowledgedWritesSurviveSIGKILL() throws {
+    /// Async so that the random waits before each kill free the test runner's few threads (the
+    /// daemon tests that run at the same time need them).
+    @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let writer = Self.writerExecutable
         try #require(FileManager.default.isExecutableFile(atPath: writer.path), "build parley-store-crashtest (a test dependency): \(writer.path)")
         let dir = TemporaryDirectory()
@@ -59,7 +61,7 @@ import ParleyProtocol
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 10_000...250_000))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 10...250)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             try output.close()
