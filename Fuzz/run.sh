@@ -36,16 +36,22 @@ log="$work/$target.log"
 echo "== running $target for ${seconds}s (log: $log, seeds: $(ls "$seeds" | wc -l) files, corpus: $(ls "$corpus" | wc -l) files)"
 start=$(date +%s)
 status=0
-# bash's `times` after the run gives the CPU time of the finished child (user + system).
+# bash's `times` gives the CPU time (user, system) of all finished children; the difference around
+# the fuzzer's run is the fuzzer's own, without the build.
+times_file="$work/$target.times"
+cpu_seconds() { awk 'END { t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%.1f", t }' "$times_file"; }
+times >"$times_file"   # not in $(...): a subshell's `times` does not see this shell's children
+cpu_before=$(cpu_seconds)
 SWIFT_BACKTRACE=enable=no nice -n 19 "$binary" "$corpus" "$seeds" \
     -max_len=262144 -rss_limit_mb=2048 -timeout=10 -max_total_time="$seconds" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 "$@" >"$log" 2>&1 || status=$?
 end=$(date +%s)
-times >"$work/$target.times"
-cpu=$(tail -1 "$work/$target.times")
+times >"$times_file"
+cpu_after=$(cpu_seconds)
+cpu=$(awk -v a="$cpu_after" -v b="$cpu_before" 'BEGIN { printf "%.1f", a - b }')
 
 echo "== $target finished with status $status after $((end - start)) s wall"
-echo "   CPU time of the fuzzer (user system, from bash times): $cpu"
+echo "   CPU time of the fuzzer (user + system): ${cpu} s"
 grep -E '^Done [0-9]+ runs' "$log" || true
 grep -E '#[0-9]+\s+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 || true
 grep -E '^stat::' "$log" || true
