@@ -19,11 +19,10 @@ struct FieldReader {
             return
         }
         remaining -= 1
-        if try reader.peekMajorType() != 0 {
-            let key = try Field.structure { try reader.readItem() }
-            throw ProtocolError(.unknownField, "unknown key \(CBORDiagnostic.format(key)); version 1 defines no such field")
+        let head = try Field.structure { try reader.readHead() }
+        guard head.majorType == 0, let key = head.argument else {
+            throw ProtocolError(.unknownField, "unknown key of CBOR major type \(head.majorType) at byte \(head.offset); version 1 defines no such field")
         }
-        let key = try Field.structure { try reader.readUnsigned() }
         if let lastKey, key <= lastKey {
             throw ProtocolError(.malformed, key == lastKey ? "map key \(key) appears twice" : "map key \(key) is out of ascending order")
         }

@@ -43,7 +43,7 @@ public struct PreLaunch: Sendable, Hashable {
         late = try r.required(7, "late", &reader, Field.bool)
         designator = try r.optional(8, "designator", &reader) { try Field.text(&$0, 64) }
         try r.finish()
-        try validateFields()
+        try validateWindow()  // the readers above have checked every field's own range
     }
 
     func write(to w: inout CBORWriter) {
@@ -68,13 +68,18 @@ public struct PreLaunch: Sendable, Hashable {
         guard azimuthCentidegrees <= 35_999 else {
             throw ProtocolError(.invalidField, field: "azimuth", "\(azimuthCentidegrees) centidegrees is out of range 0…35 999")
         }
+        try validateWindow()
+        if let designator { try Field.named("designator") { try Field.checkText(designator, maximum: 64) } }
+    }
+
+    /// The rules between the window's two ends.
+    func validateWindow() throws {
         guard windowStart < windowEnd else {
             throw ProtocolError(.invalidField, field: "window-end", "window end \(windowEnd) must be after window start \(windowStart)")
         }
         guard windowEnd.secondsSince1970 - windowStart.secondsSince1970 <= Self.maximumWindow else {
             throw ProtocolError(.invalidField, field: "window-end", "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer")
         }
-        if let designator { try Field.named("designator") { try Field.checkText(designator, maximum: 64) } }
     }
 
     func validateTiming(created: UTCTime) throws {
