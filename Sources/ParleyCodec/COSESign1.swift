@@ -29,32 +29,51 @@ public struct COSESign1: Sendable, Hashable {
     /// Decodes a tagged COSE_Sign1 in deterministic CBOR. The tag and an embedded payload are
     /// always required; the `.parley` profile also requires an empty unprotected header.
     public init(decoding bytes: [UInt8], limits: CBORDecoder.Limits = .parley, profile: Profile = .parley) throws {
-        let item = try CBOR(decoding: bytes, limits: limits)
-        guard case .tagged(Self.tag, .array(let fields)) = item else {
+        // Read with the streaming reader: no tree, and the byte strings are copied once.
+        var reader = try CBORReader(bytes, limits: limits)
+        let head = try reader.readHead()
+        guard head.majorType == 6, head.argument == Self.tag else {
+            // Decode the rest so that malformed input is reported as such, not as "not COSE".
+            var whole = try CBORReader(bytes, limits: limits)
+            let item = try whole.readItem()
+            try whole.finish()
             throw CodecError(.notCOSESign1, at: 0, "expected a COSE_Sign1 (tag 18 around an array), found \(item.kindName)")
         }
-        guard fields.count == 4 else {
-            throw CodecError(.notCOSESign1, at: 0, "a COSE_Sign1 array has 4 elements, found \(fields.count)")
+        let body = reader
+        let fields: Int
+        do { fields = try reader.readArrayHeader() } catch let error as CodecError where error.code == .typeMismatch {
+            throw CodecError(.notCOSESign1, at: 0, "expected a COSE_Sign1 (tag 18 around an array): \(error.reason)")
         }
-        guard case .byteString(let protected) = fields[0] else {
-            throw CodecError(.notCOSESign1, "the protected header must be a byte string, found \(fields[0].kindName)")
+        guard fields == 4 else {
+            var whole = body
+            _ = try whole.readItem()
+            try whole.finish()
+            throw CodecError(.notCOSESign1, at: 0, "a COSE_Sign1 array has 4 elements, found \(fields)")
         }
-        guard case .map(let unprotected) = fields[1] else {
-            throw CodecError(.notCOSESign1, "the unprotected header must be a map, found \(fields[1].kindName)")
+        func byteString(_ name: String, _ reader: inout CBORReader) throws -> [UInt8] {
+            do { return try reader.readByteString() } catch let error as CodecError where error.code == .typeMismatch {
+                throw CodecError(.notCOSESign1, at: error.offset, "the \(name) must be a byte string: \(error.reason)")
+            }
         }
-        guard unprotected.isEmpty || profile == .rfc9052 else {
-            throw CodecError(.unprotectedHeaderNotEmpty, "the unprotected header must be empty; found labels \(unprotected.keys.map(CBORDiagnostic.format))")
+        let protected = try byteString("protected header", &reader)
+        let unprotected = try reader.readItem()
+        guard case .map(let unprotectedMap) = unprotected else {
+            throw CodecError(.notCOSESign1, "the unprotected header must be a map, found \(unprotected.kindName)")
         }
-        guard case .byteString(let payload) = fields[2] else {
-            if fields[2] == .null {
+        guard unprotectedMap.isEmpty || profile == .rfc9052 else {
+            throw CodecError(.unprotectedHeaderNotEmpty, "the unprotected header must be empty; found labels \(unprotectedMap.keys.map(CBORDiagnostic.format))")
+        }
+        if try reader.peekMajorType() == 7 {
+            let item = try reader.readItem()
+            if item == .null {
                 throw CodecError(.detachedPayload, "detached payloads (nil) are not supported: the payload must be embedded")
             }
-            throw CodecError(.notCOSESign1, "the payload must be a byte string, found \(fields[2].kindName)")
+            throw CodecError(.notCOSESign1, "the payload must be a byte string, found \(item.kindName)")
         }
-        guard case .byteString(let signature) = fields[3] else {
-            throw CodecError(.notCOSESign1, "the signature must be a byte string, found \(fields[3].kindName)")
-        }
-        self.init(protectedHeader: protected, unprotectedHeader: unprotected, payload: payload, signature: signature)
+        let payload = try byteString("payload", &reader)
+        let signature = try byteString("signature", &reader)
+        try reader.finish()
+        self.init(protectedHeader: protected, unprotectedHeader: unprotectedMap, payload: payload, signature: signature)
     }
 
     /// The tagged, deterministic encoding.
