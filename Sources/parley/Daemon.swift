@@ -4,6 +4,9 @@ import Foundation
 import NIOCore
 import ParleyProtocol
 import ParleyStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The admin socket of the local `parleyd`, shared by the daemon commands.
 struct DaemonOptions: ParsableArguments {
@@ -20,6 +23,7 @@ enum AdminClient {
         guard FileManager.default.fileExists(atPath: socket) else {
             throw unreachable(socket, "no such socket")
         }
+        if let failure = connectFailure(socket) { throw unreachable(socket, failure) }
         guard let url = URL(httpURLWithSocketPath: socket, uri: uri) else {
             throw CLIError(ExitStatus.usage, "--socket \(socket) is not a usable socket path")
         }
@@ -49,6 +53,25 @@ enum AdminClient {
             }
         }
         return data
+    }
+
+    /// Why a plain connect(2) to the socket fails, or nil if it succeeds (AsyncHTTPClient would
+    /// retry a refused connection until its deadline instead of failing at once).
+    static func connectFailure(_ path: String) -> String? {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return "the socket path is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes" }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in bytes.enumerated() { buffer[i] = byte }
+        }
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        defer { close(fd) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+        return connected ? nil : String(cString: strerror(errno)).lowercased()
     }
 
     static func unreachable(_ socket: String, _ reason: String) -> CLIError {
