@@ -104,7 +104,7 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
         cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ")
+            .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
     }
     return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }
@@ -247,7 +247,9 @@ struct Outbox: AsyncParsableCommand {
         if daemon.json { return AdminClient.printRaw(answer) }
         let deliveries = try AdminClient.object(answer)["deliveries"] as? [[String: Any]] ?? []
         guard !deliveries.isEmpty else { return print("no deliveries") }
-        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], deliveries.map { d in
+        // Messages queued in the same second in channel order.
+        let ordered = deliveries.sorted { (text($0["queued"]), $0["seq"] as? Int ?? 0, text($0["recipient"])) < (text($1["queued"]), $1["seq"] as? Int ?? 0, text($1["recipient"])) }
+        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], ordered.map { d in
             [text(d["id"]), text(d["type"]), text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["queued"]),
              text(d["rejection"] ?? d["lastError"])]
         }))
