@@ -48,9 +48,13 @@ let package = Package(
         .executableTarget(
             name: "parley",
             dependencies: [
-                "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyStore",
+                "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyStore", "ParleyNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The node daemon's services: configuration, peer server, delivery, admin API.
@@ -88,7 +92,11 @@ let package = Package(
         // Runs the built `parley` executable as a subprocess (a dependency, so it is built first).
         .testTarget(
             name: "ParleyCLITests",
-            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "parley"]
+            dependencies: [
+                "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "parley",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "ParleyStoreTests",

@@ -37,7 +37,7 @@ enum ExitStatus {
       64  usage error (unknown option, missing or malformed argument)
       65  invalid input data (a composition field, key, certificate, CRL or archive is not valid)
       66  an input file is missing or unreadable
-      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh)
+      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh), or parleyd cannot be reached
       70  a helper program failed (its messages are shown)
       73  an output file already exists or cannot be created (nothing is overwritten)
       74  input/output error while reading or writing

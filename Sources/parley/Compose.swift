@@ -5,7 +5,7 @@ import ParleyCrypto
 import ParleyProtocol
 
 /// `parley compose`: a notification from its JSON composition (NOTIFICATIONS.md §2), validated and signed.
-struct Compose: ParsableCommand {
+struct Compose: ParsableCommand, CompositionOptions {
     static let configuration = CommandConfiguration(
         abstract: "Compose, validate and sign a notification of any catalogue type.",
         discussion: """
@@ -145,7 +145,23 @@ struct Compose: ParsableCommand {
         let to = envelope.recipients.map { "\($0.participant) (seq \($0.sequence))" }.joined(separator: ", ")
         print("composed \(envelope.type) \(envelope.id) from \(envelope.sender) to \(to), created \(envelope.created): \(signed.count) bytes written to \(out)")
     }
+}
 
+/// The options that make a composition document, shared by `compose` and `send`.
+protocol CompositionOptions {
+    var type: String? { get }
+    var recipients: [String] { get }
+    var document: String? { get }
+    var body: String? { get }
+    var fields: [String] { get }
+    var references: [String] { get }
+    var remarks: String? { get }
+    var lang: String? { get }
+    var id: String? { get }
+    var created: String? { get }
+}
+
+extension CompositionOptions {
     /// The composition document: --document (if any) plus the parts given as options.
     func documentFromOptions() throws -> JSONValue {
         var members: [(key: String, value: JSONValue)] = []

@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import ParleyNode
+import ParleyProtocol
+import ServiceLifecycle
+import Testing
+
+/// `parley demo`, and the daemon commands against nodes running in this process.
+@Suite struct DaemonCommandTests {
+    @Test func demoRunsToCompletionWithEveryReceipt() async throws {
+        let output = try await CLI.runOffPool(["demo"])
+        #expect(output.status == 0, "stderr: \(output.stderr)\nstdout: \(output.stdout)")
+        for recipient in ["RU-NRRC", "FR-CNRR"] {
+            let receipts = output.stdout.components(separatedBy: "receipt from \(recipient) verified: accepted").count - 1
+            #expect(receipts == 3, "\(recipient): \(receipts) receipts in\n\(output.stdout)")
+            #expect(output.stdout.contains("delivered to \(recipient)"))
+        }
+        #expect(output.stdout.contains("delivered to FR-CNRR through HCOC-CC"))
+        #expect(output.stdout.contains("3 messages, 6 receipts"))
+        #expect(output.stdout.contains("✔"))
+        #expect(output.stdout.contains("all nodes stopped"))
+        #expect(output.stdout.contains("demo complete"))
+    }
+
+    @Test func sendOutboxInboxShowAgainstRunningNodes() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ruPort = try freeLoopbackPort(), usPort = try freeLoopbackPort()
+        let ru = try await InProcessNode(try nodeConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let us = try await InProcessNode(try nodeConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
+        let outcome: Result<Void, any Error>
+        do {
+            try await exercise(usSocket: us.node.configuration.adminSocketPath, ruSocket: ru.node.configuration.adminSocketPath, directory: directory)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await us.stop()
+        await ru.stop()
+        try outcome.get()
+    }
+
+    private func exercise(usSocket: String, ruSocket: String, directory: URL) async throws {
+
+        let start = UTCTime.now + 3 * 86_400
+        let document = """
+            {"type": "pre-launch", "recipients": ["RU-NRRC"],
+             "body": {"class": "space-launch-vehicle", "window-start": "\(start)", "window-end": "\(start + 4 * 3_600)",
+                      "launch-area": {"circle": {"center": {"lat": 28.573469, "lon": -80.65107}, "radius-m": 5000}},
+                      "impact-areas": [{"polygon": [{"lat": 30.0, "lon": -60.0}, {"lat": 30.0, "lon": -58.0}, {"lat": 28.0, "lon": -58.0}]}],
+                      "azimuth": 90.5},
+             "remarks": {"lang": "en", "text": "Routine \\"test\\" launch."}}
+            """
+        try Data(document.utf8).write(to: directory.appendingPathComponent("note.json"))
+        let sent = try await CLI.runOffPool(["send", "--socket", usSocket, "--document", directory.appendingPathComponent("note.json").path])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(id.count == 32 && (try? MessageID(hex: id)) != nil, "send printed \(sent.stdout)")
+
+        // Delivered and receipted: the outbox (JSON) shows the delivery as delivered.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var delivered = false
+        while !delivered && ContinuousClock.now < deadline {
+            let outbox = try await CLI.runOffPool(["outbox", "--socket", usSocket, "--state", "delivered", "--json"])
+            #expect(outbox.status == 0, "\(outbox.stderr)")
+            let deliveries = outbox.stdout.jsonObject?["deliveries"] as? [[String: Any]] ?? []
+            delivered = deliveries.contains { $0["id"] as? String == id && $0["recipient"] as? String == "RU-NRRC" }
+            if !delivered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(delivered, "message \(id) not delivered within 60 s")
+
+        let table = try await CLI.runOffPool(["outbox", "--socket", usSocket, "--to", "RU-NRRC"])
+        #expect(table.status == 0)
+        #expect(table.stdout.hasPrefix("ID"))
+        #expect(table.stdout.contains(id) && table.stdout.contains("delivered") && table.stdout.contains("pre-launch"))
+        let none = try await CLI.runOffPool(["outbox", "--socket", usSocket, "--state", "pending"])
+        #expect(none.status == 0 && none.stdout.contains("no deliveries"))
+
+        let shown = try await CLI.runOffPool(["show", "--socket", usSocket, id])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("message \(id)") && shown.stdout.contains("received accepted signed by RU-NRRC"), "\(shown.stdout)")
+        let shownJSON = try await CLI.runOffPool(["show", "--socket", usSocket, "--json", id])
+        #expect((shownJSON.stdout.jsonObject?["receipts"] as? [[String: Any]])?.first?["signer"] as? String == "RU-NRRC")
+
+        let inbox = try await CLI.runOffPool(["inbox", "--socket", ruSocket, "--from", "US-NRRC", "--type", "pre-launch"])
+        #expect(inbox.status == 0 && inbox.stdout.contains(id), "\(inbox.stdout)\(inbox.stderr)")
+        let otherType = try await CLI.runOffPool(["inbox", "--socket", ruSocket, "--type", "launch-cancellation"])
+        #expect(otherType.status == 0 && otherType.stdout.contains("no messages"))
+
+        // A missing message, and a draft the daemon refuses (the field is named).
+        let missing = try await CLI.runOffPool(["show", "--socket", usSocket, MessageID.generate().hex])
+        #expect(missing.status == 66, "\(missing.stderr)")
+        let refused = try await CLI.runOffPool(["send", "--socket", usSocket, "--type", "launch-cancellation", "--to", "RU-NRRC",
+                                                "--ref", "\(id):cancels", "--field", "reason=sunspots"])
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(refused.stderr.contains("reason"), "\(refused.stderr)")
+        let cancelled = try await CLI.runOffPool(["send", "--socket", usSocket, "--type", "launch-cancellation", "--to", "RU-NRRC",
+                                                  "--ref", "\(id):cancels", "--field", "reason=technical"])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+    }
+
+    @Test func unreachableDaemonExits69() async throws {
+        let directory = TemporaryDirectory()
+        let absent = directory.path("absent.sock")
+        let output = try await CLI.runOffPool(["outbox", "--socket", absent])
+        #expect(output.status == 69)
+        #expect(output.stderr == "parley: error: cannot reach parleyd at \(absent): no such socket; is it running?\n", "\(output.stderr)")
+        // A file that is not a listening socket.
+        let stale = directory.write("stale.sock", "")
+        let refused = try await CLI.runOffPool(["show", "--socket", stale, MessageID.generate().hex])
+        #expect(refused.status == 69)
+        #expect(refused.stderr.hasPrefix("parley: error: cannot reach parleyd at \(stale): ") && refused.stderr.hasSuffix("; is it running?\n"), "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1)
+    }
+}
+
+extension CLI {
+    /// `run` on a thread outside the cooperative pool, so that nodes in this process keep running.
+    static func runOffPool(_ arguments: [String]) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try run(arguments) }) }
+        }
+    }
+}
+
+/// A node running its services in this process.
+final class InProcessNode: Sendable {
+    let node: Node
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(_ configuration: NodeConfiguration) async throws {
+        var logger = Logger(label: "cli-test.\(configuration.participant)")
+        logger.logLevel = .critical
+        node = try Node(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !(node.peerPort != nil && node.adminListening) {
+            guard ContinuousClock.now < deadline else { throw CocoaError(.fileReadUnknown) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+func nodeConfiguration(_ pki: CLITestPKI, _ participant: String, port: Int, peers: [String: Int], directory: URL) throws -> NodeConfiguration {
+    let base = "participants/\(participant)"
+    var configuration = NodeConfiguration(
+        participant: try ParticipantID(participant),
+        signingKeyPath: pki.path("\(base)/signing.key"), signingChainPath: pki.path("\(base)/signing-chain.pem"),
+        tlsKeyPath: pki.path("\(base)/tls.key"), tlsChainPath: pki.path("\(base)/tls-chain.pem"),
+        signingTrust: .init(anchors: pki.anchors, crls: [pki.crls]),
+        dataDirectory: directory.appendingPathComponent(participant).path)
+    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+    configuration.listenHost = "127.0.0.1"
+    configuration.listenPort = port
+    configuration.adminSocketPath = directory.appendingPathComponent("\(participant).sock").path
+    configuration.peers = try peers.map { .init(id: try ParticipantID($0.key), url: URL(string: "https://127.0.0.1:\($0.value)")!) }
+    configuration.retry.initialInterval = 0.2
+    configuration.retry.maximumInterval = 1
+    configuration.limits.requestTimeout = 10
+    return configuration
+}
+
+/// A free loopback TCP port (bound to 0, read back, closed).
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
