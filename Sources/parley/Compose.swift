@@ -5,7 +5,7 @@ import ParleyCrypto
 import ParleyProtocol
 
 /// `parley compose`: a notification from its JSON composition (NOTIFICATIONS.md §2), validated and signed.
-struct Compose: ParsableCommand, CompositionOptions {
+struct Compose: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compose, validate and sign a notification of any catalogue type.",
         discussion: """
@@ -47,32 +47,10 @@ struct Compose: ParsableCommand, CompositionOptions {
         """
     )
 
-    @Option(help: ArgumentHelp("Notification type, e.g. pre-launch, launch-window-extension, launch-cancellation, post-launch-report, annual-declaration, export-denial, export-denial-withdrawal, treaty-event, acknowledgement, correction, general-communication.", valueName: "type"))
-    var type: String?
-
     @Option(help: ArgumentHelp("Sender participant id; must be the one bound in --cert (default: taken from --cert). Example: --from US-NRRC", valueName: "id"))
     var from: String?
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("Recipient participant id; repeat or separate with commas. Example: --to RU-NRRC,HCOC-CC", valueName: "id"))
-    var recipients: [String] = []
-
-    @Option(help: ArgumentHelp("A whole composition document (JSON, NOTIFICATIONS.md §2.1). Example: --document note.json", valueName: "file"))
-    var document: String?
-
-    @Option(help: ArgumentHelp("The body object as JSON (the fields of the type, NOTIFICATIONS.md §3). Example: --body prelaunch.json", valueName: "file"))
-    var body: String?
-
-    @Option(name: .customLong("field"), help: ArgumentHelp("A top-level body field NAME=VALUE; repeatable, combined with --body (a field may be given once). VALUE is taken as JSON if it parses (numbers, true/false, objects, quoted strings), else as text. Example: --field reason=weather --field new-window-end=2026-12-01T14:00:00Z", valueName: "name=value"))
-    var fields: [String] = []
-
-    @Option(name: .customLong("ref"), help: ArgumentHelp("A reference ID:RELATION, relation one of corrects, cancels, extends, responds-to, acknowledges; repeatable. Example: --ref 0192f3a06c007a108b2c3d4e5f601001:extends", valueName: "id:relation"))
-    var references: [String] = []
-
-    @Option(help: ArgumentHelp("Free-text remarks (1–4096 characters); needs --lang. Example: --remarks \"Weather hold.\"", valueName: "text"))
-    var remarks: String?
-
-    @Option(help: ArgumentHelp("Language tag of --remarks (BCP 47). Example: --lang en", valueName: "tag"))
-    var lang: String?
+    @OptionGroup var draft: DraftOptions
 
     @Option(help: ArgumentHelp("Signing private key (PKCS#8 PEM, mode 0600). Example: --key /etc/parley/signing.key", valueName: "key"))
     var key: String
@@ -103,12 +81,10 @@ struct Compose: ParsableCommand, CompositionOptions {
             throw ValidationError("give exactly one of --seq N (same number for every recipient) or --state FILE (next number per recipient)")
         }
         if let seq, seq == 0 { throw ValidationError("--seq must be 1 or more: channel sequence numbers start at 1") }
-        if (remarks == nil) != (lang == nil) { throw ValidationError("--remarks and --lang go together: give the text and its language tag, e.g. --remarks \"...\" --lang en") }
-        if document == nil && type == nil { throw ValidationError("give --type (e.g. --type pre-launch) or a --document that names its type") }
     }
 
     func run() throws {
-        let composition = try Composition(document: try documentFromOptions())
+        let composition = try Composition(document: try draft.documentFromOptions(id: id, created: created))
         let passphrase = try passphraseFile.map { file -> String in
             let text = String(decoding: try readInputFile(file, what: "passphrase file", limit: 4096), as: UTF8.self)
             return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
@@ -148,22 +124,39 @@ struct Compose: ParsableCommand, CompositionOptions {
 }
 
 /// The options that make a composition document, shared by `compose` and `send`.
-protocol CompositionOptions {
-    var type: String? { get }
-    var recipients: [String] { get }
-    var document: String? { get }
-    var body: String? { get }
-    var fields: [String] { get }
-    var references: [String] { get }
-    var remarks: String? { get }
-    var lang: String? { get }
-    var id: String? { get }
-    var created: String? { get }
-}
+struct DraftOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Notification type, e.g. pre-launch, launch-window-extension, launch-cancellation, post-launch-report, annual-declaration, export-denial, export-denial-withdrawal, treaty-event, acknowledgement, correction, general-communication.", valueName: "type"))
+    var type: String?
 
-extension CompositionOptions {
+    @Option(name: .customLong("to"), help: ArgumentHelp("Recipient participant id; repeat or separate with commas. Example: --to RU-NRRC,HCOC-CC", valueName: "id"))
+    var recipients: [String] = []
+
+    @Option(help: ArgumentHelp("A whole composition document (JSON, NOTIFICATIONS.md §2.1). Example: --document note.json", valueName: "file"))
+    var document: String?
+
+    @Option(help: ArgumentHelp("The body object as JSON (the fields of the type, NOTIFICATIONS.md §3). Example: --body prelaunch.json", valueName: "file"))
+    var body: String?
+
+    @Option(name: .customLong("field"), help: ArgumentHelp("A top-level body field NAME=VALUE; repeatable, combined with --body (a field may be given once). VALUE is taken as JSON if it parses (numbers, true/false, objects, quoted strings), else as text. Example: --field reason=weather --field new-window-end=2026-12-01T14:00:00Z", valueName: "name=value"))
+    var fields: [String] = []
+
+    @Option(name: .customLong("ref"), help: ArgumentHelp("A reference ID:RELATION, relation one of corrects, cancels, extends, responds-to, acknowledges; repeatable. Example: --ref 0192f3a06c007a108b2c3d4e5f601001:extends", valueName: "id:relation"))
+    var references: [String] = []
+
+    @Option(help: ArgumentHelp("Free-text remarks (1–4096 characters); needs --lang. Example: --remarks \"Weather hold.\"", valueName: "text"))
+    var remarks: String?
+
+    @Option(help: ArgumentHelp("Language tag of --remarks (BCP 47). Example: --lang en", valueName: "tag"))
+    var lang: String?
+
+    func validate() throws {
+        if (remarks == nil) != (lang == nil) { throw ValidationError("--remarks and --lang go together: give the text and its language tag, e.g. --remarks \"...\" --lang en") }
+        if document == nil && type == nil { throw ValidationError("give --type (e.g. --type pre-launch) or a --document that names its type") }
+    }
+
     /// The composition document: --document (if any) plus the parts given as options.
-    func documentFromOptions() throws -> JSONValue {
+    /// `id` and `created` are `compose`'s test options; `send` leaves them to the daemon.
+    func documentFromOptions(id: String? = nil, created: String? = nil) throws -> JSONValue {
         var members: [(key: String, value: JSONValue)] = []
         if let document {
             guard case .object(let list) = try parseJSON(document, what: "composition document") else {

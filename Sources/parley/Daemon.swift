@@ -119,7 +119,7 @@ func text(_ value: Any?) -> String {
 }
 
 /// `parley send`: the daemon validates, signs and queues a notification.
-struct Send: AsyncParsableCommand, CompositionOptions {
+struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a notification to the local parleyd, which signs and delivers it.",
         discussion: """
@@ -141,40 +141,10 @@ struct Send: AsyncParsableCommand, CompositionOptions {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Option(help: ArgumentHelp("Notification type, e.g. pre-launch, launch-window-extension, launch-cancellation.", valueName: "type"))
-    var type: String?
-
-    @Option(name: .customLong("to"), help: ArgumentHelp("Recipient participant id; repeat or separate with commas. Example: --to RU-NRRC,HCOC-CC", valueName: "id"))
-    var recipients: [String] = []
-
-    @Option(help: ArgumentHelp("A whole composition document (JSON, NOTIFICATIONS.md §2.1). Example: --document note.json", valueName: "file"))
-    var document: String?
-
-    @Option(help: ArgumentHelp("The body object as JSON (the fields of the type, NOTIFICATIONS.md §3). Example: --body prelaunch.json", valueName: "file"))
-    var body: String?
-
-    @Option(name: .customLong("field"), help: ArgumentHelp("A top-level body field NAME=VALUE; repeatable. Example: --field reason=weather", valueName: "name=value"))
-    var fields: [String] = []
-
-    @Option(name: .customLong("ref"), help: ArgumentHelp("A reference ID:RELATION; repeatable. Example: --ref 0192f3a06c007a108b2c3d4e5f601001:extends", valueName: "id:relation"))
-    var references: [String] = []
-
-    @Option(help: ArgumentHelp("Free-text remarks; needs --lang. Example: --remarks \"Weather hold.\"", valueName: "text"))
-    var remarks: String?
-
-    @Option(help: ArgumentHelp("Language tag of --remarks (BCP 47). Example: --lang en", valueName: "tag"))
-    var lang: String?
-
-    var id: String? { nil }
-    var created: String? { nil }
-
-    func validate() throws {
-        if (remarks == nil) != (lang == nil) { throw ValidationError("--remarks and --lang go together: give the text and its language tag, e.g. --remarks \"...\" --lang en") }
-        if document == nil && type == nil { throw ValidationError("give --type (e.g. --type pre-launch) or a --document that names its type") }
-    }
+    @OptionGroup var draft: DraftOptions
 
     func run() async throws {
-        let document = try documentFromOptions()
+        let document = try draft.documentFromOptions()
         let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(Self.serialize(document).utf8))
         if daemon.json { return AdminClient.printRaw(answer) }
         let object = try AdminClient.object(answer)
