@@ -10,11 +10,54 @@ import ParleyStore
 import ServiceLifecycle
 import Synchronization
 
-/// Wakes a delivery loop early (a message was queued).
+/// Wakes a delivery loop early (a message was queued, a request in flight finished).
 final class Doorbell: Sendable {
-    private let rung = Atomic<Bool>(false)
-    func ring() { rung.store(true, ordering: .releasing) }
-    func take() -> Bool { rung.exchange(false, ordering: .acquiringAndReleasing) }
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func ring() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.rung = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Whether the bell rang since the last `take` or `wait` (and clears it).
+    func take() -> Bool { state.withLock { state in defer { state.rung = false }; return state.rung } }
+
+    /// Returns when the bell rings (at once if it rang since the last `take` or `wait`), or after `timeout`.
+    /// One waiter at a time.
+    func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let now = self.state.withLock { state -> Bool in
+                        if state.rung {
+                            state.rung = false
+                            return true
+                        }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            }
+            group.addTask {
+                if (try? await Task.sleep(for: timeout)) != nil { self.ring() }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
 }
 
 /// Sends queued messages to the configured peers, one independent loop per peer (SPEC.md §12.4):
@@ -30,10 +73,18 @@ public final class DeliveryService: Service, Sendable {
     private let doorbells: [String: Doorbell]
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
+    /// Requests in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
+    let window: Int
+    /// Receipts that arrive together share one transaction and one fsync.
+    let receipts: GroupCommitter<ReceivedReceipt, ReceiptOutcome>
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
                 tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
         self.metrics = metrics
+        window = max(1, configuration.limits.deliveryWindow)
+        receipts = GroupCommitter { batch in
+            GroupCommitter<ReceivedReceipt, ReceiptOutcome>.isolating(batch, batch: { try store.recordReceipts($0) }, single: { try store.recordReceipt($0) })
+        }
         self.configuration = configuration
         self.store = store
         self.verifier = verifier
@@ -97,34 +148,67 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
+    /// Keeps up to `window` requests in flight: due deliveries are taken in channel order, marked in
+    /// flight together (one transaction) and sent at once; answers come back in any order. After a
+    /// failed attempt no new request starts until its retry is due, so the failed message is sent
+    /// again before any later one.
     private func runPeer(_ peer: NodeConfiguration.Peer, client: HTTPClient) async {
         var log = logger
         log[metadataKey: "peer"] = "\(peer.id)"
         if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
         let bell = doorbells[peer.id.rawValue]!
-        while !stopping {
-            _ = bell.take()
-            let due: [DueDelivery]
-            do {
-                due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50) }
-            } catch {
-                log.error("cannot read the outbox: \(error)")
-                await idle(bell, for: .seconds(5))
-                continue
-            }
-            if due.isEmpty {
-                await idle(bell, for: pollInterval)
-                continue
-            }
-            for delivery in due {
-                if stopping { break }
-                if let retryAt = await deliver(delivery, to: peer, client: client, log: log) {
-                    // Keep channel order: wait for the failed message's next attempt before sending later ones.
-                    let wait = max(0, retryAt.timeIntervalSinceNow)
-                    await idle(nil, for: .milliseconds(Int64(wait * 1000)))
-                    break
+        let flight = Mutex<(running: Int, pausedUntil: Date?)>((0, nil))
+        let window = self.window
+        await withTaskGroup(of: Void.self) { group in
+            while !stopping {
+                _ = bell.take()
+                let (running, pausedUntil) = flight.withLock { ($0.running, $0.pausedUntil) }
+                if let pausedUntil {
+                    let wait = pausedUntil.timeIntervalSinceNow
+                    if wait > 0 {
+                        await bell.wait(timeout: min(pollInterval, .milliseconds(Int64(wait * 1000) + 1)))
+                        continue
+                    }
+                    flight.withLock { $0.pausedUntil = nil }
+                }
+                // Refill in groups (one in-flight transaction each), or at once when idle.
+                let free = window - running
+                guard free > 0, running == 0 || free >= (window + 1) / 2 else {
+                    await bell.wait(timeout: pollInterval)
+                    continue
+                }
+                let due: [DueDelivery]
+                do {
+                    due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: free) }
+                } catch {
+                    log.error("cannot read the outbox: \(error)")
+                    await idle(bell, for: .seconds(5))
+                    continue
+                }
+                if due.isEmpty {
+                    await bell.wait(timeout: pollInterval)
+                    continue
+                }
+                do {
+                    try await blocking { [store] in try store.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue) }
+                } catch {
+                    log.error("cannot mark \(due.count) deliveries in flight (will try again in 5 s): \(error)")
+                    await idle(nil, for: .seconds(5))
+                    continue
+                }
+                flight.withLock { $0.running += due.count }
+                for delivery in due {
+                    group.addTask {
+                        let retryAt = await self.deliver(delivery, to: peer, client: client, log: log)
+                        flight.withLock { state in
+                            state.running -= 1
+                            if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
+                        }
+                        bell.ring()
+                    }
                 }
             }
+            // Requests in flight finish (the group waits for them).
         }
     }
 
@@ -145,7 +229,8 @@ public final class DeliveryService: Service, Sendable {
         return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
     }
 
-    /// One attempt. Returns nil when the delivery is settled, or the time of its next attempt.
+    /// One attempt of a delivery already marked in flight. Returns nil when the delivery is settled,
+    /// or the time of its next attempt.
     func deliver(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> Date? {
         var log = log
         let id = delivery.record.messageID
@@ -160,10 +245,6 @@ public final class DeliveryService: Service, Sendable {
             log.critical("stored message cannot be decoded; cancelled for this peer: \(error)")
             _ = try? store.cancel(id, recipient: peer.id.rawValue)
             return nil
-        }
-        do { try await blocking { [store] in try store.markInFlight(id, recipient: peer.id.rawValue) } } catch {
-            log.error("cannot mark the delivery in flight: \(error)")
-            return Date().addingTimeInterval(5)
         }
         let attempts = delivery.record.attempts + 1
         func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) -> Date {
@@ -220,7 +301,7 @@ public final class DeliveryService: Service, Sendable {
         do {
             let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
                                            status: status2, received: verified.receipt.received.date)
-            _ = try await blocking { [store] in try store.recordReceipt(received) }
+            _ = try await receipts.submit(received)
         } catch {
             return fail("cannot store the receipt: \(error)", level: .error)
         }

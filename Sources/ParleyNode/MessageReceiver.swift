@@ -23,6 +23,15 @@ public struct MessageReceiver: Sendable {
     /// Hubs that may deliver other participants' messages (SPEC.md §12.1).
     public let acceptForwardedFrom: Set<ParticipantID>
     let metrics: NodeMetrics?
+    /// Accepts that arrive together (parallel deliveries) share one transaction and one fsync; each
+    /// receipt is answered only after its transaction has committed.
+    let accepts: GroupCommitter<PendingAccept, AcceptOutcome>
+
+    /// A verified message to store, with the accepted receipt to sign inside the transaction.
+    struct PendingAccept: Sendable {
+        var message: IncomingMessage
+        var receipt: Receipt
+    }
 
     public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger,
                 acceptForwardedFrom: Set<ParticipantID> = [], metrics: NodeMetrics? = nil) {
@@ -32,6 +41,22 @@ public struct MessageReceiver: Sendable {
         self.verifier = verifier
         self.store = store
         self.logger = logger
+        accepts = GroupCommitter { requests in
+            // In channel order within the batch, so that parallel arrivals do not open and close gaps.
+            let order = requests.indices.sorted {
+                (requests[$0].message.sender, requests[$0].message.sequenceNumber) < (requests[$1].message.sender, requests[$1].message.sequenceNumber)
+            }
+            func request(_ pending: PendingAccept) -> AcceptRequest {
+                AcceptRequest(message: pending.message) { _ in Data(try identity.sign(pending.receipt)) }
+            }
+            let sorted = GroupCommitter<PendingAccept, AcceptOutcome>.isolating(
+                order.map { requests[$0] },
+                batch: { try store.acceptBatch($0.map(request)) },
+                single: { pending in try store.accept(pending.message) { _ in Data(try identity.sign(pending.receipt)) } })
+            var results = [Result<AcceptOutcome, any Error>](repeating: .failure(Problem.internalError("not committed")), count: requests.count)
+            for (position, index) in order.enumerated() { results[index] = sorted[position] }
+            return results
+        }
     }
 
     var participant: ParticipantID { identity.participantID }
@@ -105,13 +130,10 @@ public struct MessageReceiver: Sendable {
             remarks: envelope.remarks)
         let incoming = IncomingMessage(fields: fields, sender: sender.rawValue, recipient: participant.rawValue,
                                        sequenceNumber: sequence, received: time.date)
-        let identity = self.identity
         let receipt = Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: .accepted)
         let outcome: AcceptOutcome
         do {
-            outcome = try await blocking {
-                try store.accept(incoming) { _ in Data(try identity.sign(receipt)) }
-            }
+            outcome = try await accepts.submit(PendingAccept(message: incoming, receipt: receipt))
         } catch {
             log.error("could not store an accepted message; answered 503: \(error)")
             return .problem(.unavailable("the message could not be stored: \(error)"))

@@ -22,6 +22,9 @@ public final class Node: Sendable {
     public let delivery: DeliveryService
     public let metrics = NodeMetrics()
     let logger: Logger
+    /// Drafts submitted together share one transaction and one fsync (SPEC.md §10.1 still holds:
+    /// numbers, signature and storage are one atomic step per message).
+    let submissions: GroupCommitter<PendingSubmission, QueuedMessage>
     private let ports = Mutex<(peer: Int?, admin: Bool, metrics: Int?)>((nil, false, nil))
 
     public var participant: ParticipantID { identity.participantID }
@@ -41,6 +44,7 @@ public final class Node: Sendable {
                                                                  crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew))
         verifier = MessageVerifier(trust: signingTrust, maximumClockSkew: Int64(configuration.clockSkew))
         store = try ParleyStore(path: configuration.storePath)
+        submissions = Self.submissionCommitter(store: store, identity: identity)
         delivery = DeliveryService(configuration: configuration, store: store, verifier: verifier,
                                    tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger, metrics: metrics)
         for (what, certificate, days) in certificatesNearExpiry() {
@@ -98,22 +102,42 @@ public final class Node: Sendable {
     /// if building or signing throws, nothing is stored and no number is used.
     private func enqueue(recipients: [ParticipantID], at time: UTCTime,
                          envelope make: @escaping @Sendable ([ParticipantID: UInt64]) throws -> Envelope) async throws -> QueuedMessage {
-        let identity = self.identity
-        let sender = participant
-        let queued = try await blocking { [store] in
-            try store.enqueue(sender: sender.rawValue, recipients: recipients.map(\.rawValue), queuedAt: time.date) { numbers in
+        let queued = try await submissions.submit(PendingSubmission(recipients: recipients, time: time, make: make))
+        logger.info("queued a message for \(recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
+        delivery.wake(recipients.map(\.rawValue))
+        return queued
+    }
+
+    struct PendingSubmission: Sendable {
+        var recipients: [ParticipantID]
+        var time: UTCTime
+        var make: @Sendable ([ParticipantID: UInt64]) throws -> Envelope
+    }
+
+    private static func submissionCommitter(store: ParleyStore, identity: SigningIdentity) -> GroupCommitter<PendingSubmission, QueuedMessage> {
+        let sender = identity.participantID.rawValue
+        @Sendable func build(_ pending: PendingSubmission) -> ([String: UInt64]) throws -> MessageFields {
+            { numbers in
                 var sequences: [ParticipantID: UInt64] = [:]
                 for (name, number) in numbers { sequences[try ParticipantID(name)] = number }
-                let envelope = try make(sequences)
+                let envelope = try pending.make(sequences)
                 let bytes = try identity.sign(envelope)
                 return MessageFields(id: envelope.id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
                                      references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
                                      remarks: envelope.remarks)
             }
         }
-        logger.info("queued a message for \(recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
-        delivery.wake(recipients.map(\.rawValue))
-        return queued
+        return GroupCommitter { requests in
+            GroupCommitter<PendingSubmission, QueuedMessage>.isolating(
+                requests,
+                batch: { batch in
+                    try store.enqueueBatch(batch.map { EnqueueRequest(sender: sender, recipients: $0.recipients.map(\.rawValue), build: build($0)) },
+                                           queuedAt: batch[0].time.date)
+                },
+                single: { pending in
+                    try store.enqueue(sender: sender, recipients: pending.recipients.map(\.rawValue), queuedAt: pending.time.date, build: build(pending))
+                })
+        }
     }
 
     /// Reads the trust anchors and CRL files again (after a CRL refresh) and uses them for every

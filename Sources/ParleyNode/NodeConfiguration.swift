@@ -37,6 +37,9 @@ public struct NodeConfiguration: Sendable, Hashable {
         /// Whole-request timeout (server: reading the body; client: the exchange), seconds.
         public var requestTimeout: Double = 30
         public var maximumConcurrentRequestsPerPeer: Int = 8
+        /// Delivery requests in flight at once to each peer (keep it at or below the peers'
+        /// `maximumConcurrentRequestsPerPeer`, or they answer 429).
+        public var deliveryWindow: Int = 8
         public init() {}
     }
 
@@ -301,6 +304,7 @@ private struct Reader {
         limits.maximumBodyBytes = int("limits.maximumBodyBytes", default: limits.maximumBodyBytes, range: 1_024...MessageVerifier.maximumSize)
         limits.requestTimeout = seconds("limits.requestTimeoutSeconds", default: limits.requestTimeout, minimum: 0.1)
         limits.maximumConcurrentRequestsPerPeer = int("limits.maximumConcurrentRequestsPerPeer", default: limits.maximumConcurrentRequestsPerPeer, range: 1...1_024)
+        limits.deliveryWindow = int("limits.deliveryWindow", default: limits.deliveryWindow, range: 1...256)
         let skew = int("clockSkewSeconds", default: 300, range: 0...3_600)
         let expiryDays = int("certificateExpiryWarningDays", default: 30, range: 0...3_650)
 

@@ -188,6 +188,20 @@ extension ParleyStore {
         }
     }
 
+    /// pending → in flight for several deliveries to `recipient` in one transaction (one durable
+    /// commit), counting an attempt for each. If any delivery is not pending, nothing changes.
+    public func markInFlight(_ ids: [MessageID], recipient: String, at: Date = Date()) throws(StoreError) {
+        guard !ids.isEmpty else { return }
+        let now = StoreTime.seconds(at)
+        try writeStore { db in
+            for id in ids {
+                try Self.transition(db, id, recipient: recipient, from: [.pending], action: "mark in flight",
+                                    set: "state = 'inflight', attempts = attempts + 1, updated = ?", arguments: [now])
+                try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
+            }
+        }
+    }
+
     /// in flight → pending after a failed attempt, to be tried again at `nextAttempt` (the caller's
     /// backoff).
     public func recordAttemptFailure(_ id: MessageID, recipient: String, error: String, nextAttempt: Date,
@@ -205,54 +219,69 @@ extension ParleyStore {
     /// the delivery: accepted or duplicate → delivered, rejected → rejected.
     @discardableResult
     public func recordReceipt(_ receipt: ReceivedReceipt) throws(StoreError) -> ReceiptOutcome {
+        try Self.validate(receipt)
+        return try writeStore { db in try Self.record(db, receipt) }
+    }
+
+    /// Records several receipts in one transaction (one durable commit); outcomes in request order.
+    /// If any receipt cannot be recorded, nothing of the batch is stored and the first error is thrown
+    /// (record them one by one to learn which).
+    public func recordReceipts(_ receipts: [ReceivedReceipt]) throws(StoreError) -> [ReceiptOutcome] {
+        for receipt in receipts { try Self.validate(receipt) }
+        return try writeStore { db in try receipts.map { try Self.record(db, $0) } }
+    }
+
+    private static func validate(_ receipt: ReceivedReceipt) throws(StoreError) {
         try ParticipantIDRule.check(receipt.recipient, "receipt signer")
         guard !receipt.bytes.isEmpty else { throw StoreError(.invalidArgument, "receipt for \(receipt.messageID) has no bytes") }
+        if case .rejected(let code, _) = receipt.status { _ = try code.storable("rejection code") }
+    }
+
+    private static func record(_ db: Database, _ receipt: ReceivedReceipt) throws -> ReceiptOutcome {
         var rejectionCode: Int64?
         var rejectionReason: String?
         if case .rejected(let code, let reason) = receipt.status {
-            rejectionCode = try code.storable("rejection code")
+            rejectionCode = Int64(code)
             rejectionReason = reason
         }
         let now = StoreTime.seconds(receipt.received)
         let digest = receipt.bytes.sha256
-        return try writeStore { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
-                WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
-                """, arguments: [receipt.messageID.data, receipt.recipient])
-            else {
-                throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
-            }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
-                                   arguments: [receipt.messageID.data, digest]) == true {
-                return .alreadyStored
-            }
-            try db.execute(sql: """
-                INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
-                VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
-                                 rejectionCode, rejectionReason, now, receipt.bytes, digest])
-            let receiptRowid = db.lastInsertedRowID
-            let state = DeliveryState(rawValue: row["state"]) ?? .pending
-            guard state != .delivered && state != .rejected else {
-                try Audit.append(db, .receiptReceived, at: now, message: receipt.messageID, peer: receipt.recipient,
-                                 detail: "additional receipt, status \(receipt.status.code); delivery already \(state.rawValue)")
-                return .additional
-            }
-            let newState: DeliveryState
-            if case .rejected(let code, let reason) = receipt.status {
-                newState = .rejected
-                try Audit.append(db, .rejected, at: now, message: receipt.messageID, peer: receipt.recipient,
-                                 detail: "code \(code): \(reason)")
-            } else {
-                newState = .delivered
-                try Audit.append(db, .delivered, at: now, message: receipt.messageID, peer: receipt.recipient,
-                                 detail: receipt.status == .duplicate ? "status duplicate" : "status accepted")
-            }
-            try db.execute(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?",
-                           arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
-            return .recorded(newState)
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
+            WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
+            """, arguments: [receipt.messageID.data, receipt.recipient])
+        else {
+            throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
         }
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
+                               arguments: [receipt.messageID.data, digest]) == true {
+            return .alreadyStored
+        }
+        try db.execute(sql: """
+            INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
+            VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
+                             rejectionCode, rejectionReason, now, receipt.bytes, digest])
+        let receiptRowid = db.lastInsertedRowID
+        let state = DeliveryState(rawValue: row["state"]) ?? .pending
+        guard state != .delivered && state != .rejected else {
+            try Audit.append(db, .receiptReceived, at: now, message: receipt.messageID, peer: receipt.recipient,
+                             detail: "additional receipt, status \(receipt.status.code); delivery already \(state.rawValue)")
+            return .additional
+        }
+        let newState: DeliveryState
+        if case .rejected(let code, let reason) = receipt.status {
+            newState = .rejected
+            try Audit.append(db, .rejected, at: now, message: receipt.messageID, peer: receipt.recipient,
+                             detail: "code \(code): \(reason)")
+        } else {
+            newState = .delivered
+            try Audit.append(db, .delivered, at: now, message: receipt.messageID, peer: receipt.recipient,
+                             detail: receipt.status == .duplicate ? "status duplicate" : "status accepted")
+        }
+        try db.execute(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?",
+                       arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
+        return .recorded(newState)
     }
 
     /// pending or in flight → expired (gave up).

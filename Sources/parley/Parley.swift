@@ -56,6 +56,6 @@ struct Parley: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Parley's throughput against a reference measured in the same run.",
-        subcommands: [BenchCodec.self, BenchStore.self, BenchCrypto.self]
+        subcommands: [BenchCodec.self, BenchStore.self, BenchCrypto.self, BenchE2E.self]
     )
 }

@@ -1,0 +1,66 @@
+import NIOPosix
+import Synchronization
+
+/// Group commit: combines concurrent durable writes into one transaction. Requests that arrive
+/// while a transaction is being committed wait and are written together in the next one. Each
+/// caller resumes only once the transaction holding its request has committed (or failed), so an
+/// acknowledgement still means "fsynced"; only the number of fsyncs goes down.
+///
+/// `commit` runs on NIO's blocking thread pool and returns one result per request, in order. It
+/// must isolate failures: when a batch transaction fails, it retries the requests one by one so
+/// that one bad request fails alone.
+final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
+    typealias Commit = @Sendable ([Request]) -> [Result<Outcome, any Error>]
+
+    private struct State {
+        var waiting: [(Request, CheckedContinuation<Outcome, any Error>)] = []
+        var committing = false
+    }
+
+    private let state = Mutex(State())
+    private let commit: Commit
+    let maximumBatch: Int
+
+    init(maximumBatch: Int = 256, commit: @escaping Commit) {
+        self.maximumBatch = maximumBatch
+        self.commit = commit
+    }
+
+    func submit(_ request: Request) async throws -> Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            let start = state.withLock { state in
+                state.waiting.append((request, continuation))
+                guard !state.committing else { return false }
+                state.committing = true
+                return true
+            }
+            if start { NIOThreadPool.singleton.submit { [self] _ in drain() } }
+        }
+    }
+
+    /// Commits batches until nobody waits (runs on one pool thread at a time).
+    private func drain() {
+        while true {
+            let batch = state.withLock { state -> [(Request, CheckedContinuation<Outcome, any Error>)] in
+                let taken = Array(state.waiting.prefix(maximumBatch))
+                state.waiting.removeFirst(taken.count)
+                if taken.isEmpty { state.committing = false }
+                return taken
+            }
+            guard !batch.isEmpty else { return }
+            let results = commit(batch.map(\.0))
+            for (index, (_, continuation)) in batch.enumerated() {
+                continuation.resume(with: index < results.count ? results[index] : .failure(Problem.internalError("group commit returned too few results")))
+            }
+        }
+    }
+
+    /// Runs `batch`; if it throws, runs `single` for each request so that each gets its own outcome.
+    static func isolating(_ requests: [Request], batch: ([Request]) throws -> [Outcome],
+                          single: (Request) throws -> Outcome) -> [Result<Outcome, any Error>] {
+        if requests.count > 1, let outcomes = try? batch(requests), outcomes.count == requests.count {
+            return outcomes.map { .success($0) }
+        }
+        return requests.map { request in Result { try single(request) } }
+    }
+}

@@ -1,0 +1,427 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import NIOCore
+import ParleyProtocol
+import ParleyStore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `parley bench e2e`: two `parleyd` processes on loopback with a test PKI; notifications submitted
+/// through the sender's admin socket, delivered over mutual TLS, verified, stored and receipted with
+/// full durability on both sides. Reports receipted messages per second and submit-to-receipt
+/// latency, first for a burst, then at a steady rate, against the raw durable commit rate of SQLite
+/// on the same disk measured in the same run.
+struct BenchE2E: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "e2e",
+        abstract: "Measure end-to-end delivery between two parleyd processes on loopback.",
+        discussion: """
+        Creates a test PKI (Certs/make-test-pki.sh) for US-NRRC and RU-NRRC in a new directory, starts \
+        one parleyd for each (WAL + synchronous=FULL stores, mutual TLS, every message and receipt \
+        verified), submits --count pre-launch notifications to US-NRRC's admin socket (POST /v1/drafts, \
+        --concurrency at a time) and times each from the start of its submission to the moment its \
+        verified receipt is committed in US-NRRC's store (seen by polling the store read-only every \
+        millisecond). Then submits at a steady --rate for --seconds. Finally checks that RU-NRRC holds \
+        every message once, with no gap in the channel, and that every delivery is receipted.
+
+        Example:
+          swift build -c release && .build/release/parley bench e2e
+          .build/release/parley bench e2e --count 2000 --seconds 5
+        """
+    )
+
+    @Option(help: "Notifications in the burst.")
+    var count = 20_000
+
+    @Option(help: "Burst submissions in flight at once on the admin socket.")
+    var concurrency = 64
+
+    @Option(help: "Steady phase: notifications per second (0 skips the phase).")
+    var rate = 100
+
+    @Option(help: "Steady phase: duration in seconds.")
+    var seconds = 30
+
+    @Option(help: "The parleyd executable (default: next to this parley executable).")
+    var parleyd: String?
+
+    @Option(help: "Log level of the daemons (their logs are in the directory's *.log files).")
+    var logLevel = "info"
+
+    @Option(help: "Working directory (default: a new directory under /tmp, removed afterwards unless --keep).")
+    var directory: String?
+
+    @Flag(help: "Keep the directory (PKI, configurations, stores, logs).")
+    var keep = false
+
+    static let sender = "US-NRRC", recipient = "RU-NRRC"
+
+    func validate() throws {
+        guard count > 0, concurrency > 0, rate >= 0, seconds > 0 else {
+            throw ValidationError("--count and --concurrency must be positive, --rate at least 0, --seconds positive")
+        }
+    }
+
+    func run() async throws {
+        let dir = directory ?? "/tmp/parley-bench-e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let daemon = try parleyd ?? Self.findParleyd()
+        var daemons: [DaemonProcess] = []
+        defer {
+            for process in daemons { process.stop() }
+            if directory == nil && !keep { try? FileManager.default.removeItem(atPath: dir) } else { say("kept \(dir)") }
+        }
+        say("parley bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, WAL + synchronous=FULL, in \(dir)")
+        say("  machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage()) at start")
+
+        try makePKI(in: dir)
+        let ports = [Self.sender: try Demo.freePort(), Self.recipient: try Demo.freePort()]
+        for id in [Self.recipient, Self.sender] {
+            let config = try writeConfiguration(id, dir: dir, ports: ports)
+            daemons.append(try DaemonProcess(executable: daemon, config: config, log: "\(dir)/\(id).log", logLevel: logLevel))
+        }
+        for id in [Self.recipient, Self.sender] {
+            try await Self.waitForSocket("\(dir)/\(id).sock", port: ports[id]!, daemon: daemons.first { $0.config.hasSuffix("\(id).json") }!)
+        }
+        let socket = "\(dir)/\(Self.sender).sock"
+        let senderStore = "\(dir)/data/\(Self.sender)/parley.sqlite"
+
+        let reference = try Self.durableCommitRate(path: "\(dir)/reference.sqlite", seconds: 2)
+        say(String(format: "  reference  raw SQLite durable commits, one row each     %8.0f /s", reference))
+
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(concurrency, 8)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        defer { try? client.syncShutdown() }
+        let watcher = try ReceiptWatcher(path: senderStore)
+        let draft = Self.draft()
+
+        // Warm-up: one message end to end (TLS handshakes, caches, first connections).
+        let warm = try await Self.submit(client, socket: socket, draft: draft)
+        _ = try await watcher.waitFor([warm.id], timeout: 30)
+
+        // Burst.
+        let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
+        let burstRate = Double(count) / burst.elapsed
+        say(String(format: "  burst      %d notifications, %d submissions in flight: %8.0f receipted /s   (%.2f × reference)",
+                   count, concurrency, burstRate, burstRate / reference))
+        say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                   Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
+        say("             load average \(Self.loadAverage())")
+
+        var total = count + 1
+        if rate > 0 {
+            let steady = try await steadyPhase(client, socket: socket, draft: draft, watcher: watcher)
+            total += steady.count
+            say(String(format: "  steady     %d /s for %d s (%d notifications):            latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                       rate, seconds, steady.count, steady.latency.p50 * 1000, steady.latency.p99 * 1000, steady.latency.max * 1000))
+            say("             load average \(Self.loadAverage())")
+        }
+
+        try checkComplete(dir: dir, total: total)
+        say("  check      \(Self.recipient) holds all \(total) messages once, channel contiguous 1…\(total) with no gap; \(Self.sender) holds \(total) verified receipts")
+    }
+
+    // MARK: - Phases
+
+    struct Latency { var p50, p99, max: Double }
+
+    static func latency(_ values: [Double]) -> Latency {
+        let sorted = values.sorted()
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)] }
+        return Latency(p50: at(0.5), p99: at(0.99), max: sorted.last ?? 0)
+    }
+
+    private func burstPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
+        -> (elapsed: Double, submitElapsed: Double, latency: Latency) {
+        let start = ContinuousClock.now
+        let submitted = try await withThrowingTaskGroup(of: [Submitted].self) { group in
+            let next = Atomic<Int>(0)
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var mine: [Submitted] = []
+                    while next.add(1, ordering: .relaxed).oldValue < count {
+                        mine.append(try await Self.submit(client, socket: socket, draft: draft))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [Submitted]()) { $0 += $1 }
+        }
+        let submitEnd = ContinuousClock.now
+        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: max(60, Double(count) / 100))
+        let end = receipted.values.max()!
+        return (seconds(end - start), seconds(submitEnd - start),
+                Self.latency(submitted.map { seconds(receipted[$0.id]! - $0.start) }))
+    }
+
+    private func steadyPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
+        -> (count: Int, latency: Latency) {
+        let total = rate * seconds
+        let start = ContinuousClock.now + .milliseconds(100)
+        let submitted = try await withThrowingTaskGroup(of: Submitted.self) { group in
+            for i in 0..<total {
+                let due = start + .nanoseconds(Int64(i) * 1_000_000_000 / Int64(rate))
+                try await Task.sleep(until: due, clock: .continuous)
+                group.addTask { try await Self.submit(client, socket: socket, draft: draft) }
+            }
+            return try await group.reduce(into: [Submitted]()) { $0.append($1) }
+        }
+        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: 60)
+        return (total, Self.latency(submitted.map { seconds(receipted[$0.id]! - $0.start) }))
+    }
+
+    struct Submitted: Sendable {
+        var id: Data
+        var start: ContinuousClock.Instant
+    }
+
+    static func submit(_ client: HTTPClient, socket: String, draft: [UInt8]) async throws -> Submitted {
+        let start = ContinuousClock.now
+        var request = HTTPClientRequest(url: URL(httpURLWithSocketPath: socket, uri: "/v1/drafts")!.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: draft))
+        let response = try await client.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status.code == 201,
+              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+              let hex = object["id"] as? String, let id = try? MessageID(hex: hex)
+        else {
+            throw CLIError(ExitStatus.software, "parleyd refused a draft: HTTP \(response.status.code) \(String(buffer: body))")
+        }
+        return Submitted(id: Data(id.bytes), start: start)
+    }
+
+    static func draft() -> [UInt8] {
+        let now = Date()
+        func time(_ offset: TimeInterval) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime]
+            return formatter.string(from: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + offset).rounded(.down)))
+        }
+        let document: [String: Any] = [
+            "type": "pre-launch", "recipients": [recipient],
+            "body": [
+                "class": "space-launch-vehicle",
+                "window-start": time(3 * 86_400), "window-end": time(3 * 86_400 + 4 * 3_600),
+                "launch-area": ["circle": ["center": ["lat": 28.573469, "lon": -80.65107], "radius-m": 5_000]],
+                "impact-areas": [["polygon": [["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0], ["lat": 28.0, "lon": -60.0]]]],
+                "azimuth": 90.5, "designator": "SLV-7 flight 12",
+            ] as [String: Any],
+            "remarks": ["lang": "en", "text": "Benchmark notification."],
+        ]
+        return Array(try! JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]))
+    }
+
+    // MARK: - Set-up
+
+    private func makePKI(in dir: String) throws {
+        let script = try PKITest.findScript()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", script, "\(dir)/pki", Self.sender, Self.recipient]
+        let log = "\(dir)/pki.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try? handle.close()
+        guard process.terminationStatus == 0 else {
+            throw CLIError(ExitStatus.software, "make-test-pki.sh failed with status \(process.terminationStatus); see \(log)")
+        }
+    }
+
+    private func writeConfiguration(_ id: String, dir: String, ports: [String: Int]) throws -> String {
+        let peer = id == Self.sender ? Self.recipient : Self.sender
+        let base = "\(dir)/pki/participants/\(id)"
+        let object: [String: Any] = [
+            "participant": id,
+            "signing": ["key": "\(base)/signing.key", "chain": "\(base)/signing-chain.pem"],
+            "tls": ["key": "\(base)/tls.key", "chain": "\(base)/tls-chain.pem"],
+            "trust": ["anchors": "\(dir)/pki/trust/anchors.pem", "crls": ["\(dir)/pki/trust/crls.pem"]],
+            "listen": ["host": "127.0.0.1", "port": ports[id]!],
+            "admin": ["socket": "\(dir)/\(id).sock"],
+            "dataDirectory": "\(dir)/data/\(id)",
+            "peers": [peer: ["url": "https://127.0.0.1:\(ports[peer]!)"]],
+            "retry": ["initialSeconds": 1, "maximumIntervalSeconds": 5, "giveUpAfterSeconds": 86_400],
+        ]
+        try FileManager.default.createDirectory(atPath: "\(dir)/data/\(id)", withIntermediateDirectories: true)
+        let path = "\(dir)/\(id).json"
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func findParleyd() throws -> String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidate = here.appendingPathComponent("parleyd").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw CLIError(ExitStatus.unavailable, "no parleyd next to \(CommandLine.arguments[0]); build it (swift build -c release) or give --parleyd PATH")
+        }
+        return candidate
+    }
+
+    static func waitForSocket(_ socket: String, port: Int, daemon: DaemonProcess) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while AdminClient.connectFailure(socket) != nil || !tcpConnects(port) {
+            guard daemon.isRunning else {
+                throw CLIError(ExitStatus.software, "parleyd \(daemon.config) exited with status \(daemon.status); see \(daemon.log)")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw CLIError(ExitStatus.software, "parleyd \(daemon.config) did not start listening within 30 s; see \(daemon.log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    static func tcpConnects(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// Commits of one small row per transaction, WAL + synchronous=FULL, for `seconds`: what the disk
+    /// allows when every message costs its own durable commit.
+    static func durableCommitRate(path: String, seconds: Double) throws -> Double {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        defer { try? queue.close() }
+        try queue.write { try $0.execute(sql: "CREATE TABLE row (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        let body = Data(repeating: 0x5A, count: 600)
+        var commits = 0
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .milliseconds(Int64(seconds * 1000)) {
+            try queue.write { try $0.execute(sql: "INSERT INTO row (body) VALUES (?)", arguments: [body]) }
+            commits += 1
+        }
+        return Double(commits) / Self.seconds(ContinuousClock.now - start)
+    }
+
+    private func checkComplete(dir: String, total: Int) throws {
+        let receiver = try ParleyStore(path: "\(dir)/data/\(Self.recipient)/parley.sqlite", options: .init(readOnly: true))
+        let channels = try receiver.incomingChannels().filter { $0.sender == Self.sender }
+        let received = try receiver.messageCounts().received
+        guard received == total, let channel = channels.first, channel.contiguous == UInt64(total),
+              channel.highest == UInt64(total), channel.gaps.isEmpty else {
+            throw CLIError(ExitStatus.software, "\(Self.recipient) holds \(received) messages (expected \(total)); channel state \(channels)")
+        }
+        let sender = try ParleyStore(path: "\(dir)/data/\(Self.sender)/parley.sqlite", options: .init(readOnly: true))
+        let undelivered = try sender.queueDepths().values.reduce(0, +)
+        let delivered = try sender.outbox(OutboxQuery(state: .delivered, limit: total + 1)).count
+        guard undelivered == 0, delivered == total else {
+            throw CLIError(ExitStatus.software, "\(Self.sender): \(delivered) deliveries receipted, \(undelivered) still queued (expected \(total) and 0)")
+        }
+    }
+
+    static func loadAverage() -> String {
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func seconds(_ duration: Duration) -> Double { Self.seconds(duration) }
+}
+
+/// Polls the sender's store (read-only, every millisecond) for newly stored received receipts and
+/// notes when each was first seen.
+final class ReceiptWatcher: Sendable {
+    let queue: DatabaseQueue
+    private let seen = Mutex<(lastRowid: Int64, at: [Data: ContinuousClock.Instant])>((0, [:]))
+
+    init(path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        queue = try DatabaseQueue(path: path, configuration: config)
+    }
+
+    private func poll() throws {
+        let last = seen.withLock { $0.lastRowid }
+        let rows = try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid, message_id FROM receipt WHERE direction = 0 AND status = 0 AND rowid > ? ORDER BY rowid",
+                             arguments: [last])
+        }
+        guard !rows.isEmpty else { return }
+        let now = ContinuousClock.now
+        seen.withLock { state in
+            for row in rows {
+                state.lastRowid = row["rowid"]
+                let id: Data = row["message_id"]
+                if state.at[id] == nil { state.at[id] = now }
+            }
+        }
+    }
+
+    /// Waits until every id has an accepted receipt; returns when each was first seen.
+    func waitFor(_ ids: [Data], timeout: Double) async throws -> [Data: ContinuousClock.Instant] {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        while true {
+            try poll()
+            let (missing, times) = seen.withLock { state in
+                (ids.filter { state.at[$0] == nil }.count, state.at)
+            }
+            if missing == 0 { return times }
+            guard ContinuousClock.now < deadline else {
+                throw CLIError(ExitStatus.software, "\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs")
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
+
+/// A `parleyd` child process, stopped with SIGTERM.
+final class DaemonProcess {
+    let process: Process
+    let config: String
+    let log: String
+
+    init(executable: String, config: String, log: String, logLevel: String) throws {
+        self.config = config
+        self.log = log
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--config", config]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PARLEY_LOG_LEVEL"] = logLevel
+        process.environment = environment
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.process = process
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var status: Int32 { process.terminationStatus }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+}
+
+/// Writes a line to standard output at once (unbuffered, so progress shows when redirected).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
