@@ -15,6 +15,8 @@ final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// The current `wait` has returned: a late waiter must not park.
+        var closed = false
     }
 
     private let state = Mutex(State())
@@ -34,14 +36,15 @@ final class Doorbell: Sendable {
     /// Whether the bell rang since the last `take` or `wait` (and clears it).
     func take() -> Bool { state.withLock { state in defer { state.rung = false }; return state.rung } }
 
-    /// Returns when the bell rings (at once if it rang since the last `take` or `wait`), or after `timeout`.
-    /// One waiter at a time.
+    /// Returns when the bell rings (at once if it rang since the last `take` or `wait`), after
+    /// `timeout`, or when the task is cancelled. One waiter at a time.
     func wait(timeout: Duration) async {
+        state.withLock { $0.closed = false }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
                     let now = self.state.withLock { state -> Bool in
-                        if state.rung {
+                        if state.rung || state.closed {
                             state.rung = false
                             return true
                         }
@@ -51,10 +54,14 @@ final class Doorbell: Sendable {
                     if now { continuation.resume() }
                 }
             }
-            group.addTask {
-                if (try? await Task.sleep(for: timeout)) != nil { self.ring() }
-            }
+            group.addTask { try? await Task.sleep(for: timeout) }
             await group.next()
+            let parked = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.closed = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            parked?.resume()
             group.cancelAll()
         }
     }
@@ -82,7 +89,7 @@ public final class DeliveryService: Service, Sendable {
                 tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
         self.metrics = metrics
         window = max(1, configuration.limits.deliveryWindow)
-        receipts = GroupCommitter { batch in
+        receipts = GroupCommitter(label: "receipts") { batch in
             GroupCommitter<ReceivedReceipt, ReceiptOutcome>.isolating(batch, batch: { try store.recordReceipts($0) }, single: { try store.recordReceipt($0) })
         }
         self.configuration = configuration
@@ -93,6 +100,8 @@ public final class DeliveryService: Service, Sendable {
         var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tlsClient, redirectConfiguration: .disallow,
                                                          timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
         httpConfiguration.httpVersion = .http1Only
+        // One kept-alive connection per request in flight.
+        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, window)
         self.httpConfiguration = httpConfiguration
         doorbells = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) })
     }
@@ -157,19 +166,20 @@ public final class DeliveryService: Service, Sendable {
         log[metadataKey: "peer"] = "\(peer.id)"
         if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
         let bell = doorbells[peer.id.rawValue]!
-        let flight = Mutex<(running: Int, pausedUntil: Date?)>((0, nil))
+        let flight = PeerFlight()
         let window = self.window
+        let peerLog = log
         await withTaskGroup(of: Void.self) { group in
             while !stopping {
                 _ = bell.take()
-                let (running, pausedUntil) = flight.withLock { ($0.running, $0.pausedUntil) }
+                let (running, pausedUntil) = flight.state.withLock { ($0.running, $0.pausedUntil) }
                 if let pausedUntil {
                     let wait = pausedUntil.timeIntervalSinceNow
                     if wait > 0 {
                         await bell.wait(timeout: min(pollInterval, .milliseconds(Int64(wait * 1000) + 1)))
                         continue
                     }
-                    flight.withLock { $0.pausedUntil = nil }
+                    flight.state.withLock { $0.pausedUntil = nil }
                 }
                 // Refill in groups (one in-flight transaction each), or at once when idle.
                 let free = window - running
@@ -189,18 +199,21 @@ public final class DeliveryService: Service, Sendable {
                     await bell.wait(timeout: pollInterval)
                     continue
                 }
+                let marked: Set<MessageID>
                 do {
-                    try await blocking { [store] in try store.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue) }
+                    let ids = try await blocking { [store] in try store.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue) }
+                    marked = Set(ids)
                 } catch {
                     log.error("cannot mark \(due.count) deliveries in flight (will try again in 5 s): \(error)")
                     await idle(nil, for: .seconds(5))
                     continue
                 }
-                flight.withLock { $0.running += due.count }
-                for delivery in due {
+                let sending = due.filter { marked.contains($0.record.messageID) }
+                flight.state.withLock { $0.running += sending.count }
+                for delivery in sending {
                     group.addTask {
-                        let retryAt = await self.deliver(delivery, to: peer, client: client, log: log)
-                        flight.withLock { state in
+                        let retryAt = await self.deliver(delivery, to: peer, client: client, log: peerLog)
+                        flight.state.withLock { state in
                             state.running -= 1
                             if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
                         }
@@ -318,6 +331,11 @@ public final class DeliveryService: Service, Sendable {
         }
         return nil
     }
+}
+
+/// Requests in flight to one peer, and when the next may start after a failure.
+final class PeerFlight: Sendable {
+    let state = Mutex<(running: Int, pausedUntil: Date?)>((0, nil))
 }
 
 extension String {

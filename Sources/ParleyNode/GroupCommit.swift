@@ -1,4 +1,4 @@
-import NIOPosix
+import Dispatch
 import Synchronization
 
 /// Group commit: combines concurrent durable writes into one transaction. Requests that arrive
@@ -6,7 +6,8 @@ import Synchronization
 /// caller resumes only once the transaction holding its request has committed (or failed), so an
 /// acknowledgement still means "fsynced"; only the number of fsyncs goes down.
 ///
-/// `commit` runs on NIO's blocking thread pool and returns one result per request, in order. It
+/// `commit` runs on the committer's own serial dispatch queue (it blocks on fsync; a queue of its own
+/// keeps it from starving NIO's small blocking pool) and returns one result per request, in order. It
 /// must isolate failures: when a batch transaction fails, it retries the requests one by one so
 /// that one bad request fails alone.
 final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
@@ -19,9 +20,11 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
 
     private let state = Mutex(State())
     private let commit: Commit
+    private let queue: DispatchQueue
     let maximumBatch: Int
 
-    init(maximumBatch: Int = 256, commit: @escaping Commit) {
+    init(label: String, maximumBatch: Int = 256, commit: @escaping Commit) {
+        queue = DispatchQueue(label: "parley.group-commit.\(label)")
         self.maximumBatch = maximumBatch
         self.commit = commit
     }
@@ -34,11 +37,11 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
                 state.committing = true
                 return true
             }
-            if start { NIOThreadPool.singleton.submit { [self] _ in drain() } }
+            if start { queue.async { [self] in drain() } }
         }
     }
 
-    /// Commits batches until nobody waits (runs on one pool thread at a time).
+    /// Commits batches until nobody waits.
     private func drain() {
         while true {
             let batch = state.withLock { state -> [(Request, CheckedContinuation<Outcome, any Error>)] in

@@ -41,7 +41,7 @@ public struct MessageReceiver: Sendable {
         self.verifier = verifier
         self.store = store
         self.logger = logger
-        accepts = GroupCommitter { requests in
+        accepts = GroupCommitter(label: "accept") { requests in
             // In channel order within the batch, so that parallel arrivals do not open and close gaps.
             let order = requests.indices.sorted {
                 (requests[$0].message.sender, requests[$0].message.sequenceNumber) < (requests[$1].message.sender, requests[$1].message.sequenceNumber)

@@ -127,7 +127,7 @@ public final class Node: Sendable {
                                      remarks: envelope.remarks)
             }
         }
-        return GroupCommitter { requests in
+        return GroupCommitter(label: "submit") { requests in
             GroupCommitter<PendingSubmission, QueuedMessage>.isolating(
                 requests,
                 batch: { batch in

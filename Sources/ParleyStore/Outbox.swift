@@ -189,16 +189,25 @@ extension ParleyStore {
     }
 
     /// pending → in flight for several deliveries to `recipient` in one transaction (one durable
-    /// commit), counting an attempt for each. If any delivery is not pending, nothing changes.
-    public func markInFlight(_ ids: [MessageID], recipient: String, at: Date = Date()) throws(StoreError) {
-        guard !ids.isEmpty else { return }
+    /// commit), counting an attempt for each. Deliveries no longer pending (cancelled or settled
+    /// meanwhile) are left alone. Returns the ids marked, in the order given.
+    @discardableResult
+    public func markInFlight(_ ids: [MessageID], recipient: String, at: Date = Date()) throws(StoreError) -> [MessageID] {
+        guard !ids.isEmpty else { return [] }
         let now = StoreTime.seconds(at)
-        try writeStore { db in
+        return try writeStore { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
+                WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
+                """)
+            var marked: [MessageID] = []
             for id in ids {
-                try Self.transition(db, id, recipient: recipient, from: [.pending], action: "mark in flight",
-                                    set: "state = 'inflight', attempts = attempts + 1, updated = ?", arguments: [now])
+                try statement.execute(arguments: [now, id.data, recipient])
+                guard db.changesCount > 0 else { continue }
                 try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
+                marked.append(id)
             }
+            return marked
         }
     }
 

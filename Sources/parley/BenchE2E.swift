@@ -96,7 +96,16 @@ struct BenchE2E: AsyncParsableCommand {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(concurrency, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
-        defer { try? client.syncShutdown() }
+        do {
+            try await measure(client, socket: socket, senderStore: senderStore, dir: dir, reference: reference)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String, reference: Double) async throws {
         let watcher = try ReceiptWatcher(path: senderStore)
         let draft = Self.draft()
 
@@ -138,13 +147,14 @@ struct BenchE2E: AsyncParsableCommand {
 
     private func burstPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
         -> (elapsed: Double, submitElapsed: Double, latency: Latency) {
+        let count = self.count
+        let next = Counter()
         let start = ContinuousClock.now
         let submitted = try await withThrowingTaskGroup(of: [Submitted].self) { group in
-            let next = Atomic<Int>(0)
             for _ in 0..<concurrency {
                 group.addTask {
                     var mine: [Submitted] = []
-                    while next.add(1, ordering: .relaxed).oldValue < count {
+                    while next.value.add(1, ordering: .relaxed).oldValue < count {
                         mine.append(try await Self.submit(client, socket: socket, draft: draft))
                     }
                     return mine
@@ -155,13 +165,13 @@ struct BenchE2E: AsyncParsableCommand {
         let submitEnd = ContinuousClock.now
         let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: max(60, Double(count) / 100))
         let end = receipted.values.max()!
-        return (seconds(end - start), seconds(submitEnd - start),
-                Self.latency(submitted.map { seconds(receipted[$0.id]! - $0.start) }))
+        return (Self.elapsed(end - start), Self.elapsed(submitEnd - start),
+                Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) }))
     }
 
     private func steadyPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
         -> (count: Int, latency: Latency) {
-        let total = rate * seconds
+        let (total, rate) = (self.rate * seconds, self.rate)
         let start = ContinuousClock.now + .milliseconds(100)
         let submitted = try await withThrowingTaskGroup(of: Submitted.self) { group in
             for i in 0..<total {
@@ -172,7 +182,7 @@ struct BenchE2E: AsyncParsableCommand {
             return try await group.reduce(into: [Submitted]()) { $0.append($1) }
         }
         let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: 60)
-        return (total, Self.latency(submitted.map { seconds(receipted[$0.id]! - $0.start) }))
+        return (total, Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) }))
     }
 
     struct Submitted: Sendable {
@@ -226,7 +236,7 @@ struct BenchE2E: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["bash", script, "\(dir)/pki", Self.sender, Self.recipient]
         let log = "\(dir)/pki.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
@@ -311,7 +321,7 @@ struct BenchE2E: AsyncParsableCommand {
             try queue.write { try $0.execute(sql: "INSERT INTO row (body) VALUES (?)", arguments: [body]) }
             commits += 1
         }
-        return Double(commits) / Self.seconds(ContinuousClock.now - start)
+        return Double(commits) / elapsed(ContinuousClock.now - start)
     }
 
     private func checkComplete(dir: String, total: Int) throws {
@@ -334,11 +344,9 @@ struct BenchE2E: AsyncParsableCommand {
         ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
     }
 
-    static func seconds(_ duration: Duration) -> Double {
+    static func elapsed(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
-
-    func seconds(_ duration: Duration) -> Double { Self.seconds(duration) }
 }
 
 /// Polls the sender's store (read-only, every millisecond) for newly stored received receipts and
@@ -388,6 +396,10 @@ final class ReceiptWatcher: Sendable {
     }
 }
 
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 /// A `parleyd` child process, stopped with SIGTERM.
 final class DaemonProcess {
     let process: Process
@@ -403,7 +415,7 @@ final class DaemonProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["PARLEY_LOG_LEVEL"] = logLevel
         process.environment = environment
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
