@@ -82,15 +82,17 @@ public final class DeliveryService: Service, Sendable {
     let pollInterval: Duration
     /// Requests in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
     let window: Int
-    /// Receipts that arrive together share one transaction and one fsync.
-    let receipts: GroupCommitter<ReceivedReceipt, ReceiptOutcome>
+    /// Deliveries marked in flight and receipts stored at about the same time (by any peer loop)
+    /// share one transaction and one fsync.
+    let updates: GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
                 tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
         self.metrics = metrics
         window = max(1, configuration.limits.deliveryWindow)
-        receipts = GroupCommitter(label: "receipts") { batch in
-            GroupCommitter<ReceivedReceipt, ReceiptOutcome>.isolating(batch, batch: { try store.recordReceipts($0) }, single: { try store.recordReceipt($0) })
+        updates = GroupCommitter(label: "delivery") { batch in
+            GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
+                batch, batch: { try store.applyDeliveryUpdates($0) }, single: { try store.applyDeliveryUpdates([$0])[0] })
         }
         self.configuration = configuration
         self.store = store
@@ -201,7 +203,8 @@ public final class DeliveryService: Service, Sendable {
                 }
                 let marked: Set<MessageID>
                 do {
-                    let ids = try await blocking { [store] in try store.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue) }
+                    let outcome = try await updates.submit(.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue, at: Date()))
+                    guard case .markedInFlight(let ids) = outcome else { throw Problem.internalError("unexpected outcome \(outcome)") }
                     marked = Set(ids)
                 } catch {
                     log.error("cannot mark \(due.count) deliveries in flight (will try again in 5 s): \(error)")
@@ -314,7 +317,7 @@ public final class DeliveryService: Service, Sendable {
         do {
             let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
                                            status: status2, received: verified.receipt.received.date)
-            _ = try await receipts.submit(received)
+            _ = try await updates.submit(.receipt(received))
         } catch {
             return fail("cannot store the receipt: \(error)", level: .error)
         }

@@ -23,6 +23,21 @@ public struct DeliveryRecord: Hashable, Sendable {
     public var rejectionReason: String?
 }
 
+/// A change to outgoing deliveries, for `ParleyStore.applyDeliveryUpdates`.
+public enum DeliveryUpdate: Hashable, Sendable {
+    /// pending → in flight, counting an attempt (as `markInFlight(_:recipient:at:)`).
+    case markInFlight([MessageID], recipient: String, at: Date)
+    /// A verified receipt (as `recordReceipt`).
+    case receipt(ReceivedReceipt)
+}
+
+/// What a `DeliveryUpdate` did.
+public enum DeliveryUpdateOutcome: Hashable, Sendable {
+    /// The ids that were pending and are now in flight.
+    case markedInFlight([MessageID])
+    case receipt(ReceiptOutcome)
+}
+
 /// A delivery due for an attempt, with the exact bytes to send.
 public struct DueDelivery: Hashable, Sendable {
     public var record: DeliveryRecord
@@ -194,20 +209,40 @@ extension ParleyStore {
     @discardableResult
     public func markInFlight(_ ids: [MessageID], recipient: String, at: Date = Date()) throws(StoreError) -> [MessageID] {
         guard !ids.isEmpty else { return [] }
-        let now = StoreTime.seconds(at)
+        return try writeStore { db in try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)) }
+    }
+
+    private static func markInFlight(_ db: Database, _ ids: [MessageID], recipient: String, now: Int64) throws -> [MessageID] {
+        let statement = try db.cachedStatement(sql: """
+            UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
+            WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
+            """)
+        var marked: [MessageID] = []
+        for id in ids {
+            try statement.execute(arguments: [now, id.data, recipient])
+            guard db.changesCount > 0 else { continue }
+            try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
+            marked.append(id)
+        }
+        return marked
+    }
+
+    /// Applies delivery updates (deliveries marked in flight, receipts recorded) in one transaction,
+    /// in the order given: one durable commit for all. If any update fails, nothing of the batch is
+    /// stored and the first error is thrown (apply them one by one to learn which).
+    public func applyDeliveryUpdates(_ updates: [DeliveryUpdate]) throws(StoreError) -> [DeliveryUpdateOutcome] {
+        for update in updates {
+            if case .receipt(let receipt) = update { try Self.validate(receipt) }
+        }
         return try writeStore { db in
-            let statement = try db.cachedStatement(sql: """
-                UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
-                WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
-                """)
-            var marked: [MessageID] = []
-            for id in ids {
-                try statement.execute(arguments: [now, id.data, recipient])
-                guard db.changesCount > 0 else { continue }
-                try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
-                marked.append(id)
+            try updates.map { update -> DeliveryUpdateOutcome in
+                switch update {
+                case .markInFlight(let ids, let recipient, let at):
+                    return .markedInFlight(try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)))
+                case .receipt(let receipt):
+                    return .receipt(try Self.record(db, receipt))
+                }
             }
-            return marked
         }
     }
 
@@ -230,14 +265,6 @@ extension ParleyStore {
     public func recordReceipt(_ receipt: ReceivedReceipt) throws(StoreError) -> ReceiptOutcome {
         try Self.validate(receipt)
         return try writeStore { db in try Self.record(db, receipt) }
-    }
-
-    /// Records several receipts in one transaction (one durable commit); outcomes in request order.
-    /// If any receipt cannot be recorded, nothing of the batch is stored and the first error is thrown
-    /// (record them one by one to learn which).
-    public func recordReceipts(_ receipts: [ReceivedReceipt]) throws(StoreError) -> [ReceiptOutcome] {
-        for receipt in receipts { try Self.validate(receipt) }
-        return try writeStore { db in try receipts.map { try Self.record(db, $0) } }
     }
 
     private static func validate(_ receipt: ReceivedReceipt) throws(StoreError) {

@@ -49,6 +49,9 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(help: "The parleyd executable (default: next to this parley executable).")
     var parleyd: String?
 
+    @Option(help: "Delivery requests in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default.")
+    var window: Int?
+
     @Option(help: "Log level of the daemons (their logs are in the directory's *.log files).")
     var logLevel = "info"
 
@@ -116,6 +119,7 @@ struct BenchE2E: AsyncParsableCommand {
         // Burst.
         let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
         let burstRate = Double(count) / burst.elapsed
+        say("  delivery   \(window.map { "\($0)" } ?? "default") requests in flight per peer")
         say(String(format: "  burst      %d notifications, %d submissions in flight: %8.0f receipted /s   (%.2f × reference)",
                    count, concurrency, burstRate, burstRate / reference))
         say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
@@ -163,7 +167,7 @@ struct BenchE2E: AsyncParsableCommand {
             return try await group.reduce(into: [Submitted]()) { $0 += $1 }
         }
         let submitEnd = ContinuousClock.now
-        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: max(60, Double(count) / 100))
+        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: max(120, Double(count) / 20))
         let end = receipted.values.max()!
         return (Self.elapsed(end - start), Self.elapsed(submitEnd - start),
                 Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) }))
@@ -181,7 +185,7 @@ struct BenchE2E: AsyncParsableCommand {
             }
             return try await group.reduce(into: [Submitted]()) { $0.append($1) }
         }
-        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: 60)
+        let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: 120)
         return (total, Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) }))
     }
 
@@ -251,7 +255,7 @@ struct BenchE2E: AsyncParsableCommand {
     private func writeConfiguration(_ id: String, dir: String, ports: [String: Int]) throws -> String {
         let peer = id == Self.sender ? Self.recipient : Self.sender
         let base = "\(dir)/pki/participants/\(id)"
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "participant": id,
             "signing": ["key": "\(base)/signing.key", "chain": "\(base)/signing-chain.pem"],
             "tls": ["key": "\(base)/tls.key", "chain": "\(base)/tls-chain.pem"],
@@ -262,6 +266,9 @@ struct BenchE2E: AsyncParsableCommand {
             "peers": [peer: ["url": "https://127.0.0.1:\(ports[peer]!)"]],
             "retry": ["initialSeconds": 1, "maximumIntervalSeconds": 5, "giveUpAfterSeconds": 86_400],
         ]
+        if let window {
+            object["limits"] = ["deliveryWindow": window, "maximumConcurrentRequestsPerPeer": max(8, window)]
+        }
         try FileManager.default.createDirectory(atPath: "\(dir)/data/\(id)", withIntermediateDirectories: true)
         let path = "\(dir)/\(id).json"
         try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
