@@ -147,8 +147,10 @@ EOF
 sed 's/"recipients": \["RU-NRRC", "HCOC-CC"\]/"recipients": ["US-NRRC"]/' "$dir/prelaunch.json" >"$dir/reply.json"
 
 if $smoke; then
-    first=$("$PARLEY" send --socket "$dir/US-NRRC.sock" --document "$dir/prelaunch.json" | head -1)
-    second=$("$PARLEY" send --socket "$dir/RU-NRRC.sock" --document "$dir/reply.json" | head -1)
+    first=$("$PARLEY" send --socket "$dir/US-NRRC.sock" --document "$dir/prelaunch.json" 2>>"$dir/send.log")
+    second=$("$PARLEY" send --socket "$dir/RU-NRRC.sock" --document "$dir/reply.json" 2>>"$dir/send.log")
+    first=${first%%$'\n'*}
+    second=${second%%$'\n'*}
     echo "testbed: sent $first (US-NRRC → RU-NRRC, HCOC-CC) and $second (RU-NRRC → US-NRRC through HCOC-CC)"
     for _ in $(seq 1 600); do
         us=$("$PARLEY" outbox --socket "$dir/US-NRRC.sock" --state delivered --json)
