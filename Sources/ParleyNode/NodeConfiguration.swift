@@ -36,10 +36,10 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var maximumBodyBytes: Int = MessageVerifier.maximumSize
         /// Whole-request timeout (server: reading the body; client: the exchange), seconds.
         public var requestTimeout: Double = 30
-        public var maximumConcurrentRequestsPerPeer: Int = 8
+        public var maximumConcurrentRequestsPerPeer: Int = 32
         /// Delivery requests in flight at once to each peer (keep it at or below the peers'
         /// `maximumConcurrentRequestsPerPeer`, or they answer 429).
-        public var deliveryWindow: Int = 8
+        public var deliveryWindow: Int = 32
         public init() {}
     }
 
