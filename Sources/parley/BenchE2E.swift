@@ -100,7 +100,7 @@ struct BenchE2E: AsyncParsableCommand {
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(concurrency, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
-            try await measure(client, socket: socket, senderStore: senderStore, dir: dir, reference: reference)
+            try await measure(client, socket: socket, senderStore: senderStore, dir: dir, reference: reference, daemons: daemons)
         } catch {
             try? await client.shutdown()
             throw error
@@ -108,7 +108,8 @@ struct BenchE2E: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String, reference: Double) async throws {
+    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String, reference: Double,
+                         daemons: [DaemonProcess]) async throws {
         let watcher = try ReceiptWatcher(path: senderStore)
         // Polls all the time, so that each receipt is timed when it is committed, not when waited for.
         let polling = Task.detached { await watcher.pollUntilCancelled() }
@@ -120,13 +121,18 @@ struct BenchE2E: AsyncParsableCommand {
         _ = try await watcher.waitFor([warm.id], timeout: 30)
 
         // Burst.
+        let cpuBefore = daemons.map(\.cpuSeconds).reduce(0, +), benchBefore = Self.ownCPUSeconds()
         let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
+        let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
         let burstRate = Double(count) / burst.elapsed
         say("  delivery   \(window.map { "\($0)" } ?? "default") requests in flight per peer")
         say(String(format: "  burst      %d notifications, %d submissions in flight: %8.0f receipted /s   (%.2f × reference)",
                    count, concurrency, burstRate, burstRate / reference))
         say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                    Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        say(String(format: "             CPU: both daemons %.2f ms per message (%.2f ms in this client); %d cores idle would allow at most %.0f /s",
+                   cpu * 1000 / Double(count), benchCPU * 1000 / Double(count), Int(cores), cores * Double(count) / (cpu + benchCPU)))
         say("             load average \(Self.loadAverage())")
 
         var total = count + 1
@@ -350,6 +356,12 @@ struct BenchE2E: AsyncParsableCommand {
         }
     }
 
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     static func loadAverage() -> String {
         ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
     }
@@ -441,6 +453,16 @@ final class DaemonProcess {
     }
 
     var isRunning: Bool { process.isRunning }
+
+    /// User + system CPU time consumed so far (from /proc), seconds.
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after "(comm)": state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
     var status: Int32 { process.terminationStatus }
 
     func stop() {
