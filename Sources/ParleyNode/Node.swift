@@ -69,7 +69,8 @@ public final class Node: Sendable {
     /// The Prometheus exposition of this node's metrics.
     public func metricsText() -> String {
         let now = Date()
-        let depths = (try? store.queueDepths()) ?? [:]
+        var depths = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, 0) })
+        depths.merge((try? store.queueDepths()) ?? [:]) { $1 }
         let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
         let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in

@@ -54,6 +54,8 @@ public enum PeerServer {
                               health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
         let limits = configuration.limits
         let router = Router(context: PeerRequestContext.self)
+        // Request counts and durations per route and status through swift-metrics (parleyd exports them).
+        router.add(middleware: MetricsMiddleware())
         let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
         let participant = receiver.identity.participantID
         let logger = receiver.logger

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ParleyNode
 import ServiceLifecycle
 
@@ -70,6 +71,8 @@ do {
     } catch let error as ConfigurationError {
         fail(error)
     }
+    // swift-metrics instrumentation (e.g. Hummingbird's request metrics) goes into the node's registry.
+    MetricsSystem.bootstrap(node.metrics.factory)
     let group = ServiceGroup(configuration: .init(
         services: try node.services().map { .init(service: $0) },
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -73,7 +73,12 @@ import Testing
         #expect(metricsStatus == 200)
         #expect(exposition.contains("parley_messages_sent_total{status=\"accepted\"} 2\n"), "\(exposition)")
         #expect(exposition.contains("parley_delivery_latency_seconds_count 2\n"))
-        #expect(exposition.contains("parley_oldest_undelivered_age_seconds 0\n"))
+        #expect(exposition.contains("parley_oldest_undelivered_age_seconds 0.0\n"))
+        #expect(exposition.contains("# HELP parley_queue_depth Deliveries not yet settled, per peer.\n"))
+        for peer in ["RU-NRRC", "HCOC-CC"] {
+            #expect(exposition.contains("parley_queue_depth{peer=\"\(peer)\"} 0.0\n"), "\(exposition)")
+        }
+        #expect(exposition.contains("parley_certificate_expiry_days{certificate=\"signing\"}"))
         #expect(ru.node.metricsText().contains("parley_messages_received_total 1\n"))
 
         // The admin API lists and shows it.
