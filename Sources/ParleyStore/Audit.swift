@@ -23,6 +23,8 @@ public enum AuditKind: String, Sendable, Hashable, CaseIterable {
     case imported
     /// A retention purge deleted old messages (one event per purge, with the counts).
     case purged
+    /// This node signed and returned a rejection receipt (kept in `issued_rejection`).
+    case rejectionIssued = "rejection-issued"
 
     /// Events an operator must look at.
     public var isAlert: Bool { self == .equivocation || self == .replay }
