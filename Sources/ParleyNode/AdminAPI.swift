@@ -110,7 +110,8 @@ public enum AdminAPI {
             await answer {
                 let parameters = Parameters(request)
                 var query = ReceiptQuery(peer: parameters["peer"], limit: try parameters.limit())
-                query.direction = try parameters.value("direction") { ["issued": .issued, "received": .received][$0] }
+                let directions: [String: StoredReceipt.Direction] = ["issued": .issued, "received": .received]
+                query.direction = try parameters.value("direction") { directions[$0] }
                 query.status = try parameters.value("status") { ReceiptStatusCode(name: $0)?.rawValue }
                 query.messageID = try parameters.value("message") { try? MessageID(hex: $0) }
                 query.storedFrom = try parameters.time("since")
@@ -177,9 +178,9 @@ public enum AdminAPI {
                 unlink(path)  // the open handle keeps the data until the stream ends
                 var headers = HTTPFields()
                 headers[.contentType] = "application/octet-stream"
-                headers[HTTPField.Name("Parley-Archive-Messages")!] = "\(summary.messages)"
-                headers[HTTPField.Name("Parley-Archive-Receipts")!] = "\(summary.receipts)"
-                headers[HTTPField.Name("Parley-Archive-SHA256")!] = summary.digest.map { String(format: "%02x", $0) }.joined()
+                headers[HTTPFields.Element.Name("Parley-Archive-Messages")!] = "\(summary.messages)"
+                headers[HTTPFields.Element.Name("Parley-Archive-Receipts")!] = "\(summary.receipts)"
+                headers[HTTPFields.Element.Name("Parley-Archive-SHA256")!] = summary.digest.map { String(format: "%02x", $0) }.joined()
                 let size = summary.size
                 return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: size) { writer in
                     defer { try? handle.close() }
@@ -336,8 +337,8 @@ public enum AdminAPI {
             "hub": configuration.hub,
         ]
         object["configurationFile"] = node.configurationFile
-        if let (at, report) = node.lastReload.withLock({ $0 }) {
-            object["lastReload"] = ["at": iso(at), "succeeded": report.succeeded, "lines": report.lines] as [String: Any]
+        if let last = node.lastReload.withLock({ $0 }) {
+            object["lastReload"] = ["at": iso(last.at), "succeeded": last.report.succeeded, "lines": last.report.lines] as [String: Any]
         }
         return object
     }

@@ -54,11 +54,11 @@ enum AdminSocket {
     }
 
     static func groupID(_ name: String) -> gid_t? {
-        var group = group()
+        var entry = group()
         var result: UnsafeMutablePointer<group>?
         var buffer = [CChar](repeating: 0, count: 16_384)
-        guard getgrnam_r(name, &group, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return group.gr_gid
+        guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return entry.gr_gid
     }
 
     /// Whether a process accepts connections on the socket at `path`.
