@@ -357,6 +357,7 @@ public enum AdminAPI {
             }
             if let date = state.oldestUndelivered { object["oldestUndelivered"] = iso(date) }
             if let date = state.nextAttempt { object["nextAttempt"] = iso(date) }
+            if state.inFlight > 0 { object["inFlight"] = state.inFlight }
             if let date = state.lastContact { object["lastContact"] = iso(date) }
             if let date = state.lastReceipt { object["lastReceipt"] = iso(date) }
             if let date = state.lastMessage { object["lastMessage"] = iso(date) }

@@ -33,7 +33,7 @@ public struct ReloadReport: Sendable {
                              ? "configuration \(file): unchanged"
                              : "configuration \(file): reloaded" + (applied.isEmpty ? "" : ", applied \(applied.joined(separator: ", "))"))
             } else {
-                lines.append("configuration \(file) NOT reloaded (\(configurationProblems.count) problems); the previous configuration stays in use")
+                lines.append("configuration \(file) NOT reloaded (\(configurationProblems.count) \(configurationProblems.count == 1 ? "problem" : "problems")); the previous configuration stays in use")
                 lines += configurationProblems.map { "  \(file): \($0.key): \($0.problem)" }
             }
         } else {

@@ -9,6 +9,8 @@ public struct PeerDeliveryState: Hashable, Sendable {
     public var queueDepth: Int
     /// When the oldest message still undelivered to the peer was queued.
     public var oldestUndelivered: Date?
+    /// Deliveries to the peer being attempted now.
+    public var inFlight: Int
     /// The earliest next attempt of a pending delivery to the peer.
     public var nextAttempt: Date?
     /// The error of the most recent failed attempt still unresolved (a pending delivery), and when.
@@ -39,7 +41,7 @@ extension ParleyStore {
             let gaps = try Self.fetchGaps(db, sender: nil, recipient: nil)
             return try ids.sorted().map { peer in
                 let queue = try Row.fetchOne(db, sql: """
-                    SELECT count(*) AS n, min(m.stored) AS oldest FROM delivery d JOIN message m ON m.rowid = d.message
+                    SELECT count(*) AS n, sum(d.state = 'inflight') AS inflight, min(m.stored) AS oldest FROM delivery d JOIN message m ON m.rowid = d.message
                     WHERE d.state IN ('pending', 'inflight') AND d.recipient = ?
                     """, arguments: [peer])
                 let next = try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending' AND recipient = ?",
@@ -57,7 +59,7 @@ extension ParleyStore {
                 let lastMessage = try Int64.fetchOne(db, sql: "SELECT max(m.stored) FROM inbox i JOIN message m ON m.rowid = i.message WHERE i.sender = ?",
                                                      arguments: [peer])
                 return PeerDeliveryState(
-                    peer: peer, queueDepth: queue?["n"] ?? 0, oldestUndelivered: (queue?["oldest"] as Int64?).map(StoreTime.date),
+                    peer: peer, queueDepth: queue?["n"] ?? 0, oldestUndelivered: (queue?["oldest"] as Int64?).map(StoreTime.date), inFlight: queue?["inflight"] ?? 0,
                     nextAttempt: next.map(StoreTime.date), lastError: error?["last_error"],
                     lastErrorAt: (error?["updated"] as Int64?).map(StoreTime.date),
                     lastReceipt: lastReceipt.map(StoreTime.date), lastMessage: lastMessage.map(StoreTime.date),

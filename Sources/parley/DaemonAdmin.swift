@@ -113,7 +113,8 @@ struct Status: AsyncParsableCommand {
                 var name = text(p["id"])
                 if let via = p["via"] { name += " (via \(text(via)))" }
                 if (p["configured"] as? Bool) == false { name += " (not configured)" }
-                return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), text(p["nextAttempt"]),
+                let next = p["nextAttempt"].map(text) ?? ((p["inFlight"] as? Int ?? 0) > 0 ? "in flight" : "")
+                return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), next,
                         shorten(text(p["lastError"]), 60)]
             }))
         }

@@ -82,6 +82,7 @@ import ParleyProtocol
         try store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-1".utf8), messageID: Fixture.id(1), recipient: Fixture.hcoc,
                                                 status: .accepted, received: Fixture.base + 70))
         _ = try store.accept(Fixture.incoming(Fixture.id(3), seq: 3, received: Fixture.base + 80), buildReceipt: Fixture.receipt)
+        try store.markInFlight(Fixture.id(2), recipient: Fixture.hcoc, at: Fixture.base + 81)
 
         let states = try store.peerStates(["JP-METI", Fixture.ru])
         #expect(states.map(\.peer) == [Fixture.hcoc, "JP-METI", Fixture.ru])
@@ -95,6 +96,7 @@ import ParleyProtocol
         let hcoc = states[0]
         #expect(hcoc.queueDepth == 1 && hcoc.oldestUndelivered == Fixture.base + 60)
         #expect(hcoc.lastReceipt == Fixture.base + 70 && hcoc.lastError == nil)
+        #expect(hcoc.inFlight == 1 && hcoc.nextAttempt == nil && ru.inFlight == 0)
         let jp = states[1]
         #expect(jp.queueDepth == 0 && jp.oldestUndelivered == nil && jp.lastContact == nil)
 
