@@ -45,9 +45,9 @@ enum ExitStatus {
       74  input/output error while reading or writing
       77  permission problem (private key file readable by others, wrong passphrase)
       78  parleyd kept its configuration or trust on reload: a file has problems (listed)
-    Daemon commands: 65 also when parleyd refuses a request (an invalid draft, or a delivery
-    state that does not allow it, e.g. cancelling a delivered message), 66 when it holds no such
-    message, 69 when it cannot be reached.
+    Daemon commands: 65 also when parleyd refuses a request (an invalid draft, or a delivery \
+    state that does not allow it, e.g. cancelling a delivered message), 66 when it holds no \
+    such message, 69 when it cannot be reached.
     """
 }
 

@@ -13,7 +13,7 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's admin socket (admin.socket in parleyd.json). Example: --socket /run/parley/admin.sock", valueName: "path"))
     var socket: String = "/run/parley/admin.sock"
 
-    @Flag(help: "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal).")
+    @Flag(help: "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal). Example: parley status --json | jq .peers")
     var json = false
 }
 
@@ -248,7 +248,7 @@ struct Inbox: AsyncParsableCommand {
         abstract: "List the messages the local parleyd has received and accepted, newest first.",
         discussion: """
         Filters combine (all must match). Times are RFC 3339 UTC (2026-11-01T06:00:00Z), a date \
-        (2026-11-01, midnight UTC), or an age (30m, 24h, 7d: that long ago). --since and --until \
+        (2026-11-01, midnight UTC), an age (30m, 24h, 7d: that long ago) or now. --since and --until \
         compare with the message's creation time; --until is exclusive. --grep finds messages whose \
         remarks contain all the given words (case and accents ignored). Shows --limit messages \
         (default 100); the JSON answer's "next" value continues the list with --after.

@@ -8,17 +8,19 @@ import ParleyStore
 import Glibc
 #endif
 
-/// Times given on the command line: RFC 3339 UTC, a date (midnight UTC), or an age (`30m`, `24h`, `7d`).
+/// Times given on the command line: RFC 3339 UTC, a date (midnight UTC), an age (`30m`, `24h`,
+/// `7d`), or `now` (the end of the current second, so that an exclusive --until includes it).
 enum CLITime {
     static func parse(_ text: String?, option: String, now: UTCTime = .now) throws -> UTCTime? {
         guard let text else { return nil }
+        if text == "now" { return now + 1 }
         if let time = try? UTCTime(rfc3339: text) { return time }
         if let date = try? CalendarDate(text), let time = try? UTCTime(rfc3339: "\(date)T00:00:00Z") { return time }
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
         if let unit = text.last, let count = Int64(text.dropLast()), count >= 0, count < 100_000_000, let seconds = units[unit] {
             return now + -(count * seconds)
         }
-        throw ValidationError("\(option) \(text) is not a time: use RFC 3339 UTC (2026-11-01T06:00:00Z), a date (2026-11-01) or an age (30m, 24h, 7d)")
+        throw ValidationError("\(option) \(text) is not a time: use RFC 3339 UTC (2026-11-01T06:00:00Z), a date (2026-11-01), an age (30m, 24h, 7d) or now")
     }
 }
 
@@ -283,10 +285,10 @@ struct Receipts: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Flag(help: "Only receipts this node issued.")
+    @Flag(help: "Only receipts this node issued. Example: --issued --status rejected")
     var issued = false
 
-    @Flag(help: "Only receipts this node received for its own messages.")
+    @Flag(help: "Only receipts this node received for its own messages. Example: --received --since 24h")
     var received = false
 
     @Option(help: ArgumentHelp("Only receipts exchanged with this participant. Example: --peer RU-NRRC", valueName: "id"))
@@ -348,7 +350,7 @@ struct ArchiveExport: AsyncParsableCommand {
 
         Examples:
           parley archive export --since 2026-01-01 --until 2027-01-01 --out parley-2026.parley
-          parley archive export --since 30d --until 0s --out last-month.parley
+          parley archive export --since 30d --until now --out last-month.parley
 
         \(ExitStatus.helpText)
         """
@@ -359,7 +361,7 @@ struct ArchiveExport: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Messages stored at or after this time (RFC 3339, date or age). Example: --since 2026-01-01", valueName: "time"))
     var since: String
 
-    @Option(help: ArgumentHelp("Messages stored before this time. Example: --until 2027-01-01T00:00:00Z", valueName: "time"))
+    @Option(help: ArgumentHelp("Messages stored before this time (now: up to this moment). Example: --until 2027-01-01T00:00:00Z", valueName: "time"))
     var until: String
 
     @Option(help: ArgumentHelp("The archive file to create (must not exist). Example: --out parley-2026.parley", valueName: "file"))
