@@ -395,10 +395,12 @@ public enum AdminAPI {
     }
 
     static func rejectionJSON(_ rejection: IssuedRejection) -> [String: Any] {
-        ["direction": "issued", "signer": rejection.signer, "peer": rejection.sender, "message": rejection.messageID.hex,
+        var object: [String: Any] = ["direction": "issued", "signer": rejection.signer, "peer": rejection.sender, "message": rejection.messageID.hex,
          "status": "rejected:" + (RejectionCode(rawValue: rejection.code)?.name ?? "\(rejection.code)"), "reason": rejection.reason,
          "stored": iso(rejection.issued), "messageSha256": rejection.messageDigest.map { String(format: "%02x", $0) }.joined(),
          "base64": rejection.bytes.base64EncodedString()]
+        if let evidence = rejection.evidence { object["evidenceBase64"] = evidence.base64EncodedString() }
+        return object
     }
 
     static func deliveryJSON(_ d: DeliveryRecord) -> [String: Any] {

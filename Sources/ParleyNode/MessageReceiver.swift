@@ -131,24 +131,26 @@ public struct MessageReceiver: Sendable {
             }
         case .equivocation(let storedDigest, _):
             log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
-            return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation, evidence: bytes,
                           reason: "message \(id) was accepted before with other bytes (SHA-256 \(storedDigest.map { String(format: "%02x", $0) }.joined()))")
         case .replay(let number, let storedID):
             log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
-            return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay, evidence: bytes,
                           reason: "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")")
         }
     }
 
     /// Signs a rejection receipt and keeps it in the store for auditors (an answer is given even if
     /// it cannot be stored; that is logged).
-    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode, reason: String) async -> Answer {
+    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode,
+                        evidence: [UInt8]? = nil, reason: String) async -> Answer {
         let shortReason = String(reason.prefix(Receipt.maximumReasonLength / 4))
         let status = Receipt.Status.rejected(code, reason: shortReason)
         do {
             let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
             let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender.rawValue, signer: participant.rawValue,
-                                            code: code.rawValue, reason: shortReason, messageDigest: Data(digest), issued: time.date)
+                                            code: code.rawValue, reason: shortReason, messageDigest: Data(digest),
+                                            evidence: evidence.map { Data($0) }, issued: time.date)
             do {
                 try await blocking { [store] in try store.recordIssuedRejection(rejection) }
             } catch {

@@ -17,10 +17,13 @@ public struct IssuedRejection: Hashable, Sendable {
     public var reason: String
     /// SHA-256 of the rejected message's bytes (the receipt's digest field).
     public var messageDigest: Data
+    /// The rejected message's exact bytes, kept as evidence (equivocations and replays: signed by
+    /// their sender), else nil.
+    public var evidence: Data?
     public var issued: Date
 
     public init(bytes: Data, messageID: MessageID, sender: String, signer: String, code: UInt64, reason: String,
-                messageDigest: Data, issued: Date) {
+                messageDigest: Data, evidence: Data? = nil, issued: Date) {
         self.bytes = bytes
         self.messageID = messageID
         self.sender = sender
@@ -28,6 +31,7 @@ public struct IssuedRejection: Hashable, Sendable {
         self.code = code
         self.reason = reason
         self.messageDigest = messageDigest
+        self.evidence = evidence
         self.issued = issued
     }
 }
@@ -79,15 +83,18 @@ extension ParleyStore {
         guard rejection.messageDigest.count == 32 else {
             throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID): the message digest must be 32 bytes (SHA-256)")
         }
+        if let evidence = rejection.evidence, evidence.sha256 != rejection.messageDigest {
+            throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID): the evidence bytes do not have the message digest")
+        }
         let code = try rejection.code.storable("rejection code")
         let now = StoreTime.seconds(rejection.issued)
         let digest = rejection.bytes.sha256
         try writeStore { db in
             try db.execute(sql: """
-                INSERT INTO issued_rejection (message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, bytes, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING
+                INSERT INTO issued_rejection (message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes, digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING
                 """, arguments: [rejection.messageID.data, rejection.sender, rejection.signer, code, rejection.reason, now,
-                                 rejection.messageDigest, rejection.bytes, digest])
+                                 rejection.messageDigest, rejection.evidence, rejection.bytes, digest])
             guard db.changesCount > 0 else { return }
             try Audit.append(db, .rejectionIssued, at: now, message: rejection.messageID, peer: rejection.sender,
                              detail: "code \(rejection.code): \(rejection.reason); message sha-256 \(rejection.messageDigest.hexString)")
@@ -98,12 +105,12 @@ extension ParleyStore {
     public func issuedRejections(for id: MessageID) throws(StoreError) -> [IssuedRejection] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, bytes
+                SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes
                 FROM issued_rejection WHERE message_id = ? ORDER BY rowid
                 """, arguments: [id.data]).map { row in
                 IssuedRejection(bytes: row["bytes"], messageID: MessageID(row["message_id"] as Data)!, sender: row["sender"],
                                 signer: row["signer"], code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"],
-                                messageDigest: row["message_digest"], issued: StoreTime.date(row["stored"]))
+                                messageDigest: row["message_digest"], evidence: row["evidence"], issued: StoreTime.date(row["stored"]))
             }
         }
     }

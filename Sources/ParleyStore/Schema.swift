@@ -222,7 +222,8 @@ enum Schema {
 
     /// Version 4: the rejection receipts this node issues (signed, kept for auditors even though the
     /// rejected message is not stored: its id may be new, or belong to another stored message in the
-    /// case of an equivocation), and indexes to list receipts by time and by signer. Issued rejections are
+    /// case of an equivocation; for equivocations and replays the rejected bytes are kept as
+    /// evidence, SPEC.md §9.1 step 18), and indexes to list receipts by time and by signer. Issued rejections are
     /// immutable and never deleted.
     static let v4 = """
         CREATE TABLE issued_rejection (
@@ -234,6 +235,7 @@ enum Schema {
             rejection_reason TEXT NOT NULL,
             stored INTEGER NOT NULL,
             message_digest BLOB NOT NULL CHECK (length(message_digest) = 32),
+            evidence BLOB,
             bytes BLOB NOT NULL,
             digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32)
         );

@@ -81,13 +81,31 @@ import Glibc
         let verified = try ru.node.verifier.verifyReceipt(Array(bytes), at: .now, for: sent, from: Self.ru)
         guard case .rejected(.badSignature, _) = verified.receipt.status else { Issue.record("not a bad-signature rejection"); return }
         // The message endpoint shows the rejection of a message it never stored.
-        let (shown, message) = try await admin(ru.node, "/v1/messages/\(tamperedID.hex)")
-        #expect(shown == 200 && message["stored"] as? Bool == false)
-        #expect((message["rejections"] as? [[String: Any]])?.count == 1)
+        let (shown, shownMessage) = try await admin(ru.node, "/v1/messages/\(tamperedID.hex)")
+        #expect(shown == 200 && shownMessage["stored"] as? Bool == false)
+        #expect((shownMessage["rejections"] as? [[String: Any]])?.count == 1)
         // Nothing for accepted receipts in that filter; the inbox is empty.
         #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
         let (_, received) = try await admin(ru.node, "/v1/receipts?direction=received")
         #expect((received["receipts"] as? [Any])?.isEmpty == true)
+
+        // Equivocation and replay: signed by the sender, so their bytes are kept as evidence (SPEC.md §9.1 step 18).
+        let accepted = try message(seq: 2)
+        #expect(try await post(client, url, accepted, contentType: PeerServer.coseMediaType).0 == 200)
+        var second = try Envelope(decoding: try COSESign1(decoding: accepted).payload)
+        second.recipients = [Recipient(participant: Self.ru, sequence: 3)]
+        let equivocating = try identity.sign(second)
+        #expect(try await post(client, url, equivocating, contentType: PeerServer.coseMediaType).0 == 200)
+        let replaying = try message(seq: 2)
+        #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
+        let equivocation = try #require(try ru.node.store.issuedRejections(for: second.id).first)
+        #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
+        let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
+        #expect(try ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
+        #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
+        let (_, shownEquivocation) = try await admin(ru.node, "/v1/messages/\(second.id.hex)")
+        #expect(shownEquivocation["direction"] as? String == "received" && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
+                == Data(equivocating).base64EncodedString())
         try await client.shutdown()
         await ru.stop()
     }

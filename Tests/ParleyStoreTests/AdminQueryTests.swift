@@ -36,6 +36,20 @@ import ParleyProtocol
             bad.messageDigest = Data([1])
             try store.recordIssuedRejection(bad)
         }
+        // Evidence (the rejected bytes) is kept when given, and must have the message digest.
+        let rejected = Data("the rejected message".utf8)
+        var withEvidence = rejection(Fixture.id(2), code: 10, label: "e")
+        withEvidence.messageDigest = rejected.sha256
+        withEvidence.evidence = rejected
+        try store.recordIssuedRejection(withEvidence)
+        #expect(try store.issuedRejections(for: Fixture.id(2)).first?.evidence == rejected)
+        #expect(try store.issuedRejections(for: id).allSatisfy { $0.evidence == nil })
+        #expect(throws: StoreError.self) {
+            var wrong = withEvidence
+            wrong.bytes = Data("another receipt".utf8)
+            wrong.evidence = Data("other bytes".utf8)
+            try store.recordIssuedRejection(wrong)
+        }
     }
 
     @Test func receiptListMergesReceivedIssuedAndRejections() throws {
