@@ -130,7 +130,7 @@ public enum AdminAPI {
                                   detail: "every delivery of \(id.hex) is delivered; nothing was changed")
                 }
                 let deliveries = try await blocking { try node.store.message(id)?.deliveries ?? [] }
-                node.delivery.wake(recipient.map { [$0] })
+                node.delivery.retryNow(recipient.map { [$0] })
                 node.logger.notice("operator retry: \(count) deliveries due now", metadata: ["message": "\(id)"])
                 return ["retried": count, "deliveries": deliveries.map(deliveryJSON)]
             }

@@ -30,6 +30,8 @@ public final class DeliveryService: Service, Sendable {
     let logger: Logger
     let metrics: NodeMetrics?
     private let doorbells: Mutex<[String: Doorbell]>
+    /// Per peer: rung by an operator's retry, also ends the wait for a failed message's next attempt.
+    private let retryBells: Mutex<[String: Doorbell]>
     /// Rung when the configured peers change; the peer loops running.
     private let peersChanged = Doorbell()
     private let runningLoops = Mutex<Set<String>>([])
@@ -49,6 +51,7 @@ public final class DeliveryService: Service, Sendable {
         httpConfiguration.httpVersion = .http1Only
         self.httpConfiguration = httpConfiguration
         doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
+        retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
     }
 
     /// Uses `configuration` from now on: its retry policy from the next attempt, a peer's new URL
@@ -57,6 +60,9 @@ public final class DeliveryService: Service, Sendable {
     public func reconfigure(_ configuration: NodeConfiguration) {
         current.withLock { $0 = configuration }
         doorbells.withLock { bells in
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+        }
+        retryBells.withLock { bells in
             for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
         }
         peersChanged.ring()
@@ -79,6 +85,13 @@ public final class DeliveryService: Service, Sendable {
     /// Wakes every peer loop (or one) to look for due deliveries now.
     public func wake(_ peers: [String]? = nil) {
         for (peer, bell) in doorbells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+    }
+
+    /// After an operator's retry: as `wake`, and a loop waiting for a failed message's next attempt
+    /// looks again at once (the retried deliveries are due now).
+    public func retryNow(_ peers: [String]? = nil) {
+        for (peer, bell) in retryBells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+        wake(peers)
     }
 
     public func run() async throws {
@@ -123,7 +136,7 @@ public final class DeliveryService: Service, Sendable {
     }
 
     private func runPeer(_ id: ParticipantID, client: HTTPClient) async {
-        guard let bell = doorbells.withLock({ $0[id.rawValue] }) else { return }
+        guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
         while !stopping {
             guard let peer = configuration.peers.first(where: { $0.id == id }) else {
                 logger.notice("delivery to \(id) stopped: no longer a configured peer; its queued messages stay in the outbox", metadata: ["peer": "\(id)"])
@@ -133,6 +146,7 @@ public final class DeliveryService: Service, Sendable {
             log[metadataKey: "peer"] = "\(peer.id)"
             if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
             _ = bell.take()
+            _ = retryBell.take()
             let due: [DueDelivery]
             do {
                 due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50) }
@@ -148,9 +162,10 @@ public final class DeliveryService: Service, Sendable {
             for delivery in due {
                 if stopping { break }
                 if let retryAt = await deliver(delivery, to: peer, client: client, log: log) {
-                    // Keep channel order: wait for the failed message's next attempt before sending later ones.
+                    // Keep channel order: wait for the failed message's next attempt before sending
+                    // later ones (an operator's retry ends the wait).
                     let wait = max(0, retryAt.timeIntervalSinceNow)
-                    await idle(nil, for: .milliseconds(Int64(wait * 1000)))
+                    await idle(retryBell, for: .milliseconds(Int64(wait * 1000)))
                     break
                 }
             }

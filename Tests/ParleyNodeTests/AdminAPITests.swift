@@ -218,6 +218,31 @@ import Glibc
         await ru.stop()
     }
 
+    @Test func retryEndsTheBackoffWaitOfADownPeer() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let hcocPort = try freePort()
+        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["HCOC-CC": hcocPort], directory: directory)
+        configuration.retry.initialInterval = 600
+        configuration.retry.maximumInterval = 600
+        let us = try await RunningNode(configuration)
+        let id = try await submit(us.node, preLaunchComposition(recipients: ["HCOC-CC"]))
+        try await waitUntil("a failed attempt") {
+            try us.node.store.delivery(id, recipient: "HCOC-CC").map { $0.state == .pending && $0.attempts == 1 } ?? false
+        }
+        let next = try #require(try us.node.store.delivery(id, recipient: "HCOC-CC")?.nextAttempt)
+        #expect(next.timeIntervalSinceNow > 400, "backing off for about 600 s")
+        let hcoc = try await RunningNode(try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: [:], directory: directory))
+        let (status, answer) = try await admin(us.node, "/v1/messages/\(id.hex)/retry", post: [:])
+        #expect(status == 200 && answer["retried"] as? Int == 1, "\(answer)")
+        try await waitUntil("delivered long before the backoff ends", timeout: .seconds(120)) {
+            try us.node.store.delivery(id, recipient: "HCOC-CC")?.state == .delivered
+        }
+        #expect(try us.node.store.auditEvents(kinds: [.retried], messageID: id).count == 1)
+        await us.stop()
+        await hcoc.stop()
+    }
+
     @Test func reloadAppliesPeersAndRetryPolicyKeepsRestartKeysAndRefusesABadFile() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
