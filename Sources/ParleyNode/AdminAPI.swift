@@ -173,6 +173,7 @@ public enum AdminAPI {
                 let path = (exports as NSString).appendingPathComponent("stream-\(UUID().uuidString).parley")
                 let summary = try await blocking { try node.store.exportArchive(to: path, exporter: node.participant.rawValue, from: from, to: to) }
                 guard let handle = FileHandle(forReadingAtPath: path) else {
+                    unlink(path)
                     throw Problem.internalError("cannot read the exported archive \(path)")
                 }
                 unlink(path)  // the open handle keeps the data until the stream ends
