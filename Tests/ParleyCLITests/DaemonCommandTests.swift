@@ -226,6 +226,24 @@ import Testing
         #expect(refusedReload.stderr.split(separator: "\n").count == 1)
     }
 
+    @Test func statusOfANodeWithAnExpiredCRLExits1() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
+        configuration.transportTrust = configuration.signingTrust
+        configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        let ru = try await InProcessNode(configuration)
+        let status = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
+        let json = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath, "--json"])
+        await ru.stop()
+        #expect(status.status == 1, "\(status.stdout)\(status.stderr)")
+        #expect(status.stdout.contains("status: degraded") && status.stdout.contains("PROBLEM: CRL of"), "\(status.stdout)")
+        #expect(status.stdout.contains("EXPIRED: refresh the CRLs"), "\(status.stdout)")
+        #expect(json.status == 1 && json.stdout.jsonObject?["status"] as? String == "degraded")
+    }
+
     @Test func unreachableDaemonExits69() async throws {
         let directory = TemporaryDirectory()
         let absent = directory.path("absent.sock")
