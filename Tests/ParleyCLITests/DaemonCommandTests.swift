@@ -214,6 +214,14 @@ import Testing
         #expect(exported.stderr.isEmpty, "no progress when standard error is not a terminal: \(exported.stderr)")
         let verified = try await CLI.runOffPool(["archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        // On a terminal (script(1) gives it one), progress goes to standard error.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+            let command = ([CLI.executable.path, "archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls]).joined(separator: " ")
+            let terminal = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try runInTerminal(command) }) }
+            }
+            #expect(terminal.contains("verified 1 items") && terminal.contains("\u{1B}[K"), "\(terminal)")
+        }
         let again = try await CLI.runOffPool(["archive", "export", "--socket", us, "--since", "1h", "--until", "\(UTCTime.now + 3_600)", "--out", archive])
         #expect(again.status == 73, "\(again.stderr)")
 
@@ -257,6 +265,22 @@ import Testing
         #expect(refused.stderr.hasPrefix("parley: error: cannot reach parleyd at \(stale): ") && refused.stderr.hasSuffix("; is it running?\n"), "\(refused.stderr)")
         #expect(refused.stderr.split(separator: "\n").count == 1)
     }
+}
+
+/// Runs a shell command line under script(1), so that its standard streams are a terminal; returns
+/// what the terminal showed.
+func runInTerminal(_ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
 }
 
 extension CLI {
