@@ -8,6 +8,9 @@ enum AdminSocket {
     /// The group used when `admin.group` is not set, if it exists.
     static let defaultGroup = "parley"
 
+    /// Where the socket is bound before it is renamed to `path`.
+    static func temporaryPath(_ path: String) -> String { path + "~" }
+
     /// Why `path` cannot be used for the admin socket (something other than a socket is there), or nil.
     static func checkPath(_ path: String) -> String? {
         var info = stat()

@@ -170,13 +170,21 @@ public final class Node: Sendable {
             },
             logger: logger)
         let socketPath = configuration.adminSocketPath
+        // Bound under a temporary name, given its group and mode, then renamed into place: the
+        // socket never appears at its path with other permissions.
+        let bindPath = AdminSocket.temporaryPath(socketPath)
         try AdminSocket.prepare(path: socketPath)
+        try AdminSocket.prepare(path: bindPath)
         let adminGroup = configuration.adminGroup
         let adminApp = Application(
             router: AdminAPI.router(node: self),
-            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "parleyd-admin"),
+            configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: "parleyd-admin"),
             onServerRunning: { [weak self] _ in
-                let access = AdminSocket.restrict(path: socketPath, group: adminGroup)
+                let access = AdminSocket.restrict(path: bindPath, group: adminGroup)
+                guard rename(bindPath, socketPath) == 0 else {
+                    self?.logger.critical("admin API: cannot rename \(bindPath) to \(socketPath): \(String(cString: strerror(errno))); the CLI cannot reach this daemon")
+                    return
+                }
                 self?.ports.withLock { $0.admin = true }
                 switch access {
                 case .success(let description): self?.logger.info("admin API ready on \(socketPath) (\(description))")

@@ -185,8 +185,10 @@ extension NodeConfiguration {
         let adminDirectory = (adminSocketPath as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: adminDirectory) {
             problems.append(.init(key: "admin.socket", "directory \(adminDirectory) does not exist"))
-        } else if let problem = AdminSocket.checkPath(adminSocketPath) {
+        } else if let problem = AdminSocket.checkPath(adminSocketPath) ?? AdminSocket.checkPath(AdminSocket.temporaryPath(adminSocketPath)) {
             problems.append(.init(key: "admin.socket", problem))
+        } else if AdminSocket.temporaryPath(adminSocketPath).utf8.count > 107 {
+            problems.append(.init(key: "admin.socket", "\(adminSocketPath) is too long for a Unix socket (at most 106 bytes)"))
         }
         if let adminGroup, AdminSocket.groupID(adminGroup) == nil {
             problems.append(.init(key: "admin.group", "there is no group \(adminGroup) on this system; create it (e.g. with Deploy/sysusers.d) or remove the key"))
