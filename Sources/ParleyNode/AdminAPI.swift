@@ -325,7 +325,7 @@ public enum AdminAPI {
         let oldest = try node.store.oldestUndelivered()
         var store: [String: Any] = ["sent": counts.sent, "received": counts.received,
                                     "queued": try node.store.queueDepths().values.reduce(0, +),
-                                    "alerts": try node.store.alerts(limit: 100_000).count]
+                                    "alerts": try node.store.alertCount()]
         if let oldest { store["oldestUndelivered"] = iso(oldest); store["oldestUndeliveredAgeSeconds"] = Int(now.timeIntervalSince(oldest)) }
         let problems = node.healthProblems()
         var object: [String: Any] = [

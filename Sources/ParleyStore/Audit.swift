@@ -81,6 +81,12 @@ extension ParleyStore {
         }
     }
 
+    /// How many alerts (equivocations and replays) the audit log holds.
+    public func alertCount() throws(StoreError) -> Int {
+        let kinds = AuditKind.allCases.filter(\.isAlert).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0 }
+    }
+
     /// Alerts (equivocations and replays) after position `after`.
     public func alerts(after: Int64 = 0, limit: Int = 1000) throws(StoreError) -> [AuditEvent] {
         try auditEvents(after: after, kinds: Set(AuditKind.allCases.filter(\.isAlert)), limit: limit)

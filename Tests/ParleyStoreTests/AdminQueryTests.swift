@@ -118,6 +118,16 @@ import ParleyProtocol
         #expect(try store.peerStates().last?.expired == 1)
     }
 
+    @Test func alertsAreCounted() throws {
+        let store = try store
+        #expect(try store.alertCount() == 0)
+        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 1), buildReceipt: Fixture.receipt)
+        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 2, label: "other"), buildReceipt: Fixture.receipt)  // equivocation
+        _ = try store.accept(Fixture.incoming(Fixture.id(2), seq: 1), buildReceipt: Fixture.receipt)  // replay
+        #expect(try store.alertCount() == 2)
+        #expect(try store.alerts().count == 2)
+    }
+
     @Test func pageTokensRoundTrip() throws {
         let store = try store
         for n in 1...5 {
