@@ -20,21 +20,28 @@ final class Doorbell: Sendable {
 /// Sends queued messages to the configured peers, one independent loop per peer (SPEC.md §12.4):
 /// channel order, receipt verification, exponential backoff with jitter, expiry after the give-up age.
 public final class DeliveryService: Service, Sendable {
-    public let configuration: NodeConfiguration
+    /// The configuration in use; `reconfigure(_:)` replaces it at run time.
+    public var configuration: NodeConfiguration { current.withLock { $0 } }
+    private let current: Mutex<NodeConfiguration>
     let store: ParleyStore
     let verifier: MessageVerifier
     /// The client is made in `run()` and shut down when it ends (an unused HTTPClient must still be shut down).
     let httpConfiguration: HTTPClient.Configuration
     let logger: Logger
     let metrics: NodeMetrics?
-    private let doorbells: [String: Doorbell]
+    private let doorbells: Mutex<[String: Doorbell]>
+    /// Per peer: rung by an operator's retry, also ends the wait for a failed message's next attempt.
+    private let retryBells: Mutex<[String: Doorbell]>
+    /// Rung when the configured peers change; the peer loops running.
+    private let peersChanged = Doorbell()
+    private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
                 tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
         self.metrics = metrics
-        self.configuration = configuration
+        current = Mutex(configuration)
         self.store = store
         self.verifier = verifier
         self.logger = logger
@@ -43,7 +50,23 @@ public final class DeliveryService: Service, Sendable {
                                                          timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
         httpConfiguration.httpVersion = .http1Only
         self.httpConfiguration = httpConfiguration
-        doorbells = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) })
+        doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
+        retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
+    }
+
+    /// Uses `configuration` from now on: its retry policy from the next attempt, a peer's new URL
+    /// from its next attempt; a new peer gets a delivery loop, a removed peer's loop stops after its
+    /// current attempt (its queued messages stay in the outbox).
+    public func reconfigure(_ configuration: NodeConfiguration) {
+        current.withLock { $0 = configuration }
+        doorbells.withLock { bells in
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+        }
+        retryBells.withLock { bells in
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+        }
+        peersChanged.ring()
+        wake()
     }
 
     /// The mutual-TLS client configuration: this node's TLS certificate, the transport anchors as roots.
@@ -61,7 +84,14 @@ public final class DeliveryService: Service, Sendable {
 
     /// Wakes every peer loop (or one) to look for due deliveries now.
     public func wake(_ peers: [String]? = nil) {
-        for (peer, bell) in doorbells where peers?.contains(peer) ?? true { bell.ring() }
+        for (peer, bell) in doorbells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+    }
+
+    /// After an operator's retry: as `wake`, and a loop waiting for a failed message's next attempt
+    /// looks again at once (the retried deliveries are due now).
+    public func retryNow(_ peers: [String]? = nil) {
+        for (peer, bell) in retryBells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+        wake(peers)
     }
 
     public func run() async throws {
@@ -69,10 +99,18 @@ public final class DeliveryService: Service, Sendable {
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                for peer in configuration.peers {
-                    group.addTask { await self.runPeer(peer, client: client) }
-                }
                 group.addTask { await self.runExpiry() }
+                // One loop per configured peer, also for peers added by `reconfigure`.
+                while !stopping {
+                    _ = peersChanged.take()
+                    for peer in configuration.peers where runningLoops.withLock({ $0.insert(peer.id.rawValue).inserted }) {
+                        group.addTask {
+                            await self.runPeer(peer.id, client: client)
+                            self.runningLoops.withLock { _ = $0.remove(peer.id.rawValue) }
+                        }
+                    }
+                    await idle(peersChanged, for: .seconds(1))
+                }
             }
         } onGracefulShutdown: {
             self.logger.info("delivery stopping: no new attempts; in-flight requests finish")
@@ -97,13 +135,18 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    private func runPeer(_ peer: NodeConfiguration.Peer, client: HTTPClient) async {
-        var log = logger
-        log[metadataKey: "peer"] = "\(peer.id)"
-        if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
-        let bell = doorbells[peer.id.rawValue]!
+    private func runPeer(_ id: ParticipantID, client: HTTPClient) async {
+        guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
         while !stopping {
+            guard let peer = configuration.peers.first(where: { $0.id == id }) else {
+                logger.notice("delivery to \(id) stopped: no longer a configured peer; its queued messages stay in the outbox", metadata: ["peer": "\(id)"])
+                return
+            }
+            var log = logger
+            log[metadataKey: "peer"] = "\(peer.id)"
+            if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
             _ = bell.take()
+            _ = retryBell.take()
             let due: [DueDelivery]
             do {
                 due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: 50) }
@@ -119,9 +162,10 @@ public final class DeliveryService: Service, Sendable {
             for delivery in due {
                 if stopping { break }
                 if let retryAt = await deliver(delivery, to: peer, client: client, log: log) {
-                    // Keep channel order: wait for the failed message's next attempt before sending later ones.
+                    // Keep channel order: wait for the failed message's next attempt before sending
+                    // later ones (an operator's retry ends the wait).
                     let wait = max(0, retryAt.timeIntervalSinceNow)
-                    await idle(nil, for: .milliseconds(Int64(wait * 1000)))
+                    await idle(retryBell, for: .milliseconds(Int64(wait * 1000)))
                     break
                 }
             }

@@ -89,7 +89,7 @@ public struct MessageReceiver: Sendable {
                 return .problem(.internalError("verification failed: \(error.reason)"))
             }
             log.warning("rejected: \(code.name): \(error)")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
         } catch {
             log.error("verification failed unexpectedly: \(error)")
             return .problem(.internalError("verification failed: \(error)"))
@@ -97,7 +97,7 @@ public struct MessageReceiver: Sendable {
         // Steps 18–20.
         let envelope = verified.envelope
         guard let sequence = envelope.recipients.first(where: { $0.participant == participant })?.sequence else {
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
         }
         let fields = MessageFields(
             id: id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
@@ -131,19 +131,31 @@ public struct MessageReceiver: Sendable {
             }
         case .equivocation(let storedDigest, _):
             log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation, evidence: bytes,
                           reason: "message \(id) was accepted before with other bytes (SHA-256 \(storedDigest.map { String(format: "%02x", $0) }.joined()))")
         case .replay(let number, let storedID):
             log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .replay,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay, evidence: bytes,
                           reason: "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")")
         }
     }
 
-    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode, reason: String) -> Answer {
-        let status = Receipt.Status.rejected(code, reason: String(reason.prefix(Receipt.maximumReasonLength / 4)))
+    /// Signs a rejection receipt and keeps it in the store for auditors (an answer is given even if
+    /// it cannot be stored; that is logged).
+    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode,
+                        evidence: [UInt8]? = nil, reason: String) async -> Answer {
+        let shortReason = String(reason.prefix(Receipt.maximumReasonLength / 4))
+        let status = Receipt.Status.rejected(code, reason: shortReason)
         do {
             let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
+            let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender.rawValue, signer: participant.rawValue,
+                                            code: code.rawValue, reason: shortReason, messageDigest: Data(digest),
+                                            evidence: evidence.map { Data($0) }, issued: time.date)
+            do {
+                try await blocking { [store] in try store.recordIssuedRejection(rejection) }
+            } catch {
+                logger.error("cannot store the rejection receipt issued for \(id) from \(sender): \(error); it was still returned to the sender")
+            }
             return .receipt(bytes, status: status, messageID: id, sender: sender)
         } catch {
             logger.error("cannot sign a rejection receipt for \(id): \(error)")

@@ -13,7 +13,15 @@ import Synchronization
 /// One Parley node: its identity, trust, store and services (peer listener, admin listener,
 /// delivery). `services()` returns them for a `ServiceGroup`.
 public final class Node: Sendable {
-    public let configuration: NodeConfiguration
+    /// The configuration in use (`reload()` replaces the keys that can change at run time).
+    public var configuration: NodeConfiguration { current.withLock { $0 } }
+    let current: Mutex<NodeConfiguration>
+    /// The file the configuration was read from (with `PARLEY_*` overrides), read again by `reload()`;
+    /// nil: the configuration was built in code and only trust is reloaded.
+    public let configurationFile: String?
+    /// When this node object was made (the daemon's start).
+    public let started = Date()
+    let lastReload = Mutex<(at: Date, report: ReloadReport)?>(nil)
     public let identity: SigningIdentity
     public let signingTrust: TrustStoreReference
     public let transportTrust: TrustStoreReference
@@ -28,8 +36,9 @@ public final class Node: Sendable {
 
     /// Loads keys, certificates, trust anchors and CRLs and opens the store. Throws
     /// `ConfigurationError` naming the key whose file cannot be used.
-    public init(configuration: NodeConfiguration, logger: Logger) throws {
-        self.configuration = configuration
+    public init(configuration: NodeConfiguration, logger: Logger, configurationFile: String? = nil) throws {
+        current = Mutex(configuration)
+        self.configurationFile = configurationFile
         self.logger = logger
         let problems = configuration.checkResources()
         guard problems.isEmpty else { throw ConfigurationError(file: nil, problems: problems) }
@@ -120,6 +129,7 @@ public final class Node: Sendable {
     /// Reads the trust anchors and CRL files again (after a CRL refresh) and uses them for every
     /// later verification, TLS client certificates included. On failure the old trust stays in use.
     public func reloadTrust() throws {
+        let configuration = self.configuration
         let skew = TimeInterval(configuration.clockSkew)
         let signing = try TrustStore.load(anchorsPath: configuration.signingTrust.anchors, crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew)
         let transport = try TrustStore.load(anchorsPath: configuration.transportTrust.anchors, crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew)
@@ -140,6 +150,7 @@ public final class Node: Sendable {
 
     /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
     public func services() throws -> [any Service] {
+        let configuration = self.configuration
         let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
                                        acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub
@@ -160,19 +171,31 @@ public final class Node: Sendable {
             },
             logger: logger)
         let socketPath = configuration.adminSocketPath
-        try? FileManager.default.removeItem(atPath: socketPath)
+        // Bound under a temporary name, given its group and mode, then renamed into place: the
+        // socket never appears at its path with other permissions.
+        let bindPath = AdminSocket.temporaryPath(socketPath)
+        try AdminSocket.prepare(path: socketPath)
+        try AdminSocket.prepare(path: bindPath)
+        let adminGroup = configuration.adminGroup
         let adminApp = Application(
             router: AdminAPI.router(node: self),
-            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "parleyd-admin"),
+            configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: "parleyd-admin"),
             onServerRunning: { [weak self] _ in
-                chmod(socketPath, 0o660)
+                let access = AdminSocket.restrict(path: bindPath, group: adminGroup)
+                guard rename(bindPath, socketPath) == 0 else {
+                    self?.logger.critical("admin API: cannot rename \(bindPath) to \(socketPath): \(String(cString: strerror(errno))); the CLI cannot reach this daemon")
+                    return
+                }
                 self?.ports.withLock { $0.admin = true }
-                self?.logger.info("admin API ready on \(socketPath) (mode 0660)")
+                switch access {
+                case .success(let description): self?.logger.info("admin API ready on \(socketPath) (\(description))")
+                case .failure(let problem): self?.logger.error("admin API on \(socketPath): \(problem)")
+                }
             },
             logger: logger)
         // A ServiceGroup stops services in reverse order: systemd hears STOPPING=1 first, the forwarder
         // stops after the peer listener.
-        let reload = TrustReloadService(node: self)
+        let reload = ReloadService(node: self)
         var metricsApp: [any Service] = []
         if let port = configuration.metricsPort {
             let router = Router()

@@ -67,7 +67,7 @@ if checkOnly {
 do {
     let node: Node
     do {
-        node = try Node(configuration: configuration, logger: logger)
+        node = try Node(configuration: configuration, logger: logger, configurationFile: configPath)
     } catch let error as ConfigurationError {
         fail(error)
     }

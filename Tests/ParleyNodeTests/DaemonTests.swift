@@ -143,8 +143,13 @@ import Testing
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect((attributes[.posixPermissions] as? Int) == 0o660)
         try await Task.sleep(for: .milliseconds(300))
+        // SIGHUP re-reads the file: the retry policy applies, a new listen address waits for a restart.
+        var edited = try String(contentsOfFile: path, encoding: .utf8)
+        edited = edited.replacingOccurrences(of: "\"peers\":", with: "\"retry\": {\"initialSeconds\": 7}, \"peers\":")
+            .replacingOccurrences(of: "\"host\": \"127.0.0.1\"", with: "\"host\": \"localhost\"")
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: path))
         kill(process.processIdentifier, SIGHUP)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(600))
         #expect(process.isRunning)
         process.terminate()  // SIGTERM
         try await waitUntil("parleyd to exit", timeout: .seconds(10)) { !process.isRunning }
@@ -153,5 +158,7 @@ import Testing
         let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("parleyd stopped"), "\(text)")
         #expect(text.contains("trust reloaded"), "\(text)")
+        #expect(text.contains("reloaded, applied retry.initialSeconds"), "\(text)")
+        #expect(text.contains("used only after a restart (systemctl restart parleyd): listen.host"), "\(text)")
     }
 }

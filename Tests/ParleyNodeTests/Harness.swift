@@ -90,8 +90,19 @@ final class RunningNode: Sendable {
         node = try Node(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
-        task = Task { try await group.run() }
-        try await waitUntil("\(configuration.participant) listening") { [node] in node.peerPort != nil && node.adminListening }
+        let failure = Mutex<String?>(nil)
+        task = Task {
+            do { try await group.run() } catch {
+                failure.withLock { $0 = "\(error)" }
+                throw error
+            }
+        }
+        try await waitUntil("\(configuration.participant) listening") { [node] in
+            if let failure = failure.withLock({ $0 }) {
+                throw Timeout(description: "\(configuration.participant) stopped before listening: \(failure)")
+            }
+            return node.peerPort != nil && node.adminListening
+        }
     }
 
     func stop() async {
