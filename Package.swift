@@ -89,11 +89,16 @@ let package = Package(
             name: "ParleyProtocolTests",
             dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec"]
         ),
-        // Runs the built `parley` executable as a subprocess (a dependency, so it is built first).
+        // Runs the built `parley` executable as a subprocess (a dependency, so it is built first), and
+        // the hostile-input catalogue (Tests/Hostile/) against an in-process node's peer endpoint.
         .testTarget(
             name: "ParleyCLITests",
             dependencies: [
                 "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "parley",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
