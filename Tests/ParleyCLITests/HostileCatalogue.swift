@@ -95,7 +95,7 @@ extension HostileCase.Verify: CustomStringConvertible {
 /// committed key-less inputs in Tests/Hostile/inputs/.
 struct HostileForge {
     static let directory = CLI.packageRoot.appendingPathComponent("Tests/Hostile")
-    static let self_ = try! ParticipantID("RU-NRRC")
+    static let receiver = try! ParticipantID("RU-NRRC")
     static let us = try! ParticipantID("US-NRRC")
 
     let pki: CLITestPKI
@@ -405,7 +405,7 @@ struct HostileForge {
             .body(try signed(Self.envelope(seq: 100, recipients: ["FR-CNES"]).encoded)), .rejected(.notARecipient),
             .fails(code: .notARecipient), "§9.1 step 15")
         var future = Examples.envelope(.preLaunch, created: .now + 3_600)
-        future.recipients = [Recipient(participant: Self.self_, sequence: 100)]
+        future.recipients = [Recipient(participant: Self.receiver, sequence: 100)]
         future.id = .generate()
         add("H089", "created-an-hour-ahead", "created one hour after the receive time", .body(try signed(future.encoded)),
             .rejected(.clockSkew), .fails(code: .clockSkew), "§9.1 step 16")
