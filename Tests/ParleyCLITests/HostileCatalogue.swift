@@ -33,6 +33,8 @@ struct HostileCase: Sendable {
         case slowHeaders
         /// Complete headers, then the body one byte at a time.
         case slowBody
+        /// Complete headers, then the body one byte every 2.5 s: each byte within the idle timeout.
+        case slowerBody
         /// Complete headers, half the body, then nothing.
         case stalledBody
     }
@@ -66,6 +68,8 @@ struct HostileCase: Sendable {
     var daemon: Daemon
     var verify: Verify
     var spec: String
+    /// For certificate failures: the failed check `parley verify` reports (`error.certificate.check`).
+    var chainCheck: String?
 }
 
 extension HostileCase.Daemon: CustomStringConvertible {
@@ -104,8 +108,12 @@ struct HostileForge {
     let first: [UInt8]
     let firstEnvelope: Envelope
 
-    init(pki: CLITestPKI, first: [UInt8], firstEnvelope: Envelope) throws {
+    /// A sub-CA under the issuing CA (whose pathLenConstraint is 0) and a US-NRRC leaf under it.
+    let rogue: (key: PrivateKey, chain: [Certificate])
+
+    init(pki: CLITestPKI, first: [UInt8], firstEnvelope: Envelope, rogue: (key: PrivateKey, chain: [Certificate])) throws {
         self.pki = pki
+        self.rogue = rogue
         signer = try pki.identity("US-NRRC")
         self.first = first
         self.firstEnvelope = firstEnvelope
@@ -387,6 +395,9 @@ struct HostileForge {
             .body(try signed(Self.envelope(seq: 100, sender: try ParticipantID("REVOKED-TEST")).encoded, chain: revokedChain, key: revokedKey)),
             .rejected(.certificateRevoked), .fails(code: .certificateRevoked), "§8.5, §9.1 step 13")
         let france = try pki.identity("FR-CNES")
+        add("H109", "path-length-exceeded", "US-NRRC leaf under a sub-CA that the issuing CA (pathlen 0) issued: leaf, sub-CA, issuing CA",
+            .body(try signed(payload, chain: rogue.chain, key: rogue.key)), .rejected(.untrustedCertificate),
+            .fails(code: .untrustedCertificate), "§8.4, §8.5 steps 3–4")
         add("H083", "for-another-participant", "envelope sender US-NRRC, signed with FR-CNES's valid certificate",
             .body(try signed(payload, chain: france.chain, key: france.key)), .rejected(.participantMismatch),
             .fails(code: .participantMismatch), "§9.1 step 14")
@@ -459,7 +470,59 @@ struct HostileForge {
             .cutOff(status: 503), .notApplicable, "§14.6")
         add("H108", "stalled-body", "half the body, then nothing", .transport(.stalledBody),
             .cutOff(status: nil), .notApplicable, "§14.6")
-        return all
+        add("H110", "slower-body", "body trickled one byte every 2.5 s (each within the idle timeout)", .transport(.slowerBody),
+            .cutOff(status: nil), .notApplicable, "§14.6")
+        let checks = ["H058": "keyUsage", "H072": "untrustedIssuer", "H073": "untrustedIssuer", "H074": "untrustedIssuer",
+                      "H075": "untrustedIssuer", "H077": "expired", "H078": "notYetValid", "H079": "revoked", "H080": "untrustedIssuer",
+                      "H081": "noParticipantID", "H082": "multipleParticipantIDs", "H109": "pathTooLong"]
+        return all.map { entry in
+            var entry = entry
+            entry.chainCheck = checks[entry.id]
+            return entry
+        }
+    }
+
+    /// Makes the sub-CA and its leaf with the `openssl` command, signed by the test PKI's issuing CA.
+    static func makeRogueChain(_ pki: CLITestPKI, in directory: URL) throws -> (key: PrivateKey, chain: [Certificate]) {
+        let d = directory.path
+        let extensions = """
+            [ca]
+            basicConstraints = critical, CA:TRUE
+            keyUsage = critical, keyCertSign, cRLSign
+            subjectKeyIdentifier = hash
+            authorityKeyIdentifier = keyid
+            [leaf]
+            basicConstraints = critical, CA:FALSE
+            keyUsage = critical, digitalSignature, nonRepudiation
+            subjectAltName = URI:urn:parley:participant:US-NRRC
+            subjectKeyIdentifier = hash
+            authorityKeyIdentifier = keyid
+            """
+        try extensions.write(toFile: "\(d)/ext.cnf", atomically: true, encoding: .utf8)
+        let steps = [
+            ["genpkey", "-algorithm", "ED25519", "-out", "\(d)/sub.key"],
+            ["req", "-new", "-key", "\(d)/sub.key", "-subj", "/O=Parley TEST PKI - NOT FOR PRODUCTION/CN=Rogue Sub CA", "-out", "\(d)/sub.csr"],
+            ["x509", "-req", "-in", "\(d)/sub.csr", "-CA", pki.path("issuing/ca.pem"), "-CAkey", pki.path("issuing/private/ca.key"),
+             "-days", "30", "-extfile", "\(d)/ext.cnf", "-extensions", "ca", "-out", "\(d)/sub.pem"],
+            ["genpkey", "-algorithm", "ED25519", "-out", "\(d)/leaf.key"],
+            ["req", "-new", "-key", "\(d)/leaf.key", "-subj", "/O=Parley TEST PKI - NOT FOR PRODUCTION/CN=US-NRRC", "-out", "\(d)/leaf.csr"],
+            ["x509", "-req", "-in", "\(d)/leaf.csr", "-CA", "\(d)/sub.pem", "-CAkey", "\(d)/sub.key",
+             "-days", "30", "-extfile", "\(d)/ext.cnf", "-extensions", "leaf", "-out", "\(d)/leaf.pem"],
+        ]
+        for arguments in steps {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["openssl"] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw Missing(description: "openssl \(arguments.joined(separator: " ")) failed") }
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(d)/leaf.key")
+        let chain = try Certificate.load(path: "\(d)/leaf.pem") + Certificate.load(path: "\(d)/sub.pem")
+            + Certificate.load(path: pki.path("issuing/ca.pem"))
+        return (try PrivateKey.load(path: "\(d)/leaf.key"), chain)
     }
 
     static func protocolCode(_ code: RejectionCode) -> ProtocolError.Code {

@@ -55,7 +55,12 @@ import Testing
             valid.append(bytes)
         }
 
-        let forge = try HostileForge(pki: pki, first: valid[0], firstEnvelope: firstEnvelope)
+        let rogueDirectory = directory.appendingPathComponent("rogue")
+        try FileManager.default.createDirectory(at: rogueDirectory, withIntermediateDirectories: true)
+        let rogue = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try HostileForge.makeRogueChain(pki, in: rogueDirectory) }) }
+        }
+        let forge = try HostileForge(pki: pki, first: valid[0], firstEnvelope: firstEnvelope, rogue: rogue)
         let cases = try forge.cases()
         #expect(cases.count >= 60)
         #expect(Set(cases.map(\.id)).count == cases.count, "case ids are unique")
@@ -179,6 +184,14 @@ import Testing
             #expect(answered == 503 && connection.received.contains("urn:parley:problem:unavailable"), "\(label); got \(connection.received)")
             #expect(closed != nil && ContinuousClock.now - start <= limit + .seconds(1), "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
             await connection.close()
+        case .slowerBody:
+            let connection = try await RawConnection.open(port: port, tls: hub)
+            await connection.send(head)
+            let start = ContinuousClock.now
+            let closed = await connection.trickle(message, every: .milliseconds(2_500), limit: limit + .seconds(4))
+            #expect(closed != nil && ContinuousClock.now - start <= limit + .seconds(1), "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
+            #expect(connection.status == nil || connection.status == 503, "\(label); got \(connection.received)")
+            await connection.close()
         case .stalledBody:
             let connection = try await RawConnection.open(port: port, tls: hub)
             await connection.send(head + message.prefix(message.count / 2))
@@ -204,6 +217,10 @@ import Testing
             let error = result?["error"] as? [String: Any]
             #expect(output.status == 1 && result?["valid"] as? Bool == false, "\(label); got \(output.status) \(output.stdout)\(output.stderr)")
             #expect(error?["code"] as? String == code.rawValue, "\(label); got \(output.stdout)\(output.stderr)")
+            if let check = hostile.chainCheck {
+                let certificate = error?["certificate"] as? [String: Any]
+                #expect(certificate?["check"] as? String == check, "\(label): chain check \(check); got \(output.stdout)")
+            }
             if case .rejected(let rejection) = hostile.daemon {
                 let name = (error?["rejection"] as? [String: Any])?["name"] as? String
                 #expect(name == rejection.name, "\(label): the CLI names the receiver's rejection; got \(output.stdout)")
@@ -222,7 +239,7 @@ import Testing
     static func table(_ cases: [HostileCase]) -> String {
         var lines = ["| id | input | what is sent | the node answers | `parley verify` | SPEC.md |", "|---|---|---|---|---|---|"]
         for c in cases {
-            lines.append("| \(c.id) | \(c.name) | \(c.what.replacingOccurrences(of: "|", with: "\\|")) | \(c.daemon) | \(c.verify) | \(c.spec) |")
+            lines.append("| \(c.id) | \(c.name) | \(c.what.replacingOccurrences(of: "|", with: "\\|")) | \(c.daemon) | \(c.verify)\(c.chainCheck.map { " (check `\($0)`)" } ?? "") | \(c.spec) |")
         }
         return lines.joined(separator: "\n")
     }
