@@ -102,15 +102,15 @@ public struct TrustStore: Sendable {
                 reason: "the chain holds \(chain.count) certificates; at most \(Self.maximumChainLength) are accepted"
             )
         }
+        let key = VerificationCache.Key(chain: chain, purpose: purpose)
+        if let cached = storage.cache.lookup(key, at: time) {
+            return cached  // only chains that passed every check below are cached
+        }
         if purpose == .messageSigning, let index = chain.firstIndex(where: { anchors.contains($0) }) {
             throw ChainVerificationError(
                 check: .untrustedIssuer, certificateIndex: index, certificateSubject: chain[index].subject,
                 reason: "x5chain includes the trust anchor '\(chain[index].subject)'; the signer must leave the root CA out (SPEC.md §5.2)"
             )
-        }
-        let key = VerificationCache.Key(chain: chain, purpose: purpose)
-        if let cached = storage.cache.lookup(key, at: time) {
-            return cached
         }
         let (verified, window) = try verifyWithOpenSSL(chain: chain, leaf: leaf, at: time, purpose: purpose)
         if let window, window.contains(time) {
