@@ -31,10 +31,8 @@ struct HostileCase: Sendable {
         case silentConnection
         /// Request line, then one header byte at a time.
         case slowHeaders
-        /// Complete headers, then the body one byte at a time.
-        case slowBody
-        /// Complete headers, then the body one byte every 2.5 s: each byte within the idle timeout.
-        case slowerBody
+        /// Complete headers, then the body one byte at a time, this long apart.
+        case slowBody(every: Duration)
         /// Complete headers, half the body, then nothing.
         case stalledBody
     }
@@ -466,11 +464,11 @@ struct HostileForge {
             .cutOff(status: nil), .notApplicable, "§14.6")
         add("H106", "slow-headers", "request headers trickled one byte every 0.5 s", .transport(.slowHeaders),
             .cutOff(status: nil), .notApplicable, "§14.6")
-        add("H107", "slow-body", "body trickled one byte every 0.5 s", .transport(.slowBody),
+        add("H107", "slow-body", "body trickled one byte every 0.5 s", .transport(.slowBody(every: .milliseconds(500))),
             .cutOff(status: 503), .notApplicable, "§14.6")
         add("H108", "stalled-body", "half the body, then nothing", .transport(.stalledBody),
             .cutOff(status: nil), .notApplicable, "§14.6")
-        add("H110", "slower-body", "body trickled one byte every 2.5 s (each within the idle timeout)", .transport(.slowerBody),
+        add("H110", "slower-body", "body trickled one byte every 2.5 s (each within the idle timeout)", .transport(.slowBody(every: .milliseconds(2_500))),
             .cutOff(status: nil), .notApplicable, "§14.6")
         let checks = ["H058": "keyUsage", "H072": "untrustedIssuer", "H073": "untrustedIssuer", "H074": "untrustedIssuer",
                       "H075": "untrustedIssuer", "H077": "expired", "H078": "notYetValid", "H079": "revoked", "H080": "untrustedIssuer",

@@ -68,13 +68,15 @@ final class RawConnection: Sendable {
     /// passes; returns how long after opening the connection was closed (nil: still open at `limit`).
     func trickle(_ bytes: [UInt8], every interval: Duration, limit: Duration) async -> Duration? {
         var index = 0
+        var nextSend = ContinuousClock.now
         while ContinuousClock.now - opened < limit {
             if !channel.isActive { return ContinuousClock.now - opened }
-            if index < bytes.count {
+            if index < bytes.count, ContinuousClock.now >= nextSend {
                 await send([bytes[index]])
                 index += 1
+                nextSend = ContinuousClock.now + interval
             }
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(for: .milliseconds(50))
         }
         return channel.isActive ? nil : ContinuousClock.now - opened
     }
