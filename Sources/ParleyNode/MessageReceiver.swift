@@ -172,9 +172,9 @@ public struct MessageReceiver: Sendable {
 
     /// SPEC.md §9.1 steps 2–4: the id (key 2) and sender (key 3) of a COSE_Sign1 message.
     static func identify(_ bytes: [UInt8]) -> Result<(MessageID, ParticipantID), Problem> {
-        let object: COSESign1
+        let payload: [UInt8]
         do {
-            object = try COSESign1(decoding: bytes)
+            payload = try identificationPayload(bytes)
         } catch let error as CodecError {
             switch error.code {
             case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
@@ -185,13 +185,26 @@ public struct MessageReceiver: Sendable {
         } catch {
             return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
         }
-        guard case .map(let map)? = try? CBOR(decoding: object.payload),
+        guard case .map(let map)? = try? CBOR(decoding: payload),
               let idBytes = map[2]?.bytesValue, let id = try? MessageID(bytes: idBytes),
               let senderText = map[3]?.textValue, let sender = try? ParticipantID(senderText)
         else {
             return .failure(.malformed("the payload is not a map with a 16-byte id at key 2 and a participant id at key 3"))
         }
         return .success((id, sender))
+    }
+
+    /// The payload of step 3: tag 18 around four elements whose third is a byte string. The other
+    /// elements (protected header, unprotected header, signature) are checked in step 6, so a
+    /// message whose only fault is there is identified and gets a signed `malformed` rejection.
+    static func identificationPayload(_ bytes: [UInt8]) throws -> [UInt8] {
+        do {
+            return try COSESign1(decoding: bytes, profile: .rfc9052).payload
+        } catch let error as CodecError where error.code == .notCOSESign1 {
+            guard case .tagged(COSESign1.tag, .array(let items)) = try CBOR(decoding: bytes), items.count == 4,
+                  case .byteString(let payload) = items[2] else { throw error }
+            return payload
+        }
     }
 }
 

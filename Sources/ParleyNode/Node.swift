@@ -160,9 +160,13 @@ public final class Node: Sendable {
                                                   transportTrust: transportTrust, logger: logger)
         let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
+        // The router answers 503 to a body part arriving after the request timeout; a body still
+        // incomplete a second later has its connection closed (RequestDeadlineHandler).
+        let deadline = idle + .seconds(1)
         let peerApp = Application(
             router: peerRouter,
-            server: try .tls(.http1(configuration: .init(idleTimeout: idle)), configuration: tls),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: deadline)], idleTimeout: idle)),
+                             configuration: tls),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "parleyd"),
             onServerRunning: { [weak self] channel in
                 let port = channel.localAddress?.port

@@ -157,6 +157,9 @@ extension NodeConfiguration {
             if identity.participantID != participant {
                 problems.append(.init(key: "signing.chain", "certificate binds participant \(identity.participantID), but participant is \(participant)"))
             }
+            if let anchors = try? Certificate.load(path: signingTrust.anchors), let root = identity.chain.first(where: anchors.contains) {
+                problems.append(.init(key: "signing.chain", "\(signingChainPath) includes the trust anchor '\(root.subject)': leave the root CA out of the chain file (SPEC.md §5.2); receivers reject messages carrying it as untrusted-certificate"))
+            }
         } catch {
             problems.append(.init(key: "signing.key", "cannot use \(signingKeyPath) with \(signingChainPath): \(error)"))
         }
