@@ -20,14 +20,14 @@ import Glibc
 
     /// GET or POST on a node's admin socket; the JSON object answered and the status.
     func admin(_ node: Node, _ uri: String, post body: [String: Any]? = nil) async throws -> (UInt, [String: Any]) {
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        defer { _ = client.shutdown() }
         let url = URL(httpURLWithSocketPath: node.configuration.adminSocketPath, uri: uri)!.absoluteString
-        let (status, bytes): (UInt, [UInt8])
-        if let body {
-            (status, bytes, _) = try await post(client, url, Array(try JSONSerialization.data(withJSONObject: body)), contentType: "application/json")
-        } else {
-            (status, bytes) = try await get(client, url)
+        let request = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+        let (status, bytes): (UInt, [UInt8]) = try await withHTTPClient { client in
+            if let request {
+                let (status, bytes, _) = try await post(client, url, request, contentType: "application/json")
+                return (status, bytes)
+            }
+            return try await get(client, url)
         }
         let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
         return (status, object)

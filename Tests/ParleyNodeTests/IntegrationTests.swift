@@ -17,12 +17,11 @@ import Testing
 
     /// Submits through the admin API on the Unix socket and returns the message id.
     func submitThroughAdmin(_ node: Node, recipients: [String]) async throws -> MessageID {
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        defer { _ = client.shutdown() }
         let draft = preLaunchComposition(recipients: recipients)
         let url = URL(httpURLWithSocketPath: node.configuration.adminSocketPath, uri: "/v1/drafts")!
-        let (status, body, _) = try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)),
-                                               contentType: "application/json")
+        let (status, body, _) = try await withHTTPClient { client in
+            try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
+        }
         #expect(status == 201, "admin answered \(String(decoding: body, as: UTF8.self))")
         let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         return try MessageID(hex: try #require(object?["id"] as? String))
