@@ -496,9 +496,9 @@ class Soak:
         if not self.options.skew or not self.faulting:
             return 0
         # Offsets 0..+SKEW: the pairwise differences, which are what the protocol tolerates, still
-        # range over -SKEW..+SKEW (a node ahead of its peer and behind it). A negative libfaketime
-        # offset makes parleyd ignore SIGTERM for about that long (an artifact of libfaketime's
-        # timed-wait interception, not reproduced with a real clock; see Tests/RELIABILITY.md).
+        # range over -SKEW..+SKEW (a node ahead of its peer and behind it). Under a negative
+        # libfaketime offset parleyd stops only about that long after its start, whenever SIGTERM
+        # comes; not seen with a real clock or a positive offset (see Tests/RELIABILITY.md).
         return self.rng.randint(0, self.options.skew)
 
     async def start_node(self, node):
