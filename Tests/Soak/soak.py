@@ -24,8 +24,8 @@ Receipts are verified with `parley verify` (signature, chain, CRLs) and their bi
 SHA-256 of the sender's stored bytes, signer, sender, status) is checked here. Any violation makes
 the exit status 1; 2 means the harness itself could not run (missing binary, no tmpfs, ...).
 
-Short version (CI):  python3 Tests/Soak/soak.py --kills 12
-Long version:        python3 Tests/Soak/soak.py --kills 60 --min-seconds 600
+Short version (CI):  python3 Tests/Soak/soak.py --kills 12 --stops 3 --disk-cycles 1 --min-messages 40 --drain-seconds 300
+Long version:        python3 Tests/Soak/soak.py --kills 60 --min-seconds 300
 See Tests/RELIABILITY.md, section "Fault injection", for every parameter and the latest figures.
 
 Python standard library only (the CI virtual environment works, any python3 >= 3.9 does).
