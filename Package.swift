@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "ParleyNode", "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "parleyd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

@@ -95,7 +95,7 @@ public final class DeliveryService: Service, Sendable {
     }
 
     public func run() async throws {
-        _ = try? store.requeueInFlight()
+        await requeueInterruptedDeliveries()
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -119,6 +119,26 @@ public final class DeliveryService: Service, Sendable {
     }
 
     private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    /// Deliveries a previous run left in flight (killed mid-attempt, or stopped while a failure could
+    /// not be recorded) are never due until requeued. While the store refuses the write (a full
+    /// disk), retried every second: no delivery can be marked in flight meanwhile either.
+    private func requeueInterruptedDeliveries() async {
+        var reported = false
+        while !stopping {
+            do {
+                _ = try await blocking { [store] in try store.requeueInFlight() }
+                if reported { logger.info("deliveries left in flight by the previous run requeued; delivery starts") }
+                return
+            } catch {
+                if !reported {
+                    logger.error("cannot requeue the deliveries left in flight by the previous run (retrying every second; delivery waits until the store can be written): \(error)")
+                    reported = true
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
 
     private func runExpiry() async {
         while !stopping {
@@ -210,14 +230,28 @@ public final class DeliveryService: Service, Sendable {
             return Date().addingTimeInterval(5)
         }
         let attempts = delivery.record.attempts + 1
-        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) -> Date {
-            let next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
-            do {
-                try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
-            } catch {
-                log.error("cannot record a failed attempt: \(error)")
-            }
+        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date {
+            var next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
             log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s")
+            // The delivery is marked in flight, and in-flight deliveries are not due: until the failure
+            // is recorded it would never be retried (before a restart). Keep trying; the channel cannot
+            // move past this message anyway. On shutdown, the next start requeues it.
+            var reported = false
+            while true {
+                do {
+                    try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
+                    if reported { log.info("failed attempt recorded; the delivery is pending again") }
+                    break
+                } catch {
+                    if !reported {
+                        log.error("cannot record a failed attempt (retrying every second; the delivery waits in flight until the store can be written): \(error)")
+                        reported = true
+                    }
+                    if stopping { break }
+                    try? await Task.sleep(for: .seconds(1))
+                    next = max(next, Date())
+                }
+            }
             return next
         }
 
@@ -236,15 +270,15 @@ public final class DeliveryService: Service, Sendable {
             retryAfter = response.headers.first(name: "Retry-After").flatMap(TimeInterval.init)
             body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
         } catch {
-            return fail("transport: \(error)")
+            return await fail("transport: \(error)")
         }
         guard status == 200 else {
             let problem = String(buffer: body).prefix(300)
             switch status {
             case 429, 500, 502, 503, 504:
-                return fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
+                return await fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
             default:
-                return fail("HTTP \(status), not retryable without operator action: \(problem)",
+                return await fail("HTTP \(status), not retryable without operator action: \(problem)",
                             retryAfter: configuration.retry.maximumInterval, level: .error)
             }
         }
@@ -253,7 +287,7 @@ public final class DeliveryService: Service, Sendable {
         do {
             verified = try verifier.verifyReceipt(receiptBytes, at: .now, for: sent, from: peer.id)
         } catch {
-            return fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
+            return await fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
         }
         let status2: ReceiptStatus
         switch verified.receipt.status {
@@ -266,7 +300,7 @@ public final class DeliveryService: Service, Sendable {
                                            status: status2, received: verified.receipt.received.date)
             _ = try await blocking { [store] in try store.recordReceipt(received) }
         } catch {
-            return fail("cannot store the receipt: \(error)", level: .error)
+            return await fail("cannot store the receipt: \(error)", level: .error)
         }
         let latency = Date().timeIntervalSince(delivery.record.queued)
         switch verified.receipt.status {
