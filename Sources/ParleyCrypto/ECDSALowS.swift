@@ -7,6 +7,9 @@ public enum ECDSALowS {
     static let p256Order: [UInt8] = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
     static let p384Order: [UInt8] = hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973")
 
+    static let p256HalfOrder = halfOrder(p256Order)
+    static let p384HalfOrder = halfOrder(p384Order)
+
     static func order(of algorithm: SignatureAlgorithm) -> [UInt8]? {
         switch algorithm {
         case .es256: return p256Order
@@ -17,10 +20,14 @@ public enum ECDSALowS {
 
     /// True when `signature` is not ECDSA, or its `s` is at most half the group order.
     public static func isLowS(_ signature: [UInt8], algorithm: SignatureAlgorithm) -> Bool {
-        guard let n = order(of: algorithm) else { return true }
-        guard signature.count == 2 * n.count else { return false }
-        let s = signature[n.count...]
-        let half = halfOrder(n)
+        let half: [UInt8]
+        switch algorithm {
+        case .es256: half = p256HalfOrder
+        case .es384: half = p384HalfOrder
+        case .edDSA: return true
+        }
+        guard signature.count == 2 * half.count else { return false }
+        let s = signature[half.count...]
         return s.lexicographicallyPrecedes(half) || s.elementsEqual(half)
     }
 

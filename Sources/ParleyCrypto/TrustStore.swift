@@ -104,7 +104,13 @@ public struct TrustStore: Sendable {
         }
         let key = VerificationCache.Key(chain: chain, purpose: purpose)
         if let cached = storage.cache.lookup(key, at: time) {
-            return cached
+            return cached  // only chains that passed every check below are cached
+        }
+        if purpose == .messageSigning, let index = chain.firstIndex(where: { anchors.contains($0) }) {
+            throw ChainVerificationError(
+                check: .untrustedIssuer, certificateIndex: index, certificateSubject: chain[index].subject,
+                reason: "x5chain includes the trust anchor '\(chain[index].subject)'; the signer must leave the root CA out (SPEC.md §5.2)"
+            )
         }
         let (verified, window) = try verifyWithOpenSSL(chain: chain, leaf: leaf, at: time, purpose: purpose)
         if let window, window.contains(time) {
@@ -237,9 +243,27 @@ public struct TrustStore: Sendable {
                 path.append(try Certificate(copying: pointer))
             }
         }
+        if purpose == .messageSigning {
+            try checkPathIsChain(path, chain: chain)
+        }
         let participantID = try checkProfile(leaf: leaf, purpose: purpose)
         let verified = VerifiedChain(leaf: leaf, path: path, participantID: participantID, purpose: purpose)
         return (verified, validityWindow(of: path))
+    }
+
+    /// SPEC.md §8.5 step 2: the path is built only from x5chain, in its order. OpenSSL builds its own
+    /// path and ignores untrusted certificates it does not need, so a chain with repeated, looping or
+    /// extra certificates would otherwise pass: require the path to be exactly x5chain plus one anchor.
+    private func checkPathIsChain(_ path: [Certificate], chain: [Certificate]) throws {
+        let mismatch = chain.indices.first { $0 >= path.count - 1 || path[$0].derEncoded != chain[$0].derEncoded }
+        guard path.count == chain.count + 1, mismatch == nil else {
+            let index = mismatch ?? chain.count - 1
+            throw ChainVerificationError(
+                check: .untrustedIssuer, certificateIndex: index, certificateSubject: chain[index].subject,
+                reason: "x5chain is not a certification path: each certificate must be issued by the next one and the last by a trust anchor, "
+                    + "with no certificate repeated or left over (\(chain.count) given, \(path.count - 1) used)"
+            )
+        }
     }
 
     /// The times at which a fresh verification of `path` would also succeed: every certificate valid

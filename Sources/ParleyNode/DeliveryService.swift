@@ -70,14 +70,21 @@ final class Doorbell: Sendable {
 /// Sends queued messages to the configured peers, one independent loop per peer (SPEC.md §12.4):
 /// channel order, receipt verification, exponential backoff with jitter, expiry after the give-up age.
 public final class DeliveryService: Service, Sendable {
-    public let configuration: NodeConfiguration
+    /// The configuration in use; `reconfigure(_:)` replaces it at run time.
+    public var configuration: NodeConfiguration { current.withLock { $0 } }
+    private let current: Mutex<NodeConfiguration>
     let store: ParleyStore
     let verifier: MessageVerifier
     /// The client is made in `run()` and shut down when it ends (an unused HTTPClient must still be shut down).
     let httpConfiguration: HTTPClient.Configuration
     let logger: Logger
     let metrics: NodeMetrics?
-    private let doorbells: [String: Doorbell]
+    private let doorbells: Mutex<[String: Doorbell]>
+    /// Per peer: rung by an operator's retry, also ends the wait for a failed message's next attempt.
+    private let retryBells: Mutex<[String: Doorbell]>
+    /// Rung when the configured peers change; the peer loops running.
+    private let peersChanged = Doorbell()
+    private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
     /// Requests in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
@@ -89,12 +96,12 @@ public final class DeliveryService: Service, Sendable {
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
                 tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
         self.metrics = metrics
+        current = Mutex(configuration)
         window = max(1, configuration.limits.deliveryWindow)
         updates = GroupCommitter(label: "delivery") { batch in
             GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
                 batch, batch: { try store.applyDeliveryUpdates($0) }, single: { try store.applyDeliveryUpdates([$0])[0] })
         }
-        self.configuration = configuration
         self.store = store
         self.verifier = verifier
         self.logger = logger
@@ -105,7 +112,23 @@ public final class DeliveryService: Service, Sendable {
         // One kept-alive connection per request in flight.
         httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, window)
         self.httpConfiguration = httpConfiguration
-        doorbells = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) })
+        doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
+        retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
+    }
+
+    /// Uses `configuration` from now on: its retry policy from the next attempt, a peer's new URL
+    /// from its next attempt; a new peer gets a delivery loop, a removed peer's loop stops after its
+    /// current attempt (its queued messages stay in the outbox).
+    public func reconfigure(_ configuration: NodeConfiguration) {
+        current.withLock { $0 = configuration }
+        doorbells.withLock { bells in
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+        }
+        retryBells.withLock { bells in
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+        }
+        peersChanged.ring()
+        wake()
     }
 
     /// The mutual-TLS client configuration: this node's TLS certificate, the transport anchors as roots.
@@ -123,18 +146,33 @@ public final class DeliveryService: Service, Sendable {
 
     /// Wakes every peer loop (or one) to look for due deliveries now.
     public func wake(_ peers: [String]? = nil) {
-        for (peer, bell) in doorbells where peers?.contains(peer) ?? true { bell.ring() }
+        for (peer, bell) in doorbells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+    }
+
+    /// After an operator's retry: as `wake`, and a loop waiting for a failed message's next attempt
+    /// looks again at once (the retried deliveries are due now).
+    public func retryNow(_ peers: [String]? = nil) {
+        for (peer, bell) in retryBells.withLock({ $0 }) where peers?.contains(peer) ?? true { bell.ring() }
+        wake(peers)
     }
 
     public func run() async throws {
-        _ = try? store.requeueInFlight()
+        await requeueInterruptedDeliveries()
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                for peer in configuration.peers {
-                    group.addTask { await self.runPeer(peer, client: client) }
-                }
                 group.addTask { await self.runExpiry() }
+                // One loop per configured peer, also for peers added by `reconfigure`.
+                while !stopping {
+                    _ = peersChanged.take()
+                    for peer in configuration.peers where runningLoops.withLock({ $0.insert(peer.id.rawValue).inserted }) {
+                        group.addTask {
+                            await self.runPeer(peer.id, client: client)
+                            self.runningLoops.withLock { _ = $0.remove(peer.id.rawValue) }
+                        }
+                    }
+                    await idle(peersChanged, for: .seconds(1))
+                }
             }
         } onGracefulShutdown: {
             self.logger.info("delivery stopping: no new attempts; in-flight requests finish")
@@ -143,6 +181,26 @@ public final class DeliveryService: Service, Sendable {
     }
 
     private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    /// Deliveries a previous run left in flight (killed mid-attempt, or stopped while a failure could
+    /// not be recorded) are never due until requeued. While the store refuses the write (a full
+    /// disk), retried every second: no delivery can be marked in flight meanwhile either.
+    private func requeueInterruptedDeliveries() async {
+        var reported = false
+        while !stopping {
+            do {
+                _ = try await blocking { [store] in try store.requeueInFlight() }
+                if reported { logger.info("deliveries left in flight by the previous run requeued; delivery starts") }
+                return
+            } catch {
+                if !reported {
+                    logger.error("cannot requeue the deliveries left in flight by the previous run (retrying every second; delivery waits until the store can be written): \(error)")
+                    reported = true
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
 
     private func runExpiry() async {
         while !stopping {
@@ -161,28 +219,32 @@ public final class DeliveryService: Service, Sendable {
 
     /// Keeps up to `window` requests in flight: due deliveries are taken in channel order, marked in
     /// flight together (one transaction) and sent at once; answers come back in any order. After a
-    /// failed attempt no new request starts until its retry is due, so the failed message is sent
-    /// again before any later one.
-    private func runPeer(_ peer: NodeConfiguration.Peer, client: HTTPClient) async {
-        var log = logger
-        log[metadataKey: "peer"] = "\(peer.id)"
-        if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
-        let bell = doorbells[peer.id.rawValue]!
+    /// failed attempt no new request starts until its retry is due (or an operator's retry), so the
+    /// failed message is sent again before any later one.
+    private func runPeer(_ id: ParticipantID, client: HTTPClient) async {
+        guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
         let flight = PeerFlight()
         let window = self.window
-        let peerLog = log
         await withTaskGroup(of: Void.self) { group in
             while !stopping {
+                guard let peer = configuration.peers.first(where: { $0.id == id }) else {
+                    logger.notice("delivery to \(id) stopped: no longer a configured peer; its queued messages stay in the outbox", metadata: ["peer": "\(id)"])
+                    return
+                }
+                var log = logger
+                log[metadataKey: "peer"] = "\(peer.id)"
+                if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
                 _ = bell.take()
                 let (running, pausedUntil) = flight.state.withLock { ($0.running, $0.pausedUntil) }
                 if let pausedUntil {
                     let wait = pausedUntil.timeIntervalSinceNow
-                    if wait > 0 {
+                    if wait > 0 && !retryBell.take() {
                         await bell.wait(timeout: min(pollInterval, .milliseconds(Int64(wait * 1000) + 1)))
                         continue
                     }
                     flight.state.withLock { $0.pausedUntil = nil }
                 }
+                _ = retryBell.take()
                 // Refill in groups (one in-flight transaction each), or at once when idle.
                 let free = window - running
                 guard free > 0, running == 0 || free >= (window + 1) / 2 else {
@@ -213,6 +275,7 @@ public final class DeliveryService: Service, Sendable {
                 }
                 let sending = due.filter { marked.contains($0.record.messageID) }
                 flight.state.withLock { $0.running += sending.count }
+                let peerLog = log
                 for delivery in sending {
                     group.addTask {
                         let retryAt = await self.deliver(delivery, to: peer, client: client, log: peerLog)
@@ -263,14 +326,28 @@ public final class DeliveryService: Service, Sendable {
             return nil
         }
         let attempts = delivery.record.attempts + 1
-        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) -> Date {
-            let next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
-            do {
-                try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
-            } catch {
-                log.error("cannot record a failed attempt: \(error)")
-            }
+        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date {
+            var next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
             log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s")
+            // The delivery is marked in flight, and in-flight deliveries are not due: until the failure
+            // is recorded it would never be retried (before a restart). Keep trying; the channel cannot
+            // move past this message anyway. On shutdown, the next start requeues it.
+            var reported = false
+            while true {
+                do {
+                    try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
+                    if reported { log.info("failed attempt recorded; the delivery is pending again") }
+                    break
+                } catch {
+                    if !reported {
+                        log.error("cannot record a failed attempt (retrying every second; the delivery waits in flight until the store can be written): \(error)")
+                        reported = true
+                    }
+                    if stopping { break }
+                    try? await Task.sleep(for: .seconds(1))
+                    next = max(next, Date())
+                }
+            }
             return next
         }
 
@@ -289,15 +366,15 @@ public final class DeliveryService: Service, Sendable {
             retryAfter = response.headers.first(name: "Retry-After").flatMap(TimeInterval.init)
             body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
         } catch {
-            return fail("transport: \(error)")
+            return await fail("transport: \(error)")
         }
         guard status == 200 else {
             let problem = String(buffer: body).prefix(300)
             switch status {
             case 429, 500, 502, 503, 504:
-                return fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
+                return await fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
             default:
-                return fail("HTTP \(status), not retryable without operator action: \(problem)",
+                return await fail("HTTP \(status), not retryable without operator action: \(problem)",
                             retryAfter: configuration.retry.maximumInterval, level: .error)
             }
         }
@@ -306,7 +383,7 @@ public final class DeliveryService: Service, Sendable {
         do {
             verified = try verifier.verifyReceipt(receiptBytes, at: .now, for: sent, from: peer.id)
         } catch {
-            return fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
+            return await fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
         }
         let status2: ReceiptStatus
         switch verified.receipt.status {
@@ -319,7 +396,7 @@ public final class DeliveryService: Service, Sendable {
                                            status: status2, received: verified.receipt.received.date)
             _ = try await updates.submit(.receipt(received))
         } catch {
-            return fail("cannot store the receipt: \(error)", level: .error)
+            return await fail("cannot store the receipt: \(error)", level: .error)
         }
         let latency = Date().timeIntervalSince(delivery.record.queued)
         switch verified.receipt.status {

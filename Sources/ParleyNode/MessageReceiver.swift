@@ -114,7 +114,7 @@ public struct MessageReceiver: Sendable {
                 return .problem(.internalError("verification failed: \(error.reason)"))
             }
             log.warning("rejected: \(code.name): \(error)")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
         } catch {
             log.error("verification failed unexpectedly: \(error)")
             return .problem(.internalError("verification failed: \(error)"))
@@ -122,7 +122,7 @@ public struct MessageReceiver: Sendable {
         // Steps 18–20.
         let envelope = verified.envelope
         guard let sequence = envelope.recipients.first(where: { $0.participant == participant })?.sequence else {
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
         }
         let fields = MessageFields(
             id: id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
@@ -153,19 +153,31 @@ public struct MessageReceiver: Sendable {
             }
         case .equivocation(let storedDigest, _):
             log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation, evidence: bytes,
                           reason: "message \(id) was accepted before with other bytes (SHA-256 \(storedDigest.map { String(format: "%02x", $0) }.joined()))")
         case .replay(let number, let storedID):
             log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
-            return reject(id: id, sender: sender, digest: digest, at: time, code: .replay,
+            return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay, evidence: bytes,
                           reason: "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")")
         }
     }
 
-    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode, reason: String) -> Answer {
-        let status = Receipt.Status.rejected(code, reason: String(reason.prefix(Receipt.maximumReasonLength / 4)))
+    /// Signs a rejection receipt and keeps it in the store for auditors (an answer is given even if
+    /// it cannot be stored; that is logged).
+    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode,
+                        evidence: [UInt8]? = nil, reason: String) async -> Answer {
+        let shortReason = String(reason.prefix(Receipt.maximumReasonLength / 4))
+        let status = Receipt.Status.rejected(code, reason: shortReason)
         do {
             let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
+            let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender.rawValue, signer: participant.rawValue,
+                                            code: code.rawValue, reason: shortReason, messageDigest: Data(digest),
+                                            evidence: evidence.map { Data($0) }, issued: time.date)
+            do {
+                try await blocking { [store] in try store.recordIssuedRejection(rejection) }
+            } catch {
+                logger.error("cannot store the rejection receipt issued for \(id) from \(sender): \(error); it was still returned to the sender")
+            }
             return .receipt(bytes, status: status, messageID: id, sender: sender)
         } catch {
             logger.error("cannot sign a rejection receipt for \(id): \(error)")
@@ -182,9 +194,9 @@ public struct MessageReceiver: Sendable {
 
     /// SPEC.md §9.1 steps 2–4: the id (key 2) and sender (key 3) of a COSE_Sign1 message.
     static func identify(_ bytes: [UInt8]) -> Result<(MessageID, ParticipantID), Problem> {
-        let object: COSESign1
+        let payload: [UInt8]
         do {
-            object = try COSESign1(decoding: bytes)
+            payload = try identificationPayload(bytes)
         } catch let error as CodecError {
             switch error.code {
             case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
@@ -195,13 +207,26 @@ public struct MessageReceiver: Sendable {
         } catch {
             return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
         }
-        guard case .map(let map)? = try? CBOR(decoding: object.payload),
+        guard case .map(let map)? = try? CBOR(decoding: payload),
               let idBytes = map[2]?.bytesValue, let id = try? MessageID(bytes: idBytes),
               let senderText = map[3]?.textValue, let sender = try? ParticipantID(senderText)
         else {
             return .failure(.malformed("the payload is not a map with a 16-byte id at key 2 and a participant id at key 3"))
         }
         return .success((id, sender))
+    }
+
+    /// The payload of step 3: tag 18 around four elements whose third is a byte string. The other
+    /// elements (protected header, unprotected header, signature) are checked in step 6, so a
+    /// message whose only fault is there is identified and gets a signed `malformed` rejection.
+    static func identificationPayload(_ bytes: [UInt8]) throws -> [UInt8] {
+        do {
+            return try COSESign1(decoding: bytes, profile: .rfc9052).payload
+        } catch let error as CodecError where error.code == .notCOSESign1 {
+            guard case .tagged(COSESign1.tag, .array(let items)) = try CBOR(decoding: bytes), items.count == 4,
+                  case .byteString(let payload) = items[2] else { throw error }
+            return payload
+        }
     }
 }
 

@@ -13,7 +13,15 @@ import Synchronization
 /// One Parley node: its identity, trust, store and services (peer listener, admin listener,
 /// delivery). `services()` returns them for a `ServiceGroup`.
 public final class Node: Sendable {
-    public let configuration: NodeConfiguration
+    /// The configuration in use (`reload()` replaces the keys that can change at run time).
+    public var configuration: NodeConfiguration { current.withLock { $0 } }
+    let current: Mutex<NodeConfiguration>
+    /// The file the configuration was read from (with `PARLEY_*` overrides), read again by `reload()`;
+    /// nil: the configuration was built in code and only trust is reloaded.
+    public let configurationFile: String?
+    /// When this node object was made (the daemon's start).
+    public let started = Date()
+    let lastReload = Mutex<(at: Date, report: ReloadReport)?>(nil)
     public let identity: SigningIdentity
     public let signingTrust: TrustStoreReference
     public let transportTrust: TrustStoreReference
@@ -31,8 +39,9 @@ public final class Node: Sendable {
 
     /// Loads keys, certificates, trust anchors and CRLs and opens the store. Throws
     /// `ConfigurationError` naming the key whose file cannot be used.
-    public init(configuration: NodeConfiguration, logger: Logger) throws {
-        self.configuration = configuration
+    public init(configuration: NodeConfiguration, logger: Logger, configurationFile: String? = nil) throws {
+        current = Mutex(configuration)
+        self.configurationFile = configurationFile
         self.logger = logger
         let problems = configuration.checkResources()
         guard problems.isEmpty else { throw ConfigurationError(file: nil, problems: problems) }
@@ -73,7 +82,8 @@ public final class Node: Sendable {
     /// The Prometheus exposition of this node's metrics.
     public func metricsText() -> String {
         let now = Date()
-        let depths = (try? store.queueDepths()) ?? [:]
+        var depths = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, 0) })
+        depths.merge((try? store.queueDepths()) ?? [:]) { $1 }
         let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
         let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
@@ -143,6 +153,7 @@ public final class Node: Sendable {
     /// Reads the trust anchors and CRL files again (after a CRL refresh) and uses them for every
     /// later verification, TLS client certificates included. On failure the old trust stays in use.
     public func reloadTrust() throws {
+        let configuration = self.configuration
         let skew = TimeInterval(configuration.clockSkew)
         let signing = try TrustStore.load(anchorsPath: configuration.signingTrust.anchors, crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew)
         let transport = try TrustStore.load(anchorsPath: configuration.transportTrust.anchors, crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew)
@@ -163,6 +174,7 @@ public final class Node: Sendable {
 
     /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
     public func services() throws -> [any Service] {
+        let configuration = self.configuration
         let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
                                        acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub
@@ -172,9 +184,13 @@ public final class Node: Sendable {
                                                   transportTrust: transportTrust, logger: logger)
         let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
+        // The router answers 503 to a body part arriving after the request timeout; a body still
+        // incomplete a second later has its connection closed (RequestDeadlineHandler).
+        let deadline = idle + .seconds(1)
         let peerApp = Application(
             router: peerRouter,
-            server: try .tls(.http1(configuration: .init(idleTimeout: idle)), configuration: tls),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: deadline)], idleTimeout: idle)),
+                             configuration: tls),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "parleyd"),
             onServerRunning: { [weak self] channel in
                 let port = channel.localAddress?.port
@@ -183,19 +199,31 @@ public final class Node: Sendable {
             },
             logger: logger)
         let socketPath = configuration.adminSocketPath
-        try? FileManager.default.removeItem(atPath: socketPath)
+        // Bound under a temporary name, given its group and mode, then renamed into place: the
+        // socket never appears at its path with other permissions.
+        let bindPath = AdminSocket.temporaryPath(socketPath)
+        try AdminSocket.prepare(path: socketPath)
+        try AdminSocket.prepare(path: bindPath)
+        let adminGroup = configuration.adminGroup
         let adminApp = Application(
             router: AdminAPI.router(node: self),
-            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "parleyd-admin"),
+            configuration: .init(address: .unixDomainSocket(path: bindPath), serverName: "parleyd-admin"),
             onServerRunning: { [weak self] _ in
-                chmod(socketPath, 0o660)
+                let access = AdminSocket.restrict(path: bindPath, group: adminGroup)
+                guard rename(bindPath, socketPath) == 0 else {
+                    self?.logger.critical("admin API: cannot rename \(bindPath) to \(socketPath): \(String(cString: strerror(errno))); the CLI cannot reach this daemon")
+                    return
+                }
                 self?.ports.withLock { $0.admin = true }
-                self?.logger.info("admin API ready on \(socketPath) (mode 0660)")
+                switch access {
+                case .success(let description): self?.logger.info("admin API ready on \(socketPath) (\(description))")
+                case .failure(let problem): self?.logger.error("admin API on \(socketPath): \(problem)")
+                }
             },
             logger: logger)
         // A ServiceGroup stops services in reverse order: systemd hears STOPPING=1 first, the forwarder
         // stops after the peer listener.
-        let reload = TrustReloadService(node: self)
+        let reload = ReloadService(node: self)
         var metricsApp: [any Service] = []
         if let port = configuration.metricsPort {
             let router = Router()

@@ -61,6 +61,9 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var listenHost: String = "0.0.0.0"
     public var listenPort: Int = 8443
     public var adminSocketPath: String = "/run/parley/admin.sock"
+    /// The admin socket's group. nil: `parley` when that group exists, else the daemon's own group;
+    /// a name given here must exist.
+    public var adminGroup: String?
     /// Prometheus metrics listener (plain HTTP, keep it on loopback or a management network); nil: off.
     public var metricsHost: String = "127.0.0.1"
     public var metricsPort: Int?
@@ -157,6 +160,9 @@ extension NodeConfiguration {
             if identity.participantID != participant {
                 problems.append(.init(key: "signing.chain", "certificate binds participant \(identity.participantID), but participant is \(participant)"))
             }
+            if let anchors = try? Certificate.load(path: signingTrust.anchors), let root = identity.chain.first(where: anchors.contains) {
+                problems.append(.init(key: "signing.chain", "\(signingChainPath) includes the trust anchor '\(root.subject)': leave the root CA out of the chain file (SPEC.md §5.2); receivers reject messages carrying it as untrusted-certificate"))
+            }
         } catch {
             problems.append(.init(key: "signing.key", "cannot use \(signingKeyPath) with \(signingChainPath): \(error)"))
         }
@@ -185,6 +191,13 @@ extension NodeConfiguration {
         let adminDirectory = (adminSocketPath as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: adminDirectory) {
             problems.append(.init(key: "admin.socket", "directory \(adminDirectory) does not exist"))
+        } else if let problem = AdminSocket.checkPath(adminSocketPath) ?? AdminSocket.checkPath(AdminSocket.temporaryPath(adminSocketPath)) {
+            problems.append(.init(key: "admin.socket", problem))
+        } else if AdminSocket.temporaryPath(adminSocketPath).utf8.count > 107 {
+            problems.append(.init(key: "admin.socket", "\(adminSocketPath) is too long for a Unix socket (at most 106 bytes)"))
+        }
+        if let adminGroup, AdminSocket.groupID(adminGroup) == nil {
+            problems.append(.init(key: "admin.group", "there is no group \(adminGroup) on this system; create it (e.g. with Deploy/sysusers.d) or remove the key"))
         }
         return problems
     }
@@ -290,6 +303,7 @@ private struct Reader {
         let host = string("listen.host", required: false) ?? "0.0.0.0"
         let port = int("listen.port", default: 8443, range: 0...65_535)
         let socket = string("admin.socket", required: false) ?? "/run/parley/admin.sock"
+        let adminGroup = string("admin.group", required: false)
         let metricsHost = string("metrics.host", required: false) ?? "127.0.0.1"
         let metricsPort = int("metrics.port", default: -1, range: 0...65_535)
 
@@ -372,6 +386,7 @@ private struct Reader {
         configuration.listenHost = host
         configuration.listenPort = port
         configuration.adminSocketPath = socket
+        configuration.adminGroup = adminGroup
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort >= 0 ? metricsPort : nil
         configuration.peers = peers

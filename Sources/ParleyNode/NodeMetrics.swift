@@ -1,78 +1,90 @@
 import Foundation
+import Prometheus
 import Synchronization
 
-/// Counters and a latency histogram, exported in the Prometheus text format (version 0.0.4) by the
+/// This node's metrics in a swift-prometheus registry, exported in the Prometheus text format by the
 /// optional metrics listener (`metrics.listen`).
+///
+/// Each node has its own registry (tests run several nodes in one process); `parleyd` also bootstraps
+/// swift-metrics with `factory`, so instrumentation in the libraries it uses lands in the same export.
 public final class NodeMetrics: Sendable {
-    /// Upper bounds (seconds) of the submit-to-receipt latency buckets.
-    static let latencyBuckets: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600]
+    /// Upper bounds of the submit-to-receipt latency buckets.
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .milliseconds(2_500), .seconds(5), .seconds(10), .seconds(30),
+        .seconds(60), .seconds(300), .seconds(900), .seconds(3_600),
+    ]
 
-    private struct State {
-        var sent: [String: Int] = [:]  // receipt status → count
-        var received = 0
-        var duplicatesAnswered = 0
-        var rejectedByCode: [String: Int] = [:]
-        var problems: [String: Int] = [:]
-        var latencyCounts = [Int](repeating: 0, count: NodeMetrics.latencyBuckets.count)
-        var latencySum = 0.0
-        var latencyCount = 0
+    public let registry: PrometheusCollectorRegistry
+    private let received: Counter
+    private let duplicatesAnswered: Counter
+    private let latency: DurationHistogram
+    /// Peers whose queue depth was ever exported: a peer missing from a later scrape is set to 0.
+    private let exportedPeers = Mutex<Set<String>>([])
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        received = registry.makeCounter(descriptor: Self.received)
+        duplicatesAnswered = registry.makeCounter(descriptor: Self.duplicatesAnswered)
+        latency = registry.makeDurationHistogram(descriptor: Self.latency, buckets: Self.latencyBuckets)
     }
-    private let state = Mutex(State())
 
-    public init() {}
+    /// A swift-metrics factory writing into this node's registry.
+    public var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
 
-    func receiptRecorded(status: String, latency: TimeInterval) {
-        state.withLock { state in
-            state.sent[status, default: 0] += 1
-            guard status != "rejected" else { return }
-            state.latencySum += latency
-            state.latencyCount += 1
-            for (index, bound) in Self.latencyBuckets.enumerated() where latency <= bound { state.latencyCounts[index] += 1 }
-        }
+    static var sent: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_sent", unitName: "total",
+                                           helpText: "Deliveries settled by a verified receipt, by receipt status.") }
+    static var received: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_received", unitName: "total",
+                                               helpText: "Messages accepted from peers.") }
+    static var duplicatesAnswered: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "duplicates_answered", unitName: "total",
+                                                         helpText: "Deliveries answered with a duplicate receipt.") }
+    static var rejected: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_rejected", unitName: "total",
+                                               helpText: "Signed rejection receipts issued, by code.") }
+    static var problems: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "http_problems", unitName: "total",
+                                               helpText: "Requests answered with a problem instead of a receipt.") }
+    static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "queue_depth", unitName: "",
+                                                 helpText: "Deliveries not yet settled, per peer.") }
+    static var oldestUndelivered: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "oldest_undelivered_age", unitName: "seconds",
+                                                        helpText: "Age of the oldest unsettled delivery (0 if none).") }
+    static var certificateExpiry: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "certificate_expiry", unitName: "days",
+                                                        helpText: "Days until this node's certificates expire.") }
+    static var latency: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "delivery_latency", unitName: "seconds",
+                                              helpText: "Time from queueing to a verified accepted or duplicate receipt.") }
+
+    func receiptRecorded(status: String, latency seconds: TimeInterval) {
+        registry.makeCounter(descriptor: Self.sent, labels: [("status", status)]).increment()
+        guard status != "rejected" else { return }
+        latency.record(.nanoseconds(Int64((max(0, seconds) * 1e9).rounded())))
     }
 
     func problem(_ name: String) {
-        state.withLock { $0.problems[name, default: 0] += 1 }
+        registry.makeCounter(descriptor: Self.problems, labels: [("problem", name)]).increment()
     }
 
     func answered(_ answer: MessageReceiver.Answer) {
-        state.withLock { state in
-            switch answer {
-            case .receipt(_, .accepted, _, _): state.received += 1
-            case .receipt(_, .duplicate, _, _): state.duplicatesAnswered += 1
-            case .receipt(_, .rejected(let code, _), _, _): state.rejectedByCode[code.name, default: 0] += 1
-            case .problem(let problem): state.problems[problem.name, default: 0] += 1
-            }
+        switch answer {
+        case .receipt(_, .accepted, _, _): received.increment()
+        case .receipt(_, .duplicate, _, _): duplicatesAnswered.increment()
+        case .receipt(_, .rejected(let code, _), _, _):
+            registry.makeCounter(descriptor: Self.rejected, labels: [("code", code.name)]).increment()
+        case .problem(let problem): self.problem(problem.name)
         }
     }
 
-    /// The exposition text; `queueDepths`, `oldestUndeliveredAge` and `certificateDays` are read at scrape time.
+    /// The exposition text; `queueDepths`, `oldestUndeliveredAge` and `certificateDays` are read at scrape
+    /// time and set on their gauges first.
     func render(queueDepths: [String: Int], oldestUndeliveredAge: TimeInterval?, certificateDays: [(String, Int)]) -> String {
-        let s = state.withLock { $0 }
-        var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for (labels, value) in samples { out += "\(name)\(labels) \(value)\n" }
+        let peers = exportedPeers.withLock { peers in
+            peers.formUnion(queueDepths.keys)
+            return peers
         }
-        metric("parley_messages_sent_total", "counter", "Deliveries settled by a verified receipt, by receipt status.",
-               s.sent.sorted { $0.key < $1.key }.map { ("{status=\"\($0.key)\"}", "\($0.value)") })
-        metric("parley_messages_received_total", "counter", "Messages accepted from peers.", [("", "\(s.received)")])
-        metric("parley_duplicates_answered_total", "counter", "Deliveries answered with a duplicate receipt.", [("", "\(s.duplicatesAnswered)")])
-        metric("parley_messages_rejected_total", "counter", "Signed rejection receipts issued, by code.",
-               s.rejectedByCode.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\"}", "\($0.value)") })
-        metric("parley_http_problems_total", "counter", "Requests answered with a problem instead of a receipt.",
-               s.problems.sorted { $0.key < $1.key }.map { ("{problem=\"\($0.key)\"}", "\($0.value)") })
-        metric("parley_queue_depth", "gauge", "Deliveries not yet settled, per peer.",
-               queueDepths.sorted { $0.key < $1.key }.map { ("{peer=\"\($0.key)\"}", "\($0.value)") })
-        metric("parley_oldest_undelivered_age_seconds", "gauge", "Age of the oldest unsettled delivery (0 if none).",
-               [("", String(format: "%.0f", oldestUndeliveredAge ?? 0))])
-        metric("parley_certificate_expiry_days", "gauge", "Days until this node's certificates expire.",
-               certificateDays.map { ("{certificate=\"\($0.0)\"}", "\($0.1)") })
-        var buckets: [(String, String)] = Self.latencyBuckets.enumerated().map { ("_bucket{le=\"\($1)\"}", "\(s.latencyCounts[$0])") }
-        buckets.append(("_bucket{le=\"+Inf\"}", "\(s.latencyCount)"))
-        buckets.append(("_sum", String(format: "%.6f", s.latencySum)))
-        buckets.append(("_count", "\(s.latencyCount)"))
-        metric("parley_delivery_latency_seconds", "histogram", "Time from queueing to a verified accepted or duplicate receipt.", buckets)
-        return out
+        for peer in peers {
+            registry.makeGauge(descriptor: Self.queueDepth, labels: [("peer", peer)]).set(Double(queueDepths[peer] ?? 0))
+        }
+        registry.makeGauge(descriptor: Self.oldestUndelivered).set((oldestUndeliveredAge ?? 0).rounded())
+        for (certificate, days) in certificateDays {
+            registry.makeGauge(descriptor: Self.certificateExpiry, labels: [("certificate", certificate)]).set(Double(days))
+        }
+        return registry.emitToString()
     }
 }

@@ -42,6 +42,30 @@ final class ConcurrencyLimiter: Sendable {
     }
 }
 
+/// Answers a request for an unknown path, or a known path with another method, with a problem
+/// (SPEC.md §12.3: 404 `not-found`, 405 `method-not-allowed`) instead of an empty 404.
+struct UnroutedProblemMiddleware: RouterMiddleware {
+    typealias Context = PeerRequestContext
+    static let paths: Set<String> = ["/v1/messages", "/v1/health"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            guard Self.paths.contains(path) else {
+                return PeerServer.problemResponse(Problem(status: 404, name: "not-found", title: "Not found",
+                                                          detail: "no such endpoint: \(path); the peer interface is POST /v1/messages and GET /v1/health"))
+            }
+            let allowed = path == "/v1/messages" ? "POST" : "GET"
+            var response = PeerServer.problemResponse(Problem(status: 405, name: "method-not-allowed", title: "Method not allowed",
+                                                              detail: "\(request.method) is not allowed on \(path); use \(allowed)"))
+            response.headers[.allow] = allowed
+            return response
+        }
+    }
+}
+
 /// The peer interface: `POST /v1/messages` and `GET /v1/health` over mutual TLS (SPEC.md §12).
 public enum PeerServer {
     public static let coseMediaType = "application/cose; cose-type=\"cose-sign1\""
@@ -54,6 +78,8 @@ public enum PeerServer {
                               health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
         let limits = configuration.limits
         let router = Router(context: PeerRequestContext.self)
+        // Request counts and durations per route and status through swift-metrics (parleyd exports them).
+        router.add(middleware: MetricsMiddleware())
         let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
         let participant = receiver.identity.participantID
         let logger = receiver.logger
@@ -63,6 +89,7 @@ public enum PeerServer {
             return problemResponse(problem)
         }
 
+        router.add(middleware: UnroutedProblemMiddleware())
         router.post("/v1/messages") { request, context -> Response in
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
             let peer: ParticipantID

@@ -66,7 +66,7 @@ public struct SigningIdentity: Sendable {
                                  certificateChain: chain.map(\.derEncoded)).encoded
         }
         let toBeSigned = COSESign1.toBeSigned(protectedHeader: header, payload: payload)
-        let signature = ECDSALowS.normalized(try key.signature(for: toBeSigned), algorithm: key.algorithm)
+        let signature = try key.signature(for: toBeSigned)
         return COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded
     }
 }

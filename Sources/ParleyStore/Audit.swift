@@ -23,6 +23,8 @@ public enum AuditKind: String, Sendable, Hashable, CaseIterable {
     case imported
     /// A retention purge deleted old messages (one event per purge, with the counts).
     case purged
+    /// This node signed and returned a rejection receipt (kept in `issued_rejection`).
+    case rejectionIssued = "rejection-issued"
 
     /// Events an operator must look at.
     public var isAlert: Bool { self == .equivocation || self == .replay }
@@ -77,6 +79,12 @@ extension ParleyStore {
                     detail: row["detail"])
             }
         }
+    }
+
+    /// How many alerts (equivocations and replays) the audit log holds.
+    public func alertCount() throws(StoreError) -> Int {
+        let kinds = AuditKind.allCases.filter(\.isAlert).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0 }
     }
 
     /// Alerts (equivocations and replays) after position `after`.

@@ -351,18 +351,20 @@ extension ParleyStore {
     }
 
     /// Operator: make deliveries of `id` (to `recipient`, or to every recipient not yet delivered)
-    /// pending again, due at `at`. Returns how many deliveries were requeued.
+    /// pending again, due at `at`. Returns how many deliveries were requeued. `note` is added to
+    /// the audit event (who asked, why).
     @discardableResult
-    public func retry(_ id: MessageID, recipient: String? = nil, at: Date = Date()) throws(StoreError) -> Int {
+    public func retry(_ id: MessageID, recipient: String? = nil, at: Date = Date(), note: String? = nil) throws(StoreError) -> Int {
         try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .rejected, .expired, .cancelled],
-                           set: "state = 'pending', next_attempt = ?, updated = ?", kind: .retried, withNextAttempt: true)
+                           set: "state = 'pending', next_attempt = ?, updated = ?", kind: .retried, withNextAttempt: true, note: note)
     }
 
     /// Operator: stop trying to deliver `id` (to `recipient`, or to all recipients not yet settled).
+    /// A delivered or rejected delivery is never cancelled. `note` is added to the audit event.
     @discardableResult
-    public func cancel(_ id: MessageID, recipient: String? = nil, at: Date = Date()) throws(StoreError) -> Int {
+    public func cancel(_ id: MessageID, recipient: String? = nil, at: Date = Date(), note: String? = nil) throws(StoreError) -> Int {
         try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .expired],
-                           set: "state = 'cancelled', updated = ?", kind: .cancelled, withNextAttempt: false)
+                           set: "state = 'cancelled', updated = ?", kind: .cancelled, withNextAttempt: false, note: note)
     }
 
     /// At start-up: deliveries left in flight by a previous run become pending, due at `at`.
@@ -384,7 +386,7 @@ extension ParleyStore {
     }
 
     private func operatorAction(_ id: MessageID, recipient: String?, at: Date, from: Set<DeliveryState>,
-                                set: String, kind: AuditKind, withNextAttempt: Bool) throws(StoreError) -> Int {
+                                set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
         return try writeStore { db in
             guard let rowid = try MessageRows.rowid(db, id: id),
@@ -407,7 +409,7 @@ extension ParleyStore {
                                arguments: arguments)
                 if db.changesCount > 0 {
                     changed += 1
-                    try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator")
+                    try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator" + (note.map { ": \($0)" } ?? ""))
                 }
             }
             if changed == 0, let recipient {

@@ -47,6 +47,22 @@ public struct MessageRecord: Hashable, Sendable {
 public struct PageCursor: Hashable, Sendable {
     let time: Int64
     let rowid: Int64
+
+    /// The cursor as text (`<seconds>.<row>`), to hand to a client that asks for the next page.
+    public var token: String { "\(time).\(rowid)" }
+
+    /// A cursor from its `token`, or nil if `token` is not one.
+    public init?(token: String) {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let time = Int64(parts[0]), let rowid = Int64(parts[1]), time >= 0, rowid >= 0 else { return nil }
+        self.time = time
+        self.rowid = rowid
+    }
+
+    init(time: Int64, rowid: Int64) {
+        self.time = time
+        self.rowid = rowid
+    }
 }
 
 /// Filters for inbox queries; all given filters must match. Results are newest first (by creation

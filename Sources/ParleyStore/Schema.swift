@@ -4,7 +4,7 @@ import GRDB
 /// version is a new migration appended here.
 enum Schema {
     /// The schema version this code writes (`PRAGMA user_version`).
-    static let currentVersion = 3
+    static let currentVersion = 4
     /// `PRAGMA application_id` of a Parley store: "PRLY".
     static let applicationID: Int32 = 0x5052_4C59
 
@@ -18,6 +18,9 @@ enum Schema {
         }
         migrator.registerMigration("v3") { db in
             try db.execute(sql: v3)
+        }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: v4)
         }
         return migrator
     }
@@ -215,5 +218,35 @@ enum Schema {
             BEGIN INSERT INTO message_fts(message_fts, rowid, remarks_text) VALUES ('delete', old.rowid, old.remarks_text); END;
 
         PRAGMA user_version = 3;
+        """
+
+    /// Version 4: the rejection receipts this node issues (signed, kept for auditors even though the
+    /// rejected message is not stored: its id may be new, or belong to another stored message in the
+    /// case of an equivocation; for equivocations and replays the rejected bytes are kept as
+    /// evidence, SPEC.md §9.1 step 18), and indexes to list receipts by time and by signer. Issued rejections are
+    /// immutable and never deleted.
+    static let v4 = """
+        CREATE TABLE issued_rejection (
+            rowid INTEGER PRIMARY KEY,
+            message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+            sender TEXT NOT NULL,
+            signer TEXT NOT NULL,
+            rejection_code INTEGER NOT NULL,
+            rejection_reason TEXT NOT NULL,
+            stored INTEGER NOT NULL,
+            message_digest BLOB NOT NULL CHECK (length(message_digest) = 32),
+            evidence BLOB,
+            bytes BLOB NOT NULL,
+            digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32)
+        );
+        CREATE INDEX issued_rejection_by_stored ON issued_rejection(stored);
+        CREATE INDEX issued_rejection_by_message ON issued_rejection(message_id);
+        CREATE TRIGGER issued_rejection_no_update BEFORE UPDATE ON issued_rejection
+            BEGIN SELECT RAISE(ABORT, 'issued rejection receipts are immutable'); END;
+        CREATE TRIGGER issued_rejection_no_delete BEFORE DELETE ON issued_rejection
+            BEGIN SELECT RAISE(ABORT, 'issued rejection receipts are never deleted'); END;
+        CREATE INDEX receipt_by_stored ON receipt(stored);
+        CREATE INDEX receipt_by_signer ON receipt(signer, direction, stored);
+        PRAGMA user_version = 4;
         """
 }

@@ -9,7 +9,7 @@ struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",
         abstract: "Work with exported archives.",
-        subcommands: [ArchiveVerify.self]
+        subcommands: [ArchiveVerify.self, ArchiveExport.self]
     )
 }
 
@@ -23,7 +23,8 @@ struct ArchiveVerify: ParsableCommand {
         were signed, SPEC.md §8.6) and every receipt against its message, and the sequence \
         numbers of each channel. Prints a summary: items and how many are valid, each failure \
         (item, message id, code, reason), gaps per channel and messages without a receipt. \
-        The CRLs must be current at the verification times. Gaps and missing receipts are \
+        The CRLs must be current at the verification times. Progress is shown on standard \
+        error when it is a terminal. Gaps and missing receipts are \
         reported facts; with --strict they also make the verification fail.
 
         Exit status: 0 if everything verifies, 1 if not, 65 if the file is not a readable archive.
@@ -62,7 +63,11 @@ struct ArchiveVerify: ParsableCommand {
         }
         let store = try TrustStore.load(anchorsPath: trust, crlPaths: crls, maximumClockSkew: TimeInterval(clockSkew))
         let verifier = MessageVerifier(trust: TrustStoreReference(store), maximumClockSkew: Int64(clockSkew))
-        let report = try ParleyStore.verifyArchive(at: file, verifier: verifier)
+        var progress = ProgressLine()
+        let report = try ParleyStore.verifyArchive(at: file, verifier: verifier) { items in
+            progress.show("verified \(items) items…")
+        }
+        progress.finish()
         let passed = report.isValid && (!strict || (report.channelsWithGaps.isEmpty && report.unreceipted.isEmpty))
         print(json ? Self.json(report, file: file, passed: passed) : Self.text(report, file: file, passed: passed))
         if !passed { throw ExitCode(ExitStatus.verificationFailed) }

@@ -29,11 +29,13 @@ enum ExitStatus {
     static let ioError: Int32 = 74
     /// A private key file has loose permissions or the passphrase is wrong.
     static let permission: Int32 = 77
+    /// parleyd refused a reload: its configuration (or trust) files have problems.
+    static let configuration: Int32 = 78
 
     static let helpText = """
     Exit status:
       0   success (for verify commands: everything verified)
-      1   verification failed (a message, receipt or archive is not valid)
+      1   verification failed (a message, receipt or archive is not valid); status: a node problem
       64  usage error (unknown option, missing or malformed argument)
       65  invalid input data (a composition field, key, certificate, CRL or archive is not valid)
       66  an input file is missing or unreadable
@@ -42,6 +44,10 @@ enum ExitStatus {
       73  an output file already exists or cannot be created (nothing is overwritten)
       74  input/output error while reading or writing
       77  permission problem (private key file readable by others, wrong passphrase)
+      78  parleyd kept its configuration or trust on reload: a file has problems (listed)
+    Daemon commands: 65 also when parleyd refuses a request (an invalid draft, or a delivery \
+    state that does not allow it, e.g. cancelling a delivered message), 66 when it holds no \
+    such message, 69 when it cannot be reached.
     """
 }
 

@@ -13,13 +13,13 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The daemon's admin socket (admin.socket in parleyd.json). Example: --socket /run/parley/admin.sock", valueName: "path"))
     var socket: String = "/run/parley/admin.sock"
 
-    @Flag(help: "Print the daemon's JSON answer unchanged instead of a table.")
+    @Flag(help: "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal). Example: parley status --json | jq .peers")
     var json = false
 }
 
 /// A JSON request to parleyd's admin API over its Unix socket (AsyncHTTPClient, `http+unix://`).
 enum AdminClient {
-    static func request(_ socket: String, _ uri: String, post body: [UInt8]? = nil) async throws -> [UInt8] {
+    static func request(_ socket: String, _ uri: String, post body: [UInt8]? = nil, timeout: TimeAmount = .seconds(30)) async throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: socket) else {
             throw unreachable(socket, "no such socket")
         }
@@ -36,23 +36,39 @@ enum AdminClient {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            bytes = try await response.body.collect(upTo: 16 << 20)
+            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
             throw unreachable(socket, reason(error))
         }
         let data = Array(buffer: bytes)
-        guard (200..<300).contains(response.status.code) else {
+        try check(response.status.code, data)
+        return data
+    }
+
+    /// Throws the CLI error for an answer that is not 2xx: 404 → 66, other 4xx → 65, else 69.
+    static func check(_ status: UInt, _ data: [UInt8]) throws {
+        guard (200..<300).contains(status) else {
             let problem = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
             let text = [problem?["title"] as? String, problem?["detail"] as? String].compactMap { $0 }.joined(separator: ": ")
-            let what = text.isEmpty ? "HTTP \(response.status.code)" : text
-            switch response.status.code {
+            let what = text.isEmpty ? "HTTP \(status)" : text
+            switch status {
             case 404: throw CLIError(ExitStatus.noInput, "parleyd: \(what)")
             case 400..<500: throw CLIError(ExitStatus.invalidData, "parleyd refused the request: \(what)")
-            default: throw CLIError(ExitStatus.unavailable, "parleyd failed (HTTP \(response.status.code)): \(what); see its log (journalctl -u parleyd)")
+            default: throw CLIError(ExitStatus.unavailable, "parleyd failed (HTTP \(status)): \(what); see its log (journalctl -u parleyd)")
             }
         }
-        return data
+    }
+
+    /// Percent-encodes a query parameter value.
+    static func encode(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+    }
+
+    /// `path?name=value&…` for the given parameters (nil values left out).
+    static func uri(_ path: String, _ parameters: [(String, String?)]) -> String {
+        let query = parameters.compactMap { name, value in value.map { "\(name)=\(encode($0))" } }
+        return path + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
     /// Why a plain connect(2) to the socket fails, or nil if it succeeds (AsyncHTTPClient would
@@ -231,9 +247,17 @@ struct Inbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the messages the local parleyd has received and accepted, newest first.",
         discussion: """
+        Filters combine (all must match). Times are RFC 3339 UTC (2026-11-01T06:00:00Z), a date \
+        (2026-11-01, midnight UTC), an age (30m, 24h, 7d: that long ago) or now. --since and --until \
+        compare with the message's creation time; --until is exclusive. --grep finds messages whose \
+        remarks contain all the given words (case and accents ignored). Shows --limit messages \
+        (default 100); the JSON answer's "next" value continues the list with --after.
+
         Examples:
           parley inbox
-          parley inbox --from RU-NRRC --type pre-launch
+          parley inbox --from RU-NRRC --type pre-launch --since 7d
+          parley inbox --since 2026-11-01 --until 2026-12-01 --grep "range safety" --limit 20
+          parley inbox --json --after 1795000000.42
 
         \(ExitStatus.helpText)
         """
@@ -244,30 +268,60 @@ struct Inbox: AsyncParsableCommand {
     @Option(name: .customLong("from"), help: ArgumentHelp("Only messages from this participant. Example: --from RU-NRRC", valueName: "id"))
     var sender: String?
 
-    @Option(help: ArgumentHelp("Only messages of this type. Example: --type pre-launch", valueName: "type"))
+    @Option(help: ArgumentHelp("Only messages of this type (a catalogue name). Example: --type pre-launch", valueName: "type"))
     var type: String?
 
-    func run() async throws {
-        let query = sender.map { "?sender=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? ""
-        let answer = try await AdminClient.request(daemon.socket, "/v1/inbox" + query)
-        var messages = try AdminClient.object(answer)["messages"] as? [[String: Any]] ?? []
-        if let type { messages = messages.filter { text($0["type"]) == type } }
-        if daemon.json {
-            let data = try JSONSerialization.data(withJSONObject: ["messages": messages], options: [.sortedKeys])
-            return print(String(decoding: data, as: UTF8.self))
+    @Option(help: ArgumentHelp("Only messages created at or after this time. Example: --since 2026-11-01T00:00:00Z, --since 24h", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only messages created before this time. Example: --until 2026-12-01", valueName: "time"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("Only messages whose remarks contain all these words. Example: --grep \"range safety\"", valueName: "text"))
+    var grep: String?
+
+    @Option(help: ArgumentHelp("At most this many messages (1–10000). Example: --limit 20", valueName: "n"))
+    var limit: Int = 100
+
+    @Option(help: ArgumentHelp("Continue after this position (the \"next\" value of a --json answer). Example: --after 1795000000.42", valueName: "position"))
+    var after: String?
+
+    func validate() throws {
+        if let type, NotificationType(name: type) == nil {
+            throw ValidationError("--type \(type) is not a notification type; use one of \(NotificationType.allCases.map(\.name).joined(separator: ", "))")
         }
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and 10000") }
+        _ = try CLITime.parse(since, option: "--since")
+        _ = try CLITime.parse(until, option: "--until")
+    }
+
+    func run() async throws {
+        let uri = AdminClient.uri("/v1/inbox", [
+            ("sender", sender), ("type", type), ("since", try CLITime.parse(since, option: "--since")?.description),
+            ("until", try CLITime.parse(until, option: "--until")?.description), ("text", grep), ("limit", "\(limit)"), ("after", after),
+        ])
+        let answer = try await AdminClient.request(daemon.socket, uri)
+        if daemon.json { return AdminClient.printRaw(answer) }
+        let object = try AdminClient.object(answer)
+        let messages = object["messages"] as? [[String: Any]] ?? []
         guard !messages.isEmpty else { return print("no messages") }
-        print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED"], messages.map { m in
-            [text(m["id"]), text(m["type"]), text(m["sender"]), text(m["seq"]), text(m["created"]), text(m["stored"])]
+        print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"], messages.map { m in
+            [text(m["id"]), text(m["type"]), text(m["sender"]), text(m["seq"]), text(m["created"]), text(m["stored"]), shorten(text(m["remarks"]), 40)]
         }))
+        if let next = object["next"] { FileHandle.standardError.write(Data("more messages: continue with --after \(text(next))\n".utf8)) }
     }
 }
 
-/// `parley show ID`: one message with its deliveries and receipts.
+/// `parley show ID`: one message with its deliveries, receipts and reference chain.
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show one message of the local parleyd: its fields, deliveries and receipts.",
+        abstract: "Show one message of the local parleyd: its fields, deliveries, receipts and reference chain.",
         discussion: """
+        The reference chain lists, oldest first, the messages this one references (up to the \
+        original) and every message referencing those: extensions, corrections, cancellations, \
+        responses, acknowledgements. For a message this node rejected (and so did not store), the \
+        signed rejection receipts it issued are shown.
+
         Example:
           parley show 0192f3a06c007a108b2c3d4e5f601001
 
@@ -279,7 +333,7 @@ struct Show: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Argument(help: ArgumentHelp("The message id (32 hex digits).", valueName: "id"))
+    @Argument(help: ArgumentHelp("The message id (32 hex digits). Example: 0192f3a06c007a108b2c3d4e5f601001", valueName: "id"))
     var id: String
 
     func validate() throws {
@@ -290,13 +344,18 @@ struct Show: AsyncParsableCommand {
         let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(id.lowercased())")
         if daemon.json { return AdminClient.printRaw(answer) }
         let m = try AdminClient.object(answer)
-        var lines = ["message \(text(m["id"]))",
-                     "  type:      \(text(m["type"]))",
-                     "  direction: \(text(m["direction"]))",
-                     "  sender:    \(text(m["sender"]))",
-                     "  created:   \(text(m["created"]))",
-                     "  stored:    \(text(m["stored"]))",
-                     "  sha256:    \(text(m["sha256"]))"]
+        var lines: [String] = []
+        if m["stored"] as? Bool == false {
+            lines.append("message \(text(m["id"])): not stored (this node rejected it)")
+        } else {
+            lines += ["message \(text(m["id"]))",
+                      "  type:      \(text(m["type"]))",
+                      "  direction: \(text(m["direction"]))",
+                      "  sender:    \(text(m["sender"]))",
+                      "  created:   \(text(m["created"]))",
+                      "  stored:    \(text(m["stored"]))",
+                      "  sha256:    \(text(m["sha256"]))"]
+        }
         if let fields = m["fields"] as? [String: Any], !fields.isEmpty {
             lines.append("fields:")
             for (label, value) in fields.sorted(by: { $0.key < $1.key }) { lines.append("  \(label): \(text(value))") }
@@ -308,11 +367,37 @@ struct Show: AsyncParsableCommand {
                 ["  " + text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["rejection"] ?? d["lastError"])]
             }))
         }
-        let receipts = m["receipts"] as? [[String: Any]] ?? []
-        lines.append(receipts.isEmpty ? "receipts: none yet" : "receipts:")
-        for r in receipts {
-            lines.append("  \(text(r["direction"])) \(text(r["status"])) signed by \(text(r["signer"])), stored \(text(r["stored"]))")
+        if m["stored"] as? Bool != false {
+            let receipts = m["receipts"] as? [[String: Any]] ?? []
+            lines.append(receipts.isEmpty ? "receipts: none yet" : "receipts:")
+            for r in receipts {
+                lines.append("  \(text(r["direction"])) \(text(r["status"])) signed by \(text(r["signer"])), stored \(text(r["stored"]))"
+                             + (r["reason"].map { ": \(text($0))" } ?? ""))
+            }
+        }
+        let rejections = m["rejections"] as? [[String: Any]] ?? []
+        if !rejections.isEmpty {
+            lines.append("rejections issued by this node:")
+            for r in rejections {
+                lines.append("  \(text(r["status"])) to \(text(r["peer"])), \(text(r["stored"])): \(text(r["reason"])) (message sha256 \(text(r["messageSha256"])))")
+            }
+        }
+        let chain = m["chain"] as? [[String: Any]] ?? []
+        if chain.count > 1 {
+            lines.append("reference chain (oldest first):")
+            lines.append(table(["  ID", "TYPE", "FROM", "CREATED", "REFERENCES"], chain.map { c in
+                let references = (c["references"] as? [[String: Any]] ?? []).map { "\(text($0["relation"])) \(text($0["id"]))" }
+                let marker = text(c["id"]) == text(m["id"]) ? "* " : "  "
+                return [marker + text(c["id"]), text(c["type"]), text(c["sender"]), text(c["created"]), references.joined(separator: "; ")]
+            }))
+        } else if let references = m["references"] as? [[String: Any]], !references.isEmpty {
+            lines.append("references (not stored here):")
+            for r in references { lines.append("  \(text(r["relation"])) \(text(r["id"]))") }
         }
         print(lines.joined(separator: "\n"))
     }
+}
+
+func shorten(_ text: String, _ length: Int) -> String {
+    text.count <= length ? text : String(text.prefix(length - 1)) + "…"
 }

@@ -9,12 +9,14 @@ struct Parley: AsyncParsableCommand {
         abstract: "Compose, sign, verify and inspect Parley notifications.",
         discussion: """
         Offline commands: compose, verify, inspect, keygen, pki test, archive verify; demo runs four \
-        nodes in this process. Daemon commands (admin socket): send, outbox, inbox, show. \
+        nodes in this process. Daemon commands (admin socket): send, outbox, inbox, show, receipts, status, retry, cancel, \
+        reload, archive export. \
         Every command has --help with examples.
 
         \(ExitStatus.helpText)
         """,
-        subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Demo.self, Send.self, Outbox.self, Inbox.self, Show.self, Bench.self]
+        subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Demo.self, Send.self, Outbox.self,
+                      Inbox.self, Show.self, Receipts.self, Status.self, Retry.self, Cancel.self, Reload.self, Bench.self]
     )
 
     /// Runs the command; a user error is one line on standard error and a documented exit status.
@@ -28,7 +30,8 @@ struct Parley: AsyncParsableCommand {
                 exit(withError: error)
             }
             let words = Array(CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") })
-            let groups = ["pki", "archive", "bench"], commands = ["compose", "verify", "inspect", "keygen", "demo", "send", "outbox", "inbox", "show"] + groups
+            let groups = ["pki", "archive", "bench"], commands = ["compose", "verify", "inspect", "keygen", "demo", "send", "outbox", "inbox", "show", "receipts", "status", "retry",
+                                                 "cancel", "reload"] + groups
             let subcommand = words.first.map { commands.contains($0) ? (groups.contains($0) ? words.prefix(2) : words.prefix(1)).joined(separator: " ") : "" } ?? ""
             printError("\(line) (see `parley help\(subcommand.isEmpty ? "" : " " + subcommand)`)")
             exit(withError: ExitCode(ExitStatus.usage))

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ParleyNode
 import ServiceLifecycle
 
@@ -66,10 +67,12 @@ if checkOnly {
 do {
     let node: Node
     do {
-        node = try Node(configuration: configuration, logger: logger)
+        node = try Node(configuration: configuration, logger: logger, configurationFile: configPath)
     } catch let error as ConfigurationError {
         fail(error)
     }
+    // swift-metrics instrumentation (e.g. Hummingbird's request metrics) goes into the node's registry.
+    MetricsSystem.bootstrap(node.metrics.factory)
     let group = ServiceGroup(configuration: .init(
         services: try node.services().map { .init(service: $0) },
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -101,6 +101,157 @@ import Testing
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
     }
 
+    @Test func statusRetryCancelShowInboxReceiptsArchiveAndReload() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ruPort = try freeLoopbackPort(), usPort = try freeLoopbackPort(), hcocPort = try freeLoopbackPort()
+        let ru = try await InProcessNode(try nodeConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        // US reads its configuration from a file, so that `parley reload` has something to re-read.
+        let usConfiguration = try nodeConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        let file = directory.appendingPathComponent("us.json").path
+        func writeConfiguration(initialRetry: Double) throws {
+            let c = usConfiguration
+            let json = """
+                {"participant": "US-NRRC", "signing": {"key": "\(c.signingKeyPath)", "chain": "\(c.signingChainPath)"},
+                 "tls": {"key": "\(c.tlsKeyPath)", "chain": "\(c.tlsChainPath)"},
+                 "trust": {"anchors": "\(pki.anchors)", "crls": ["\(pki.crls)"]},
+                 "listen": {"host": "127.0.0.1", "port": \(usPort)}, "admin": {"socket": "\(c.adminSocketPath)"},
+                 "dataDirectory": "\(c.dataDirectory)",
+                 "peers": {"RU-NRRC": {"url": "https://127.0.0.1:\(ruPort)"}, "HCOC-CC": {"url": "https://127.0.0.1:\(hcocPort)"}},
+                 "retry": {"initialSeconds": \(initialRetry), "maximumIntervalSeconds": 1}, "limits": {"requestTimeoutSeconds": 10}}
+                """
+            try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+        }
+        try writeConfiguration(initialRetry: 0.2)
+        let us = try await InProcessNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true), configurationFile: file)
+        let outcome: Result<Void, any Error>
+        do {
+            try await administer(us: us.node.configuration.adminSocketPath, ru: ru.node.configuration.adminSocketPath, directory: directory, pki: pki) {
+                try writeConfiguration(initialRetry: -1)
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await us.stop()
+        await ru.stop()
+        try outcome.get()
+    }
+
+    private func administer(us: String, ru: String, directory: URL, pki: CLITestPKI, breakConfiguration: () throws -> Void) async throws {
+        let start = UTCTime.now + 3 * 86_400
+        let document = """
+            {"type": "pre-launch", "recipients": ["RU-NRRC", "HCOC-CC"],
+             "body": {"class": "space-launch-vehicle", "window-start": "\(start)", "window-end": "\(start + 4 * 3_600)",
+                      "launch-area": {"circle": {"center": {"lat": 28.573469, "lon": -80.65107}, "radius-m": 5000}},
+                      "impact-areas": [{"polygon": [{"lat": 30.0, "lon": -60.0}, {"lat": 30.0, "lon": -58.0}, {"lat": 28.0, "lon": -58.0}]}],
+                      "azimuth": 90.5}}
+            """
+        let documentPath = directory.appendingPathComponent("note.json").path
+        try Data(document.utf8).write(to: URL(fileURLWithPath: documentPath))
+        let sent = try await CLI.runOffPool(["send", "--socket", us, "--document", documentPath])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let first = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let cancel = try await CLI.runOffPool(["send", "--socket", us, "--type", "launch-cancellation", "--to", "RU-NRRC", "--ref", "\(first):cancels",
+                                               "--field", "reason=weather", "--remarks", "Storm over the range", "--lang", "en"])
+        #expect(cancel.status == 0, "\(cancel.stderr)")
+        let second = cancel.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var delivered = 0
+        while delivered < 2 && ContinuousClock.now < deadline {
+            let outbox = try await CLI.runOffPool(["outbox", "--socket", us, "--state", "delivered", "--to", "RU-NRRC", "--json"])
+            delivered = (outbox.stdout.jsonObject?["deliveries"] as? [Any])?.count ?? 0
+            if delivered < 2 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(delivered == 2, "not delivered to RU-NRRC within 60 s")
+
+        let status = try await CLI.runOffPool(["status", "--socket", us])
+        #expect(status.status == 0, "\(status.stderr)")
+        for text in ["node US-NRRC", "certificates:", "signing", "trust signing:", "PEER", "QUEUE", "LAST CONTACT", "RU-NRRC", "HCOC-CC"] {
+            #expect(status.stdout.contains(text), "\(text) missing in\n\(status.stdout)")
+        }
+        let statusJSON = try await CLI.runOffPool(["status", "--socket", us, "--json"])
+        #expect(statusJSON.stdout.jsonObject?["participant"] as? String == "US-NRRC")
+
+        let retried = try await CLI.runOffPool(["retry", "--socket", us, first, "--recipient", "HCOC-CC", "--note", "peer back"])
+        #expect(retried.status == 0 && retried.stdout.contains("retrying 1 delivery"), "\(retried.stdout)\(retried.stderr)")
+        let refused = try await CLI.runOffPool(["cancel", "--socket", us, first, "--recipient", "RU-NRRC"])
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(refused.stderr.contains("delivered") && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        let cancelled = try await CLI.runOffPool(["cancel", "--socket", us, first, "--note", "scrubbed"])
+        #expect(cancelled.status == 0 && cancelled.stdout.contains("cancelled 1 delivery"), "\(cancelled.stdout)\(cancelled.stderr)")
+        #expect(cancelled.stdout.contains("HCOC-CC") && cancelled.stdout.contains("cancelled"))
+        let badID = try await CLI.runOffPool(["cancel", "--socket", us, "xyz"])
+        #expect(badID.status == 64)
+
+        let shown = try await CLI.runOffPool(["show", "--socket", us, second])
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("reference chain (oldest first):") && shown.stdout.contains(first) && shown.stdout.contains("cancels \(first)"),
+                "\(shown.stdout)")
+
+        let grep = try await CLI.runOffPool(["inbox", "--socket", ru, "--grep", "storm RANGE"])
+        #expect(grep.status == 0 && grep.stdout.contains(second) && !grep.stdout.contains(first), "\(grep.stdout)")
+        let typed = try await CLI.runOffPool(["inbox", "--socket", ru, "--since", "1h", "--until", "\(UTCTime.now + 3_600)", "--type", "pre-launch"])
+        #expect(typed.status == 0 && typed.stdout.contains(first) && !typed.stdout.contains(second), "\(typed.stdout)")
+        let old = try await CLI.runOffPool(["inbox", "--socket", ru, "--until", "2020-01-01"])
+        #expect(old.status == 0 && old.stdout.contains("no messages"))
+        let limited = try await CLI.runOffPool(["inbox", "--socket", ru, "--limit", "1"])
+        #expect(limited.stdout.split(separator: "\n").count == 2 && limited.stderr.contains("--after"), "\(limited.stdout)\(limited.stderr)")
+        let badTime = try await CLI.runOffPool(["inbox", "--socket", ru, "--since", "last tuesday"])
+        #expect(badTime.status == 64 && badTime.stderr.contains("--since"), "\(badTime.stderr)")
+
+        let receipts = try await CLI.runOffPool(["receipts", "--socket", us, "--received", "--status", "accepted"])
+        #expect(receipts.status == 0 && receipts.stdout.contains("RU-NRRC") && receipts.stdout.contains(first), "\(receipts.stdout)")
+        let issued = try await CLI.runOffPool(["receipts", "--socket", ru, "--issued", "--json"])
+        #expect((issued.stdout.jsonObject?["receipts"] as? [Any])?.count == 2)
+
+        let archive = directory.appendingPathComponent("export.parley").path
+        let exported = try await CLI.runOffPool(["archive", "export", "--socket", us, "--since", "1h", "--until", "now", "--out", archive])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stdout.contains("2 messages, 2 receipts"), "\(exported.stdout)")
+        #expect(exported.stderr.isEmpty, "no progress when standard error is not a terminal: \(exported.stderr)")
+        let verified = try await CLI.runOffPool(["archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        // On a terminal (script(1) gives it one), progress goes to standard error.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+            let command = ([CLI.executable.path, "archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls]).joined(separator: " ")
+            let terminal = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try runInTerminal(command) }) }
+            }
+            #expect(terminal.contains("verified 1 items") && terminal.contains("\u{1B}[K"), "\(terminal)")
+        }
+        let again = try await CLI.runOffPool(["archive", "export", "--socket", us, "--since", "1h", "--until", "\(UTCTime.now + 3_600)", "--out", archive])
+        #expect(again.status == 73, "\(again.stderr)")
+
+        let reloaded = try await CLI.runOffPool(["reload", "--socket", us])
+        #expect(reloaded.status == 0 && reloaded.stdout.contains("unchanged") && reloaded.stdout.contains("trust reloaded"), "\(reloaded.stdout)\(reloaded.stderr)")
+        try breakConfiguration()
+        let refusedReload = try await CLI.runOffPool(["reload", "--socket", us])
+        #expect(refusedReload.status == 78, "\(refusedReload.stdout)\(refusedReload.stderr)")
+        #expect(refusedReload.stdout.contains("retry.initialSeconds: must be a number of seconds"), "\(refusedReload.stdout)")
+        #expect(refusedReload.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func statusOfANodeWithAnExpiredCRLExits1() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
+        configuration.transportTrust = configuration.signingTrust
+        configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        let ru = try await InProcessNode(configuration)
+        let status = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
+        let json = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath, "--json"])
+        await ru.stop()
+        #expect(status.status == 1, "\(status.stdout)\(status.stderr)")
+        #expect(status.stdout.contains("status: degraded") && status.stdout.contains("PROBLEM: CRL of"), "\(status.stdout)")
+        #expect(status.stdout.contains("EXPIRED: refresh the CRLs"), "\(status.stdout)")
+        #expect(json.status == 1 && json.stdout.jsonObject?["status"] as? String == "degraded")
+    }
+
     @Test func unreachableDaemonExits69() async throws {
         let directory = TemporaryDirectory()
         let absent = directory.path("absent.sock")
@@ -114,6 +265,22 @@ import Testing
         #expect(refused.stderr.hasPrefix("parley: error: cannot reach parleyd at \(stale): ") && refused.stderr.hasSuffix("; is it running?\n"), "\(refused.stderr)")
         #expect(refused.stderr.split(separator: "\n").count == 1)
     }
+}
+
+/// Runs a shell command line under script(1), so that its standard streams are a terminal; returns
+/// what the terminal showed.
+func runInTerminal(_ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
 }
 
 extension CLI {
@@ -131,10 +298,10 @@ final class InProcessNode: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    init(_ configuration: NodeConfiguration) async throws {
+    init(_ configuration: NodeConfiguration, configurationFile: String? = nil) async throws {
         var logger = Logger(label: "cli-test.\(configuration.participant)")
         logger.logLevel = .critical
-        node = try Node(configuration: configuration, logger: logger)
+        node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
         task = Task { try await group.run() }

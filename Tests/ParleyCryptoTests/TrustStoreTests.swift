@@ -39,11 +39,27 @@ struct TrustStoreTests {
         #expect(verified.path == chain + store.anchors)
         #expect(verified.purpose == .messageSigning)
 
-        // With the anchor included too.
-        #expect(try store.verify(chain: chain + store.anchors, at: now).participantID == id)
+        // An x5chain must leave the anchor out (SPEC.md §5.2, §8.5 step 1); a TLS peer's chain may send it.
+        expectRejection(.untrustedIssuer, index: 2) { try store.verify(chain: chain + store.anchors, at: now) }
+        let tlsChain = try pki.certificates("participants/\(id)/tls-chain.pem")
+        #expect(try store.verify(chain: tlsChain + store.anchors, at: now, purpose: .transportTLS).participantID == id)
         // TLS certificate for TLS.
         let tls = try store.verify(chain: pki.certificates("participants/\(id)/tls-chain.pem"), at: now, purpose: .transportTLS)
         #expect(tls.participantID == id)
+    }
+
+    /// OpenSSL builds its own path and skips untrusted certificates it does not need; an x5chain with
+    /// repeated, looping or left-over certificates is not a path (SPEC.md §8.5 step 2).
+    @Test func x5chainMustBeThePathItself() throws {
+        let store = try pki.trustStore()
+        let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
+        let (leaf, issuing) = (chain[0], chain[1])
+        let other = try pki.certificates("participants/\(TestPKI.second)/signing.pem")[0]
+        for (bad, index) in [([leaf, issuing, issuing], 2), ([leaf, issuing, leaf, issuing], 2), ([leaf, other, issuing], 1)] {
+            let error = expectRejection(.untrustedIssuer, index: index) { try store.verify(chain: bad, at: now) }
+            #expect(error?.reason.contains("not a certification path") == true, "\(String(describing: error))")
+        }
+        #expect(try store.verify(chain: chain, at: now).path == chain + store.anchors)
     }
 
     @Test func rolloverCertificateVerifiesWithTheSameParticipantID() throws {

@@ -108,4 +108,18 @@ import Testing
         #expect(problems.map(\.key) == ["signing.key"])
         #expect(problems.first?.problem.contains("chmod 600") == true)
     }
+
+    /// Receivers reject an x5chain that carries the anchor; the node says so at start, naming the file.
+    @Test func signingChainWithTheRootIsRefused() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let chain = directory.appendingPathComponent("chain-with-root.pem")
+        let pem = try String(contentsOfFile: configuration.signingChainPath, encoding: .utf8) + String(contentsOfFile: pki.path("trust/anchors.pem"), encoding: .utf8)
+        try pem.write(to: chain, atomically: true, encoding: .utf8)
+        configuration.signingChainPath = chain.path
+        let problems = configuration.checkResources()
+        #expect(problems.map(\.key) == ["signing.chain"])
+        #expect(problems.first?.problem.contains("leave the root CA out") == true, "\(problems)")
+    }
 }

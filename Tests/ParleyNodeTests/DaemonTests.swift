@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +21,7 @@ import Testing
         return testBinary.deletingLastPathComponent().appendingPathComponent("parleyd")
     }
 
-    func configFile(_ pki: TestPKI, directory: URL, port: Int, participant: String = "US-NRRC") throws -> String {
+    func configFile(_ pki: TestPKI, directory: URL, port: Int, participant: String = "US-NRRC", metricsPort: Int? = nil) throws -> String {
         let base = "participants/\(participant)"
         let json = """
             {"participant": "\(participant)",
@@ -27,7 +30,7 @@ import Testing
              "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
              "listen": {"host": "127.0.0.1", "port": \(port)},
              "admin": {"socket": "\(directory.path)/admin.sock"},
-             "dataDirectory": "\(directory.path)",
+             "dataDirectory": "\(directory.path)",\(metricsPort.map { "\n \"metrics\": {\"host\": \"127.0.0.1\", \"port\": \($0)}," } ?? "")
              "peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}}
             """
         let path = directory.appendingPathComponent("parleyd.json").path
@@ -71,7 +74,8 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
-        let path = try configFile(pki, directory: directory, port: try freePort())
+        let metricsPort = try freePort()
+        let path = try configFile(pki, directory: directory, port: try freePort(), metricsPort: metricsPort)
         let socketPath = directory.appendingPathComponent("notify.sock").path
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         try #require(fd >= 0)
@@ -105,6 +109,12 @@ import Testing
         #expect(ready?.hasPrefix("READY=1") == true, "\(ready ?? "nothing")")
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path))
         #expect(receive() == "WATCHDOG=1")
+        // The daemon's metrics listener serves the swift-prometheus registry.
+        let (metricsData, metricsResponse) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
+        #expect((metricsResponse as? HTTPURLResponse)?.statusCode == 200)
+        let exposition = String(decoding: metricsData, as: UTF8.self)
+        #expect(exposition.contains("# TYPE parley_messages_received_total counter\nparley_messages_received_total 0\n"), "\(exposition)")
+        #expect(exposition.contains("parley_queue_depth{peer=\"RU-NRRC\"} 0.0\n"), "\(exposition)")
         process.terminate()
         var messages: [String] = []
         while let message = receive() {
@@ -133,8 +143,13 @@ import Testing
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect((attributes[.posixPermissions] as? Int) == 0o660)
         try await Task.sleep(for: .milliseconds(300))
+        // SIGHUP re-reads the file: the retry policy applies, a new listen address waits for a restart.
+        var edited = try String(contentsOfFile: path, encoding: .utf8)
+        edited = edited.replacingOccurrences(of: "\"peers\":", with: "\"retry\": {\"initialSeconds\": 7}, \"peers\":")
+            .replacingOccurrences(of: "\"host\": \"127.0.0.1\"", with: "\"host\": \"localhost\"")
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: path))
         kill(process.processIdentifier, SIGHUP)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(600))
         #expect(process.isRunning)
         process.terminate()  // SIGTERM
         try await waitUntil("parleyd to exit", timeout: .seconds(10)) { !process.isRunning }
@@ -143,5 +158,7 @@ import Testing
         let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("parleyd stopped"), "\(text)")
         #expect(text.contains("trust reloaded"), "\(text)")
+        #expect(text.contains("reloaded, applied retry.initialSeconds"), "\(text)")
+        #expect(text.contains("used only after a restart (systemctl restart parleyd): listen.host"), "\(text)")
     }
 }

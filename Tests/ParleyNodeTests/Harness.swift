@@ -90,8 +90,19 @@ final class RunningNode: Sendable {
         node = try Node(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
-        task = Task { try await group.run() }
-        try await waitUntil("\(configuration.participant) listening") { [node] in node.peerPort != nil && node.adminListening }
+        let failure = Mutex<String?>(nil)
+        task = Task {
+            do { try await group.run() } catch {
+                failure.withLock { $0 = "\(error)" }
+                throw error
+            }
+        }
+        try await waitUntil("\(configuration.participant) listening") { [node] in
+            if let failure = failure.withLock({ $0 }) {
+                throw Timeout(description: "\(configuration.participant) stopped before listening: \(failure)")
+            }
+            return node.peerPort != nil && node.adminListening
+        }
     }
 
     func stop() async {
@@ -139,6 +150,20 @@ func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, lat
 }
 
 /// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
+/// Runs `body` with a new HTTPClient and shuts it down on every path, awaiting the shutdown: a client
+/// released while its shutdown is still running traps (AsyncHTTPClient checks it in `deinit`).
+func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+    do {
+        let result = try await body(client)
+        try await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
 func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String) async throws -> (UInt, [UInt8], String?) {
     var request = HTTPClientRequest(url: url)
     request.method = .POST

@@ -17,12 +17,11 @@ import Testing
 
     /// Submits through the admin API on the Unix socket and returns the message id.
     func submitThroughAdmin(_ node: Node, recipients: [String]) async throws -> MessageID {
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        defer { _ = client.shutdown() }
         let draft = preLaunchComposition(recipients: recipients)
         let url = URL(httpURLWithSocketPath: node.configuration.adminSocketPath, uri: "/v1/drafts")!
-        let (status, body, _) = try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)),
-                                               contentType: "application/json")
+        let (status, body, _) = try await withHTTPClient { client in
+            try await post(client, url.absoluteString, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
+        }
         #expect(status == 201, "admin answered \(String(decoding: body, as: UTF8.self))")
         let object = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         return try MessageID(hex: try #require(object?["id"] as? String))
@@ -73,7 +72,12 @@ import Testing
         #expect(metricsStatus == 200)
         #expect(exposition.contains("parley_messages_sent_total{status=\"accepted\"} 2\n"), "\(exposition)")
         #expect(exposition.contains("parley_delivery_latency_seconds_count 2\n"))
-        #expect(exposition.contains("parley_oldest_undelivered_age_seconds 0\n"))
+        #expect(exposition.contains("parley_oldest_undelivered_age_seconds 0.0\n"))
+        #expect(exposition.contains("# HELP parley_queue_depth Deliveries not yet settled, per peer.\n"))
+        for peer in ["RU-NRRC", "HCOC-CC"] {
+            #expect(exposition.contains("parley_queue_depth{peer=\"\(peer)\"} 0.0\n"), "\(exposition)")
+        }
+        #expect(exposition.contains("parley_certificate_expiry_days{certificate=\"signing\"}"))
         #expect(ru.node.metricsText().contains("parley_messages_received_total 1\n"))
 
         // The admin API lists and shows it.

@@ -113,11 +113,15 @@ extension ParleyStore {
     /// receipt its recipients signed for it, as that recipient, or at its creation time if it has
     /// none. A receipt with status accepted or rejected is verified at its own `received` time; a
     /// duplicate receipt at the time the exporter stored it.
-    public static func verifyArchive(at path: String, verifier: MessageVerifier) throws -> ArchiveVerificationReport {
+    ///
+    /// `progress` is called with the number of items read so far, after each item.
+    public static func verifyArchive(at path: String, verifier: MessageVerifier,
+                                     progress: (Int) -> Void = { _ in }) throws -> ArchiveVerificationReport {
         var verification = ArchiveVerifier(verifier: verifier)
         var index = 0
         let summary = try readArchive(at: path) { entry in
             index += 1
+            progress(index)
             switch entry {
             case .message(let message):
                 verification.finishGroup()

@@ -1,0 +1,462 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import ParleyProtocol
+import ParleyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Times given on the command line: RFC 3339 UTC, a date (midnight UTC), an age (`30m`, `24h`,
+/// `7d`), or `now` (the end of the current second, so that an exclusive --until includes it).
+enum CLITime {
+    static func parse(_ text: String?, option: String, now: UTCTime = .now) throws -> UTCTime? {
+        guard let text else { return nil }
+        if text == "now" { return now + 1 }
+        if let time = try? UTCTime(rfc3339: text) { return time }
+        if let date = try? CalendarDate(text), let time = try? UTCTime(rfc3339: "\(date)T00:00:00Z") { return time }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        if let unit = text.last, let count = Int64(text.dropLast()), count >= 0, count < 100_000_000, let seconds = units[unit] {
+            return now + -(count * seconds)
+        }
+        throw ValidationError("\(option) \(text) is not a time: use RFC 3339 UTC (2026-11-01T06:00:00Z), a date (2026-11-01), an age (30m, 24h, 7d) or now")
+    }
+}
+
+/// Progress on standard error, only when it is a terminal; one line rewritten in place.
+struct ProgressLine {
+    let enabled = isatty(STDERR_FILENO) == 1
+    private var lastShown = Date.distantPast
+
+    mutating func show(_ text: @autoclosure () -> String, force: Bool = false) {
+        guard enabled, force || Date().timeIntervalSince(lastShown) > 0.1 else { return }
+        lastShown = Date()
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(text())".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+/// `parley status`: the node, its certificates, trust, store and peers.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the local parleyd's state: identity, version, uptime, certificates, trust, queue and peers.",
+        discussion: """
+        One table row per peer: messages waiting (QUEUE), the oldest of them, the last time the peer \
+        was heard from (a receipt or a message), its next delivery attempt and the last error. \
+        Certificates expiring within certificateExpiryWarningDays and expired CRLs are flagged.
+
+        Examples:
+          parley status
+          parley status --json | jq .peers
+
+        Exit status: 0 when the node reports no problem, 1 when it is degraded (e.g. an expired \
+        CRL: it refuses messages until the CRLs are refreshed), 69 when it cannot be reached.
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() async throws {
+        let answer = try await AdminClient.request(daemon.socket, "/v1/status")
+        let s = try AdminClient.object(answer)
+        let problems = s["problems"] as? [String] ?? []
+        if daemon.json {
+            AdminClient.printRaw(answer)
+        } else {
+            print(Self.render(s))
+        }
+        if !problems.isEmpty { throw ExitCode(ExitStatus.verificationFailed) }
+    }
+
+    static func render(_ s: [String: Any]) -> String {
+        let uptime = (s["uptimeSeconds"] as? Int).map(duration) ?? "?"
+        var lines = ["node \(text(s["participant"])) — parleyd \(text(s["version"])), up \(uptime) (since \(text(s["started"])))",
+                     "status: \(text(s["status"]))" + ((s["hub"] as? Bool) == true ? " (hub)" : "")]
+        for problem in s["problems"] as? [String] ?? [] { lines.append("  PROBLEM: \(problem)") }
+        if let file = s["configurationFile"] { lines.append("configuration: \(text(file))") }
+        if let reload = s["lastReload"] as? [String: Any] {
+            lines.append("last reload: \(text(reload["at"])) (\((reload["succeeded"] as? Bool) == true ? "succeeded" : "FAILED"))")
+        }
+        lines.append("certificates:")
+        for c in s["certificates"] as? [[String: Any]] ?? [] {
+            let warning = (c["warning"] as? Bool) == true ? "  WARNING: renew it" : ""
+            lines.append("  \(text(c["certificate"]).padding(toLength: 8, withPad: " ", startingAt: 0)) expires \(text(c["notAfter"])) (\(text(c["daysLeft"])) days)  \(text(c["subject"]))\(warning)")
+        }
+        if let trust = s["trust"] as? [String: Any] {
+            for name in ["signing", "transport"] {
+                guard let t = trust[name] as? [String: Any] else { continue }
+                let crls = t["crls"] as? [[String: Any]] ?? []
+                let expired = crls.filter { ($0["expired"] as? Bool) == true }.count
+                let next = crls.compactMap { $0["nextUpdate"] as? String }.min() ?? "none"
+                lines.append("trust \(name): \((t["anchors"] as? [Any])?.count ?? 0) anchors, \(crls.count) CRLs, next CRL update due \(next)"
+                             + (expired > 0 ? "  \(expired) EXPIRED: refresh the CRLs" : ""))
+            }
+        }
+        if let store = s["store"] as? [String: Any] {
+            var line = "store: \(text(store["sent"])) sent, \(text(store["received"])) received, \(text(store["queued"])) deliveries waiting"
+            if let oldest = store["oldestUndelivered"] { line += ", oldest queued \(text(oldest))" }
+            if let alerts = store["alerts"] as? Int, alerts > 0 { line += ", \(alerts) ALERTS (equivocation/replay)" }
+            lines.append(line)
+        }
+        let peers = s["peers"] as? [[String: Any]] ?? []
+        if peers.isEmpty {
+            lines.append("peers: none configured")
+        } else {
+            lines.append("")
+            lines.append(table(["PEER", "QUEUE", "OLDEST UNDELIVERED", "LAST CONTACT", "NEXT ATTEMPT", "LAST ERROR"], peers.map { p in
+                var name = text(p["id"])
+                if let via = p["via"] { name += " (via \(text(via)))" }
+                if (p["configured"] as? Bool) == false { name += " (not configured)" }
+                let next = p["nextAttempt"].map(text) ?? ((p["inFlight"] as? Int ?? 0) > 0 ? "in flight" : "")
+                return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), next,
+                        shorten(text(p["lastError"]), 60)]
+            }))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func duration(_ seconds: Int) -> String {
+        if seconds < 120 { return "\(seconds) s" }
+        if seconds < 7_200 { return "\(seconds / 60) min" }
+        if seconds < 172_800 { return "\(seconds / 3_600) h" }
+        return "\(seconds / 86_400) days"
+    }
+}
+
+/// Options shared by `retry` and `cancel`.
+struct OperatorOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The id of a message this node sent (32 hex digits). Example: 0192f3a06c007a108b2c3d4e5f601001", valueName: "id"))
+    var id: String
+
+    @Option(help: ArgumentHelp("Only the delivery to this recipient (default: every recipient). Example: --recipient RU-NRRC", valueName: "id"))
+    var recipient: String?
+
+    @Option(help: ArgumentHelp("A note kept in the audit log with the action. Example: --note \"ticket 4711\"", valueName: "text"))
+    var note: String?
+
+    func validate() throws {
+        guard (try? MessageID(hex: id)) != nil else { throw ValidationError("\(id) is not a message id: expected 32 hex digits, e.g. 0192f3a06c007a108b2c3d4e5f601001") }
+        if let recipient, (try? ParticipantID(recipient)) == nil {
+            throw ValidationError("--recipient \(recipient) is not a participant id (1–64 of A–Z 0–9 -)")
+        }
+    }
+
+    func body() throws -> [UInt8] {
+        var object: [String: String] = [:]
+        object["recipient"] = recipient
+        object["note"] = note
+        return Array(try JSONSerialization.data(withJSONObject: object))
+    }
+
+    func printDeliveries(_ object: [String: Any], verb: String, count: Any?) {
+        let deliveries = object["deliveries"] as? [[String: Any]] ?? []
+        print("\(verb) \(text(count)) \(text(count) == "1" ? "delivery" : "deliveries") of \(id.lowercased())")
+        print(table(["TO", "SEQ", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], deliveries.map { d in
+            [text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["nextAttempt"]), text(d["rejection"] ?? d["lastError"])]
+        }))
+    }
+}
+
+/// `parley retry ID`: deliver a queued (or expired, rejected, cancelled) message now.
+struct Retry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the local parleyd attempt a message's delivery now.",
+        discussion: """
+        Resets the next attempt of the message's undelivered deliveries (pending, expired, rejected \
+        or cancelled) to now and wakes the delivery loops. Delivered deliveries are left alone. \
+        The action is recorded in the audit log, with --note if given.
+
+        Examples:
+          parley retry 0192f3a06c007a108b2c3d4e5f601001
+          parley retry 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC --note "peer back after maintenance"
+
+        Exit status: 0 done, 65 nothing to retry (every delivery is delivered), 66 no such \
+        message was sent by this node, 69 the daemon cannot be reached.
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var options: OperatorOptions
+
+    func run() async throws {
+        let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(options.id.lowercased())/retry", post: try options.body())
+        if daemon.json { return AdminClient.printRaw(answer) }
+        let object = try AdminClient.object(answer)
+        options.printDeliveries(object, verb: "retrying", count: object["retried"])
+    }
+}
+
+/// `parley cancel ID`: stop delivering a queued message.
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop the local parleyd from delivering a queued message (to one recipient or all).",
+        discussion: """
+        Cancels the message's deliveries that are pending, in flight or expired. A delivery that \
+        was delivered or rejected (the recipient signed a receipt) is never cancelled. The action \
+        is recorded in the audit log, with --note if given; `parley retry` undoes it.
+
+        Examples:
+          parley cancel 0192f3a06c007a108b2c3d4e5f601001
+          parley cancel 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC --note "sent in error"
+
+        Exit status: 0 done, 65 nothing to cancel (every delivery is settled), 66 no such \
+        message was sent by this node (or not to --recipient), 69 the daemon cannot be reached.
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var options: OperatorOptions
+
+    func run() async throws {
+        let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(options.id.lowercased())/cancel", post: try options.body())
+        if daemon.json { return AdminClient.printRaw(answer) }
+        let object = try AdminClient.object(answer)
+        options.printDeliveries(object, verb: "cancelled", count: object["cancelled"])
+    }
+}
+
+/// `parley reload`: the daemon reads its configuration, trust anchors and CRLs again.
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the local parleyd read its configuration file, trust anchors and CRLs again (as SIGHUP).",
+        discussion: """
+        Applied at once: trust anchors and CRLs, peers (added, removed, new URL), the retry policy \
+        and certificateExpiryWarningDays. Other changed keys (listen addresses, admin socket, keys \
+        and certificates, limits, hub mode, clock skew…) are listed as needing a restart and keep \
+        their running value. A file with problems changes nothing: every problem is printed and \
+        the running configuration stays (trust is still re-read from the paths in use).
+
+        Example:
+          parley reload
+
+        Exit status: 0 reloaded, 78 the daemon kept its configuration or trust because a file \
+        has problems (each is printed), 69 the daemon cannot be reached.
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    func run() async throws {
+        let answer = try await AdminClient.request(daemon.socket, "/v1/reload", post: [], timeout: .seconds(120))
+        let object = try AdminClient.object(answer)
+        if daemon.json {
+            AdminClient.printRaw(answer)
+        } else {
+            for line in object["lines"] as? [String] ?? [] { print(line) }
+        }
+        guard text(object["status"]) == "reloaded" else {
+            throw CLIError(ExitStatus.configuration, "parleyd did not reload everything; the problems are listed above, fix them and run `parley reload` again")
+        }
+    }
+}
+
+/// `parley receipts`: receipts received and issued.
+struct Receipts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the receipts the local parleyd received and issued (rejections included), newest first.",
+        discussion: """
+        Issued receipts include the signed rejections this node returned for messages it did not \
+        store (MESSAGE STORED: no). PEER is the other party: the recipient that signed a received \
+        receipt, the sender of the message an issued receipt answers. Times as for `parley inbox`, \
+        compared with the time the receipt was stored.
+
+        Examples:
+          parley receipts --since 24h
+          parley receipts --issued --status rejected
+          parley receipts --peer RU-NRRC --json
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Flag(help: "Only receipts this node issued. Example: --issued --status rejected")
+    var issued = false
+
+    @Flag(help: "Only receipts this node received for its own messages. Example: --received --since 24h")
+    var received = false
+
+    @Option(help: ArgumentHelp("Only receipts exchanged with this participant. Example: --peer RU-NRRC", valueName: "id"))
+    var peer: String?
+
+    @Option(help: ArgumentHelp("Only receipts with this status: accepted, duplicate, rejected. Example: --status rejected", valueName: "status"))
+    var status: String?
+
+    @Option(help: ArgumentHelp("Only receipts for this message id. Example: --message 0192f3a06c007a108b2c3d4e5f601001", valueName: "id"))
+    var message: String?
+
+    @Option(help: ArgumentHelp("Stored at or after this time. Example: --since 24h", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Stored before this time. Example: --until 2026-12-01", valueName: "time"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("At most this many receipts (1–10000). Example: --limit 50", valueName: "n"))
+    var limit: Int = 100
+
+    func validate() throws {
+        if issued && received { throw ValidationError("--issued and --received exclude each other; give neither to see both") }
+        if let status, ReceiptStatusCode(name: status) == nil { throw ValidationError("--status \(status) must be accepted, duplicate or rejected") }
+        if let message, (try? MessageID(hex: message)) == nil { throw ValidationError("--message \(message) is not a message id (32 hex digits)") }
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and 10000") }
+        _ = try CLITime.parse(since, option: "--since")
+        _ = try CLITime.parse(until, option: "--until")
+    }
+
+    func run() async throws {
+        let uri = AdminClient.uri("/v1/receipts", [
+            ("direction", issued ? "issued" : received ? "received" : nil), ("peer", peer), ("status", status),
+            ("message", message?.lowercased()), ("since", try CLITime.parse(since, option: "--since")?.description),
+            ("until", try CLITime.parse(until, option: "--until")?.description), ("limit", "\(limit)"),
+        ])
+        let answer = try await AdminClient.request(daemon.socket, uri)
+        if daemon.json { return AdminClient.printRaw(answer) }
+        let receipts = try AdminClient.object(answer)["receipts"] as? [[String: Any]] ?? []
+        guard !receipts.isEmpty else { return print("no receipts") }
+        print(table(["STORED", "DIRECTION", "PEER", "MESSAGE", "STATUS", "MESSAGE STORED", "REASON"], receipts.map { r in
+            [text(r["stored"]), text(r["direction"]), text(r["peer"]), text(r["message"]), text(r["status"]),
+             (r["messageStored"] as? Bool) == false ? "no" : "yes", shorten(text(r["reason"]), 60)]
+        }))
+    }
+}
+
+/// `parley archive export`: an archive of a time range, written by the CLI from the daemon's stream.
+struct ArchiveExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export the local parleyd's messages and receipts of a time range to an archive file.",
+        discussion: """
+        Every message the node stored (sent or received) in [--since, --until), with all its \
+        receipts and deliveries, and the state of every channel (Protocol/ARCHIVE.md). The daemon \
+        writes the archive into its data directory and streams it here; the file is written \
+        under a temporary name, synced, checked (structure and SHA-256 trailer) and only then \
+        renamed to --out. An existing file is never overwritten. Progress is shown on standard \
+        error when it is a terminal. Verify it offline with `parley archive verify`.
+
+        Examples:
+          parley archive export --since 2026-01-01 --until 2027-01-01 --out parley-2026.parley
+          parley archive export --since 30d --until now --out last-month.parley
+
+        \(ExitStatus.helpText)
+        """
+    )
+
+    @OptionGroup var daemon: DaemonOptions
+
+    @Option(help: ArgumentHelp("Messages stored at or after this time (RFC 3339, date or age). Example: --since 2026-01-01", valueName: "time"))
+    var since: String
+
+    @Option(help: ArgumentHelp("Messages stored before this time (now: up to this moment). Example: --until 2027-01-01T00:00:00Z", valueName: "time"))
+    var until: String
+
+    @Option(help: ArgumentHelp("The archive file to create (must not exist). Example: --out parley-2026.parley", valueName: "file"))
+    var out: String
+
+    func validate() throws {
+        guard let from = try CLITime.parse(since, option: "--since"), let to = try CLITime.parse(until, option: "--until") else { return }
+        guard from <= to else { throw ValidationError("--since \(from) is after --until \(to)") }
+    }
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: out) else {
+            throw CLIError(ExitStatus.cannotCreate, "\(out) exists already; choose another --out or remove it first")
+        }
+        let from = try CLITime.parse(since, option: "--since")!, to = try CLITime.parse(until, option: "--until")!
+        let partial = out + ".partial"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw CLIError(ExitStatus.cannotCreate, "cannot create \(partial): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (left by an interrupted export? remove it)" : ""))
+        }
+        var progress = ProgressLine()
+        progress.show("parleyd is exporting \(from) – \(to)…", force: true)
+        do {
+            let received = try await download(AdminClient.uri("/v1/archive", [("since", from.description), ("until", to.description)]), into: fd, progress: &progress)
+            guard fsync(fd) == 0 else { throw CLIError(ExitStatus.ioError, "cannot sync \(partial): \(String(cString: strerror(errno)))") }
+            close(fd)
+            progress.show("checking \(mebibytes(received))…", force: true)
+            let summary: ArchiveSummary
+            do {
+                summary = try ParleyStore.readArchive(at: partial)
+            } catch let error as StoreError {
+                throw CLIError(ExitStatus.ioError, "the archive received from parleyd does not check out (\(error.reason)); nothing was written to \(out), try again")
+            }
+            guard rename(partial, out) == 0 else {
+                throw CLIError(ExitStatus.ioError, "cannot rename \(partial) to \(out): \(String(cString: strerror(errno)))")
+            }
+            progress.finish()
+            if daemon.json {
+                let object: [String: Any] = ["file": out, "messages": summary.messages, "receipts": summary.receipts, "channels": summary.channels,
+                                             "size": summary.size, "sha256": summary.digest.map { String(format: "%02x", $0) }.joined(),
+                                             "from": from.description, "to": to.description]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+            } else {
+                print("\(out): \(summary.messages) messages, \(summary.receipts) receipts, \(summary.channels) channels, \(mebibytes(summary.size)), SHA-256 \(summary.digest.map { String(format: "%02x", $0) }.joined())")
+            }
+        } catch {
+            progress.finish()
+            close(fd)
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// Streams the daemon's answer into `fd`; returns the byte count.
+    private func download(_ uri: String, into fd: Int32, progress: inout ProgressLine) async throws -> Int {
+        let socket = daemon.socket
+        guard FileManager.default.fileExists(atPath: socket) else { throw AdminClient.unreachable(socket, "no such socket") }
+        if let failure = AdminClient.connectFailure(socket) { throw AdminClient.unreachable(socket, failure) }
+        guard let url = URL(httpURLWithSocketPath: socket, uri: uri) else {
+            throw CLIError(ExitStatus.usage, "--socket \(socket) is not a usable socket path")
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url.absoluteString), timeout: .hours(6))
+        } catch {
+            throw AdminClient.unreachable(socket, AdminClient.reason(error))
+        }
+        guard response.status.code == 200 else {
+            let body = (try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? []
+            try AdminClient.check(response.status.code, body)
+            throw CLIError(ExitStatus.unavailable, "parleyd answered HTTP \(response.status.code) to the export")
+        }
+        let total = response.headers.first(name: "Content-Length").flatMap(Int.init)
+        var received = 0
+        do {
+            for try await chunk in response.body {
+                let bytes = Array(buffer: chunk)
+                var offset = 0
+                while offset < bytes.count {
+                    let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw CLIError(ExitStatus.ioError, "cannot write \(out).partial: \(String(cString: strerror(errno)))") }
+                    offset += n
+                }
+                received += bytes.count
+                progress.show("received \(mebibytes(received))" + (total.map { " of \(mebibytes($0)) (\(received * 100 / max(1, $0)) %)" } ?? ""))
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(ExitStatus.ioError, "the export stream from parleyd broke after \(mebibytes(received)): \(AdminClient.reason(error)); nothing was written to \(out)")
+        }
+        if let total, total != received {
+            throw CLIError(ExitStatus.ioError, "parleyd announced \(total) bytes but sent \(received); nothing was written to \(out)")
+        }
+        return received
+    }
+}
