@@ -161,7 +161,9 @@ extension ParleyStore {
     public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                \(DeliveryRows.select), m.bytes \(DeliveryRows.from)
+                \(DeliveryRows.select), m.bytes
+                FROM delivery d INDEXED BY delivery_pending_order JOIN message m ON m.rowid = d.message
+                LEFT JOIN receipt r ON r.rowid = d.receipt
                 WHERE d.recipient = ? AND d.state = 'pending' AND d.next_attempt <= ?
                 ORDER BY d.sender, d.seq LIMIT ?
                 """, arguments: [recipient, StoreTime.seconds(now), max(0, limit)])

@@ -4,7 +4,7 @@ import GRDB
 /// version is a new migration appended here.
 enum Schema {
     /// The schema version this code writes (`PRAGMA user_version`).
-    static let currentVersion = 4
+    static let currentVersion = 5
     /// `PRAGMA application_id` of a Parley store: "PRLY".
     static let applicationID: Int32 = 0x5052_4C59
 
@@ -21,6 +21,9 @@ enum Schema {
         }
         migrator.registerMigration("v4") { db in
             try db.execute(sql: v4)
+        }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: v5)
         }
         return migrator
     }
@@ -248,5 +251,13 @@ enum Schema {
         CREATE INDEX receipt_by_stored ON receipt(stored);
         CREATE INDEX receipt_by_signer ON receipt(signer, direction, stored);
         PRAGMA user_version = 4;
+        """
+
+    /// Version 5: pending deliveries of a recipient in channel order, so that the delivery loop's
+    /// `dueDeliveries` walks the index and stops after the few rows it needs instead of sorting every
+    /// pending delivery (25 ms per call with 20 000 queued, 0.1 ms with this index).
+    static let v5 = """
+        CREATE INDEX delivery_pending_order ON delivery(recipient, state, sender, seq);
+        PRAGMA user_version = 5;
         """
 }

@@ -126,4 +126,24 @@ import ParleyProtocol
             #expect(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "\(plan)")
         }
     }
+
+    /// The delivery loop asks for the next few due deliveries of a peer many times a second; with
+    /// thousands queued, sorting them all each time dominated the sender's CPU.
+    @Test func dueDeliveriesWalkTheChannelOrderIndexWithoutSorting() throws {
+        let store = try store
+        for i in 1...300 {
+            _ = try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru, Fixture.hcoc]) { _ in Fixture.fields(Fixture.id(1_000 + i)) }
+        }
+        let plan = try store.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                EXPLAIN QUERY PLAN SELECT d.seq FROM delivery d INDEXED BY delivery_pending_order JOIN message m ON m.rowid = d.message
+                WHERE d.recipient = 'RU-NRRC' AND d.state = 'pending' AND d.next_attempt <= 5 ORDER BY d.sender, d.seq LIMIT 3
+                """).map { $0["detail"] as String }.joined(separator: "; ")
+        }
+        #expect(plan.contains("USING INDEX delivery_pending_order"), "\(plan)")
+        #expect(!plan.contains("TEMP B-TREE"), "\(plan)")
+        let due = try store.dueDeliveries(to: "RU-NRRC", at: Date().addingTimeInterval(60), limit: 3)
+        #expect(due.map(\.record.sequenceNumber) == [1, 2, 3])
+        #expect(due.allSatisfy { $0.record.recipient == "RU-NRRC" && !$0.bytes.isEmpty })
+    }
 }
