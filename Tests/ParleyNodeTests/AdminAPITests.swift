@@ -45,68 +45,67 @@ import Glibc
         let ruPort = try freePort()
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
-        let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
-        func message(seq: UInt64) throws -> [UInt8] {
-            try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
-                                       created: .now, body: preLaunchBody()))
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+            func message(seq: UInt64) throws -> [UInt8] {
+                try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                           created: .now, body: preLaunchBody()))
+            }
+            let url = "https://127.0.0.1:\(ruPort)/v1/messages"
+            var tampered = try COSESign1(decoding: try message(seq: 1))
+            tampered.signature[tampered.signature.count / 2] ^= 0x01
+            let (status, answered, _) = try await post(client, url, tampered.encoded, contentType: PeerServer.coseMediaType)
+            #expect(status == 200)
+            let tamperedID = try Envelope(decoding: tampered.payload).id
+
+            // Stored with the exact bytes returned, and audited.
+            let stored = try ru.node.store.issuedRejections(for: tamperedID)
+            #expect(stored.count == 1)
+            #expect(stored.first.map { Array($0.bytes) } == answered)
+            #expect(stored.first?.code == RejectionCode.badSignature.rawValue && stored.first?.sender == "US-NRRC")
+            #expect(stored.first?.messageDigest == Data(Digest.sha256(tampered.encoded)))
+            #expect(try ru.node.store.auditEvents(kinds: [.rejectionIssued]).count == 1)
+
+            // Listed by the receipts endpoint; the listed bytes verify as RU's signed rejection.
+            let (listStatus, list) = try await admin(ru.node, "/v1/receipts?direction=issued&status=rejected")
+            #expect(listStatus == 200)
+            let receipts = list["receipts"] as? [[String: Any]] ?? []
+            #expect(receipts.count == 1)
+            let entry = try #require(receipts.first)
+            #expect(entry["message"] as? String == tamperedID.hex && entry["peer"] as? String == "US-NRRC")
+            #expect(entry["messageStored"] as? Bool == false && entry["status"] as? String == "rejected:bad-signature")
+            let bytes = try #require(Data(base64Encoded: entry["base64"] as? String ?? ""))
+            let sent = SentMessage(id: tamperedID, digest: Digest.sha256(tampered.encoded), sender: Self.us, created: try Envelope(decoding: tampered.payload).created,
+                                   recipients: [Self.ru])
+            let verified = try ru.node.verifier.verifyReceipt(Array(bytes), at: .now, for: sent, from: Self.ru)
+            guard case .rejected(.badSignature, _) = verified.receipt.status else { Issue.record("not a bad-signature rejection"); return }
+            // The message endpoint shows the rejection of a message it never stored.
+            let (shown, shownMessage) = try await admin(ru.node, "/v1/messages/\(tamperedID.hex)")
+            #expect(shown == 200 && shownMessage["stored"] as? Bool == false)
+            #expect((shownMessage["rejections"] as? [[String: Any]])?.count == 1)
+            // Nothing for accepted receipts in that filter; the inbox is empty.
+            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            let (_, received) = try await admin(ru.node, "/v1/receipts?direction=received")
+            #expect((received["receipts"] as? [Any])?.isEmpty == true)
+
+            // Equivocation and replay: signed by the sender, so their bytes are kept as evidence (SPEC.md §9.1 step 18).
+            let accepted = try message(seq: 2)
+            #expect(try await post(client, url, accepted, contentType: PeerServer.coseMediaType).0 == 200)
+            var second = try Envelope(decoding: try COSESign1(decoding: accepted).payload)
+            second.recipients = [Recipient(participant: Self.ru, sequence: 3)]
+            let equivocating = try identity.sign(second)
+            #expect(try await post(client, url, equivocating, contentType: PeerServer.coseMediaType).0 == 200)
+            let replaying = try message(seq: 2)
+            #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
+            let equivocation = try #require(try ru.node.store.issuedRejections(for: second.id).first)
+            #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
+            let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
+            #expect(try ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
+            #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
+            let (_, shownEquivocation) = try await admin(ru.node, "/v1/messages/\(second.id.hex)")
+            #expect(shownEquivocation["direction"] as? String == "received" && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
+                    == Data(equivocating).base64EncodedString())
         }
-        let url = "https://127.0.0.1:\(ruPort)/v1/messages"
-        var tampered = try COSESign1(decoding: try message(seq: 1))
-        tampered.signature[tampered.signature.count / 2] ^= 0x01
-        let (status, answered, _) = try await post(client, url, tampered.encoded, contentType: PeerServer.coseMediaType)
-        #expect(status == 200)
-        let tamperedID = try Envelope(decoding: tampered.payload).id
-
-        // Stored with the exact bytes returned, and audited.
-        let stored = try ru.node.store.issuedRejections(for: tamperedID)
-        #expect(stored.count == 1)
-        #expect(stored.first.map { Array($0.bytes) } == answered)
-        #expect(stored.first?.code == RejectionCode.badSignature.rawValue && stored.first?.sender == "US-NRRC")
-        #expect(stored.first?.messageDigest == Data(Digest.sha256(tampered.encoded)))
-        #expect(try ru.node.store.auditEvents(kinds: [.rejectionIssued]).count == 1)
-
-        // Listed by the receipts endpoint; the listed bytes verify as RU's signed rejection.
-        let (listStatus, list) = try await admin(ru.node, "/v1/receipts?direction=issued&status=rejected")
-        #expect(listStatus == 200)
-        let receipts = list["receipts"] as? [[String: Any]] ?? []
-        #expect(receipts.count == 1)
-        let entry = try #require(receipts.first)
-        #expect(entry["message"] as? String == tamperedID.hex && entry["peer"] as? String == "US-NRRC")
-        #expect(entry["messageStored"] as? Bool == false && entry["status"] as? String == "rejected:bad-signature")
-        let bytes = try #require(Data(base64Encoded: entry["base64"] as? String ?? ""))
-        let sent = SentMessage(id: tamperedID, digest: Digest.sha256(tampered.encoded), sender: Self.us, created: try Envelope(decoding: tampered.payload).created,
-                               recipients: [Self.ru])
-        let verified = try ru.node.verifier.verifyReceipt(Array(bytes), at: .now, for: sent, from: Self.ru)
-        guard case .rejected(.badSignature, _) = verified.receipt.status else { Issue.record("not a bad-signature rejection"); return }
-        // The message endpoint shows the rejection of a message it never stored.
-        let (shown, shownMessage) = try await admin(ru.node, "/v1/messages/\(tamperedID.hex)")
-        #expect(shown == 200 && shownMessage["stored"] as? Bool == false)
-        #expect((shownMessage["rejections"] as? [[String: Any]])?.count == 1)
-        // Nothing for accepted receipts in that filter; the inbox is empty.
-        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
-        let (_, received) = try await admin(ru.node, "/v1/receipts?direction=received")
-        #expect((received["receipts"] as? [Any])?.isEmpty == true)
-
-        // Equivocation and replay: signed by the sender, so their bytes are kept as evidence (SPEC.md §9.1 step 18).
-        let accepted = try message(seq: 2)
-        #expect(try await post(client, url, accepted, contentType: PeerServer.coseMediaType).0 == 200)
-        var second = try Envelope(decoding: try COSESign1(decoding: accepted).payload)
-        second.recipients = [Recipient(participant: Self.ru, sequence: 3)]
-        let equivocating = try identity.sign(second)
-        #expect(try await post(client, url, equivocating, contentType: PeerServer.coseMediaType).0 == 200)
-        let replaying = try message(seq: 2)
-        #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
-        let equivocation = try #require(try ru.node.store.issuedRejections(for: second.id).first)
-        #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
-        let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
-        #expect(try ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
-        #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
-        let (_, shownEquivocation) = try await admin(ru.node, "/v1/messages/\(second.id.hex)")
-        #expect(shownEquivocation["direction"] as? String == "received" && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
-                == Data(equivocating).base64EncodedString())
-        try await client.shutdown()
         await ru.stop()
     }
 
@@ -193,11 +192,9 @@ import Glibc
         }
 
         // Archive: streamed back, and written by the daemon to a path.
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         let streamURL = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath,
                             uri: "/v1/archive?since=\(hour)&until=\(UTCTime.now + 3_600)")!.absoluteString
-        let (streamStatus, archiveBytes) = try await get(client, streamURL)
-        try await client.shutdown()
+        let (streamStatus, archiveBytes) = try await withHTTPClient { client in try await get(client, streamURL, timeout: .seconds(60)) }
         #expect(streamStatus == 200)
         let streamed = directory.appendingPathComponent("streamed.parley").path
         try Data(archiveBytes).write(to: URL(fileURLWithPath: streamed))

@@ -152,8 +152,8 @@ func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, lat
 /// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
 /// Runs `body` with a new HTTPClient and shuts it down on every path, awaiting the shutdown: a client
 /// released while its shutdown is still running traps (AsyncHTTPClient checks it in `deinit`).
-func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
-    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body: (HTTPClient) async throws -> T) async throws -> T {
+    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     do {
         let result = try await body(client)
         try await client.shutdown()
