@@ -1,7 +1,7 @@
 internal import COpenSSL
 
-/// Signing, verification and key classification on `EVP_PKEY`s. Each call uses its own `EVP_MD_CTX`,
-/// so one key may be used from many threads at once.
+/// Signing, verification and key classification on `EVP_PKEY`s. Each call holds a context from the
+/// key's pool for its duration only (`EVPKey.withContext`), so one key may be used from many threads at once.
 enum KeyOperations {
     /// Which Parley algorithm an `EVP_PKEY` is for; throws for anything else (RSA, other curves,
     /// explicit curve parameters).
@@ -33,22 +33,20 @@ enum KeyOperations {
 
     /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
     static func sign(key evpKey: EVPKey, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
-        let key = evpKey.pointer
-        guard let context = evpKey.initialisedContext(signing: true, digest: algorithm.digest?.pointer) else {
-            throw CryptoError.openSSL(.signingFailed, "cannot initialise \(algorithm) signing")
-        }
-        defer { EVP_MD_CTX_free(context) }
-        var length = Int(EVP_PKEY_get_size(key))
+        var length = Int(EVP_PKEY_get_size(evpKey.pointer))
         var signature = [UInt8](repeating: 0, count: length)
-        let status = message.withUnsafeBufferPointer { messageBuffer in
-            signature.withUnsafeMutableBufferPointer { signatureBuffer in
-                EVP_DigestSign(
-                    context, signatureBuffer.baseAddress, &length, messageBuffer.baseAddress, messageBuffer.count
-                )
+        let input = algorithm.digest.map { Digest.compute(message, with: $0) } ?? message
+        let signed = evpKey.withContext(signing: true) { context in
+            input.withUnsafeBufferPointer { inputBuffer in
+                signature.withUnsafeMutableBufferPointer { signatureBuffer in
+                    evpKey.signsDigests
+                        ? EVP_PKEY_sign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
+                        : EVP_DigestSign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
+                }
             }
         }
-        guard status == 1 else {
-            throw CryptoError.openSSL(.signingFailed, "\(algorithm) signing failed")
+        guard signed == true else {
+            throw CryptoError.openSSL(.signingFailed, signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed")
         }
         signature.removeSubrange(length...)
         guard let scalarLength = algorithm.scalarLength else {
@@ -73,21 +71,17 @@ enum KeyOperations {
         } else {
             encoded = signature
         }
-
-        guard let context = evpKey.initialisedContext(signing: false, digest: algorithm.digest?.pointer) else {
-            OpenSSLErrorQueue.clear()
-            return false
-        }
-        defer { EVP_MD_CTX_free(context) }
-        let status = message.withUnsafeBufferPointer { messageBuffer in
-            encoded.withUnsafeBufferPointer { signatureBuffer in
-                EVP_DigestVerify(
-                    context, signatureBuffer.baseAddress, signatureBuffer.count,
-                    messageBuffer.baseAddress, messageBuffer.count
-                )
+        let input = algorithm.digest.map { Digest.compute(message, with: $0) } ?? message
+        let verified = evpKey.withContext(signing: false) { context in
+            input.withUnsafeBufferPointer { inputBuffer in
+                encoded.withUnsafeBufferPointer { signatureBuffer in
+                    evpKey.signsDigests
+                        ? EVP_PKEY_verify(context, signatureBuffer.baseAddress, signatureBuffer.count, inputBuffer.baseAddress, inputBuffer.count) == 1
+                        : EVP_DigestVerify(context, signatureBuffer.baseAddress, signatureBuffer.count, inputBuffer.baseAddress, inputBuffer.count) == 1
+                }
             }
         }
-        if status != 1 {
+        if verified != true {
             OpenSSLErrorQueue.clear()
             return false
         }

@@ -6,49 +6,78 @@ import Synchronization
 // calls that are safe to make concurrently on a shared, unmodified object (signing and verifying
 // with an EVP_PKEY, reading an X509 or X509_CRL, X509_STORE_CTX_init on a populated X509_STORE).
 
-/// Owns an `EVP_PKEY`, and the initialised signing or verifying contexts that calls copy instead of
-/// initialising their own (an `EVP_DigestSignInit` fetches the algorithm each time; a copy does not).
+/// Owns an `EVP_PKEY`, and small pools of contexts initialised for signing and verifying with it.
+///
+/// A context serves one call at a time and is then returned, so a call neither initialises a context
+/// (which fetches the algorithm) nor copies one: the same reuse `openssl speed` measures. Ed25519 keys
+/// pool `EVP_MD_CTX`s for `EVP_DigestSign`/`EVP_DigestVerify` (one-shot calls leave them reusable);
+/// ECDSA keys pool `EVP_PKEY_CTX`s for `EVP_PKEY_sign`/`EVP_PKEY_verify` on a digest computed first.
 final class EVPKey: @unchecked Sendable {
     let pointer: OpaquePointer
-    /// Addresses of the template `EVP_MD_CTX`s (0 until first use): plain integers so they can live in a Mutex.
-    private let templates = Mutex<(sign: UInt, verify: UInt)>((0, 0))
+    /// Whether contexts are `EVP_PKEY_CTX`s over a precomputed digest (ECDSA) or `EVP_MD_CTX`s (Ed25519).
+    let signsDigests: Bool
+    /// Idle contexts' addresses, plain integers so they can live in a Mutex.
+    private let idle = Mutex<(sign: [UInt], verify: [UInt])>(([], []))
+    /// Contexts kept per operation; more concurrent calls make and free their own.
+    static let poolLimit = 16
 
     init(taking pointer: OpaquePointer) {
         self.pointer = pointer
+        signsDigests = EVP_PKEY_get_base_id(pointer) != parley_EVP_PKEY_ED25519()
     }
 
     deinit {
-        let (sign, verify) = templates.withLock { $0 }
-        EVP_MD_CTX_free(OpaquePointer(bitPattern: sign))
-        EVP_MD_CTX_free(OpaquePointer(bitPattern: verify))
+        let (sign, verify) = idle.withLock { $0 }
+        for address in sign + verify { free(address) }
         EVP_PKEY_free(pointer)
     }
 
-    /// A fresh context ready for `EVP_DigestSign` (or `EVP_DigestVerify`), copied from this key's
-    /// template; nil if OpenSSL fails (its error queue then says why). The caller frees it.
-    func initialisedContext(signing: Bool, digest: OpaquePointer?) -> OpaquePointer? {
-        let key = pointer
-        let address: UInt = templates.withLock { t in
-            let existing = signing ? t.sign : t.verify
-            if existing != 0 { return existing }
-            guard let context = EVP_MD_CTX_new() else { return 0 }
-            let status = signing
-                ? EVP_DigestSignInit(context, nil, digest, nil, key)
-                : EVP_DigestVerifyInit(context, nil, digest, nil, key)
-            guard status == 1 else {
-                EVP_MD_CTX_free(context)
-                return 0
-            }
-            let created = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context)))
-            if signing { t.sign = created } else { t.verify = created }
-            return created
+    /// Runs `body` with a context ready for this key's sign (or verify) call; nil if no context can be
+    /// made (OpenSSL's error queue then says why). A context whose call failed is freed, not reused.
+    func withContext(signing: Bool, _ body: (OpaquePointer) -> Bool) -> Bool? {
+        let pooled = idle.withLock { idle in signing ? idle.sign.popLast() : idle.verify.popLast() }
+        guard let address = pooled ?? makeContext(signing: signing), let context = OpaquePointer(bitPattern: address) else {
+            return nil
         }
-        guard let template = OpaquePointer(bitPattern: address), let context = EVP_MD_CTX_new() else { return nil }
-        guard EVP_MD_CTX_copy_ex(context, template) == 1 else {
+        guard body(context) else {
+            free(address)
+            return false
+        }
+        let kept = idle.withLock { idle in
+            if signing, idle.sign.count < Self.poolLimit { idle.sign.append(address); return true }
+            if !signing, idle.verify.count < Self.poolLimit { idle.verify.append(address); return true }
+            return false
+        }
+        if !kept { free(address) }
+        return true
+    }
+
+    private func makeContext(signing: Bool) -> UInt? {
+        if signsDigests {
+            guard let context = EVP_PKEY_CTX_new(pointer, nil) else { return nil }
+            guard (signing ? EVP_PKEY_sign_init(context) : EVP_PKEY_verify_init(context)) == 1 else {
+                EVP_PKEY_CTX_free(context)
+                return nil
+            }
+            return UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context)))
+        }
+        guard let context = EVP_MD_CTX_new() else { return nil }
+        let status = signing
+            ? EVP_DigestSignInit(context, nil, nil, nil, pointer)
+            : EVP_DigestVerifyInit(context, nil, nil, nil, pointer)
+        guard status == 1 else {
             EVP_MD_CTX_free(context)
             return nil
         }
-        return context
+        return UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context)))
+    }
+
+    private func free(_ address: UInt) {
+        if signsDigests {
+            EVP_PKEY_CTX_free(OpaquePointer(bitPattern: address))
+        } else {
+            EVP_MD_CTX_free(OpaquePointer(bitPattern: address))
+        }
     }
 }
 
