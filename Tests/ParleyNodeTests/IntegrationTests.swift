@@ -65,9 +65,8 @@ import Testing
         }
         // Metrics: two accepted receipts with their latencies; each recipient counted one received message.
         try await waitUntil("the metrics listener") { us.node.metricsPort != nil }
-        let scraper = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        let (metricsStatus, metricsBody) = try await get(scraper, "http://127.0.0.1:\(us.node.metricsPort!)/metrics")
-        try await scraper.shutdown()
+        let metricsURL = "http://127.0.0.1:\(us.node.metricsPort!)/metrics"
+        let (metricsStatus, metricsBody) = try await withHTTPClient { scraper in try await get(scraper, metricsURL) }
         let exposition = String(decoding: metricsBody, as: UTF8.self)
         #expect(metricsStatus == 200)
         #expect(exposition.contains("parley_messages_sent_total{status=\"accepted\"} 2\n"), "\(exposition)")
@@ -81,24 +80,24 @@ import Testing
         #expect(ru.node.metricsText().contains("parley_messages_received_total 1\n"))
 
         // The admin API lists and shows it.
-        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        let socket = us.node.configuration.adminSocketPath
-        let (outboxStatus, outboxBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/outbox?state=delivered")!.absoluteString)
-        #expect(outboxStatus == 200)
-        let outbox = try JSONSerialization.jsonObject(with: Data(outboxBody)) as? [String: Any]
-        let listed = (outbox?["deliveries"] as? [[String: Any]]) ?? []
-        #expect(Set(listed.compactMap { $0["recipient"] as? String }) == ["RU-NRRC", "HCOC-CC"])
-        #expect(listed.allSatisfy { $0["id"] as? String == id.hex })
-        let (showStatus, showBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(id.hex)")!.absoluteString)
-        #expect(showStatus == 200)
-        let shown = try JSONSerialization.jsonObject(with: Data(showBody)) as? [String: Any]
-        #expect((shown?["receipts"] as? [[String: Any]])?.count == 2)
-        let (missing, _) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(MessageID.generate().hex)")!.absoluteString)
-        #expect(missing == 404)
-        let (inboxStatus, inboxBody) = try await get(admin, URL(httpURLWithSocketPath: ru.node.configuration.adminSocketPath, uri: "/v1/inbox")!.absoluteString)
-        #expect(inboxStatus == 200)
-        #expect(String(decoding: inboxBody, as: UTF8.self).contains(id.hex))
-        try await admin.shutdown()
+        try await withHTTPClient { admin in
+            let socket = us.node.configuration.adminSocketPath
+            let (outboxStatus, outboxBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/outbox?state=delivered")!.absoluteString)
+            #expect(outboxStatus == 200)
+            let outbox = try JSONSerialization.jsonObject(with: Data(outboxBody)) as? [String: Any]
+            let listed = (outbox?["deliveries"] as? [[String: Any]]) ?? []
+            #expect(Set(listed.compactMap { $0["recipient"] as? String }) == ["RU-NRRC", "HCOC-CC"])
+            #expect(listed.allSatisfy { $0["id"] as? String == id.hex })
+            let (showStatus, showBody) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(id.hex)")!.absoluteString)
+            #expect(showStatus == 200)
+            let shown = try JSONSerialization.jsonObject(with: Data(showBody)) as? [String: Any]
+            #expect((shown?["receipts"] as? [[String: Any]])?.count == 2)
+            let (missing, _) = try await get(admin, URL(httpURLWithSocketPath: socket, uri: "/v1/messages/\(MessageID.generate().hex)")!.absoluteString)
+            #expect(missing == 404)
+            let (inboxStatus, inboxBody) = try await get(admin, URL(httpURLWithSocketPath: ru.node.configuration.adminSocketPath, uri: "/v1/inbox")!.absoluteString)
+            #expect(inboxStatus == 200)
+            #expect(String(decoding: inboxBody, as: UTF8.self).contains(id.hex))
+        }
         await us.stop(); await ru.stop(); await hcoc.stop()
     }
 
@@ -108,15 +107,15 @@ import Testing
         let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
         // Wrong: the window opens in less than 24 hours, so the notification is late.
         let draft = preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false)
-        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
-        let (status, body, type) = try await post(admin, url, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
-        #expect(status == 400)
-        #expect(type == Problem.mediaType)
-        #expect(String(decoding: body, as: UTF8.self).contains("body.late"))
-        #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
-        #expect(try us.node.store.outgoingChannels().isEmpty)
-        try await admin.shutdown()
+        try await withHTTPClient { admin in
+            let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
+            let (status, body, type) = try await post(admin, url, Array(try JSONSerialization.data(withJSONObject: draft)), contentType: "application/json")
+            #expect(status == 400)
+            #expect(type == Problem.mediaType)
+            #expect(String(decoding: body, as: UTF8.self).contains("body.late"))
+            #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
+            #expect(try us.node.store.outgoingChannels().isEmpty)
+        }
         await us.stop()
     }
 
@@ -196,23 +195,22 @@ import Testing
         try FileManager.default.createDirectory(atPath: strictRU.dataDirectory, withIntermediateDirectories: true)
         strictRU.adminSocketPath = directory.appendingPathComponent("ru-strict.sock").path
         let strict = try await RunningNode(strictRU)
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
-        var request = HTTPClientRequest(url: "https://127.0.0.1:\(hubPort)/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.headers.add(name: "Parley-Recipient", value: "RU-NRRC")
-        request.body = .bytes(ByteBuffer(bytes: bytes))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        #expect(response.status.code == 403)
-        #expect(String(buffer: body).contains("forbidden-peer"))
-        // A Parley-Recipient the node does not forward to: 421.
-        request.headers.replaceOrAdd(name: "Parley-Recipient", value: "XX-NOBODY")
-        request.url = "https://127.0.0.1:\(ruPort)/v1/messages"
-        let misdirected = try await client.execute(request, timeout: .seconds(10))
-        #expect(misdirected.status.code == 421)
-        try await client.shutdown()
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(hubPort)/v1/messages")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+            request.headers.add(name: "Parley-Recipient", value: "RU-NRRC")
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            #expect(response.status.code == 403)
+            #expect(String(buffer: body).contains("forbidden-peer"))
+            // A Parley-Recipient the node does not forward to: 421.
+            request.headers.replaceOrAdd(name: "Parley-Recipient", value: "XX-NOBODY")
+            request.url = "https://127.0.0.1:\(ruPort)/v1/messages"
+            let misdirected = try await client.execute(request, timeout: .seconds(10))
+            #expect(misdirected.status.code == 421)
+        }
         await us.stop(); await hub.stop(); await strict.stop()
     }
 
@@ -223,7 +221,11 @@ import Testing
         let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
         let first = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
         let second = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
-        try await waitUntil("a failed attempt") { try deliveries(us.node, first).first?.lastError != nil }
+        // With several requests in flight per peer (SPEC.md §12.4), the second may still be in its own
+        // failing attempt when the first's failure is recorded: wait until both are back to pending.
+        try await waitUntil("a failed attempt, both pending") {
+            try deliveries(us.node, first).first?.lastError != nil && deliveries(us.node, second).first?.state == .pending
+        }
         #expect(try deliveries(us.node, first).first?.state == .pending)
         #expect(try deliveries(us.node, second).first?.state == .pending)
 
@@ -247,19 +249,18 @@ import Testing
         let ru = try await RunningNode(configuration)
         var anonymous = TLSConfiguration.makeClientConfiguration()
         anonymous.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
-        let noCertificate = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: anonymous))
-        await #expect(throws: (any Error).self) {
-            _ = try await get(noCertificate, "https://127.0.0.1:\(ruPort)/v1/health")
+        try await withHTTPClient(configuration: .init(tlsConfiguration: anonymous)) { noCertificate in
+            await #expect(throws: (any Error).self) {
+                _ = try await get(noCertificate, "https://127.0.0.1:\(ruPort)/v1/health")
+            }
         }
-        try await noCertificate.shutdown()
         // The same request with US-NRRC's TLS certificate succeeds: the refusal is about the certificate.
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
-        let (status, body) = try await get(client, "https://127.0.0.1:\(ruPort)/v1/health")
-        #expect(status == 200)
-        #expect(String(decoding: body, as: UTF8.self).contains("\"participant\":\"RU-NRRC\""))
-        try await client.shutdown()
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            let (status, body) = try await get(client, "https://127.0.0.1:\(ruPort)/v1/health")
+            #expect(status == 200)
+            #expect(String(decoding: body, as: UTF8.self).contains("\"participant\":\"RU-NRRC\""))
+        }
         await ru.stop()
     }
 
@@ -269,79 +270,78 @@ import Testing
         let ruPort = try freePort()
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-                                configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration)))
-        let url = "https://127.0.0.1:\(ruPort)/v1/messages"
-        let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
-        let verifier = ru.node.verifier
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            let url = "https://127.0.0.1:\(ruPort)/v1/messages"
+            let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+            let verifier = ru.node.verifier
 
-        func message(seq: UInt64) throws -> [UInt8] {
-            try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
-                                       created: .now, body: preLaunchBody()))
+            func message(seq: UInt64) throws -> [UInt8] {
+                try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                           created: .now, body: preLaunchBody()))
+            }
+            func receipt(for bytes: [UInt8]) async throws -> Receipt {
+                let (status, body, type) = try await post(client, url, bytes, contentType: PeerServer.coseMediaType)
+                #expect(status == 200)
+                #expect(type == PeerServer.coseMediaType)
+                let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+                let sent = SentMessage(id: envelope.id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+                                       recipients: envelope.recipients.map(\.participant))
+                return try verifier.verifyReceipt(body, at: .now, for: sent, from: Self.ru).receipt
+            }
+
+            let original = try message(seq: 1)
+            #expect(try await receipt(for: original).status == .accepted)
+            #expect(try await receipt(for: original).status == .duplicate)
+
+            var tampered = try COSESign1(decoding: try message(seq: 2))
+            tampered.signature[tampered.signature.count / 2] ^= 0x01
+            guard case .rejected(let code, _) = try await receipt(for: tampered.encoded).status else {
+                Issue.record("a tampered message was not rejected"); return
+            }
+            #expect(code == .badSignature)
+
+            guard case .rejected(let replayCode, _) = try await receipt(for: try message(seq: 1)).status else {
+                Issue.record("a replayed sequence number was not rejected"); return
+            }
+            #expect(replayCode == .replay)
+
+            // Same id as the accepted message, other bytes: equivocation (after full verification).
+            let originalEnvelope = try Envelope(decoding: try COSESign1(decoding: original).payload)
+            var other = originalEnvelope
+            other.recipients = [Recipient(participant: Self.ru, sequence: 3)]
+            guard case .rejected(let equivocation, _) = try await receipt(for: try identity.sign(other)).status else {
+                Issue.record("a second version of an accepted id was not rejected"); return
+            }
+            #expect(equivocation == .equivocation)
+
+            // Two concurrent deliveries of the same new bytes: one accepted, one duplicate.
+            let concurrent = try message(seq: 4)
+            async let a = receipt(for: concurrent)
+            async let b = receipt(for: concurrent)
+            let statuses = [try await a.status, try await b.status]
+            #expect(statuses.contains(.accepted) && statuses.contains(.duplicate))
+
+            let (status, body, type) = try await post(client, url, Array("not cbor".utf8), contentType: PeerServer.coseMediaType)
+            #expect(status == 400)
+            #expect(type == "application/problem+json")
+            let problem = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            #expect(problem?["type"] as? String == "urn:parley:problem:malformed")
+
+            let (tooLarge, _, _) = try await post(client, url, [UInt8](repeating: 0, count: MessageVerifier.maximumSize + 1), contentType: PeerServer.coseMediaType)
+            #expect(tooLarge == 413)
+            let (wrongType, _, _) = try await post(client, url, original, contentType: "application/octet-stream")
+            #expect(wrongType == 415)
+
+            // Only the original and the concurrent message were stored.
+            #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
+            let exposition = ru.node.metricsText()
+            for line in ["parley_messages_received_total 2", "parley_duplicates_answered_total 2",
+                         "parley_messages_rejected_total{code=\"bad-signature\"} 1", "parley_messages_rejected_total{code=\"replay\"} 1",
+                         "parley_messages_rejected_total{code=\"equivocation\"} 1", "parley_http_problems_total{problem=\"too-large\"} 1",
+                         "parley_http_problems_total{problem=\"malformed\"} 2" /* the 400 and the 415 */] {
+                #expect(exposition.contains(line + "\n"), "\(line) missing in\n\(exposition)")
+            }
         }
-        func receipt(for bytes: [UInt8]) async throws -> Receipt {
-            let (status, body, type) = try await post(client, url, bytes, contentType: PeerServer.coseMediaType)
-            #expect(status == 200)
-            #expect(type == PeerServer.coseMediaType)
-            let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
-            let sent = SentMessage(id: envelope.id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
-                                   recipients: envelope.recipients.map(\.participant))
-            return try verifier.verifyReceipt(body, at: .now, for: sent, from: Self.ru).receipt
-        }
-
-        let original = try message(seq: 1)
-        #expect(try await receipt(for: original).status == .accepted)
-        #expect(try await receipt(for: original).status == .duplicate)
-
-        var tampered = try COSESign1(decoding: try message(seq: 2))
-        tampered.signature[tampered.signature.count / 2] ^= 0x01
-        guard case .rejected(let code, _) = try await receipt(for: tampered.encoded).status else {
-            Issue.record("a tampered message was not rejected"); return
-        }
-        #expect(code == .badSignature)
-
-        guard case .rejected(let replayCode, _) = try await receipt(for: try message(seq: 1)).status else {
-            Issue.record("a replayed sequence number was not rejected"); return
-        }
-        #expect(replayCode == .replay)
-
-        // Same id as the accepted message, other bytes: equivocation (after full verification).
-        let originalEnvelope = try Envelope(decoding: try COSESign1(decoding: original).payload)
-        var other = originalEnvelope
-        other.recipients = [Recipient(participant: Self.ru, sequence: 3)]
-        guard case .rejected(let equivocation, _) = try await receipt(for: try identity.sign(other)).status else {
-            Issue.record("a second version of an accepted id was not rejected"); return
-        }
-        #expect(equivocation == .equivocation)
-
-        // Two concurrent deliveries of the same new bytes: one accepted, one duplicate.
-        let concurrent = try message(seq: 4)
-        async let a = receipt(for: concurrent)
-        async let b = receipt(for: concurrent)
-        let statuses = [try await a.status, try await b.status]
-        #expect(statuses.contains(.accepted) && statuses.contains(.duplicate))
-
-        let (status, body, type) = try await post(client, url, Array("not cbor".utf8), contentType: PeerServer.coseMediaType)
-        #expect(status == 400)
-        #expect(type == "application/problem+json")
-        let problem = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
-        #expect(problem?["type"] as? String == "urn:parley:problem:malformed")
-
-        let (tooLarge, _, _) = try await post(client, url, [UInt8](repeating: 0, count: MessageVerifier.maximumSize + 1), contentType: PeerServer.coseMediaType)
-        #expect(tooLarge == 413)
-        let (wrongType, _, _) = try await post(client, url, original, contentType: "application/octet-stream")
-        #expect(wrongType == 415)
-
-        // Only the original and the concurrent message were stored.
-        #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
-        let exposition = ru.node.metricsText()
-        for line in ["parley_messages_received_total 2", "parley_duplicates_answered_total 2",
-                     "parley_messages_rejected_total{code=\"bad-signature\"} 1", "parley_messages_rejected_total{code=\"replay\"} 1",
-                     "parley_messages_rejected_total{code=\"equivocation\"} 1", "parley_http_problems_total{problem=\"too-large\"} 1",
-                     "parley_http_problems_total{problem=\"malformed\"} 2" /* the 400 and the 415 */] {
-            #expect(exposition.contains(line + "\n"), "\(line) missing in\n\(exposition)")
-        }
-        try await client.shutdown()
         await ru.stop()
     }
 }

@@ -10,12 +10,13 @@ import ParleyStore
 import Testing
 
 @Suite(.serialized) struct TransportSecurityTests {
-    func client(certificate chain: String, key: String, pki: TestPKI) throws -> HTTPClient {
+    /// An HTTP client configuration presenting `chain` and `key` (for `withHTTPClient`).
+    func client(certificate chain: String, key: String, pki: TestPKI) throws -> HTTPClient.Configuration {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) }
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        return .init(tlsConfiguration: tls)
     }
 
     func signedMessage(_ pki: TestPKI, to recipient: String) throws -> [UInt8] {
@@ -32,18 +33,17 @@ import Testing
         let port = try freePort()
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
         // NIOSSL alone would accept this chain (it does not read CRLs); the ParleyCrypto check refuses it.
-        let revoked = try client(certificate: pki.path("negative/revoked/tls-chain.pem"), key: pki.path("negative/revoked/tls.key"), pki: pki)
-        await #expect(throws: (any Error).self) {
-            _ = try await get(revoked, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        try await withHTTPClient(configuration: try client(certificate: pki.path("negative/revoked/tls-chain.pem"), key: pki.path("negative/revoked/tls.key"), pki: pki)) { revoked in
+            await #expect(throws: (any Error).self) {
+                _ = try await get(revoked, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+            }
         }
-        try await revoked.shutdown()
         // A signing certificate (no TLS profile) is refused as a client certificate too.
-        let wrongProfile = try client(certificate: pki.path("participants/US-NRRC/signing-chain.pem"),
-                                      key: pki.path("participants/US-NRRC/signing.key"), pki: pki)
-        await #expect(throws: (any Error).self) {
-            _ = try await get(wrongProfile, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/signing-chain.pem"), key: pki.path("participants/US-NRRC/signing.key"), pki: pki)) { wrongProfile in
+            await #expect(throws: (any Error).self) {
+                _ = try await get(wrongProfile, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+            }
         }
-        try await wrongProfile.shutdown()
         await ru.stop()
     }
 
@@ -54,31 +54,31 @@ import Testing
         var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.limits.requestTimeout = 1
         let ru = try await RunningNode(configuration)
-        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
-        let message = try signedMessage(pki, to: "RU-NRRC")
-        let third = message.count / 3
-        let parts = [Array(message[..<third]), Array(message[third..<(2 * third)]), Array(message[(2 * third)...])]
-        let slow = AsyncStream<ByteBuffer> { continuation in
-            Task {
-                for part in parts {
-                    continuation.yield(ByteBuffer(bytes: part))
-                    try? await Task.sleep(for: .milliseconds(700))
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+            let message = try signedMessage(pki, to: "RU-NRRC")
+            let third = message.count / 3
+            let parts = [Array(message[..<third]), Array(message[third..<(2 * third)]), Array(message[(2 * third)...])]
+            let slow = AsyncStream<ByteBuffer> { continuation in
+                Task {
+                    for part in parts {
+                        continuation.yield(ByteBuffer(bytes: part))
+                        try? await Task.sleep(for: .milliseconds(700))
+                    }
+                    continuation.finish()
                 }
-                continuation.finish()
             }
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+            request.body = .stream(slow, length: .known(Int64(message.count)))
+            let response = try await us.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            #expect(response.status.code == 503)
+            #expect(String(buffer: body).contains("not received within"))
+            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            // The same bytes sent at once are accepted.
+            #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
         }
-        var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.body = .stream(slow, length: .known(Int64(message.count)))
-        let response = try await us.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        #expect(response.status.code == 503)
-        #expect(String(buffer: body).contains("not received within"))
-        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
-        // The same bytes sent at once are accepted.
-        #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
-        try await us.shutdown()
         await ru.stop()
     }
 
@@ -87,23 +87,24 @@ import Testing
         let directory = try temporaryDirectory()
         let port = try freePort()
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
-        func tls12Client(_ suites: String) throws -> HTTPClient {
+        func tls12Client(_ suites: String) throws -> HTTPClient.Configuration {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
             tls.maximumTLSVersion = .tlsv12
             tls.cipherSuites = suites
-            return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+            return .init(tlsConfiguration: tls)
         }
-        let aead = try tls12Client("ECDHE+AESGCM")
-        #expect(try await get(aead, "https://127.0.0.1:\(port)/v1/health").0 == 200)
-        try await aead.shutdown()
-        let cbc = try tls12Client("ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256")
-        await #expect(throws: (any Error).self) {
-            _ = try await get(cbc, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+        try await withHTTPClient(configuration: try tls12Client("ECDHE+AESGCM")) { aead in
+            let (status, _) = try await get(aead, "https://127.0.0.1:\(port)/v1/health")
+            #expect(status == 200)
         }
-        try await cbc.shutdown()
+        try await withHTTPClient(configuration: try tls12Client("ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256")) { cbc in
+            await #expect(throws: (any Error).self) {
+                _ = try await get(cbc, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
+            }
+        }
         await ru.stop()
     }
 
@@ -112,14 +113,14 @@ import Testing
         let directory = try temporaryDirectory()
         let port = try freePort()
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
-        let hcoc = try client(certificate: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"), pki: pki)
-        let (status, body, type) = try await post(hcoc, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
-                                                  contentType: PeerServer.coseMediaType)
-        #expect(status == 403)
-        #expect(type == Problem.mediaType)
-        #expect(String(decoding: body, as: UTF8.self).contains("urn:parley:problem:forbidden-peer"))
-        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
-        try await hcoc.shutdown()
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"), pki: pki)) { hcoc in
+            let (status, body, type) = try await post(hcoc, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
+                                                      contentType: PeerServer.coseMediaType)
+            #expect(status == 403)
+            #expect(type == Problem.mediaType)
+            #expect(String(decoding: body, as: UTF8.self).contains("urn:parley:problem:forbidden-peer"))
+            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+        }
         await ru.stop()
     }
 
@@ -133,21 +134,19 @@ import Testing
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [crlFile.path]
         let ru = try await RunningNode(configuration)
-        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
-        let url = "https://127.0.0.1:\(port)/v1/messages"
-        let message = try signedMessage(pki, to: "RU-NRRC")
-        #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 503)
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+            let url = "https://127.0.0.1:\(port)/v1/messages"
+            let message = try signedMessage(pki, to: "RU-NRRC")
+            #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 503)
 
-        try FileManager.default.removeItem(at: crlFile)
-        try FileManager.default.copyItem(atPath: pki.path("trust/crls.pem"), toPath: crlFile.path)
-        let admin = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        let reload = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/reload-trust")!.absoluteString
-        let (status, _, _) = try await post(admin, reload, [], contentType: "application/json")
-        #expect(status == 200)
-        try await admin.shutdown()
-        #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 200)
-        #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
-        try await us.shutdown()
+            try FileManager.default.removeItem(at: crlFile)
+            try FileManager.default.copyItem(atPath: pki.path("trust/crls.pem"), toPath: crlFile.path)
+            let reload = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/reload-trust")!.absoluteString
+            let (status, _, _) = try await withHTTPClient { admin in try await post(admin, reload, [], contentType: "application/json") }
+            #expect(status == 200)
+            #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 200)
+            #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+        }
         await ru.stop()
     }
 
@@ -159,20 +158,20 @@ import Testing
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
         let ru = try await RunningNode(configuration)
-        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
-        var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.body = .bytes(ByteBuffer(bytes: try signedMessage(pki, to: "RU-NRRC")))
-        let response = try await us.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 16)
-        #expect(response.status.code == 503)
-        #expect(response.headers.first(name: "Retry-After") != nil)
-        #expect(String(buffer: body).contains("urn:parley:problem:revocation-unavailable"))
-        #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
-        let (health, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
-        #expect(health == 503)
-        try await us.shutdown()
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+            request.body = .bytes(ByteBuffer(bytes: try signedMessage(pki, to: "RU-NRRC")))
+            let response = try await us.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            #expect(response.status.code == 503)
+            #expect(response.headers.first(name: "Retry-After") != nil)
+            #expect(String(buffer: body).contains("urn:parley:problem:revocation-unavailable"))
+            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            let (health, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
+            #expect(health == 503)
+        }
         await ru.stop()
     }
 }
