@@ -35,6 +35,34 @@ struct KeyTests {
         #expect(try PublicKey(pemEncoded: key.publicKey.pemEncoded) == key.publicKey)
     }
 
+    /// A key reuses its OpenSSL contexts from call to call, also after a failed verification and
+    /// from many tasks at once: every signature still verifies (and Ed25519, being deterministic,
+    /// matches what a fresh copy of the key signs), and a tampered one still fails.
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func reusedContextsKeepSigningAndVerifying(_ algorithm: SignatureAlgorithm) async throws {
+        let key = try PrivateKey.generate(algorithm)
+        let fresh = try PrivateKey(pemEncoded: try key.pkcs8PEM())
+        let messages = (0..<40).map { i in Array(Self.message.prefix(10 * i)) + [UInt8(i)] }
+        let signatures = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            for (index, message) in messages.enumerated() {
+                group.addTask { (index, try key.signature(for: message)) }
+            }
+            var result = [[UInt8]](repeating: [], count: messages.count)
+            for try await (index, signature) in group { result[index] = signature }
+            return result
+        }
+        for (message, signature) in zip(messages, signatures) {
+            var tampered = signature
+            tampered[5] ^= 0x01
+            #expect(!key.publicKey.isValidSignature(tampered, for: message))
+            #expect(key.publicKey.isValidSignature(signature, for: message))
+            #expect(fresh.publicKey.isValidSignature(signature, for: message))
+            if algorithm == .edDSA {
+                #expect(try fresh.signature(for: message) == signature)
+            }
+        }
+    }
+
     /// ECDSA signatures with r or s equal to 0 or ≥ n, or in DER form, are rejected before OpenSSL sees them.
     @Test(arguments: [SignatureAlgorithm.es256, .es384])
     func ecdsaNonCanonicalSignaturesAreRejected(_ algorithm: SignatureAlgorithm) throws {
