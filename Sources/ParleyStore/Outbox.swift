@@ -49,9 +49,15 @@ enum DeliveryRows {
         SELECT m.id, m.type, d.sender, d.recipient, d.seq, d.state, d.attempts, d.next_attempt, d.last_error,
                m.stored AS queued, d.updated, r.digest AS receipt_digest, r.rejection_code, r.rejection_reason
         """
-    static let from = """
-        FROM delivery d JOIN message m ON m.rowid = d.message LEFT JOIN receipt r ON r.rowid = d.receipt
-        """
+    static let from = from(indexedBy: nil)
+    /// Pending deliveries of a recipient in channel order (schema v5), for `dueDeliveries`.
+    static let dueOrder = from(indexedBy: "delivery_pending_order")
+
+    /// The joins behind `select`; with `index`, SQLite must walk the deliveries through that index.
+    static func from(indexedBy index: String?) -> String {
+        let delivery = index.map { "delivery d INDEXED BY \($0)" } ?? "delivery d"
+        return "FROM \(delivery) JOIN message m ON m.rowid = d.message LEFT JOIN receipt r ON r.rowid = d.receipt"
+    }
 
     static func record(_ row: Row) -> DeliveryRecord {
         DeliveryRecord(
@@ -161,9 +167,7 @@ extension ParleyStore {
     public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                \(DeliveryRows.select), m.bytes
-                FROM delivery d INDEXED BY delivery_pending_order JOIN message m ON m.rowid = d.message
-                LEFT JOIN receipt r ON r.rowid = d.receipt
+                \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
                 WHERE d.recipient = ? AND d.state = 'pending' AND d.next_attempt <= ?
                 ORDER BY d.sender, d.seq LIMIT ?
                 """, arguments: [recipient, StoreTime.seconds(now), max(0, limit)])
