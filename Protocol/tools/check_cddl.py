@@ -33,8 +33,8 @@ checks itself (each is listed with the code that compensates it):
      `bstr`, and the embedded item is decoded and validated against R separately.
   c. ranges with a negative lower bound (-90000000..90000000) are refused: they are replaced by
      `int` and positions are range-checked here (check_positions).
-  d. maps with only optional entries, and `{}`, accept unknown keys: the empty maps (unprotected
-     header, acknowledgement body) and the optional-only map are checked here (check_closed).
+  d. maps with only optional entries, and `{}`, accept unknown keys: the empty map
+     (acknowledgement body) and the optional-only map are checked here (check_closed).
   e. `&(name: value, ...)` used inside an array matches only its first value: rewritten as a
      plain choice `value / value / ...`.
   f. `.and` used inside an array is applied to the array: the language-tag length bound is
@@ -45,8 +45,12 @@ checks itself (each is listed with the code that compensates it):
      arrays, nor for x5chain: those bounds are checked here (check_counts).
   i. only the first element of an array whose elements are arrays is validated: each element
      of those arrays is validated separately (check_elements).
+Beyond the schema, x5chain-sha256 (protected header label -65537) is checked to be the SHA-256
+of the x5chain value's encoding (SPEC.md §5.2).
 """
 from __future__ import annotations
+
+import hashlib
 
 import hashlib
 import json
@@ -283,7 +287,7 @@ def check_counts(rule: str, value) -> None:
         n(value.get(4), 1, 256, "recipients")
         n(value.get(7), 1, 16, "refs")
         body(value.get(6), value.get(8))
-    if rule.endswith("protected-header") and isinstance(value, dict):
+    if rule == "chain-header" and isinstance(value, dict):
         if isinstance(value.get(33), list):
             n(value.get(33), 2, 8, "x5chain")
 
@@ -314,7 +318,7 @@ def check_elements(rule: str, value) -> None:
         each(value.get(4), "recipient", "recipients")
         each(value.get(7), "reference", "refs")
         body(value.get(6), value.get(8))
-    if rule.endswith("protected-header") and isinstance(value, dict):
+    if rule == "chain-header" and isinstance(value, dict):
         each(value.get(33) if isinstance(value.get(33), list) else None, "certificate", "x5chain")
 
 
@@ -357,11 +361,15 @@ def validate(rule: str, data: bytes):
         except pycddl.ValidationError as e:
             raise SchemaError(str(e).strip())
         protected, unprotected, payload, _sig = value.value
-        if unprotected != {}:
-            raise SchemaError("unprotected header must be the empty map")
+        if not isinstance(unprotected, dict) or set(unprotected) != {33}:
+            raise SchemaError("the unprotected header must hold exactly 33 (x5chain)")
+        check_counts("chain-header", unprotected)
+        check_elements("chain-header", unprotected)
         inner = "envelope" if rule == "parley-message" else "receipt"
         header = "message-protected-header" if rule == "parley-message" else "receipt-protected-header"
-        validate(header, protected)
+        header_value = validate(header, protected)
+        if header_value.get(-65537) != hashlib.sha256(enc(unprotected[33])).digest():
+            raise SchemaError("x5chain-sha256 is not the SHA-256 of the x5chain value's encoding")
         validate(inner, payload)
         return value
     try:
@@ -431,10 +439,10 @@ def receipt(**over):
 
 def cose(payload, ctype="application/parley-message+cbor", alg=-8, x5=b"\x30\x82", unprot=None, sig=64,
          extra_hdr=None, tag=18):
-    hdr = {1: alg, 3: ctype, 33: x5}
+    hdr = {1: alg, 3: ctype, -65537: hashlib.sha256(enc(x5)).digest()}
     if extra_hdr:
         hdr.update(extra_hdr)
-    return enc(CBORTag(tag, [enc(hdr), unprot if unprot is not None else {}, enc(payload), bytes(sig)]))
+    return enc(CBORTag(tag, [enc(hdr), unprot if unprot is not None else {33: x5}, enc(payload), bytes(sig)]))
 
 
 PRE_LAUNCH = {1: 1, 2: T(1_796_104_800), 3: T(1_796_119_200), 4: [2, [34_742_000, -120_572_400], 10_000],
@@ -520,7 +528,11 @@ BAD = [
     ("receipt", "status 3", enc(receipt(k7=3))),
     ("parley-message", "untagged", enc([enc({1: -8}), {}, enc(envelope()), bytes(64)])),
     ("parley-message", "tag 17", cose(envelope(), tag=17)),
-    ("parley-message", "non-empty unprotected header", cose(envelope(), unprot={4: b"k"})),
+    ("parley-message", "kid in the unprotected header", cose(envelope(), unprot={4: b"k", 33: b"\x30\x82"})),
+    ("parley-message", "empty unprotected header", cose(envelope(), unprot={})),
+    ("parley-message", "x5chain in the protected header", cose(envelope(), extra_hdr={33: b"\x30\x82"})),
+    ("parley-message", "x5chain-sha256 of another chain", cose(envelope(), extra_hdr={-65537: bytes(32)})),
+    ("parley-message", "x5chain-sha256 of 31 bytes", cose(envelope(), extra_hdr={-65537: bytes(31)})),
     ("parley-message", "crit label in protected header", cose(envelope(), extra_hdr={2: [1]})),
     ("parley-message", "alg -36", cose(envelope(), alg=-36)),
     ("parley-message", "x5chain array of one", cose(envelope(), x5=[b"\x30"])),
@@ -651,6 +663,39 @@ def step_vectors() -> None:
             else:
                 fail(f"{rel} ({rule}): {e}")
     print(f"vectors: {checked} checked of {len(files)} .cbor files")
+    step_signed_vectors(root / "signed")
+
+
+def step_signed_vectors(signed: Path) -> None:
+    """The signed vectors that a verifier must find valid, or whose fault is in the signature,
+    certificate or content rather than the structure, match parley-message / parley-receipt."""
+    manifest = signed / "manifest.json"
+    if not manifest.is_file():
+        print("SKIP  Protocol/vectors/signed/manifest.json does not exist")
+        return
+    structural = {"malformed", "too-large"}
+    checked = 0
+    for entry in json.loads(manifest.read_text()):
+        rel = f"vectors/signed/{entry['file']}"
+        rule = "parley-receipt" if entry["kind"] == "receipt" else "parley-message"
+        # A wrong signature length is `bad-signature` to a verifier, but the schema already
+        # fixes the length; a changed x5chain no longer matches x5chain-sha256.
+        schema_faults = ("tampered-x5chain", "tampered-signature-length")
+        should_validate = entry["expect"] not in structural and not any(f in entry["file"] for f in schema_faults)
+        try:
+            validate(rule, (signed / entry["file"]).read_bytes())
+            if should_validate:
+                checked += 1
+                ok(f"{rel} ({rule})")
+            else:
+                fail(f"{rel}: expected ({entry['expect']}) not to match {rule}, but it does")
+        except (SchemaError, NotDeterministic) as e:
+            if should_validate:
+                fail(f"{rel} ({rule}): {e}")
+            else:
+                checked += 1
+                ok(f"{rel} fails {rule} as expected: {str(e)[:120]}")
+    print(f"signed vectors: {checked} checked")
 
 
 def main() -> int:

@@ -20,14 +20,15 @@ public struct COSESign1: Sendable, Hashable {
 
     /// How much of RFC 9052 a decoder accepts.
     public enum Profile: Sendable {
-        /// Parley messages and receipts: an empty unprotected header.
+        /// Parley messages and receipts: the unprotected header holds exactly `x5chain` (label 33).
         case parley
         /// Any unprotected header (for interoperability checks against other COSE implementations).
         case rfc9052
     }
 
     /// Decodes a tagged COSE_Sign1 in deterministic CBOR. The tag and an embedded payload are
-    /// always required; the `.parley` profile also requires an empty unprotected header.
+    /// always required; the `.parley` profile also requires an unprotected header of exactly one
+    /// parameter, a valid `x5chain` (SPEC.md §5.1).
     public init(decoding bytes: [UInt8], limits: CBORDecoder.Limits = .parley, profile: Profile = .parley) throws {
         // Read with the streaming reader: no tree, and the byte strings are copied once.
         var reader = try CBORReader(bytes, limits: limits)
@@ -60,8 +61,8 @@ public struct COSESign1: Sendable, Hashable {
         guard case .map(let unprotectedMap) = unprotected else {
             throw CodecError(.notCOSESign1, "the unprotected header must be a map, found \(unprotected.kindName)")
         }
-        guard unprotectedMap.isEmpty || profile == .rfc9052 else {
-            throw CodecError(.unprotectedHeaderNotEmpty, "the unprotected header must be empty; found labels \(unprotectedMap.keys.map(CBORDiagnostic.format))")
+        if profile == .parley {
+            try Self.checkParleyUnprotectedHeader(unprotectedMap)
         }
         if try reader.peekMajorType() == 7 {
             let item = try reader.readItem()
@@ -74,6 +75,26 @@ public struct COSESign1: Sendable, Hashable {
         let signature = try byteString("signature", &reader)
         try reader.finish()
         self.init(protectedHeader: protected, unprotectedHeader: unprotectedMap, payload: payload, signature: signature)
+    }
+
+    /// The chain of a Parley object (unprotected header label 33).
+    public var certificateChain: X5Chain {
+        get throws {
+            guard let item = unprotectedHeader[X5Chain.label] else {
+                throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
+            }
+            return try X5Chain(item)
+        }
+    }
+
+    private static func checkParleyUnprotectedHeader(_ map: CBORMap) throws {
+        for key in map.keys where key != .integer(X5Chain.label) {
+            throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley unprotected header; it holds only 33 (x5chain)")
+        }
+        guard let item = map[X5Chain.label] else {
+            throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
+        }
+        _ = try X5Chain(item)
     }
 
     /// The tagged, deterministic encoding.

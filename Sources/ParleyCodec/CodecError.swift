@@ -33,7 +33,6 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         /// x5chain holds more certificates, or a longer certificate, than Parley allows.
         case headerLimitExceeded
         case missingHeaderParameter
-        case unprotectedHeaderNotEmpty
         case detachedPayload
     }
 

@@ -1,42 +1,48 @@
-/// The protected header of a Parley message or receipt (Protocol/SPEC.md, "Message").
+/// The protected header of a Parley message or receipt (Protocol/SPEC.md §5.2).
 ///
-/// Exactly three labels: 1 `alg`, 3 `content type`, 33 `x5chain` (RFC 9360). Any other label,
-/// including `crit`, is refused: a verifier that ignores a parameter it does not understand could
+/// Exactly three labels: 1 `alg`, 3 `content type`, and -65537 `x5chain-sha256`, the SHA-256 of
+/// the `x5chain` carried in the unprotected header. Any other label, including `crit` and
+/// `x5chain` itself, is refused: a verifier that ignores a parameter it does not understand could
 /// be made to accept something the signer did not mean.
 public struct ProtectedHeader: Sendable, Hashable {
     public enum Label {
         public static let algorithm = 1
         public static let contentType = 3
-        public static let x5chain = 33
+        /// Parley's private-use label (RFC 9052 §16.4: below -65536) for the chain digest.
+        public static let x5chainSHA256 = -65537
     }
 
-    /// Most certificates in `x5chain`, and most bytes in one.
-    public static let maximumChainLength = 8
-    public static let maximumCertificateSize = 16_384
+    /// Bytes of a SHA-256 digest.
+    public static let chainDigestSize = 32
 
     /// COSE algorithm identifier (-8 EdDSA, -7 ES256, -35 ES384). Checked against the key by the verifier.
     public var algorithm: Int
     public var contentType: String
-    /// DER certificates, leaf first, trust anchor not included.
-    public var certificateChain: [[UInt8]]
+    /// SHA-256 of `X5Chain.encoded` of the unprotected header's chain.
+    public var chainDigest: [UInt8]
 
-    public init(algorithm: Int, contentType: String, certificateChain: [[UInt8]]) {
+    public init(algorithm: Int, contentType: String, chainDigest: [UInt8]) {
         self.algorithm = algorithm
         self.contentType = contentType
-        self.certificateChain = certificateChain
+        self.chainDigest = chainDigest
     }
 
     /// Parses the bytes of a protected header bucket.
     public init(decoding bytes: [UInt8]) throws {
         guard !bytes.isEmpty else {
-            throw CodecError(.missingHeaderParameter, "the protected header is empty; alg, content type and x5chain are required")
+            throw CodecError(.missingHeaderParameter, "the protected header is empty; alg, content type and x5chain-sha256 are required")
         }
         guard case .map(let map) = try CBOR(decoding: bytes) else {
             throw CodecError(.invalidHeaderParameter, "the protected header must be a map")
         }
-        let known: Set<CBOR> = [.integer(Label.algorithm), .integer(Label.contentType), .integer(Label.x5chain)]
-        for key in map.keys where !known.contains(key) {
-            throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley protected header")
+        for key in map.keys {
+            switch key {
+            case .integer(Label.algorithm), .integer(Label.contentType), .integer(Label.x5chainSHA256): continue
+            case .integer(33):
+                throw CodecError(.unsupportedHeaderParameter, "header parameter 33 (x5chain) belongs in the unprotected header; the protected header carries its SHA-256 (label \(Label.x5chainSHA256))")
+            default:
+                throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley protected header")
+            }
         }
         guard let alg = map[Label.algorithm] else {
             throw CodecError(.missingHeaderParameter, "header parameter 1 (alg) is missing")
@@ -50,32 +56,13 @@ public struct ProtectedHeader: Sendable, Hashable {
         guard case .textString(let contentType) = ct else {
             throw CodecError(.invalidHeaderParameter, "header parameter 3 (content type) must be a text string, found \(ct.kindName)")
         }
-        guard let x5 = map[Label.x5chain] else {
-            throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing: the signer's certificate chain is required")
+        guard let digest = map[Label.x5chainSHA256] else {
+            throw CodecError(.missingHeaderParameter, "header parameter \(Label.x5chainSHA256) (x5chain-sha256) is missing: the signature must cover the certificate chain")
         }
-        let chain: [[UInt8]]
-        switch x5 {
-        case .byteString(let one):
-            chain = [one]
-        case .array(let items) where items.count >= 2 && items.count <= Self.maximumChainLength:
-            chain = try items.map { item in
-                guard case .byteString(let der) = item else {
-                    throw CodecError(.invalidHeaderParameter, "x5chain entries must be byte strings, found \(item.kindName)")
-                }
-                return der
-            }
-        case .array(let items) where items.count > Self.maximumChainLength:
-            throw CodecError(.headerLimitExceeded, "x5chain holds \(items.count) certificates; at most \(Self.maximumChainLength) are allowed")
-        case .array(let items):
-            throw CodecError(.invalidHeaderParameter, "x5chain as an array must hold 2…\(Self.maximumChainLength) certificates, found \(items.count)")
-        default:
-            throw CodecError(.invalidHeaderParameter, "x5chain must be a byte string or an array of byte strings, found \(x5.kindName)")
+        guard case .byteString(let chainDigest) = digest, chainDigest.count == Self.chainDigestSize else {
+            throw CodecError(.invalidHeaderParameter, "header parameter \(Label.x5chainSHA256) (x5chain-sha256) must be a \(Self.chainDigestSize)-byte string, found \(digest.kindName)")
         }
-        for (index, der) in chain.enumerated() where der.isEmpty || der.count > Self.maximumCertificateSize {
-            throw CodecError(der.isEmpty ? .invalidHeaderParameter : .headerLimitExceeded,
-                             "x5chain certificate \(index) is \(der.count) bytes; allowed 1…\(Self.maximumCertificateSize)")
-        }
-        self.init(algorithm: algorithm, contentType: contentType, certificateChain: chain)
+        self.init(algorithm: algorithm, contentType: contentType, chainDigest: chainDigest)
     }
 
     /// The deterministic encoding of this header (the bytes that go into the protected bucket).
@@ -83,9 +70,7 @@ public struct ProtectedHeader: Sendable, Hashable {
         var map = CBORMap()
         map[Label.algorithm] = .integer(algorithm)
         map[Label.contentType] = .textString(contentType)
-        map[Label.x5chain] = certificateChain.count == 1
-            ? .byteString(certificateChain[0])
-            : .array(certificateChain.map(CBOR.byteString))
+        map[Label.x5chainSHA256] = .byteString(chainDigest)
         return CBOREncoder.encode(.map(map))
     }
 }

@@ -9,16 +9,16 @@ public struct SigningIdentity: Sendable {
     public let chain: [Certificate]
     /// The participant id bound in the leaf certificate.
     public let participantID: ParticipantID
-    /// The encoded protected headers for messages and receipts: the same for every object signed.
-    private let messageHeader: [UInt8]
-    private let receiptHeader: [UInt8]
+    /// The headers of messages and receipts: the same for every object signed.
+    private let messageHeaders: ParleyHeaders
+    private let receiptHeaders: ParleyHeaders
 
     public init(key: PrivateKey, chain: [Certificate]) throws {
         guard let leaf = chain.first else {
             throw ProtocolError(.invalidSigningIdentity, "the certificate chain is empty; give the signing certificate first, then its issuing CAs")
         }
-        guard chain.count <= ProtectedHeader.maximumChainLength else {
-            throw ProtocolError(.invalidSigningIdentity, "the chain has \(chain.count) certificates; at most \(ProtectedHeader.maximumChainLength) fit in x5chain (leave the root out)")
+        guard chain.count <= X5Chain.maximumLength else {
+            throw ProtocolError(.invalidSigningIdentity, "the chain has \(chain.count) certificates; at most \(X5Chain.maximumLength) fit in x5chain (leave the root out)")
         }
         guard leaf.publicKey == key.publicKey else {
             throw ProtocolError(.invalidSigningIdentity, "the private key does not belong to the first certificate of the chain (\(leaf.subject))")
@@ -29,9 +29,12 @@ public struct SigningIdentity: Sendable {
         self.key = key
         self.chain = chain
         self.participantID = participantID
-        let x5chain = chain.map(\.derEncoded)
-        messageHeader = ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: ContentType.message, certificateChain: x5chain).encoded
-        receiptHeader = ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: ContentType.receipt, certificateChain: x5chain).encoded
+        let x5chain: X5Chain
+        do { x5chain = try X5Chain(chain.map(\.derEncoded)) } catch let error as CodecError {
+            throw ProtocolError(.invalidSigningIdentity, "the certificate chain cannot be sent as x5chain: \(error.reason)")
+        }
+        messageHeaders = ParleyHeaders(algorithm: key.algorithm.rawValue, contentType: ContentType.message, chain: x5chain)
+        receiptHeaders = ParleyHeaders(algorithm: key.algorithm.rawValue, contentType: ContentType.receipt, chain: x5chain)
     }
 
     /// Loads a private key (PKCS#8 PEM, mode 0600 or stricter) and a PEM chain file.
@@ -59,15 +62,9 @@ public struct SigningIdentity: Sendable {
     }
 
     func sign(payload: [UInt8], contentType: String) throws -> [UInt8] {
-        let header = switch contentType {
-        case ContentType.message: messageHeader
-        case ContentType.receipt: receiptHeader
-        default: ProtectedHeader(algorithm: key.algorithm.rawValue, contentType: contentType,
-                                 certificateChain: chain.map(\.derEncoded)).encoded
-        }
-        let toBeSigned = COSESign1.toBeSigned(protectedHeader: header, payload: payload)
-        let signature = try key.signature(for: toBeSigned)
-        return COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded
+        let headers = contentType == ContentType.receipt ? receiptHeaders : messageHeaders
+        let toBeSigned = COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload)
+        return headers.object(payload: payload, signature: try key.signature(for: toBeSigned)).encoded
     }
 }
 

@@ -175,7 +175,7 @@ public struct MessageVerifier: Sendable {
             return try COSESign1(decoding: bytes)
         } catch let error as CodecError {
             switch error.code {
-            case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
+            case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge, .headerLimitExceeded:
                 throw ProtocolError(.tooLarge, error.description)
             default:
                 throw ProtocolError(.malformed, error.description)
@@ -200,13 +200,11 @@ public struct MessageVerifier: Sendable {
     }
 
     private func authenticate(_ object: COSESign1, _ header: ProtectedHeader, at time: UTCTime) throws -> (SignatureAlgorithm, VerifiedChain) {
-        let chain: [Certificate]
-        do {
-            chain = try header.certificateChain.map { try self.certificates.certificate($0) }
-        } catch let error as CryptoError {
-            throw ProtocolError(error.code == .unsupportedAlgorithm ? .unsupportedAlgorithm : .untrustedCertificate,
-                                field: "protected.x5chain", "a certificate of x5chain cannot be used: \(error)")
+        let x5chain: X5Chain
+        do { x5chain = try object.certificateChain } catch let error as CodecError {
+            throw ProtocolError(error.code == .headerLimitExceeded ? .tooLarge : .malformed, field: "unprotected.x5chain", error.description)
         }
+        let chain = try certificates.chain(x5chain, signedDigest: header.chainDigest)
         let leaf = chain[0]
         let algorithm = SignatureAlgorithm(rawValue: header.algorithm)!
         guard leaf.publicKey.algorithm == algorithm else {
@@ -228,7 +226,7 @@ public struct MessageVerifier: Sendable {
             case .crlMissing, .crlExpired, .crlNotYetValid: code = .revocationUnavailable
             default: code = .untrustedCertificate
             }
-            var failure = ProtocolError(code, field: "protected.x5chain", error.description)
+            var failure = ProtocolError(code, field: "unprotected.x5chain", error.description)
             failure.chainDiagnostic = error
             throw failure
         }

@@ -4,7 +4,7 @@ import ParleyCodec
 public enum WireNames {
     static let envelope = ["version", "id", "sender", "recipients", "created", "type", "refs", "body", "remarks"]
     static let receipt = ["version", "message-id", "digest", "recipient", "sender", "received", "status", "rejection"]
-    static let header: [Int: String] = [1: "alg", 3: "content type", 33: "x5chain"]
+    static let header: [Int: String] = [1: "alg", 3: "content type", 33: "x5chain", -65537: "x5chain-sha256"]
 
     static func body(_ type: NotificationType) -> [String] {
         switch type {

@@ -35,8 +35,18 @@ struct Inspect: ParsableCommand {
             let algorithm = SignatureAlgorithm(rawValue: header.algorithm).map { " (\($0))" } ?? " (not a Parley algorithm)"
             print("  1 / alg /: \(header.algorithm)\(algorithm)")
             print("  3 / content type /: \"\(header.contentType)\"")
-            print("  33 / x5chain /: \(header.certificateChain.count) certificate(s), leaf first")
-            for (index, der) in header.certificateChain.enumerated() {
+            print("  \(ProtectedHeader.Label.x5chainSHA256) / x5chain-sha256 /: h'\(hex(header.chainDigest))'")
+        } else {
+            let item = try? CBORDecoder(mode: .wellFormed).decode(object.protectedHeader)
+            print("  not a Parley protected header: " + (item.map { CBORDiagnostic.format($0, indent: 2, namer: WireNames.headerNamer) } ?? "not CBOR"))
+        }
+        let header = try? ProtectedHeader(decoding: object.protectedHeader)
+        if let chain = try? object.certificateChain, object.unprotectedHeader.count == 1 {
+            let digest = Digest.sha256(chain.encoded)
+            let matches = header.map { $0.chainDigest == digest ? ", SHA-256 matches x5chain-sha256" : ", SHA-256 does NOT match x5chain-sha256" } ?? ""
+            print("unprotected header:")
+            print("  33 / x5chain /: \(chain.certificates.count) certificate(s), leaf first\(matches)")
+            for (index, der) in chain.certificates.enumerated() {
                 if let certificate = try? Certificate(derEncoded: der) {
                     let participant = certificate.participantID.map { ", participant \($0)" } ?? ""
                     print("    [\(index)] \(certificate.subject)\(participant), valid \(UTCTime(certificate.notValidBefore)) – \(UTCTime(certificate.notValidAfter)), SHA-256 \(hex(certificate.sha256Fingerprint).prefix(16))…")
@@ -45,11 +55,8 @@ struct Inspect: ParsableCommand {
                 }
             }
         } else {
-            let item = try? CBORDecoder(mode: .wellFormed).decode(object.protectedHeader)
-            print("  not a Parley protected header: " + (item.map { CBORDiagnostic.format($0, indent: 2, namer: WireNames.headerNamer) } ?? "not CBOR"))
+            print("unprotected header (not a Parley x5chain): \(CBORDiagnostic.format(.map(object.unprotectedHeader)))")
         }
-        print("unprotected header: \(CBORDiagnostic.format(.map(object.unprotectedHeader)))")
-        let header = try? ProtectedHeader(decoding: object.protectedHeader)
         print("payload (\(object.payload.count) bytes):")
         if header?.contentType == ContentType.receipt, let receipt = try? Receipt(decoding: object.payload) {
             print(indented(WireNames.diagnostic(of: receipt)))

@@ -5,11 +5,13 @@
       Verifies a COSE_Sign1 that Parley signed, with the public key of the signer's certificate.
       Prints the protected header and exits 0 only if the signature verifies.
   pycose_interop.py sign KEY_PEM CHAIN_PEM PAYLOAD CONTENT_TYPE OUT
-      Signs PAYLOAD with pycose as a Parley message would be: protected header {1: alg, 3: content
-      type, 33: x5chain}, empty unprotected header, embedded payload, tag 18.
+      Signs PAYLOAD with pycose as a Parley message would be (SPEC.md §5): protected header {1: alg,
+      3: content type, -65537: SHA-256 of the x5chain's CBOR encoding}, unprotected header
+      {33: x5chain}, embedded payload, tag 18.
 
 Used by Tests/ParleyProtocolTests/InteropTests.swift; the interpreter comes from $PARLEY_PYTHON.
 """
+import hashlib
 import sys
 
 import cbor2
@@ -22,6 +24,7 @@ from pycose.keys import CoseKey
 from pycose.messages import Sign1Message
 
 ALGORITHMS = {-8: EdDSA, -7: Es256, -35: Es384}
+X5CHAIN_SHA256 = -65537  # Parley's private-use header label (SPEC.md §5.2)
 
 
 def algorithm_for(public_key):
@@ -53,6 +56,11 @@ def verify(message_path, cert_path):
     expected = algorithm_for(certificate.public_key())
     if alg is not expected and getattr(alg, "identifier", None) != expected.identifier:
         raise SystemExit(f"header alg {alg} does not match the certificate's key ({expected.fullname})")
+    x5chain = message.uhdr.get(X5chain)
+    if x5chain is None:
+        raise SystemExit("no x5chain (33) in the unprotected header")
+    if message.phdr.get(X5CHAIN_SHA256) != hashlib.sha256(cbor2.dumps(x5chain)).digest():
+        raise SystemExit("x5chain-sha256 in the protected header is not the SHA-256 of the x5chain")
     if not message.verify_signature():
         raise SystemExit("pycose: signature does NOT verify")
     print(f"pycose: signature verifies (alg {expected.fullname}, {len(message.payload)} byte payload)")
@@ -67,9 +75,10 @@ def sign(key_path, chain_path, payload_path, content_type, out_path):
         payload = f.read()
     alg = algorithm_for(private_key.public_key())
     x5chain = chain[0] if len(chain) == 1 else chain
+    chain_digest = hashlib.sha256(cbor2.dumps(x5chain)).digest()
     message = Sign1Message(
-        phdr={Algorithm: alg, ContentType: content_type, X5chain: x5chain},
-        uhdr={},
+        phdr={Algorithm: alg, ContentType: content_type, X5CHAIN_SHA256: chain_digest},
+        uhdr={X5chain: x5chain},
         payload=payload,
     )
     message.key = CoseKey.from_pem_private_key(key_pem.decode())

@@ -135,11 +135,12 @@ struct HostileForge {
         return (name, Array(try Data(contentsOf: folder.appendingPathComponent(file))))
     }
 
-    static func header(alg: CBOR = .integer(-8), contentType: CBOR = .textString(ContentType.message),
-                       x5chain: CBOR, extra: [(CBOR, CBOR)] = []) -> [UInt8] {
-        var map: CBORMap = [1: alg, 3: contentType, 33: x5chain]
+    /// A protected header naming the SHA-256 of `x5chain`, and the unprotected header carrying it.
+    static func headers(alg: CBOR = .integer(-8), contentType: CBOR = .textString(ContentType.message),
+                        x5chain: CBOR, extra: [(CBOR, CBOR)] = []) -> (protected: [UInt8], unprotected: CBORMap) {
+        var map: CBORMap = [1: alg, 3: contentType, .integer(ProtectedHeader.Label.x5chainSHA256): .byteString(Digest.sha256(CBOREncoder.encode(x5chain)))]
         for (key, value) in extra { map[key] = value }
-        return CBOREncoder.encode(.map(map))
+        return (CBOREncoder.encode(.map(map)), [33: x5chain])
     }
 
     static func chain(_ certificates: [Certificate]) -> CBOR {
@@ -147,10 +148,11 @@ struct HostileForge {
     }
 
     /// Signs `payload` under `header` with `key` (ECDSA low-S), the Sig_structure built as given.
-    static func sign(header: [UInt8], payload: [UInt8], key: PrivateKey, context: String = "Signature1", aad: [UInt8] = []) throws -> [UInt8] {
+    static func sign(header: [UInt8], unprotected: CBORMap, payload: [UInt8], key: PrivateKey, context: String = "Signature1",
+                     aad: [UInt8] = []) throws -> [UInt8] {
         let toBeSigned = CBOREncoder.encode(.array([.textString(context), .byteString(header), .byteString(aad), .byteString(payload)]))
         let signature = ECDSALowS.normalized(try key.signature(for: toBeSigned), algorithm: key.algorithm)
-        return COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded
+        return COSESign1(protectedHeader: header, unprotectedHeader: unprotected, payload: payload, signature: signature).encoded
     }
 
     /// A COSE_Sign1 from raw elements (any CBOR in each position), tag 18.
@@ -161,8 +163,8 @@ struct HostileForge {
     /// US-NRRC's message with `payload` under a header with `extra` labels or another algorithm/chain.
     func signed(_ payload: [UInt8], alg: CBOR = .integer(-8), contentType: CBOR = .textString(ContentType.message),
                 chain: [Certificate]? = nil, x5chain: CBOR? = nil, extra: [(CBOR, CBOR)] = [], key: PrivateKey? = nil) throws -> [UInt8] {
-        let header = Self.header(alg: alg, contentType: contentType, x5chain: x5chain ?? Self.chain(chain ?? signer.chain), extra: extra)
-        return try Self.sign(header: header, payload: payload, key: key ?? signer.key)
+        let headers = Self.headers(alg: alg, contentType: contentType, x5chain: x5chain ?? Self.chain(chain ?? signer.chain), extra: extra)
+        return try Self.sign(header: headers.protected, unprotected: headers.unprotected, payload: payload, key: key ?? signer.key)
     }
 
     func fresh(seq: UInt64 = 100) -> [UInt8] { Self.envelope(seq: seq).encoded }
@@ -273,19 +275,28 @@ struct HostileForge {
 
         // E. Identified messages that break the COSE_Sign1 profile: signed rejections.
         let payload = fresh()
-        let header = Self.header(x5chain: Self.chain(signer.chain))
-        let goodSignature = try COSESign1(decoding: try Self.sign(header: header, payload: payload, key: signer.key)).signature
-        add("H040", "unprotected-header-not-empty", "unprotected header {4: h'01'}, otherwise valid",
-            .body(Self.object(.byteString(header), .map([4: .byteString([1])]), .byteString(payload), .byteString(goodSignature))),
+        let (header, unprotected) = Self.headers(x5chain: Self.chain(signer.chain))
+        let goodSignature = try COSESign1(decoding: try Self.sign(header: header, unprotected: unprotected, payload: payload, key: signer.key)).signature
+        var withKid = unprotected
+        withKid[4] = .byteString([1])
+        add("H040", "unprotected-header-extra-parameter", "unprotected header {4: h'01', 33: x5chain}, otherwise valid",
+            .body(Self.object(.byteString(header), .map(withKid), .byteString(payload), .byteString(goodSignature))),
             .rejected(.malformed), malformed, "§5.1, §9.1 step 6")
+        add("H112", "unprotected-header-empty", "x5chain missing: unprotected header {}, otherwise valid",
+            .body(Self.object(.byteString(header), .map([:]), .byteString(payload), .byteString(goodSignature))),
+            .rejected(.malformed), malformed, "§5.1, §9.1 step 6")
+        let chainInProtected = CBOREncoder.encode(.map([1: -8, 3: .textString(ContentType.message), 33: Self.chain(signer.chain)]))
+        add("H113", "x5chain-in-protected-header", "x5chain (33) in the protected header, unprotected header {} (signed)",
+            .body(try Self.sign(header: chainInProtected, unprotected: [:], payload: payload, key: signer.key)),
+            .rejected(.malformed), malformed, "§5.1, §5.2")
         add("H041", "protected-header-not-a-byte-string", "protected header as a bare map",
-            .body(Self.object(try CBOR(decoding: header), .map([:]), .byteString(payload), .byteString(goodSignature))),
+            .body(Self.object(try CBOR(decoding: header), .map(unprotected), .byteString(payload), .byteString(goodSignature))),
             .rejected(.malformed), malformed, "§5.2, §9.1 step 6")
         add("H042", "signature-not-a-byte-string", "signature as an array",
-            .body(Self.object(.byteString(header), .map([:]), .byteString(payload), .array([]))),
+            .body(Self.object(.byteString(header), .map(unprotected), .byteString(payload), .array([]))),
             .rejected(.malformed), malformed, "§5.1, §9.1 step 6")
         add("H043", "protected-header-empty", "protected header h'' (signed)",
-            .body(try Self.sign(header: [], payload: payload, key: signer.key)), .rejected(.malformed), malformed, "§5.2")
+            .body(try Self.sign(header: [], unprotected: unprotected, payload: payload, key: signer.key)), .rejected(.malformed), malformed, "§5.2")
         add("H044", "unknown-critical-header", "crit [99] and label 99 in the protected header (signed)",
             .body(try signed(payload, extra: [(2, .array([99])), (99, 1)])), .rejected(.malformed), malformed, "§5.2")
         add("H045", "kid-header", "kid (label 4) in the protected header (signed)",
@@ -295,12 +306,12 @@ struct HostileForge {
         add("H047", "integer-content-type", "content type as CoAP integer 60 (signed)",
             .body(try signed(payload, contentType: 60)), .rejected(.malformed), malformed, "§5.2")
         add("H048", "header-non-shortest-integer", "alg -8 encoded 38 07 in the protected header (signed over those bytes)",
-            .body(try Self.sign(header: try Self.replacing([0x01, 0x27], with: [0x01, 0x38, 0x07], in: header), payload: payload, key: signer.key)),
+            .body(try Self.sign(header: try Self.replacing([0x01, 0x27], with: [0x01, 0x38, 0x07], in: header), unprotected: unprotected, payload: payload, key: signer.key)),
             .rejected(.malformed), malformed, "§4.2 (2), §5.2")
-        add("H049", "header-keys-unsorted", "protected header keys 3, 1, 33 (signed over those bytes)",
-            .body(try Self.sign(header: try Self.unsortedHeader(header), payload: payload, key: signer.key)),
+        add("H049", "header-keys-unsorted", "protected header keys 3, 1, -65537 (signed over those bytes)",
+            .body(try Self.sign(header: try Self.unsortedHeader(header), unprotected: unprotected, payload: payload, key: signer.key)),
             .rejected(.malformed), malformed, "§4.2 (4), §5.2")
-        let valid = try Self.sign(header: header, payload: payload, key: signer.key)
+        let valid = try Self.sign(header: header, unprotected: unprotected, payload: payload, key: signer.key)
         add("H050", "signature-length-non-shortest", "signature length 64 encoded 59 00 40",
             .body(try Self.replacing([0x58, 0x40] + Array(goodSignature.prefix(4)), with: [0x59, 0x00, 0x40] + Array(goodSignature.prefix(4)), in: valid)),
             malformed400, malformed, "§4.2 (2)")
@@ -345,15 +356,15 @@ struct HostileForge {
         add("H064", "ed25519-s-plus-l", "valid signature with S replaced by S + L (non-canonical)", .body(short.encoded),
             .rejected(.badSignature), .fails(code: .badSignature), "§5.3 (RFC 8032 §5.1.7)")
         add("H065", "signed-with-external-aad", "signature over a Sig_structure with external_aad h'01'",
-            .body(try Self.sign(header: header, payload: payload, key: signer.key, aad: [1])), .rejected(.badSignature),
+            .body(try Self.sign(header: header, unprotected: unprotected, payload: payload, key: signer.key, aad: [1])), .rejected(.badSignature),
             .fails(code: .badSignature), "§5.3")
         add("H066", "signed-as-cose-sign", "signature over a Sig_structure with context \"Signature\"",
-            .body(try Self.sign(header: header, payload: payload, key: signer.key, context: "Signature")), .rejected(.badSignature),
+            .body(try Self.sign(header: header, unprotected: unprotected, payload: payload, key: signer.key, context: "Signature")), .rejected(.badSignature),
             .fails(code: .badSignature), "§5.3")
         var swapped = try COSESign1(decoding: valid)
-        swapped.protectedHeader = Self.header(x5chain: Self.chain(try Certificate.load(path: pki.path("participants/US-NRRC/signing-2-chain.pem"))))
-        add("H067", "header-swapped-after-signing", "x5chain replaced by US-NRRC's rollover chain after signing",
-            .body(swapped.encoded), .rejected(.badSignature), .fails(code: .badSignature), "§9.1 step 10")
+        swapped.unprotectedHeader = [33: Self.chain(try Certificate.load(path: pki.path("participants/US-NRRC/signing-2-chain.pem")))]
+        add("H067", "x5chain-swapped-after-signing", "x5chain replaced by US-NRRC's valid rollover chain after signing (x5chain-sha256 no longer matches)",
+            .body(swapped.encoded), .rejected(.badSignature), .fails(code: .badSignature), "§5.2, §9.1 step 9")
 
         // G. Certificate chains.
         let anchor = try Certificate.load(path: pki.anchors)[0]
@@ -535,7 +546,7 @@ struct HostileForge {
     static func unsortedHeader(_ header: [UInt8]) throws -> [UInt8] {
         guard case .map(let map) = try CBOR(decoding: header) else { throw CocoaError(.coderInvalidValue) }
         var out: [UInt8] = [0xA3]
-        for key in [3, 1, 33] {
+        for key in [3, 1, ProtectedHeader.Label.x5chainSHA256] {
             CBOREncoder.append(.integer(key), to: &out)
             CBOREncoder.append(try map[key].required("header label \(key)"), to: &out)
         }

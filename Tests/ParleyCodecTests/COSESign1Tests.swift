@@ -3,25 +3,37 @@ import Testing
 @testable import ParleyCodec
 
 @Suite struct COSESign1Tests {
-    static let header = ProtectedHeader(
-        algorithm: -8, contentType: "application/parley-message+cbor", certificateChain: [[0x30, 0x03, 0x02, 0x01, 0x01]]
-    )
+    static let digest = [UInt8](repeating: 0xAB, count: 32)
+    static let header = ProtectedHeader(algorithm: -8, contentType: "application/parley-message+cbor", chainDigest: digest)
+    static let chain: CBORMap = [33: .byteString([0x30, 0x03, 0x02, 0x01, 0x01])]
 
     @Test func roundTripsByteForByte() throws {
-        let message = COSESign1(protectedHeader: Self.header.encoded, payload: [0xA0], signature: [UInt8](repeating: 7, count: 64))
+        let message = COSESign1(protectedHeader: Self.header.encoded, unprotectedHeader: Self.chain, payload: [0xA0],
+                                signature: [UInt8](repeating: 7, count: 64))
         let bytes = message.encoded
         #expect(bytes.prefix(2) == [0xD2, 0x84])
         let decoded = try COSESign1(decoding: bytes)
         #expect(decoded == message)
         #expect(decoded.encoded == bytes)
         #expect(try ProtectedHeader(decoding: decoded.protectedHeader) == Self.header)
+        #expect(try decoded.certificateChain == X5Chain([[0x30, 0x03, 0x02, 0x01, 0x01]]))
+    }
+
+    @Test func protectedHeaderEncodingIsDeterministic() throws {
+        // {1: -8, 3: "a", -65537: h'AB…'}: the private-use label sorts after the positive ones.
+        let header = ProtectedHeader(algorithm: -8, contentType: "a", chainDigest: Self.digest)
+        #expect(hexString(header.encoded) == "a30127036161" + "3a00010000" + "5820" + String(repeating: "ab", count: 32))
+        #expect(try ProtectedHeader(decoding: header.encoded) == header)
     }
 
     @Test func chainOfSeveralCertificatesIsAnArray() throws {
-        let header = ProtectedHeader(algorithm: -7, contentType: "application/parley-receipt+cbor", certificateChain: [[1], [2], [3]])
-        let item = try CBOR(decoding: header.encoded)
-        #expect(item.mapValue?[33] == .array([.byteString([1]), .byteString([2]), .byteString([3])]))
-        #expect(try ProtectedHeader(decoding: header.encoded) == header)
+        let chain = try X5Chain([[1], [2], [3]])
+        #expect(chain.item == .array([.byteString([1]), .byteString([2]), .byteString([3])]))
+        #expect(chain.encoded == CBOREncoder.encode(chain.item))
+        #expect(try X5Chain(chain.item) == chain)
+        let one = try X5Chain([[1, 2]])
+        #expect(one.item == .byteString([1, 2]))
+        #expect(one.encoded == [0x42, 1, 2])
     }
 
     /// RFC 9052 §4.4: `Sig_structure = ["Signature1", body_protected, external_aad, payload]`.
@@ -47,10 +59,17 @@ import Testing
         Case(name: "COSE_Mac0 tag 17", diagnostic: .tagged(17, [.byteString(good), .map([:]), .byteString([]), .byteString([])]), code: .notCOSESign1),
         Case(name: "three elements", diagnostic: .tagged(18, [.byteString(good), .map([:]), .byteString([])]), code: .notCOSESign1),
         Case(name: "protected header as a map", diagnostic: .tagged(18, [.map([1: -8]), .map([:]), .byteString([]), .byteString([])]), code: .notCOSESign1),
-        Case(name: "unprotected header not empty", diagnostic: .tagged(18, [.byteString(good), .map([4: .byteString([1])]), .byteString([]), .byteString([])]), code: .unprotectedHeaderNotEmpty),
-        Case(name: "detached payload", diagnostic: .tagged(18, [.byteString(good), .map([:]), .null, .byteString([])]), code: .detachedPayload),
-        Case(name: "payload as text", diagnostic: .tagged(18, [.byteString(good), .map([:]), "x", .byteString([])]), code: .notCOSESign1),
-        Case(name: "signature as array", diagnostic: .tagged(18, [.byteString(good), .map([:]), .byteString([]), []]), code: .notCOSESign1),
+        Case(name: "unprotected header with kid", diagnostic: .tagged(18, [.byteString(good), .map([4: .byteString([1]), 33: .byteString([1])]), .byteString([]), .byteString([])]), code: .unsupportedHeaderParameter),
+        Case(name: "unprotected header empty", diagnostic: .tagged(18, [.byteString(good), .map([:]), .byteString([]), .byteString([])]), code: .missingHeaderParameter),
+        Case(name: "x5chain array of one", diagnostic: .tagged(18, [.byteString(good), .map([33: [.byteString([1])]]), .byteString([]), .byteString([])]), code: .invalidHeaderParameter),
+        Case(name: "x5chain of nine", diagnostic: .tagged(18, [.byteString(good), .map([33: .array(Array(repeating: .byteString([1]), count: 9))]), .byteString([]), .byteString([])]), code: .headerLimitExceeded),
+        Case(name: "x5chain entry not bytes", diagnostic: .tagged(18, [.byteString(good), .map([33: [.byteString([1]), "x"]]), .byteString([]), .byteString([])]), code: .invalidHeaderParameter),
+        Case(name: "empty certificate", diagnostic: .tagged(18, [.byteString(good), .map([33: .byteString([])]), .byteString([]), .byteString([])]), code: .invalidHeaderParameter),
+        Case(name: "oversized certificate", diagnostic: .tagged(18, [.byteString(good), .map([33: .byteString(Array(repeating: 0, count: 16_385))]), .byteString([]), .byteString([])]), code: .headerLimitExceeded),
+        Case(name: "x5chain as text", diagnostic: .tagged(18, [.byteString(good), .map([33: "cert"]), .byteString([]), .byteString([])]), code: .invalidHeaderParameter),
+        Case(name: "detached payload", diagnostic: .tagged(18, [.byteString(good), .map(chain), .null, .byteString([])]), code: .detachedPayload),
+        Case(name: "payload as text", diagnostic: .tagged(18, [.byteString(good), .map(chain), "x", .byteString([])]), code: .notCOSESign1),
+        Case(name: "signature as array", diagnostic: .tagged(18, [.byteString(good), .map(chain), .byteString([]), []]), code: .notCOSESign1),
     ]
 
     @Test(arguments: cases)
@@ -66,19 +85,18 @@ import Testing
     }
 
     static let headerCases: [HeaderCase] = [
-        HeaderCase(name: "crit parameter", header: .map([1: -8, 2: [1], 3: "application/parley-message+cbor", 33: .byteString([1])]), code: .unsupportedHeaderParameter),
-        HeaderCase(name: "kid parameter", header: .map([1: -8, 3: "application/parley-message+cbor", 4: .byteString([1]), 33: .byteString([1])]), code: .unsupportedHeaderParameter),
-        HeaderCase(name: "text label", header: .map([1: -8, 3: "application/parley-message+cbor", 33: .byteString([1]), "alg": 1]), code: .unsupportedHeaderParameter),
-        HeaderCase(name: "no alg", header: .map([3: "application/parley-message+cbor", 33: .byteString([1])]), code: .missingHeaderParameter),
-        HeaderCase(name: "no content type", header: .map([1: -8, 33: .byteString([1])]), code: .missingHeaderParameter),
-        HeaderCase(name: "no x5chain", header: .map([1: -8, 3: "application/parley-message+cbor"]), code: .missingHeaderParameter),
-        HeaderCase(name: "alg as text", header: .map([1: "EdDSA", 3: "application/parley-message+cbor", 33: .byteString([1])]), code: .invalidHeaderParameter),
-        HeaderCase(name: "content type as integer", header: .map([1: -8, 3: 60, 33: .byteString([1])]), code: .invalidHeaderParameter),
-        HeaderCase(name: "x5chain array of one", header: .map([1: -8, 3: "a", 33: [.byteString([1])]]), code: .invalidHeaderParameter),
-        HeaderCase(name: "x5chain of nine", header: .map([1: -8, 3: "a", 33: .array(Array(repeating: .byteString([1]), count: 9))]), code: .headerLimitExceeded),
-        HeaderCase(name: "x5chain entry not bytes", header: .map([1: -8, 3: "a", 33: [.byteString([1]), "x"]]), code: .invalidHeaderParameter),
-        HeaderCase(name: "empty certificate", header: .map([1: -8, 3: "a", 33: .byteString([])]), code: .invalidHeaderParameter),
-        HeaderCase(name: "oversized certificate", header: .map([1: -8, 3: "a", 33: .byteString(Array(repeating: 0, count: 16_385))]), code: .headerLimitExceeded),
+        HeaderCase(name: "crit parameter", header: .map([1: -8, 2: [1], 3: "application/parley-message+cbor", -65537: .byteString(digest)]), code: .unsupportedHeaderParameter),
+        HeaderCase(name: "kid parameter", header: .map([1: -8, 3: "application/parley-message+cbor", 4: .byteString([1]), -65537: .byteString(digest)]), code: .unsupportedHeaderParameter),
+        HeaderCase(name: "x5chain in the protected header", header: .map([1: -8, 3: "application/parley-message+cbor", 33: .byteString([1]), -65537: .byteString(digest)]), code: .unsupportedHeaderParameter),
+        HeaderCase(name: "x5t parameter", header: .map([1: -8, 3: "application/parley-message+cbor", 34: [-16, .byteString(digest)], -65537: .byteString(digest)]), code: .unsupportedHeaderParameter),
+        HeaderCase(name: "text label", header: .map([1: -8, 3: "application/parley-message+cbor", -65537: .byteString(digest), "alg": 1]), code: .unsupportedHeaderParameter),
+        HeaderCase(name: "no alg", header: .map([3: "application/parley-message+cbor", -65537: .byteString(digest)]), code: .missingHeaderParameter),
+        HeaderCase(name: "no content type", header: .map([1: -8, -65537: .byteString(digest)]), code: .missingHeaderParameter),
+        HeaderCase(name: "no x5chain-sha256", header: .map([1: -8, 3: "application/parley-message+cbor"]), code: .missingHeaderParameter),
+        HeaderCase(name: "alg as text", header: .map([1: "EdDSA", 3: "application/parley-message+cbor", -65537: .byteString(digest)]), code: .invalidHeaderParameter),
+        HeaderCase(name: "content type as integer", header: .map([1: -8, 3: 60, -65537: .byteString(digest)]), code: .invalidHeaderParameter),
+        HeaderCase(name: "x5chain-sha256 of 31 bytes", header: .map([1: -8, 3: "a", -65537: .byteString(Array(repeating: 1, count: 31))]), code: .invalidHeaderParameter),
+        HeaderCase(name: "x5chain-sha256 as text", header: .map([1: -8, 3: "a", -65537: "digest"]), code: .invalidHeaderParameter),
         HeaderCase(name: "header not a map", header: [1, -8], code: .invalidHeaderParameter),
     ]
 
@@ -92,8 +110,8 @@ import Testing
     }
 
     @Test func nonDeterministicProtectedHeaderIsRejected() {
-        // {3: "a", 1: -8, 33: h'01'}: keys out of order.
-        #expect { try ProtectedHeader(decoding: hexBytes("a3036161012718214101")) } throws: { ($0 as? CodecError)?.code == .unsortedMapKeys }
+        // {3: "a", 1: -8, -65537: h'01'}: keys out of order.
+        #expect { try ProtectedHeader(decoding: hexBytes("a30361610127" + "3a000100004101")) } throws: { ($0 as? CodecError)?.code == .unsortedMapKeys }
     }
 }
 
@@ -110,7 +128,8 @@ import Testing
                 let message = try COSESign1(decoding: bytes, profile: .rfc9052)
                 #expect(hexString(message.toBeSigned(externalAAD: hexBytes(c["external"]!.string!))) == c["tbs"]!.string!.lowercased())
                 #expect(message.encoded == bytes)
-                #expect { try COSESign1(decoding: bytes) } throws: { ($0 as? CodecError)?.code == .unprotectedHeaderNotEmpty }
+                // Their unprotected headers carry kid (4), which a Parley object may not.
+                #expect { try COSESign1(decoding: bytes) } throws: { ($0 as? CodecError)?.code == .unsupportedHeaderParameter }
             } else {
                 // Parley requires the COSE_Sign1 tag even where RFC 9052 lets the context imply it.
                 #expect { try COSESign1(decoding: bytes, profile: .rfc9052) } throws: { ($0 as? CodecError)?.code == .notCOSESign1 }

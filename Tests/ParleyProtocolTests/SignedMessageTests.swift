@@ -88,22 +88,57 @@ import Testing
         Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
     }
 
+    /// The chain travels in the unprotected header, but its SHA-256 is signed: another valid chain
+    /// of the same participant put in after signing is a bad signature, and so is a change of one
+    /// byte of it, or dropping the issuing CA.
+    @Test(arguments: SignatureAlgorithm.allCases)
+    func chainChangedAfterSigningIsABadSignature(_ algorithm: SignatureAlgorithm) throws {
+        let pki = try TestPKI.shared(algorithm)
+        let bytes = try pki.identity("US-NRRC").sign(Self.envelope())
+        let rollover = try pki.identity("US-NRRC", certificate: "signing-2")
+        var swapped = try COSESign1(decoding: bytes)
+        swapped.unprotectedHeader = [33: try X5Chain(rollover.chain.map(\.derEncoded)).item]
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(swapped.encoded, at: Self.now) }
+        var leafOnly = try COSESign1(decoding: bytes)
+        leafOnly.unprotectedHeader = [33: .byteString(try leafOnly.certificateChain.certificates[0])]
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(leafOnly.encoded, at: Self.now) }
+        var flipped = try COSESign1(decoding: bytes)
+        var certificates = try flipped.certificateChain.certificates
+        certificates[1][certificates[1].count - 1] ^= 1
+        flipped.unprotectedHeader = [33: try X5Chain(certificates).item]
+        Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(flipped.encoded, at: Self.now) }
+        // The verifier caches chains: the original still verifies after the failures, and a
+        // tampered chain is refused after the original was cached.
+        _ = try pki.verifier().verifyMessage(bytes, at: Self.now)
+        let verifier = try pki.verifier()
+        _ = try verifier.verifyMessage(bytes, at: Self.now)
+        _ = try verifier.verifyMessage(try rollover.sign(Self.envelope()), at: Self.now)
+        Self.expect(.badSignature) { _ = try verifier.verifyMessage(swapped.encoded, at: Self.now) }
+    }
+
+    @Test func extraUnprotectedParameterIsMalformed() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        var object = try COSESign1(decoding: try pki.identity("US-NRRC").sign(Self.envelope()))
+        object.unprotectedHeader[4] = .byteString([1])
+        Self.expect(.malformed) { _ = try pki.verifier().verifyMessage(object.encoded, at: Self.now) }
+    }
+
     @Test func algorithmNotMatchingTheKeyIsABadSignature() throws {
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
-        let header = ProtectedHeader(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
-                                     certificateChain: identity.chain.map(\.derEncoded)).encoded
+        let headers = ParleyHeaders(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
+                                    chain: try X5Chain(identity.chain.map(\.derEncoded)))
         let payload = Self.envelope().encoded
-        let signature = try identity.key.signature(for: COSESign1.toBeSigned(protectedHeader: header, payload: payload))
-        let bytes = COSESign1(protectedHeader: header, payload: payload, signature: signature).encoded
+        let signature = try identity.key.signature(for: COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload))
+        let bytes = headers.object(payload: payload, signature: signature).encoded
         Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
     }
 
     @Test func unsupportedAlgorithmIsNamed() throws {
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
-        let header = ProtectedHeader(algorithm: -36, contentType: ContentType.message, certificateChain: identity.chain.map(\.derEncoded)).encoded
-        let bytes = COSESign1(protectedHeader: header, payload: Self.envelope().encoded, signature: Array(repeating: 1, count: 64)).encoded
+        let headers = ParleyHeaders(algorithm: -36, contentType: ContentType.message, chain: try X5Chain(identity.chain.map(\.derEncoded)))
+        let bytes = headers.object(payload: Self.envelope().encoded, signature: Array(repeating: 1, count: 64)).encoded
         Self.expect(.unsupportedAlgorithm) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
     }
 

@@ -104,6 +104,10 @@ import Testing
             try write("message-rollover-certificate.cose", try rollover.sign(envelope), expect: "valid", "signed with US-NRRC's second (rollover) certificate")
 
             var object = try COSESign1(decoding: message)
+            var swapped = object
+            swapped.unprotectedHeader = [33: try X5Chain(rollover.chain.map(\.derEncoded)).item]
+            try write("tampered-x5chain.cose", swapped.encoded, expect: "bad-signature",
+                      "x5chain replaced after signing by US-NRRC's valid rollover chain (x5chain-sha256 no longer matches)")
             var flipped = object
             flipped.payload[flipped.payload.firstIndex(of: UInt8(ascii: "S"))!] ^= 1
             try write("tampered-payload-bit.cose", flipped.encoded, expect: "bad-signature", "one payload bit flipped after signing")
@@ -115,10 +119,10 @@ import Testing
                 try write("tampered-high-s.cose", object.encoded, expect: "bad-signature", "(r, n − s): valid ECDSA, but not low-S")
             }
             if algorithm == .edDSA {
-                let header = ProtectedHeader(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
-                                             certificateChain: us.chain.map(\.derEncoded)).encoded
-                let signature = try us.key.signature(for: COSESign1.toBeSigned(protectedHeader: header, payload: envelope.encoded))
-                try write("alg-key-mismatch.cose", COSESign1(protectedHeader: header, payload: envelope.encoded, signature: signature).encoded,
+                let headers = ParleyHeaders(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
+                                            chain: try X5Chain(us.chain.map(\.derEncoded)))
+                let signature = try us.key.signature(for: COSESign1.toBeSigned(protectedHeader: headers.protected, payload: envelope.encoded))
+                try write("alg-key-mismatch.cose", headers.object(payload: envelope.encoded, signature: signature).encoded,
                           expect: "bad-signature", "header says ES256, the certificate has an Ed25519 key")
                 try write("other-participant.cose", try pki.identity("RU-NRRC").sign(payload: envelope.encoded, contentType: ContentType.message),
                           expect: "participant-mismatch", "envelope names US-NRRC, signed with RU-NRRC's valid certificate")

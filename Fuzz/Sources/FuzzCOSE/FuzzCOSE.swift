@@ -1,6 +1,6 @@
 import ParleyCodec
 
-/// COSESign1 (both profiles) and ProtectedHeader decoding. Oracles: never crash; an accepted
+/// COSESign1 (both profiles, with the parley profile's x5chain) and ProtectedHeader decoding. Oracles: never crash; an accepted
 /// COSE_Sign1 re-encodes byte for byte; an accepted protected header re-encodes byte for byte.
 /// The input is tried both as a COSE_Sign1 and as the bytes of a protected header bucket.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -11,8 +11,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if object.encoded != bytes {
             fatalError("COSE_Sign1 (\(profile)) does not re-encode to the input: \(hex(bytes))")
         }
-        if profile == .parley, !object.unprotectedHeader.isEmpty {
-            fatalError("parley profile accepted a non-empty unprotected header: \(hex(bytes))")
+        if profile == .parley {
+            guard object.unprotectedHeader.keys == [.integer(X5Chain.label)], let chain = try? object.certificateChain else {
+                fatalError("parley profile accepted an unprotected header other than {33: x5chain}: \(hex(bytes))")
+            }
+            let certificates = chain.certificates
+            if certificates.isEmpty || certificates.count > X5Chain.maximumLength
+                || certificates.contains(where: { $0.isEmpty || $0.count > X5Chain.maximumCertificateSize }) {
+                fatalError("x5chain accepted outside its limits: \(hex(bytes))")
+            }
+            if CBOREncoder.encode(.map(object.unprotectedHeader)) != [0xA1, 0x18, 0x21] + chain.encoded {
+                fatalError("x5chain does not re-encode to the unprotected header: \(hex(bytes))")
+            }
         }
         _ = object.toBeSigned()
         checkHeader(object.protectedHeader)
@@ -26,10 +36,8 @@ func checkHeader(_ bytes: [UInt8]) {
     if header.encoded != bytes {
         fatalError("protected header does not re-encode to the input: \(hex(bytes)) -> \(hex(header.encoded))")
     }
-    let chain = header.certificateChain
-    if chain.isEmpty || chain.count > ProtectedHeader.maximumChainLength
-        || chain.contains(where: { $0.isEmpty || $0.count > ProtectedHeader.maximumCertificateSize }) {
-        fatalError("protected header accepted outside its limits: \(hex(bytes))")
+    if header.chainDigest.count != ProtectedHeader.chainDigestSize {
+        fatalError("protected header accepted an x5chain-sha256 of \(header.chainDigest.count) bytes: \(hex(bytes))")
     }
 }
 

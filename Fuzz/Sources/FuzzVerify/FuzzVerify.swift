@@ -10,8 +10,8 @@ import ParleyProtocol
 /// Oracle: nothing crashes, and nothing is accepted unless it is byte-identical to a committed
 /// vector that manifest.json says verifies under exactly these conditions. This is sound because
 /// every byte of an accepted object is either signed or fixed: the deterministic decoder admits one
-/// encoding of the COSE_Sign1 array, the parley profile requires an empty unprotected header, the
-/// protected header and payload are covered by the signature, and Ed25519 signatures (RFC 8032 as
+/// encoding of the COSE_Sign1 array, the parley profile's unprotected header holds only x5chain, whose
+/// SHA-256 is in the protected header, the protected header and payload are covered by the signature, and Ed25519 signatures (RFC 8032 as
 /// OpenSSL checks them: S < L, R compared as encoded) are not malleable. So another accepted input
 /// would be a forgery or a verifier bug. Anything accepted must also verify again and re-encode
 /// byte for byte.
