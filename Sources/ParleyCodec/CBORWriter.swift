@@ -46,4 +46,7 @@ public struct CBORWriter: Sendable {
 
     @inlinable
     public mutating func write(_ item: CBOR) { CBOREncoder.append(item, to: &storage) }
+
+    /// Appends bytes that already are one deterministically encoded item (not checked).
+    public mutating func writeEncoded(_ item: [UInt8]) { storage.append(contentsOf: item) }
 }

@@ -109,12 +109,27 @@ public struct COSESign1: Sendable, Hashable {
         return writer.bytes
     }
 
+    /// The tagged encoding of a COSE_Sign1 whose unprotected header is given already encoded
+    /// (a signer's headers are the same for every object it signs).
+    public static func encode(protectedHeader: [UInt8], encodedUnprotectedHeader: [UInt8], payload: [UInt8], signature: [UInt8]) -> [UInt8] {
+        var writer = CBORWriter(capacity: protectedHeader.count + encodedUnprotectedHeader.count + payload.count + signature.count + 16)
+        writer.writeTag(Self.tag)
+        writer.writeArrayHeader(4)
+        writer.writeByteString(protectedHeader)
+        writer.writeEncoded(encodedUnprotectedHeader)
+        writer.writeByteString(payload)
+        writer.writeByteString(signature)
+        return writer.bytes
+    }
+
+    /// `0x84` (array of 4) and the text string "Signature1": how every Sig_structure starts.
+    private static let signature1Prefix: [UInt8] = [0x84, 0x6A] + Array("Signature1".utf8)
+
     /// The bytes to sign or verify: `Sig_structure = ["Signature1", protected, external_aad, payload]`.
     public static func toBeSigned(protectedHeader: [UInt8], payload: [UInt8], externalAAD: [UInt8] = []) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(protectedHeader.count + payload.count + externalAAD.count + 24)
-        out.append(0x84)
-        CBOREncoder.append(.textString("Signature1"), to: &out)
+        out.append(contentsOf: signature1Prefix)
         CBOREncoder.appendHead(major: 2, argument: UInt64(protectedHeader.count), to: &out)
         out.append(contentsOf: protectedHeader)
         CBOREncoder.appendHead(major: 2, argument: UInt64(externalAAD.count), to: &out)

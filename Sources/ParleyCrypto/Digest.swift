@@ -12,14 +12,11 @@ public enum Digest {
 
     static func compute(_ bytes: [UInt8], with digest: FetchedDigest) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: digest.size)
-        var length: UInt32 = 0
         let status = bytes.withUnsafeBytes { input in
-            output.withUnsafeMutableBufferPointer { out in
-                EVP_Digest(input.baseAddress, input.count, out.baseAddress, &length, digest.pointer, nil)
-            }
+            output.withUnsafeMutableBufferPointer { digest.digest(input, into: $0) }
         }
-        // EVP_Digest on a fetched SHA-2 only fails on allocation failure.
-        precondition(status == 1 && Int(length) == digest.size, "EVP_Digest failed: \(OpenSSLErrorQueue.drain())")
+        // A fetched SHA-2 digest only fails on allocation failure.
+        precondition(status, "SHA-2 digest failed: \(OpenSSLErrorQueue.drain())")
         return output
     }
 }

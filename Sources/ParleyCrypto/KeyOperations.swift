@@ -97,54 +97,60 @@ enum KeyOperations {
         return false  // equal to the order
     }
 
-    /// DER `ECDSA-Sig-Value` from fixed-length r and s (ECDSA_SIG_set0, i2d_ECDSA_SIG).
+    /// DER `ECDSA-Sig-Value` (`SEQUENCE { r INTEGER, s INTEGER }`) from fixed-length r and s, both
+    /// already checked to lie in [1, n − 1]. Written here rather than through ECDSA_SIG and two
+    /// BIGNUMs: for P-256 and P-384 every length fits in one byte, and this runs once per verify.
     static func derSignature(r: ArraySlice<UInt8>, s: ArraySlice<UInt8>) -> [UInt8]? {
-        let rNumber = r.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32($0.count), nil) }
-        let sNumber = s.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32($0.count), nil) }
-        guard let rNumber, let sNumber, let signature = ECDSA_SIG_new() else {
-            BN_free(rNumber)
-            BN_free(sNumber)
-            OpenSSLErrorQueue.clear()
-            return nil
+        func integer(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+            guard let first = value.firstIndex(where: { $0 != 0 }) else { return nil }
+            return value[first...]
         }
-        defer { ECDSA_SIG_free(signature) }
-        guard ECDSA_SIG_set0(signature, rNumber, sNumber) == 1 else {
-            BN_free(rNumber)
-            BN_free(sNumber)
-            OpenSSLErrorQueue.clear()
-            return nil
+        guard let r = integer(r), let s = integer(s) else { return nil }
+        let rLength = r.count + (r.first! >= 0x80 ? 1 : 0)
+        let sLength = s.count + (s.first! >= 0x80 ? 1 : 0)
+        let contentLength = 2 + rLength + 2 + sLength
+        guard contentLength < 0x80 else { return nil }
+        var der: [UInt8] = []
+        der.reserveCapacity(2 + contentLength)
+        der.append(0x30)
+        der.append(UInt8(contentLength))
+        for (value, length) in [(r, rLength), (s, sLength)] {
+            der.append(0x02)
+            der.append(UInt8(length))
+            if length > value.count { der.append(0) }
+            der.append(contentsOf: value)
         }
-        var output: UnsafeMutablePointer<UInt8>? = nil
-        let length = i2d_ECDSA_SIG(signature, &output)
-        guard length > 0, let output else {
-            OpenSSLErrorQueue.clear()
-            return nil
-        }
-        defer { parley_OPENSSL_free(output) }
-        return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+        return der
     }
 
-    /// Fixed-length `r‖s` from a DER `ECDSA-Sig-Value` (d2i_ECDSA_SIG, ECDSA_SIG_get0, BN_bn2binpad).
+    /// Fixed-length `r‖s` from the DER `ECDSA-Sig-Value` OpenSSL produced; anything but a strict
+    /// DER encoding of two positive integers of at most `scalarLength` bytes is an error.
     static func rawSignature(fromDER der: [UInt8], scalarLength: Int) throws -> [UInt8] {
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
+        func failure(_ what: String) -> CryptoError {
+            CryptoError(.signingFailed, "OpenSSL produced an ECDSA signature that is not strict DER: \(what)")
         }
-        guard let parsed else {
-            throw CryptoError.openSSL(.signingFailed, "OpenSSL produced an unparsable ECDSA signature")
+        guard der.count >= 8, der[0] == 0x30, der[1] < 0x80, Int(der[1]) == der.count - 2 else {
+            throw failure("SEQUENCE header")
         }
-        defer { ECDSA_SIG_free(parsed) }
-        var r: OpaquePointer? = nil
-        var s: OpaquePointer? = nil
-        ECDSA_SIG_get0(parsed, &r, &s)
         var raw = [UInt8](repeating: 0, count: 2 * scalarLength)
-        let written = raw.withUnsafeMutableBufferPointer { buffer in
-            (BN_bn2binpad(r, buffer.baseAddress, Int32(scalarLength)),
-             BN_bn2binpad(s, buffer.baseAddress! + scalarLength, Int32(scalarLength)))
+        var cursor = 2
+        for component in 0..<2 {
+            guard cursor + 2 <= der.count, der[cursor] == 0x02, der[cursor + 1] < 0x80 else { throw failure("INTEGER header") }
+            let length = Int(der[cursor + 1])
+            cursor += 2
+            guard length >= 1, cursor + length <= der.count else { throw failure("INTEGER length") }
+            var value = der[cursor..<cursor + length]
+            cursor += length
+            guard value.first! < 0x80 else { throw failure("negative INTEGER") }
+            if value.count > 1, value.first == 0 {
+                guard value[value.startIndex + 1] >= 0x80 else { throw failure("non-minimal INTEGER") }
+                value = value.dropFirst()
+            }
+            guard value.count <= scalarLength else { throw failure("INTEGER longer than \(scalarLength) bytes") }
+            let end = (component + 1) * scalarLength
+            raw.replaceSubrange(end - value.count..<end, with: value)
         }
-        guard written.0 == Int32(scalarLength), written.1 == Int32(scalarLength) else {
-            throw CryptoError.openSSL(.signingFailed, "ECDSA signature component longer than \(scalarLength) bytes")
-        }
+        guard cursor == der.count else { throw failure("trailing bytes") }
         return raw
     }
 }

@@ -124,6 +124,9 @@ final class X509StoreObject: @unchecked Sendable {
 final class FetchedDigest: @unchecked Sendable {
     let pointer: OpaquePointer
     let size: Int
+    /// Idle EVP_MD_CTX addresses for this digest, so a one-shot digest allocates no context.
+    private let idle = Mutex<[UInt]>([])
+    static let poolLimit = 16
 
     private init(name: String) {
         guard let pointer = EVP_MD_fetch(nil, name, nil) else {
@@ -134,7 +137,26 @@ final class FetchedDigest: @unchecked Sendable {
     }
 
     deinit {
+        for address in idle.withLock({ $0 }) { EVP_MD_CTX_free(OpaquePointer(bitPattern: address)) }
         EVP_MD_free(pointer)
+    }
+
+    /// The digest of `bytes`; nil only if OpenSSL cannot allocate (its error queue says why).
+    func digest(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+        guard let address = idle.withLock({ $0.popLast() }) ?? EVP_MD_CTX_new().map({ UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))) }),
+              let context = OpaquePointer(bitPattern: address) else { return false }
+        var length: UInt32 = 0
+        let ok = EVP_DigestInit_ex2(context, pointer, nil) == 1
+            && EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
+            && EVP_DigestFinal_ex(context, output.baseAddress, &length) == 1
+            && Int(length) == size
+        let kept = ok && idle.withLock { idle in
+            guard idle.count < Self.poolLimit else { return false }
+            idle.append(address)
+            return true
+        }
+        if !kept { EVP_MD_CTX_free(context) }
+        return ok
     }
 
     static let sha256 = FetchedDigest(name: "SHA256")

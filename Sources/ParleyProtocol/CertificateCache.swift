@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ParleyCodec
 import ParleyCrypto
 import Synchronization
@@ -62,6 +67,16 @@ final class CertificateCache: Sendable {
                 hasher.combine(der.count)
                 der.suffix(32).withUnsafeBytes { hasher.combine(bytes: $0) }
             }
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            guard lhs.certificates.count == rhs.certificates.count else { return false }
+            for (a, b) in zip(lhs.certificates, rhs.certificates) {
+                guard a.count == b.count else { return false }
+                let equal = a.isEmpty || a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+                guard equal else { return false }
+            }
+            return true
         }
     }
 }

@@ -175,6 +175,13 @@ extension Envelope {
         var recipients: [Recipient]
         var created: UTCTime
 
+        init(_ envelope: Envelope) {
+            id = envelope.id
+            sender = envelope.sender
+            recipients = envelope.recipients
+            created = envelope.created
+        }
+
         /// Reads keys 1–5 without looking at the rest of the envelope.
         init(peeking payload: [UInt8]) throws {
             var reader = try Field.structure { try CBORReader(payload) }

@@ -64,7 +64,7 @@ public struct SigningIdentity: Sendable {
     func sign(payload: [UInt8], contentType: String) throws -> [UInt8] {
         let headers = contentType == ContentType.receipt ? receiptHeaders : messageHeaders
         let toBeSigned = COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload)
-        return headers.object(payload: payload, signature: try key.signature(for: toBeSigned)).encoded
+        return headers.encoded(payload: payload, signature: try key.signature(for: toBeSigned))
     }
 }
 

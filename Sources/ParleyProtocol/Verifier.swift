@@ -68,6 +68,16 @@ public struct MessageVerifier: Sendable {
     /// addressed to it. The first failing step decides the error, as SPEC.md orders them.
     public func verifyMessage(_ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
         let object = try decodeObject(bytes)
+        // A well-formed envelope is decoded once, and identifies the message itself.
+        if let envelope = try? Envelope(decoding: object.payload) {
+            do {
+                return try verifyIdentifiedMessage(bytes, object, Envelope.Identity(envelope), decoded: envelope, at: time, recipient: recipient)
+            } catch var error as ProtocolError {
+                error.messageID = envelope.id
+                error.sender = envelope.sender
+                throw error
+            }
+        }
         // Step 4: identify the message.
         let identity: Envelope.Identity
         do { identity = try Envelope.Identity(peeking: object.payload) } catch var error as ProtocolError {
@@ -75,7 +85,7 @@ public struct MessageVerifier: Sendable {
             throw error
         }
         do {
-            return try verifyIdentifiedMessage(bytes, object, identity, at: time, recipient: recipient)
+            return try verifyIdentifiedMessage(bytes, object, identity, decoded: nil, at: time, recipient: recipient)
         } catch var error as ProtocolError {
             error.messageID = identity.id
             error.sender = identity.sender
@@ -83,25 +93,27 @@ public struct MessageVerifier: Sendable {
         }
     }
 
-    private func verifyIdentifiedMessage(_ bytes: [UInt8], _ object: COSESign1, _ identity: Envelope.Identity,
+    private func verifyIdentifiedMessage(_ bytes: [UInt8], _ object: COSESign1, _ identity: Envelope.Identity, decoded: Envelope?,
                                          at time: UTCTime, recipient: ParticipantID?) throws -> VerifiedMessage {
         // Step 6: the COSE_Sign1 profile.
         let header = try decodeHeader(object, expecting: ContentType.message)
         // Steps 7–8: version, type and envelope structure; the body's own rules wait for step 17.
-        var envelope: Envelope?
+        var envelope = decoded
         var bodyError: ProtocolError?
-        do {
-            envelope = try Envelope(decoding: object.payload)
-        } catch let error as ProtocolError {
-            let isContentRule = [.invalidField, .missingField, .unknownField].contains(error.code)
-                && (error.field.hasPrefix("body") || error.field.hasPrefix("refs"))
-            if error.code == .unsupportedVersion || error.code == .unknownType { throw error }
-            guard isContentRule else {
-                var malformed = error
-                malformed.code = .malformed
-                throw malformed
+        if envelope == nil {
+            do {
+                envelope = try Envelope(decoding: object.payload)
+            } catch let error as ProtocolError {
+                let isContentRule = [.invalidField, .missingField, .unknownField].contains(error.code)
+                    && (error.field.hasPrefix("body") || error.field.hasPrefix("refs"))
+                if error.code == .unsupportedVersion || error.code == .unknownType { throw error }
+                guard isContentRule else {
+                    var malformed = error
+                    malformed.code = .malformed
+                    throw malformed
+                }
+                bodyError = error
             }
-            bodyError = error
         }
         // Steps 9–14: signature, chain, revocation, participant binding.
         let (algorithm, signer) = try authenticate(object, header, at: time)

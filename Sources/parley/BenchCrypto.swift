@@ -37,7 +37,13 @@ struct BenchCrypto: AsyncParsableCommand {
     @Flag(name: .customLong("skip-openssl"), help: "Skip the `openssl speed` reference.")
     var skipOpenSSL = false
 
+    @Option(help: ArgumentHelp(
+        "Only repeat one whole-message operation for --seconds and print its rate, for a profiler: ALG-sign or ALG-verify, ALG one of ed25519, p256, p384.",
+        valueName: "operation"))
+    var only: String?
+
     func run() async throws {
+        if let only { return try loop(only) }
         let message = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let duration = Duration.seconds(seconds)
         print("parley bench crypto: single thread, \(seconds) CPU-s per figure, 300-byte message")
@@ -82,15 +88,42 @@ struct BenchCrypto: AsyncParsableCommand {
         try chainBenchmark(message: message, duration: duration, reference: reference)
     }
 
-    /// Bare signature verification vs. the same plus `TrustStore.verify` on a chain seen before.
-    private func chainBenchmark(message: [UInt8], duration: Duration,
-                                reference: [SignatureAlgorithm: (sign: Double, verify: Double)]) throws {
+    private func loop(_ operation: String) throws {
+        let parts = operation.split(separator: "-").map(String.init)
+        guard parts.count == 2, ["ed25519", "p256", "p384"].contains(parts[0]), ["sign", "verify"].contains(parts[1]) else {
+            throw ValidationError("--only takes ed25519-sign, ed25519-verify, p256-sign, p256-verify, p384-sign or p384-verify")
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        _ = try Self.runTool("bash", [try testPKIScript(), "--alg", parts[0], root.path, "US-NRRC", "RU-NRRC"])
+        let store = try TrustStore.load(anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
+                                        crlPaths: [root.appendingPathComponent("trust/crls.pem").path])
+        let identity = try SigningIdentity.load(keyPath: root.appendingPathComponent("participants/US-NRRC/signing.key").path,
+                                                chainPath: root.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path)
+        let envelope = Examples.envelope(.preLaunch, created: UTCTime(Date()))
+        let signed = try identity.sign(envelope)
+        let verifier = MessageVerifier(trust: store)
+        let time = UTCTime(Date())
+        let rate = parts[1] == "sign"
+            ? try Self.rate(for: .seconds(seconds)) { _ = try identity.sign(envelope) }
+            : try Self.rate(for: .seconds(seconds)) { _ = try verifier.verifyMessage(signed, at: time) }
+        print("\(operation): \(Self.format(rate)) per CPU-second")
+    }
+
+    private func testPKIScript() throws -> String {
         let script = pkiScript ?? URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Certs/make-test-pki.sh").path
         guard FileManager.default.fileExists(atPath: script) else {
             throw ValidationError("test-PKI script not found at \(script); give --pki-script")
         }
+        return script
+    }
+
+    /// Bare signature verification vs. the same plus `TrustStore.verify` on a chain seen before.
+    private func chainBenchmark(message: [UInt8], duration: Duration,
+                                reference: [SignatureAlgorithm: (sign: Double, verify: Double)]) throws {
+        let script = try testPKIScript()
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }

@@ -116,6 +116,20 @@ import Testing
         Self.expect(.badSignature) { _ = try verifier.verifyMessage(swapped.encoded, at: Self.now) }
     }
 
+    /// The signer writes its pre-encoded headers directly: the bytes are those of the COSE_Sign1
+    /// value, and decode to it, for a chain of one certificate (a byte string) and of two (an array).
+    @Test func preEncodedHeadersMatchTheObjectEncoding() throws {
+        let identity = try TestPKI.shared(.edDSA).identity("US-NRRC")
+        for certificates in [[identity.chain[0].derEncoded], identity.chain.map(\.derEncoded)] {
+            let headers = ParleyHeaders(algorithm: -8, contentType: ContentType.receipt, chain: try X5Chain(certificates))
+            let object = headers.object(payload: [0xA0], signature: Array(repeating: 9, count: 64))
+            let bytes = headers.encoded(payload: [0xA0], signature: Array(repeating: 9, count: 64))
+            #expect(bytes == object.encoded)
+            #expect(try COSESign1(decoding: bytes) == object)
+            #expect(try ProtectedHeader(decoding: object.protectedHeader).chainDigest == Digest.sha256(try X5Chain(certificates).encoded))
+        }
+    }
+
     @Test func extraUnprotectedParameterIsMalformed() throws {
         let pki = try TestPKI.shared(.edDSA)
         var object = try COSESign1(decoding: try pki.identity("US-NRRC").sign(Self.envelope()))
