@@ -31,6 +31,18 @@ public enum ECDSALowS {
         return s.lexicographicallyPrecedes(half) || s.elementsEqual(half)
     }
 
+    /// Replaces `s` by `n − s` in place when `s > n/2`.
+    static func normalize(_ signature: inout [UInt8], algorithm: SignatureAlgorithm) {
+        guard !isLowS(signature, algorithm: algorithm), let n = order(of: algorithm), signature.count == 2 * n.count else { return }
+        var borrow = 0
+        for i in n.indices.reversed() {
+            var d = Int(n[i]) - Int(signature[n.count + i]) - borrow
+            borrow = d < 0 ? 1 : 0
+            if d < 0 { d += 256 }
+            signature[n.count + i] = UInt8(d)
+        }
+    }
+
     /// The same signature with `s` replaced by `n − s` when `s > n/2`.
     public static func normalized(_ signature: [UInt8], algorithm: SignatureAlgorithm) -> [UInt8] {
         isLowS(signature, algorithm: algorithm) ? signature : twin(of: signature, algorithm: algorithm)

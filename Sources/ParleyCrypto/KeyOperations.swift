@@ -33,6 +33,9 @@ enum KeyOperations {
 
     /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
     static func sign(key evpKey: EVPKey, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
+        if let digest = algorithm.digest, let scalarLength = algorithm.scalarLength, evpKey.signsDigests {
+            return try signDigest(key: evpKey, algorithm: algorithm, digest: digest, scalarLength: scalarLength, message: message)
+        }
         var length = Int(EVP_PKEY_get_size(evpKey.pointer))
         var signature = [UInt8](repeating: 0, count: length)
         let input = algorithm.digest.map { Digest.compute(message, with: $0) } ?? message
@@ -97,6 +100,31 @@ enum KeyOperations {
         return false  // equal to the order
     }
 
+    /// ECDSA: the digest and the DER signature live in one temporary buffer; only the `r‖s` result
+    /// is allocated (this runs once per message and receipt a node signs).
+    private static func signDigest(key evpKey: EVPKey, algorithm: SignatureAlgorithm, digest: FetchedDigest,
+                                   scalarLength: Int, message: [UInt8]) throws -> [UInt8] {
+        let maximumDER = Int(EVP_PKEY_get_size(evpKey.pointer))
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digest.size + maximumDER) { buffer in
+            let digestBuffer = UnsafeMutableBufferPointer(rebasing: buffer[..<digest.size])
+            let derBuffer = UnsafeMutableBufferPointer(rebasing: buffer[digest.size...])
+            guard message.withUnsafeBytes({ digest.digest($0, into: digestBuffer) }) else {
+                throw CryptoError.openSSL(.signingFailed, "cannot compute the \(algorithm) message digest")
+            }
+            var length = derBuffer.count
+            let signed = evpKey.withContext(signing: true) { context in
+                EVP_PKEY_sign(context, derBuffer.baseAddress, &length, digestBuffer.baseAddress, digestBuffer.count) == 1
+            }
+            guard signed == true else {
+                throw CryptoError.openSSL(.signingFailed, signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed")
+            }
+            var raw = try rawSignature(fromDER: UnsafeBufferPointer(rebasing: derBuffer[..<length]), scalarLength: scalarLength)
+            // Low-S (SPEC.md §5.3): OpenSSL returns either of (r, s) and (r, n − s).
+            ECDSALowS.normalize(&raw, algorithm: algorithm)
+            return raw
+        }
+    }
+
     /// DER `ECDSA-Sig-Value` (`SEQUENCE { r INTEGER, s INTEGER }`) from fixed-length r and s, both
     /// already checked to lie in [1, n − 1]. Written here rather than through ECDSA_SIG and two
     /// BIGNUMs: for P-256 and P-384 every length fits in one byte, and this runs once per verify.
@@ -126,6 +154,10 @@ enum KeyOperations {
     /// Fixed-length `r‖s` from the DER `ECDSA-Sig-Value` OpenSSL produced; anything but a strict
     /// DER encoding of two positive integers of at most `scalarLength` bytes is an error.
     static func rawSignature(fromDER der: [UInt8], scalarLength: Int) throws -> [UInt8] {
+        try der.withUnsafeBufferPointer { try rawSignature(fromDER: $0, scalarLength: scalarLength) }
+    }
+
+    static func rawSignature(fromDER der: UnsafeBufferPointer<UInt8>, scalarLength: Int) throws -> [UInt8] {
         func failure(_ what: String) -> CryptoError {
             CryptoError(.signingFailed, "OpenSSL produced an ECDSA signature that is not strict DER: \(what)")
         }

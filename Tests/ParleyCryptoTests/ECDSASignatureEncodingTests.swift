@@ -18,6 +18,12 @@ import Testing
             let signature = try key.signature(for: message)
             #expect(signature.count == algorithm.signatureLength)
             #expect(key.publicKey.isValidSignature(signature, for: message))
+            #expect(ECDSALowS.isLowS(signature, algorithm: algorithm))
+            // The in-place low-S step the signer uses agrees with the functional one on the twin.
+            var twin = ECDSALowS.twin(of: signature, algorithm: algorithm)
+            #expect(!ECDSALowS.isLowS(twin, algorithm: algorithm))
+            ECDSALowS.normalize(&twin, algorithm: algorithm)
+            #expect(twin == signature)
             let half = signature.count / 2
             if signature[0] == 0 || signature[half] == 0 { shortComponents += 1 }
             let der = try #require(KeyOperations.derSignature(r: signature[..<half], s: signature[half...]))
