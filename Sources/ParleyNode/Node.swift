@@ -89,7 +89,10 @@ public final class Node: Sendable {
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
             certificate.map { (name, Int(($0.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))) }
         }
-        return metrics.render(queueDepths: depths, oldestUndeliveredAge: oldest, certificateDays: days)
+        let gaps = (try? store.gaps(recipient: participant.rawValue)) ?? []
+        let openGaps = Dictionary(gaps.map { ($0.sender, 1) }, uniquingKeysWith: +)
+        let oldestGap = gaps.map(\.detected).min().map { now.timeIntervalSince($0) }
+        return metrics.render(queueDepths: depths, oldestUndeliveredAge: oldest, certificateDays: days, openGaps: openGaps, oldestGapAge: oldestGap)
     }
 
     /// Validates the draft, assigns sequence numbers, signs and queues it in one transaction; wakes delivery.
@@ -241,7 +244,7 @@ public final class Node: Sendable {
                                       }, logger: logger)]
         }
         let notify = SystemdNotifyService(logger: logger) { [weak self] in (self?.peerPort != nil) && (self?.adminListening ?? false) }
-        return (forwarder.map { [$0] } ?? []) + metricsApp + [peerApp, adminApp, delivery, reload] + (notify.map { [$0] } ?? [])
+        return (forwarder.map { [$0] } ?? []) + metricsApp + [peerApp, adminApp, delivery, GapWatch(node: self, logger: logger), reload] + (notify.map { [$0] } ?? [])
     }
 }
 

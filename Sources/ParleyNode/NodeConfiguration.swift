@@ -79,6 +79,9 @@ public struct NodeConfiguration: Sendable, Hashable {
     public var clockSkew: Int = 300
     /// Own certificates expiring within this many days are logged as warnings.
     public var certificateExpiryWarningDays: Int = 30
+    /// A gap in an incoming channel still open after this many seconds is logged as a warning
+    /// (several messages in flight make short-lived gaps normal).
+    public var gapWarningSeconds: Double = 60
 
     public init(participant: ParticipantID, signingKeyPath: String, signingChainPath: String, tlsKeyPath: String,
                 tlsChainPath: String, signingTrust: TrustPaths, transportTrust: TrustPaths? = nil, dataDirectory: String) {
@@ -321,6 +324,7 @@ private struct Reader {
         limits.deliveryWindow = int("limits.deliveryWindow", default: limits.deliveryWindow, range: 1...256)
         let skew = int("clockSkewSeconds", default: 300, range: 0...3_600)
         let expiryDays = int("certificateExpiryWarningDays", default: 30, range: 0...3_650)
+        let gapWarning = seconds("gapWarningSeconds", default: 60, minimum: 1)
 
         var peers: [NodeConfiguration.Peer] = []
         var peerPairs: [(String, String, String)] = []  // (key, id, url)
@@ -396,6 +400,7 @@ private struct Reader {
         configuration.limits = limits
         configuration.clockSkew = skew
         configuration.certificateExpiryWarningDays = expiryDays
+        configuration.gapWarningSeconds = gapWarning
         return configuration
     }
 }

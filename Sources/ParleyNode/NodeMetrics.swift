@@ -48,6 +48,10 @@ public final class NodeMetrics: Sendable {
                                                         helpText: "Age of the oldest unsettled delivery (0 if none).") }
     static var certificateExpiry: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "certificate_expiry", unitName: "days",
                                                         helpText: "Days until this node's certificates expire.") }
+    static var openGaps: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "open_gaps", unitName: "",
+                                               helpText: "Gaps open in incoming channels, per sending peer.") }
+    static var oldestGap: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "oldest_open_gap_age", unitName: "seconds",
+                                                helpText: "Age of the oldest gap open in an incoming channel (0 if none).") }
     static var latency: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "delivery_latency", unitName: "seconds",
                                               helpText: "Time from queueing to a verified accepted or duplicate receipt.") }
 
@@ -73,14 +77,18 @@ public final class NodeMetrics: Sendable {
 
     /// The exposition text; `queueDepths`, `oldestUndeliveredAge` and `certificateDays` are read at scrape
     /// time and set on their gauges first.
-    func render(queueDepths: [String: Int], oldestUndeliveredAge: TimeInterval?, certificateDays: [(String, Int)]) -> String {
+    func render(queueDepths: [String: Int], oldestUndeliveredAge: TimeInterval?, certificateDays: [(String, Int)],
+                openGaps: [String: Int] = [:], oldestGapAge: TimeInterval? = nil) -> String {
         let peers = exportedPeers.withLock { peers in
             peers.formUnion(queueDepths.keys)
+            peers.formUnion(openGaps.keys)
             return peers
         }
         for peer in peers {
             registry.makeGauge(descriptor: Self.queueDepth, labels: [("peer", peer)]).set(Double(queueDepths[peer] ?? 0))
+            registry.makeGauge(descriptor: Self.openGaps, labels: [("peer", peer)]).set(Double(openGaps[peer] ?? 0))
         }
+        registry.makeGauge(descriptor: Self.oldestGap).set((oldestGapAge ?? 0).rounded())
         registry.makeGauge(descriptor: Self.oldestUndelivered).set((oldestUndeliveredAge ?? 0).rounded())
         for (certificate, days) in certificateDays {
             registry.makeGauge(descriptor: Self.certificateExpiry, labels: [("certificate", certificate)]).set(Double(days))

@@ -54,7 +54,7 @@ public struct ReloadReport: Sendable {
 
 extension NodeConfiguration {
     /// The keys that differ between two configurations, split into those the running node applies
-    /// (trust paths, peers, retry policy, certificate warning period) and those that need a
+    /// (trust paths, peers, retry policy, certificate and gap warning periods) and those that need a
     /// restart; and `self` with only the applicable changes of `new` taken over.
     func merging(_ new: NodeConfiguration) -> (merged: NodeConfiguration, applied: [String], restartRequired: [String]) {
         var merged = self
@@ -75,6 +75,7 @@ extension NodeConfiguration {
         check("retry.maximumIntervalSeconds", \.retry.maximumInterval, live: true)
         check("retry.giveUpAfterSeconds", \.retry.giveUpAfter, live: true)
         check("certificateExpiryWarningDays", \.certificateExpiryWarningDays, live: true)
+        check("gapWarningSeconds", \.gapWarningSeconds, live: true)
         check("participant", \.participant, live: false)
         check("signing.key", \.signingKeyPath, live: false)
         check("signing.chain", \.signingChainPath, live: false)
@@ -92,6 +93,7 @@ extension NodeConfiguration {
         check("limits.maximumBodyBytes", \.limits.maximumBodyBytes, live: false)
         check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: false)
         check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: false)
+        check("limits.deliveryWindow", \.limits.deliveryWindow, live: false)
         check("clockSkewSeconds", \.clockSkew, live: false)
         // A hub's forwarding targets are fixed when its peer listener starts.
         if hub && applied.contains("peers") { restart.append("peers (hub forwarding)") }

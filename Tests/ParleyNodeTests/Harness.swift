@@ -84,9 +84,11 @@ final class RunningNode: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    init(_ configuration: NodeConfiguration) async throws {
-        var logger = Logger(label: "test.\(configuration.participant)")
-        logger.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
+    /// With `logs`, the node's log lines at info and above are kept there.
+    init(_ configuration: NodeConfiguration, logs: LogCapture? = nil) async throws {
+        var logger = logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
+            ?? Logger(label: "test.\(configuration.participant)")
+        logger.logLevel = logs != nil ? .info : ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
         node = try Node(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
@@ -112,6 +114,30 @@ final class RunningNode: Sendable {
 }
 
 struct Timeout: Error, CustomStringConvertible { var description: String }
+
+/// Log lines ("level message") a node wrote, for tests that check what an operator would read.
+final class LogCapture: Sendable {
+    private let storage = Mutex<[String]>([])
+
+    var lines: [String] { storage.withLock { $0 } }
+
+    func handler() -> some LogHandler { Handler(capture: self) }
+
+    private struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            capture.storage.withLock { $0.append("\(event.level) \(event.message)") }
+        }
+    }
+}
 
 /// Polls `condition`. The generous default is for CI, where every suite runs at once on two cores
 /// and synchronous tests can hold the cooperative threads for seconds; a pass returns at once.
