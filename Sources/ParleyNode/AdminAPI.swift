@@ -346,9 +346,13 @@ public enum AdminAPI {
 
     static func peersJSON(_ node: Node) throws -> [[String: Any]] {
         let configured = node.configuration.peers
+        let openGaps = try node.store.gaps(recipient: node.participant.rawValue)
         return try node.store.peerStates(configured.map(\.id.rawValue)).map { state in
             var object: [String: Any] = ["id": state.peer, "queueDepth": state.queueDepth, "expired": state.expired, "rejected": state.rejected,
-                                         "gaps": state.gaps.map { [$0.lowerBound, $0.upperBound] }]
+                                         "gaps": state.gaps.map { [$0.lowerBound, $0.upperBound] },
+                                         "openGaps": openGaps.filter { $0.sender == state.peer }.map { gap in
+                                             ["first": gap.missing.lowerBound, "last": gap.missing.upperBound, "since": iso(gap.detected)] as [String: Any]
+                                         }]
             if let peer = configured.first(where: { $0.id.rawValue == state.peer }) {
                 object["configured"] = true
                 object["url"] = peer.url.absoluteString

@@ -119,6 +119,13 @@ struct Status: AsyncParsableCommand {
                 return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), next,
                         shorten(text(p["lastError"]), 60)]
             }))
+            // SPEC.md §10.2: which sender, which numbers, since when.
+            for p in peers {
+                for gap in p["openGaps"] as? [[String: Any]] ?? [] {
+                    let numbers = text(gap["first"]) == text(gap["last"]) ? text(gap["first"]) : "\(text(gap["first"]))…\(text(gap["last"]))"
+                    lines.append("gap: \(text(p["id"])) \(numbers) not received, open since \(text(gap["since"])) (a gap that lasts means lost or rejected messages: ask \(text(p["id"]))'s operators)")
+                }
+            }
         }
         return lines.joined(separator: "\n")
     }
