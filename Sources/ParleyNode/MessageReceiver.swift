@@ -90,7 +90,8 @@ public struct MessageReceiver: Sendable {
         let digest = Digest.sha256(bytes)
         do {
             // Step 5: a duplicate of an accepted message.
-            if let record = try await blocking({ try store.message(id) }), record.message.direction == .received,
+            if try await blocking({ try store.receivedDigest(of: id) }) == Data(digest),
+               let record = try await blocking({ try store.message(id) }), record.message.direction == .received,
                Array(record.message.digest) == digest,
                let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted }) {
                 log.info("duplicate delivery answered with a duplicate receipt")

@@ -132,16 +132,17 @@ extension ParleyStore {
         var change = ChannelChange.inOrder
         if let inGap {
             let first: Int64 = inGap["first"], last: Int64 = inGap["last"]
-            let detected = try Int64.fetchOne(db, sql: "SELECT detected FROM channel_gap WHERE sender = ? AND recipient = ? AND first = ?",
+            // Cached statements: with several messages in flight, gaps open and close all the time.
+            let detected = try Int64.fetchOne(db.cachedStatement(sql: "SELECT detected FROM channel_gap WHERE sender = ? AND recipient = ? AND first = ?"),
                                               arguments: [message.sender, message.recipient, first]) ?? now
-            try db.execute(sql: "DELETE FROM channel_gap WHERE sender = ? AND recipient = ? AND first = ?",
-                           arguments: [message.sender, message.recipient, first])
-            let insertGap = "INSERT INTO channel_gap (sender, recipient, first, last, detected) VALUES (?, ?, ?, ?, ?)"
+            try db.cachedStatement(sql: "DELETE FROM channel_gap WHERE sender = ? AND recipient = ? AND first = ?")
+                .execute(arguments: [message.sender, message.recipient, first])
+            let insertGap = try db.cachedStatement(sql: "INSERT INTO channel_gap (sender, recipient, first, last, detected) VALUES (?, ?, ?, ?, ?)")
             if first < seq {
-                try db.execute(sql: insertGap, arguments: [message.sender, message.recipient, first, seq - 1, detected])
+                try insertGap.execute(arguments: [message.sender, message.recipient, first, seq - 1, detected])
             }
             if seq < last {
-                try db.execute(sql: insertGap, arguments: [message.sender, message.recipient, seq + 1, last, detected])
+                try insertGap.execute(arguments: [message.sender, message.recipient, seq + 1, last, detected])
             }
             change = .gapFilled
             try Audit.append(db, .gapFilled, at: now, message: id, peer: message.sender,
@@ -149,8 +150,8 @@ extension ParleyStore {
         } else {
             // seq > highest here.
             if seq > highest + 1 {
-                try db.execute(sql: "INSERT INTO channel_gap (sender, recipient, first, last, detected) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [message.sender, message.recipient, highest + 1, seq - 1, now])
+                try db.cachedStatement(sql: "INSERT INTO channel_gap (sender, recipient, first, last, detected) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [message.sender, message.recipient, highest + 1, seq - 1, now])
                 change = .gapDetected(missing: UInt64(highest + 1)...UInt64(seq - 1))
                 try Audit.append(db, .gapDetected, at: now, message: id, peer: message.sender,
                                  detail: "\(message.recipient)#\(highest + 1)…\(seq - 1) missing; \(seq) arrived")

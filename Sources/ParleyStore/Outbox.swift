@@ -166,11 +166,11 @@ extension ParleyStore {
     /// Pending deliveries to `recipient` whose next attempt time has come, in channel order.
     public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
                 WHERE d.recipient = ? AND d.state = 'pending' AND d.next_attempt <= ?
                 ORDER BY d.sender, d.seq LIMIT ?
-                """, arguments: [recipient, StoreTime.seconds(now), max(0, limit)])
+                """), arguments: [recipient, StoreTime.seconds(now), max(0, limit)])
             .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
         }
     }
@@ -288,22 +288,23 @@ extension ParleyStore {
         }
         let now = StoreTime.seconds(receipt.received)
         let digest = receipt.bytes.sha256
-        guard let row = try Row.fetchOne(db, sql: """
+        // Cached statements: this runs for every receipt a sender records.
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
             WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
-            """, arguments: [receipt.messageID.data, receipt.recipient])
+            """), arguments: [receipt.messageID.data, receipt.recipient])
         else {
             throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
         }
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?",
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?"),
                                arguments: [receipt.messageID.data, digest]) == true {
             return .alreadyStored
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
             VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
-                             rejectionCode, rejectionReason, now, receipt.bytes, digest])
+            """).execute(arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
+                                     rejectionCode, rejectionReason, now, receipt.bytes, digest])
         let receiptRowid = db.lastInsertedRowID
         let state = DeliveryState(rawValue: row["state"]) ?? .pending
         guard state != .delivered && state != .rejected else {
@@ -321,8 +322,8 @@ extension ParleyStore {
             try Audit.append(db, .delivered, at: now, message: receipt.messageID, peer: receipt.recipient,
                              detail: receipt.status == .duplicate ? "status duplicate" : "status accepted")
         }
-        try db.execute(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?",
-                       arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
+        try db.cachedStatement(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?")
+            .execute(arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
         return .recorded(newState)
     }
 

@@ -214,6 +214,15 @@ extension ParleyStore {
     }
 
     /// A message (either direction) with its deliveries and all its receipts, or nil.
+    /// The digest of the received message with this id, if there is one: one indexed lookup, the
+    /// cheap first test of a duplicate delivery (SPEC.md §9.1 step 5) for every incoming message.
+    public func receivedDigest(of id: MessageID) throws(StoreError) -> Data? {
+        try read { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?"),
+                              arguments: [id.data, MessageDirection.received.rawValue])
+        }
+    }
+
     public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",

@@ -23,6 +23,8 @@ import ParleyProtocol
         #expect(record.receipts.map(\.bytes) == [Fixture.receipt(for: message)])
         #expect(record.receipts.first?.direction == .issued)
         #expect(try store.incomingChannels().map { [$0.contiguous, $0.highest] } == [[1, 1]])
+        #expect(try store.receivedDigest(of: Fixture.id(1)) == record.message.digest)
+        #expect(try store.receivedDigest(of: Fixture.id(2)) == nil)
     }
 
     @Test func duplicateReturnsStoredReceiptAndChangesNothing() throws {
