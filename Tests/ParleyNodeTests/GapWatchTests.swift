@@ -18,7 +18,9 @@ import Testing
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
         var configuration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
-        configuration.gapWarningSeconds = 1
+        // No gap is old enough for a warning until the threshold is lowered below (as a reload
+        // would): the test does not depend on how fast a loaded machine sends two messages.
+        configuration.gapWarningSeconds = 3_600
         let logs = LogCapture()
         let ru = try await RunningNode(configuration, logs: logs)
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
@@ -31,11 +33,14 @@ import Testing
                 let (status, _, _) = try await post(client, url, bytes, contentType: PeerServer.coseMediaType)
                 #expect(status == 200)
             }
-            // 2 before 1: a gap that closes at once. Then 5: 3…4 stay open.
+            // 2 before 1: a gap that closes. Then 5: 3…4 stay open.
             try await send(2)
             try await send(1)
             try await send(5)
             let warnings: @Sendable () -> [String] = { logs.lines.filter { $0.hasPrefix("warning") } }
+            try await Task.sleep(for: .seconds(1))
+            #expect(warnings().isEmpty, "no gap is older than gapWarningSeconds yet")
+            ru.node.current.withLock { $0.gapWarningSeconds = 1 }
             try await waitUntil("the open gap's warning", timeout: .seconds(30)) { !warnings().isEmpty }
             try await Task.sleep(for: .seconds(2))  // several more rounds of the watch: no second warning
             let gapWarnings = warnings().filter { $0.contains("gap") }
