@@ -79,34 +79,27 @@ public struct COSESign1: Sendable, Hashable {
 
     /// The chain of a Parley object (unprotected header label 33).
     public var certificateChain: X5Chain {
-        get throws {
-            guard let item = unprotectedHeader[X5Chain.label] else {
-                throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
-            }
-            return try X5Chain(item)
+        get throws { try Self.certificateChain(in: unprotectedHeader) }
+    }
+
+    private static func certificateChain(in unprotected: CBORMap) throws -> X5Chain {
+        guard let item = unprotected[X5Chain.label] else {
+            throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
         }
+        return try X5Chain(item)
     }
 
     private static func checkParleyUnprotectedHeader(_ map: CBORMap) throws {
         for key in map.keys where key != .integer(X5Chain.label) {
             throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley unprotected header; it holds only 33 (x5chain)")
         }
-        guard let item = map[X5Chain.label] else {
-            throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
-        }
-        _ = try X5Chain(item)
+        _ = try certificateChain(in: map)
     }
 
     /// The tagged, deterministic encoding.
     public var encoded: [UInt8] {
-        var writer = CBORWriter(capacity: protectedHeader.count + payload.count + signature.count + 16)
-        writer.writeTag(Self.tag)
-        writer.writeArrayHeader(4)
-        writer.writeByteString(protectedHeader)
-        writer.write(.map(unprotectedHeader))
-        writer.writeByteString(payload)
-        writer.writeByteString(signature)
-        return writer.bytes
+        Self.encode(protectedHeader: protectedHeader, encodedUnprotectedHeader: CBOREncoder.encode(.map(unprotectedHeader)),
+                    payload: payload, signature: signature)
     }
 
     /// The tagged encoding of a COSE_Sign1 whose unprotected header is given already encoded
