@@ -34,13 +34,7 @@ public enum ECDSALowS {
     /// Replaces `s` by `n − s` in place when `s > n/2`.
     static func normalize(_ signature: inout [UInt8], algorithm: SignatureAlgorithm) {
         guard !isLowS(signature, algorithm: algorithm), let n = order(of: algorithm), signature.count == 2 * n.count else { return }
-        var borrow = 0
-        for i in n.indices.reversed() {
-            var d = Int(n[i]) - Int(signature[n.count + i]) - borrow
-            borrow = d < 0 ? 1 : 0
-            if d < 0 { d += 256 }
-            signature[n.count + i] = UInt8(d)
-        }
+        replaceSWithOrderMinusS(&signature, order: n)
     }
 
     /// The same signature with `s` replaced by `n − s` when `s > n/2`.
@@ -52,7 +46,20 @@ public enum ECDSALowS {
     /// signature of the wrong length.
     public static func twin(of signature: [UInt8], algorithm: SignatureAlgorithm) -> [UInt8] {
         guard let n = order(of: algorithm), signature.count == 2 * n.count else { return signature }
-        return Array(signature[..<n.count]) + subtract(n, Array(signature[n.count...]))
+        var twin = signature
+        replaceSWithOrderMinusS(&twin, order: n)
+        return twin
+    }
+
+    /// `s ← n − s` on the second half of `r‖s` (big-endian, `n` as wide as `s`, `s ≤ n`).
+    private static func replaceSWithOrderMinusS(_ signature: inout [UInt8], order n: [UInt8]) {
+        var borrow = 0
+        for i in n.indices.reversed() {
+            var d = Int(n[i]) - Int(signature[n.count + i]) - borrow
+            borrow = d < 0 ? 1 : 0
+            if d < 0 { d += 256 }
+            signature[n.count + i] = UInt8(d)
+        }
     }
 
     /// ⌊n / 2⌋ as big-endian bytes of the same width.
@@ -62,19 +69,6 @@ public enum ECDSALowS {
         for i in n.indices {
             result[i] = (n[i] >> 1) | carry
             carry = (n[i] & 1) << 7
-        }
-        return result
-    }
-
-    /// a − b for big-endian numbers of equal width with a ≥ b.
-    static func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: a.count)
-        var borrow = 0
-        for i in a.indices.reversed() {
-            var d = Int(a[i]) - Int(b[i]) - borrow
-            borrow = d < 0 ? 1 : 0
-            if d < 0 { d += 256 }
-            result[i] = UInt8(d)
         }
         return result
     }

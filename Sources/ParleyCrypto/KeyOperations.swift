@@ -33,18 +33,16 @@ enum KeyOperations {
 
     /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
     static func sign(key evpKey: EVPKey, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
-        if let digest = algorithm.digest, let scalarLength = algorithm.scalarLength, evpKey.signsDigests {
+        if let digest = algorithm.digest, let scalarLength = algorithm.scalarLength {
             return try signDigest(key: evpKey, algorithm: algorithm, digest: digest, scalarLength: scalarLength, message: message)
         }
+        // Ed25519 signs the message itself, in one EVP_DigestSign call.
         var length = Int(EVP_PKEY_get_size(evpKey.pointer))
         var signature = [UInt8](repeating: 0, count: length)
-        let input = algorithm.digest.map { Digest.compute(message, with: $0) } ?? message
         let signed = evpKey.withContext(signing: true) { context in
-            input.withUnsafeBufferPointer { inputBuffer in
+            message.withUnsafeBufferPointer { inputBuffer in
                 signature.withUnsafeMutableBufferPointer { signatureBuffer in
-                    evpKey.signsDigests
-                        ? EVP_PKEY_sign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
-                        : EVP_DigestSign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
+                    EVP_DigestSign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
                 }
             }
         }
@@ -52,14 +50,10 @@ enum KeyOperations {
             throw CryptoError.openSSL(.signingFailed, signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed")
         }
         signature.removeSubrange(length...)
-        guard let scalarLength = algorithm.scalarLength else {
-            guard signature.count == 64 else {
-                throw CryptoError(.signingFailed, "Ed25519 produced \(signature.count) bytes instead of 64")
-            }
-            return signature
+        guard signature.count == 64 else {
+            throw CryptoError(.signingFailed, "Ed25519 produced \(signature.count) bytes instead of 64")
         }
-        // Low-S (SPEC.md §5.3): OpenSSL returns either of (r, s) and (r, n − s).
-        return ECDSALowS.normalized(try rawSignature(fromDER: signature, scalarLength: scalarLength), algorithm: algorithm)
+        return signature
     }
 
     static func verify(key evpKey: EVPKey, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool {
@@ -104,6 +98,7 @@ enum KeyOperations {
     /// is allocated (this runs once per message and receipt a node signs).
     private static func signDigest(key evpKey: EVPKey, algorithm: SignatureAlgorithm, digest: FetchedDigest,
                                    scalarLength: Int, message: [UInt8]) throws -> [UInt8] {
+        precondition(evpKey.signsDigests, "an ECDSA algorithm on a key that does not sign digests")
         let maximumDER = Int(EVP_PKEY_get_size(evpKey.pointer))
         return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digest.size + maximumDER) { buffer in
             let digestBuffer = UnsafeMutableBufferPointer(rebasing: buffer[..<digest.size])

@@ -68,24 +68,20 @@ public struct MessageVerifier: Sendable {
     /// addressed to it. The first failing step decides the error, as SPEC.md orders them.
     public func verifyMessage(_ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
         let object = try decodeObject(bytes)
-        // A well-formed envelope is decoded once, and identifies the message itself.
-        if let envelope = try? Envelope(decoding: object.payload) {
-            do {
-                return try verifyIdentifiedMessage(bytes, object, Envelope.Identity(envelope), decoded: envelope, at: time, recipient: recipient)
-            } catch var error as ProtocolError {
-                error.messageID = envelope.id
-                error.sender = envelope.sender
+        // Step 4: identify the message. A well-formed envelope is decoded once and identifies the
+        // message itself; otherwise keys 1–5 are read alone.
+        let decoded = try? Envelope(decoding: object.payload)
+        let identity: Envelope.Identity
+        if let decoded {
+            identity = Envelope.Identity(decoded)
+        } else {
+            do { identity = try Envelope.Identity(peeking: object.payload) } catch var error as ProtocolError {
+                error.code = error.code == .unsupportedVersion || error.code == .unknownType ? error.code : .malformed
                 throw error
             }
         }
-        // Step 4: identify the message.
-        let identity: Envelope.Identity
-        do { identity = try Envelope.Identity(peeking: object.payload) } catch var error as ProtocolError {
-            error.code = error.code == .unsupportedVersion || error.code == .unknownType ? error.code : .malformed
-            throw error
-        }
         do {
-            return try verifyIdentifiedMessage(bytes, object, identity, decoded: nil, at: time, recipient: recipient)
+            return try verifyIdentifiedMessage(bytes, object, identity, decoded: decoded, at: time, recipient: recipient)
         } catch var error as ProtocolError {
             error.messageID = identity.id
             error.sender = identity.sender
