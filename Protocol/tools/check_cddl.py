@@ -21,6 +21,8 @@ What it does:
          receipt-*         receipt
          message-*         parley-message     (also parley-message-*)
          signed-receipt-*  parley-receipt     (also parley-receipt-*)
+         message-batch-*   message-batch
+         batch-answer-*    batch-answer
      A file named schema-invalid-<one of those prefixes>... MUST fail the check instead.
      Files under a directory named `negative` or `invalid`, and files with no known prefix, are
      listed as skipped (they may violate the rules on purpose, in ways the schema cannot see).
@@ -45,6 +47,9 @@ checks itself (each is listed with the code that compensates it):
      arrays, nor for x5chain: those bounds are checked here (check_counts).
   i. only the first element of an array whose elements are arrays is validated: each element
      of those arrays is validated separately (check_elements).
+  j. `bstr .size (...)` also accepts a text string of that length: the certificates of an
+     x5chain and the elements of a message-batch are checked to be byte strings here
+     (check_elements).
 Beyond the schema, x5chain-sha256 (protected header label -65537) is checked to be the SHA-256
 of the x5chain value's encoding (SPEC.md §5.2).
 """
@@ -320,6 +325,14 @@ def check_elements(rule: str, value) -> None:
         body(value.get(6), value.get(8))
     if rule == "chain-header" and isinstance(value, dict):
         each(value.get(33) if isinstance(value.get(33), list) else None, "certificate", "x5chain")
+        chain = value.get(33)
+        for i, e in enumerate(chain if isinstance(chain, list) else [chain]):
+            if not isinstance(e, bytes):
+                raise SchemaError(f"x5chain[{i}]: a {type(e).__name__}, not a byte string (j)")
+    if rule == "message-batch" and isinstance(value, list):
+        for i, e in enumerate(value):
+            if not isinstance(e, bytes):
+                raise SchemaError(f"message-batch[{i}]: a {type(e).__name__}, not a byte string (j)")
 
 
 def check_lang(value) -> None:
@@ -469,6 +482,13 @@ GOOD = [
     ("parley-message", "COSE message", cose(envelope())),
     ("parley-message", "COSE message, ES384, chain of 2", cose(envelope(), alg=-35, x5=[b"\x30", b"\x30"], sig=96)),
     ("parley-receipt", "COSE receipt", cose(receipt(), ctype="application/parley-receipt+cbor", alg=-7)),
+    ("message-batch", "two messages", enc([cose(envelope()), cose(envelope(k6=1, k8=PRE_LAUNCH))])),
+    ("message-batch", "64 elements", enc([b"\xd2"] * 64)),
+    ("batch-answer", "receipt and problem", enc([cose(receipt(), ctype="application/parley-receipt+cbor"),
+                                                {"status": 400, "type": "urn:parley:problem:malformed",
+                                                 "detail": "not a COSE_Sign1 message", "parley-code": 1}])),
+    ("batch-answer", "retry-after", enc([{"status": 503, "type": "urn:parley:problem:unavailable", "detail": "x",
+                                          "retry-after": 30}])),
 ]
 
 BAD = [
@@ -526,12 +546,22 @@ BAD = [
     ("receipt", "empty reason", enc(receipt(k7=2, k8=[1, ""]))),
     ("receipt", "digest of 31 bytes", enc(receipt(k3=bytes(31)))),
     ("receipt", "status 3", enc(receipt(k7=3))),
+    ("message-batch", "empty", enc([])),
+    ("message-batch", "65 elements", enc([b"\xd2"] * 65)),
+    ("message-batch", "text element", enc(["message"])),
+    ("message-batch", "empty element", enc([b""])),
+    ("batch-answer", "empty", enc([])),
+    ("batch-answer", "problem with status 200", enc([{"status": 200, "type": "urn:parley:problem:x", "detail": "x"}])),
+    ("batch-answer", "problem without detail", enc([{"status": 400, "type": "urn:parley:problem:malformed"}])),
+    ("batch-answer", "problem of another type", enc([{"status": 400, "type": "about:blank", "detail": "x"}])),
+    ("batch-answer", "text item", enc(["receipt"])),
     ("parley-message", "untagged", enc([enc({1: -8}), {}, enc(envelope()), bytes(64)])),
     ("parley-message", "tag 17", cose(envelope(), tag=17)),
     ("parley-message", "kid in the unprotected header", cose(envelope(), unprot={4: b"k", 33: b"\x30\x82"})),
     ("parley-message", "empty unprotected header", cose(envelope(), unprot={})),
     ("parley-message", "x5chain in the protected header", cose(envelope(), extra_hdr={33: b"\x30\x82"})),
     ("parley-message", "x5chain-sha256 of another chain", cose(envelope(), extra_hdr={-65537: bytes(32)})),
+    ("parley-message", "certificate as a text string", cose(envelope(), x5="0" * 10)),
     ("parley-message", "x5chain-sha256 of 31 bytes", cose(envelope(), extra_hdr={-65537: bytes(31)})),
     ("parley-message", "crit label in protected header", cose(envelope(), extra_hdr={2: [1]})),
     ("parley-message", "alg -36", cose(envelope(), alg=-36)),
@@ -619,7 +649,8 @@ def step_notifications() -> None:
 # ---------------------------------------------------------------------------------------------
 # 4. vectors
 
-PREFIXES = [("parley-message-", "parley-message"), ("parley-receipt-", "parley-receipt"),
+PREFIXES = [("message-batch-", "message-batch"), ("batch-answer-", "batch-answer"),
+            ("parley-message-", "parley-message"), ("parley-receipt-", "parley-receipt"),
             ("signed-receipt-", "parley-receipt"), ("message-", "parley-message"),
             ("envelope-", "envelope"), ("receipt-", "receipt")]
 

@@ -87,8 +87,12 @@ public final class DeliveryService: Service, Sendable {
     private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
-    /// Requests in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
+    /// Messages in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
     let window: Int
+    /// Messages per request (SPEC.md §12.8); 1: one `POST /v1/messages` each.
+    let batchSize: Int
+    /// Peers that answered the batch endpoint with 404 or 405 (they predate it): single requests only.
+    private let singleOnly = Mutex<Set<String>>([])
     /// Deliveries marked in flight and receipts stored at about the same time (by any peer loop)
     /// share one transaction and one fsync.
     let updates: GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>
@@ -98,6 +102,7 @@ public final class DeliveryService: Service, Sendable {
         self.metrics = metrics
         current = Mutex(configuration)
         window = max(1, configuration.limits.deliveryWindow)
+        batchSize = min(MessageBatch.maximumCount, max(1, configuration.limits.deliveryBatch))
         updates = GroupCommitter(label: "delivery") { batch in
             GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
                 batch, batch: { try store.applyDeliveryUpdates($0) }, single: { try store.applyDeliveryUpdates([$0])[0] })
@@ -110,7 +115,7 @@ public final class DeliveryService: Service, Sendable {
                                                          timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
         httpConfiguration.httpVersion = .http1Only
         // One kept-alive connection per request in flight.
-        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, window)
+        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, (window + batchSize - 1) / batchSize)
         self.httpConfiguration = httpConfiguration
         doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
         retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
@@ -276,11 +281,11 @@ public final class DeliveryService: Service, Sendable {
                 let sending = due.filter { marked.contains($0.record.messageID) }
                 flight.state.withLock { $0.running += sending.count }
                 let peerLog = log
-                for delivery in sending {
+                for request in requests(sending, to: peer) {
                     group.addTask {
-                        let retryAt = await self.deliver(delivery, to: peer, client: client, log: peerLog)
+                        let retryAt = await self.deliver(request, to: peer, client: client, log: peerLog)
                         flight.state.withLock { state in
-                            state.running -= 1
+                            state.running -= request.count
                             if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
                         }
                         bell.ring()
@@ -308,23 +313,161 @@ public final class DeliveryService: Service, Sendable {
         return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
     }
 
-    /// One attempt of a delivery already marked in flight. Returns nil when the delivery is settled,
-    /// or the time of its next attempt.
-    func deliver(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> Date? {
-        var log = log
+    /// Splits deliveries (in channel order) into requests: batches of up to `batchSize` messages
+    /// and `MessageBatch.maximumSize` bytes, or one message each for a peer without batches.
+    func requests(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer) -> [[DueDelivery]] {
+        let limit = singleOnly.withLock { $0.contains(peer.id.rawValue) } ? 1 : batchSize
+        var requests: [[DueDelivery]] = []
+        var current: [DueDelivery] = []
+        var bytes = 16
+        for delivery in deliveries {
+            if !current.isEmpty && (current.count == limit || bytes + delivery.bytes.count + 5 > MessageBatch.maximumSize) {
+                requests.append(current)
+                current = []
+                bytes = 16
+            }
+            current.append(delivery)
+            bytes += delivery.bytes.count + 5
+        }
+        if !current.isEmpty { requests.append(current) }
+        return requests
+    }
+
+    /// What one attempt yielded for one message.
+    enum AttemptAnswer: Sendable {
+        /// No HTTP answer.
+        case transport(String)
+        /// An HTTP error status (or a batch item's problem).
+        case problem(status: UInt, detail: String, retryAfter: TimeInterval?)
+        /// A 200 (or a batch item) that must be a receipt for the message.
+        case receipt([UInt8])
+        /// A 200 whose body cannot hold a valid receipt.
+        case invalid(String)
+    }
+
+    /// One attempt of deliveries already marked in flight, in one request. Returns nil when every
+    /// delivery is settled, or the time of the earliest next attempt.
+    func deliver(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> Date? {
+        var messages: [(DueDelivery, SentMessage)] = []
+        for delivery in deliveries {
+            if let sent = sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
+        }
+        guard !messages.isEmpty else { return nil }
+        let answers: [AttemptAnswer]
+        if messages.count == 1 {
+            answers = [await post(messages[0].0.bytes, to: peer, client: client, log: log)]
+        } else if let batchAnswers = await postBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
+            answers = batchAnswers
+        } else {
+            // The peer has no batch endpoint: one request per message, concurrently (still in channel order).
+            answers = await withTaskGroup(of: (Int, AttemptAnswer).self) { group in
+                for (index, (delivery, _)) in messages.enumerated() {
+                    group.addTask { (index, await self.post(delivery.bytes, to: peer, client: client, log: log)) }
+                }
+                var answers = [AttemptAnswer](repeating: .transport("not sent"), count: messages.count)
+                for await (index, answer) in group { answers[index] = answer }
+                return answers
+            }
+        }
+        // Settled concurrently, so that their receipts share one transaction.
+        return await withTaskGroup(of: Date?.self) { group in
+            for ((delivery, sent), answer) in zip(messages, answers) {
+                group.addTask { await self.settle(delivery, sent: sent, answer: answer, peer: peer, log: log) }
+            }
+            var earliest: Date?
+            for await next in group {
+                if let next { earliest = min(earliest ?? next, next) }
+            }
+            return earliest
+        }
+    }
+
+    /// The message a delivery sends, as the receipt must match it; nil (cancelled for this peer) if
+    /// the stored bytes cannot be decoded.
+    private func sentMessage(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) -> SentMessage? {
         let id = delivery.record.messageID
-        log[metadataKey: "message"] = "\(id)"
         let bytes = Array(delivery.bytes)
-        let sent: SentMessage
         do {
             let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
-            sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+            return SentMessage(id: id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
                                recipients: envelope.recipients.map(\.participant))
         } catch {
+            var log = log
+            log[metadataKey: "message"] = "\(id)"
             log.critical("stored message cannot be decoded; cancelled for this peer: \(error)")
             _ = try? store.cancel(id, recipient: peer.id.rawValue)
             return nil
         }
+    }
+
+    /// `POST /v1/messages` with one message (SPEC.md §12.2).
+    private func post(_ message: Data, to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> AttemptAnswer {
+        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
+        request.headers.add(name: "Accept", value: "\(PeerServer.coseMediaType), application/problem+json")
+        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
+        request.body = .bytes(ByteBuffer(bytes: message))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
+            let body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
+            guard response.status.code == 200 else {
+                return .problem(status: response.status.code, detail: String(String(buffer: body).prefix(300)),
+                                retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
+            }
+            return .receipt(Array(buffer: body))
+        } catch {
+            return .transport("\(error)")
+        }
+    }
+
+    /// `POST /v1/messages/batch` (SPEC.md §12.8): one answer per message, or nil when the peer has
+    /// no batch endpoint (404 or 405; remembered, the messages are then sent one by one).
+    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> [AttemptAnswer]? {
+        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages/batch")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: MessageBatch.mediaType)
+        request.headers.add(name: "Accept", value: "\(BatchAnswer.mediaType), application/problem+json")
+        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
+        request.body = .bytes(ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded))
+        let all: AttemptAnswer
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
+            let body = try await response.body.collect(upTo: BatchAnswer.maximumSize)
+            switch response.status.code {
+            case 200:
+                do {
+                    return try BatchAnswer(decoding: Array(buffer: body), expectedCount: messages.count).items.map { item in
+                        switch item {
+                        case .receipt(let bytes): return .receipt(bytes)
+                        case .problem(let problem):
+                            return .problem(status: UInt(problem.status), detail: "\(problem.name): \(problem.detail)",
+                                            retryAfter: problem.retryAfter.map(TimeInterval.init))
+                        }
+                    }
+                } catch {
+                    all = .invalid("HTTP 200 to a batch without a valid batch answer: \(error)")
+                }
+            case 404, 405:
+                singleOnly.withLock { _ = $0.insert(peer.id.rawValue) }
+                log.notice("\(peer.id) has no batch endpoint (HTTP \(response.status.code)); sending it one message per request")
+                return nil
+            default:
+                all = .problem(status: response.status.code, detail: String(String(buffer: body).prefix(300)),
+                               retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
+            }
+        } catch {
+            all = .transport("\(error)")
+        }
+        return Array(repeating: all, count: messages.count)
+    }
+
+    /// Records what one attempt yielded for one delivery: the verified receipt, or the failure and
+    /// when to try again. Returns nil when the delivery is settled, or the time of its next attempt.
+    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: AttemptAnswer, peer: NodeConfiguration.Peer, log: Logger) async -> Date? {
+        var log = log
+        let id = delivery.record.messageID
+        log[metadataKey: "message"] = "\(id)"
         let attempts = delivery.record.attempts + 1
         func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date {
             var next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
@@ -351,49 +494,38 @@ public final class DeliveryService: Service, Sendable {
             return next
         }
 
-        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.headers.add(name: "Accept", value: "\(PeerServer.coseMediaType), application/problem+json")
-        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
-        request.body = .bytes(ByteBuffer(bytes: bytes))
-        let status: UInt
-        let body: ByteBuffer
-        let retryAfter: TimeInterval?
-        do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
-            status = response.status.code
-            retryAfter = response.headers.first(name: "Retry-After").flatMap(TimeInterval.init)
-            body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
-        } catch {
+        let receiptBytes: [UInt8]
+        switch answer {
+        case .transport(let error):
             return await fail("transport: \(error)")
-        }
-        guard status == 200 else {
-            let problem = String(buffer: body).prefix(300)
+        case .invalid(let reason):
+            return await fail(reason, level: .error)
+        case .problem(let status, let detail, let retryAfter):
             switch status {
             case 429, 500, 502, 503, 504:
-                return await fail("HTTP \(status): \(problem)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
+                return await fail("HTTP \(status): \(detail)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
             default:
-                return await fail("HTTP \(status), not retryable without operator action: \(problem)",
-                            retryAfter: configuration.retry.maximumInterval, level: .error)
+                return await fail("HTTP \(status), not retryable without operator action: \(detail)",
+                                  retryAfter: configuration.retry.maximumInterval, level: .error)
             }
+        case .receipt(let bytes):
+            receiptBytes = bytes
         }
-        let receiptBytes = Array(buffer: body)
         let verified: VerifiedReceipt
         do {
             verified = try verifier.verifyReceipt(receiptBytes, at: .now, for: sent, from: peer.id)
         } catch {
             return await fail("HTTP 200 without a valid receipt for this message: \(error)", level: .error)
         }
-        let status2: ReceiptStatus
+        let status: ReceiptStatus
         switch verified.receipt.status {
-        case .accepted: status2 = .accepted
-        case .duplicate: status2 = .duplicate
-        case .rejected(let code, let reason): status2 = .rejected(code: code.rawValue, reason: reason)
+        case .accepted: status = .accepted
+        case .duplicate: status = .duplicate
+        case .rejected(let code, let reason): status = .rejected(code: code.rawValue, reason: reason)
         }
         do {
             let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
-                                           status: status2, received: verified.receipt.received.date)
+                                           status: status, received: verified.receipt.received.date)
             _ = try await updates.submit(.receipt(received))
         } catch {
             return await fail("cannot store the receipt: \(error)", level: .error)

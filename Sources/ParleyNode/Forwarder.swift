@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOSSL
+import ParleyProtocol
 import ServiceLifecycle
 import Synchronization
 
@@ -32,20 +33,22 @@ public final class Forwarder: Service, Sendable {
         try? await made.shutdown()
     }
 
-    /// Posts `bytes` to `peer` and relays its answer; 502 `upstream-unavailable` when it cannot be reached.
-    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, log: Logger) async -> Response {
+    /// Posts `bytes` (a message, or a batch of messages: SPEC.md §12.8) to `peer` and relays its
+    /// answer; 502 `upstream-unavailable` when it cannot be reached.
+    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, log: Logger) async -> Response {
         guard let client = client.withLock({ $0 }) else {
             return PeerServer.problemResponse(.unavailable("the hub is starting or stopping"))
         }
-        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages")
+        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + (batch ? "/v1/messages/batch" : "/v1/messages"))
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.headers.add(name: "Accept", value: "\(PeerServer.coseMediaType), application/problem+json")
+        let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
+        request.headers.add(name: "Content-Type", value: mediaType)
+        request.headers.add(name: "Accept", value: "\(mediaType), application/problem+json")
         request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
         request.body = .bytes(ByteBuffer(bytes: bytes))
         do {
             let response = try await client.execute(request, timeout: timeout, logger: log)
-            let body = try await response.body.collect(upTo: 1 << 20)
+            let body = try await response.body.collect(upTo: BatchAnswer.maximumSize)
             var headers = HTTPFields()
             if let type = response.headers.first(name: "Content-Type") { headers[.contentType] = type }
             if let retryAfter = response.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }

@@ -37,9 +37,12 @@ public struct NodeConfiguration: Sendable, Hashable {
         /// Whole-request timeout (server: reading the body; client: the exchange), seconds.
         public var requestTimeout: Double = 30
         public var maximumConcurrentRequestsPerPeer: Int = 32
-        /// Delivery requests in flight at once to each peer (keep it at or below the peers'
-        /// `maximumConcurrentRequestsPerPeer`, or they answer 429).
-        public var deliveryWindow: Int = 32
+        /// Messages in flight at once to each peer (in requests of up to `deliveryBatch` messages; keep
+        /// the requests at or below the peers' `maximumConcurrentRequestsPerPeer`, or they answer 429).
+        public var deliveryWindow: Int = 64
+        /// Messages sent together in one `POST /v1/messages/batch` (SPEC.md §12.8); 1 sends each
+        /// message in its own `POST /v1/messages`.
+        public var deliveryBatch: Int = 32
         public init() {}
     }
 
@@ -322,6 +325,7 @@ private struct Reader {
         limits.requestTimeout = seconds("limits.requestTimeoutSeconds", default: limits.requestTimeout, minimum: 0.1)
         limits.maximumConcurrentRequestsPerPeer = int("limits.maximumConcurrentRequestsPerPeer", default: limits.maximumConcurrentRequestsPerPeer, range: 1...1_024)
         limits.deliveryWindow = int("limits.deliveryWindow", default: limits.deliveryWindow, range: 1...256)
+        limits.deliveryBatch = int("limits.deliveryBatch", default: limits.deliveryBatch, range: 1...MessageBatch.maximumCount)
         let skew = int("clockSkewSeconds", default: 300, range: 0...3_600)
         let expiryDays = int("certificateExpiryWarningDays", default: 30, range: 0...3_650)
         let gapWarning = seconds("gapWarningSeconds", default: 60, minimum: 1)

@@ -46,7 +46,7 @@ final class ConcurrencyLimiter: Sendable {
 /// (SPEC.md §12.3: 404 `not-found`, 405 `method-not-allowed`) instead of an empty 404.
 struct UnroutedProblemMiddleware: RouterMiddleware {
     typealias Context = PeerRequestContext
-    static let paths: Set<String> = ["/v1/messages", "/v1/health"]
+    static let paths: Set<String> = ["/v1/messages", "/v1/messages/batch", "/v1/health"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -55,9 +55,9 @@ struct UnroutedProblemMiddleware: RouterMiddleware {
             let path = request.uri.path
             guard Self.paths.contains(path) else {
                 return PeerServer.problemResponse(Problem(status: 404, name: "not-found", title: "Not found",
-                                                          detail: "no such endpoint: \(path); the peer interface is POST /v1/messages and GET /v1/health"))
+                                                          detail: "no such endpoint: \(path); the peer interface is POST /v1/messages, POST /v1/messages/batch and GET /v1/health"))
             }
-            let allowed = path == "/v1/messages" ? "POST" : "GET"
+            let allowed = path == "/v1/health" ? "GET" : "POST"
             var response = PeerServer.problemResponse(Problem(status: 405, name: "method-not-allowed", title: "Method not allowed",
                                                               detail: "\(request.method) is not allowed on \(path); use \(allowed)"))
             response.headers[.allow] = allowed
@@ -90,12 +90,22 @@ public enum PeerServer {
         }
 
         router.add(middleware: UnroutedProblemMiddleware())
-        router.post("/v1/messages") { request, context -> Response in
+        /// What every delivery request is checked for before its body is processed (SPEC.md §12.2,
+        /// §12.8): the authenticated TLS peer, the concurrency limit, the media type, the
+        /// `Parley-Recipient` route, and the body within its size limit and the request timeout.
+        struct Admitted {
+            var peer: ParticipantID
+            var body: [UInt8]
+            /// The peer to forward to (a hub's `Parley-Recipient` naming another participant).
+            var forwardTo: NodeConfiguration.Peer?
+        }
+        @Sendable func admit(_ request: Request, _ context: PeerRequestContext, mediaType: String, matches: (String?) -> Bool,
+                             bodyLimit: Int, then handle: (Admitted) async -> Response) async throws -> Response {
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
             let peer: ParticipantID
-            do {
-                peer = try await peerParticipant(context.channel)
-            } catch {
+            switch await authenticatedPeer(context.channel) {
+            case .success(let authenticated): peer = authenticated
+            case .failure(let error):
                 logger.warning("request without an authenticated TLS peer: \(error)")
                 return refuse(.unauthenticated("\(error)"))
             }
@@ -104,8 +114,8 @@ public enum PeerServer {
                 return refuse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
             }
             defer { limiter.leave(peer.rawValue) }
-            guard isCOSEMediaType(request.headers[.contentType]) else {
-                return refuse(.malformed("Content-Type must be application/cose; cose-type=\"cose-sign1\", found \(request.headers[.contentType] ?? "none")", status: 415))
+            guard matches(request.headers[.contentType]) else {
+                return refuse(.malformed("Content-Type must be \(mediaType), found \(request.headers[.contentType] ?? "none")", status: 415))
             }
             let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value
             var forwardTo: NodeConfiguration.Peer?
@@ -115,16 +125,16 @@ public enum PeerServer {
                 }
                 forwardTo = target
             }
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maximumBodyBytes {
-                return refuse(.tooLarge("Content-Length \(length) exceeds \(limits.maximumBodyBytes) bytes"))
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
+                return refuse(.tooLarge("Content-Length \(length) exceeds \(bodyLimit) bytes"))
             }
             // Read the body within the limit and the request timeout (checked as each part arrives;
             // the connection's idle timeout bounds the wait for a part).
             var body = ByteBuffer()
             let deadline = ContinuousClock.now + .milliseconds(Int64(limits.requestTimeout * 1000))
             for try await part in request.body {
-                guard body.readableBytes + part.readableBytes <= limits.maximumBodyBytes else {
-                    return refuse(.tooLarge("request body exceeds \(limits.maximumBodyBytes) bytes"))
+                guard body.readableBytes + part.readableBytes <= bodyLimit else {
+                    return refuse(.tooLarge("request body exceeds \(bodyLimit) bytes"))
                 }
                 guard ContinuousClock.now <= deadline else {
                     logger.warning("request body not received within \(limits.requestTimeout) s", metadata: ["peer": "\(peer)"])
@@ -132,30 +142,80 @@ public enum PeerServer {
                 }
                 body.writeImmutableBuffer(part)
             }
-            if let target = forwardTo, let forwarder {
-                // A hub identifies the message and checks the TLS peer is its sender; the recipient verifies.
-                let bytes = Array(buffer: body)
+            return await handle(Admitted(peer: peer, body: Array(buffer: body), forwardTo: forwardTo))
+        }
+        /// A hub identifies each message it forwards and checks that the TLS peer is its sender; the
+        /// recipient verifies (SPEC.md §12.7).
+        @Sendable func checkForwardable(_ messages: [[UInt8]], peer: ParticipantID) -> Problem? {
+            for bytes in messages {
                 switch MessageReceiver.identify(bytes) {
-                case .failure(let problem): return refuse(problem)
-                case .success(let (id, sender)):
-                    var log = logger
-                    log[metadataKey: "message"] = "\(id)"
-                    log[metadataKey: "peer"] = "\(peer)"
-                    guard sender == peer else {
-                        return refuse(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
-                    }
-                    return await forwarder.forward(bytes, to: target, log: log)
+                case .failure(let problem): return problem
+                case .success(let (_, sender)):
+                    guard sender == peer else { return .forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)") }
                 }
             }
-            let received = UTCTime.now
-            let bytes = Array(buffer: body)
-            switch await receiver.receive(bytes, at: received, peer: peer) {
-            case .receipt(let receipt, _, _, _):
+            return nil
+        }
+
+        router.post("/v1/messages") { request, context -> Response in
+            try await admit(request, context, mediaType: "application/cose; cose-type=\"cose-sign1\"", matches: isCOSEMediaType,
+                            bodyLimit: limits.maximumBodyBytes) { admitted in
+                if let target = admitted.forwardTo, let forwarder {
+                    if let problem = checkForwardable([admitted.body], peer: admitted.peer) { return refuse(problem) }
+                    var log = logger
+                    if case .success(let (id, _)) = MessageReceiver.identify(admitted.body) { log[metadataKey: "message"] = "\(id)" }
+                    log[metadataKey: "peer"] = "\(admitted.peer)"
+                    return await forwarder.forward(admitted.body, to: target, log: log)
+                }
+                switch await receiver.receive(admitted.body, at: UTCTime.now, peer: admitted.peer) {
+                case .receipt(let receipt, _, _, _):
+                    var headers = HTTPFields()
+                    headers[.contentType] = coseMediaType
+                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
+                case .problem(let problem):
+                    return problemResponse(problem)  // counted by the receiver
+                }
+            }
+        }
+
+        // Several messages for one recipient in one request (SPEC.md §12.8): each processed as by
+        // POST /v1/messages, concurrently, so that their acceptance shares one transaction.
+        router.post("/v1/messages/batch") { request, context -> Response in
+            try await admit(request, context, mediaType: MessageBatch.mediaType, matches: isBatchMediaType,
+                            bodyLimit: MessageBatch.maximumSize) { admitted in
+                let batch: MessageBatch
+                do {
+                    batch = try MessageBatch(decoding: admitted.body)
+                } catch let error as ProtocolError {
+                    return refuse(error.code == .tooLarge ? .tooLarge(error.reason) : .malformed(error.reason))
+                } catch {
+                    return refuse(.malformed("\(error)"))
+                }
+                if let target = admitted.forwardTo, let forwarder {
+                    if let problem = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
+                    var log = logger
+                    log[metadataKey: "peer"] = "\(admitted.peer)"
+                    return await forwarder.forward(admitted.body, to: target, batch: true, log: log)
+                }
+                let received = UTCTime.now
+                let answers = await withTaskGroup(of: (Int, MessageReceiver.Answer).self) { group in
+                    for (index, bytes) in batch.messages.enumerated() {
+                        group.addTask { (index, await receiver.receive(bytes, at: received, peer: admitted.peer)) }
+                    }
+                    var answers = [BatchAnswer.Item](repeating: .receipt([]), count: batch.messages.count)
+                    for await (index, answer) in group {
+                        switch answer {
+                        case .receipt(let receipt, _, _, _): answers[index] = .receipt(receipt)
+                        case .problem(let problem):
+                            answers[index] = .problem(BatchProblem(status: problem.status, name: problem.name, detail: problem.detail,
+                                                                   parleyCode: problem.parleyCode, retryAfter: problem.retryAfter))
+                        }
+                    }
+                    return answers
+                }
                 var headers = HTTPFields()
-                headers[.contentType] = coseMediaType
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
-            case .problem(let problem):
-                return problemResponse(problem)  // counted by the receiver
+                headers[.contentType] = BatchAnswer.mediaType
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: BatchAnswer(answers).encoded)))
             }
         }
 
@@ -204,6 +264,10 @@ public enum PeerServer {
         }
     }
 
+    static func authenticatedPeer(_ channel: any Channel) async -> Result<ParticipantID, any Error> {
+        do { return .success(try await peerParticipant(channel)) } catch { return .failure(error) }
+    }
+
     static func peerParticipant(_ channel: any Channel) async throws -> ParticipantID {
         guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
             throw Problem.unauthenticated("no client certificate")
@@ -232,6 +296,11 @@ public enum PeerServer {
         let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard parts.first == "application/cose" else { return false }
         return parts.dropFirst().contains { $0 == "cose-type=\"cose-sign1\"" || $0 == "cose-type=cose-sign1" }
+    }
+
+    static func isBatchMediaType(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == MessageBatch.mediaType
     }
 
     static func problemResponse(_ problem: Problem) -> Response {

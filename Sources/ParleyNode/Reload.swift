@@ -94,6 +94,7 @@ extension NodeConfiguration {
         check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: false)
         check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: false)
         check("limits.deliveryWindow", \.limits.deliveryWindow, live: false)
+        check("limits.deliveryBatch", \.limits.deliveryBatch, live: false)
         check("clockSkewSeconds", \.clockSkew, live: false)
         // A hub's forwarding targets are fixed when its peer listener starts.
         if hub && applied.contains("peers") { restart.append("peers (hub forwarding)") }

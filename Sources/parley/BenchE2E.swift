@@ -49,8 +49,14 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(help: "The parleyd executable (default: next to this parley executable).")
     var parleyd: String?
 
-    @Option(help: "Delivery requests in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default.")
+    @Option(help: "Messages in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default.")
     var window: Int?
+
+    @Option(help: "Signature algorithm of both participants' signing certificates: ed25519, p256 (ES256) or p384 (ES384).")
+    var alg = "ed25519"
+
+    @Option(help: "Messages per delivery request (limits.deliveryBatch; 1: one POST /v1/messages each). Default: the daemon's default.")
+    var batch: Int?
 
     @Option(help: "Log level of the daemons (their logs are in the directory's *.log files).")
     var logLevel = "info"
@@ -67,6 +73,8 @@ struct BenchE2E: AsyncParsableCommand {
         guard count > 0, concurrency > 0, rate >= 0, seconds > 0 else {
             throw ValidationError("--count and --concurrency must be positive, --rate at least 0, --seconds positive")
         }
+        guard ["ed25519", "p256", "p384"].contains(alg) else { throw ValidationError("--alg must be ed25519, p256 or p384") }
+        if let batch, !(1...64).contains(batch) { throw ValidationError("--batch must be 1…64 (SPEC.md §12.8)") }
     }
 
     func run() async throws {
@@ -78,7 +86,7 @@ struct BenchE2E: AsyncParsableCommand {
             for process in daemons { process.stop() }
             if directory == nil && !keep { try? FileManager.default.removeItem(atPath: dir) } else { say("kept \(dir)") }
         }
-        say("parley bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, WAL + synchronous=FULL, in \(dir)")
+        say("parley bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, \(alg) signatures, WAL + synchronous=FULL, in \(dir)")
         say("  machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage()) at start")
 
         try makePKI(in: dir)
@@ -125,7 +133,7 @@ struct BenchE2E: AsyncParsableCommand {
         let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
         let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
         let burstRate = Double(count) / burst.elapsed
-        say("  delivery   \(window.map { "\($0)" } ?? "default") requests in flight per peer")
+        say("  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request")
         say(String(format: "  burst      %d notifications, %d submissions in flight: %8.0f receipted /s   (%.2f × reference)",
                    count, concurrency, burstRate, burstRate / reference))
         say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
@@ -247,7 +255,7 @@ struct BenchE2E: AsyncParsableCommand {
         let script = try PKITest.findScript()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", script, "\(dir)/pki", Self.sender, Self.recipient]
+        process.arguments = ["bash", script, "--alg", alg, "\(dir)/pki", Self.sender, Self.recipient]
         let log = "\(dir)/pki.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -275,9 +283,10 @@ struct BenchE2E: AsyncParsableCommand {
             "peers": [peer: ["url": "https://127.0.0.1:\(ports[peer]!)"]],
             "retry": ["initialSeconds": 1, "maximumIntervalSeconds": 5, "giveUpAfterSeconds": 86_400],
         ]
-        if let window {
-            object["limits"] = ["deliveryWindow": window, "maximumConcurrentRequestsPerPeer": max(8, window)]
-        }
+        var limits: [String: Int] = [:]
+        if let window { limits["deliveryWindow"] = window; limits["maximumConcurrentRequestsPerPeer"] = max(8, window) }
+        if let batch { limits["deliveryBatch"] = batch }
+        if !limits.isEmpty { object["limits"] = limits }
         try FileManager.default.createDirectory(atPath: "\(dir)/data/\(id)", withIntermediateDirectories: true)
         let path = "\(dir)/\(id).json"
         try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))

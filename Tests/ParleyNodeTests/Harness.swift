@@ -190,10 +190,12 @@ func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body
     }
 }
 
-func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String) async throws -> (UInt, [UInt8], String?) {
+func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String,
+          headers: [(String, String)] = []) async throws -> (UInt, [UInt8], String?) {
     var request = HTTPClientRequest(url: url)
     request.method = .POST
     request.headers.add(name: "Content-Type", value: contentType)
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
     request.body = .bytes(ByteBuffer(bytes: body))
     let response = try await client.execute(request, timeout: .seconds(10))
     let bytes = try await response.body.collect(upTo: 1 << 20)

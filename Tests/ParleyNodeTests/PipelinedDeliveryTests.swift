@@ -66,12 +66,14 @@ import Testing
         await us.stop()
     }
 
-    @Test func pipelinedDeliveryDeliversEverythingOnceInOrderAcrossAReceiverRestart() async throws {
+    /// One message per request, and batches of four (SPEC.md §12.8).
+    @Test(arguments: [1, 4]) func pipelinedDeliveryDeliversEverythingOnceInOrderAcrossAReceiverRestart(batch: Int) async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
         var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         usConfiguration.limits.deliveryWindow = 8
+        usConfiguration.limits.deliveryBatch = batch
         let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
         var ru = try await RunningNode(ruConfiguration)
         let us = try await RunningNode(usConfiguration)

@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+import ParleyProtocol
+import ParleyStore
+import Testing
+
+/// `POST /v1/messages/batch` (SPEC.md §12.8) against real nodes over mutual TLS.
+@Suite(.serialized) struct BatchTransportTests {
+    static let us = try! ParticipantID("US-NRRC")
+    static let ru = try! ParticipantID("RU-NRRC")
+    static let hcoc = try! ParticipantID("HCOC-CC")
+
+    static func sent(_ bytes: [UInt8]) throws -> SentMessage {
+        let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+        return SentMessage(id: envelope.id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+                           recipients: envelope.recipients.map(\.participant))
+    }
+
+    @Test func eachMessageOfABatchIsAnsweredInOrderAsIfPostedAlone() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let ruPort = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+        func message(seq: UInt64) throws -> [UInt8] {
+            try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                       created: .now, body: preLaunchBody()))
+        }
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            let url = "https://127.0.0.1:\(ruPort)/v1/messages/batch"
+            let first = try message(seq: 1)
+            let third = try message(seq: 3)
+            let second = try message(seq: 2)
+            var tampered = try COSESign1(decoding: try message(seq: 4))
+            tampered.signature[0] ^= 0x01
+            let garbage = Array("not cbor".utf8)
+            // Out of channel order on purpose, with a tampered message, garbage and a duplicate inside.
+            let batch = [third, first, tampered.encoded, garbage, second, first]
+            let (status, body, type) = try await post(client, url, MessageBatch(batch).encoded, contentType: MessageBatch.mediaType)
+            #expect(status == 200)
+            #expect(type == BatchAnswer.mediaType)
+            let answer = try BatchAnswer(decoding: body, expectedCount: batch.count)
+            func receipt(_ index: Int) throws -> Receipt {
+                guard case .receipt(let bytes) = answer.items[index] else { throw ProtocolError(.malformed, "item \(index) is not a receipt") }
+                return try ru.node.verifier.verifyReceipt(bytes, at: .now, for: try Self.sent(batch[index]), from: Self.ru).receipt
+            }
+            // The two copies of `first` are processed concurrently: one accepted, one duplicate.
+            #expect(Set([try receipt(1).status, try receipt(5).status]) == [.accepted, .duplicate])
+            #expect(try receipt(0).status == .accepted)
+            #expect(try receipt(4).status == .accepted)
+            guard case .rejected(let code, _) = try receipt(2).status else { Issue.record("the tampered message was not rejected"); return }
+            #expect(code == .badSignature)
+            guard case .problem(let problem) = answer.items[3] else { Issue.record("garbage was not answered with a problem"); return }
+            #expect(problem.status == 400 && problem.name == "malformed" && problem.parleyCode == 1)
+
+            // Exactly the three good messages are stored, in channel order, with no gap left.
+            let inbox = try ru.node.store.inbox(InboxQuery(sender: "US-NRRC"))
+            #expect(Set(inbox.map(\.fields.id.bytes)) == Set([first, second, third].map { try! Self.sent($0).id.bytes }))
+            #expect(try ru.node.store.gaps().isEmpty)
+
+            // Request-level refusals: answered once for the whole batch, nothing processed.
+            var encodedEmpty = CBORWriter()
+            encodedEmpty.writeArrayHeader(0)
+            let (empty, emptyBody, _) = try await post(client, url, encodedEmpty.bytes, contentType: MessageBatch.mediaType)
+            #expect(empty == 400 && String(decoding: emptyBody, as: UTF8.self).contains("empty"))
+            let tooMany = MessageBatch(Array(repeating: [0xA0], count: MessageBatch.maximumCount + 1)).encoded
+            #expect(try await post(client, url, tooMany, contentType: MessageBatch.mediaType).0 == 413)
+            // Not deterministic: an indefinite-length array.
+            let indefinite: [UInt8] = [0x9F, 0x41, 0x00, 0xFF]
+            #expect(try await post(client, url, indefinite, contentType: MessageBatch.mediaType).0 == 400)
+            #expect(try await post(client, url, [0xA0], contentType: MessageBatch.mediaType).0 == 400)
+            #expect(try await post(client, url, MessageBatch([first]).encoded, contentType: PeerServer.coseMediaType).0 == 415)
+            let oversized = [UInt8](repeating: 0, count: MessageBatch.maximumSize + 1)
+            #expect(try await post(client, url, oversized, contentType: MessageBatch.mediaType).0 == 413)
+            let (method, _) = try await get(client, url)
+            #expect(method == 405)
+            #expect(try ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 3)
+        }
+        await ru.stop()
+    }
+
+    @Test func aHubForwardsABatchUnchangedAndRefusesOneWithAnotherSendersMessage() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (ruPort, hubPort) = (try freePort(), try freePort())
+        var hubConfiguration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        hubConfiguration.hub = true
+        var ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        ruConfiguration.acceptForwardedFrom = [Self.hcoc]
+        let hub = try await RunningNode(hubConfiguration)
+        let ru = try await RunningNode(ruConfiguration)
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let us = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+        let hubIdentity = try SigningIdentity.load(keyPath: hubConfiguration.signingKeyPath, chainPath: hubConfiguration.signingChainPath)
+        func message(_ identity: SigningIdentity, seq: UInt64) throws -> [UInt8] {
+            try identity.sign(Envelope(id: .generate(), sender: identity.participantID, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                       created: .now, body: preLaunchBody()))
+        }
+        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+            let url = "https://127.0.0.1:\(hubPort)/v1/messages/batch"
+            let batch = [try message(us, seq: 1), try message(us, seq: 2)]
+            let (status, body, _) = try await post(client, url, MessageBatch(batch).encoded, contentType: MessageBatch.mediaType,
+                                                   headers: [("Parley-Recipient", "RU-NRRC")])
+            #expect(status == 200)
+            let answer = try BatchAnswer(decoding: body, expectedCount: 2)
+            for (index, item) in answer.items.enumerated() {
+                guard case .receipt(let bytes) = item else { Issue.record("item \(index) is not a receipt"); continue }
+                // RU's own receipt, relayed unchanged: it verifies as RU's.
+                #expect(try ru.node.verifier.verifyReceipt(bytes, at: .now, for: try Self.sent(batch[index]), from: Self.ru).receipt.status == .accepted)
+            }
+            // A batch carrying a message of another sender than the TLS peer is refused whole.
+            let mixed = [try message(us, seq: 3), try message(hubIdentity, seq: 1)]
+            let (forbidden, problem, _) = try await post(client, url, MessageBatch(mixed).encoded, contentType: MessageBatch.mediaType,
+                                                         headers: [("Parley-Recipient", "RU-NRRC")])
+            #expect(forbidden == 403 && String(decoding: problem, as: UTF8.self).contains("forbidden-peer"))
+            #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
+            #expect(try hub.node.store.inbox(InboxQuery()).isEmpty)
+        }
+        await hub.stop(); await ru.stop()
+    }
+}
