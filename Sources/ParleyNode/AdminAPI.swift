@@ -14,24 +14,62 @@ import ParleyStore
 public enum AdminAPI {
     /// At most this many items per list answer.
     public static let maximumLimit = 10_000
+    /// At most this many drafts in one `POST /v1/drafts` array, and bytes in its body.
+    public static let maximumDrafts = 1_000
+    public static let maximumDraftsBytes = 4 * 1_048_576
+
+    /// The problem for a draft that was not queued.
+    static func draftProblem(_ error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem: return problem
+        case let error as HTTPError where error.status == .contentTooLarge:
+            return Problem(status: 413, name: "too-large", title: "Request too large",
+                           detail: "a draft request has at most \(maximumDraftsBytes) bytes")
+        case let error as ProtocolError:
+            return Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft", detail: "\(error)")
+        case let error as StoreError:
+            return Problem(status: error.code == .invalidArgument ? 400 : 503, name: "invalid-draft",
+                           title: "Cannot queue the draft", detail: "\(error)")
+        default:
+            return .internalError("\(error)")
+        }
+    }
 
     public static func router(node: Node) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.post("/v1/drafts") { request, _ -> Response in
             do {
-                let data = try await request.body.collect(upTo: 1_048_576)
-                let composition = try Composition(json: Array(buffer: data))
-                let queued = try await node.submit(composition)
-                return json(["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers], status: .created)
-            } catch let problem as Problem {
-                return PeerServer.problemResponse(problem)
-            } catch let error as ProtocolError {
-                return PeerServer.problemResponse(Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft", detail: "\(error)"))
-            } catch let error as StoreError {
-                return PeerServer.problemResponse(Problem(status: error.code == .invalidArgument ? 400 : 503, name: "invalid-draft",
-                                                          title: "Cannot queue the draft", detail: "\(error)"))
+                let data = try await request.body.collect(upTo: maximumDraftsBytes)
+                let document = try JSONValue(parsing: Array(buffer: data))
+                guard case .array(let drafts) = document else {
+                    let queued = try await node.submit(try Composition(document: document))
+                    return json(["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers], status: .created)
+                }
+                // Several drafts: each queued or refused on its own, concurrently (one transaction).
+                guard (1...maximumDrafts).contains(drafts.count) else {
+                    throw Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
+                                  detail: "an array of drafts holds 1 to \(maximumDrafts) drafts, not \(drafts.count)")
+                }
+                let outcomes = await withTaskGroup(of: (Int, [String: Any & Sendable]).self) { group in
+                    for (index, draft) in drafts.enumerated() {
+                        group.addTask {
+                            do {
+                                let queued = try await node.submit(try Composition(document: draft))
+                                return (index, ["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers])
+                            } catch {
+                                return (index, ["problem": draftProblem(error).jsonObject])
+                            }
+                        }
+                    }
+                    var outcomes = [[String: Any & Sendable]](repeating: [:], count: drafts.count)
+                    for await (index, outcome) in group { outcomes[index] = outcome }
+                    return outcomes
+                }
+                let queued = outcomes.filter { $0["id"] != nil }.count
+                return json(["queued": queued, "refused": drafts.count - queued, "results": outcomes],
+                            status: queued == drafts.count ? .created : .ok)
             } catch {
-                return PeerServer.problemResponse(.internalError("\(error)"))
+                return PeerServer.problemResponse(draftProblem(error))
             }
         }
         router.post("/v1/reload-trust") { _, _ -> Response in

@@ -39,10 +39,10 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var maximumConcurrentRequestsPerPeer: Int = 32
         /// Messages in flight at once to each peer (in requests of up to `deliveryBatch` messages; keep
         /// the requests at or below the peers' `maximumConcurrentRequestsPerPeer`, or they answer 429).
-        public var deliveryWindow: Int = 64
+        public var deliveryWindow: Int = 256
         /// Messages sent together in one `POST /v1/messages/batch` (SPEC.md §12.8); 1 sends each
         /// message in its own `POST /v1/messages`.
-        public var deliveryBatch: Int = 32
+        public var deliveryBatch: Int = 64
         public init() {}
     }
 

@@ -30,10 +30,15 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The JSON body.
     public var json: [UInt8] {
-        var object: [String: Any] = ["type": type, "title": title, "status": status, "detail": detail]
-        if let parleyCode { object["parley-code"] = parleyCode }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Array(data)
+    }
+
+    /// The members of the JSON body.
+    var jsonObject: [String: Any & Sendable] {
+        var object: [String: Any & Sendable] = ["type": type, "title": title, "status": status, "detail": detail]
+        if let parleyCode { object["parley-code"] = parleyCode }
+        return object
     }
 
     static func tooLarge(_ detail: String) -> Problem {

@@ -40,6 +40,9 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(help: "Burst submissions in flight at once on the admin socket.")
     var concurrency = 64
 
+    @Option(help: "Burst: drafts per admin request (POST /v1/drafts with a JSON array when above 1).")
+    var draftsPerRequest = 1
+
     @Option(help: "Steady phase: notifications per second (0 skips the phase).")
     var rate = 100
 
@@ -74,6 +77,7 @@ struct BenchE2E: AsyncParsableCommand {
             throw ValidationError("--count and --concurrency must be positive, --rate at least 0, --seconds positive")
         }
         guard ["ed25519", "p256", "p384"].contains(alg) else { throw ValidationError("--alg must be ed25519, p256 or p384") }
+        guard (1...1_000).contains(draftsPerRequest) else { throw ValidationError("--drafts-per-request must be 1…1000") }
         if let batch, !(1...64).contains(batch) { throw ValidationError("--batch must be 1…64 (SPEC.md §12.8)") }
     }
 
@@ -134,8 +138,8 @@ struct BenchE2E: AsyncParsableCommand {
         let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
         let burstRate = Double(count) / burst.elapsed
         say("  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request")
-        say(String(format: "  burst      %d notifications, %d submissions in flight: %8.0f receipted /s   (%.2f × reference)",
-                   count, concurrency, burstRate, burstRate / reference))
+        say(String(format: "  burst      %d notifications, %d submissions in flight%@: %8.0f receipted /s   (%.2f × reference)",
+                   count, concurrency, draftsPerRequest > 1 ? " of \(draftsPerRequest) drafts" : "", burstRate, burstRate / reference))
         say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                    Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
@@ -175,8 +179,15 @@ struct BenchE2E: AsyncParsableCommand {
             for _ in 0..<concurrency {
                 group.addTask {
                     var mine: [Submitted] = []
-                    while next.value.add(1, ordering: .relaxed).oldValue < count {
-                        mine.append(try await Self.submit(client, socket: socket, draft: draft))
+                    while true {
+                        let first = next.value.add(draftsPerRequest, ordering: .relaxed).oldValue
+                        guard first < count else { break }
+                        let n = min(draftsPerRequest, count - first)
+                        if n == 1 {
+                            mine.append(try await Self.submit(client, socket: socket, draft: draft))
+                        } else {
+                            mine += try await Self.submit(client, socket: socket, drafts: Array(repeating: draft, count: n))
+                        }
                     }
                     return mine
                 }
@@ -226,6 +237,35 @@ struct BenchE2E: AsyncParsableCommand {
             throw CLIError(ExitStatus.software, "parleyd refused a draft: HTTP \(response.status.code) \(String(buffer: body))")
         }
         return Submitted(id: Data(id.bytes), start: start)
+    }
+
+    /// Several drafts in one request (a JSON array); every one must be queued.
+    static func submit(_ client: HTTPClient, socket: String, drafts: [[UInt8]]) async throws -> [Submitted] {
+        let start = ContinuousClock.now
+        var request = HTTPClientRequest(url: URL(httpURLWithSocketPath: socket, uri: "/v1/drafts")!.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        var body = [UInt8]("[".utf8)
+        for (index, draft) in drafts.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += draft
+        }
+        body.append(UInt8(ascii: "]"))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(60))
+        let answer = try await response.body.collect(upTo: 16 << 20)
+        guard response.status.code == 201,
+              let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
+              let results = object["results"] as? [[String: Any]], results.count == drafts.count
+        else {
+            throw CLIError(ExitStatus.software, "parleyd refused drafts: HTTP \(response.status.code) \(String(buffer: answer).prefix(500))")
+        }
+        return try results.map { result in
+            guard let hex = result["id"] as? String, let id = try? MessageID(hex: hex) else {
+                throw CLIError(ExitStatus.software, "parleyd refused a draft: \(result)")
+            }
+            return Submitted(id: Data(id.bytes), start: start)
+        }
     }
 
     static func draft() -> [UInt8] {

@@ -215,6 +215,41 @@ import Glibc
         await ru.stop()
     }
 
+    @Test func anArrayOfDraftsQueuesEachValidOneAndNamesTheFieldOfEachRefusedOne() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
+        func postDrafts(_ drafts: [[String: Any]]) async throws -> (UInt, [String: Any]) {
+            let body = Array(try JSONSerialization.data(withJSONObject: drafts))
+            let (status, bytes, _) = try await withHTTPClient { try await post($0, url, body, contentType: "application/json") }
+            return (status, (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
+        }
+        let good = preLaunchComposition(recipients: ["RU-NRRC"])
+        var bad = good
+        bad["type"] = "no-such-type"
+        let (status, answer) = try await postDrafts([good, bad, good, good])
+        #expect(status == 200, "not all were queued: 200, not 201")
+        #expect(answer["queued"] as? Int == 3 && answer["refused"] as? Int == 1, "\(answer)")
+        let results = try #require(answer["results"] as? [[String: Any]])
+        #expect(results.count == 4)
+        let problem = try #require(results[1]["problem"] as? [String: Any])
+        #expect(problem["status"] as? Int == 400 && (problem["detail"] as? String ?? "").contains("type"), "\(problem)")
+        // The valid drafts got consecutive numbers on the channel; the refused one consumed none.
+        let numbers = results.compactMap { ($0["sequenceNumbers"] as? [String: Any])?["RU-NRRC"] as? Int }
+        #expect(numbers.sorted() == [1, 2, 3])
+        let ids = try results.compactMap { $0["id"] as? String }.map { try MessageID(hex: $0) }
+        #expect(try ids.allSatisfy { try us.node.store.message($0) != nil })
+
+        let (allGood, allAnswer) = try await postDrafts([good, good])
+        #expect(allGood == 201 && allAnswer["queued"] as? Int == 2)
+        let (empty, emptyAnswer) = try await postDrafts([])
+        #expect(empty == 400 && (emptyAnswer["detail"] as? String ?? "").contains("1 to"))
+        #expect(try await postDrafts(Array(repeating: good, count: AdminAPI.maximumDrafts + 1)).0 == 400)
+        #expect(try us.node.store.outgoingChannels().first?.nextSequenceNumber == 6)
+        await us.stop()
+    }
+
     @Test func retryEndsTheBackoffWaitOfADownPeer() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
