@@ -188,11 +188,13 @@ public final class Node: Sendable {
         let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
         // The router answers 503 to a body part arriving after the request timeout; a body still
-        // incomplete a second later has its connection closed (RequestDeadlineHandler).
+        // incomplete a second later has its connection closed, as has a head still incomplete after
+        // the header timeout (RequestDeadlineHandler).
         let deadline = idle + .seconds(1)
+        let headerTimeout = TimeAmount.milliseconds(Int64(configuration.limits.headerTimeout * 1000))
         let peerApp = Application(
             router: peerRouter,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: deadline)], idleTimeout: idle)),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: deadline, headerTimeout: headerTimeout)], idleTimeout: idle)),
                              configuration: tls),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "parleyd"),
             onServerRunning: { [weak self] channel in

@@ -36,6 +36,8 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var maximumBodyBytes: Int = MessageVerifier.maximumSize
         /// Whole-request timeout (server: reading the body; client: the exchange), seconds.
         public var requestTimeout: Double = 30
+        /// A request head must be complete this long after its first bytes arrive, seconds (server).
+        public var headerTimeout: Double = 10
         public var maximumConcurrentRequestsPerPeer: Int = 32
         /// Messages in flight at once to each peer (in requests of up to `deliveryBatch` messages; keep
         /// the requests at or below the peers' `maximumConcurrentRequestsPerPeer`, or they answer 429).
@@ -323,6 +325,7 @@ private struct Reader {
         var limits = NodeConfiguration.Limits()
         limits.maximumBodyBytes = int("limits.maximumBodyBytes", default: limits.maximumBodyBytes, range: 1_024...MessageVerifier.maximumSize)
         limits.requestTimeout = seconds("limits.requestTimeoutSeconds", default: limits.requestTimeout, minimum: 0.1)
+        limits.headerTimeout = seconds("limits.headerTimeoutSeconds", default: limits.headerTimeout, minimum: 0.1)
         limits.maximumConcurrentRequestsPerPeer = int("limits.maximumConcurrentRequestsPerPeer", default: limits.maximumConcurrentRequestsPerPeer, range: 1...1_024)
         limits.deliveryWindow = int("limits.deliveryWindow", default: limits.deliveryWindow, range: 1...256)
         limits.deliveryBatch = int("limits.deliveryBatch", default: limits.deliveryBatch, range: 1...MessageBatch.maximumCount)

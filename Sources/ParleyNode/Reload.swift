@@ -92,6 +92,7 @@ extension NodeConfiguration {
         check("acceptForwardedFrom", \.acceptForwardedFrom, live: false)
         check("limits.maximumBodyBytes", \.limits.maximumBodyBytes, live: false)
         check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: false)
+        check("limits.headerTimeoutSeconds", \.limits.headerTimeout, live: false)
         check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: false)
         check("limits.deliveryWindow", \.limits.deliveryWindow, live: false)
         check("limits.deliveryBatch", \.limits.deliveryBatch, live: false)

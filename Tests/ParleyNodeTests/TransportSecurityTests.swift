@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
 import ParleyCodec
 import ParleyCrypto
@@ -82,6 +83,64 @@ import Testing
             #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
             // The same bytes sent at once are accepted.
             #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
+        }
+        await ru.stop()
+    }
+
+    @Test func slowHeadIsCutOffAfterTheHeaderTimeout() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        configuration.limits.requestTimeout = 8
+        configuration.limits.headerTimeout = 1
+        let ru = try await RunningNode(configuration)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
+        tls.certificateVerification = .noHostnameVerification
+        let context = try NIOSSLContext(configuration: tls)
+
+        /// Sends `head` over a fresh mutual-TLS connection, then one more header byte every 0.2 s;
+        /// returns how long the server kept the connection open (at most `limit`).
+        func trickle(_ head: String, limit: Duration) async throws -> Duration {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let start = ContinuousClock.now
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: head))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        // Ends when the server closes the connection.
+                        do { for try await _ in inbound {} } catch {}
+                    }
+                    group.addTask {
+                        while ContinuousClock.now - start < limit {
+                            try await Task.sleep(for: .milliseconds(200))
+                            try? await outbound.write(ByteBuffer(string: "a"))
+                        }
+                    }
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+                return ContinuousClock.now - start
+            }
+        }
+        // A head trickling in a byte at a time: closed after about the 1 s header timeout, long
+        // before the 8 s request (idle) timeout; the trickle itself would never end.
+        let open = try await trickle("POST /v1/messages HTTP/1.1\r\nHost: ru\r\nX-Slow: ", limit: .seconds(6))
+        #expect(open < .seconds(4), "the connection stayed open \(open)")
+        #expect(open >= .milliseconds(900))
+        // A complete request on a fresh connection is answered as usual.
+        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+            let (status, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
+            #expect(status == 200)
         }
         await ru.stop()
     }
