@@ -218,3 +218,18 @@ enum ASN1Time {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
     }
 }
+
+extension Certificate {
+    /// Whether the certificate is valid for `host` (RFC 9110 §4.3.4, RFC 6125): an IP address literal
+    /// against its subjectAltName iPAddress entries, a DNS name against its dNSName entries (a
+    /// wildcard only as a whole leftmost label). The subject's common name is never used.
+    public func matchesHost(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1 {
+            return X509_check_ip_asc(object.pointer, host, 0) == 1
+        }
+        let flags = UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT)
+        return X509_check_host(object.pointer, host, host.utf8.count, flags, nil) == 1
+    }
+}

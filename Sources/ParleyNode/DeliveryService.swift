@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -75,8 +74,8 @@ public final class DeliveryService: Service, Sendable {
     private let current: Mutex<NodeConfiguration>
     let store: ParleyStore
     let verifier: MessageVerifier
-    /// The client is made in `run()` and shut down when it ends (an unused HTTPClient must still be shut down).
-    let httpConfiguration: HTTPClient.Configuration
+    /// Mutual TLS to the peers, checking each server's participant id (SPEC.md §12.1).
+    let client: PeerClient
     let logger: Logger
     let metrics: NodeMetrics?
     private let doorbells: Mutex<[String: Doorbell]>
@@ -98,7 +97,8 @@ public final class DeliveryService: Service, Sendable {
     let updates: GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
-                tlsClient: TLSConfiguration, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(200)) {
+                tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger, metrics: NodeMetrics? = nil,
+                pollInterval: Duration = .milliseconds(200)) throws {
         self.metrics = metrics
         current = Mutex(configuration)
         window = max(1, configuration.limits.deliveryWindow)
@@ -111,12 +111,7 @@ public final class DeliveryService: Service, Sendable {
         self.verifier = verifier
         self.logger = logger
         self.pollInterval = pollInterval
-        var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tlsClient, redirectConfiguration: .disallow,
-                                                         timeout: .init(connect: .seconds(10), read: .seconds(Int64(configuration.limits.requestTimeout))))
-        httpConfiguration.httpVersion = .http1Only
-        // One kept-alive connection per request in flight.
-        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, (window + batchSize - 1) / batchSize)
-        self.httpConfiguration = httpConfiguration
+        client = try PeerClient(tls: tlsClient, trust: transportTrust, logger: logger)
         doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
         retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
     }
@@ -136,7 +131,9 @@ public final class DeliveryService: Service, Sendable {
         wake()
     }
 
-    /// The mutual-TLS client configuration: this node's TLS certificate, the transport anchors as roots.
+    /// The mutual-TLS client configuration: this node's TLS certificate, the transport anchors as
+    /// roots (`PeerClient` replaces the verification with SPEC.md §12.1's; other HTTP clients, such
+    /// as the tests', use it as is).
     public static func tlsClientConfiguration(_ configuration: NodeConfiguration) throws -> TLSConfiguration {
         _ = try PrivateKey.load(path: configuration.tlsKeyPath)
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -163,7 +160,7 @@ public final class DeliveryService: Service, Sendable {
 
     public func run() async throws {
         await requeueInterruptedDeliveries()
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
+        let client = self.client
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runExpiry() }
@@ -182,7 +179,7 @@ public final class DeliveryService: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("delivery stopping: no new attempts; in-flight requests finish")
         }
-        try? await client.shutdown()
+        await client.shutdown()
     }
 
     private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
@@ -226,7 +223,7 @@ public final class DeliveryService: Service, Sendable {
     /// flight together (one transaction) and sent at once; answers come back in any order. After a
     /// failed attempt no new request starts until its retry is due (or an operator's retry), so the
     /// failed message is sent again before any later one.
-    private func runPeer(_ id: ParticipantID, client: HTTPClient) async {
+    private func runPeer(_ id: ParticipantID, client: PeerClient) async {
         guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
         let flight = PeerFlight()
         let window = self.window
@@ -347,7 +344,7 @@ public final class DeliveryService: Service, Sendable {
 
     /// One attempt of deliveries already marked in flight, in one request. Returns nil when every
     /// delivery is settled, or the time of the earliest next attempt.
-    func deliver(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> Date? {
+    func deliver(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> Date? {
         var messages: [(DueDelivery, SentMessage)] = []
         for delivery in deliveries {
             if let sent = sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
@@ -400,44 +397,52 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
+    /// The connection for `peer`: its URL, answered by the peer itself or by the hub it is reached through.
+    private func endpoint(_ peer: NodeConfiguration.Peer) throws -> PeerClient.Endpoint {
+        try PeerClient.Endpoint(url: peer.url, participant: peer.via ?? peer.id)
+    }
+
+    private func path(_ peer: NodeConfiguration.Peer, _ suffix: String) -> String {
+        let base = peer.url.path.hasSuffix("/") ? String(peer.url.path.dropLast()) : peer.url.path
+        return base + suffix
+    }
+
     /// `POST /v1/messages` with one message (SPEC.md §12.2).
-    private func post(_ message: Data, to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> AttemptAnswer {
-        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)
-        request.headers.add(name: "Accept", value: "\(PeerServer.coseMediaType), application/problem+json")
-        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
-        request.body = .bytes(ByteBuffer(bytes: message))
+    private func post(_ message: Data, to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> AttemptAnswer {
         do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
-            let body = try await response.body.collect(upTo: MessageVerifier.maximumSize)
-            guard response.status.code == 200 else {
-                return .problem(status: response.status.code, detail: String(String(buffer: body).prefix(300)),
+            let response = try await client.post(try endpoint(peer), path: path(peer, "/v1/messages"),
+                                                 headers: [("Content-Type", PeerServer.coseMediaType),
+                                                           ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
+                                                           ("Parley-Recipient", peer.id.rawValue)],
+                                                 body: ByteBuffer(bytes: message), timeout: requestTimeout,
+                                                 maximumResponseBytes: MessageVerifier.maximumSize)
+            guard response.status == 200 else {
+                return .problem(status: UInt(response.status), detail: String(String(buffer: response.body).prefix(300)),
                                 retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
             }
-            return .receipt(Array(buffer: body))
+            return .receipt(Array(buffer: response.body))
         } catch {
             return .transport("\(error)")
         }
     }
 
+    private var requestTimeout: TimeAmount { .milliseconds(Int64(configuration.limits.requestTimeout * 1000)) }
+
     /// `POST /v1/messages/batch` (SPEC.md §12.8): one answer per message, or nil when the peer has
     /// no batch endpoint (404 or 405; remembered, the messages are then sent one by one).
-    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: HTTPClient, log: Logger) async -> [AttemptAnswer]? {
-        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + "/v1/messages/batch")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: MessageBatch.mediaType)
-        request.headers.add(name: "Accept", value: "\(BatchAnswer.mediaType), application/problem+json")
-        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
-        request.body = .bytes(ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded))
+    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> [AttemptAnswer]? {
         let all: AttemptAnswer
         do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(configuration.limits.requestTimeout)), logger: log)
-            let body = try await response.body.collect(upTo: BatchAnswer.maximumSize)
-            switch response.status.code {
+            let response = try await client.post(try endpoint(peer), path: path(peer, "/v1/messages/batch"),
+                                                 headers: [("Content-Type", MessageBatch.mediaType),
+                                                           ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
+                                                           ("Parley-Recipient", peer.id.rawValue)],
+                                                 body: ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded),
+                                                 timeout: requestTimeout, maximumResponseBytes: BatchAnswer.maximumSize)
+            switch response.status {
             case 200:
                 do {
-                    return try BatchAnswer(decoding: Array(buffer: body), expectedCount: messages.count).items.map { item in
+                    return try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items.map { item in
                         switch item {
                         case .receipt(let bytes): return .receipt(bytes)
                         case .problem(let problem):
@@ -450,10 +455,10 @@ public final class DeliveryService: Service, Sendable {
                 }
             case 404, 405:
                 singleOnly.withLock { _ = $0.insert(peer.id.rawValue) }
-                log.notice("\(peer.id) has no batch endpoint (HTTP \(response.status.code)); sending it one message per request")
+                log.notice("\(peer.id) has no batch endpoint (HTTP \(response.status)); sending it one message per request")
                 return nil
             default:
-                all = .problem(status: response.status.code, detail: String(String(buffer: body).prefix(300)),
+                all = .problem(status: UInt(response.status), detail: String(String(buffer: response.body).prefix(300)),
                                retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
             }
         } catch {

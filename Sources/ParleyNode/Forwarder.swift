@@ -1,59 +1,47 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import NIOSSL
+import ParleyCrypto
 import ParleyProtocol
 import ServiceLifecycle
-import Synchronization
 
 /// Hub mode (SPEC.md §12.7): forwards the exact received bytes to the named recipient with this
-/// node's TLS certificate and relays the recipient's answer unchanged. Never signs anything.
+/// node's TLS certificate (checking, as for delivery, that the server there is that recipient:
+/// SPEC.md §12.1) and relays the recipient's answer unchanged. Never signs anything.
 public final class Forwarder: Service, Sendable {
-    let httpConfiguration: HTTPClient.Configuration
+    let client: PeerClient
     let timeout: TimeAmount
     let logger: Logger
-    private let client = Mutex<HTTPClient?>(nil)
 
-    public init(tlsClient: TLSConfiguration, requestTimeout: Double, logger: Logger) {
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tlsClient, redirectConfiguration: .disallow,
-                                                     timeout: .init(connect: .seconds(10), read: .milliseconds(Int64(requestTimeout * 1000))))
-        configuration.httpVersion = .http1Only
-        httpConfiguration = configuration
+    public init(tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, requestTimeout: Double, logger: Logger) throws {
+        client = try PeerClient(tls: tlsClient, trust: transportTrust, logger: logger)
         timeout = .milliseconds(Int64(requestTimeout * 1000))
         self.logger = logger
     }
 
     public func run() async throws {
-        let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
-        client.withLock { $0 = made }
         try? await gracefulShutdown()
-        client.withLock { $0 = nil }
-        try? await made.shutdown()
+        await client.shutdown()
     }
 
     /// Posts `bytes` (a message, or a batch of messages: SPEC.md §12.8) to `peer` and relays its
     /// answer; 502 `upstream-unavailable` when it cannot be reached.
     func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, log: Logger) async -> Response {
-        guard let client = client.withLock({ $0 }) else {
-            return PeerServer.problemResponse(.unavailable("the hub is starting or stopping"))
-        }
-        var request = HTTPClientRequest(url: peer.url.absoluteString.trimmingSuffix("/") + (batch ? "/v1/messages/batch" : "/v1/messages"))
-        request.method = .POST
         let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
-        request.headers.add(name: "Content-Type", value: mediaType)
-        request.headers.add(name: "Accept", value: "\(mediaType), application/problem+json")
-        request.headers.add(name: "Parley-Recipient", value: peer.id.rawValue)
-        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let base = peer.url.path.hasSuffix("/") ? String(peer.url.path.dropLast()) : peer.url.path
         do {
-            let response = try await client.execute(request, timeout: timeout, logger: log)
-            let body = try await response.body.collect(upTo: BatchAnswer.maximumSize)
+            let answer = try await client.post(try PeerClient.Endpoint(url: peer.url, participant: peer.id),
+                                               path: base + (batch ? "/v1/messages/batch" : "/v1/messages"),
+                                               headers: [("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
+                                                         ("Parley-Recipient", peer.id.rawValue)],
+                                               body: ByteBuffer(bytes: bytes), timeout: timeout, maximumResponseBytes: BatchAnswer.maximumSize)
             var headers = HTTPFields()
-            if let type = response.headers.first(name: "Content-Type") { headers[.contentType] = type }
-            if let retryAfter = response.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }
-            log.info("forwarded to \(peer.id): HTTP \(response.status.code)")
-            return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: body))
+            if let type = answer.headers.first(name: "Content-Type") { headers[.contentType] = type }
+            if let retryAfter = answer.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }
+            log.info("forwarded to \(peer.id): HTTP \(answer.status)")
+            return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: answer.body))
         } catch {
             log.warning("cannot forward to \(peer.id): \(error)")
             return PeerServer.problemResponse(Problem(status: 502, name: "upstream-unavailable", title: "Recipient unreachable",

@@ -54,8 +54,9 @@ public final class Node: Sendable {
         verifier = MessageVerifier(trust: signingTrust, maximumClockSkew: Int64(configuration.clockSkew))
         store = try ParleyStore(path: configuration.storePath)
         submissions = Self.submissionCommitter(store: store, identity: identity)
-        delivery = DeliveryService(configuration: configuration, store: store, verifier: verifier,
-                                   tlsClient: try DeliveryService.tlsClientConfiguration(configuration), logger: logger, metrics: metrics)
+        delivery = try DeliveryService(configuration: configuration, store: store, verifier: verifier,
+                                   tlsClient: try DeliveryService.tlsClientConfiguration(configuration), transportTrust: transportTrust,
+                                   logger: logger, metrics: metrics)
         for (what, certificate, days) in certificatesNearExpiry() {
             logger.warning("\(what) '\(certificate.subject)' \(days < 0 ? "has expired" : "expires in \(days) days") (not after \(UTCTime(certificate.notValidAfter))): request a new one from the issuing CA")
         }
@@ -181,7 +182,8 @@ public final class Node: Sendable {
         let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
                                        acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub
-            ? Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), requestTimeout: configuration.limits.requestTimeout, logger: logger)
+            ? try Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), transportTrust: transportTrust,
+                            requestTimeout: configuration.limits.requestTimeout, logger: logger)
             : nil
         let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
                                                   transportTrust: transportTrust, logger: logger)

@@ -114,8 +114,13 @@ import Glibc
         let directory = try temporaryDirectory()
         let ruPort = try freePort(), hcocPort = try freePort()  // HCOC-CC never runs
         let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(),
-                                                             peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory))
+        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: try freePort(),
+                                                    peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        // After its first failed attempt (a refused connection fails at once), the delivery to HCOC
+        // waits pending for a minute: the peer state below is read while it waits, not in flight.
+        usConfiguration.retry.initialInterval = 60
+        usConfiguration.retry.maximumInterval = 60
+        let us = try await RunningNode(usConfiguration)
         let first = try await submit(us.node, preLaunchComposition(recipients: ["RU-NRRC", "HCOC-CC"]))
         let cancellation: [String: Any] = ["type": "launch-cancellation", "recipients": ["RU-NRRC"],
                                            "refs": [["id": first.hex, "relation": "cancels"]],

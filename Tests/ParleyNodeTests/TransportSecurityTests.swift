@@ -145,6 +145,49 @@ import Testing
         await ru.stop()
     }
 
+    /// SPEC.md §12.1: the client checks that the server is the participant it expects at that URL,
+    /// and that its certificate is valid for the URL's host, before sending anything.
+    @Test func deliveryRefusesAServerThatIsNotTheExpectedParticipantOrNotValidForTheHost() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, hcocPort) = (try freePort(), try freePort())
+        // US-NRRC's configuration says RU-NRRC is at HCOC-CC's address: a valid regime certificate, the wrong participant.
+        let log = LogCapture()
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": hcocPort], directory: directory), logs: log)
+        var hcocConfiguration = try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: [:], directory: directory)
+        hcocConfiguration.listenHost = "0.0.0.0"
+        let hcoc = try await RunningNode(hcocConfiguration)
+        let draft = try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))
+        let queued = try await us.node.submit(draft)
+        try await waitUntil("a refused attempt") {
+            try us.node.store.delivery(queued.id, recipient: "RU-NRRC")?.lastError != nil
+        }
+        let record = try #require(try us.node.store.delivery(queued.id, recipient: "RU-NRRC"))
+        #expect(record.state == DeliveryState.pending || record.state == DeliveryState.inFlight)
+        #expect(log.lines.contains { $0.contains("should be RU-NRRC, but it presents a valid certificate of HCOC-CC") }, "\(log.lines.suffix(5))")
+        // Nothing reached HCOC-CC: no message, no rejection issued.
+        #expect(try hcoc.node.store.inbox(InboxQuery()).isEmpty)
+        #expect(try hcoc.node.store.issuedRejections(for: queued.id).isEmpty)
+
+        // The right participant at an address its certificate does not name (127.0.0.2; the test
+        // certificates name localhost and 127.0.0.1): refused as well.
+        let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(us.node.configuration), trust: us.node.transportTrust,
+                                    logger: us.node.logger)
+        let wrongHost = try PeerClient.Endpoint(url: URL(string: "https://127.0.0.2:\(hcocPort)")!, participant: try ParticipantID("HCOC-CC"))
+        await #expect(throws: (any Error).self) {
+            _ = try await client.post(wrongHost, path: "/v1/messages", headers: [], body: ByteBuffer(), timeout: .seconds(5), maximumResponseBytes: 1 << 16)
+        }
+        #expect(log.lines.contains { $0.contains("is not valid for the host name 127.0.0.2") }, "\(log.lines.suffix(3))")
+        // The right participant at a name it carries: answered (a 415 for this empty body).
+        for host in ["127.0.0.1", "localhost"] {
+            let right = try PeerClient.Endpoint(url: URL(string: "https://\(host):\(hcocPort)")!, participant: try ParticipantID("HCOC-CC"))
+            let response = try await client.post(right, path: "/v1/messages", headers: [], body: ByteBuffer(), timeout: .seconds(5), maximumResponseBytes: 1 << 16)
+            #expect(response.status == 415)
+        }
+        await client.shutdown()
+        await us.stop(); await hcoc.stop()
+    }
+
     @Test func tls12OnlyWithECDHEAndAEAD() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()

@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import ParleyCrypto
+import ParleyProtocol
+import Synchronization
+
+/// The client side of the peer interface (SPEC.md §12.1): HTTP/1.1 over mutual TLS, where the
+/// server's chain is verified by ParleyCrypto against the transport anchors and CRLs (reloaded with
+/// them), its participant id must be the one expected for the endpoint (the recipient, or the hub
+/// used to reach it), and its certificate must be valid for the URL's host. AsyncHTTPClient has no
+/// hook for the participant check, so delivery and forwarding use this small client: one request at
+/// a time per connection, kept-alive connections reused per endpoint.
+final class PeerClient: Sendable {
+    /// Where a request goes, and who must answer there.
+    struct Endpoint: Hashable, Sendable {
+        var host: String
+        var port: Int
+        var participant: ParticipantID
+
+        init(url: URL, participant: ParticipantID) throws(PeerClientError) {
+            guard url.scheme?.lowercased() == "https", let host = url.host, !host.isEmpty else {
+                throw PeerClientError("the peer URL \(url.absoluteString) is not an https:// URL with a host")
+            }
+            self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+            port = url.port ?? 443
+            self.participant = participant
+        }
+    }
+
+    struct Response: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+    }
+
+    static let maximumIdleConnectionsPerEndpoint = 16
+
+    private let context: NIOSSLContext
+    private let trust: TrustStoreReference
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let idle = Mutex<[Endpoint: [any Channel]]>([:])
+
+    /// `tls` supplies this node's TLS certificate and key (its own verification settings are
+    /// replaced by the checks above).
+    init(tls: TLSConfiguration, trust: TrustStoreReference, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+         logger: Logger) throws {
+        context = try NIOSSLContext(configuration: tls)
+        self.trust = trust
+        self.group = group
+        self.logger = logger
+    }
+
+    /// POSTs `body` to `path` at `endpoint` and collects the answer (at most `maximumResponseBytes`
+    /// of body) within `timeout`. A kept-alive connection that turns out closed is replaced once.
+    func post(_ endpoint: Endpoint, path: String, headers: [(String, String)], body: ByteBuffer,
+              timeout: TimeAmount, maximumResponseBytes: Int) async throws -> Response {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+        head.headers.add(name: "Host", value: endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)")
+        head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let channel = takeIdle(endpoint) {
+            do {
+                return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+            } catch let error as PeerClientError where error.beforeAnswer {
+                // The server closed the kept-alive connection meanwhile; nothing was answered.
+            }
+        }
+        let channel = try await connect(endpoint)
+        return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+    }
+
+    /// Closes the idle connections.
+    func shutdown() async {
+        let channels = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0 } }
+        for channel in channels { try? await channel.close() }
+    }
+
+    private func exchange(on channel: any Channel, endpoint: Endpoint, head: HTTPRequestHead, body: ByteBuffer,
+                          timeout: TimeAmount, limit: Int) async throws -> Response {
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        // (Completing a promise a second time is ignored: the first outcome stands.)
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            promise.fail(PeerClientError("no complete answer from \(endpoint.participant) at \(endpoint.host):\(endpoint.port) within \(timeout.nanoseconds / 1_000_000) ms"))
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        do {
+            try await channel.writeAndFlush(ExchangeHandler.Exchange(head: head, body: body, maximumResponseBytes: limit, promise: promise))
+        } catch {
+            promise.fail(PeerClientError("cannot send to \(endpoint.participant) at \(endpoint.host):\(endpoint.port): \(error)", beforeAnswer: true))
+            channel.close(promise: nil)
+        }
+        let response = try await promise.futureResult.get()
+        let close = response.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+        if close || !channel.isActive { channel.close(promise: nil) } else { putIdle(channel, endpoint) }
+        return response
+    }
+
+    private func connect(_ endpoint: Endpoint) async throws -> any Channel {
+        let context = self.context
+        let trust = self.trust
+        let logger = self.logger
+        let sni = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
+        return try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try NIOSSLClientHandler(context: context, serverHostname: sni) { certificates, promise in
+                        promise.succeed(Self.verifyServer(certificates, endpoint: endpoint, trust: trust, logger: logger) ? .certificateVerified : .failed)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port).get()
+    }
+
+    /// SPEC.md §12.1 for the server of `endpoint`: chain (anchors, CRLs, TLS profile), participant
+    /// id, host name. Logged when it fails.
+    static func verifyServer(_ certificates: [NIOSSLCertificate], endpoint: Endpoint, trust: TrustStoreReference, logger: Logger) -> Bool {
+        let reason: String
+        do {
+            let chain = try certificates.map { try Certificate(derEncoded: try $0.toDERBytes()) }
+            let verified = try trust.current.verify(chain: chain, at: Date(), purpose: .transportTLS)
+            if verified.participantID != endpoint.participant.rawValue {
+                reason = "it presents a valid certificate of \(verified.participantID), not of \(endpoint.participant)"
+            } else if let leaf = chain.first, !leaf.matchesHost(endpoint.host) {
+                reason = "its certificate (\(endpoint.participant)) is not valid for the host name \(endpoint.host)"
+            } else {
+                return true
+            }
+        } catch {
+            reason = "its certificate does not verify against the transport trust anchors and CRLs: \(error)"
+        }
+        logger.warning("TLS server refused: \(endpoint.host):\(endpoint.port) should be \(endpoint.participant), but \(reason); check the peer's URL in the configuration",
+                       metadata: ["peer": "\(endpoint.participant)"])
+        return false
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    private func takeIdle(_ endpoint: Endpoint) -> (any Channel)? {
+        idle.withLock { idle in
+            while let channel = idle[endpoint]?.popLast() {
+                if channel.isActive { return channel }
+            }
+            return nil
+        }
+    }
+
+    private func putIdle(_ channel: any Channel, _ endpoint: Endpoint) {
+        let kept = idle.withLock { idle in
+            guard idle[endpoint, default: []].count < Self.maximumIdleConnectionsPerEndpoint else { return false }
+            idle[endpoint, default: []].append(channel)
+            return true
+        }
+        if !kept { channel.close(promise: nil) }
+    }
+}
+
+/// Why a request to a peer failed before or without an HTTP answer.
+struct PeerClientError: Error, CustomStringConvertible {
+    var reason: String
+    /// The connection ended before any part of an answer arrived (a reused connection may be retried).
+    var beforeAnswer = false
+
+    init(_ reason: String, beforeAnswer: Bool = false) {
+        self.reason = reason
+        self.beforeAnswer = beforeAnswer
+    }
+
+    var description: String { reason }
+}
+
+/// One request at a time on a connection: writes it, collects the answer, completes the promise.
+final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Exchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    struct Exchange: Sendable {
+        var head: HTTPRequestHead
+        var body: ByteBuffer
+        var maximumResponseBytes: Int
+        var promise: EventLoopPromise<PeerClient.Response>
+    }
+
+    private var pending: Exchange?
+    private var responseHead: HTTPResponseHead?
+    private var body = ByteBuffer()
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard pending == nil else {
+            exchange.promise.fail(PeerClientError("internal: a second request on a busy connection"))
+            promise?.fail(PeerClientError("busy connection"))
+            return
+        }
+        pending = exchange
+        responseHead = nil
+        body.clear()
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let pending else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status.code >= 200 { responseHead = head }
+        case .body(var part):
+            guard body.readableBytes + part.readableBytes <= pending.maximumResponseBytes else {
+                fail(PeerClientError("the answer exceeds \(pending.maximumResponseBytes) bytes"))
+                context.close(promise: nil)
+                return
+            }
+            body.writeBuffer(&part)
+        case .end:
+            guard let head = responseHead else { return }
+            self.pending = nil
+            pending.promise.succeed(PeerClient.Response(status: Int(head.status.code), headers: head.headers, body: body))
+        }
+    }
+
+    func fail(_ error: any Error) {
+        guard let pending else { return }
+        self.pending = nil
+        pending.promise.fail(error)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(PeerClientError("\(error)", beforeAnswer: responseHead == nil && !(error is NIOSSLError)))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(PeerClientError("the connection was closed before a complete answer", beforeAnswer: responseHead == nil))
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension ExchangeHandler: Sendable {}
