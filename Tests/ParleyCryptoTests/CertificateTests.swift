@@ -10,6 +10,21 @@ struct CertificateTests {
         pki = try TestPKI.shared.get()
     }
 
+    /// Host names for a TLS client's check of the server (SPEC.md §12.1): the dNSName and iPAddress
+    /// entries only, never the common name, no partial wildcards.
+    @Test func hostNameMatchingUsesTheSubjectAltNames() throws {
+        let tls = try #require(try Certificate.load(path: pki.path("participants/US-NRRC/tls.pem")).first)
+        for host in ["us-nrrc.parley.test", "US-NRRC.Parley.Test", "localhost", "127.0.0.1"] {
+            #expect(tls.matchesHost(host), "\(host)")
+        }
+        for host in ["ru-nrrc.parley.test", "parley.test", "x.us-nrrc.parley.test", "US-NRRC", "127.0.0.2", "::1", "", "localhost."] {
+            #expect(!tls.matchesHost(host), "\(host)")
+        }
+        // A signing certificate names no host.
+        let signing = try #require(try Certificate.load(path: pki.path("participants/US-NRRC/signing.pem")).first)
+        #expect(!signing.matchesHost("us-nrrc.parley.test") && !signing.matchesHost("127.0.0.1"))
+    }
+
     /// Fields against what the openssl command reports for the same file.
     @Test func fieldsMatchOpenSSL() throws {
         let path = pki.path("participants/US-NRRC/signing.pem")
