@@ -35,10 +35,20 @@ while let argument = arguments.first {
     }
 }
 
-LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = ProcessInfo.processInfo.environment["PARLEY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-    return handler
+// Under systemd, each line carries its priority for the journal; elsewhere, timestamped lines.
+let logLevel = ProcessInfo.processInfo.environment["PARLEY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+if JournalLogHandler.standardErrorIsJournal() {
+    LoggingSystem.bootstrap { _ in
+        var handler = JournalLogHandler()
+        handler.logLevel = logLevel
+        return handler
+    }
+} else {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = logLevel
+        return handler
+    }
 }
 let logger = Logger(label: "parleyd")
 
