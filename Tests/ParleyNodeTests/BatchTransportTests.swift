@@ -1,11 +1,15 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
 import NIOCore
 import ParleyCodec
 import ParleyCrypto
 @testable import ParleyNode
 import ParleyProtocol
 import ParleyStore
+import Synchronization
 import Testing
 
 /// `POST /v1/messages/batch` (SPEC.md §12.8) against real nodes over mutual TLS.
@@ -122,5 +126,83 @@ import Testing
             #expect(try hub.node.store.inbox(InboxQuery()).isEmpty)
         }
         await hub.stop(); await ru.stop()
+    }
+
+    /// A peer without the batch endpoint (it predates SPEC.md §12.8): the first batch is answered 404,
+    /// and everything is delivered one message per request, once each, in channel order.
+    @Test func aPeerWithoutTheBatchEndpointGetsOneMessagePerRequest() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort) = (try freePort(), try freePort())
+        let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        let trust = TrustStoreReference(try TrustStore.load(anchorsPath: ruConfiguration.signingTrust.anchors, crlPaths: ruConfiguration.signingTrust.crls))
+        let store = try ParleyStore(path: directory.appendingPathComponent("legacy-ru.sqlite").path)
+        let receiver = MessageReceiver(identity: try SigningIdentity.load(keyPath: ruConfiguration.signingKeyPath, chainPath: ruConfiguration.signingChainPath),
+                                       verifier: MessageVerifier(trust: trust), store: store, logger: Logger(label: "legacy-ru"))
+        // The peer interface as it was before batches: POST /v1/messages only.
+        let router = Router(context: PeerRequestContext.self)
+        let singleRequests = Counter()
+        router.post("/v1/messages") { request, _ -> Response in
+            singleRequests.increment()
+            let body = try await request.body.collect(upTo: MessageVerifier.maximumSize)
+            switch await receiver.receive(Array(buffer: body), at: .now, peer: nil) {
+            case .receipt(let receipt, _, _, _):
+                var headers = HTTPFields()
+                headers[.contentType] = PeerServer.coseMediaType
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: receipt)))
+            case .problem(let problem):
+                return PeerServer.problemResponse(problem)
+            }
+        }
+        let tls = try PeerServer.tlsConfiguration(keyPath: ruConfiguration.tlsKeyPath, chainPath: ruConfiguration.tlsChainPath,
+                                                  transportTrust: trust, logger: Logger(label: "legacy-ru"))
+        let legacy = Application(router: router, server: try .tls(.http1(), configuration: tls),
+                                 configuration: .init(address: .hostname("127.0.0.1", port: ruPort)), logger: Logger(label: "legacy-ru"))
+        let server = Task { try await legacy.runService() }
+        try await waitUntil("the legacy peer listening") { tcpConnects(ruPort) }
+
+        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        usConfiguration.limits.deliveryWindow = 8
+        usConfiguration.limits.deliveryBatch = 4
+        let log = LogCapture()
+        let us = try await RunningNode(usConfiguration, logs: log)
+        let draft = try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))
+        let queued = try await withThrowingTaskGroup(of: QueuedMessage.self) { group in
+            for _ in 0..<12 { group.addTask { try await us.node.submit(draft) } }
+            return try await group.reduce(into: [QueuedMessage]()) { $0.append($1) }
+        }
+        try await waitUntil("all delivered") {
+            try queued.allSatisfy { try us.node.store.delivery($0.id, recipient: "RU-NRRC")?.state == .delivered }
+        }
+        #expect(log.lines.contains { $0.contains("RU-NRRC has no batch endpoint (HTTP 404)") }, "\(log.lines.suffix(5))")
+        let inbox = try store.inbox(InboxQuery(sender: "US-NRRC"))
+        #expect(inbox.count == 12)
+        #expect(Set(inbox.map(\.fields.id)) == Set(queued.map(\.id)))
+        #expect(try store.gaps().isEmpty)
+        #expect(singleRequests.value >= 12)
+        await us.stop()
+        server.cancel()
+        _ = try? await server.value
+    }
+}
+
+/// A thread-safe count.
+final class Counter: Sendable {
+    private let storage = Mutex(0)
+    var value: Int { storage.withLock { $0 } }
+    func increment() { storage.withLock { $0 += 1 } }
+}
+
+/// Whether something accepts TCP connections on the loopback port.
+func tcpConnects(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
