@@ -156,7 +156,10 @@ public struct BatchProblem: Sendable, Hashable {
             }
         }
         guard let status = map["status"]?.uint64Value, (400...599).contains(status) else { throw fail("status must be an HTTP error status") }
-        guard let type = map["type"]?.textValue, type.hasPrefix("urn:parley:problem:") else { throw fail("type must be urn:parley:problem:<name>") }
+        guard let type = map["type"]?.textValue, type.hasPrefix("urn:parley:problem:"),
+              case let name = type.dropFirst("urn:parley:problem:".count), (1...64).contains(name.count),
+              name.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
+        else { throw fail("type must be urn:parley:problem:<name>, the name of lowercase letters and hyphens") }
         guard let detail = map["detail"]?.textValue else { throw fail("detail must be a text string") }
         var parleyCode: UInt64?
         if let value = map["parley-code"] {
@@ -168,7 +171,7 @@ public struct BatchProblem: Sendable, Hashable {
             guard let seconds = value.uint64Value, seconds <= 86_400 else { throw fail("retry-after must be seconds, at most 86400") }
             retryAfter = Int(seconds)
         }
-        self.init(status: Int(status), name: String(type.dropFirst("urn:parley:problem:".count)), detail: detail,
+        self.init(status: Int(status), name: String(name), detail: detail,
                   parleyCode: parleyCode, retryAfter: retryAfter)
     }
 }

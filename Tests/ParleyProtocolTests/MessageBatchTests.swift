@@ -1,3 +1,4 @@
+import Foundation
 import ParleyCodec
 import ParleyProtocol
 import Testing
@@ -57,10 +58,49 @@ struct MessageBatchTests {
         var successStatus = good
         successStatus["status"] = 200
         #expect(refused(.map(successStatus)))
-        var otherType = good
-        otherType["type"] = "about:blank"
-        #expect(refused(.map(otherType)))
+        for type in ["about:blank", "urn:parley:problem:", "urn:parley:problem:Malformed", "urn:parley:problem:a b"] {
+            var otherType = good
+            otherType["type"] = .textString(type)
+            #expect(refused(.map(otherType)), "\(type)")
+        }
         #expect(refused(.textString("receipt")))
         #expect(refused(.unsignedInteger(1)))
+    }
+}
+
+/// The committed batch vectors of `Protocol/vectors/batch/` (SPEC.md §12.8), built from the signed
+/// vectors: exactly what this code encodes, and decoding to the same values.
+/// `PARLEY_WRITE_VECTORS=1 swift test --filter MessageBatchVectorTests` rewrites them (after the signed vectors).
+struct MessageBatchVectorTests {
+    static let directory = VectorTests.directory.appendingPathComponent("batch")
+
+    static func signed(_ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: VectorTests.directory.appendingPathComponent("signed/\(path)")))
+    }
+
+    static func check(_ name: String, _ bytes: [UInt8]) throws {
+        let url = directory.appendingPathComponent(name)
+        if VectorTests.writing {
+            try Data(bytes).write(to: url)
+        } else {
+            #expect(Array(try Data(contentsOf: url)) == bytes, "\(name) differs from what the code encodes")
+        }
+    }
+
+    @Test func batchOfThreeAlgorithms() throws {
+        let messages = try ["ed25519", "p256", "p384"].map { try Self.signed("\($0)/message-pre-launch.cose") }
+        let encoded = MessageBatch(messages).encoded
+        try Self.check("message-batch-three-algorithms.cbor", encoded)
+        #expect(try MessageBatch(decoding: encoded).messages == messages)
+    }
+
+    @Test func answerWithAReceiptAndAProblem() throws {
+        let answer = BatchAnswer([
+            .receipt(try Self.signed("ed25519/receipt-accepted.cose")),
+            .problem(BatchProblem(status: 400, name: "malformed", detail: "not a COSE_Sign1 message: the input is not CBOR", parleyCode: 1)),
+            .problem(BatchProblem(status: 503, name: "unavailable", detail: "the message could not be stored: disk full", retryAfter: 30)),
+        ])
+        try Self.check("batch-answer-receipt-and-problems.cbor", answer.encoded)
+        #expect(try BatchAnswer(decoding: answer.encoded, expectedCount: 3) == answer)
     }
 }

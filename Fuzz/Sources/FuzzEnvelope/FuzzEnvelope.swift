@@ -1,7 +1,8 @@
 import ParleyCodec
 import ParleyProtocol
 
-/// Envelope(decoding:) and Receipt(decoding:). Oracles: never crash; anything accepted
+/// Envelope(decoding:), Receipt(decoding:), and the batch bodies MessageBatch(decoding:) and
+/// BatchAnswer(decoding:expectedCount:) (SPEC.md §12.8). Oracles: never crash; anything accepted
 /// re-encodes byte for byte, and decoding the re-encoding gives an equal value. The input is tried
 /// as a bare payload and, when it is a COSE_Sign1, as that object's payload too (so the seed
 /// corpus of signed vectors reaches the decoders).
@@ -29,6 +30,17 @@ func check(_ bytes: [UInt8]) {
             fatalError("receipt's re-encoding does not decode to the same value: \(hex(bytes))")
         }
         _ = try? receipt.validate()
+    }
+    if let batch = try? MessageBatch(decoding: bytes), batch.encoded != bytes {
+        fatalError("batch does not re-encode to the input: \(hex(bytes)) -> \(hex(batch.encoded))")
+    }
+    if case .array(let items)? = try? CBOR(decoding: bytes, limits: .init(maximumInputSize: BatchAnswer.maximumSize, maximumDepth: 3, maximumItemCount: 1_000)),
+       let answer = try? BatchAnswer(decoding: bytes, expectedCount: items.count) {
+        let encoded = answer.encoded
+        if encoded != bytes { fatalError("batch answer does not re-encode to the input: \(hex(bytes)) -> \(hex(encoded))") }
+        guard let again = try? BatchAnswer(decoding: encoded, expectedCount: items.count), again == answer else {
+            fatalError("batch answer's re-encoding does not decode to the same value: \(hex(bytes))")
+        }
     }
 }
 
