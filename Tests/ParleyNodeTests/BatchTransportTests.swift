@@ -156,10 +156,12 @@ import Testing
         }
         let tls = try PeerServer.tlsConfiguration(keyPath: ruConfiguration.tlsKeyPath, chainPath: ruConfiguration.tlsChainPath,
                                                   transportTrust: trust, logger: Logger(label: "legacy-ru"))
+        let listening = Counter()
         let legacy = Application(router: router, server: try .tls(.http1(), configuration: tls),
-                                 configuration: .init(address: .hostname("127.0.0.1", port: ruPort)), logger: Logger(label: "legacy-ru"))
+                                 configuration: .init(address: .hostname("127.0.0.1", port: ruPort)),
+                                 onServerRunning: { _ in listening.increment() }, logger: Logger(label: "legacy-ru"))
         let server = Task { try await legacy.runService() }
-        try await waitUntil("the legacy peer listening") { tcpConnects(ruPort) }
+        try await waitUntil("the legacy peer listening") { listening.value > 0 }
 
         var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         usConfiguration.limits.deliveryWindow = 8
@@ -191,18 +193,4 @@ final class Counter: Sendable {
     private let storage = Mutex(0)
     var value: Int { storage.withLock { $0 } }
     func increment() { storage.withLock { $0 += 1 } }
-}
-
-/// Whether something accepts TCP connections on the loopback port.
-func tcpConnects(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-    }
 }
