@@ -74,10 +74,12 @@ final class PeerClient: Sendable {
         return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
     }
 
-    /// Closes the idle connections.
+    /// Starts closing the idle connections, without waiting: a TLS close waits up to the TLS shutdown
+    /// timeout for the server's close_notify, and a stopping daemon must not wait that long for each
+    /// connection of each peer in turn.
     func shutdown() async {
         let channels = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0 } }
-        for channel in channels { try? await channel.close() }
+        for channel in channels { channel.close(promise: nil) }
     }
 
     private func exchange(on channel: any Channel, endpoint: Endpoint, head: HTTPRequestHead, body: ByteBuffer,
