@@ -38,12 +38,15 @@ final class PeerClient: Sendable {
     }
 
     static let maximumIdleConnectionsPerEndpoint = 16
+    /// A kept-alive connection idle longer than this is closed rather than reused (servers close
+    /// idle connections too, and one closed meanwhile costs a failed attempt).
+    static let maximumIdleTime = TimeAmount.seconds(10)
 
     private let context: NIOSSLContext
     private let trust: TrustStoreReference
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let idle = Mutex<[Endpoint: [any Channel]]>([:])
+    private let idle = Mutex<[Endpoint: [(channel: any Channel, since: NIODeadline)]]>([:])
 
     /// `tls` supplies this node's TLS certificate and key (its own verification settings are
     /// replaced by the checks above).
@@ -68,17 +71,27 @@ final class PeerClient: Sendable {
                 return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
             } catch let error as PeerClientError where error.beforeAnswer {
                 // The server closed the kept-alive connection meanwhile; nothing was answered.
+            } catch {
+                evictIdle(endpoint)
+                throw error
             }
         }
-        let channel = try await connect(endpoint)
-        return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+        do {
+            let channel = try await connect(endpoint)
+            return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+        } catch {
+            // Whatever broke this connection (a peer restarting, a link cutting or stalling) has
+            // likely broken the idle ones to the same endpoint: they are not reused.
+            evictIdle(endpoint)
+            throw error
+        }
     }
 
     /// Starts closing the idle connections, without waiting: a TLS close waits up to the TLS shutdown
     /// timeout for the server's close_notify, and a stopping daemon must not wait that long for each
     /// connection of each peer in turn.
     func shutdown() async {
-        let channels = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0 } }
+        let channels = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0.map(\.channel) } }
         for channel in channels { channel.close(promise: nil) }
     }
 
@@ -152,22 +165,34 @@ final class PeerClient: Sendable {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
+    /// The most recently used idle connection to `endpoint` that is still open and not too old;
+    /// the others found on the way are closed.
     private func takeIdle(_ endpoint: Endpoint) -> (any Channel)? {
-        idle.withLock { idle in
-            while let channel = idle[endpoint]?.popLast() {
-                if channel.isActive { return channel }
+        let oldest = NIODeadline.now() - Self.maximumIdleTime
+        var stale: [any Channel] = []
+        let channel = idle.withLock { idle -> (any Channel)? in
+            while let entry = idle[endpoint]?.popLast() {
+                if entry.channel.isActive && entry.since > oldest { return entry.channel }
+                stale.append(entry.channel)
             }
             return nil
         }
+        for channel in stale { channel.close(promise: nil) }
+        return channel
     }
 
     private func putIdle(_ channel: any Channel, _ endpoint: Endpoint) {
         let kept = idle.withLock { idle in
             guard idle[endpoint, default: []].count < Self.maximumIdleConnectionsPerEndpoint else { return false }
-            idle[endpoint, default: []].append(channel)
+            idle[endpoint, default: []].append((channel, NIODeadline.now()))
             return true
         }
         if !kept { channel.close(promise: nil) }
+    }
+
+    private func evictIdle(_ endpoint: Endpoint) {
+        let channels = idle.withLock { $0.removeValue(forKey: endpoint) ?? [] }
+        for entry in channels { entry.channel.close(promise: nil) }
     }
 }
 
