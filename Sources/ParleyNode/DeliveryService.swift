@@ -191,7 +191,10 @@ public final class DeliveryService: Service, Sendable {
         var reported = false
         while !stopping {
             do {
-                _ = try await blocking { [store] in try store.requeueInFlight() }
+                // No pending delivery waits longer than the backoff cap, whatever the clock said when
+                // its retry time was set.
+                let latest = Date().addingTimeInterval(configuration.retry.maximumInterval)
+                _ = try await blocking { [store] in try store.requeueInFlight(nextAttemptNotAfter: latest) }
                 if reported { logger.info("deliveries left in flight by the previous run requeued; delivery starts") }
                 return
             } catch {

@@ -376,9 +376,15 @@ extension ParleyStore {
 
     /// At start-up: deliveries left in flight by a previous run become pending, due at `at`.
     @discardableResult
-    public func requeueInFlight(at: Date = Date()) throws(StoreError) -> Int {
+    public func requeueInFlight(at: Date = Date(), nextAttemptNotAfter latest: Date? = nil) throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
         return try writeStore { db in
+            if let latest {
+                // A retry time set by a clock that was ahead (stepped back since, or a restart on
+                // another clock) would hold the delivery back for as long as it was ahead.
+                try db.execute(sql: "UPDATE delivery SET next_attempt = ? WHERE state = 'pending' AND next_attempt > ?",
+                               arguments: [StoreTime.seconds(latest), StoreTime.seconds(latest)])
+            }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state = 'inflight'
                 """)

@@ -154,6 +154,19 @@ struct BuildFailed: Error {}
         #expect(try store.delivery(Fixture.id(1), recipient: Fixture.ru)?.state == .pending)
     }
 
+    /// Retry times set under a clock that was ahead are brought back to the bound at start-up.
+    @Test func requeueBoundsRetryTimesSetByAClockThatWasAhead() throws {
+        let store = try store
+        try store.queue(Fixture.id(1))
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru)
+        try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru, error: "reset", nextAttempt: Fixture.base + 3_600, at: Fixture.base)
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.hcoc)
+        try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.hcoc, error: "reset", nextAttempt: Fixture.base + 5, at: Fixture.base)
+        #expect(try store.requeueInFlight(at: Fixture.base, nextAttemptNotAfter: Fixture.base + 15) == 0)
+        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.ru)?.nextAttempt == Fixture.base + 15)
+        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.hcoc)?.nextAttempt == Fixture.base + 5, "an earlier time is kept")
+    }
+
     @Test func expireDeliveriesByAge() throws {
         let store = try store
         try store.queue(Fixture.id(1), at: Fixture.base)
