@@ -405,15 +405,10 @@ public final class DeliveryService: Service, Sendable {
         try PeerClient.Endpoint(url: peer.url, participant: peer.via ?? peer.id)
     }
 
-    private func path(_ peer: NodeConfiguration.Peer, _ suffix: String) -> String {
-        let base = peer.url.path.hasSuffix("/") ? String(peer.url.path.dropLast()) : peer.url.path
-        return base + suffix
-    }
-
     /// `POST /v1/messages` with one message (SPEC.md §12.2).
     private func post(_ message: Data, to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> AttemptAnswer {
         do {
-            let response = try await client.post(try endpoint(peer), path: path(peer, "/v1/messages"),
+            let response = try await client.post(try endpoint(peer), path: PeerClient.path("/v1/messages", under: peer.url),
                                                  headers: [("Content-Type", PeerServer.coseMediaType),
                                                            ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
                                                            ("Parley-Recipient", peer.id.rawValue)],
@@ -436,7 +431,7 @@ public final class DeliveryService: Service, Sendable {
     private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> [AttemptAnswer]? {
         let all: AttemptAnswer
         do {
-            let response = try await client.post(try endpoint(peer), path: path(peer, "/v1/messages/batch"),
+            let response = try await client.post(try endpoint(peer), path: PeerClient.path("/v1/messages/batch", under: peer.url),
                                                  headers: [("Content-Type", MessageBatch.mediaType),
                                                            ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
                                                            ("Parley-Recipient", peer.id.rawValue)],
@@ -556,10 +551,4 @@ public final class DeliveryService: Service, Sendable {
 /// Requests in flight to one peer, and when the next may start after a failure.
 final class PeerFlight: Sendable {
     let state = Mutex<(running: Int, pausedUntil: Date?)>((0, nil))
-}
-
-extension String {
-    func trimmingSuffix(_ suffix: String) -> String {
-        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
-    }
 }

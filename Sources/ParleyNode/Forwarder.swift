@@ -30,10 +30,9 @@ public final class Forwarder: Service, Sendable {
     /// answer; 502 `upstream-unavailable` when it cannot be reached.
     func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, log: Logger) async -> Response {
         let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
-        let base = peer.url.path.hasSuffix("/") ? String(peer.url.path.dropLast()) : peer.url.path
         do {
             let answer = try await client.post(try PeerClient.Endpoint(url: peer.url, participant: peer.id),
-                                               path: base + (batch ? "/v1/messages/batch" : "/v1/messages"),
+                                               path: PeerClient.path(batch ? "/v1/messages/batch" : "/v1/messages", under: peer.url),
                                                headers: [("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
                                                          ("Parley-Recipient", peer.id.rawValue)],
                                                body: ByteBuffer(bytes: bytes), timeout: timeout, maximumResponseBytes: BatchAnswer.maximumSize)

@@ -38,6 +38,12 @@ final class PeerClient: Sendable {
     }
 
     static let maximumIdleConnectionsPerEndpoint = 16
+
+    /// The request path for an endpoint path such as `/v1/messages` under a peer's base URL
+    /// (SPEC.md §12.6: appended to the URL's path, if it has one).
+    static func path(_ suffix: String, under url: URL) -> String {
+        (url.path.hasSuffix("/") ? String(url.path.dropLast()) : url.path) + suffix
+    }
     /// A kept-alive connection idle longer than this is closed rather than reused (servers close
     /// idle connections too, and one closed meanwhile costs a failed attempt).
     static let maximumIdleTime = TimeAmount.seconds(10)

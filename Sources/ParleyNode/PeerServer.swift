@@ -145,25 +145,31 @@ public enum PeerServer {
             return await handle(Admitted(peer: peer, body: Array(buffer: body), forwardTo: forwardTo))
         }
         /// A hub identifies each message it forwards and checks that the TLS peer is its sender; the
-        /// recipient verifies (SPEC.md §12.7).
-        @Sendable func checkForwardable(_ messages: [[UInt8]], peer: ParticipantID) -> Problem? {
+        /// recipient verifies (SPEC.md §12.7). Returns the messages' ids.
+        @Sendable func checkForwardable(_ messages: [[UInt8]], peer: ParticipantID) -> Result<[MessageID], Problem> {
+            var ids: [MessageID] = []
             for bytes in messages {
                 switch MessageReceiver.identify(bytes) {
-                case .failure(let problem): return problem
-                case .success(let (_, sender)):
-                    guard sender == peer else { return .forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)") }
+                case .failure(let problem): return .failure(problem)
+                case .success(let (id, sender)):
+                    guard sender == peer else { return .failure(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)")) }
+                    ids.append(id)
                 }
             }
-            return nil
+            return .success(ids)
         }
 
         router.post("/v1/messages") { request, context -> Response in
             try await admit(request, context, mediaType: "application/cose; cose-type=\"cose-sign1\"", matches: isCOSEMediaType,
                             bodyLimit: limits.maximumBodyBytes) { admitted in
                 if let target = admitted.forwardTo, let forwarder {
-                    if let problem = checkForwardable([admitted.body], peer: admitted.peer) { return refuse(problem) }
+                    let ids: [MessageID]
+                    switch checkForwardable([admitted.body], peer: admitted.peer) {
+                    case .success(let identified): ids = identified
+                    case .failure(let problem): return refuse(problem)
+                    }
                     var log = logger
-                    if case .success(let (id, _)) = MessageReceiver.identify(admitted.body) { log[metadataKey: "message"] = "\(id)" }
+                    log[metadataKey: "message"] = "\(ids[0])"
                     log[metadataKey: "peer"] = "\(admitted.peer)"
                     return await forwarder.forward(admitted.body, to: target, log: log)
                 }
@@ -192,7 +198,7 @@ public enum PeerServer {
                     return refuse(.malformed("\(error)"))
                 }
                 if let target = admitted.forwardTo, let forwarder {
-                    if let problem = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
+                    if case .failure(let problem) = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
                     var log = logger
                     log[metadataKey: "peer"] = "\(admitted.peer)"
                     return await forwarder.forward(admitted.body, to: target, batch: true, log: log)
