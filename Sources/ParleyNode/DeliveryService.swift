@@ -86,10 +86,11 @@ public final class DeliveryService: Service, Sendable {
     private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
-    /// Messages in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any order).
-    let window: Int
-    /// Messages per request (SPEC.md §12.8); 1: one `POST /v1/messages` each.
-    let batchSize: Int
+    /// Messages in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any
+    /// order), `limits.deliveryWindow` of the configuration in use.
+    var window: Int { max(1, configuration.limits.deliveryWindow) }
+    /// Messages per request (SPEC.md §12.8), `limits.deliveryBatch`; 1: one `POST /v1/messages` each.
+    var batchSize: Int { min(MessageBatch.maximumCount, max(1, configuration.limits.deliveryBatch)) }
     /// Peers that answered the batch endpoint with 404 or 405 (they predate it): single requests only.
     private let singleOnly = Mutex<Set<String>>([])
     /// Deliveries marked in flight and receipts stored at about the same time (by any peer loop)
@@ -101,8 +102,6 @@ public final class DeliveryService: Service, Sendable {
                 pollInterval: Duration = .milliseconds(200)) throws {
         self.metrics = metrics
         current = Mutex(configuration)
-        window = max(1, configuration.limits.deliveryWindow)
-        batchSize = min(MessageBatch.maximumCount, max(1, configuration.limits.deliveryBatch))
         updates = GroupCommitter(label: "delivery") { batch in
             GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
                 batch, batch: { try store.applyDeliveryUpdates($0) }, single: { try store.applyDeliveryUpdates([$0])[0] })
@@ -117,7 +116,8 @@ public final class DeliveryService: Service, Sendable {
     }
 
     /// Uses `configuration` from now on: its retry policy from the next attempt, a peer's new URL
-    /// from its next attempt; a new peer gets a delivery loop, a removed peer's loop stops after its
+    /// from its next attempt, its delivery window, batch size and request timeout from the next
+    /// requests; a new peer gets a delivery loop, a removed peer's loop stops after its
     /// current attempt (its queued messages stay in the outbox).
     public func reconfigure(_ configuration: NodeConfiguration) {
         current.withLock { $0 = configuration }
@@ -229,7 +229,6 @@ public final class DeliveryService: Service, Sendable {
     private func runPeer(_ id: ParticipantID, client: PeerClient) async {
         guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
         let flight = PeerFlight()
-        let window = self.window
         await withTaskGroup(of: Void.self) { group in
             while !stopping {
                 guard let peer = configuration.peers.first(where: { $0.id == id }) else {
@@ -251,6 +250,7 @@ public final class DeliveryService: Service, Sendable {
                 }
                 _ = retryBell.take()
                 // Refill in groups (one in-flight transaction each), or at once when idle.
+                let window = self.window
                 let free = window - running
                 guard free > 0, running == 0 || free >= (window + 1) / 2 else {
                     await bell.wait(timeout: pollInterval)

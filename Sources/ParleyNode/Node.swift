@@ -16,6 +16,8 @@ public final class Node: Sendable {
     /// The configuration in use (`reload()` replaces the keys that can change at run time).
     public var configuration: NodeConfiguration { current.withLock { $0 } }
     let current: Mutex<NodeConfiguration>
+    /// The limits in use (`limits.*`; a reload replaces them).
+    var limits: NodeConfiguration.Limits { current.withLock { $0.limits } }
     /// The file the configuration was read from (with `PARLEY_*` overrides), read again by `reload()`;
     /// nil: the configuration was built in code and only trust is reloaded.
     public let configurationFile: String?
@@ -187,16 +189,14 @@ public final class Node: Sendable {
             : nil
         let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
                                                   transportTrust: transportTrust, logger: logger)
-        let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
-        let idle = TimeAmount.milliseconds(Int64(configuration.limits.requestTimeout * 1000))
-        // The router answers 503 to a body part arriving after the request timeout; a body still
-        // incomplete a second later has its connection closed, as has a head still incomplete after
-        // the header timeout (RequestDeadlineHandler).
-        let deadline = idle + .seconds(1)
-        let headerTimeout = TimeAmount.milliseconds(Int64(configuration.limits.headerTimeout * 1000))
+        // Limits are read for each request and each new connection: a reload applies to them.
+        let fixedLimits = configuration.limits
+        let limits: @Sendable () -> NodeConfiguration.Limits = { [weak self] in self?.limits ?? fixedLimits }
+        let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, limits: limits,
+                                           health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let peerApp = Application(
             router: peerRouter,
-            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(timeout: deadline, headerTimeout: headerTimeout)], idleTimeout: idle)),
+            server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [RequestDeadlineHandler(limits: limits())])),
                              configuration: tls),
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "parleyd"),
             onServerRunning: { [weak self] channel in

@@ -19,14 +19,17 @@ public struct PeerRequestContext: RequestContext {
     }
 }
 
-/// Counts requests in progress per peer and refuses more than the limit.
+/// Counts requests in progress per peer and refuses more than the limit (read at each request, so
+/// a reloaded limit applies to the next one).
 final class ConcurrencyLimiter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    let limit: Int
-    init(limit: Int) { self.limit = limit }
+    private let currentLimit: @Sendable () -> Int
+    var limit: Int { currentLimit() }
+    init(limit: @escaping @Sendable () -> Int) { currentLimit = limit }
 
     func enter(_ peer: String) -> Bool {
-        counts.withLock { counts in
+        let limit = self.limit
+        return counts.withLock { counts in
             let current = counts[peer, default: 0]
             guard current < limit else { return false }
             counts[peer] = current + 1
@@ -73,14 +76,17 @@ public enum PeerServer {
     /// suites are all AEAD and not affected by this list).
     public static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
-    /// The router, separate from TLS so it can be tested on its own.
+    /// The router, separate from TLS so it can be tested on its own. `limits` is read at each
+    /// request (a reload applies to the next request); by default, those of `configuration`.
     public static func router(receiver: MessageReceiver, configuration: NodeConfiguration, forwarder: Forwarder?,
+                              limits currentLimits: (@Sendable () -> NodeConfiguration.Limits)? = nil,
                               health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
-        let limits = configuration.limits
+        let fixedLimits = configuration.limits
+        let currentLimits = currentLimits ?? { fixedLimits }
         let router = Router(context: PeerRequestContext.self)
         // Request counts and durations per route and status through swift-metrics (parleyd exports them).
         router.add(middleware: MetricsMiddleware())
-        let limiter = ConcurrencyLimiter(limit: limits.maximumConcurrentRequestsPerPeer)
+        let limiter = ConcurrencyLimiter(limit: { currentLimits().maximumConcurrentRequestsPerPeer })
         let participant = receiver.identity.participantID
         let logger = receiver.logger
         /// A problem decided by the router (those of the receiver are counted there).
@@ -100,7 +106,9 @@ public enum PeerServer {
             var forwardTo: NodeConfiguration.Peer?
         }
         @Sendable func admit(_ request: Request, _ context: PeerRequestContext, mediaType: String, matches: (String?) -> Bool,
-                             bodyLimit: Int, then handle: (Admitted) async -> Response) async throws -> Response {
+                             bodyLimit: (NodeConfiguration.Limits) -> Int, then handle: (Admitted) async -> Response) async throws -> Response {
+            let limits = currentLimits()
+            let bodyLimit = bodyLimit(limits)
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
             let peer: ParticipantID
             switch await authenticatedPeer(context.channel) {
@@ -111,7 +119,7 @@ public enum PeerServer {
             }
             guard limiter.enter(peer.rawValue) else {
                 logger.warning("too many concurrent requests", metadata: ["peer": "\(peer)"])
-                return refuse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
+                return refuse(.rateLimited("more than \(limiter.limit) concurrent requests from \(peer)"))
             }
             defer { limiter.leave(peer.rawValue) }
             guard matches(request.headers[.contentType]) else {
@@ -161,7 +169,7 @@ public enum PeerServer {
 
         router.post("/v1/messages") { request, context -> Response in
             try await admit(request, context, mediaType: "application/cose; cose-type=\"cose-sign1\"", matches: isCOSEMediaType,
-                            bodyLimit: limits.maximumBodyBytes) { admitted in
+                            bodyLimit: \.maximumBodyBytes) { admitted in
                 if let target = admitted.forwardTo, let forwarder {
                     let ids: [MessageID]
                     switch checkForwardable([admitted.body], peer: admitted.peer) {
@@ -188,7 +196,7 @@ public enum PeerServer {
         // POST /v1/messages, concurrently, so that their acceptance shares one transaction.
         router.post("/v1/messages/batch") { request, context -> Response in
             try await admit(request, context, mediaType: MessageBatch.mediaType, matches: isBatchMediaType,
-                            bodyLimit: MessageBatch.maximumSize) { admitted in
+                            bodyLimit: { _ in MessageBatch.maximumSize }) { admitted in
                 let batch: MessageBatch
                 do {
                     batch = try MessageBatch(decoding: admitted.body)

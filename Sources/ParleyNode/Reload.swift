@@ -54,8 +54,8 @@ public struct ReloadReport: Sendable {
 
 extension NodeConfiguration {
     /// The keys that differ between two configurations, split into those the running node applies
-    /// (trust paths, peers, retry policy, certificate and gap warning periods) and those that need a
-    /// restart; and `self` with only the applicable changes of `new` taken over.
+    /// (trust paths, peers, retry policy, limits, certificate and gap warning periods) and those that
+    /// need a restart; and `self` with only the applicable changes of `new` taken over.
     func merging(_ new: NodeConfiguration) -> (merged: NodeConfiguration, applied: [String], restartRequired: [String]) {
         var merged = self
         var applied: [String] = [], restart: [String] = []
@@ -90,12 +90,12 @@ extension NodeConfiguration {
         check("dataDirectory", \.dataDirectory, live: false)
         check("hub.enabled", \.hub, live: false)
         check("acceptForwardedFrom", \.acceptForwardedFrom, live: false)
-        check("limits.maximumBodyBytes", \.limits.maximumBodyBytes, live: false)
-        check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: false)
-        check("limits.headerTimeoutSeconds", \.limits.headerTimeout, live: false)
-        check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: false)
-        check("limits.deliveryWindow", \.limits.deliveryWindow, live: false)
-        check("limits.deliveryBatch", \.limits.deliveryBatch, live: false)
+        check("limits.maximumBodyBytes", \.limits.maximumBodyBytes, live: true)
+        check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: true)
+        check("limits.headerTimeoutSeconds", \.limits.headerTimeout, live: true)
+        check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: true)
+        check("limits.deliveryWindow", \.limits.deliveryWindow, live: true)
+        check("limits.deliveryBatch", \.limits.deliveryBatch, live: true)
         check("clockSkewSeconds", \.clockSkew, live: false)
         // A hub's forwarding targets are fixed when its peer listener starts.
         if hub && applied.contains("peers") { restart.append("peers (hub forwarding)") }

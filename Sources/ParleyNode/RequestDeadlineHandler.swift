@@ -5,8 +5,12 @@ import NIOHTTPTypes
 /// complete within `headerTimeout` of its first bytes (or of the TLS handshake's last), the request
 /// body within `timeout` of the head, or the connection is closed; and a response written before
 /// the request body was read to its end (413, 415, 503, …) closes the connection after it is sent,
-/// instead of draining a body that a slow client may never finish. (A kept-alive connection on which
-/// nothing arrives is left to the idle timeout.)
+/// instead of draining a body that a slow client may never finish. A connection with no request in
+/// progress that reads no complete request head for `idleTimeout` (counted from its opening or its
+/// last response) is closed too: bytes of an incomplete head do not keep it open.
+///
+/// Each connection takes the limits in force when it was opened (`init(limits:)`), so a reload
+/// applies to new connections.
 ///
 /// The handler sits behind the HTTP decoder, which passes on nothing until a head is complete; bytes
 /// of an incomplete head show as a read that completes without a part.
@@ -18,15 +22,43 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let timeout: TimeAmount
     private let headerTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
     private var readingBody = false
+    /// Requests whose head was read and whose response has not been written to its end.
+    private var requestsOpen = 0
     private var deadline: Scheduled<Void>?
     private var headDeadline: Scheduled<Void>?
+    private var idleDeadline: Scheduled<Void>?
     /// A part was passed on since the last read completed.
     private var partRead = false
 
-    init(timeout: TimeAmount, headerTimeout: TimeAmount) {
+    init(timeout: TimeAmount, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.timeout = timeout
         self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The peer listener's bounds: the body within `requestTimeoutSeconds` (the router answers 503
+    /// to a part arriving later; a body still incomplete a second after that has its connection
+    /// closed), the head within `headerTimeoutSeconds`, idle for at most `requestTimeoutSeconds`.
+    convenience init(limits: NodeConfiguration.Limits) {
+        let request = TimeAmount.milliseconds(Int64(limits.requestTimeout * 1000))
+        self.init(timeout: request + .seconds(1), headerTimeout: .milliseconds(Int64(limits.headerTimeout * 1000)),
+                  idleTimeout: request)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armIdleDeadline(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armIdleDeadline(context)
+        context.fireChannelActive()
+    }
+
+    private func armIdleDeadline(_ context: ChannelHandlerContext) {
+        idleDeadline?.cancel()
+        idleDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { context.close(promise: nil) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -41,6 +73,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         partRead = true
         switch unwrapInboundIn(data) {
         case .head:
+            requestsOpen += 1
+            idleDeadline?.cancel()
+            idleDeadline = nil
             readingBody = true
             headDeadline?.cancel()
             headDeadline = nil
@@ -57,7 +92,13 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data), readingBody else {
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        requestsOpen = max(0, requestsOpen - 1)
+        guard readingBody else {
+            if requestsOpen == 0 { armIdleDeadline(context) }
             context.write(data, promise: promise)
             return
         }
@@ -79,6 +120,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         deadline = nil
         headDeadline?.cancel()
         headDeadline = nil
+        idleDeadline?.cancel()
+        idleDeadline = nil
     }
 }
 

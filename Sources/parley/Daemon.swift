@@ -143,13 +143,19 @@ struct Send: AsyncParsableCommand {
         --to, --ref, --body, --field, --remarks/--lang), without key, certificate or sequence \
         numbers: the daemon signs with its own key and numbers each channel. Prints the message id.
 
+        A --document holding a JSON array of 1 to 1000 composition documents (and no other draft \
+        option) submits them in one request: each is queued or refused on its own, as if sent \
+        alone; one line per draft, in order: its message id, or `refused` and why.
+
         Examples:
           parley send --document prelaunch.json
           parley send --type launch-cancellation --to RU-NRRC \\
               --ref 0192f3a06c007a108b2c3d4e5f601001:cancels --field reason=technical
+          parley send --document declarations.json      # an array of drafts
 
-        Exit status: 0 queued, 65 the daemon refused the draft (the field is named), \
-        69 the daemon cannot be reached.
+        Exit status: 0 queued (every draft of an array), 65 the daemon refused the draft (the \
+        field is named; for an array: at least one draft, the others were queued), 69 the daemon \
+        cannot be reached.
 
         \(ExitStatus.helpText)
         """
@@ -160,13 +166,60 @@ struct Send: AsyncParsableCommand {
     @OptionGroup var draft: DraftOptions
 
     func run() async throws {
+        if let path = draft.document, case .array(let drafts) = try draft.parseJSON(path, what: "composition document") {
+            return try await sendArray(drafts, from: path)
+        }
         let document = try draft.documentFromOptions()
         let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(Self.serialize(document).utf8))
         if daemon.json { return AdminClient.printRaw(answer) }
         let object = try AdminClient.object(answer)
-        let numbers = (object["sequenceNumbers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) #\(text($0.value))" }
         print(text(object["id"]))
-        FileHandle.standardError.write(Data("queued for \(numbers.joined(separator: ", ")); follow it with `parley show \(text(object["id"]))`\n".utf8))
+        FileHandle.standardError.write(Data("queued for \(Self.numbers(object)); follow it with `parley show \(text(object["id"]))`\n".utf8))
+    }
+
+    /// Submits an array of drafts in one request (`POST /v1/drafts` with a JSON array).
+    private func sendArray(_ drafts: [JSONValue], from path: String) async throws {
+        guard draft.type == nil, draft.recipients.isEmpty, draft.references.isEmpty, draft.body == nil, draft.fields.isEmpty,
+              draft.remarks == nil else {
+            throw CLIError(ExitStatus.usage, "\(path) holds an array of drafts: give each draft's parts in the file, not as --type, --to, --ref, --body, --field or --remarks")
+        }
+        guard (1...1_000).contains(drafts.count) else {
+            throw CLIError(ExitStatus.invalidData, "\(path) holds \(drafts.count) drafts; an array holds 1 to 1000 (split it)")
+        }
+        for (index, item) in drafts.enumerated() {
+            guard case .object = item else {
+                throw CLIError(ExitStatus.invalidData, "\(path): draft \(index + 1) is not a JSON object (a composition document, NOTIFICATIONS.md §2.1)")
+            }
+        }
+        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(Self.serialize(.array(drafts)).utf8),
+                                                   timeout: .seconds(120))
+        let object = try AdminClient.object(answer)
+        let results = object["results"] as? [[String: Any]] ?? []
+        guard results.count == drafts.count else {
+            throw CLIError(ExitStatus.software, "parleyd answered \(results.count) results for \(drafts.count) drafts; see `parley outbox` for what was queued")
+        }
+        if daemon.json {
+            AdminClient.printRaw(answer)
+        } else {
+            for result in results {
+                if let problem = result["problem"] as? [String: Any] {
+                    print("refused  \(text(problem["detail"]).isEmpty ? text(problem["title"]) : text(problem["detail"]))")
+                } else {
+                    print("\(text(result["id"]))  \(Self.numbers(result))")
+                }
+            }
+        }
+        let refused = results.filter { $0["problem"] != nil }.count
+        guard refused == 0 else {
+            throw CLIError(ExitStatus.invalidData, "parleyd refused \(refused) of \(drafts.count) drafts (the others were queued); fix those and send them again")
+        }
+        FileHandle.standardError.write(Data("queued \(drafts.count) drafts; follow them with `parley outbox`\n".utf8))
+    }
+
+    /// "RU-NRRC #7, HCOC-CC #3" from a queued draft's `sequenceNumbers`.
+    static func numbers(_ queued: [String: Any]) -> String {
+        (queued["sequenceNumbers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) #\(text($0.value))" }
+            .joined(separator: ", ")
     }
 
     static func serialize(_ value: JSONValue) -> String {

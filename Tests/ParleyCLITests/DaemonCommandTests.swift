@@ -99,6 +99,29 @@ import Testing
         let cancelled = try await CLI.runOffPool(["send", "--socket", usSocket, "--type", "launch-cancellation", "--to", "RU-NRRC",
                                                   "--ref", "\(id):cancels", "--field", "reason=technical"])
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
+
+        // An array of drafts: each queued or refused on its own, one line each, in order.
+        let cancellation = #"{"type": "launch-cancellation", "recipients": ["RU-NRRC"], "refs": [{"id": "\#(id)", "relation": "cancels"}], "body": {"reason": "%@"}}"#
+        let drafts = "[" + [document, String(format: cancellation, "technical"), String(format: cancellation, "sunspots"), document]
+            .joined(separator: ",") + "]"
+        let arrayPath = directory.appendingPathComponent("drafts.json").path
+        try Data(drafts.utf8).write(to: URL(fileURLWithPath: arrayPath))
+        let mixed = try await CLI.runOffPool(["send", "--socket", usSocket, "--document", arrayPath])
+        #expect(mixed.status == 65, "\(mixed.stderr)")
+        #expect(mixed.stderr.contains("refused 1 of 4 drafts (the others were queued)"), "\(mixed.stderr)")
+        let lines = mixed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(mixed.stdout)")
+        if lines.count == 4 {
+            // RU-NRRC's channel: the single sends took 1 and 2; the refused draft consumes no number.
+            #expect(lines[0].hasSuffix("RU-NRRC #3") && lines[1].hasSuffix("RU-NRRC #4") && lines[3].hasSuffix("RU-NRRC #5"), "\(lines)")
+            #expect(lines[2].hasPrefix("refused") && lines[2].contains("reason"), "\(lines[2])")
+            #expect((try? MessageID(hex: String(lines[0].prefix(32)))) != nil)
+        }
+        try Data(("[" + document + "," + document + "]").utf8).write(to: URL(fileURLWithPath: arrayPath))
+        let all = try await CLI.runOffPool(["send", "--socket", usSocket, "--document", arrayPath, "--json"])
+        #expect(all.status == 0 && all.stdout.jsonObject?["queued"] as? Int == 2, "\(all.stdout)\(all.stderr)")
+        let mixedOptions = try await CLI.runOffPool(["send", "--socket", usSocket, "--document", arrayPath, "--to", "RU-NRRC"])
+        #expect(mixedOptions.status == 64 && mixedOptions.stderr.contains("array of drafts"), "\(mixedOptions.stderr)")
     }
 
     @Test func statusRetryCancelShowInboxReceiptsArchiveAndReload() async throws {

@@ -84,12 +84,13 @@ final class RunningNode: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    /// With `logs`, the node's log lines at info and above are kept there.
-    init(_ configuration: NodeConfiguration, logs: LogCapture? = nil) async throws {
+    /// With `logs`, the node's log lines at info and above are kept there; `configurationFile` is
+    /// the file a reload reads.
+    init(_ configuration: NodeConfiguration, logs: LogCapture? = nil, configurationFile: String? = nil) async throws {
         var logger = logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
             ?? Logger(label: "test.\(configuration.participant)")
         logger.logLevel = logs != nil ? .info : ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
-        node = try Node(configuration: configuration, logger: logger)
+        node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
         let failure = Mutex<String?>(nil)

@@ -1,5 +1,6 @@
 @testable import ParleyNode
 import ParleyProtocol
+import Synchronization
 import Testing
 
 @Suite struct PeerServerUnitTests {
@@ -13,14 +14,21 @@ import Testing
         #expect(!PeerServer.isCOSEMediaType(nil))
     }
 
-    @Test func concurrencyLimitIsPerPeer() {
-        let limiter = ConcurrencyLimiter(limit: 2)
+    @Test func concurrencyLimitIsPerPeerAndReadAtEachRequest() {
+        let limit = Atomic<Int>(2)
+        let limiter = ConcurrencyLimiter(limit: { limit.load(ordering: .relaxed) })
         #expect(limiter.enter("US-NRRC"))
         #expect(limiter.enter("US-NRRC"))
         #expect(!limiter.enter("US-NRRC"))
         #expect(limiter.enter("RU-NRRC"))
         limiter.leave("US-NRRC")
         #expect(limiter.enter("US-NRRC"))
+        // A reloaded limit applies to the next request; those in progress are not cut off.
+        limit.store(1, ordering: .relaxed)
+        #expect(!limiter.enter("RU-NRRC"))
+        limit.store(3, ordering: .relaxed)
+        #expect(limiter.enter("US-NRRC"))
+        #expect(!limiter.enter("US-NRRC"))
     }
 
     @Test func backoffGrowsWithJitterUpToTheCap() throws {

@@ -20,6 +20,44 @@ import Testing
         return .init(tlsConfiguration: tls)
     }
 
+    /// Sends the start of a request head over a fresh mutual-TLS connection as US-NRRC, then one
+    /// more header byte every 0.2 s; returns how long the server kept the connection open (at most
+    /// `limit`).
+    func trickleHead(_ pki: TestPKI, port: Int, limit: Duration) async throws -> Duration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
+        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
+        tls.certificateVerification = .noHostnameVerification
+        let context = try NIOSSLContext(configuration: tls)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let start = ContinuousClock.now
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "POST /v1/messages HTTP/1.1\r\nHost: ru\r\nX-Slow: "))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // Ends when the server closes the connection.
+                    do { for try await _ in inbound {} } catch {}
+                }
+                group.addTask {
+                    while ContinuousClock.now - start < limit {
+                        try await Task.sleep(for: .milliseconds(200))
+                        try? await outbound.write(ByteBuffer(string: "a"))
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+            return ContinuousClock.now - start
+        }
+    }
+
     func signedMessage(_ pki: TestPKI, to recipient: String) throws -> [UInt8] {
         let identity = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
                                                 chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
@@ -95,46 +133,9 @@ import Testing
         configuration.limits.requestTimeout = 8
         configuration.limits.headerTimeout = 1
         let ru = try await RunningNode(configuration)
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
-        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
-        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
-        tls.certificateVerification = .noHostnameVerification
-        let context = try NIOSSLContext(configuration: tls)
-
-        /// Sends `head` over a fresh mutual-TLS connection, then one more header byte every 0.2 s;
-        /// returns how long the server kept the connection open (at most `limit`).
-        func trickle(_ head: String, limit: Duration) async throws -> Duration {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            let start = ContinuousClock.now
-            return try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: head))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        // Ends when the server closes the connection.
-                        do { for try await _ in inbound {} } catch {}
-                    }
-                    group.addTask {
-                        while ContinuousClock.now - start < limit {
-                            try await Task.sleep(for: .milliseconds(200))
-                            try? await outbound.write(ByteBuffer(string: "a"))
-                        }
-                    }
-                    _ = try await group.next()
-                    group.cancelAll()
-                }
-                return ContinuousClock.now - start
-            }
-        }
         // A head trickling in a byte at a time: closed after about the 1 s header timeout, long
         // before the 8 s request (idle) timeout; the trickle itself would never end.
-        let open = try await trickle("POST /v1/messages HTTP/1.1\r\nHost: ru\r\nX-Slow: ", limit: .seconds(6))
+        let open = try await trickleHead(pki, port: port, limit: .seconds(6))
         #expect(open < .seconds(4), "the connection stayed open \(open)")
         #expect(open >= .milliseconds(900))
         // A complete request on a fresh connection is answered as usual.
@@ -142,6 +143,61 @@ import Testing
             let (status, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
             #expect(status == 200)
         }
+        await ru.stop()
+    }
+
+    /// `limits.*` apply on reload: the body limit and the concurrency limit to the next request, the
+    /// header timeout to the next connection, the delivery window and batch size to the next
+    /// messages sent.
+    @Test func reloadedLimitsApplyToTheNextRequestAndConnection() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let file = directory.appendingPathComponent("ru.json").path
+        let base = "participants/RU-NRRC"
+        func write(limits: String) throws {
+            let json = """
+                {"participant": "RU-NRRC",
+                 "signing": {"key": "\(pki.path("\(base)/signing.key"))", "chain": "\(pki.path("\(base)/signing-chain.pem"))"},
+                 "tls": {"key": "\(pki.path("\(base)/tls.key"))", "chain": "\(pki.path("\(base)/tls-chain.pem"))"},
+                 "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
+                 "listen": {"host": "127.0.0.1", "port": \(port)},
+                 "admin": {"socket": "\(directory.path)/ru-admin.sock"},
+                 "dataDirectory": "\(directory.appendingPathComponent("RU-NRRC").path)",
+                 "limits": \(limits)}
+                """
+            try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+        }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("RU-NRRC"), withIntermediateDirectories: true)
+        try write(limits: #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 8}"#)
+        let ru = try await RunningNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true),
+                                       configurationFile: file)
+        let message = try signedMessage(pki, to: "RU-NRRC")
+        #expect(message.count > 1_100)
+        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
+        let accepted = try await withHTTPClient(configuration: us) { client in
+            try await post(client, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0
+        }
+        #expect(accepted == 200)
+        // With the 8 s header timeout, a trickled head keeps its connection for the whole 2.5 s.
+        #expect(try await trickleHead(pki, port: port, limit: .milliseconds(2500)) >= .milliseconds(2400))
+
+        try write(limits: #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 1, "maximumBodyBytes": 1024, "deliveryWindow": 8, "deliveryBatch": 2}"#)
+        let report = await ru.node.reload(environment: [:])
+        #expect(Set(report.applied) == ["limits.headerTimeoutSeconds", "limits.maximumBodyBytes", "limits.deliveryWindow", "limits.deliveryBatch"],
+                "\(report.lines)")
+        #expect(report.restartRequired.isEmpty, "\(report.lines)")
+        #expect(ru.node.delivery.window == 8 && ru.node.delivery.batchSize == 2)
+
+        // The same bytes are now above the body limit: 413 before they are read.
+        let (status, body, _) = try await withHTTPClient(configuration: us) { client in
+            try await post(client, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType)
+        }
+        #expect(status == 413, "\(String(decoding: body, as: UTF8.self))")
+        #expect(String(decoding: body, as: UTF8.self).contains("exceeds 1024 bytes"))
+        // A new connection gets the 1 s header timeout.
+        let open = try await trickleHead(pki, port: port, limit: .seconds(6))
+        #expect(open < .seconds(4) && open >= .milliseconds(900), "the connection stayed open \(open)")
         await ru.stop()
     }
 
