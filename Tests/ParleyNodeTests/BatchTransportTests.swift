@@ -137,8 +137,11 @@ import Testing
         let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
         let trust = TrustStoreReference(try TrustStore.load(anchorsPath: ruConfiguration.signingTrust.anchors, crlPaths: ruConfiguration.signingTrust.crls))
         let store = try ParleyStore(path: directory.appendingPathComponent("legacy-ru.sqlite").path)
+        // Quiet unless PARLEY_TEST_LOG is set, like the nodes RunningNode starts.
+        var quiet = Logger(label: "legacy-ru")
+        quiet.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
         let receiver = MessageReceiver(identity: try SigningIdentity.load(keyPath: ruConfiguration.signingKeyPath, chainPath: ruConfiguration.signingChainPath),
-                                       verifier: MessageVerifier(trust: trust), store: store, logger: Logger(label: "legacy-ru"))
+                                       verifier: MessageVerifier(trust: trust), store: store, logger: quiet)
         // The peer interface as it was before batches: POST /v1/messages only.
         let router = Router(context: PeerRequestContext.self)
         let singleRequests = Counter()
@@ -155,11 +158,11 @@ import Testing
             }
         }
         let tls = try PeerServer.tlsConfiguration(keyPath: ruConfiguration.tlsKeyPath, chainPath: ruConfiguration.tlsChainPath,
-                                                  transportTrust: trust, logger: Logger(label: "legacy-ru"))
+                                                  transportTrust: trust, logger: quiet)
         let listening = Counter()
         let legacy = Application(router: router, server: try .tls(.http1(), configuration: tls),
                                  configuration: .init(address: .hostname("127.0.0.1", port: ruPort)),
-                                 onServerRunning: { _ in listening.increment() }, logger: Logger(label: "legacy-ru"))
+                                 onServerRunning: { _ in listening.increment() }, logger: quiet)
         let server = Task { try await legacy.runService() }
         try await waitUntil("the legacy peer listening") { listening.value > 0 }
 
