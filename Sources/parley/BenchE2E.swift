@@ -28,6 +28,13 @@ struct BenchE2E: AsyncParsableCommand {
         millisecond). Then submits at a steady --rate for --seconds. Finally checks that RU-NRRC holds \
         every message once, with no gap in the channel, and that every delivery is receipted.
 
+        Two references are measured right before each burst: SQLite's durable commit rate on the \
+        same disk, and the signature work of one message — two signatures and two verifications \
+        (message and receipt) at `openssl speed`'s single-core rates for --alg, spread over every \
+        core — which bounds what any implementation of the protocol could reach on this machine. \
+        With --runs N the burst is repeated N times on the same daemons and the median is reported \
+        (the speed of a virtual machine drifts between runs).
+
         Example:
           swift build -c release && .build/release/parley bench e2e
           .build/release/parley bench e2e --count 2000 --seconds 5
@@ -42,6 +49,12 @@ struct BenchE2E: AsyncParsableCommand {
 
     @Option(help: "Burst: drafts per admin request (POST /v1/drafts with a JSON array when above 1).")
     var draftsPerRequest = 1
+
+    @Option(help: "Bursts, one after the other on the same daemons, each with its references; the median is reported.")
+    var runs = 1
+
+    @Option(help: "The openssl executable for the signature-work reference.")
+    var openssl = "openssl"
 
     @Option(help: "Steady phase: notifications per second (0 skips the phase).")
     var rate = 100
@@ -76,6 +89,7 @@ struct BenchE2E: AsyncParsableCommand {
         guard count > 0, concurrency > 0, rate >= 0, seconds > 0 else {
             throw ValidationError("--count and --concurrency must be positive, --rate at least 0, --seconds positive")
         }
+        guard (1...10).contains(runs) else { throw ValidationError("--runs must be 1…10") }
         guard ["ed25519", "p256", "p384"].contains(alg) else { throw ValidationError("--alg must be ed25519, p256 or p384") }
         guard (1...1_000).contains(draftsPerRequest) else { throw ValidationError("--drafts-per-request must be 1…1000") }
         if let batch, !(1...64).contains(batch) { throw ValidationError("--batch must be 1…64 (SPEC.md §12.8)") }
@@ -105,14 +119,12 @@ struct BenchE2E: AsyncParsableCommand {
         let socket = "\(dir)/\(Self.sender).sock"
         let senderStore = "\(dir)/data/\(Self.sender)/parley.sqlite"
 
-        let reference = try Self.durableCommitRate(path: "\(dir)/reference.sqlite", seconds: 2)
-        say(String(format: "  reference  raw SQLite durable commits, one row each     %8.0f /s", reference))
 
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(concurrency, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
-            try await measure(client, socket: socket, senderStore: senderStore, dir: dir, reference: reference, daemons: daemons)
+            try await measure(client, socket: socket, senderStore: senderStore, dir: dir, daemons: daemons)
         } catch {
             try? await client.shutdown()
             throw error
@@ -120,7 +132,7 @@ struct BenchE2E: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String, reference: Double,
+    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String,
                          daemons: [DaemonProcess]) async throws {
         let watcher = try ReceiptWatcher(path: senderStore)
         // Polls all the time, so that each receipt is timed when it is committed, not when waited for.
@@ -132,22 +144,47 @@ struct BenchE2E: AsyncParsableCommand {
         let warm = try await Self.submit(client, socket: socket, draft: draft)
         _ = try await watcher.waitFor([warm.id], timeout: 30)
 
-        // Burst.
-        let cpuBefore = daemons.map(\.cpuSeconds).reduce(0, +), benchBefore = Self.ownCPUSeconds()
-        let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
-        let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
-        let burstRate = Double(count) / burst.elapsed
-        say("  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request")
-        say(String(format: "  burst      %d notifications, %d submissions in flight%@: %8.0f receipted /s   (%.2f × reference)",
-                   count, concurrency, draftsPerRequest > 1 ? " of \(draftsPerRequest) drafts" : "", burstRate, burstRate / reference))
-        say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                   Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        say(String(format: "             CPU: both daemons %.2f ms per message (%.2f ms in this client); %d cores idle would allow at most %.0f /s",
-                   cpu * 1000 / Double(count), benchCPU * 1000 / Double(count), Int(cores), cores * Double(count) / (cpu + benchCPU)))
-        say("             load average \(Self.loadAverage())")
+        say("  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request")
+        var results: [(rate: Double, disk: Double, signatures: Double?, cpu: Double)] = []
+        for run in 1...runs {
+            let label = runs > 1 ? "burst \(run)/\(runs)" : "burst"
+            let disk = try Self.durableCommitRate(path: "\(dir)/reference-\(run).sqlite", seconds: 2)
+            let signatures = signatureWorkBound(cores: cores)
+            say(String(format: "  reference  raw SQLite durable commits, one row each     %8.0f /s", disk))
+            if let signatures {
+                say(String(format: "  reference  signature work alone (2 signs + 2 verifies per message, openssl speed %@, %d cores) %8.0f /s",
+                           alg, Int(cores), signatures))
+            }
+            let cpuBefore = daemons.map(\.cpuSeconds).reduce(0, +), benchBefore = Self.ownCPUSeconds()
+            let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
+            let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
+            let burstRate = Double(count) / burst.elapsed
+            results.append((burstRate, disk, signatures, cpu * 1000 / Double(count)))
+            say(String(format: "  %@%@ %d notifications, %d submissions in flight%@: %8.0f receipted /s   (%.2f × SQLite reference%@)",
+                       label, String(repeating: " ", count: max(0, 10 - label.count)), count, concurrency,
+                       draftsPerRequest > 1 ? " of \(draftsPerRequest) drafts" : "", burstRate, burstRate / disk,
+                       signatures.map { String(format: ", %.2f × signature work", burstRate / $0) } ?? ""))
+            say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                       Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
+            say(String(format: "             CPU: both daemons %.2f ms per message (%.2f ms in this client); %d cores idle would allow at most %.0f /s",
+                       cpu * 1000 / Double(count), benchCPU * 1000 / Double(count), Int(cores), cores * Double(count) / (cpu + benchCPU)))
+            say("             load average \(Self.loadAverage())")
+        }
+        if runs > 1 {
+            func median(_ values: [Double]) -> Double {
+                let sorted = values.sorted()
+                return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            }
+            let rates = results.map(\.rate)
+            let workRatios = results.compactMap { result in result.signatures.map { result.rate / $0 } }
+            say(String(format: "  median     of %d bursts: %.0f receipted /s (range %.0f–%.0f), %.2f × SQLite reference%@, %.2f ms CPU per message",
+                       runs, median(rates), rates.min()!, rates.max()!, median(results.map { $0.rate / $0.disk }),
+                       workRatios.isEmpty ? "" : String(format: ", %.2f × signature work", median(workRatios)),
+                       median(results.map(\.cpu))))
+        }
 
-        var total = count + 1
+        var total = runs * count + 1
         if rate > 0 {
             let steady = try await steadyPhase(client, socket: socket, draft: draft, watcher: watcher)
             total += steady.count
@@ -368,6 +405,19 @@ struct BenchE2E: AsyncParsableCommand {
         }
     }
 
+    /// Messages per second that the signature work alone would allow: per message two signatures
+    /// (message, receipt) and two verifications at `openssl speed`'s single-core rates for `alg`, on
+    /// every core. Nil when `openssl speed` cannot be run.
+    private func signatureWorkBound(cores: Double) -> Double? {
+        let name = ["ed25519": "ed25519", "p256": "ecdsap256", "p384": "ecdsap384"][alg]!
+        guard let output = try? BenchCrypto.runTool(openssl, ["speed", "-seconds", "1", name]),
+              let rates = BenchCrypto.parseOpenSSLSpeed(output).values.first, rates.sign > 0, rates.verify > 0 else {
+            say("  reference  signature work: `\(openssl) speed \(name)` did not run; that reference is left out")
+            return nil
+        }
+        return cores / (2 / rates.sign + 2 / rates.verify)
+    }
+
     /// Commits of one small row per transaction, WAL + synchronous=FULL, for `seconds`: what the disk
     /// allows when every message costs its own durable commit.
     static func durableCommitRate(path: String, seconds: Double) throws -> Double {
@@ -463,17 +513,15 @@ final class ReceiptWatcher: Sendable {
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         var pending = ids[...]
         while true {
-            // Receipts arrive roughly in submission order: drop the seen prefix, and look further
-            // only once every id could have been seen (scanning 20 000 ids every few milliseconds
-            // would take CPU from the daemons being measured).
-            let (missing, times): (Int, [Data: ContinuousClock.Instant]?) = seen.withLock { state in
+            // Receipts arrive roughly in submission order: drop the seen prefix (scanning every id
+            // every few milliseconds would take CPU from the daemons being measured).
+            let times: [Data: ContinuousClock.Instant]? = seen.withLock { state in
                 while let first = pending.first, state.at[first] != nil { pending = pending.dropFirst() }
-                if pending.isEmpty { return (0, state.at) }
-                if state.at.count < ids.count { return (pending.count, nil) }
-                return (pending.filter { state.at[$0] == nil }.count, nil)
+                return pending.isEmpty ? state.at : nil
             }
-            if missing == 0, let times { return times }
+            if let times { return times }
             guard ContinuousClock.now < deadline else {
+                let missing = seen.withLock { state in pending.filter { state.at[$0] == nil }.count }
                 throw CLIError(ExitStatus.software, "\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs")
             }
             try await Task.sleep(for: .milliseconds(5))
