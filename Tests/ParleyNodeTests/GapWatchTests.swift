@@ -77,10 +77,13 @@ import Testing
         new.certificateExpiryWarningDays = 10
         new.limits.deliveryWindow = 4
         new.limits.requestTimeout = 7
+        new.clockSkew = 60
+        new.listenPort = 9443
         let (merged, applied, restart) = running.merging(new)
-        #expect(applied.sorted() == ["certificateExpiryWarningDays", "gapWarningSeconds"])
-        #expect(restart.sorted() == ["limits.deliveryWindow", "limits.requestTimeoutSeconds"])
+        #expect(applied.sorted() == ["certificateExpiryWarningDays", "gapWarningSeconds", "limits.deliveryWindow", "limits.requestTimeoutSeconds"])
+        #expect(restart.sorted() == ["clockSkewSeconds", "listen.port"])
         #expect(merged.gapWarningSeconds == 5 && merged.certificateExpiryWarningDays == 10)
-        #expect(merged.limits == running.limits)
+        #expect(merged.limits == new.limits)
+        #expect(merged.clockSkew == running.clockSkew && merged.listenPort == running.listenPort)
     }
 }
