@@ -43,30 +43,31 @@ public enum AdminAPI {
                 let document = try JSONValue(parsing: Array(buffer: data))
                 guard case .array(let drafts) = document else {
                     let queued = try await node.submit(try Composition(document: document))
-                    return json(["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers], status: .created)
+                    return json(queuedJSON(queued), status: .created)
                 }
                 // Several drafts: each queued or refused on its own, concurrently (one transaction).
                 guard (1...maximumDrafts).contains(drafts.count) else {
                     throw Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
                                   detail: "an array of drafts holds 1 to \(maximumDrafts) drafts, not \(drafts.count)")
                 }
-                let outcomes = await withTaskGroup(of: (Int, [String: Any & Sendable]).self) { group in
+                let outcomes = await withTaskGroup(of: (Int, JSONValue, Bool).self) { group in
                     for (index, draft) in drafts.enumerated() {
                         group.addTask {
                             do {
                                 let queued = try await node.submit(try Composition(document: draft))
-                                return (index, ["id": queued.id.hex, "sequenceNumbers": queued.sequenceNumbers])
+                                return (index, queuedJSON(queued), true)
                             } catch {
-                                return (index, ["problem": draftProblem(error).jsonObject])
+                                return (index, .object([("problem", draftProblem(error).jsonValue)]), false)
                             }
                         }
                     }
-                    var outcomes = [[String: Any & Sendable]](repeating: [:], count: drafts.count)
-                    for await (index, outcome) in group { outcomes[index] = outcome }
+                    var outcomes = [(result: JSONValue, queued: Bool)](repeating: (.null, false), count: drafts.count)
+                    for await (index, result, queued) in group { outcomes[index] = (result, queued) }
                     return outcomes
                 }
-                let queued = outcomes.filter { $0["id"] != nil }.count
-                return json(["queued": queued, "refused": drafts.count - queued, "results": outcomes],
+                let queued = outcomes.filter(\.queued).count
+                return json(.object([("queued", .number(String(queued))), ("refused", .number(String(drafts.count - queued))),
+                                     ("results", .array(outcomes.map(\.result)))]),
                             status: queued == drafts.count ? .created : .ok)
             } catch {
                 return PeerServer.problemResponse(draftProblem(error))
@@ -465,6 +466,19 @@ public enum AdminAPI {
         if let seq = m.inboxSequenceNumber { object["seq"] = seq }
         if let remarks = m.fields.remarks { object["remarks"] = remarks.text }
         return object
+    }
+
+    /// `{"id": …, "sequenceNumbers": {recipient: number, …}}` of a queued draft, keys sorted as in
+    /// every admin answer (written directly: these answers are on the path of every submission).
+    static func queuedJSON(_ queued: QueuedMessage) -> JSONValue {
+        .object([("id", .string(queued.id.hex)),
+                 ("sequenceNumbers", .object(queued.sequenceNumbers.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) }))])
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
     }
 
     static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

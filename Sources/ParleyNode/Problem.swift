@@ -1,4 +1,5 @@
 import Foundation
+import ParleyProtocol
 
 /// An `application/problem+json` answer (RFC 9457, SPEC.md §12.3) for input that cannot be answered
 /// with a signed receipt.
@@ -29,16 +30,14 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(status) \(name): \(detail)" }
 
     /// The JSON body.
-    public var json: [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Array(data)
-    }
+    public var json: [UInt8] { Array(jsonValue.serialized.utf8) }
 
-    /// The members of the JSON body.
-    var jsonObject: [String: Any & Sendable] {
-        var object: [String: Any & Sendable] = ["type": type, "title": title, "status": status, "detail": detail]
-        if let parleyCode { object["parley-code"] = parleyCode }
-        return object
+    /// The problem object (RFC 9457), keys sorted.
+    var jsonValue: JSONValue {
+        var members: [(key: String, value: JSONValue)] = [("detail", .string(detail))]
+        if let parleyCode { members.append(("parley-code", .number(String(parleyCode)))) }
+        members += [("status", .number(String(status))), ("title", .string(title)), ("type", .string(type))]
+        return .object(members)
     }
 
     static func tooLarge(_ detail: String) -> Problem {

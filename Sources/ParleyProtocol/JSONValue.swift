@@ -48,6 +48,57 @@ public indirect enum JSONValue: Sendable, Hashable {
         guard parser.position == bytes.count else { throw parser.error("unexpected text after the JSON value") }
     }
 
+    /// The value as compact JSON text (RFC 8259): object members in their order, numbers as their
+    /// numerals, strings escaped (`"`, `\\`, and control characters).
+    public var serialized: String {
+        var out = ""
+        serialize(into: &out)
+        return out
+    }
+
+    private func serialize(into out: inout String) {
+        switch self {
+        case .object(let members):
+            out += "{"
+            for (index, member) in members.enumerated() {
+                if index > 0 { out += "," }
+                Self.quote(member.key, into: &out)
+                out += ":"
+                member.value.serialize(into: &out)
+            }
+            out += "}"
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.serialize(into: &out)
+            }
+            out += "]"
+        case .string(let string): Self.quote(string, into: &out)
+        case .number(let numeral): out += numeral
+        case .bool(let flag): out += flag ? "true" : "false"
+        case .null: out += "null"
+        }
+    }
+
+    private static func quote(_ string: String, into out: inout String) {
+        out += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
     var kindName: String {
         switch self {
         case .object: "an object"

@@ -170,7 +170,7 @@ struct Send: AsyncParsableCommand {
             return try await sendArray(drafts, from: path)
         }
         let document = try draft.documentFromOptions()
-        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(Self.serialize(document).utf8))
+        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(document.serialized.utf8))
         if daemon.json { return AdminClient.printRaw(answer) }
         let object = try AdminClient.object(answer)
         print(text(object["id"]))
@@ -191,7 +191,7 @@ struct Send: AsyncParsableCommand {
                 throw CLIError(ExitStatus.invalidData, "\(path): draft \(index + 1) is not a JSON object (a composition document, NOTIFICATIONS.md §2.1)")
             }
         }
-        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(Self.serialize(.array(drafts)).utf8),
+        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(JSONValue.array(drafts).serialized.utf8),
                                                    timeout: .seconds(120))
         let object = try AdminClient.object(answer)
         let results = object["results"] as? [[String: Any]] ?? []
@@ -220,33 +220,6 @@ struct Send: AsyncParsableCommand {
     static func numbers(_ queued: [String: Any]) -> String {
         (queued["sequenceNumbers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) #\(text($0.value))" }
             .joined(separator: ", ")
-    }
-
-    static func serialize(_ value: JSONValue) -> String {
-        switch value {
-        case .object(let members): return "{" + members.map { quote($0.key) + ":" + serialize($0.value) }.joined(separator: ",") + "}"
-        case .array(let items): return "[" + items.map(serialize).joined(separator: ",") + "]"
-        case .string(let string): return quote(string)
-        case .number(let numeral): return numeral
-        case .bool(let flag): return flag ? "true" : "false"
-        case .null: return "null"
-        }
-    }
-
-    static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 
