@@ -19,17 +19,13 @@ public struct PeerRequestContext: RequestContext {
     }
 }
 
-/// Counts requests in progress per peer and refuses more than the limit (read at each request, so
-/// a reloaded limit applies to the next one).
+/// Counts requests in progress per peer and refuses more than the limit given with each request
+/// (so that a reloaded limit applies to the next one).
 final class ConcurrencyLimiter: Sendable {
     private let counts = Mutex<[String: Int]>([:])
-    private let currentLimit: @Sendable () -> Int
-    var limit: Int { currentLimit() }
-    init(limit: @escaping @Sendable () -> Int) { currentLimit = limit }
 
-    func enter(_ peer: String) -> Bool {
-        let limit = self.limit
-        return counts.withLock { counts in
+    func enter(_ peer: String, limit: Int) -> Bool {
+        counts.withLock { counts in
             let current = counts[peer, default: 0]
             guard current < limit else { return false }
             counts[peer] = current + 1
@@ -86,7 +82,7 @@ public enum PeerServer {
         let router = Router(context: PeerRequestContext.self)
         // Request counts and durations per route and status through swift-metrics (parleyd exports them).
         router.add(middleware: MetricsMiddleware())
-        let limiter = ConcurrencyLimiter(limit: { currentLimits().maximumConcurrentRequestsPerPeer })
+        let limiter = ConcurrencyLimiter()
         let participant = receiver.identity.participantID
         let logger = receiver.logger
         /// A problem decided by the router (those of the receiver are counted there).
@@ -117,9 +113,9 @@ public enum PeerServer {
                 logger.warning("request without an authenticated TLS peer: \(error)")
                 return refuse(.unauthenticated("\(error)"))
             }
-            guard limiter.enter(peer.rawValue) else {
+            guard limiter.enter(peer.rawValue, limit: limits.maximumConcurrentRequestsPerPeer) else {
                 logger.warning("too many concurrent requests", metadata: ["peer": "\(peer)"])
-                return refuse(.rateLimited("more than \(limiter.limit) concurrent requests from \(peer)"))
+                return refuse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
             }
             defer { limiter.leave(peer.rawValue) }
             guard matches(request.headers[.contentType]) else {

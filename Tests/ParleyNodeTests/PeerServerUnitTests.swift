@@ -1,6 +1,5 @@
 @testable import ParleyNode
 import ParleyProtocol
-import Synchronization
 import Testing
 
 @Suite struct PeerServerUnitTests {
@@ -14,21 +13,18 @@ import Testing
         #expect(!PeerServer.isCOSEMediaType(nil))
     }
 
-    @Test func concurrencyLimitIsPerPeerAndReadAtEachRequest() {
-        let limit = Atomic<Int>(2)
-        let limiter = ConcurrencyLimiter(limit: { limit.load(ordering: .relaxed) })
-        #expect(limiter.enter("US-NRRC"))
-        #expect(limiter.enter("US-NRRC"))
-        #expect(!limiter.enter("US-NRRC"))
-        #expect(limiter.enter("RU-NRRC"))
+    @Test func concurrencyLimitIsPerPeerAndGivenWithEachRequest() {
+        let limiter = ConcurrencyLimiter()
+        #expect(limiter.enter("US-NRRC", limit: 2))
+        #expect(limiter.enter("US-NRRC", limit: 2))
+        #expect(!limiter.enter("US-NRRC", limit: 2))
+        #expect(limiter.enter("RU-NRRC", limit: 2))
         limiter.leave("US-NRRC")
-        #expect(limiter.enter("US-NRRC"))
+        #expect(limiter.enter("US-NRRC", limit: 2))
         // A reloaded limit applies to the next request; those in progress are not cut off.
-        limit.store(1, ordering: .relaxed)
-        #expect(!limiter.enter("RU-NRRC"))
-        limit.store(3, ordering: .relaxed)
-        #expect(limiter.enter("US-NRRC"))
-        #expect(!limiter.enter("US-NRRC"))
+        #expect(!limiter.enter("RU-NRRC", limit: 1))
+        #expect(limiter.enter("US-NRRC", limit: 3))
+        #expect(!limiter.enter("US-NRRC", limit: 3))
     }
 
     @Test func backoffGrowsWithJitterUpToTheCap() throws {
