@@ -12,12 +12,10 @@ import ServiceLifecycle
 /// SPEC.md §12.1) and relays the recipient's answer unchanged. Never signs anything.
 public final class Forwarder: Service, Sendable {
     let client: PeerClient
-    let timeout: TimeAmount
     let logger: Logger
 
-    public init(tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, requestTimeout: Double, logger: Logger) throws {
+    public init(tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger) throws {
         client = try PeerClient(tls: tlsClient, trust: transportTrust, logger: logger)
-        timeout = .milliseconds(Int64(requestTimeout * 1000))
         self.logger = logger
     }
 
@@ -27,15 +25,16 @@ public final class Forwarder: Service, Sendable {
     }
 
     /// Posts `bytes` (a message, or a batch of messages: SPEC.md §12.8) to `peer` and relays its
-    /// answer; 502 `upstream-unavailable` when it cannot be reached.
-    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, log: Logger) async -> Response {
+    /// answer, which must be complete within `timeout` seconds; 502 `upstream-unavailable` when it
+    /// cannot be reached.
+    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, timeout: Double, log: Logger) async -> Response {
         let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
         do {
             let answer = try await client.post(try PeerClient.Endpoint(url: peer.url, participant: peer.id),
                                                path: PeerClient.path(batch ? "/v1/messages/batch" : "/v1/messages", under: peer.url),
                                                headers: [("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
                                                          ("Parley-Recipient", peer.id.rawValue)],
-                                               body: ByteBuffer(bytes: bytes), timeout: timeout, maximumResponseBytes: BatchAnswer.maximumSize)
+                                               body: ByteBuffer(bytes: bytes), timeout: .milliseconds(Int64(timeout * 1000)), maximumResponseBytes: BatchAnswer.maximumSize)
             var headers = HTTPFields()
             if let type = answer.headers.first(name: "Content-Type") { headers[.contentType] = type }
             if let retryAfter = answer.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }

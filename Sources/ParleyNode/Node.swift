@@ -185,7 +185,7 @@ public final class Node: Sendable {
                                        acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub
             ? try Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), transportTrust: transportTrust,
-                            requestTimeout: configuration.limits.requestTimeout, logger: logger)
+                            logger: logger)
             : nil
         let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
                                                   transportTrust: transportTrust, logger: logger)

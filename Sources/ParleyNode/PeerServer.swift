@@ -100,6 +100,8 @@ public enum PeerServer {
             var body: [UInt8]
             /// The peer to forward to (a hub's `Parley-Recipient` naming another participant).
             var forwardTo: NodeConfiguration.Peer?
+            /// The limits read for this request.
+            var limits: NodeConfiguration.Limits
         }
         @Sendable func admit(_ request: Request, _ context: PeerRequestContext, mediaType: String, matches: (String?) -> Bool,
                              bodyLimit: (NodeConfiguration.Limits) -> Int, then handle: (Admitted) async -> Response) async throws -> Response {
@@ -146,7 +148,7 @@ public enum PeerServer {
                 }
                 body.writeImmutableBuffer(part)
             }
-            return await handle(Admitted(peer: peer, body: Array(buffer: body), forwardTo: forwardTo))
+            return await handle(Admitted(peer: peer, body: Array(buffer: body), forwardTo: forwardTo, limits: limits))
         }
         /// A hub identifies each message it forwards and checks that the TLS peer is its sender; the
         /// recipient verifies (SPEC.md §12.7). Returns the messages' ids.
@@ -175,7 +177,7 @@ public enum PeerServer {
                     var log = logger
                     log[metadataKey: "message"] = "\(ids[0])"
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, log: log)
+                    return await forwarder.forward(admitted.body, to: target, timeout: admitted.limits.requestTimeout, log: log)
                 }
                 switch await receiver.receive(admitted.body, at: UTCTime.now, peer: admitted.peer) {
                 case .receipt(let receipt, _, _, _):
@@ -205,7 +207,7 @@ public enum PeerServer {
                     if case .failure(let problem) = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
                     var log = logger
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, batch: true, log: log)
+                    return await forwarder.forward(admitted.body, to: target, batch: true, timeout: admitted.limits.requestTimeout, log: log)
                 }
                 let received = UTCTime.now
                 let answers = await withTaskGroup(of: (Int, MessageReceiver.Answer).self) { group in
