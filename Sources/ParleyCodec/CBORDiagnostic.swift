@@ -106,7 +106,10 @@ public enum CBORDiagnostic {
         return String(decoding: utf8, as: UTF8.self)
     }
 
-    private static func quoted(_ text: String) -> String {
+    /// `text` as a JSON string (RFC 8259), which is how diagnostic notation writes text strings
+    /// (RFC 8949 §8): `"` and `\` escaped, control characters and DEL as `\uXXXX` (or `\n`, `\r`,
+    /// `\t`), everything else as is.
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

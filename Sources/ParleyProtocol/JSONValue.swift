@@ -1,3 +1,5 @@
+import ParleyCodec
+
 /// A parsed JSON value (RFC 8259) that keeps each number's numeral text, so that decimal degrees
 /// and azimuths convert exactly (NOTIFICATIONS.md §2.2), and object members in document order.
 public indirect enum JSONValue: Sendable, Hashable {
@@ -49,7 +51,7 @@ public indirect enum JSONValue: Sendable, Hashable {
     }
 
     /// The value as compact JSON text (RFC 8259): object members in their order, numbers as their
-    /// numerals, strings escaped (`"`, `\\`, and control characters).
+    /// numerals, strings escaped as diagnostic notation's (`"`, `\\`, control characters, DEL).
     public var serialized: String {
         var out = ""
         serialize(into: &out)
@@ -62,7 +64,7 @@ public indirect enum JSONValue: Sendable, Hashable {
             out += "{"
             for (index, member) in members.enumerated() {
                 if index > 0 { out += "," }
-                Self.quote(member.key, into: &out)
+                out += CBORDiagnostic.quoted(member.key)
                 out += ":"
                 member.value.serialize(into: &out)
             }
@@ -74,29 +76,11 @@ public indirect enum JSONValue: Sendable, Hashable {
                 item.serialize(into: &out)
             }
             out += "]"
-        case .string(let string): Self.quote(string, into: &out)
+        case .string(let string): out += CBORDiagnostic.quoted(string)
         case .number(let numeral): out += numeral
         case .bool(let flag): out += flag ? "true" : "false"
         case .null: out += "null"
         }
-    }
-
-    private static func quote(_ string: String, into out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 
     var kindName: String {

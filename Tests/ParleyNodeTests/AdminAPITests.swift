@@ -289,19 +289,8 @@ import Glibc
         try FileManager.default.createDirectory(at: usDirectory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("us.json").path
         func write(port: Int, peers: String, retry: String) throws {
-            let base = "participants/US-NRRC"
-            let json = """
-                {"participant": "US-NRRC",
-                 "signing": {"key": "\(pki.path("\(base)/signing.key"))", "chain": "\(pki.path("\(base)/signing-chain.pem"))"},
-                 "tls": {"key": "\(pki.path("\(base)/tls.key"))", "chain": "\(pki.path("\(base)/tls-chain.pem"))"},
-                 "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
-                 "listen": {"host": "127.0.0.1", "port": \(port)},
-                 "admin": {"socket": "\(directory.path)/us-admin.sock"},
-                 "dataDirectory": "\(usDirectory.path)",
-                 "peers": {\(peers)},
-                 "retry": \(retry)}
-                """
-            try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+            try writeConfigurationFile(file, pki, "US-NRRC", port: port, adminSocket: "\(directory.path)/us-admin.sock",
+                                       dataDirectory: usDirectory.path, members: [#""peers": {\#(peers)}"#, #""retry": \#(retry)"#])
         }
         try write(port: usPort, peers: "", retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}")
         let configuration = try await NodeConfiguration.load(file: file, environment: [:], checkResources: true)

@@ -22,19 +22,11 @@ import Testing
     }
 
     func configFile(_ pki: TestPKI, directory: URL, port: Int, participant: String = "US-NRRC", metricsPort: Int? = nil) throws -> String {
-        let base = "participants/\(participant)"
-        let json = """
-            {"participant": "\(participant)",
-             "signing": {"key": "\(pki.path("\(base)/signing.key"))", "chain": "\(pki.path("\(base)/signing-chain.pem"))"},
-             "tls": {"key": "\(pki.path("\(base)/tls.key"))", "chain": "\(pki.path("\(base)/tls-chain.pem"))"},
-             "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
-             "listen": {"host": "127.0.0.1", "port": \(port)},
-             "admin": {"socket": "\(directory.path)/admin.sock"},
-             "dataDirectory": "\(directory.path)",\(metricsPort.map { "\n \"metrics\": {\"host\": \"127.0.0.1\", \"port\": \($0)}," } ?? "")
-             "peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}}
-            """
         let path = directory.appendingPathComponent("parleyd.json").path
-        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        try writeConfigurationFile(path, pki, participant, port: port, adminSocket: "\(directory.path)/admin.sock",
+                                   dataDirectory: directory.path,
+                                   members: (metricsPort.map { [#""metrics": {"host": "127.0.0.1", "port": \#($0)}"#] } ?? [])
+                                       + [#""peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}"#])
         return path
     }
 

@@ -78,6 +78,27 @@ func testConfiguration(_ pki: TestPKI, _ participant: String, port: Int, peers: 
     return configuration
 }
 
+/// Writes a parleyd configuration file (JSON) for `participant` of the test PKI to `path`:
+/// identity, trust, listen address, admin socket and data directory, then `members` (further
+/// top-level members as JSON text, e.g. `"peers": {}`).
+func writeConfigurationFile(_ path: String, _ pki: TestPKI, _ participant: String, port: Int, adminSocket: String,
+                            dataDirectory: String, members: [String] = []) throws {
+    let base = "participants/\(participant)"
+    let (signingKey, signingChain) = (pki.path("\(base)/signing.key"), pki.path("\(base)/signing-chain.pem"))
+    let (tlsKey, tlsChain) = (pki.path("\(base)/tls.key"), pki.path("\(base)/tls-chain.pem"))
+    let (anchors, crls) = (pki.path("trust/anchors.pem"), pki.path("trust/crls.pem"))
+    let json = ([
+        #""participant": "\#(participant)""#,
+        #""signing": {"key": "\#(signingKey)", "chain": "\#(signingChain)"}"#,
+        #""tls": {"key": "\#(tlsKey)", "chain": "\#(tlsChain)"}"#,
+        #""trust": {"anchors": "\#(anchors)", "crls": ["\#(crls)"]}"#,
+        #""listen": {"host": "127.0.0.1", "port": \#(port)}"#,
+        #""admin": {"socket": "\#(adminSocket)"}"#,
+        #""dataDirectory": "\#(dataDirectory)""#,
+    ] + members).joined(separator: ",\n ")
+    try Data(("{" + json + "}").utf8).write(to: URL(fileURLWithPath: path))
+}
+
 /// A node running its services in a ServiceGroup inside the test process.
 final class RunningNode: Sendable {
     let node: Node

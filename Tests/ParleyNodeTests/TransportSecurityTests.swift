@@ -24,10 +24,8 @@ import Testing
     /// more header byte every 0.2 s; returns how long the server kept the connection open (at most
     /// `limit`).
     func trickleHead(_ pki: TestPKI, port: Int, limit: Duration) async throws -> Duration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
-        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
-        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
+        var tls = try #require(try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+                                          key: pki.path("participants/US-NRRC/tls.key"), pki: pki).tlsConfiguration)
         tls.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: tls)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -154,19 +152,9 @@ import Testing
         let directory = try temporaryDirectory()
         let port = try freePort()
         let file = directory.appendingPathComponent("ru.json").path
-        let base = "participants/RU-NRRC"
         func write(limits: String) throws {
-            let json = """
-                {"participant": "RU-NRRC",
-                 "signing": {"key": "\(pki.path("\(base)/signing.key"))", "chain": "\(pki.path("\(base)/signing-chain.pem"))"},
-                 "tls": {"key": "\(pki.path("\(base)/tls.key"))", "chain": "\(pki.path("\(base)/tls-chain.pem"))"},
-                 "trust": {"anchors": "\(pki.path("trust/anchors.pem"))", "crls": ["\(pki.path("trust/crls.pem"))"]},
-                 "listen": {"host": "127.0.0.1", "port": \(port)},
-                 "admin": {"socket": "\(directory.path)/ru-admin.sock"},
-                 "dataDirectory": "\(directory.appendingPathComponent("RU-NRRC").path)",
-                 "limits": \(limits)}
-                """
-            try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+            try writeConfigurationFile(file, pki, "RU-NRRC", port: port, adminSocket: "\(directory.path)/ru-admin.sock",
+                                       dataDirectory: directory.appendingPathComponent("RU-NRRC").path, members: [#""limits": \#(limits)"#])
         }
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("RU-NRRC"), withIntermediateDirectories: true)
         try write(limits: #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 8}"#)
