@@ -233,13 +233,14 @@ class LinkProxy:
 
         tasks = [asyncio.ensure_future(pump(client_reader, upstream_writer, "c2s")),
                  asyncio.ensure_future(pump(upstream_reader, client_writer, "s2c"))]
-        if lifetime is not None:
-            done, _ = await asyncio.wait(tasks, timeout=lifetime)
-            if len(done) < 2:
-                close_both()
         try:
+            if lifetime is not None:
+                done, _ = await asyncio.wait(tasks, timeout=lifetime)
+                if len(done) < 2:
+                    close_both()
             await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
+            # The proxy is stopping (also while a "reset" connection waits out its lifetime).
             close_both()
             return
         for writer in (client_writer, upstream_writer):
