@@ -119,7 +119,6 @@ struct BenchE2E: AsyncParsableCommand {
         let socket = "\(dir)/\(Self.sender).sock"
         let senderStore = "\(dir)/data/\(Self.sender)/parley.sqlite"
 
-
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(concurrency, 8)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
