@@ -271,8 +271,13 @@ import Testing
         return tls
     }
 
+    /// A kept-alive connection is dropped after a second idle, well before the node's idle timeout
+    /// (`requestTimeout`) closes it: the forge's rogue CA can take seconds to make, and a request
+    /// sent on a connection the server is closing at that moment fails (HTTP/1.1 allows it).
     static func client(_ pki: CLITestPKI, chain: String, key: String) throws -> HTTPClient {
-        HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: try tls(pki, chain: chain, key: key)))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: try tls(pki, chain: chain, key: key))
+        configuration.connectionPool.idleTimeout = .seconds(1)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     static func send(_ bytes: [UInt8], _ request: HostileCase.Request, client: HTTPClient, base: String) async throws -> (UInt, [UInt8], String?) {

@@ -200,7 +200,11 @@ func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, lat
 /// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
 /// Runs `body` with a new HTTPClient and shuts it down on every path, awaiting the shutdown: a client
 /// released while its shutdown is still running traps (AsyncHTTPClient checks it in `deinit`).
+/// Kept-alive connections are dropped after a second idle, before any test node's idle timeout
+/// closes them (a request sent on a connection the server is closing fails, as HTTP/1.1 allows).
 func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body: (HTTPClient) async throws -> T) async throws -> T {
+    var configuration = configuration
+    configuration.connectionPool.idleTimeout = .seconds(1)
     let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     do {
         let result = try await body(client)
