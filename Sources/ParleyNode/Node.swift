@@ -53,7 +53,7 @@ public final class Node: Sendable {
                                                                crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew))
         transportTrust = TrustStoreReference(try TrustStore.load(anchorsPath: configuration.transportTrust.anchors,
                                                                  crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew))
-        verifier = MessageVerifier(trust: signingTrust, maximumClockSkew: Int64(configuration.clockSkew))
+        verifier = MessageVerifier(trust: signingTrust)
         store = try ParleyStore(path: configuration.storePath)
         submissions = Self.submissionCommitter(store: store, identity: identity)
         delivery = try DeliveryService(configuration: configuration, store: store, verifier: verifier,

@@ -54,7 +54,7 @@ public struct ReloadReport: Sendable {
 
 extension NodeConfiguration {
     /// The keys that differ between two configurations, split into those the running node applies
-    /// (trust paths, peers, retry policy, limits, certificate and gap warning periods) and those that
+    /// (trust paths, peers, retry policy, limits, clock skew, certificate and gap warning periods) and those that
     /// need a restart; and `self` with only the applicable changes of `new` taken over.
     func merging(_ new: NodeConfiguration) -> (merged: NodeConfiguration, applied: [String], restartRequired: [String]) {
         var merged = self
@@ -96,7 +96,7 @@ extension NodeConfiguration {
         check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: true)
         check("limits.deliveryWindow", \.limits.deliveryWindow, live: true)
         check("limits.deliveryBatch", \.limits.deliveryBatch, live: true)
-        check("clockSkewSeconds", \.clockSkew, live: false)
+        check("clockSkewSeconds", \.clockSkew, live: true)
         // A hub's forwarding targets are fixed when its peer listener starts.
         if hub && applied.contains("peers") { restart.append("peers (hub forwarding)") }
         return (merged, applied, restart)

@@ -50,17 +50,22 @@ public struct MessageVerifier: Sendable {
     public static let maximumSize = 262_144
 
     public let trust: TrustStoreReference
-    /// Seconds a message's creation time may lie ahead of the verification time.
-    public let maximumClockSkew: Int64
     private let certificates = CertificateCache()
 
-    public init(trust: TrustStoreReference, maximumClockSkew: Int64 = 300) {
+    /// Verifies against the trust store `trust` holds at each call, and with its clock skew
+    /// allowance: replacing the store (a reload) changes both.
+    public init(trust: TrustStoreReference) {
         self.trust = trust
-        self.maximumClockSkew = maximumClockSkew
     }
 
     public init(trust: TrustStore) {
-        self.init(trust: TrustStoreReference(trust), maximumClockSkew: Int64(trust.maximumClockSkew))
+        self.init(trust: TrustStoreReference(trust))
+    }
+
+    /// Seconds a message's creation time may lie ahead of the verification time (SPEC.md §9.1 δ):
+    /// the current trust store's `maximumClockSkew`, which also bounds certificate and CRL times.
+    public var maximumClockSkew: Int64 {
+        Int64(trust.current.maximumClockSkew)
     }
 
     /// Verifies `bytes` as a Parley message received at `time` (SPEC.md §9.1 steps 1–4 and 6–17;

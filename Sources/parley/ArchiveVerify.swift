@@ -62,7 +62,7 @@ struct ArchiveVerify: ParsableCommand {
             throw CLIError(ExitStatus.noInput, "cannot read archive \(file): no such file, or no permission to read it")
         }
         let store = try TrustStore.load(anchorsPath: trust, crlPaths: crls, maximumClockSkew: TimeInterval(clockSkew))
-        let verifier = MessageVerifier(trust: TrustStoreReference(store), maximumClockSkew: Int64(clockSkew))
+        let verifier = MessageVerifier(trust: store)
         var progress = ProgressLine()
         let report = try ParleyStore.verifyArchive(at: file, verifier: verifier) { items in
             progress.show("verified \(items) items…")

@@ -156,7 +156,7 @@ struct Demo: AsyncParsableCommand {
         say("exported \(Self.sender)'s archive: \(summary.messages) messages, \(summary.receipts) receipts")
         let trust = try TrustStore.load(anchorsPath: pki.appendingPathComponent("trust/anchors.pem").path,
                                         crlPaths: [pki.appendingPathComponent("trust/crls.pem").path], maximumClockSkew: 300)
-        let report = try ParleyStore.verifyArchive(at: archive, verifier: MessageVerifier(trust: TrustStoreReference(trust), maximumClockSkew: 300))
+        let report = try ParleyStore.verifyArchive(at: archive, verifier: MessageVerifier(trust: trust))
         let passed = report.isValid && report.channelsWithGaps.isEmpty && report.unreceipted.isEmpty && report.archive.messages == 3 && report.archive.receipts == 6
         say(ArchiveVerify.text(report, file: archive, passed: passed))
         guard passed else {

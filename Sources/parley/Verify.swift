@@ -57,7 +57,7 @@ struct Verify: ParsableCommand {
             throw ValidationError("no --crl given: revocation must be checked, so a current CRL for every CA is required")
         }
         let store = try TrustStore.load(anchorsPath: trust, crlPaths: crls, maximumClockSkew: TimeInterval(clockSkew))
-        let verifier = MessageVerifier(trust: TrustStoreReference(store), maximumClockSkew: Int64(clockSkew))
+        let verifier = MessageVerifier(trust: store)
         let sent = try forMessage.map { path -> SentMessage in
             do {
                 return SentMessage(try verifier.verifyMessage(try readInput(path), at: time))

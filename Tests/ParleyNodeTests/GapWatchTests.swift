@@ -66,24 +66,3 @@ import Testing
         await ru.stop()
     }
 }
-
-/// Which changed keys a reload applies at once and which it reports as needing a restart.
-@Suite struct ReloadMergeTests {
-    @Test func liveKeysApplyAndTheOthersAreReported() throws {
-        let pki = try TestPKI.shared.get()
-        let running = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
-        var new = running
-        new.gapWarningSeconds = 5
-        new.certificateExpiryWarningDays = 10
-        new.limits.deliveryWindow = 4
-        new.limits.requestTimeout = 7
-        new.clockSkew = 60
-        new.listenPort = 9443
-        let (merged, applied, restart) = running.merging(new)
-        #expect(applied.sorted() == ["certificateExpiryWarningDays", "gapWarningSeconds", "limits.deliveryWindow", "limits.requestTimeoutSeconds"])
-        #expect(restart.sorted() == ["clockSkewSeconds", "listen.port"])
-        #expect(merged.gapWarningSeconds == 5 && merged.certificateExpiryWarningDays == 10)
-        #expect(merged.limits == new.limits)
-        #expect(merged.clockSkew == running.clockSkew && merged.listenPort == running.listenPort)
-    }
-}
