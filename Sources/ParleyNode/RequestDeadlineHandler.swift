@@ -4,8 +4,8 @@ import NIOHTTPTypes
 /// Bounds how long one request may hold a peer connection (SPEC.md §14.6). A request head must be
 /// complete within `headerTimeout` of its first bytes (or of the TLS handshake's last), the request
 /// body within `timeout` of the head, or the connection is closed; and a response written before
-/// the request body was read to its end (413, 415, 503, …) closes the connection after it is sent,
-/// instead of draining a body that a slow client may never finish. A connection with no request in
+/// the request body was read to its end (413, 415, 503, …) carries `Connection: close` and closes the
+/// connection after it is sent, instead of draining a body that a slow client may never finish. A connection with no request in
 /// progress that reads no complete request head for `idleTimeout` (counted from its opening or its
 /// last response) is closed too: bytes of an incomplete head do not keep it open.
 ///
@@ -92,7 +92,15 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        let part = unwrapOutboundIn(data)
+        if case .head(var response) = part, readingBody {
+            // This connection closes after the answer: say so (RFC 9112 §9.6), so that the client
+            // does not send its next request on it.
+            response.headerFields[.connection] = "close"
+            context.write(wrapOutboundOut(.head(response)), promise: promise)
+            return
+        }
+        guard case .end = part else {
             context.write(data, promise: promise)
             return
         }

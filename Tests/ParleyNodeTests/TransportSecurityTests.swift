@@ -116,6 +116,7 @@ import Testing
             let body = try await response.body.collect(upTo: 1 << 16)
             #expect(response.status.code == 503)
             #expect(String(buffer: body).contains("not received within"))
+            #expect(response.headers.first(name: "Connection") == "close", "the answer announces that the connection closes")
             #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
             // The same bytes sent at once are accepted.
             #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
