@@ -13,7 +13,8 @@
 #                   distribution package)
 #   --destdir DIR   stage everything under DIR (packaging, tests); also taken from $DESTDIR. Nothing
 #                   is run against the live system: no sysusers, tmpfiles, chown or daemon-reload.
-#   --no-build      do not run `swift build`; take the binaries from the build directory (or --bin-dir)
+#   --no-build      do not run `swift build`; take the binaries from the last build (.build-install/,
+#                   or --bin-dir)
 #   --bin-dir DIR   directory holding already built parleyd and parley (implies --no-build)
 #
 # PARLEY_SWIFT_BUILD_FLAGS: extra `swift build` flags (default --static-swift-stdlib; set it to ""
@@ -63,16 +64,26 @@ say() { echo "install.sh: $*"; }
 # options). The Swift runtime and Foundation are linked statically by default, so the installed
 # binaries do not depend on where the toolchain lives (a toolchain under /root or /home would be
 # invisible to the service with ProtectHome=yes) and survive a toolchain upgrade or removal.
+# Always a clean build, in a build directory of its own (.build-install/, the developer's .build/
+# is left alone): an incremental build after an update can leave an executable compiled against
+# an old memory layout of a changed type in a lower module (SwiftPM does not always rebuild it),
+# and such a parleyd crashes at start.
 read -r -a SWIFT_FLAGS <<< "${PARLEY_SWIFT_BUILD_FLAGS---static-swift-stdlib}"
-swift_build() {
+SCRATCH="$REPO/.build-install"
+as_builder() {
     if [ "$LIVE" = yes ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-        # Build as the invoking user, so .build/ does not end up owned by root.
-        sudo -u "$SUDO_USER" swift build --package-path "$REPO" -c release ${SWIFT_FLAGS[@]+"${SWIFT_FLAGS[@]}"} "$@"
+        # Build as the invoking user, so the build directory does not end up owned by root.
+        sudo -u "$SUDO_USER" "$@"
     else
-        swift build --package-path "$REPO" -c release ${SWIFT_FLAGS[@]+"${SWIFT_FLAGS[@]}"} "$@"
+        "$@"
     fi
 }
+swift_build() {
+    as_builder swift build --package-path "$REPO" --scratch-path "$SCRATCH" -c release ${SWIFT_FLAGS[@]+"${SWIFT_FLAGS[@]}"} "$@"
+}
 if [ "$BUILD" = yes ]; then
+    say "removing the previous build's products (swift package clean --scratch-path $SCRATCH)"
+    as_builder swift package --package-path "$REPO" --scratch-path "$SCRATCH" clean
     for product in parleyd parley; do
         say "building $product (swift build -c release ${SWIFT_FLAGS[*]} --product $product)"
         swift_build --product "$product"
