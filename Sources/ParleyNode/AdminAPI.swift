@@ -45,25 +45,20 @@ public enum AdminAPI {
                     let queued = try await node.submit(try Composition(document: document))
                     return json(queuedJSON(queued), status: .created)
                 }
-                // Several drafts: each queued or refused on its own, concurrently (one transaction).
+                // Several drafts: each queued or refused on its own, numbered in array order (in
+                // one transaction when all are valid).
                 guard (1...maximumDrafts).contains(drafts.count) else {
                     throw Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
                                   detail: "an array of drafts holds 1 to \(maximumDrafts) drafts, not \(drafts.count)")
                 }
-                let outcomes = await withTaskGroup(of: (Int, JSONValue, Bool).self) { group in
-                    for (index, draft) in drafts.enumerated() {
-                        group.addTask {
-                            do {
-                                let queued = try await node.submit(try Composition(document: draft))
-                                return (index, queuedJSON(queued), true)
-                            } catch {
-                                return (index, .object([("problem", draftProblem(error).jsonValue)]), false)
-                            }
-                        }
+                let parsed = drafts.map { draft in Result { try Composition(document: draft) } }
+                var submitted = await node.submit(parsed.compactMap { try? $0.get() })[...]
+                let outcomes = parsed.map { parsing -> (result: JSONValue, queued: Bool) in
+                    let outcome = parsing.flatMap { _ in submitted.popFirst()! }
+                    switch outcome {
+                    case .success(let queued): return (queuedJSON(queued), true)
+                    case .failure(let error): return (.object([("problem", draftProblem(error).jsonValue)]), false)
                     }
-                    var outcomes = [(result: JSONValue, queued: Bool)](repeating: (.null, false), count: drafts.count)
-                    for await (index, result, queued) in group { outcomes[index] = (result, queued) }
-                    return outcomes
                 }
                 let queued = outcomes.filter(\.queued).count
                 return json(.object([("queued", .number(String(queued))), ("refused", .number(String(drafts.count - queued))),

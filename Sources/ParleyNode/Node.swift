@@ -114,6 +114,26 @@ public final class Node: Sendable {
         }
     }
 
+    /// Several composition documents at once (the admin API's array of drafts): each is numbered,
+    /// signed and stored in the order given, or refused on its own (an invalid one consumes no
+    /// number), in as few transactions as fit. One outcome per composition, in order.
+    public func submit(_ compositions: [Composition], at time: UTCTime = .now) async -> [Result<QueuedMessage, any Error>] {
+        let pending = compositions.map { composition in
+            PendingSubmission(recipients: composition.recipients, time: time) { sequences in
+                try composition.envelope(sender: self.participant, sequences: sequences, now: time, newID: MessageID.generate(at: time))
+            }
+        }
+        let outcomes = await submissions.submitAll(pending)
+        var recipients = Set<String>()
+        for (outcome, submission) in zip(outcomes, pending) {
+            guard case .success(let queued) = outcome else { continue }
+            logger.info("queued a message for \(submission.recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
+            recipients.formUnion(submission.recipients.map(\.rawValue))
+        }
+        if !recipients.isEmpty { delivery.wake(recipients.sorted()) }
+        return outcomes
+    }
+
     /// Allocates the channel numbers, builds and signs the envelope and stores it, in one transaction:
     /// if building or signing throws, nothing is stored and no number is used.
     private func enqueue(recipients: [ParticipantID], at time: UTCTime,

@@ -233,16 +233,21 @@ import Glibc
         let good = preLaunchComposition(recipients: ["RU-NRRC"])
         var bad = good
         bad["type"] = "no-such-type"
-        let (status, answer) = try await postDrafts([good, bad, good, good])
+        // Refused only when its envelope is built, inside the transaction (the window opens within
+        // the notice period and it is not marked late): the others of the batch are still queued.
+        let late = preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false)
+        let (status, answer) = try await postDrafts([good, bad, good, late, good])
         #expect(status == 200, "not all were queued: 200, not 201")
-        #expect(answer["queued"] as? Int == 3 && answer["refused"] as? Int == 1, "\(answer)")
+        #expect(answer["queued"] as? Int == 3 && answer["refused"] as? Int == 2, "\(answer)")
         let results = try #require(answer["results"] as? [[String: Any]])
-        #expect(results.count == 4)
+        #expect(results.count == 5)
         let problem = try #require(results[1]["problem"] as? [String: Any])
         #expect(problem["status"] as? Int == 400 && (problem["detail"] as? String ?? "").contains("type"), "\(problem)")
-        // The valid drafts got consecutive numbers on the channel; the refused one consumed none.
+        let lateProblem = try #require(results[3]["problem"] as? [String: Any], "\(results[3])")
+        #expect(lateProblem["status"] as? Int == 400 && (lateProblem["detail"] as? String ?? "").contains("late"), "\(lateProblem)")
+        // The valid drafts got consecutive numbers on the channel, in array order; the refused ones consumed none.
         let numbers = results.compactMap { ($0["sequenceNumbers"] as? [String: Any])?["RU-NRRC"] as? Int }
-        #expect(numbers.sorted() == [1, 2, 3])
+        #expect(numbers == [1, 2, 3])
         let ids = try results.compactMap { $0["id"] as? String }.map { try MessageID(hex: $0) }
         #expect(try ids.allSatisfy { try us.node.store.message($0) != nil })
 

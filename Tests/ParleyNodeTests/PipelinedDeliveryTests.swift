@@ -45,6 +45,40 @@ import Testing
         #expect(sizes.count < 50, "100 concurrent requests took \(sizes.count) transactions: \(sizes)")
     }
 
+    @Test func submitAllReturnsEachOutcomeInOrderAcrossSeveralCommits() async throws {
+        let batches = Mutex<[[Int]]>([])
+        let committer = GroupCommitter<Int, Int>(label: "test", maximumBatch: 64) { requests in
+            batches.withLock { $0.append(requests) }
+            return GroupCommitter<Int, Int>.isolating(
+                requests,
+                batch: { batch in
+                    guard !batch.contains(13) else { throw Problem.internalError("13 is refused") }
+                    return batch.map { $0 * 2 }
+                },
+                single: { request in
+                    guard request != 13 else { throw Problem.internalError("13 is refused") }
+                    return request * 2
+                })
+        }
+        // 150 at once, with single submissions from other tasks in between.
+        async let singles = withTaskGroup(of: Int?.self) { group in
+            for n in 1_000..<1_020 { group.addTask { try? await committer.submit(n) } }
+            return await group.reduce(into: [Int?]()) { $0.append($1) }
+        }
+        let results = await committer.submitAll(Array(0..<150))
+        #expect(results.count == 150)
+        for (n, result) in results.enumerated() {
+            #expect((try? result.get()) == (n == 13 ? nil : n * 2), "request \(n)")
+        }
+        #expect(await singles.compactMap { $0 }.sorted() == (1_000..<1_020).map { $0 * 2 })
+        let committed = batches.withLock { $0 }
+        #expect(committed.allSatisfy { $0.count <= 64 })
+        // The batch's requests went to the commits in the order given.
+        let mine: [Int] = committed.flatMap { $0 }.filter { $0 < 1_000 }
+        #expect(mine == Array(0..<150))
+        #expect(await committer.submitAll([]).isEmpty)
+    }
+
     @Test func concurrentDraftsGetConsecutiveNumbersAndAnInvalidOneConsumesNone() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
