@@ -13,8 +13,8 @@
 #                   distribution package)
 #   --destdir DIR   stage everything under DIR (packaging, tests); also taken from $DESTDIR. Nothing
 #                   is run against the live system: no sysusers, tmpfiles, chown or daemon-reload.
-#   --no-build      do not run `swift build`; take the binaries from the last build (.build-install/,
-#                   or --bin-dir)
+#   --no-build      do not run `swift build`; take the binaries from install.sh's last build
+#                   (.build-install/), or from --bin-dir
 #   --bin-dir DIR   directory holding already built parleyd and parley (implies --no-build)
 #
 # PARLEY_SWIFT_BUILD_FLAGS: extra `swift build` flags (default --static-swift-stdlib; set it to ""
@@ -70,18 +70,23 @@ say() { echo "install.sh: $*"; }
 # and such a parleyd crashes at start.
 read -r -a SWIFT_FLAGS <<< "${PARLEY_SWIFT_BUILD_FLAGS---static-swift-stdlib}"
 SCRATCH="$REPO/.build-install"
+BUILDER=$(id -un)
+if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    # Build as the user who ran sudo, so the build directory does not end up owned by root.
+    BUILDER=$SUDO_USER
+fi
 as_builder() {
-    if [ "$LIVE" = yes ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-        # Build as the invoking user, so the build directory does not end up owned by root.
-        sudo -u "$SUDO_USER" "$@"
-    else
-        "$@"
-    fi
+    if [ "$BUILDER" != "$(id -un)" ]; then sudo -u "$BUILDER" "$@"; else "$@"; fi
 }
 swift_build() {
     as_builder swift build --package-path "$REPO" --scratch-path "$SCRATCH" -c release ${SWIFT_FLAGS[@]+"${SWIFT_FLAGS[@]}"} "$@"
 }
 if [ "$BUILD" = yes ]; then
+    if [ -e "$SCRATCH" ] && [ "$(stat -c %U "$SCRATCH")" != "$BUILDER" ]; then
+        echo "install.sh: $SCRATCH belongs to $(stat -c %U "$SCRATCH"), but the build runs as $BUILDER:" \
+             "remove it (rm -rf $SCRATCH) or run install.sh as that user" >&2
+        exit 1
+    fi
     say "removing the previous build's products (swift package clean --scratch-path $SCRATCH)"
     as_builder swift package --package-path "$REPO" --scratch-path "$SCRATCH" clean
     for product in parleyd parley; do

@@ -45,8 +45,8 @@ public enum AdminAPI {
                     let queued = try await node.submit(try Composition(document: document))
                     return json(queuedJSON(queued), status: .created)
                 }
-                // Several drafts: each queued or refused on its own, numbered in array order (in
-                // one transaction when all are valid).
+                // Several drafts: each queued or refused on its own, numbered in array order, in as
+                // few transactions as the submission committer allows.
                 guard (1...maximumDrafts).contains(drafts.count) else {
                     throw Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
                                   detail: "an array of drafts holds 1 to \(maximumDrafts) drafts, not \(drafts.count)")

@@ -132,6 +132,12 @@ extension Node {
             report.trustSummary = "\(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs"
         } catch {
             report.trustError = "\(error)"
+            // δ lives in the trust stores, which were not replaced: the old value stays in force.
+            if let index = report.applied.firstIndex(of: "clockSkewSeconds") {
+                report.applied.remove(at: index)
+                report.restartRequired.append("clockSkewSeconds (trust not reloaded; reload again once the trust files read)")
+                current.withLock { $0.clockSkew = Int(signingTrust.current.maximumClockSkew) }
+            }
         }
         report.health = healthProblems()
         lastReload.withLock { $0 = (Date(), report) }

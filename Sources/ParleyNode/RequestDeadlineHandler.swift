@@ -31,6 +31,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var idleDeadline: Scheduled<Void>?
     /// A part was passed on since the last read completed.
     private var partRead = false
+    /// The response being written was announced with `Connection: close`.
+    private var closeAfterResponse = false
 
     init(timeout: TimeAmount, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.timeout = timeout
@@ -94,8 +96,10 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let part = unwrapOutboundIn(data)
         if case .head(var response) = part, readingBody {
-            // This connection closes after the answer: say so (RFC 9112 §9.6), so that the client
-            // does not send its next request on it.
+            // An answer before the whole body was read: the connection closes after it (even if
+            // the body completes meanwhile). Say so (RFC 9112 §9.6), so that the client does not
+            // send its next request on it.
+            closeAfterResponse = true
             response.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(response)), promise: promise)
             return
@@ -105,7 +109,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         requestsOpen = max(0, requestsOpen - 1)
-        guard readingBody else {
+        guard readingBody || closeAfterResponse else {
             if requestsOpen == 0 { armIdleDeadline(context) }
             context.write(data, promise: promise)
             return

@@ -125,8 +125,9 @@ public struct MessageVerifier: Sendable {
         if let recipient, !identity.recipients.contains(where: { $0.participant == recipient }) {
             throw ProtocolError(.notARecipient, field: "recipients", "the message is addressed to \(identity.recipients.map(\.participant.rawValue).joined(separator: ", ")), not to \(recipient)")
         }
-        guard identity.created.secondsSince1970 <= time.secondsSince1970 + maximumClockSkew else {
-            throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(maximumClockSkew) s after the receive time \(time); check both clocks (NTP)")
+        let skew = maximumClockSkew
+        guard identity.created.secondsSince1970 <= time.secondsSince1970 + skew else {
+            throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(skew) s after the receive time \(time); check both clocks (NTP)")
         }
         if let bodyError { throw bodyError }
         return VerifiedMessage(bytes: bytes, envelope: envelope!, algorithm: algorithm, signer: signer)

@@ -239,9 +239,10 @@ struct Reload: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make the local parleyd read its configuration file, trust anchors and CRLs again (as SIGHUP).",
         discussion: """
-        Applied at once: trust anchors and CRLs, peers (added, removed, new URL), the retry policy \
-        and certificateExpiryWarningDays. Other changed keys (listen addresses, admin socket, keys \
-        and certificates, limits, hub mode, clock skew…) are listed as needing a restart and keep \
+        Applied at once: trust anchors and CRLs, peers (added, removed, new URL), the retry policy, \
+        limits, clockSkewSeconds, certificateExpiryWarningDays and gapWarningSeconds. Other changed \
+        keys (participant, keys and certificates, listen addresses, admin socket, metrics listener, \
+        data directory, hub mode, acceptForwardedFrom) are listed as needing a restart and keep \
         their running value. A file with problems changes nothing: every problem is printed and \
         the running configuration stays (trust is still re-read from the paths in use).
 

@@ -34,7 +34,7 @@ import Testing
         #expect(server.connections.withLock { $0 } == 3)
         #expect(server.unanswered.withLock { $0 } == 2)
         await client.shutdown()
-        try await server.channel.close()
+        await server.stop()
     }
 }
 
@@ -45,6 +45,7 @@ private struct ClosingServer {
     let port: Int
     let connections: Arc<Int>
     let unanswered: Arc<Int>
+    let children: Arc<[any Channel]>
 
     final class Arc<Value: Sendable>: Sendable {
         let mutex: Mutex<Value>
@@ -56,10 +57,11 @@ private struct ClosingServer {
         let tls = TLSConfiguration.makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) },
                                                            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
         let context = try NIOSSLContext(configuration: tls)
-        let connections = Arc(0), unanswered = Arc(0)
+        let connections = Arc(0), unanswered = Arc(0), children = Arc<[any Channel]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 connections.withLock { $0 += 1 }
+                children.withLock { $0.append(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -67,7 +69,14 @@ private struct ClosingServer {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return ClosingServer(channel: channel, port: try #require(channel.localAddress?.port), connections: connections, unanswered: unanswered)
+        return ClosingServer(channel: channel, port: try #require(channel.localAddress?.port), connections: connections,
+                             unanswered: unanswered, children: children)
+    }
+
+    /// Closes the listener and every connection it accepted.
+    func stop() async {
+        try? await channel.close()
+        for child in children.withLock({ $0 }) { try? await child.close() }
     }
 
     final class Handler: ChannelInboundHandler {
