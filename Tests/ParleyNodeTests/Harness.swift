@@ -99,6 +99,29 @@ func writeConfigurationFile(_ path: String, _ pki: TestPKI, _ participant: Strin
     try Data(("{" + json + "}").utf8).write(to: URL(fileURLWithPath: path))
 }
 
+/// A configuration file for `participant` in `directory` (`<ID>.json`, data directory `<ID>/`,
+/// admin socket `<ID>-admin.sock`) that a test writes, and rewrites before a reload.
+struct ConfigurationFile {
+    let path: String
+    let write: (_ members: [String]) throws -> Void
+
+    init(_ pki: TestPKI, _ participant: String, port: Int, directory: URL) throws {
+        let dataDirectory = directory.appendingPathComponent(participant).path
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("\(participant).json").path
+        self.path = path
+        write = { members in
+            try writeConfigurationFile(path, pki, participant, port: port, adminSocket: "\(directory.path)/\(participant)-admin.sock",
+                                       dataDirectory: dataDirectory, members: members)
+        }
+    }
+
+    /// The file as parleyd reads it (resources checked).
+    func load() async throws -> NodeConfiguration {
+        try await NodeConfiguration.load(file: path, environment: [:], checkResources: true)
+    }
+}
+
 /// A node running its services in a ServiceGroup inside the test process.
 final class RunningNode: Sendable {
     let node: Node

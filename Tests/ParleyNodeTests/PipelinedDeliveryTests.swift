@@ -17,11 +17,11 @@ import Testing
         try Composition(json: Array(try JSONSerialization.data(withJSONObject: document)))
     }
 
-    @Test func groupCommitBatchesConcurrentRequestsAndIsolatesAFailingOne() async throws {
-        let batches = Mutex<[Int]>([])
-        let committer = GroupCommitter<Int, Int>(label: "test") { requests in
-            batches.withLock { $0.append(requests.count) }
-            usleep(5_000)  // a slow commit: later requests gather meanwhile
+    /// A committer whose commit doubles each request and refuses 13 (failing the batch holding
+    /// it, so that the requests are retried one by one); `observe` sees each batch first.
+    static func doublingCommitter(maximumBatch: Int = 256, observe: @escaping @Sendable ([Int]) -> Void) -> GroupCommitter<Int, Int> {
+        GroupCommitter<Int, Int>(label: "test", maximumBatch: maximumBatch) { requests in
+            observe(requests)
             return GroupCommitter<Int, Int>.isolating(
                 requests,
                 batch: { batch in
@@ -32,6 +32,14 @@ import Testing
                     guard request != 13 else { throw Problem.internalError("13 is refused") }
                     return request * 2
                 })
+        }
+    }
+
+    @Test func groupCommitBatchesConcurrentRequestsAndIsolatesAFailingOne() async throws {
+        let batches = Mutex<[Int]>([])
+        let committer = Self.doublingCommitter { requests in
+            batches.withLock { $0.append(requests.count) }
+            usleep(5_000)  // a slow commit: later requests gather meanwhile
         }
         let results = await withTaskGroup(of: (Int, Int?).self) { group in
             for n in 0..<100 { group.addTask { (n, try? await committer.submit(n)) } }
@@ -47,19 +55,7 @@ import Testing
 
     @Test func submitAllReturnsEachOutcomeInOrderAcrossSeveralCommits() async throws {
         let batches = Mutex<[[Int]]>([])
-        let committer = GroupCommitter<Int, Int>(label: "test", maximumBatch: 64) { requests in
-            batches.withLock { $0.append(requests) }
-            return GroupCommitter<Int, Int>.isolating(
-                requests,
-                batch: { batch in
-                    guard !batch.contains(13) else { throw Problem.internalError("13 is refused") }
-                    return batch.map { $0 * 2 }
-                },
-                single: { request in
-                    guard request != 13 else { throw Problem.internalError("13 is refused") }
-                    return request * 2
-                })
-        }
+        let committer = Self.doublingCommitter(maximumBatch: 64) { requests in batches.withLock { $0.append(requests) } }
         // 150 at once, with single submissions from other tasks in between.
         async let singles = withTaskGroup(of: Int?.self) { group in
             for n in 1_000..<1_020 { group.addTask { try? await committer.submit(n) } }

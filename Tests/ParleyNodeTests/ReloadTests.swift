@@ -35,14 +35,10 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let file = directory.appendingPathComponent("ru.json").path
-        func write(skew: Int) throws {
-            try writeConfigurationFile(file, pki, "RU-NRRC", port: port, adminSocket: "\(directory.path)/ru-admin.sock",
-                                       dataDirectory: directory.appendingPathComponent("RU-NRRC").path, members: [#""clockSkewSeconds": \#(skew)"#])
-        }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("RU-NRRC"), withIntermediateDirectories: true)
+        let file = try ConfigurationFile(pki, "RU-NRRC", port: port, directory: directory)
+        func write(skew: Int) throws { try file.write([#""clockSkewSeconds": \#(skew)"#]) }
         try write(skew: 300)
-        let ru = try await RunningNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true), configurationFile: file)
+        let ru = try await RunningNode(try await file.load(), configurationFile: file.path)
         let identity = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"), chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))

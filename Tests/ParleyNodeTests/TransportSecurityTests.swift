@@ -21,10 +21,8 @@ import Testing
         return .init(tlsConfiguration: tls)
     }
 
-    /// Sends the start of a request head over a fresh mutual-TLS connection as US-NRRC, then one
-    /// more header byte every 0.2 s; returns how long the server kept the connection open (at most
-    /// `limit`).
-    func trickleHead(_ pki: TestPKI, port: Int, limit: Duration) async throws -> Duration {
+    /// A fresh mutual-TLS connection to the node at `port`, as US-NRRC, for raw bytes.
+    func rawConnection(_ pki: TestPKI, port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
         var tls = try #require(try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
                                           key: pki.path("participants/US-NRRC/tls.key"), pki: pki).tlsConfiguration)
         tls.certificateVerification = .noHostnameVerification
@@ -36,6 +34,14 @@ import Testing
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+        return channel
+    }
+
+    /// Sends the start of a request head over a fresh mutual-TLS connection as US-NRRC, then one
+    /// more header byte every 0.2 s; returns how long the server kept the connection open (at most
+    /// `limit`).
+    func trickleHead(_ pki: TestPKI, port: Int, limit: Duration) async throws -> Duration {
+        let channel = try await rawConnection(pki, port: port)
         let start = ContinuousClock.now
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: "POST /v1/messages HTTP/1.1\r\nHost: ru\r\nX-Slow: "))
@@ -62,17 +68,7 @@ import Testing
     /// (or, when none comes, within `limit`).
     func exchange(_ pki: TestPKI, port: Int, bytes: [UInt8], closeWithin: Duration, limit: Duration = .seconds(20)) async throws
         -> (head: String, closed: Bool) {
-        var tls = try #require(try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
-                                          key: pki.path("participants/US-NRRC/tls.key"), pki: pki).tlsConfiguration)
-        tls.certificateVerification = .noHostnameVerification
-        let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await rawConnection(pki, port: port)
         /// The head, once the bytes read hold a whole response (head and Content-Length bytes of body).
         @Sendable func completeHead(_ read: [UInt8]) -> String? {
             guard let end = read.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
@@ -227,15 +223,10 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let file = directory.appendingPathComponent("ru.json").path
-        func write(limits: String) throws {
-            try writeConfigurationFile(file, pki, "RU-NRRC", port: port, adminSocket: "\(directory.path)/ru-admin.sock",
-                                       dataDirectory: directory.appendingPathComponent("RU-NRRC").path, members: [#""limits": \#(limits)"#])
-        }
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("RU-NRRC"), withIntermediateDirectories: true)
+        let file = try ConfigurationFile(pki, "RU-NRRC", port: port, directory: directory)
+        func write(limits: String) throws { try file.write([#""limits": \#(limits)"#]) }
         try write(limits: #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 8}"#)
-        let ru = try await RunningNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true),
-                                       configurationFile: file)
+        let ru = try await RunningNode(try await file.load(), configurationFile: file.path)
         let message = try signedMessage(pki, to: "RU-NRRC")
         #expect(message.count > 1_100)
         let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
