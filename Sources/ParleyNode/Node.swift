@@ -109,9 +109,7 @@ public final class Node: Sendable {
 
     /// As `submit(_ draft:)` for a composition document (NOTIFICATIONS.md §2). Errors name the field.
     public func submit(_ composition: Composition, at time: UTCTime = .now) async throws -> QueuedMessage {
-        try await enqueue(recipients: composition.recipients, at: time) { sequences in
-            try composition.envelope(sender: self.participant, sequences: sequences, now: time, newID: MessageID.generate(at: time))
-        }
+        try await submit([composition], at: time)[0].get()
     }
 
     /// Several composition documents at once (the admin API's array of drafts): each is numbered,
@@ -127,7 +125,7 @@ public final class Node: Sendable {
         var recipients = Set<String>()
         for (outcome, submission) in zip(outcomes, pending) {
             guard case .success(let queued) = outcome else { continue }
-            logger.info("queued a message for \(submission.recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
+            logQueued(queued, submission.recipients)
             recipients.formUnion(submission.recipients.map(\.rawValue))
         }
         if !recipients.isEmpty { delivery.wake(recipients.sorted()) }
@@ -139,9 +137,13 @@ public final class Node: Sendable {
     private func enqueue(recipients: [ParticipantID], at time: UTCTime,
                          envelope make: @escaping @Sendable ([ParticipantID: UInt64]) throws -> Envelope) async throws -> QueuedMessage {
         let queued = try await submissions.submit(PendingSubmission(recipients: recipients, time: time, make: make))
-        logger.info("queued a message for \(recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
+        logQueued(queued, recipients)
         delivery.wake(recipients.map(\.rawValue))
         return queued
+    }
+
+    private func logQueued(_ queued: QueuedMessage, _ recipients: [ParticipantID]) {
+        logger.info("queued a message for \(recipients.map(\.rawValue).joined(separator: ", "))", metadata: ["message": "\(queued.id)"])
     }
 
     struct PendingSubmission: Sendable {
