@@ -296,13 +296,11 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
+    /// Waits `duration`, or until `bell` rings, or until the service is told to stop.
     private func idle(_ bell: Doorbell?, for duration: Duration) async {
-        let step = Duration.milliseconds(25)
-        var waited = Duration.zero
-        while waited < duration, !stopping {
-            if let bell, bell.take() { bell.ring(); return }
-            try? await Task.sleep(for: min(step, duration - waited))
-            waited += step
+        guard !stopping else { return }
+        await cancelWhenGracefulShutdown {
+            if let bell { await bell.wait(timeout: duration) } else { try? await Task.sleep(for: duration) }
         }
     }
 

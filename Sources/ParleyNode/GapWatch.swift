@@ -35,7 +35,7 @@ final class GapWatch: Service, Sendable {
             } catch {
                 logger.error("cannot read the open gaps of incoming channels: \(error)")
             }
-            try? await Task.sleep(for: .seconds(min(5, max(0.2, threshold / 4))))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(5, max(0.2, threshold / 4)))) }
         }
     }
 

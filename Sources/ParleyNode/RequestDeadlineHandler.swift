@@ -118,6 +118,22 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
+    /// Closing, the server sends its TLS close_notify and waits for the client's before the connection
+    /// ends. Two things keep that wait from ending at once, so that a closed connection (and a
+    /// stopping daemon) would be held for NIOSSL's 5 s shutdown timeout: reads are made on demand here
+    /// (NIOAsyncChannel) and none is asked for once the connection is closing, and with remote
+    /// half-closure allowed (Hummingbird's default) NIOSSL takes the client's close_notify for a
+    /// half-close instead of the end of its own shutdown.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, context.channel.isActive else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
+        context.close(mode: mode, promise: promise)
+        context.read()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelDeadlines()
     }

@@ -5,10 +5,11 @@ import FoundationNetworking
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 @testable import ParleyNode
 import Testing
 
-/// The `parleyd` executable: `--check-config` exit codes and SIGTERM.
+/// The `parleyd` executable: `--check-config` exit codes, SIGHUP and SIGTERM.
 @Suite(.serialized) struct DaemonTests {
     static var parleyd: URL {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -152,5 +153,42 @@ import Testing
         #expect(text.contains("trust reloaded"), "\(text)")
         #expect(text.contains("reloaded, applied retry.initialSeconds"), "\(text)")
         #expect(text.contains("used only after a restart (systemctl restart parleyd): listen.host"), "\(text)")
+    }
+
+    /// A peer keeps its connection open between deliveries. On SIGTERM the node closes it with a TLS
+    /// close_notify; the stop must not wait for NIOSSL's 5 s shutdown timeout (nor for a service's
+    /// sleep): systemd's restart, and the time the node does not listen, depend on it.
+    @Test func sigtermStopsPromptlyWhileAPeerHoldsAKeptAliveConnection() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = Self.parleyd
+        process.arguments = ["--config", try configFile(pki, directory: directory, port: port)]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await waitUntil("the peer listener") { isListening(port: port) }
+
+        let connection = try await rawTLSConnection(pki, port: port, as: "RU-NRRC")
+        try await connection.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "GET /v1/health HTTP/1.1\r\nHost: us-nrrc\r\n\r\n"))
+            var answer = ""
+            var parts = inbound.makeAsyncIterator()
+            while !answer.contains("\r\n\r\n"), let part = try await parts.next() { answer += String(buffer: part) }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            // The connection stays open, read as a client would (so the server's close_notify is answered).
+            let drained = Task { while (try? await parts.next()) != nil {} }
+            try await Task.sleep(for: .milliseconds(300))
+            let start = ContinuousClock.now
+            kill(process.processIdentifier, SIGTERM)
+            try await waitUntil("parleyd to exit", timeout: .seconds(15)) { !process.isRunning }
+            let stopping = ContinuousClock.now - start
+            _ = await drained.value
+            #expect(process.terminationStatus == 0)
+            #expect(stopping < .seconds(3), "parleyd took \(stopping) to stop")
+        }
     }
 }

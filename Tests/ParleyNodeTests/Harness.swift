@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import ParleyCodec
 import ParleyCrypto
@@ -56,6 +57,20 @@ func freePort() throws -> Int {
     }
     precondition(bound)
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether something accepts TCP connections on the loopback `port`.
+func isListening(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
 }
 
 /// Configuration for one participant of the test PKI, listening on `port`, with `peers` (id → port).
@@ -220,7 +235,31 @@ func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, lat
             "remarks": ["lang": "en", "text": "Routine test launch."]]
 }
 
-/// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
+/// A client TLS configuration trusting the test PKI's anchors and presenting `chain` and `key`.
+func mutualTLSConfiguration(certificate chain: String, key: String, pki: TestPKI) throws -> TLSConfiguration {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
+    tls.certificateChain = try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) }
+    tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+    return tls
+}
+
+/// A fresh mutual-TLS connection to the node at `port`, presenting `participant`'s TLS certificate,
+/// for raw bytes. Reads are made only while its inbound stream is iterated.
+func rawTLSConnection(_ pki: TestPKI, port: Int, as participant: String) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    var tls = try mutualTLSConfiguration(certificate: pki.path("participants/\(participant)/tls-chain.pem"),
+                                         key: pki.path("participants/\(participant)/tls.key"), pki: pki)
+    tls.certificateVerification = .noHostnameVerification
+    let context = try NIOSSLContext(configuration: tls)
+    return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+}
+
 /// Runs `body` with a new HTTPClient and shuts it down on every path, awaiting the shutdown: a client
 /// released while its shutdown is still running traps (AsyncHTTPClient checks it in `deinit`).
 /// Kept-alive connections are dropped after a second idle, before any test node's idle timeout
@@ -239,6 +278,7 @@ func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body
     }
 }
 
+/// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
 func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String,
           headers: [(String, String)] = []) async throws -> (UInt, [UInt8], String?) {
     var request = HTTPClientRequest(url: url)

@@ -14,27 +14,12 @@ import Testing
 @Suite(.serialized) struct TransportSecurityTests {
     /// An HTTP client configuration presenting `chain` and `key` (for `withHTTPClient`).
     func client(certificate chain: String, key: String, pki: TestPKI) throws -> HTTPClient.Configuration {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
-        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) }
-        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
-        return .init(tlsConfiguration: tls)
+        .init(tlsConfiguration: try mutualTLSConfiguration(certificate: chain, key: key, pki: pki))
     }
 
     /// A fresh mutual-TLS connection to the node at `port`, as US-NRRC, for raw bytes.
     func rawConnection(_ pki: TestPKI, port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-        var tls = try #require(try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
-                                          key: pki.path("participants/US-NRRC/tls.key"), pki: pki).tlsConfiguration)
-        tls.certificateVerification = .noHostnameVerification
-        let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        return channel
+        try await rawTLSConnection(pki, port: port, as: "US-NRRC")
     }
 
     /// Sends the start of a request head over a fresh mutual-TLS connection as US-NRRC, then one
