@@ -311,6 +311,14 @@ public final class DeliveryService: Service, Sendable {
         return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
     }
 
+    /// Seconds until the next attempt after `attempts` failed ones: the backoff, or the peer's
+    /// `Retry-After` when that is longer (up to `retry.maximumIntervalSeconds`). Retry-After is a
+    /// floor, not a replacement: a hub answering 502 with `Retry-After: 30` for a recipient that is down
+    /// for hours does not hold its senders at one attempt every 30 s.
+    func retryDelay(attempts: Int, retryAfter: TimeInterval?) -> TimeInterval {
+        max(min(retryAfter ?? 0, configuration.retry.maximumInterval), backoff(attempts: attempts))
+    }
+
     /// Splits deliveries (in channel order) into requests: batches of up to `batchSize` messages
     /// and `MessageBatch.maximumSize` bytes, or one message each for a peer without batches.
     func requests(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer) -> [[DueDelivery]] {
@@ -352,10 +360,12 @@ public final class DeliveryService: Service, Sendable {
         }
         guard !messages.isEmpty else { return nil }
         let answers: [AttemptAnswer]
+        var failedAsAWhole = false
         if messages.count == 1 {
             answers = [await post(messages[0].0.bytes, to: peer, client: client, log: log)]
-        } else if let batchAnswers = await postBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
-            answers = batchAnswers
+        } else if let batch = await postBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
+            answers = batch.answers
+            failedAsAWhole = batch.failedAsAWhole
         } else {
             // The peer has no batch endpoint: one request per message, concurrently (still in channel order).
             answers = await withTaskGroup(of: (Int, AttemptAnswer).self) { group in
@@ -366,11 +376,13 @@ public final class DeliveryService: Service, Sendable {
                 for await (index, answer) in group { answers[index] = answer }
                 return answers
             }
+            failedAsAWhole = answers.allSatisfy { if case .transport = $0 { true } else { false } }
         }
         // Settled concurrently, so that their receipts share one transaction.
         return await withTaskGroup(of: Date?.self) { group in
-            for ((delivery, sent), answer) in zip(messages, answers) {
-                group.addTask { await self.settle(delivery, sent: sent, answer: answer, peer: peer, log: log) }
+            for (index, ((delivery, sent), answer)) in zip(messages, answers).enumerated() {
+                let failure = failedAsAWhole && messages.count > 1 ? (index: index, count: messages.count) : nil
+                group.addTask { await self.settle(delivery, sent: sent, answer: answer, peer: peer, log: log, requestFailure: failure) }
             }
             var earliest: Date?
             for await next in group {
@@ -426,7 +438,9 @@ public final class DeliveryService: Service, Sendable {
 
     /// `POST /v1/messages/batch` (SPEC.md §12.8): one answer per message, or nil when the peer has
     /// no batch endpoint (404 or 405; remembered, the messages are then sent one by one).
-    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> [AttemptAnswer]? {
+    /// `failedAsAWhole`: no answer, or an HTTP error to the whole request (the same for every message).
+    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async
+        -> (answers: [AttemptAnswer], failedAsAWhole: Bool)? {
         let all: AttemptAnswer
         do {
             let response = try await client.post(try endpoint(peer), path: PeerClient.path("/v1/messages/batch", under: peer.url),
@@ -438,14 +452,15 @@ public final class DeliveryService: Service, Sendable {
             switch response.status {
             case 200:
                 do {
-                    return try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items.map { item in
+                    let items = try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items
+                    return (items.map { item in
                         switch item {
                         case .receipt(let bytes): return .receipt(bytes)
                         case .problem(let problem):
                             return .problem(status: UInt(problem.status), detail: "\(problem.name): \(problem.detail)",
                                             retryAfter: problem.retryAfter.map(TimeInterval.init))
                         }
-                    }
+                    }, false)
                 } catch {
                     all = .invalid("HTTP 200 to a batch without a valid batch answer: \(error)")
                 }
@@ -460,19 +475,27 @@ public final class DeliveryService: Service, Sendable {
         } catch {
             all = .transport("\(error)")
         }
-        return Array(repeating: all, count: messages.count)
+        return (Array(repeating: all, count: messages.count), true)
     }
 
     /// Records what one attempt yielded for one delivery: the verified receipt, or the failure and
     /// when to try again. Returns nil when the delivery is settled, or the time of its next attempt.
-    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: AttemptAnswer, peer: NodeConfiguration.Peer, log: Logger) async -> Date? {
+    /// `requestFailure`: the request failed as a whole (no connection, or an HTTP error to the batch),
+    /// the delivery's place in it and how many messages it held; the failure is logged once, with the first.
+    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: AttemptAnswer, peer: NodeConfiguration.Peer, log: Logger,
+                requestFailure: (index: Int, count: Int)? = nil) async -> Date? {
         var log = log
         let id = delivery.record.messageID
         log[metadataKey: "message"] = "\(id)"
         let attempts = delivery.record.attempts + 1
         func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date {
-            var next = Date().addingTimeInterval(retryAfter ?? backoff(attempts: attempts))
-            log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s")
+            var next = Date().addingTimeInterval(retryDelay(attempts: attempts, retryAfter: retryAfter))
+            if let requestFailure, requestFailure.index > 0 {
+                log.debug("delivery attempt \(attempts) failed: \(reason) (logged with this request's first message)")
+            } else {
+                let others = requestFailure.map { " (and \($0.count - 1) more messages of this request, each to be tried again after it)" } ?? ""
+                log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s\(others)")
+            }
             // The delivery is marked in flight, and in-flight deliveries are not due: until the failure
             // is recorded it would never be retried (before a restart). Keep trying; the channel cannot
             // move past this message anyway. On shutdown, the next start requeues it.
@@ -504,7 +527,7 @@ public final class DeliveryService: Service, Sendable {
         case .problem(let status, let detail, let retryAfter):
             switch status {
             case 429, 500, 502, 503, 504:
-                return await fail("HTTP \(status): \(detail)", retryAfter: retryAfter.map { min($0, configuration.retry.maximumInterval) })
+                return await fail("HTTP \(status): \(detail)", retryAfter: retryAfter)
             default:
                 return await fail("HTTP \(status), not retryable without operator action: \(detail)",
                                   retryAfter: configuration.retry.maximumInterval, level: .error)

@@ -163,15 +163,27 @@ extension ParleyStore {
 
     // MARK: - Delivery
 
-    /// Pending deliveries to `recipient` whose next attempt time has come, in channel order.
+    /// Pending deliveries to `recipient` that may be sent at `now`, in channel order (SPEC.md §12.4):
+    /// a channel's pending messages go once its first pending message is due, all together, and none
+    /// goes while that first one waits for the retry of a failed attempt; so a backlog is sent in
+    /// sequence order, not in the order its retry times (each with its own jitter) come.
+    /// (A node's outbox holds one channel per recipient; with several, a channel whose first message
+    /// is not due still counts towards `limit`.)
     public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
         try read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
+            let pending = try Row.fetchAll(db.cachedStatement(sql: """
                 \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
-                WHERE d.recipient = ? AND d.state = 'pending' AND d.next_attempt <= ?
+                WHERE d.recipient = ? AND d.state = 'pending'
                 ORDER BY d.sender, d.seq LIMIT ?
-                """), arguments: [recipient, StoreTime.seconds(now), max(0, limit)])
-            .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
+                """), arguments: [recipient, max(0, limit)])
+                .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
+            var heads: [String: Bool] = [:]
+            return pending.filter { delivery in
+                if let due = heads[delivery.record.sender] { return due }
+                let due = delivery.record.nextAttempt <= now
+                heads[delivery.record.sender] = due
+                return due
+            }
         }
     }
 
@@ -423,6 +435,16 @@ extension ParleyStore {
                 if db.changesCount > 0 {
                     changed += 1
                     try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator" + (note.map { ": \($0)" } ?? ""))
+                    if withNextAttempt {
+                        // The channel moves in order (`dueDeliveries`): the undelivered messages before
+                        // this one to the same recipient become due with it, and go first.
+                        try db.execute(sql: """
+                            UPDATE delivery SET next_attempt = ?
+                            WHERE recipient = ? AND state = 'pending' AND next_attempt > ?
+                              AND sender = (SELECT sender FROM delivery WHERE message = ? AND recipient = ?)
+                              AND seq < (SELECT seq FROM delivery WHERE message = ? AND recipient = ?)
+                            """, arguments: [now, peer, now, rowid, peer, rowid, peer])
+                    }
                 }
             }
             if changed == 0, let recipient {

@@ -241,6 +241,49 @@ import Testing
         await us.stop(); await ru.stop()
     }
 
+    /// A backlog queued while the peer is down goes in channel order once the peer is back: the first
+    /// pending message's retry time decides for the messages behind it (SPEC.md §12.4), instead of
+    /// each message going when its own jittered retry time comes (which sent the newest first and
+    /// spread the oldest over a whole backoff interval). The messages queued together therefore
+    /// keep being attempted together: each is delivered on the same attempt.
+    @Test func aBacklogGoesTogetherInChannelOrderWhenThePeerComesBack() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort) = (try freePort(), try freePort())
+        var configuration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        configuration.retry.initialInterval = 0.3
+        configuration.retry.maximumInterval = 2
+        let logs = LogCapture()
+        let us = try await RunningNode(configuration, logs: logs)
+        let url = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
+        let drafts = Array(repeating: preLaunchComposition(recipients: ["RU-NRRC"]), count: 20)
+        let (status, body, _) = try await withHTTPClient {
+            try await post($0, url, Array(try JSONSerialization.data(withJSONObject: drafts)), contentType: "application/json")
+        }
+        #expect(status == 201, "\(String(decoding: body, as: UTF8.self))")
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        let ids = try (answer["results"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }.map { try MessageID(hex: $0) }
+        #expect(ids.count == 20)
+        // Six failed attempts each: retry times 0.3, 0.6, 1.2, then 2 s, each with its own ±20 % jitter.
+        try await waitUntil("six failed attempts of every message", timeout: .seconds(60)) {
+            try ids.allSatisfy { id in try deliveries(us.node, id).allSatisfy { $0.attempts >= 6 && $0.state == .pending } }
+        }
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        try await waitUntil("the backlog delivered") {
+            try ids.allSatisfy { id in try deliveries(us.node, id).first?.state == .delivered }
+        }
+        let attempts = try ids.map { try deliveries(us.node, $0).first?.attempts ?? 0 }
+        #expect(Set(attempts).count == 1, "attempts per message, in channel order: \(attempts)")
+        // One warning per failed request, not one per message: the operator reads the cause once.
+        let failures = logs.lines.filter { $0.hasPrefix("warning") && $0.contains("delivery attempt") }
+        #expect(failures.count == (attempts.first ?? 0) - 1, "\(failures)")
+        #expect(failures.allSatisfy { $0.contains("and 19 more messages of this request") }, "\(failures)")
+        let inbox = try ru.node.store.inbox(InboxQuery())
+        #expect(inbox.count == 20)
+        #expect(try ru.node.store.gaps().isEmpty)
+        await us.stop(); await ru.stop()
+    }
+
     @Test func clientWithoutCertificateIsRefusedByTLS() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()

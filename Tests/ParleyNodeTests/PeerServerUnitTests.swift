@@ -38,6 +38,11 @@ import Testing
         #expect(Set(first).count > 1)
         #expect((0..<50).map { _ in node.delivery.backoff(attempts: 4) }.allSatisfy { (32...48).contains($0) })
         #expect((0..<50).map { _ in node.delivery.backoff(attempts: 30) }.allSatisfy { $0 <= 900 && $0 >= 720 })
+        // A peer's Retry-After is a floor under the backoff, capped like it; it never shortens it.
+        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: 30) }.allSatisfy { $0 == 30 })
+        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 30, retryAfter: 30) }.allSatisfy { $0 >= 720 && $0 <= 900 })
+        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: 86_400) }.allSatisfy { $0 == 900 })
+        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 4, retryAfter: nil) }.allSatisfy { (32...48).contains($0) })
     }
 }
 

@@ -81,6 +81,26 @@ struct BuildFailed: Error {}
         #expect(try store.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
     }
 
+    /// The channel moves in order: a backlog goes once its first message is due, and an operator's
+    /// retry of a later message makes the earlier undelivered ones due with it.
+    @Test func aChannelMovesInOrderAndARetryTakesTheEarlierMessagesAlong() throws {
+        let store = try store
+        let t0 = Fixture.base
+        for n in 1...4 { try store.queue(Fixture.id(n), to: [Fixture.ru], at: t0) }
+        for n in 1...4 {
+            try store.markInFlight(Fixture.id(n), recipient: Fixture.ru, at: t0)
+            // Jittered retry times: the later messages would be due first.
+            try store.recordAttemptFailure(Fixture.id(n), recipient: Fixture.ru, error: "connection refused",
+                                           nextAttempt: t0 + TimeInterval(40 - 5 * n), at: t0)
+        }
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 30).isEmpty)
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 35).map(\.record.sequenceNumber) == [1, 2, 3, 4])
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 35, limit: 2).map(\.record.sequenceNumber) == [1, 2])
+        #expect(try store.retry(Fixture.id(3), recipient: Fixture.ru, at: t0 + 1) == 1)
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 1).map(\.record.sequenceNumber) == [1, 2, 3, 4])
+        #expect(try store.delivery(Fixture.id(4), recipient: Fixture.ru)?.nextAttempt == t0 + 20)
+    }
+
     @Test func deliveryLifecycle() throws {
         let store = try store
         let t0 = Fixture.base
@@ -96,7 +116,9 @@ struct BuildFailed: Error {}
         #expect(again.code == .invalidState)
         try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru, error: "connection refused",
                                        nextAttempt: t0 + 30, at: t0)
-        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0).map(\.record.sequenceNumber) == [2])
+        // Channel order: #2 (due since t0) waits behind #1's retry, then both go, in order.
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0).isEmpty)
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 29).isEmpty)
         #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 30).map(\.record.sequenceNumber) == [1, 2])
         #expect(try store.nextAttemptTime() == t0)
         let failed = try #require(try store.delivery(Fixture.id(1), recipient: Fixture.ru))
@@ -104,6 +126,8 @@ struct BuildFailed: Error {}
 
         // Accepted receipt → delivered; the same receipt again changes nothing.
         try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: t0 + 30)
+        // A message in flight does not hold back the ones behind it (several in flight, §12.4).
+        #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 30).map(\.record.sequenceNumber) == [2])
         let receipt = ReceivedReceipt(bytes: Data("receipt-1-ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru,
                                       status: .accepted, received: t0 + 31)
         #expect(try store.recordReceipt(receipt) == .recorded(.delivered))
