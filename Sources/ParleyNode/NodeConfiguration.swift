@@ -151,11 +151,50 @@ extension NodeConfiguration {
         var reader = Reader(config: ConfigReader(providers: providers))
         let configuration = reader.read(peerIDs: peerIDs, environment: environment)
         var problems = reader.problems
+        if let file, let data = FileManager.default.contents(atPath: file),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            problems += unknownKeys(in: object, known: reader.asked)
+        }
         if checkResources, let configuration { problems += configuration.checkResources() }
         guard let configuration, problems.isEmpty else {
             throw ConfigurationError(file: file, problems: problems)
         }
         return configuration
+    }
+
+    /// The file's keys that parleyd does not read (a misspelt key would otherwise leave its default
+    /// in force without a word), each with the closest known key.
+    static func unknownKeys(in object: [String: Any], known: Set<String>) -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        func walk(_ value: Any, _ path: [String]) {
+            let key = path.joined(separator: ".")
+            if path.count == 3, path[0] == "peers", ["url", "via"].contains(path[2]) { return }
+            if known.contains(key) || (path.count == 2 && path[0] == "peers") && !(value is [String: Any]) { return }
+            if let object = value as? [String: Any], object.isEmpty, known.contains(where: { $0.hasPrefix(key + ".") }) { return }
+            if let object = value as? [String: Any], !object.isEmpty, path.count < 8 {
+                for (name, member) in object.sorted(by: { $0.key < $1.key }) { walk(member, path + [name]) }
+                return
+            }
+            let candidates = path.first == "peers" && path.count == 3 ? ["url", "via"].map { "peers.\(path[1]).\($0)" } : Array(known)
+            let closest = candidates.min { editDistance($0, key) < editDistance($1, key) }
+            let hint = closest.flatMap { editDistance($0, key) <= max(2, key.count / 4) ? " (did you mean \($0)?)" : nil } ?? ""
+            problems.append(.init(key: key, "is not a parleyd setting\(hint); remove it or correct its name (CONFIGURATION.md lists every key)"))
+        }
+        for (name, value) in object.sorted(by: { $0.key < $1.key }) { walk(value, [name]) }
+        return problems
+    }
+
+    private static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.lowercased()), b = Array(b.lowercased())
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in stride(from: 1, through: b.count, by: 1) {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
     }
 
     /// Checks that the files named by the configuration are usable: keys load (and have no group or
@@ -215,6 +254,8 @@ extension NodeConfiguration {
 private struct Reader {
     let config: ConfigReader
     var problems: [ConfigurationProblem] = []
+    /// Every key read, whether or not it was set.
+    private(set) var asked: Set<String> = []
 
     init(config: ConfigReader) { self.config = config }
 
@@ -230,6 +271,7 @@ private struct Reader {
     private func isMissing(_ error: any Error) -> Bool { "\(error)".hasPrefix("Missing required") }
 
     mutating func string(_ key: String, required: Bool = true) -> String? {
+        asked.insert(key)
         do {
             let value = try config.requiredString(forKey: ConfigKey(key))
             if value.isEmpty { problems.append(.init(key: key, "must not be empty")); return nil }
@@ -241,6 +283,7 @@ private struct Reader {
     }
 
     mutating func int(_ key: String, default value: Int, range: ClosedRange<Int>) -> Int {
+        asked.insert(key)
         do {
             let read = try config.requiredInt(forKey: ConfigKey(key))
             guard range.contains(read) else {
@@ -255,6 +298,7 @@ private struct Reader {
     }
 
     mutating func seconds(_ key: String, default value: Double, minimum: Double) -> Double {
+        asked.insert(key)
         do {
             let read = try config.requiredDouble(forKey: ConfigKey(key))
             guard read.isFinite, read >= minimum else {
@@ -269,6 +313,7 @@ private struct Reader {
     }
 
     mutating func bool(_ key: String, default value: Bool) -> Bool {
+        asked.insert(key)
         do {
             return try config.requiredBool(forKey: ConfigKey(key))
         } catch {
@@ -278,6 +323,7 @@ private struct Reader {
     }
 
     mutating func strings(_ key: String) -> [String]? {
+        asked.insert(key)
         do {
             return try config.requiredStringArray(forKey: ConfigKey(key))
         } catch {

@@ -61,6 +61,29 @@ import Testing
         #expect(keys == ["participant", "listen.port", "retry.initialSeconds", "peers.RU-NRRC.url"])
     }
 
+    /// A misspelt key would leave its default in force without a word (e.g. `acceptForwardedFrom`
+    /// misspelt: every message forwarded by the hub refused): every key parleyd does not read is a
+    /// problem, named, with the closest real key.
+    @Test func unknownKeysAreRefusedWithTheClosestRealKey() async throws {
+        let pki = try TestPKI.shared.get()
+        let data = try temporaryDirectory().path
+        var json = validJSON(pki, data: data)
+        json = json.replacingOccurrences(of: "\"initialSeconds\"", with: "\"initalSeconds\"")
+            .replacingOccurrences(of: "\"dataDirectory\"", with: "\"acceptForwardedFromm\": [\"HCOC-CC\"], \"retyr\": {\"giveUpAfterSeconds\": 60}, \"limits\": {}, \"dataDirectory\"")
+            .replacingOccurrences(of: "{\"url\": \"https://127.0.0.1:8444\"}", with: "{\"url\": \"https://127.0.0.1:8444\", \"ulr\": \"x\"}")
+        let path = try write(json)
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await NodeConfiguration.load(file: path, environment: [:])
+        }
+        let problems = Dictionary(uniqueKeysWithValues: (error?.problems ?? []).map { ($0.key, $0.problem) })
+        #expect(Set(problems.keys) == ["retry.initalSeconds", "acceptForwardedFromm", "retyr.giveUpAfterSeconds", "peers.RU-NRRC.ulr"], "\(problems)")
+        #expect(problems["retry.initalSeconds"]?.contains("did you mean retry.initialSeconds?") == true)
+        #expect(problems["acceptForwardedFromm"]?.contains("did you mean acceptForwardedFrom?") == true)
+        #expect(problems["retyr.giveUpAfterSeconds"]?.contains("did you mean retry.giveUpAfterSeconds?") == true)
+        #expect(problems["peers.RU-NRRC.ulr"]?.contains("did you mean peers.RU-NRRC.url?") == true)
+        #expect(problems.values.allSatisfy { $0.contains("is not a parleyd setting") })
+    }
+
     @Test func hubKeys() async throws {
         let pki = try TestPKI.shared.get()
         let data = try temporaryDirectory().path
