@@ -100,7 +100,8 @@ public final class Node: Sendable {
 
     /// Validates the draft, assigns sequence numbers, signs and queues it in one transaction; wakes delivery.
     public func submit(_ draft: Draft, at time: UTCTime = .now) async throws -> QueuedMessage {
-        try await enqueue(recipients: draft.recipients, at: time) { sequences in
+        if let problem = unreachableRecipients(draft.recipients) { throw problem }
+        return try await enqueue(recipients: draft.recipients, at: time) { sequences in
             Envelope(id: MessageID.generate(at: time), sender: self.participant,
                      recipients: try draft.recipients.map { Recipient(participant: $0, sequence: try sequences[$0].orThrow()) },
                      created: time, body: draft.body, references: draft.references, remarks: draft.remarks)
@@ -116,17 +117,19 @@ public final class Node: Sendable {
     /// signed and stored in the order given, or refused on its own (an invalid one consumes no
     /// number), in as few transactions as fit. One outcome per composition, in order.
     public func submit(_ compositions: [Composition], at time: UTCTime = .now) async -> [Result<QueuedMessage, any Error>] {
-        let pending = compositions.map { composition in
+        let refusals = compositions.map { unreachableRecipients($0.recipients) }
+        let pending = zip(compositions, refusals).filter { $0.1 == nil }.map { composition, _ in
             PendingSubmission(recipients: composition.recipients, time: time) { sequences in
                 try composition.envelope(sender: self.participant, sequences: sequences, now: time, newID: MessageID.generate(at: time))
             }
         }
-        let outcomes = await submissions.submitAll(pending)
+        var submitted = await submissions.submitAll(pending)[...]
+        let outcomes = refusals.map { refusal -> Result<QueuedMessage, any Error> in refusal.map { .failure($0) } ?? submitted.popFirst()! }
         var recipients = Set<String>()
-        for (outcome, submission) in zip(outcomes, pending) {
+        for (outcome, composition) in zip(outcomes, compositions) {
             guard case .success(let queued) = outcome else { continue }
-            logQueued(queued, submission.recipients)
-            recipients.formUnion(submission.recipients.map(\.rawValue))
+            logQueued(queued, composition.recipients)
+            recipients.formUnion(composition.recipients.map(\.rawValue))
         }
         if !recipients.isEmpty { delivery.wake(recipients.sorted()) }
         return outcomes
@@ -140,6 +143,19 @@ public final class Node: Sendable {
         logQueued(queued, recipients)
         delivery.wake(recipients.map(\.rawValue))
         return queued
+    }
+
+    /// A draft for a participant that is not a peer of this node would wait in the outbox until it
+    /// expired, with nobody to deliver it: refused, naming the recipient (a typo in an id is caught
+    /// when the notification is sent, not days later).
+    private func unreachableRecipients(_ recipients: [ParticipantID]) -> Problem? {
+        let peers = Set(configuration.peers.map(\.id))
+        let unknown = recipients.filter { !peers.contains($0) }
+        guard !unknown.isEmpty else { return nil }
+        let configured = peers.map(\.rawValue).sorted().joined(separator: ", ")
+        return Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
+                       detail: "recipients: \(unknown.map(\.rawValue).joined(separator: ", ")) \(unknown.count == 1 ? "is not a peer" : "are not peers") of this node "
+                           + "(its peers: \(configured.isEmpty ? "none" : configured)); correct the id, or add the peer to the configuration and reload")
     }
 
     private func logQueued(_ queued: QueuedMessage, _ recipients: [ParticipantID]) {

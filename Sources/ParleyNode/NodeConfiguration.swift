@@ -169,6 +169,7 @@ extension NodeConfiguration {
         func walk(_ value: Any, _ path: [String]) {
             let key = path.joined(separator: ".")
             if path.count == 3, path[0] == "peers", ["url", "via"].contains(path[2]) { return }
+            if key == "peers", (value as? [String: Any])?.isEmpty == true { return }
             if known.contains(key) || (path.count == 2 && path[0] == "peers") && !(value is [String: Any]) { return }
             if let object = value as? [String: Any], object.isEmpty, known.contains(where: { $0.hasPrefix(key + ".") }) { return }
             if let object = value as? [String: Any], !object.isEmpty, path.count < 8 {

@@ -223,7 +223,7 @@ import Glibc
     @Test func anArrayOfDraftsQueuesEachValidOneAndNamesTheFieldOfEachRefusedOne() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
         func postDrafts(_ drafts: [[String: Any]]) async throws -> (UInt, [String: Any]) {
             let body = Array(try JSONSerialization.data(withJSONObject: drafts))
@@ -297,7 +297,7 @@ import Glibc
             try writeConfigurationFile(file, pki, "US-NRRC", port: port, adminSocket: "\(directory.path)/us-admin.sock",
                                        dataDirectory: usDirectory.path, members: [#""peers": {\#(peers)}"#, #""retry": \#(retry)"#])
         }
-        try write(port: usPort, peers: "", retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}")
+        try write(port: usPort, peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:1\"}", retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}")
         let configuration = try await NodeConfiguration.load(file: file, environment: [:], checkResources: true)
         var logger = Logger(label: "test.reload")
         logger.logLevel = .critical
@@ -306,12 +306,12 @@ import Glibc
         let task = Task { try await group.run() }
         try await waitUntil("US listening") { node.peerPort != nil && node.adminListening }
 
-        // A message to RU, which is not a peer yet: it waits.
+        // A message to RU, configured at a wrong address: it waits.
         let id = try await submit(node, preLaunchComposition(recipients: ["RU-NRRC"]))
         try await Task.sleep(for: .milliseconds(500))
         #expect(try node.store.delivery(id, recipient: "RU-NRRC")?.state == .pending)
 
-        // Add RU, change the retry policy and the listen port.
+        // Correct RU's address, change the retry policy and the listen port.
         try write(port: usPort + 1, peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:\(ruPort)\"}",
                   retry: "{\"initialSeconds\": 0.5, \"maximumIntervalSeconds\": 2}")
         let (reloaded, report) = try await admin(node, "/v1/reload", post: [:])
@@ -340,9 +340,9 @@ import Glibc
         try write(port: usPort, peers: "", retry: "{\"initialSeconds\": 0.5, \"maximumIntervalSeconds\": 2}")
         let (_, removed) = try await admin(node, "/v1/reload", post: [:])
         #expect(((removed["configuration"] as? [String: Any])?["applied"] as? [String]) == ["peers"])
-        let second = try await submit(node, preLaunchComposition(recipients: ["RU-NRRC"]))
-        try await Task.sleep(for: .seconds(1))
-        #expect(try node.store.delivery(second, recipient: "RU-NRRC")?.state == .pending)
+        // Nobody would deliver a draft for a participant that is no longer a peer: refused.
+        let (refusedDraft, refusal) = try await admin(node, "/v1/drafts", post: preLaunchComposition(recipients: ["RU-NRRC"]))
+        #expect(refusedDraft == 400 && (refusal["detail"] as? String ?? "").contains("RU-NRRC is not a peer of this node"), "\(refusal)")
         let (_, status) = try await admin(node, "/v1/status")
         #expect((status["lastReload"] as? [String: Any])?["succeeded"] as? Bool == true)
         #expect(((status["peers"] as? [[String: Any]])?.first?["configured"] as? Bool) == false)

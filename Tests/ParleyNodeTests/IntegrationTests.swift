@@ -104,7 +104,7 @@ import Testing
     @Test func invalidDraftIsRefusedWithTheField() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         // Wrong: the window opens in less than 24 hours, so the notification is late.
         let draft = preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false)
         try await withHTTPClient { admin in
@@ -113,6 +113,12 @@ import Testing
             #expect(status == 400)
             #expect(type == Problem.mediaType)
             #expect(String(decoding: body, as: UTF8.self).contains("body.late"))
+            // Wrong: a recipient that is not a peer of this node (nobody could deliver it).
+            let stray = preLaunchComposition(recipients: ["RU-NRRC", "JP-METI"])
+            let (strayStatus, strayBody, _) = try await post(admin, url, Array(try JSONSerialization.data(withJSONObject: stray)), contentType: "application/json")
+            #expect(strayStatus == 400)
+            #expect(String(decoding: strayBody, as: UTF8.self).contains("recipients: JP-METI is not a peer of this node (its peers: RU-NRRC)"),
+                    "\(String(decoding: strayBody, as: UTF8.self))")
             #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
             #expect(try us.node.store.outgoingChannels().isEmpty)
         }

@@ -49,7 +49,7 @@ import Testing
 @Suite struct SubmitTests {
     @Test func draftsGetConsecutiveSequenceNumbersPerChannelAndVerify() async throws {
         let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: ["RU-NRRC": 1, "HCOC-CC": 1], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test"))
         let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
         let first = try await node.submit(Draft(recipients: [ru, hcoc], body: preLaunchBody()))

@@ -78,7 +78,7 @@ import Testing
     @Test func concurrentDraftsGetConsecutiveNumbersAndAnInvalidOneConsumesNone() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         let valid = try composition(preLaunchComposition(recipients: ["RU-NRRC"]))
         let late = try composition(preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false))
         let outcomes = await withTaskGroup(of: (Bool, QueuedMessage?).self) { group in
