@@ -52,11 +52,35 @@ if JournalLogHandler.standardErrorIsJournal() {
 }
 let logger = Logger(label: "parleyd")
 
+/// Under systemd the lines carry the error priority, so that `journalctl -p warning` shows why a
+/// start (or `ExecStartPre=… --check-config`) failed.
+let problemPrefix = JournalLogHandler.standardErrorIsJournal() ? "<3>" : ""
+
 @MainActor func fail(_ error: ConfigurationError) -> Never {
     for problem in error.problems {
-        print("\(configPath ?? "(environment)"): \(problem.key): \(problem.problem)")
+        print("\(problemPrefix)\(configPath ?? "(environment)"): \(problem.key): \(problem.problem)")
     }
     exit(exitConfig)
+}
+
+/// One daemon per store: a second parleyd on the same data directory would number channels and
+/// sign from the same store as the first. The lock (flock on `parleyd.lock`, holding the pid) lasts
+/// as long as the process; the kernel releases it however the process ends.
+@MainActor func lockDataDirectory(_ directory: String) {
+    let path = (directory as NSString).appendingPathComponent("parleyd.lock")
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+        logger.critical("dataDirectory: cannot open the lock file \(path): \(String(cString: strerror(errno)))")
+        exit(1)
+    }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        logger.critical("dataDirectory: another parleyd\(holder.map { " (pid \($0))" } ?? "") is running on \(directory); stop it, or give this one its own dataDirectory")
+        exit(1)
+    }
+    let pid = Array("\(getpid())\n".utf8)
+    _ = ftruncate(fd, 0)
+    _ = pwrite(fd, pid, pid.count, 0)
 }
 
 let configuration: NodeConfiguration
@@ -65,7 +89,7 @@ do {
 } catch let error as ConfigurationError {
     fail(error)
 } catch {
-    print("\(configPath ?? "(environment)"): \(error)")
+    print("\(problemPrefix)\(configPath ?? "(environment)"): \(error)")
     exit(exitConfig)
 }
 
@@ -73,6 +97,8 @@ if checkOnly {
     print("\(configPath ?? "(environment)"): configuration is valid for \(configuration.participant)")
     exit(0)
 }
+
+lockDataDirectory(configuration.dataDirectory)
 
 do {
     let node: Node

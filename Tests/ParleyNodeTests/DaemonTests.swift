@@ -191,4 +191,40 @@ import Testing
             #expect(stopping < .seconds(3), "parleyd took \(stopping) to stop")
         }
     }
+
+    /// Two daemons on one store would number channels and sign from it at the same time: the second
+    /// stops at once, naming the first.
+    @Test func aSecondDaemonOnTheSameDataDirectoryIsRefused() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let first = Process()
+        first.executableURL = Self.parleyd
+        first.arguments = ["--config", try configFile(pki, directory: directory, port: try freePort())]
+        first.standardError = FileHandle.nullDevice
+        first.standardOutput = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        try await waitUntil("the admin socket") { FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path) }
+
+        let other = try temporaryDirectory()
+        let path = other.appendingPathComponent("second.json").path
+        try writeConfigurationFile(path, pki, "US-NRRC", port: try freePort(), adminSocket: "\(other.path)/admin.sock",
+                                   dataDirectory: directory.path, members: [#""peers": {}"#])
+        let second = Process()
+        second.executableURL = Self.parleyd
+        second.arguments = ["--config", path]
+        let log = Pipe()
+        second.standardError = log
+        second.standardOutput = FileHandle.nullDevice
+        try second.run()
+        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 1)
+        #expect(text.contains("dataDirectory: another parleyd (pid \(first.processIdentifier)) is running on \(directory.path)"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
+        #expect(first.isRunning)
+        first.terminate()
+        try await waitUntil("parleyd to exit", timeout: .seconds(15)) { !first.isRunning }
+    }
 }
