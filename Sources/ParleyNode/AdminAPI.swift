@@ -362,13 +362,26 @@ public enum AdminAPI {
                                     "alerts": try node.store.alertCount()]
         if let oldest { store["oldestUndelivered"] = iso(oldest); store["oldestUndeliveredAgeSeconds"] = Int(now.timeIntervalSince(oldest)) }
         let problems = node.healthProblems()
+        let peers = try peersJSON(node)
+        // What needs an operator soon, though the node still works.
+        var warnings: [String] = []
+        for certificate in certificates where (certificate["warning"] as? Bool) == true {
+            warnings.append("the \(certificate["certificate"] ?? "") certificate expires in \(certificate["daysLeft"] ?? "?") days (\(certificate["notAfter"] ?? "")): renew it")
+        }
+        let expired = peers.reduce(0) { $0 + ($1["expired"] as? Int ?? 0) }
+        if expired > 0 {
+            warnings.append("\(expired) \(expired == 1 ? "delivery" : "deliveries") expired without a receipt: contact the recipients (parley outbox --state expired)")
+        }
+        if let last = node.lastReload.withLock({ $0 }), !last.report.succeeded {
+            warnings.append("the last reload (\(iso(last.at))) failed: the configuration file on disk would not start the daemon; run parleyd --check-config")
+        }
         var object: [String: Any] = [
             "participant": node.participant.rawValue, "version": ParleyVersion.current,
             "started": iso(node.started), "uptimeSeconds": Int(now.timeIntervalSince(node.started)),
-            "status": problems.isEmpty ? "ok" : "degraded", "problems": problems,
+            "status": !problems.isEmpty ? "degraded" : !warnings.isEmpty ? "warning" : "ok", "problems": problems, "warnings": warnings,
             "certificates": certificates,
             "trust": ["signing": trustJSON(node.signingTrust.current), "transport": trustJSON(node.transportTrust.current)],
-            "store": store, "peers": try peersJSON(node),
+            "store": store, "peers": peers,
             "hub": configuration.hub,
         ]
         object["configurationFile"] = node.configurationFile

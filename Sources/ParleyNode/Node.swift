@@ -196,13 +196,15 @@ public final class Node: Sendable {
 
     /// Reads the trust anchors and CRL files again (after a CRL refresh) and uses them for every
     /// later verification, TLS client certificates included. On failure the old trust stays in use.
-    public func reloadTrust() throws {
+    /// `log`: say so in the log (a full reload reports it with the rest instead).
+    public func reloadTrust(log: Bool = true) throws {
         let configuration = self.configuration
         let skew = TimeInterval(configuration.clockSkew)
         let signing = try TrustStore.load(anchorsPath: configuration.signingTrust.anchors, crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew)
         let transport = try TrustStore.load(anchorsPath: configuration.transportTrust.anchors, crlPaths: configuration.transportTrust.crls, maximumClockSkew: skew)
         signingTrust.replace(with: signing)
         transportTrust.replace(with: transport)
+        guard log else { return }
         logger.notice("trust reloaded: \(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs")
     }
 
@@ -211,7 +213,16 @@ public final class Node: Sendable {
         var problems: [String] = []
         let now = Date()
         for crl in signingTrust.current.crls where crl.nextUpdate < now {
-            problems.append("CRL of \(crl.issuer) expired at \(UTCTime(crl.nextUpdate))")
+            problems.append("CRL of \(crl.issuer) expired at \(UTCTime(crl.nextUpdate)): messages cannot be accepted until the CRLs are refreshed")
+        }
+        // (Without transportTrust keys, the transport trust is the signing trust: reported once, above.)
+        if configuration.transportTrust != configuration.signingTrust {
+            for crl in transportTrust.current.crls where crl.nextUpdate < now {
+                problems.append("transport CRL of \(crl.issuer) expired at \(UTCTime(crl.nextUpdate)): peers' TLS connections are refused until the transport CRLs are refreshed")
+            }
+        }
+        if let leaf = identity.chain.first, leaf.notValidAfter < now {
+            problems.append("the signing certificate expired at \(UTCTime(leaf.notValidAfter)): recipients reject every message it signs; install a renewed one")
         }
         return problems
     }
@@ -219,6 +230,7 @@ public final class Node: Sendable {
     /// The peer listener (mutual TLS), the admin listener (Unix socket) and the delivery service.
     public func services() throws -> [any Service] {
         let configuration = self.configuration
+        for problem in healthProblems() { logger.error("\(problem)") }
         let receiver = MessageReceiver(identity: identity, verifier: verifier, store: store, logger: logger,
                                        acceptForwardedFrom: Set(configuration.acceptForwardedFrom), metrics: metrics)
         let forwarder = configuration.hub

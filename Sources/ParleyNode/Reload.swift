@@ -127,7 +127,7 @@ extension Node {
             }
         }
         do {
-            try reloadTrust()
+            try reloadTrust(log: false)
             let signing = signingTrust.current, transport = transportTrust.current
             report.trustSummary = "\(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs"
         } catch {
@@ -141,8 +141,11 @@ extension Node {
         }
         report.health = healthProblems()
         lastReload.withLock { $0 = (Date(), report) }
+        // What went wrong (a refused file and its problems, trust not reloaded, health) at error,
+        // what was done at notice.
         for line in report.lines {
-            if report.succeeded { logger.notice("reload: \(line)") } else { logger.error("reload: \(line)") }
+            let failed = line.hasPrefix("  ") || line.contains("NOT reloaded") || line.hasPrefix("health:")
+            logger.log(level: failed ? .error : .notice, "reload: \(line)")
         }
         return report
     }

@@ -13,6 +13,8 @@ enum ExitStatus {
     static let ok: Int32 = 0
     /// A message, receipt or archive did not verify.
     static let verificationFailed: Int32 = 1
+    /// `status`: the node works but reports warnings (a certificate to renew, expired deliveries, a failed reload).
+    static let warnings: Int32 = 2
     /// Wrong options or arguments.
     static let usage: Int32 = 64
     /// The input is not valid: a composition with a bad field, a malformed key, certificate or archive.
@@ -36,6 +38,7 @@ enum ExitStatus {
     Exit status:
       0   success (for verify commands: everything verified)
       1   verification failed (a message, receipt or archive is not valid); status: a node problem
+      2   status: the node works but reports warnings (a certificate to renew, expired deliveries, a failed reload)
       64  usage error (unknown option, missing or malformed argument)
       65  invalid input data (a composition field, key, certificate, CRL or archive is not valid)
       66  an input file is missing or unreadable

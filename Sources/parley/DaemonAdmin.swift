@@ -55,8 +55,10 @@ struct Status: AsyncParsableCommand {
           parley status
           parley status --json | jq .peers
 
-        Exit status: 0 when the node reports no problem, 1 when it is degraded (e.g. an expired \
-        CRL: it refuses messages until the CRLs are refreshed), 69 when it cannot be reached.
+        Exit status: 0 when the node reports no problem and no warning, 1 when it is degraded (e.g. \
+        an expired CRL: it refuses messages until the CRLs are refreshed), 2 when it reports only \
+        warnings (a certificate to renew, expired deliveries, a failed reload), 69 when it cannot be \
+        reached. For monitoring: `parley status >/dev/null || alert`.
 
         \(ExitStatus.helpText)
         """
@@ -74,6 +76,7 @@ struct Status: AsyncParsableCommand {
             print(Self.render(s))
         }
         if !problems.isEmpty { throw ExitCode(ExitStatus.verificationFailed) }
+        if !(s["warnings"] as? [String] ?? []).isEmpty { throw ExitCode(ExitStatus.warnings) }
     }
 
     static func render(_ s: [String: Any]) -> String {
@@ -81,6 +84,7 @@ struct Status: AsyncParsableCommand {
         var lines = ["node \(text(s["participant"])) — parleyd \(text(s["version"])), up \(uptime) (since \(text(s["started"])))",
                      "status: \(text(s["status"]))" + ((s["hub"] as? Bool) == true ? " (hub)" : "")]
         for problem in s["problems"] as? [String] ?? [] { lines.append("  PROBLEM: \(problem)") }
+        for warning in s["warnings"] as? [String] ?? [] { lines.append("  WARNING: \(warning)") }
         if let file = s["configurationFile"] { lines.append("configuration: \(text(file))") }
         if let reload = s["lastReload"] as? [String: Any] {
             lines.append("last reload: \(text(reload["at"])) (\((reload["succeeded"] as? Bool) == true ? "succeeded" : "FAILED"))")

@@ -255,6 +255,10 @@ import Testing
         #expect(refusedReload.status == 78, "\(refusedReload.stdout)\(refusedReload.stderr)")
         #expect(refusedReload.stdout.contains("retry.initialSeconds: must be a number of seconds"), "\(refusedReload.stdout)")
         #expect(refusedReload.stderr.split(separator: "\n").count == 1)
+        // The node still runs, but the file on disk would not start it: a warning, status 2.
+        let warned = try await CLI.runOffPool(["status", "--socket", us])
+        #expect(warned.status == 2 && warned.stdout.contains("status: warning")
+                && warned.stdout.contains("WARNING: the last reload"), "\(warned.stdout)\(warned.stderr)")
     }
 
     @Test func statusOfANodeWithAnExpiredCRLExits1() async throws {
@@ -273,6 +277,33 @@ import Testing
         #expect(status.stdout.contains("status: degraded") && status.stdout.contains("PROBLEM: CRL of"), "\(status.stdout)")
         #expect(status.stdout.contains("EXPIRED: refresh the CRLs"), "\(status.stdout)")
         #expect(json.status == 1 && json.stdout.jsonObject?["status"] as? String == "degraded")
+    }
+
+    /// `parley status || alert` must catch what stops a node from working (an expired transport CRL:
+    /// every peer's connection refused) and what needs an operator soon (a certificate to renew).
+    @Test func statusReportsAnExpiredTransportCRLAsAProblemAndACertificateToRenewAsAWarning() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
+        configuration.transportTrust = configuration.signingTrust
+        configuration.transportTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        let ru = try await InProcessNode(configuration)
+        let degraded = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
+        await ru.stop()
+        #expect(degraded.status == 1, "\(degraded.stdout)\(degraded.stderr)")
+        #expect(degraded.stdout.contains("PROBLEM: transport CRL of"), "\(degraded.stdout)")
+
+        var renewing = try nodeConfiguration(pki, "US-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
+        renewing.certificateExpiryWarningDays = 3_650
+        let us = try await InProcessNode(renewing)
+        let warned = try await CLI.runOffPool(["status", "--socket", renewing.adminSocketPath])
+        let json = try await CLI.runOffPool(["status", "--socket", renewing.adminSocketPath, "--json"])
+        await us.stop()
+        #expect(warned.status == 2, "\(warned.stdout)\(warned.stderr)")
+        #expect(warned.stdout.contains("status: warning") && warned.stdout.contains("WARNING: the signing certificate expires in"), "\(warned.stdout)")
+        #expect(json.status == 2 && json.stdout.jsonObject?["status"] as? String == "warning")
     }
 
     @Test func unreachableDaemonExits69() async throws {
