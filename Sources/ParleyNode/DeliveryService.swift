@@ -83,6 +83,8 @@ public final class DeliveryService: Service, Sendable {
     private let retryBells: Mutex<[String: Doorbell]>
     /// Rung when the configured peers change; the peer loops running.
     private let peersChanged = Doorbell()
+    /// Rung by a reload: the expiry loop recomputes its interval and cutoff at once.
+    private let expiryChanged = Doorbell()
     private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
@@ -128,6 +130,7 @@ public final class DeliveryService: Service, Sendable {
             for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
         }
         peersChanged.ring()
+        expiryChanged.ring()
         wake()
     }
 
@@ -212,13 +215,14 @@ public final class DeliveryService: Service, Sendable {
             let cutoff = Date().addingTimeInterval(-configuration.retry.giveUpAfter)
             do {
                 let expired = try await blocking { [store] in try store.expireDeliveries(queuedBefore: cutoff) }
-                if expired > 0 {
-                    logger.error("\(expired) deliveries expired without a receipt after \(Int(configuration.retry.giveUpAfter)) s; operators should contact the recipients")
+                for delivery in expired {
+                    logger.error("delivery EXPIRED: no receipt from \(delivery.recipient) within \(Int(configuration.retry.giveUpAfter)) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
+                                 metadata: ["message": "\(delivery.messageID)", "peer": "\(delivery.recipient)"])
                 }
             } catch {
                 logger.error("cannot expire old deliveries: \(error)")
             }
-            await idle(nil, for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
+            await idle(expiryChanged, for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
         }
     }
 

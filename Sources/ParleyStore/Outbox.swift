@@ -349,23 +349,34 @@ extension ParleyStore {
         }
     }
 
+    /// A delivery that expired without a receipt: which message, to whom, and the last error of its
+    /// attempts (kept in the delivery's `lastError` after the expiry note).
+    public struct ExpiredDelivery: Sendable, Hashable {
+        public var messageID: MessageID
+        public var recipient: String
+        public var lastError: String?
+    }
+
     /// Expires every pending or in-flight delivery of messages queued before `queuedBefore`.
-    /// Returns how many deliveries expired.
     @discardableResult
-    public func expireDeliveries(queuedBefore: Date, at: Date = Date()) throws(StoreError) -> Int {
+    public func expireDeliveries(queuedBefore: Date, at: Date = Date()) throws(StoreError) -> [ExpiredDelivery] {
         let now = StoreTime.seconds(at)
         return try writeStore { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message
+                SELECT m.id, d.message, d.recipient, d.last_error FROM delivery d JOIN message m ON m.rowid = d.message
                 WHERE d.state IN ('pending', 'inflight') AND m.stored < ?
                 """, arguments: [StoreTime.seconds(queuedBefore)])
+            var expired: [ExpiredDelivery] = []
             for row in rows {
-                try db.execute(sql: "UPDATE delivery SET state = 'expired', last_error = 'expired: no receipt in time', updated = ? WHERE message = ? AND recipient = ?",
-                               arguments: [now, row["message"] as Int64, row["recipient"] as String])
-                try Audit.append(db, .expired, at: now, message: MessageID(row["id"] as Data), peer: row["recipient"],
-                                 detail: "no receipt before the expiry time")
+                let lastError: String? = row["last_error"]
+                try db.execute(sql: "UPDATE delivery SET state = 'expired', last_error = ?, updated = ? WHERE message = ? AND recipient = ?",
+                               arguments: ["expired: no receipt in time" + (lastError.map { "; last error: \($0)" } ?? ""), now,
+                                           row["message"] as Int64, row["recipient"] as String])
+                let id = MessageID(row["id"] as Data)
+                try Audit.append(db, .expired, at: now, message: id, peer: row["recipient"], detail: "no receipt before the expiry time")
+                if let id { expired.append(ExpiredDelivery(messageID: id, recipient: row["recipient"], lastError: lastError)) }
             }
-            return rows.count
+            return expired
         }
     }
 

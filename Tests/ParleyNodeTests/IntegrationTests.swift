@@ -155,11 +155,17 @@ import Testing
         var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": try freePort()], directory: directory)
         configuration.retry.giveUpAfter = 1
         configuration.limits.requestTimeout = 1
-        let us = try await RunningNode(configuration)
+        let logs = LogCapture()
+        let us = try await RunningNode(configuration, logs: logs)
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
         try await waitUntil("expiry") { try deliveries(us.node, id).first?.state == .expired }
         try await Task.sleep(for: .seconds(1.5))
-        #expect(try deliveries(us.node, id).first?.state == .expired)
+        let expired = try #require(try deliveries(us.node, id).first)
+        #expect(expired.state == .expired)
+        // The operator learns which message, for whom, and why it never got through.
+        #expect(expired.lastError?.hasPrefix("expired: no receipt in time; last error: transport:") == true, "\(expired.lastError ?? "")")
+        #expect(logs.lines.contains { $0.hasPrefix("error delivery EXPIRED: no receipt from RU-NRRC") && $0.contains("last error: transport:") },
+                "\(logs.lines)")
         await us.stop()
     }
 

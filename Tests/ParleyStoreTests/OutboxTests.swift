@@ -195,7 +195,13 @@ struct BuildFailed: Error {}
         let store = try store
         try store.queue(Fixture.id(1), at: Fixture.base)
         try store.queue(Fixture.id(2), at: Fixture.base + 3600)
-        #expect(try store.expireDeliveries(queuedBefore: Fixture.base + 60) == 2)
+        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: Fixture.base)
+        try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru, error: "connection refused", nextAttempt: Fixture.base + 5, at: Fixture.base)
+        let expired = try store.expireDeliveries(queuedBefore: Fixture.base + 60)
+        #expect(Set(expired.map(\.recipient)) == [Fixture.ru, Fixture.hcoc] && expired.allSatisfy { $0.messageID == Fixture.id(1) })
+        #expect(expired.first { $0.recipient == Fixture.ru }?.lastError == "connection refused")
+        // The cause stays readable after the expiry note.
+        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.ru)?.lastError == "expired: no receipt in time; last error: connection refused")
         #expect(try store.message(Fixture.id(1))?.deliveries.map(\.state) == [.expired, .expired])
         #expect(try store.message(Fixture.id(2))?.deliveries.map(\.state) == [.pending, .pending])
     }
