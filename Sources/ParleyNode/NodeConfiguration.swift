@@ -223,11 +223,16 @@ extension NodeConfiguration {
         } catch {
             problems.append(.init(key: "tls.key", "cannot use \(tlsKeyPath) with \(tlsChainPath): \(error)"))
         }
-        for (key, trust) in [("trust", signingTrust), ("transportTrust", transportTrust)] {
+        // (Without transportTrust keys the transport trust is the signing trust: checked once.)
+        for (key, trust) in [("trust", signingTrust), ("transportTrust", transportTrust)] where key == "trust" || transportTrust != signingTrust {
             do {
                 _ = try TrustStore.load(anchorsPath: trust.anchors, crlPaths: trust.crls, maximumClockSkew: TimeInterval(clockSkew))
             } catch {
-                problems.append(.init(key: "\(key).anchors", "cannot load trust anchors \(trust.anchors) with CRLs \(trust.crls.joined(separator: ", ")): \(error)"))
+                if (try? Certificate.load(path: trust.anchors)) == nil {
+                    problems.append(.init(key: "\(key).anchors", "cannot load the trust anchors \(trust.anchors): \(error)"))
+                } else {
+                    problems.append(.init(key: "\(key).crls", "cannot load the CRLs \(trust.crls.joined(separator: ", ")) (for the anchors of \(trust.anchors)): \(error)"))
+                }
             }
         }
         var isDirectory: ObjCBool = false

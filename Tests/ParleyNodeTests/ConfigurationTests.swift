@@ -132,6 +132,21 @@ import Testing
         #expect(problems.first?.problem.contains("chmod 600") == true)
     }
 
+    /// A CRL that cannot be read is reported under the key that names it, once (the transport trust
+    /// is the signing trust when no transportTrust keys are set).
+    @Test func anUnreadableCRLIsReportedUnderItsKey() async throws {
+        let pki = try TestPKI.shared.get()
+        let data = try temporaryDirectory().path
+        var configuration = try await NodeConfiguration.load(file: try write(validJSON(pki, data: data)), environment: [:])
+        configuration.signingTrust.crls = ["\(data)/nothere.pem"]
+        configuration.transportTrust = configuration.signingTrust
+        let problems = configuration.checkResources()
+        #expect(problems.map(\.key) == ["trust.crls"], "\(problems)")
+        #expect(problems.first?.problem.contains("nothere.pem") == true)
+        configuration.transportTrust.anchors = "\(data)/no-anchors.pem"
+        #expect(configuration.checkResources().map(\.key) == ["trust.crls", "transportTrust.anchors"])
+    }
+
     /// Receivers reject an x5chain that carries the anchor; the node says so at start, naming the file.
     @Test func signingChainWithTheRootIsRefused() async throws {
         let pki = try TestPKI.shared.get()
