@@ -315,6 +315,17 @@ public final class DeliveryService: Service, Sendable {
         return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
     }
 
+    /// What an HTTP error answer says: a problem's name and `detail` (SPEC.md §12.6), else the start
+    /// of the body.
+    static func problemText(_ body: ByteBuffer) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+           let detail = object["detail"] as? String {
+            let name = (object["type"] as? String)?.split(separator: ":").last.map { "\($0): " } ?? ""
+            return String((name + detail).prefix(500))
+        }
+        return String(String(buffer: body).prefix(300))
+    }
+
     /// Seconds until the next attempt after `attempts` failed ones: the backoff, or the peer's
     /// `Retry-After` when that is longer (up to `retry.maximumIntervalSeconds`). Retry-After is a
     /// floor, not a replacement: a hub answering 502 with `Retry-After: 30` for a recipient that is down
@@ -429,12 +440,12 @@ public final class DeliveryService: Service, Sendable {
                                                  body: ByteBuffer(bytes: message), timeout: requestTimeout,
                                                  maximumResponseBytes: MessageVerifier.maximumSize)
             guard response.status == 200 else {
-                return .problem(status: UInt(response.status), detail: String(String(buffer: response.body).prefix(300)),
+                return .problem(status: UInt(response.status), detail: Self.problemText(response.body),
                                 retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
             }
             return .receipt(Array(buffer: response.body))
         } catch {
-            return .transport("\(error)")
+            return .transport(TransportErrorText.explain(error))
         }
     }
 
@@ -473,11 +484,11 @@ public final class DeliveryService: Service, Sendable {
                 log.notice("\(peer.id) has no batch endpoint (HTTP \(response.status)); sending it one message per request")
                 return nil
             default:
-                all = .problem(status: UInt(response.status), detail: String(String(buffer: response.body).prefix(300)),
+                all = .problem(status: UInt(response.status), detail: Self.problemText(response.body),
                                retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
             }
         } catch {
-            all = .transport("\(error)")
+            all = .transport(TransportErrorText.explain(error))
         }
         return (Array(repeating: all, count: messages.count), true)
     }

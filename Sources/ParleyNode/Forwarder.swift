@@ -41,9 +41,9 @@ public final class Forwarder: Service, Sendable {
             log.info("forwarded to \(peer.id): HTTP \(answer.status)")
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: answer.body))
         } catch {
-            log.warning("cannot forward to \(peer.id): \(error)")
+            log.warning("cannot forward to \(peer.id): \(TransportErrorText.explain(error))")
             return PeerServer.problemResponse(Problem(status: 502, name: "upstream-unavailable", title: "Recipient unreachable",
-                                                      detail: "the hub could not reach \(peer.id): \(error)", retryAfter: 30))
+                                                      detail: "the hub could not reach \(peer.id): \(TransportErrorText.explain(error))", retryAfter: 30))
         }
     }
 }

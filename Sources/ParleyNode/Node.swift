@@ -82,6 +82,13 @@ public final class Node: Sendable {
     public var adminListening: Bool { ports.withLock { $0.admin } }
     public var metricsPort: Int? { ports.withLock { $0.metrics } }
 
+    /// Removes the admin socket this node bound (after its services stopped), so that no stale
+    /// socket is left behind; a socket it did not bind (another daemon's) is never touched.
+    public func removeAdminSocket() {
+        guard ports.withLock({ $0.admin }) else { return }
+        unlink(configuration.adminSocketPath)
+    }
+
     /// The Prometheus exposition of this node's metrics.
     public func metricsText() -> String {
         let now = Date()
@@ -268,7 +275,13 @@ public final class Node: Sendable {
             onServerRunning: { [weak self] _ in
                 let access = AdminSocket.restrict(path: bindPath, group: adminGroup)
                 guard rename(bindPath, socketPath) == 0 else {
-                    self?.logger.critical("admin API: cannot rename \(bindPath) to \(socketPath): \(String(cString: strerror(errno))); the CLI cannot reach this daemon")
+                    let code = errno
+                    if code == ENOENT && FileManager.default.fileExists(atPath: (bindPath as NSString).deletingLastPathComponent) {
+                        // The listener closed again at once: the daemon is stopping (e.g. another listener failed).
+                        self?.logger.notice("admin API closed before it was ready: the daemon is stopping")
+                    } else {
+                        self?.logger.critical("admin API: cannot rename \(bindPath) to \(socketPath): \(String(cString: strerror(code))); the CLI cannot reach this daemon")
+                    }
                     return
                 }
                 self?.ports.withLock { $0.admin = true }

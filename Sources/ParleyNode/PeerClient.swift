@@ -274,7 +274,7 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(PeerClientError("\(error)", beforeAnswer: responseHead == nil && !(error is NIOSSLError)))
+        fail(PeerClientError(TransportErrorText.explain(error), beforeAnswer: responseHead == nil && !(error is NIOSSLError)))
         context.close(promise: nil)
     }
 

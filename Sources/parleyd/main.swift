@@ -114,9 +114,15 @@ do {
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
     logger.info("parleyd starting as \(configuration.participant) with \(configuration.peers.count) peers")
-    try await group.run()
+    do {
+        try await group.run()
+    } catch {
+        node.removeAdminSocket()
+        throw error
+    }
+    node.removeAdminSocket()
     logger.info("parleyd stopped")
 } catch {
-    logger.critical("parleyd failed: \(error)")
+    logger.critical("parleyd failed: \(Node.startFailureText(error, configuration: configuration))")
     exit(1)
 }

@@ -193,14 +193,15 @@ import Testing
     }
 
     /// Two daemons on one store would number channels and sign from it at the same time: the second
-    /// stops at once, naming the first.
-    @Test func aSecondDaemonOnTheSameDataDirectoryIsRefused() async throws {
+    /// stops at once, naming the first. A second daemon on the first one's port says which address.
+    @Test func aSecondDaemonOnTheSameDataDirectoryOrPortIsRefusedWithTheReason() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
+        let port = try freePort()
         let first = Process()
         first.executableURL = Self.parleyd
-        first.arguments = ["--config", try configFile(pki, directory: directory, port: try freePort())]
+        first.arguments = ["--config", try configFile(pki, directory: directory, port: port)]
         first.standardError = FileHandle.nullDevice
         first.standardOutput = FileHandle.nullDevice
         try first.run()
@@ -224,6 +225,27 @@ import Testing
         #expect(text.contains("dataDirectory: another parleyd (pid \(first.processIdentifier)) is running on \(directory.path)"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
         #expect(first.isRunning)
+
+        // On its own data directory but the first one's port: the address in use is named, and the
+        // admin socket it had bound is removed again.
+        let otherData = other.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: otherData, withIntermediateDirectories: true)
+        try writeConfigurationFile(path, pki, "US-NRRC", port: port, adminSocket: "\(other.path)/admin.sock",
+                                   dataDirectory: otherData.path, members: [#""peers": {}"#])
+        let third = Process()
+        third.executableURL = Self.parleyd
+        third.arguments = ["--config", path]
+        let thirdLog = Pipe()
+        third.standardError = thirdLog
+        third.standardOutput = FileHandle.nullDevice
+        try third.run()
+        let thirdText = String(decoding: thirdLog.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        third.waitUntilExit()
+        #expect(third.terminationStatus == 1)
+        #expect(thirdText.contains("parleyd failed: address already in use (listen 127.0.0.1:\(port))"), "\(thirdText)")
+        #expect(!thirdText.contains("critical parleyd: [ParleyNode]"), "\(thirdText)")
+        #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
+
         first.terminate()
         try await waitUntil("parleyd to exit", timeout: .seconds(15)) { !first.isRunning }
     }

@@ -289,7 +289,8 @@ import Testing
         // One warning per failed request, not one per message: the operator reads the cause once.
         let failures = logs.lines.filter { $0.hasPrefix("warning") && $0.contains("delivery attempt") }
         #expect(failures.count == (attempts.first ?? 0) - 1, "\(failures)")
-        #expect(failures.allSatisfy { $0.contains("and 19 more messages of this request") }, "\(failures)")
+        #expect(failures.allSatisfy { $0.contains("and 19 more messages of this request") && $0.contains("connection refused: nothing listens") },
+                "\(failures)")
         let inbox = try ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 20)
         #expect(try ru.node.store.gaps().isEmpty)
