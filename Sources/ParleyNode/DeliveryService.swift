@@ -85,6 +85,8 @@ public final class DeliveryService: Service, Sendable {
     private let peersChanged = Doorbell()
     /// Rung by a reload: the expiry loop recomputes its interval and cutoff at once.
     private let expiryChanged = Doorbell()
+    /// Peers whose last attempt failed: since when, and when a contact from them last woke delivery.
+    private let failing = Mutex<[String: (since: Date, woken: Date?)]>([:])
     private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
     let pollInterval: Duration
@@ -292,11 +294,51 @@ public final class DeliveryService: Service, Sendable {
                             state.running -= request.count
                             if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
                         }
+                        self.recordOutcome(of: peer.id, failed: retryAt != nil, log: peerLog)
                         bell.ring()
                     }
                 }
             }
             // Requests in flight finish (the group waits for them).
+        }
+    }
+
+    /// Notes whether a request to `peer` failed; says when a failing peer answers again.
+    private func recordOutcome(of peer: ParticipantID, failed: Bool, log: Logger) {
+        let recovered = failing.withLock { failing -> Date? in
+            if failed {
+                if failing[peer.rawValue] == nil { failing[peer.rawValue] = (Date(), nil) }
+                return nil
+            }
+            return failing.removeValue(forKey: peer.rawValue)?.since
+        }
+        if let recovered {
+            log.notice("\(peer) answers again, after \(Int(Date().timeIntervalSince(recovered))) s of failed attempts; its queued messages go now")
+        }
+    }
+
+    /// A peer reached this node (an authenticated request): if deliveries to it are waiting for the
+    /// retry of a failed attempt, they are tried now instead of at the end of the backoff (up to
+    /// `retry.maximumIntervalSeconds`). At most once per 5 s per peer.
+    public func peerContacted(_ peer: ParticipantID) {
+        let wake = failing.withLock { failing -> Bool in
+            guard var state = failing[peer.rawValue], state.woken.map({ Date().timeIntervalSince($0) >= 5 }) ?? true else { return false }
+            state.woken = Date()
+            failing[peer.rawValue] = state
+            return true
+        }
+        guard wake, configuration.peers.contains(where: { $0.id == peer && $0.via == nil }) else { return }
+        Task {
+            do {
+                let waiting = try await blocking { [store] in try store.makeDue(recipient: peer.rawValue) }
+                if waiting > 0 {
+                    logger.notice("\(peer) reached this node: its \(waiting) waiting \(waiting == 1 ? "delivery is" : "deliveries are") tried now, not at the end of the backoff",
+                                  metadata: ["peer": "\(peer)"])
+                }
+            } catch {
+                logger.error("cannot make the deliveries to \(peer) due: \(error)", metadata: ["peer": "\(peer)"])
+            }
+            retryNow([peer.rawValue])
         }
     }
 

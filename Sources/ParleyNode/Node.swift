@@ -250,6 +250,7 @@ public final class Node: Sendable {
         let fixedLimits = configuration.limits
         let limits: @Sendable () -> NodeConfiguration.Limits = { [weak self] in self?.limits ?? fixedLimits }
         let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, limits: limits,
+                                           contacted: { [weak self] peer in self?.delivery.peerContacted(peer) },
                                            health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let peerApp = Application(
             router: peerRouter,

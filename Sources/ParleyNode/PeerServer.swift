@@ -76,6 +76,7 @@ public enum PeerServer {
     /// request (a reload applies to the next request); by default, those of `configuration`.
     public static func router(receiver: MessageReceiver, configuration: NodeConfiguration, forwarder: Forwarder?,
                               limits currentLimits: (@Sendable () -> NodeConfiguration.Limits)? = nil,
+                              contacted: @escaping @Sendable (ParticipantID) -> Void = { _ in },
                               health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
         let fixedLimits = configuration.limits
         let currentLimits = currentLimits ?? { fixedLimits }
@@ -110,7 +111,9 @@ public enum PeerServer {
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
             let peer: ParticipantID
             switch await authenticatedPeer(context.channel) {
-            case .success(let authenticated): peer = authenticated
+            case .success(let authenticated):
+                peer = authenticated
+                contacted(peer)
             case .failure(let error):
                 logger.warning("request without an authenticated TLS peer: \(error)")
                 return refuse(.unauthenticated("\(error)"))

@@ -187,6 +187,18 @@ extension ParleyStore {
         }
     }
 
+    /// Makes every pending delivery to `recipient` due at `now` (the peer is reachable again).
+    /// Returns how many were waiting for a later retry.
+    @discardableResult
+    public func makeDue(recipient: String, at now: Date = Date()) throws(StoreError) -> Int {
+        let time = StoreTime.seconds(now)
+        return try writeStore { db in
+            try db.execute(sql: "UPDATE delivery SET next_attempt = ? WHERE recipient = ? AND state = 'pending' AND next_attempt > ?",
+                           arguments: [time, recipient, time])
+            return db.changesCount
+        }
+    }
+
     /// Recipients with at least one pending delivery due at `now`.
     public func peersWithDueDeliveries(at now: Date = Date()) throws(StoreError) -> [String] {
         try read { db in

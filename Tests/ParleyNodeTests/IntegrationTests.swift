@@ -297,6 +297,31 @@ import Testing
         await us.stop(); await ru.stop()
     }
 
+    /// A peer that is back and sends us something is up: the deliveries waiting for the end of
+    /// a long backoff go at once, and the log says the peer answers again.
+    @Test func aPeerThatReachesUsGetsItsWaitingDeliveriesAtOnce() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (usPort, ruPort) = (try freePort(), try freePort())
+        var configuration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        configuration.retry.initialInterval = 600
+        configuration.retry.maximumInterval = 600
+        let logs = LogCapture()
+        let us = try await RunningNode(configuration, logs: logs)
+        let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        try await waitUntil("a failed attempt") { try deliveries(us.node, id).first.map { $0.state == .pending && $0.attempts == 1 } ?? false }
+        #expect(try deliveries(us.node, id).first.map { $0.nextAttempt.timeIntervalSinceNow > 400 } == true, "backing off for about 600 s")
+
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        _ = try await submitThroughAdmin(ru.node, recipients: ["US-NRRC"])
+        try await waitUntil("delivered long before the backoff ends", timeout: .seconds(60)) {
+            try deliveries(us.node, id).first?.state == .delivered
+        }
+        #expect(logs.lines.contains { $0.hasPrefix("notice RU-NRRC reached this node: its 1 waiting delivery is tried now") }, "\(logs.lines)")
+        #expect(logs.lines.contains { $0.hasPrefix("notice RU-NRRC answers again, after") }, "\(logs.lines)")
+        await us.stop(); await ru.stop()
+    }
+
     @Test func clientWithoutCertificateIsRefusedByTLS() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
