@@ -394,6 +394,8 @@ public enum AdminAPI {
     static func peersJSON(_ node: Node) throws -> [[String: Any]] {
         let configured = node.configuration.peers
         let openGaps = try node.store.gaps(recipient: node.participant.rawValue)
+        let seen = node.lastSeen.withLock { $0 }
+        let forwarded = node.forwarderState.withLock { $0 }?.lastAttempts.withLock { $0 } ?? [:]
         return try node.store.peerStates(configured.map(\.id.rawValue)).map { state in
             var object: [String: Any] = ["id": state.peer, "queueDepth": state.queueDepth, "expired": state.expired, "rejected": state.rejected,
                                          "gaps": state.gaps.map { [$0.lowerBound, $0.upperBound] },
@@ -410,7 +412,13 @@ public enum AdminAPI {
             if let date = state.oldestUndelivered { object["oldestUndelivered"] = iso(date) }
             if let date = state.nextAttempt { object["nextAttempt"] = iso(date) }
             if state.inFlight > 0 { object["inFlight"] = state.inFlight }
-            if let date = state.lastContact { object["lastContact"] = iso(date) }
+            // A hub stores nothing it forwards: its peers' requests and its forwarding count as contact.
+            let forwardedOK = forwarded[state.peer].flatMap { $0.error == nil ? $0.at : nil }
+            if let date = [state.lastContact, seen[state.peer], forwardedOK].compactMap({ $0 }).max() { object["lastContact"] = iso(date) }
+            if let attempt = forwarded[state.peer], let error = attempt.error {
+                object["forwardError"] = error
+                object["forwardErrorAt"] = iso(attempt.at)
+            }
             if let date = state.lastReceipt { object["lastReceipt"] = iso(date) }
             if let date = state.lastMessage { object["lastMessage"] = iso(date) }
             if let error = state.lastError { object["lastError"] = error }

@@ -6,6 +6,7 @@ import NIOSSL
 import ParleyCrypto
 import ParleyProtocol
 import ServiceLifecycle
+import Synchronization
 
 /// Hub mode (SPEC.md §12.7): forwards the exact received bytes to the named recipient with this
 /// node's TLS certificate (checking, as for delivery, that the server there is that recipient:
@@ -13,6 +14,8 @@ import ServiceLifecycle
 public final class Forwarder: Service, Sendable {
     let client: PeerClient
     let logger: Logger
+    /// The last forwarding attempt to each recipient: when, and why it failed (nil: it was answered).
+    let lastAttempts = Mutex<[String: (at: Date, error: String?)]>([:])
 
     public init(tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger) throws {
         client = try PeerClient(tls: tlsClient, trust: transportTrust, logger: logger)
@@ -39,9 +42,11 @@ public final class Forwarder: Service, Sendable {
             if let type = answer.headers.first(name: "Content-Type") { headers[.contentType] = type }
             if let retryAfter = answer.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }
             log.info("forwarded to \(peer.id): HTTP \(answer.status)")
+            lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), nil) }
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: answer.body))
         } catch {
             log.warning("cannot forward to \(peer.id): \(TransportErrorText.explain(error))")
+            lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), TransportErrorText.explain(error)) }
             return PeerServer.problemResponse(Problem(status: 502, name: "upstream-unavailable", title: "Recipient unreachable",
                                                       detail: "the hub could not reach \(peer.id): \(TransportErrorText.explain(error))", retryAfter: 30))
         }

@@ -35,6 +35,10 @@ public final class Node: Sendable {
     /// Drafts submitted together share one transaction and one fsync (SPEC.md §10.1 still holds:
     /// numbers, signature and storage are one atomic step per message).
     let submissions: GroupCommitter<PendingSubmission, QueuedMessage>
+    /// When each peer last reached this node (an authenticated request), forwarded traffic included.
+    let lastSeen = Mutex<[String: Date]>([:])
+    /// The hub's forwarder, when this node is a hub (its last attempt per recipient, for status).
+    let forwarderState = Mutex<Forwarder?>(nil)
     private let ports = Mutex<(peer: Int?, admin: Bool, metrics: Int?)>((nil, false, nil))
 
     public var participant: ParticipantID { identity.participantID }
@@ -244,13 +248,17 @@ public final class Node: Sendable {
             ? try Forwarder(tlsClient: try DeliveryService.tlsClientConfiguration(configuration), transportTrust: transportTrust,
                             logger: logger)
             : nil
+        forwarderState.withLock { $0 = forwarder }
         let tls = try PeerServer.tlsConfiguration(keyPath: configuration.tlsKeyPath, chainPath: configuration.tlsChainPath,
                                                   transportTrust: transportTrust, logger: logger)
         // Limits are read for each request and each new connection: a reload applies to them.
         let fixedLimits = configuration.limits
         let limits: @Sendable () -> NodeConfiguration.Limits = { [weak self] in self?.limits ?? fixedLimits }
         let peerRouter = PeerServer.router(receiver: receiver, configuration: configuration, forwarder: forwarder, limits: limits,
-                                           contacted: { [weak self] peer in self?.delivery.peerContacted(peer) },
+                                           contacted: { [weak self] peer in
+                                               self?.lastSeen.withLock { $0[peer.rawValue] = Date() }
+                                               self?.delivery.peerContacted(peer)
+                                           },
                                            health: { [weak self] in self?.healthProblems() ?? ["stopping"] })
         let peerApp = Application(
             router: peerRouter,

@@ -121,7 +121,7 @@ struct Status: AsyncParsableCommand {
                 if (p["configured"] as? Bool) == false { name += " (not configured)" }
                 let next = p["nextAttempt"].map(text) ?? ((p["inFlight"] as? Int ?? 0) > 0 ? "in flight" : "")
                 return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), next,
-                        shorten(text(p["lastError"]), 60)]
+                        shorten(p["lastError"].map(text) ?? p["forwardError"].map { "forwarding: \(text($0))" } ?? "", 60)]
             }))
             // SPEC.md §10.2: which sender, which numbers, since when.
             for p in peers {

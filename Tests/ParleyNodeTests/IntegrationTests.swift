@@ -199,8 +199,19 @@ import Testing
                                recipients: envelope.recipients.map(\.participant))
         #expect(try us.node.verifier.verifyReceipt(Array(ruReceipt.bytes), at: .now, for: sent, from: Self.ru).receipt.status == .accepted)
 
-        // Without acceptForwardedFrom, RU refuses the hub's forwarding: 403 relayed unchanged.
+        // RU down: the hub stores nothing it forwards, but its status shows the failing forwarding
+        // and when US last reached it.
         await ru.stop()
+        _ = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
+        try await waitUntil("a failed forwarding") {
+            try AdminAPI.peersJSON(hub.node).contains { $0["id"] as? String == "RU-NRRC" && $0["forwardError"] != nil }
+        }
+        let hubPeers = try AdminAPI.peersJSON(hub.node)
+        let ruRow = try #require(hubPeers.first { $0["id"] as? String == "RU-NRRC" })
+        #expect((ruRow["forwardError"] as? String)?.hasPrefix("connection refused") == true, "\(ruRow)")
+        #expect(hubPeers.first { $0["id"] as? String == "US-NRRC" }?["lastContact"] != nil, "\(hubPeers)")
+
+        // Without acceptForwardedFrom, RU refuses the hub's forwarding: 403 relayed unchanged.
         var strictRU = ruConfiguration
         strictRU.acceptForwardedFrom = []
         strictRU.dataDirectory = directory.appendingPathComponent("RU-strict").path
