@@ -165,7 +165,8 @@ public enum AdminAPI {
                 }
                 let deliveries = try await blocking { try node.store.message(id)?.deliveries ?? [] }
                 node.delivery.retryNow(recipient.map { [$0] })
-                node.logger.notice("operator retry: \(count) deliveries due now", metadata: ["message": "\(id)"])
+                node.logger.notice("operator retry: \(count) \(count == 1 ? "delivery" : "deliveries") due now (to \(recipient ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
+                                   metadata: ["message": "\(id)"])
                 return ["retried": count, "deliveries": deliveries.map(deliveryJSON)]
             }
         }
@@ -180,7 +181,8 @@ public enum AdminAPI {
                     throw Problem(status: 409, name: "invalid-state", title: "Nothing to cancel",
                                   detail: "no delivery of \(id.hex) is pending, in flight or expired (\(states)); settled deliveries are never cancelled")
                 }
-                node.logger.notice("operator cancel: \(count) deliveries cancelled", metadata: ["message": "\(id)"])
+                node.logger.notice("operator cancel: \(count) \(count == 1 ? "delivery" : "deliveries") cancelled (to \(recipient ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
+                                   metadata: ["message": "\(id)"])
                 return ["cancelled": count, "deliveries": deliveries.map(deliveryJSON)]
             }
         }

@@ -137,7 +137,17 @@ extension NodeConfiguration {
                 let location = ConfigReader(provider: InMemoryProvider(values: [AbsoluteConfigKey(["filePath"]): ConfigValue(.string(file), isSecret: false)]))
                 providers.append(try await FileProvider<JSONSnapshot>(config: location))
             } catch {
-                throw ConfigurationError(file: file, problems: [ConfigurationProblem(key: "(file)", "cannot read \(file) as a JSON object: \(error)")])
+                // Foundation's JSON errors keep the useful part (what, and where) in NSDebugDescription.
+                var detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
+                if let range = detail.range(of: #"around character (\d+)"#, options: .regularExpression),
+                   let offset = Int(detail[range].split(separator: " ").last ?? ""),
+                   let data = FileManager.default.contents(atPath: file), offset <= data.count {
+                    let before = data.prefix(offset)
+                    let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+                    let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0) + 1
+                    detail += " (line \(line), column \(column))"
+                }
+                throw ConfigurationError(file: file, problems: [ConfigurationProblem(key: "(file)", "cannot read \(file) as a JSON object: \(detail)")])
             }
             // swift-configuration cannot enumerate keys: the peer ids are the keys of the `peers` object.
             if let data = FileManager.default.contents(atPath: file),

@@ -125,6 +125,13 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }
 
+/// What went wrong with a delivery, for a table: its rejection, or its last attempt's error while it
+/// is undelivered (a delivered or cancelled delivery keeps an old error that no longer matters).
+func deliveryError(_ delivery: [String: Any]) -> String {
+    if let rejection = delivery["rejection"] { return text(rejection) }
+    return ["delivered", "cancelled"].contains(text(delivery["state"])) ? "" : text(delivery["lastError"])
+}
+
 func text(_ value: Any?) -> String {
     switch value {
     case nil, is NSNull: return ""
@@ -263,7 +270,7 @@ struct Outbox: AsyncParsableCommand {
         let ordered = deliveries.sorted { (text($0["queued"]), $0["seq"] as? Int ?? 0, text($0["recipient"])) < (text($1["queued"]), $1["seq"] as? Int ?? 0, text($1["recipient"])) }
         print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], ordered.map { d in
             [text(d["id"]), text(d["type"]), text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["queued"]),
-             text(d["rejection"] ?? d["lastError"])]
+             deliveryError(d)]
         }))
     }
 }
@@ -390,7 +397,7 @@ struct Show: AsyncParsableCommand {
         if !deliveries.isEmpty {
             lines.append("deliveries:")
             lines.append(table(["  TO", "SEQ", "STATE", "ATTEMPTS", "LAST ERROR"], deliveries.map { d in
-                ["  " + text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["rejection"] ?? d["lastError"])]
+                ["  " + text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), deliveryError(d)]
             }))
         }
         if m["stored"] as? Bool != false {

@@ -171,7 +171,10 @@ struct OperatorOptions: ParsableArguments {
         let deliveries = object["deliveries"] as? [[String: Any]] ?? []
         print("\(verb) \(text(count)) \(text(count) == "1" ? "delivery" : "deliveries") of \(id.lowercased())")
         print(table(["TO", "SEQ", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], deliveries.map { d in
-            [text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["nextAttempt"]), text(d["rejection"] ?? d["lastError"])]
+            // A next attempt only while one will be made.
+            let state = text(d["state"])
+            return [text(d["recipient"]), text(d["seq"]), state, text(d["attempts"]), state == "pending" ? text(d["nextAttempt"]) : "",
+                    deliveryError(d)]
         }))
     }
 }

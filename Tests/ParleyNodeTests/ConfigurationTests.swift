@@ -132,6 +132,13 @@ import Testing
         #expect(problems.first?.problem.contains("chmod 600") == true)
     }
 
+    @Test func aJSONSyntaxErrorSaysWhere() async throws {
+        let path = try write("{\"participant\": \"US-NRRC\",\n \"x\": [1,}\n")
+        let error = await #expect(throws: ConfigurationError.self) { try await NodeConfiguration.load(file: path, environment: [:]) }
+        let problem = try #require(error?.problems.first)
+        #expect(problem.key == "(file)" && problem.problem.contains("(line 2, column 10)") && !problem.problem.contains("NSCocoaErrorDomain"), "\(problem)")
+    }
+
     /// A CRL that cannot be read is reported under the key that names it, once (the transport trust
     /// is the signing trust when no transportTrust keys are set).
     @Test func anUnreadableCRLIsReportedUnderItsKey() async throws {
