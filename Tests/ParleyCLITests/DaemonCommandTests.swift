@@ -261,18 +261,28 @@ import Testing
                 && warned.stdout.contains("WARNING: the last reload"), "\(warned.stdout)\(warned.stderr)")
     }
 
-    @Test func statusOfANodeWithAnExpiredCRLExits1() async throws {
+    /// `parley status` and `parley status --json` of an in-process node made from RU-NRRC's test
+    /// configuration as `adjust` changes it.
+    func statusOfANode(_ participant: String = "RU-NRRC", _ adjust: (inout NodeConfiguration, CLITestPKI) -> Void) async throws
+        -> (table: CLI.Output, json: CLI.Output) {
         let pki = try CLITestPKI.shared.get()
         let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
+        var configuration = try nodeConfiguration(pki, participant, port: try freeLoopbackPort(), peers: [:], directory: directory)
         configuration.transportTrust = configuration.signingTrust
-        configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
-        let ru = try await InProcessNode(configuration)
-        let status = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
+        adjust(&configuration, pki)
+        let node = try await InProcessNode(configuration)
+        let table = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
         let json = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath, "--json"])
-        await ru.stop()
+        await node.stop()
+        return (table, json)
+    }
+
+    @Test func statusOfANodeWithAnExpiredCRLExits1() async throws {
+        let (status, json) = try await statusOfANode { configuration, pki in
+            configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        }
         #expect(status.status == 1, "\(status.stdout)\(status.stderr)")
         #expect(status.stdout.contains("status: degraded") && status.stdout.contains("PROBLEM: CRL of"), "\(status.stdout)")
         #expect(status.stdout.contains("EXPIRED: refresh the CRLs"), "\(status.stdout)")
@@ -282,25 +292,13 @@ import Testing
     /// `parley status || alert` must catch what stops a node from working (an expired transport CRL:
     /// every peer's connection refused) and what needs an operator soon (a certificate to renew).
     @Test func statusReportsAnExpiredTransportCRLAsAProblemAndACertificateToRenewAsAWarning() async throws {
-        let pki = try CLITestPKI.shared.get()
-        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
-        configuration.transportTrust = configuration.signingTrust
-        configuration.transportTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
-        let ru = try await InProcessNode(configuration)
-        let degraded = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
-        await ru.stop()
+        let (degraded, _) = try await statusOfANode { configuration, pki in
+            configuration.transportTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
+        }
         #expect(degraded.status == 1, "\(degraded.stdout)\(degraded.stderr)")
         #expect(degraded.stdout.contains("PROBLEM: transport CRL of"), "\(degraded.stdout)")
 
-        var renewing = try nodeConfiguration(pki, "US-NRRC", port: try freeLoopbackPort(), peers: [:], directory: directory)
-        renewing.certificateExpiryWarningDays = 3_650
-        let us = try await InProcessNode(renewing)
-        let warned = try await CLI.runOffPool(["status", "--socket", renewing.adminSocketPath])
-        let json = try await CLI.runOffPool(["status", "--socket", renewing.adminSocketPath, "--json"])
-        await us.stop()
+        let (warned, json) = try await statusOfANode("US-NRRC") { configuration, _ in configuration.certificateExpiryWarningDays = 3_650 }
         #expect(warned.status == 2, "\(warned.stdout)\(warned.stderr)")
         #expect(warned.stdout.contains("status: warning") && warned.stdout.contains("WARNING: the signing certificate expires in"), "\(warned.stdout)")
         #expect(json.status == 2 && json.stdout.jsonObject?["status"] as? String == "warning")

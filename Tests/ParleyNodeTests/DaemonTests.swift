@@ -45,6 +45,26 @@ import Testing
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Starts parleyd with `config`; its standard error goes to `log` (or nowhere).
+    func launch(_ config: String, log: Pipe? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.parleyd
+        process.arguments = ["--config", config]
+        process.standardError = log ?? FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Runs parleyd with `config` until it exits by itself: its status and standard error.
+    func runToExit(_ config: String) throws -> (Int32, String) {
+        let log = Pipe()
+        let process = try launch(config, log: log)
+        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
     @Test func checkConfigExitsZeroOrSeventyEightWithOneLinePerProblem() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
         let pki = try TestPKI.shared.get()
@@ -163,16 +183,15 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let process = Process()
-        process.executableURL = Self.parleyd
-        process.arguments = ["--config", try configFile(pki, directory: directory, port: port)]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try launch(try configFile(pki, directory: directory, port: port))
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        try await waitUntil("the peer listener") { isListening(port: port) }
-
-        let connection = try await rawTLSConnection(pki, port: port, as: "RU-NRRC")
+        var opened: NIOAsyncChannel<ByteBuffer, ByteBuffer>?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while opened == nil && ContinuousClock.now < deadline {
+            opened = try? await rawTLSConnection(pki, port: port, as: "RU-NRRC")
+            if opened == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let connection = try #require(opened, "the peer listener")
         try await connection.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: "GET /v1/health HTTP/1.1\r\nHost: us-nrrc\r\n\r\n"))
             var answer = ""
@@ -199,12 +218,7 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let first = Process()
-        first.executableURL = Self.parleyd
-        first.arguments = ["--config", try configFile(pki, directory: directory, port: port)]
-        first.standardError = FileHandle.nullDevice
-        first.standardOutput = FileHandle.nullDevice
-        try first.run()
+        let first = try launch(try configFile(pki, directory: directory, port: port))
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
         try await waitUntil("the admin socket") { FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path) }
 
@@ -212,16 +226,8 @@ import Testing
         let path = other.appendingPathComponent("second.json").path
         try writeConfigurationFile(path, pki, "US-NRRC", port: try freePort(), adminSocket: "\(other.path)/admin.sock",
                                    dataDirectory: directory.path, members: [#""peers": {}"#])
-        let second = Process()
-        second.executableURL = Self.parleyd
-        second.arguments = ["--config", path]
-        let log = Pipe()
-        second.standardError = log
-        second.standardOutput = FileHandle.nullDevice
-        try second.run()
-        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        second.waitUntilExit()
-        #expect(second.terminationStatus == 1)
+        let (secondStatus, text) = try runToExit(path)
+        #expect(secondStatus == 1)
         #expect(text.contains("dataDirectory: another parleyd (pid \(first.processIdentifier)) is running on \(directory.path)"), "\(text)")
         #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
         #expect(first.isRunning)
@@ -232,16 +238,8 @@ import Testing
         try FileManager.default.createDirectory(at: otherData, withIntermediateDirectories: true)
         try writeConfigurationFile(path, pki, "US-NRRC", port: port, adminSocket: "\(other.path)/admin.sock",
                                    dataDirectory: otherData.path, members: [#""peers": {}"#])
-        let third = Process()
-        third.executableURL = Self.parleyd
-        third.arguments = ["--config", path]
-        let thirdLog = Pipe()
-        third.standardError = thirdLog
-        third.standardOutput = FileHandle.nullDevice
-        try third.run()
-        let thirdText = String(decoding: thirdLog.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        third.waitUntilExit()
-        #expect(third.terminationStatus == 1)
+        let (thirdStatus, thirdText) = try runToExit(path)
+        #expect(thirdStatus == 1)
         #expect(thirdText.contains("parleyd failed: address already in use (listen 127.0.0.1:\(port))"), "\(thirdText)")
         #expect(!thirdText.contains("critical parleyd: [ParleyNode]"), "\(thirdText)")
         #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
