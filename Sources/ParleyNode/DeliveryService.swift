@@ -85,7 +85,8 @@ public final class DeliveryService: Service, Sendable {
     private let peersChanged = Doorbell()
     /// Rung by a reload: the expiry loop recomputes its interval and cutoff at once.
     private let expiryChanged = Doorbell()
-    /// Peers whose last attempt failed: since when, and when a contact from them last woke delivery.
+    /// Peers that could not be reached (no answer) since their last answer: since when, and when a
+    /// contact from them last woke delivery.
     private let failing = Mutex<[String: (since: Date, woken: Date?)]>([:])
     private let runningLoops = Mutex<Set<String>>([])
     /// How often an idle peer loop looks for due deliveries.
@@ -294,7 +295,7 @@ public final class DeliveryService: Service, Sendable {
                             state.running -= request.count
                             if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
                         }
-                        self.recordOutcome(of: peer.id, failed: retryAt != nil, log: peerLog)
+                        if retryAt == nil { self.noteAnswered(peer.id, log: peerLog) }
                         bell.ring()
                     }
                 }
@@ -303,23 +304,25 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// Notes whether a request to `peer` failed; says when a failing peer answers again.
-    private func recordOutcome(of peer: ParticipantID, failed: Bool, log: Logger) {
-        let recovered = failing.withLock { failing -> Date? in
-            if failed {
-                if failing[peer.rawValue] == nil { failing[peer.rawValue] = (Date(), nil) }
-                return nil
-            }
-            return failing.removeValue(forKey: peer.rawValue)?.since
-        }
-        if let recovered {
-            log.notice("\(peer) answers again, after \(Int(Date().timeIntervalSince(recovered))) s of failed attempts; its queued messages go now")
+    /// A request to `peer` got no answer.
+    private func noteUnreachable(_ peer: ParticipantID) {
+        failing.withLock { failing in
+            if failing[peer.rawValue] == nil { failing[peer.rawValue] = (Date(), nil) }
         }
     }
 
-    /// A peer reached this node (an authenticated request): if deliveries to it are waiting for the
-    /// retry of a failed attempt, they are tried now instead of at the end of the backoff (up to
-    /// `retry.maximumIntervalSeconds`). At most once per 5 s per peer.
+    /// A request to `peer` was answered and settled its messages: says so if the peer could not be
+    /// reached before.
+    private func noteAnswered(_ peer: ParticipantID, log: Logger) {
+        if let since = failing.withLock({ $0.removeValue(forKey: peer.rawValue)?.since }) {
+            log.notice("\(peer) answers again, after \(Int(Date().timeIntervalSince(since))) s unreachable; its queued messages go now")
+        }
+    }
+
+    /// A peer reached this node (an authenticated request): if deliveries to it are waiting for a
+    /// retry because it could not be reached, they are tried now instead of at the end of the backoff
+    /// (up to `retry.maximumIntervalSeconds`). At most once per 5 s per peer; a peer that answered
+    /// with an error (it was up) is not woken this way.
     public func peerContacted(_ peer: ParticipantID) {
         let wake = failing.withLock { failing -> Bool in
             guard var state = failing[peer.rawValue], state.woken.map({ Date().timeIntervalSince($0) >= 5 }) ?? true else { return false }
@@ -578,6 +581,7 @@ public final class DeliveryService: Service, Sendable {
         let receiptBytes: [UInt8]
         switch answer {
         case .transport(let error):
+            noteUnreachable(peer.id)
             return await fail("transport: \(error)")
         case .invalid(let reason):
             return await fail(reason, level: .error)
