@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import ParleyCodec
 import ParleyCrypto
@@ -295,7 +296,6 @@ public final class DeliveryService: Service, Sendable {
                             state.running -= request.count
                             if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
                         }
-                        if retryAt == nil { self.noteAnswered(peer.id, log: peerLog) }
                         bell.ring()
                     }
                 }
@@ -311,8 +311,8 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// A request to `peer` was answered and settled its messages: says so if the peer could not be
-    /// reached before.
+    /// A request to `peer` got an answer (a receipt or an error: the peer is up): says so if it
+    /// could not be reached before.
     private func noteAnswered(_ peer: ParticipantID, log: Logger) {
         if let since = failing.withLock({ $0.removeValue(forKey: peer.rawValue)?.since }) {
             log.notice("\(peer) answers again, after \(Int(Date().timeIntervalSince(since))) s unreachable; its queued messages go now")
@@ -376,7 +376,15 @@ public final class DeliveryService: Service, Sendable {
     /// floor, not a replacement: a hub answering 502 with `Retry-After: 30` for a recipient that is down
     /// for hours does not hold its senders at one attempt every 30 s.
     func retryDelay(attempts: Int, retryAfter: TimeInterval?) -> TimeInterval {
-        max(min(retryAfter ?? 0, configuration.retry.maximumInterval), backoff(attempts: attempts))
+        let floor = retryAfter.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 0
+        return max(min(floor, configuration.retry.maximumInterval), backoff(attempts: attempts))
+    }
+
+    /// A `Retry-After` in seconds (a non-negative integer, RFC 9110 §10.2.3); nil for anything else
+    /// (the date form, "nan", "inf", negative numbers).
+    static func retryAfterSeconds(_ headers: HTTPHeaders) -> TimeInterval? {
+        guard let text = headers.first(name: "Retry-After"), let seconds = UInt32(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        return TimeInterval(seconds)
     }
 
     /// Splits deliveries (in channel order) into requests: batches of up to `batchSize` messages
@@ -486,7 +494,7 @@ public final class DeliveryService: Service, Sendable {
                                                  maximumResponseBytes: MessageVerifier.maximumSize)
             guard response.status == 200 else {
                 return .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                                retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
+                                retryAfter: Self.retryAfterSeconds(response.headers))
             }
             return .receipt(Array(buffer: response.body))
         } catch {
@@ -530,7 +538,7 @@ public final class DeliveryService: Service, Sendable {
                 return nil
             default:
                 all = .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                               retryAfter: response.headers.first(name: "Retry-After").flatMap(TimeInterval.init))
+                               retryAfter: Self.retryAfterSeconds(response.headers))
             }
         } catch {
             all = .transport(TransportErrorText.explain(error))
@@ -548,7 +556,7 @@ public final class DeliveryService: Service, Sendable {
         let id = delivery.record.messageID
         log[metadataKey: "message"] = "\(id)"
         let attempts = delivery.record.attempts + 1
-        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date {
+        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date? {
             var next = Date().addingTimeInterval(retryDelay(attempts: attempts, retryAfter: retryAfter))
             if let requestFailure, requestFailure.index > 0 {
                 log.debug("delivery attempt \(attempts) failed: \(reason) (logged with this request's first message)")
@@ -565,6 +573,11 @@ public final class DeliveryService: Service, Sendable {
                     try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
                     if reported { log.info("failed attempt recorded; the delivery is pending again") }
                     break
+                } catch where error.code == .invalidState || error.code == .notFound {
+                    // Settled while the request was out (expired, cancelled by an operator, delivered
+                    // by a second attempt): nothing to retry, and nothing may hold this request's slot.
+                    log.info("the failed attempt is not recorded: the delivery was settled meanwhile (\(error.reason))")
+                    return nil
                 } catch {
                     if !reported {
                         log.error("cannot record a failed attempt (retrying every second; the delivery waits in flight until the store can be written): \(error)")
@@ -579,9 +592,9 @@ public final class DeliveryService: Service, Sendable {
         }
 
         let receiptBytes: [UInt8]
+        if case .transport = answer { noteUnreachable(peer.id) } else { noteAnswered(peer.id, log: log) }
         switch answer {
         case .transport(let error):
-            noteUnreachable(peer.id)
             return await fail("transport: \(error)")
         case .invalid(let reason):
             return await fail(reason, level: .error)

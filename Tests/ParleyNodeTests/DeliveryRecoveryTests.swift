@@ -54,6 +54,35 @@ import Glibc
         await us.stop()
         peer.stop()
     }
+
+    /// Found by review: a delivery settled while its attempt was out (cancelled by an operator,
+    /// expired, delivered by a second attempt) made recording the failure throw "invalid state"
+    /// forever; the request never finished and its window slot was never freed, so delivery to the
+    /// peer stopped until a restart.
+    @Test func aDeliverySettledWhileItsAttemptIsOutDoesNotHoldTheWindow() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let peer = try ClosingListener()
+        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
+        configuration.limits.deliveryWindow = 1
+        let us = try await RunningNode(configuration)
+        func submit() async throws -> MessageID {
+            try await us.node.submit(try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))).id
+        }
+        let first = try await submit()
+        try await waitUntil("the first attempt") { peer.connections >= 1 }
+        #expect(try us.node.store.message(first)?.deliveries.first?.state == .inFlight)
+        #expect(try us.node.store.cancel(first, recipient: "RU-NRRC", note: "test") == 1)
+        peer.closeAll()
+        let second = try await submit()
+        try await waitUntil("the next message attempted", timeout: .seconds(30)) {
+            (try us.node.store.message(second)?.deliveries.first?.attempts ?? 0) >= 1
+        }
+        #expect(try us.node.store.message(first)?.deliveries.first?.state == .cancelled)
+        peer.closeAll()
+        await us.stop()
+        peer.stop()
+    }
 }
 
 final class Flag: Sendable {

@@ -1,3 +1,5 @@
+import Foundation
+import NIOHTTP1
 @testable import ParleyNode
 import ParleyProtocol
 import Testing
@@ -43,6 +45,13 @@ import Testing
         #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 30, retryAfter: 30) }.allSatisfy { $0 >= 720 && $0 <= 900 })
         #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: 86_400) }.allSatisfy { $0 == 900 })
         #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 4, retryAfter: nil) }.allSatisfy { (32...48).contains($0) })
+        // A peer's header cannot make the delay not a number (that trapped the sender).
+        for odd in [Double.nan, .infinity, -5] {
+            #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: odd) }.allSatisfy { (4...6).contains($0) })
+        }
+        func parsed(_ value: String) -> TimeInterval? { DeliveryService.retryAfterSeconds(["Retry-After": value]) }
+        #expect(parsed("120") == 120 && parsed(" 7 ") == 7)
+        #expect(parsed("nan") == nil && parsed("inf") == nil && parsed("-1") == nil && parsed("Wed, 21 Oct 2026 07:28:00 GMT") == nil)
     }
 }
 
