@@ -167,10 +167,14 @@ extension ParleyStore {
     /// a channel's pending messages go once its first pending message is due, all together, and none
     /// goes while that first one waits for the retry of a failed attempt; so a backlog is sent in
     /// sequence order, not in the order its retry times (each with its own jitter) come.
-    /// (A node's outbox holds one channel per recipient; with several, a channel whose first message
-    /// is not due still counts towards `limit`.)
+    /// Messages behind the first one go with it even if their own retry time is later (a per-message
+    /// Retry-After or a 4xx's wait applies to the channel's first message only). (A node's outbox holds
+    /// one channel per recipient; with several, a channel whose first message is not due still counts
+    /// towards `limit`, and the first channel's waiting head returns nothing.)
     public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
         try read { db in
+            // While the first channel's head waits (the usual blocked case), read nothing more.
+            guard try Self.firstPendingIsDue(db, recipient: recipient, at: now) else { return [] }
             let pending = try Row.fetchAll(db.cachedStatement(sql: """
                 \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
                 WHERE d.recipient = ? AND d.state = 'pending'
@@ -202,10 +206,18 @@ extension ParleyStore {
     /// Recipients with at least one pending delivery due at `now`.
     public func peersWithDueDeliveries(at now: Date = Date()) throws(StoreError) -> [String] {
         try read { db in
-            try String.fetchAll(db, sql: """
-                SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' AND next_attempt <= ? ORDER BY recipient
-                """, arguments: [StoreTime.seconds(now)])
+            try String.fetchAll(db, sql: "SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' ORDER BY recipient")
+                .filter { try Self.firstPendingIsDue(db, recipient: $0, at: now) }
         }
+    }
+
+    /// Whether the first pending delivery to `recipient`, in channel order, is due at `now`.
+    private static func firstPendingIsDue(_ db: Database, recipient: String, at now: Date) throws -> Bool {
+        let next = try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
+            WHERE recipient = ? AND state = 'pending' ORDER BY sender, seq LIMIT 1
+            """), arguments: [recipient])
+        return next.map { StoreTime.date($0) <= now } ?? false
     }
 
     /// The earliest next-attempt time of any pending delivery (to schedule a wake-up), or nil.

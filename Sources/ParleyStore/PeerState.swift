@@ -44,8 +44,11 @@ extension ParleyStore {
                     SELECT count(*) AS n, sum(d.state = 'inflight') AS inflight, min(m.stored) AS oldest FROM delivery d JOIN message m ON m.rowid = d.message
                     WHERE d.state IN ('pending', 'inflight') AND d.recipient = ?
                     """, arguments: [peer])
-                let next = try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending' AND recipient = ?",
-                                              arguments: [peer])
+                // The channel moves in order (`dueDeliveries`): its first pending message decides.
+                let next = try Int64.fetchOne(db, sql: """
+                    SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
+                    WHERE state = 'pending' AND recipient = ? ORDER BY sender, seq LIMIT 1
+                    """, arguments: [peer])
                 let error = try Row.fetchOne(db, sql: """
                     SELECT last_error, updated FROM delivery WHERE state IN ('pending', 'inflight') AND recipient = ? AND last_error IS NOT NULL
                     ORDER BY updated DESC LIMIT 1

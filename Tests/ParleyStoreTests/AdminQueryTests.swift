@@ -103,7 +103,7 @@ import ParleyProtocol
         let ru = try #require(states.last)
         #expect(ru.queueDepth == 2)
         #expect(ru.oldestUndelivered == Fixture.base)
-        #expect(ru.nextAttempt == Fixture.base + 60, "message 2 is due first")
+        #expect(ru.nextAttempt == Fixture.base + 90, "the channel moves in order: message 1's retry, message 2 goes with it")
         #expect(ru.lastError == "transport: connection refused" && ru.lastErrorAt == Fixture.base + 62)
         #expect(ru.lastReceipt == nil && ru.lastMessage == Fixture.base + 80 && ru.lastContact == Fixture.base + 80)
         #expect(ru.gaps == [1...2])

@@ -94,7 +94,10 @@ struct BuildFailed: Error {}
                                            nextAttempt: t0 + TimeInterval(40 - 5 * n), at: t0)
         }
         #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 30).isEmpty)
+        #expect(try store.peersWithDueDeliveries(at: t0 + 30).isEmpty)
+        #expect(try store.peerStates([Fixture.ru]).first?.nextAttempt == t0 + 35, "the first message decides")
         #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 35).map(\.record.sequenceNumber) == [1, 2, 3, 4])
+        #expect(try store.peersWithDueDeliveries(at: t0 + 35) == [Fixture.ru])
         #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 35, limit: 2).map(\.record.sequenceNumber) == [1, 2])
         #expect(try store.retry(Fixture.id(3), recipient: Fixture.ru, at: t0 + 1) == 1)
         #expect(try store.dueDeliveries(to: Fixture.ru, at: t0 + 1).map(\.record.sequenceNumber) == [1, 2, 3, 4])
