@@ -367,7 +367,7 @@ public enum AdminAPI {
         let peers = try peersJSON(node)
         // What needs an operator soon, though the node still works.
         var warnings: [String] = []
-        for certificate in certificates where (certificate["warning"] as? Bool) == true {
+        for certificate in certificates where (certificate["warning"] as? Bool) == true && (certificate["daysLeft"] as? Int ?? 0) >= 0 {
             warnings.append("the \(certificate["certificate"] ?? "") certificate expires in \(certificate["daysLeft"] ?? "?") days (\(certificate["notAfter"] ?? "")): renew it")
         }
         let expired = peers.reduce(0) { $0 + ($1["expired"] as? Int ?? 0) }

@@ -72,11 +72,16 @@ public struct JournalLogHandler: LogHandler {
     /// Whether standard error is the journal stream systemd connected (`JOURNAL_STREAM` names its
     /// device and inode, systemd.exec(5)); a redirected standard error is not.
     public static func standardErrorIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        isJournal(STDERR_FILENO, environment: environment)
+    }
+
+    /// Whether `descriptor` is the journal stream systemd named in `JOURNAL_STREAM`.
+    public static func isJournal(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         guard let value = environment["JOURNAL_STREAM"] else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
         var status = stat()
-        guard fstat(STDERR_FILENO, &status) == 0 else { return false }
+        guard fstat(descriptor, &status) == 0 else { return false }
         return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 }

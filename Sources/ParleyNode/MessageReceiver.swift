@@ -81,14 +81,17 @@ public struct MessageReceiver: Sendable {
         }
         var log = logger
         log[metadataKey: "message"] = "\(id)"
-        // `peer` is the participant whose channel the message is on (its sender); `via` the hub that
-        // forwarded it, so that a search for one peer's messages finds the forwarded ones too.
-        log[metadataKey: "peer"] = "\(sender)"
-        if let peer, peer != sender { log[metadataKey: "via"] = "\(peer)" }
+        log[metadataKey: "peer"] = "\(peer?.rawValue ?? sender.rawValue)"
         // SPEC.md §12.1: the TLS peer must be the sender or a hub this node accepts forwarded messages from.
         if let peer, peer != sender, !acceptForwardedFrom.contains(peer) {
             log.warning("refused: the TLS peer \(peer) is not the message's sender \(sender), nor a hub this node accepts forwarded messages from (acceptForwardedFrom)")
             return .problem(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
+        }
+        // Forwarded by an accepted hub: `peer` is the participant whose channel the message is on (its
+        // sender), `via` the hub, so that a search for one peer's messages finds the forwarded ones too.
+        if let peer, peer != sender {
+            log[metadataKey: "peer"] = "\(sender)"
+            log[metadataKey: "via"] = "\(peer)"
         }
         let digest = Digest.sha256(bytes)
         do {

@@ -40,6 +40,8 @@ public final class Node: Sendable {
     /// The hub's forwarder, when this node is a hub (its last attempt per recipient, for status).
     let forwarderState = Mutex<Forwarder?>(nil)
     private let ports = Mutex<(peer: Int?, admin: Bool, metrics: Int?)>((nil, false, nil))
+    /// Device and inode of the admin socket this node put in place.
+    private let adminSocketIdentity = Mutex<(dev: UInt64, ino: UInt64)?>(nil)
 
     public var participant: ParticipantID { identity.participantID }
 
@@ -89,8 +91,11 @@ public final class Node: Sendable {
     /// Removes the admin socket this node bound (after its services stopped), so that no stale
     /// socket is left behind; a socket it did not bind (another daemon's) is never touched.
     public func removeAdminSocket() {
-        guard ports.withLock({ $0.admin }) else { return }
-        unlink(configuration.adminSocketPath)
+        let path = configuration.adminSocketPath
+        var status = stat()
+        guard let ours = adminSocketIdentity.withLock({ $0 }), lstat(path, &status) == 0,
+              UInt64(status.st_dev) == ours.dev, UInt64(status.st_ino) == ours.ino else { return }
+        unlink(path)
     }
 
     /// The Prometheus exposition of this node's metrics.
@@ -235,6 +240,9 @@ public final class Node: Sendable {
         if let leaf = identity.chain.first, leaf.notValidAfter < now {
             problems.append("the signing certificate expired at \(UTCTime(leaf.notValidAfter)): recipients reject every message it signs; install a renewed one")
         }
+        if let leaf = (try? Certificate.load(path: configuration.tlsChainPath))?.first, leaf.notValidAfter < now {
+            problems.append("the TLS certificate expired at \(UTCTime(leaf.notValidAfter)): peers refuse every connection, both ways; install a renewed one")
+        }
         return problems
     }
 
@@ -294,6 +302,10 @@ public final class Node: Sendable {
                     return
                 }
                 self?.ports.withLock { $0.admin = true }
+                var status = stat()
+                if lstat(socketPath, &status) == 0 {
+                    self?.adminSocketIdentity.withLock { $0 = (UInt64(status.st_dev), UInt64(status.st_ino)) }
+                }
                 switch access {
                 case .success(let description): self?.logger.info("admin API ready on \(socketPath) (\(description))")
                 case .failure(let problem): self?.logger.error("admin API on \(socketPath): \(problem)")

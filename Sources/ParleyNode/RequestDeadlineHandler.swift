@@ -33,6 +33,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var partRead = false
     /// The response being written was announced with `Connection: close`.
     private var closeAfterResponse = false
+    /// This side closed the connection: reads go on until the client's TLS close_notify arrives.
+    private var closing = false
 
     init(timeout: TimeAmount, headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.timeout = timeout
@@ -60,12 +62,18 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func armIdleDeadline(_ context: ChannelHandlerContext) {
         idleDeadline?.cancel()
-        idleDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { context.close(promise: nil) }
+        idleDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { self.close(context: context, mode: .all, promise: nil) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if closing {
+            // Bytes still arriving (a trickled request) before the close_notify: read on.
+            context.fireChannelReadComplete()
+            if context.channel.isActive { context.read() }
+            return
+        }
         if !partRead && !readingBody && headDeadline == nil {
-            headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) { context.close(promise: nil) }
+            headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) { self.close(context: context, mode: .all, promise: nil) }
         }
         partRead = false
         context.fireChannelReadComplete()
@@ -82,7 +90,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             headDeadline?.cancel()
             headDeadline = nil
             deadline?.cancel()
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { context.close(promise: nil) }
+            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { self.close(context: context, mode: .all, promise: nil) }
         case .body:
             break
         case .end:
@@ -115,7 +123,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.writeAndFlush(data, promise: promise)
-        context.close(promise: nil)
+        close(context: context, mode: .all, promise: nil)
     }
 
     /// Closing, the server sends its TLS close_notify and waits for the client's before the connection
@@ -123,13 +131,15 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// stopping daemon) would be held for NIOSSL's 5 s shutdown timeout: reads are made on demand here
     /// (NIOAsyncChannel) and none is asked for once the connection is closing, and with remote
     /// half-closure allowed (Hummingbird's default) NIOSSL takes the client's close_notify for a
-    /// half-close instead of the end of its own shutdown.
+    /// half-close instead of the end of its own shutdown. So closing turns half-closure off and reads
+    /// until the connection ends (this handler's own closes, on a deadline, come here too).
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard mode == .all, context.channel.isActive else {
             context.close(mode: mode, promise: promise)
             return
         }
         try? context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: false)
+        closing = true
         context.close(mode: mode, promise: promise)
         context.read()
     }

@@ -105,7 +105,7 @@ struct Status: AsyncParsableCommand {
             }
         }
         if let store = s["store"] as? [String: Any] {
-            var line = "store: \(text(store["sent"])) sent, \(text(store["received"])) received, \(text(store["queued"])) deliveries waiting"
+            var line = "store: \(text(store["sent"])) sent, \(text(store["received"])) received, \(text(store["queued"])) \(text(store["queued"]) == "1" ? "delivery" : "deliveries") waiting"
             if let oldest = store["oldestUndelivered"] { line += ", oldest queued \(text(oldest))" }
             if let alerts = store["alerts"] as? Int, alerts > 0 { line += ", \(alerts) ALERTS (equivocation/replay)" }
             lines.append(line)

@@ -54,7 +54,7 @@ let logger = Logger(label: "parleyd")
 
 /// Under systemd the lines carry the error priority, so that `journalctl -p warning` shows why a
 /// start (or `ExecStartPre=… --check-config`) failed.
-let problemPrefix = JournalLogHandler.standardErrorIsJournal() ? "<3>" : ""
+let problemPrefix = JournalLogHandler.isJournal(STDOUT_FILENO) ? "<3>" : ""
 
 @MainActor func fail(_ error: ConfigurationError) -> Never {
     for problem in error.problems {

@@ -298,6 +298,14 @@ import Testing
         #expect(degraded.status == 1, "\(degraded.stdout)\(degraded.stderr)")
         #expect(degraded.stdout.contains("PROBLEM: transport CRL of"), "\(degraded.stdout)")
 
+        // An expired TLS certificate: peers refuse every connection, both ways.
+        let (expiredTLS, _) = try await statusOfANode("US-NRRC") { configuration, pki in
+            configuration.tlsChainPath = pki.path("negative/expired/signing-chain.pem")
+            configuration.tlsKeyPath = pki.path("negative/expired/signing.key")
+        }
+        #expect(expiredTLS.status == 1 && expiredTLS.stdout.contains("PROBLEM: the TLS certificate expired at"), "\(expiredTLS.stdout)\(expiredTLS.stderr)")
+        #expect(!expiredTLS.stdout.contains("expires in -"), "\(expiredTLS.stdout)")
+
         let (warned, json) = try await statusOfANode("US-NRRC") { configuration, _ in configuration.certificateExpiryWarningDays = 3_650 }
         #expect(warned.status == 2, "\(warned.stdout)\(warned.stderr)")
         #expect(warned.stdout.contains("status: warning") && warned.stdout.contains("WARNING: the signing certificate expires in"), "\(warned.stdout)")
