@@ -346,7 +346,7 @@ public enum AdminAPI {
     static func statusJSON(_ node: Node) throws -> [String: Any] {
         let now = Date()
         let configuration = node.configuration
-        let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
+        let tls = node.tlsCertificate
         let certificates = [("signing", node.identity.chain.first), ("tls", tls)].compactMap { what, certificate -> [String: Any]? in
             guard let certificate else { return nil }
             let days = Int((certificate.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))

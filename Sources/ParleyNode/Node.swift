@@ -25,6 +25,9 @@ public final class Node: Sendable {
     public let started = Date()
     let lastReload = Mutex<(at: Date, report: ReloadReport)?>(nil)
     public let identity: SigningIdentity
+    /// The leaf of the TLS chain loaded at start (the one the listener and delivery present until a
+    /// restart), for expiry reports.
+    public let tlsCertificate: Certificate?
     public let signingTrust: TrustStoreReference
     public let transportTrust: TrustStoreReference
     public let store: ParleyStore
@@ -54,6 +57,7 @@ public final class Node: Sendable {
         let problems = configuration.checkResources()
         guard problems.isEmpty else { throw ConfigurationError(file: nil, problems: problems) }
         identity = try SigningIdentity.load(keyPath: configuration.signingKeyPath, chainPath: configuration.signingChainPath)
+        tlsCertificate = (try? Certificate.load(path: configuration.tlsChainPath))?.first
         let skew = TimeInterval(configuration.clockSkew)
         signingTrust = TrustStoreReference(try TrustStore.load(anchorsPath: configuration.signingTrust.anchors,
                                                                crlPaths: configuration.signingTrust.crls, maximumClockSkew: skew))
@@ -74,7 +78,7 @@ public final class Node: Sendable {
     /// warning period, each with the days left; logged as warnings at start-up.
     public func certificatesNearExpiry(at now: Date = Date()) -> [(what: String, certificate: Certificate, daysLeft: Int)] {
         var result: [(String, Certificate, Int)] = []
-        let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
+        let tls = tlsCertificate
         for (what, certificate) in [("signing certificate", identity.chain.first), ("TLS certificate", tls)] {
             guard let certificate else { continue }
             let days = Int((certificate.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))
@@ -104,7 +108,7 @@ public final class Node: Sendable {
         var depths = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, 0) })
         depths.merge((try? store.queueDepths()) ?? [:]) { $1 }
         let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
-        let tls = (try? Certificate.load(path: configuration.tlsChainPath))?.first
+        let tls = tlsCertificate
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
             certificate.map { (name, Int(($0.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))) }
         }
@@ -240,7 +244,7 @@ public final class Node: Sendable {
         if let leaf = identity.chain.first, leaf.notValidAfter < now {
             problems.append("the signing certificate expired at \(UTCTime(leaf.notValidAfter)): recipients reject every message it signs; install a renewed one")
         }
-        if let leaf = (try? Certificate.load(path: configuration.tlsChainPath))?.first, leaf.notValidAfter < now {
+        if let leaf = tlsCertificate, leaf.notValidAfter < now {
             problems.append("the TLS certificate expired at \(UTCTime(leaf.notValidAfter)): peers refuse every connection, both ways; install a renewed one")
         }
         return problems
