@@ -374,8 +374,12 @@ public enum AdminAPI {
         if expired > 0 {
             warnings.append("\(expired) \(expired == 1 ? "delivery" : "deliveries") expired without a receipt: contact the recipients (parley outbox --state expired)")
         }
-        if let last = node.lastReload.withLock({ $0 }), !last.report.succeeded {
-            warnings.append("the last reload (\(iso(last.at))) failed: the configuration file on disk would not start the daemon; run parleyd --check-config")
+        if let last = node.lastReload.withLock({ $0 }) {
+            if !last.report.succeeded {
+                warnings.append("the last reload (\(iso(last.at))) failed: the configuration file on disk would not start the daemon; run parleyd --check-config")
+            } else if !last.report.restartRequired.isEmpty {
+                warnings.append("changed keys wait for a restart (systemctl restart parleyd): \(last.report.restartRequired.joined(separator: ", "))")
+            }
         }
         var object: [String: Any] = [
             "participant": node.participant.rawValue, "version": ParleyVersion.current,

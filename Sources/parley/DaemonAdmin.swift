@@ -57,7 +57,8 @@ struct Status: AsyncParsableCommand {
 
         Exit status: 0 when the node reports no problem and no warning, 1 when it is degraded (e.g. \
         an expired CRL: it refuses messages until the CRLs are refreshed), 2 when it reports only \
-        warnings (a certificate to renew, expired deliveries, a failed reload), 69 when it cannot be \
+        warnings (a certificate to renew, expired deliveries, a failed reload, keys waiting for a \
+        restart), 69 when it cannot be \
         reached. For monitoring: `parley status >/dev/null || alert`.
 
         \(ExitStatus.helpText)

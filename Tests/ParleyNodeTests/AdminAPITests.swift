@@ -321,6 +321,9 @@ import Glibc
         #expect(Set(applied) == ["peers", "retry.initialSeconds", "retry.maximumIntervalSeconds"], "\(applied)")
         #expect(restart == ["listen.port"])
         #expect(node.configuration.listenPort == usPort, "the running listener keeps its port until a restart")
+        let (_, pending) = try await admin(node, "/v1/status")
+        #expect((pending["warnings"] as? [String])?.contains("changed keys wait for a restart (systemctl restart parleyd): listen.port") == true,
+                "\(pending["warnings"] ?? "")")
         #expect(node.configuration.retry.initialInterval == 0.5 && node.delivery.configuration.retry.maximumInterval == 2)
         try await waitUntil("the queued message delivered to the new peer") {
             try node.store.delivery(id, recipient: "RU-NRRC")?.state == .delivered
