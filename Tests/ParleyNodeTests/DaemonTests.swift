@@ -31,12 +31,20 @@ import Testing
         return path
     }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+    /// With `standardOutputAsJournal`, `JOURNAL_STREAM` names the output pipe, as systemd names the
+    /// journal stream it connects.
+    func run(_ arguments: [String], environment: [String: String] = [:], standardOutputAsJournal: Bool = false) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = Self.parleyd
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
+        var environment = environment
+        if standardOutputAsJournal {
+            var status = stat()
+            try #require(fstat(output.fileHandleForWriting.fileDescriptor, &status) == 0)
+            environment["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -81,6 +89,12 @@ import Testing
         let (bad2, bad2Output) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"])
         #expect(bad2 == 78)
         #expect(bad2Output.contains("tls.key:"))
+        // Under systemd (JOURNAL_STREAM names standard output's stream) each problem carries the
+        // error priority, so `journalctl -p err` shows why a start failed.
+        let (journaled, journaledOutput) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"],
+                                                   standardOutputAsJournal: true)
+        #expect(journaled == 78)
+        #expect(journaledOutput.hasPrefix("<3>\(path): tls.key:"), "\(journaledOutput)")
     }
 
     @Test func readyAndStoppingArriveOnNotifySocket() async throws {

@@ -166,6 +166,9 @@ final class LogCapture: Sendable {
     private let storage = Mutex<[String]>([])
 
     var lines: [String] { storage.withLock { $0 } }
+    /// The same lines with their metadata: `level message [key=value …]`, keys sorted.
+    var linesWithMetadata: [String] { detailed.withLock { $0 } }
+    private let detailed = Mutex<[String]>([])
 
     func handler() -> some LogHandler { Handler(capture: self) }
 
@@ -181,6 +184,8 @@ final class LogCapture: Sendable {
 
         func log(event: LogEvent) {
             capture.storage.withLock { $0.append("\(event.level) \(event.message)") }
+            let fields = metadata.merging(event.metadata ?? [:]) { $1 }.map { "\($0.key)=\($0.value)" }.sorted()
+            capture.detailed.withLock { $0.append("\(event.level) \(event.message) [\(fields.joined(separator: " "))]") }
         }
     }
 }

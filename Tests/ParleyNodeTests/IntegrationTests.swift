@@ -180,7 +180,8 @@ import Testing
         var ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
         ruConfiguration.acceptForwardedFrom = [Self.hcoc]
         let hub = try await RunningNode(hubConfiguration)
-        let ru = try await RunningNode(ruConfiguration)
+        let ruLogs = LogCapture()
+        let ru = try await RunningNode(ruConfiguration, logs: ruLogs)
         let us = try await RunningNode(usConfiguration)
 
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
@@ -198,6 +199,9 @@ import Testing
         let sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: Self.us, created: envelope.created,
                                recipients: envelope.recipients.map(\.participant))
         #expect(try us.node.verifier.verifyReceipt(Array(ruReceipt.bytes), at: .now, for: sent, from: Self.ru).receipt.status == .accepted)
+        // RU logs the message under its sender, with the hub that forwarded it.
+        #expect(ruLogs.linesWithMetadata.contains { $0.hasPrefix("info accepted") && $0.contains("peer=US-NRRC") && $0.contains("via=HCOC-CC") },
+                "\(ruLogs.linesWithMetadata)")
 
         // RU down: the hub stores nothing it forwards, but its status shows the failing forwarding
         // and when US last reached it.
