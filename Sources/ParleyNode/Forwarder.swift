@@ -45,10 +45,11 @@ public final class Forwarder: Service, Sendable {
             lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), nil) }
             return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: answer.body))
         } catch {
-            log.warning("cannot forward to \(peer.id): \(TransportErrorText.explain(error))")
-            lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), TransportErrorText.explain(error)) }
+            let reason = TransportErrorText.explain(error)
+            log.warning("cannot forward to \(peer.id): \(reason)")
+            lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), reason) }
             return PeerServer.problemResponse(Problem(status: 502, name: "upstream-unavailable", title: "Recipient unreachable",
-                                                      detail: "the hub could not reach \(peer.id): \(TransportErrorText.explain(error))", retryAfter: 30))
+                                                      detail: "the hub could not reach \(peer.id): \(reason)", retryAfter: 30))
         }
     }
 }

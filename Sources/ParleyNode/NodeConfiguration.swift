@@ -132,6 +132,7 @@ extension NodeConfiguration {
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey("parley"))
         ]
         var peerIDs: [String]? = nil
+        var fileObject: [String: Any]?
         if let file {
             do {
                 let location = ConfigReader(provider: InMemoryProvider(values: [AbsoluteConfigKey(["filePath"]): ConfigValue(.string(file), isSecret: false)]))
@@ -149,9 +150,10 @@ extension NodeConfiguration {
                 }
                 throw ConfigurationError(file: file, problems: [ConfigurationProblem(key: "(file)", "cannot read \(file) as a JSON object: \(detail)")])
             }
-            // swift-configuration cannot enumerate keys: the peer ids are the keys of the `peers` object.
-            if let data = FileManager.default.contents(atPath: file),
-               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let peers = object["peers"] {
+            // swift-configuration cannot enumerate keys: the file is read as an object too, for the
+            // peer ids (the keys of `peers`) and for the keys parleyd does not read.
+            fileObject = FileManager.default.contents(atPath: file).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            if let peers = fileObject?["peers"] {
                 guard let map = peers as? [String: Any] else {
                     throw ConfigurationError(file: file, problems: [ConfigurationProblem(key: "peers", "must be an object {\"<participant id>\": {\"url\": \"https://…\"}}")])
                 }
@@ -161,10 +163,7 @@ extension NodeConfiguration {
         var reader = Reader(config: ConfigReader(providers: providers))
         let configuration = reader.read(peerIDs: peerIDs, environment: environment)
         var problems = reader.problems
-        if let file, let data = FileManager.default.contents(atPath: file),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            problems += unknownKeys(in: object, known: reader.asked)
-        }
+        if let fileObject { problems += unknownKeys(in: fileObject, known: reader.asked) }
         if checkResources, let configuration { problems += configuration.checkResources() }
         guard let configuration, problems.isEmpty else {
             throw ConfigurationError(file: file, problems: problems)
