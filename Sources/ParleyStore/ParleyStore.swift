@@ -139,9 +139,15 @@ public final class ParleyStore: Sendable {
     // MARK: - Access helpers
 
     /// One write transaction; maps SQLite failures to `StoreError`, passes other errors through.
+    /// The remarks of the messages it inserts are indexed just before it commits (`FullTextIndex`).
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            return try pool.write(body)
+            return try pool.write { db in
+                let mark = try FullTextIndex.mark(db)
+                let result = try body(db)
+                try FullTextIndex.indexMessages(db, after: mark)
+                return result
+            }
         } catch let error as DatabaseError {
             throw StoreError.from(error, path: path)
         }

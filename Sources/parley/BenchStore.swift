@@ -110,6 +110,11 @@ struct BenchStore: AsyncParsableCommand {
         return data
     }
 
+    /// Remarks as an operator would write them (every message has some; they go to the full-text index).
+    func remarks(_ n: Int) -> LocalizedText {
+        try! LocalizedText(language: "en", text: "Notification \(n): launch from the declared area within the notified window.")
+    }
+
     func id(_ n: Int, tag: UInt8) -> MessageID {
         var bytes = [UInt8](repeating: 0, count: 16)
         bytes[0] = tag
@@ -157,7 +162,7 @@ struct BenchStore: AsyncParsableCommand {
         let seconds = try elapsed {
             for n in 0..<count {
                 try store.enqueue(sender: "US-NRRC", recipients: ["RU-NRRC"]) { _ in
-                    MessageFields(id: id(n, tag: 1), bytes: bodies[n], type: 11, created: created)
+                    MessageFields(id: id(n, tag: 1), bytes: bodies[n], type: 11, created: created, remarks: remarks(n))
                 }
             }
         }
@@ -175,7 +180,7 @@ struct BenchStore: AsyncParsableCommand {
                 let end = min(next + batch, count)
                 let requests = (next..<end).map { n in
                     EnqueueRequest(sender: "US-NRRC", recipients: ["RU-NRRC"]) { _ in
-                        MessageFields(id: id(n, tag: 2), bytes: bodies[n], type: 11, created: created)
+                        MessageFields(id: id(n, tag: 2), bytes: bodies[n], type: 11, created: created, remarks: remarks(n))
                     }
                 }
                 acknowledged += try store.enqueueBatch(requests).count
@@ -206,7 +211,7 @@ struct BenchStore: AsyncParsableCommand {
                     withUnsafeBytes(of: UInt64(n).bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
                     let created = start + year * Double(n) / Double(count)
                     let message = IncomingMessage(
-                        fields: MessageFields(id: id(n, tag: 3), bytes: bytes, type: UInt64(n % 11 + 1), created: created),
+                        fields: MessageFields(id: id(n, tag: 3), bytes: bytes, type: UInt64(n % 11 + 1), created: created, remarks: remarks(n)),
                         sender: senderIDs[s], recipient: "US-NRRC", sequenceNumber: seqs[s], received: created + 2)
                     return AcceptRequest(message: message) { m in receipt + m.fields.id.bytes }
                 }

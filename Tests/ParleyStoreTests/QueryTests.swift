@@ -8,6 +8,59 @@ import ParleyProtocol
     let dir = TemporaryDirectory()
     var store: ParleyStore { get throws { try ParleyStore(path: dir.path("store.sqlite")) } }
 
+    /// Remarks are indexed once per write transaction (schema v6), not by an insert trigger: every
+    /// path that stores messages must still index them, exactly once, and a rolled-back
+    /// transaction must leave nothing behind.
+    @Test func remarksOfEveryWritePathAreIndexedOnce() throws {
+        let store = try store
+        func remark(_ word: String, _ n: Int) -> LocalizedText { try! LocalizedText(language: "en", text: "\(word) hold \(n)") }
+        func indexed(_ store: ParleyStore, _ word: String) throws -> [Int64] {
+            try store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid", arguments: [word])
+            }
+        }
+        func checkIndex(_ store: ParleyStore) throws {
+            try store.pool.write { try $0.execute(sql: "INSERT INTO message_fts(message_fts) VALUES ('integrity-check')") }
+        }
+
+        try store.queue(Fixture.id(1), remarks: remark("queued", 1))
+        _ = try store.enqueueBatch((2...4).map { n in
+            EnqueueRequest(sender: Fixture.us, recipients: [Fixture.ru]) { _ in Fixture.fields(Fixture.id(n), remarks: n == 3 ? nil : remark("queued", n), label: "out") }
+        }, queuedAt: Fixture.base)
+        _ = try store.accept(Fixture.incoming(Fixture.id(11), seq: 1, remarks: remark("received", 11)), buildReceipt: Fixture.receipt)
+        let batch = [12, 12, 13].enumerated().map { index, n in
+            AcceptRequest(message: Fixture.incoming(Fixture.id(n), seq: UInt64(index + 2), remarks: remark("received", n)), buildReceipt: Fixture.receipt)
+        }
+        let outcomes = try store.acceptBatch(batch)
+        #expect(outcomes[1] == .duplicate(storedReceipt: Fixture.receipt(for: batch[0].message)), "the second 12 stores nothing")
+        // A transaction that fails after inserting a message rolls its index entries back with it.
+        struct Refused: Error {}
+        #expect(throws: Refused.self) {
+            _ = try store.acceptBatch([
+                AcceptRequest(message: Fixture.incoming(Fixture.id(14), seq: 9, remarks: remark("received", 14)), buildReceipt: Fixture.receipt),
+                AcceptRequest(message: Fixture.incoming(Fixture.id(15), seq: 10, remarks: remark("received", 15))) { _ in throw Refused() },
+            ])
+        }
+
+        #expect(try store.message(Fixture.id(14)) == nil)
+        #expect(try indexed(store, "queued").count == 3)
+        #expect(try indexed(store, "received").count == 3)
+        #expect(try store.inbox(InboxQuery(remarksContaining: "received hold")).map(\.fields.id) == [13, 12, 11].map(Fixture.id))
+        #expect(try store.inbox(InboxQuery(remarksContaining: "hold 14")).isEmpty)
+        try checkIndex(store)
+
+        // An archive import indexes what it adds.
+        let archive = dir.path("all.parley-archive")
+        try store.exportArchive(to: archive, exporter: Fixture.us, from: Fixture.base - 60, to: Fixture.base + 60)
+        let copy = try ParleyStore(path: dir.path("copy.sqlite"))
+        _ = try copy.importArchive(from: archive)
+        #expect(try copy.messageCounts() == (sent: 4, received: 3))
+        #expect(try indexed(copy, "queued").count == 3)
+        #expect(try copy.inbox(InboxQuery(remarksContaining: "received")).count == 3)
+        try checkIndex(copy)
+        #expect(try store.pool.read { try Bool.fetchOne($0, sql: "SELECT 1 FROM sqlite_master WHERE name = 'message_fts_insert'") } == nil)
+    }
+
     @Test func inboxFiltersAndPaging() throws {
         let store = try store
         var seq: [String: UInt64] = [:]
