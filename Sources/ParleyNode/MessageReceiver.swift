@@ -64,12 +64,38 @@ public struct MessageReceiver: Sendable {
     /// Processes `bytes` received at `time` over a connection authenticated as `peer` (nil: not
     /// checked). Never throws: every failure becomes a receipt or a problem.
     public func receive(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
-        let answer = await process(bytes, at: time, peer: peer)
+        let answer = await process(bytes, at: time, peer: peer, stored: nil)
         metrics?.answered(answer)
         return answer
     }
 
-    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
+    /// Processes the messages of one batch request (SPEC.md §12.8) concurrently, each exactly as by
+    /// `receive`; the answers are in the order of `messages`. The duplicate check (step 5) reads the
+    /// stored digests of the whole batch at once instead of once per message.
+    public func receiveBatch(_ messages: [[UInt8]], at time: UTCTime, peer: ParticipantID?) async -> [Answer] {
+        let ids = messages.compactMap { bytes -> MessageID? in
+            guard bytes.count <= MessageVerifier.maximumSize, case .success(let (id, _)) = Self.identify(bytes) else { return nil }
+            return id
+        }
+        // Unreadable store: each message checks on its own and answers "unavailable" if it still is.
+        let stored = try? await blocking { [store] in try store.receivedDigests(of: ids) }
+        return await withTaskGroup(of: (Int, Answer).self) { group in
+            for (index, bytes) in messages.enumerated() {
+                group.addTask {
+                    let answer = await process(bytes, at: time, peer: peer, stored: stored)
+                    metrics?.answered(answer)
+                    return (index, answer)
+                }
+            }
+            var answers = [Answer](repeating: .problem(.internalError("not processed")), count: messages.count)
+            for await (index, answer) in group { answers[index] = answer }
+            return answers
+        }
+    }
+
+    /// `stored`: the digests of the received messages already stored among this message's batch,
+    /// read just before (nil: read this message's own).
+    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, stored: [MessageID: Data]?) async -> Answer {
         // Steps 1–4: identification.
         guard bytes.count <= MessageVerifier.maximumSize else {
             return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
@@ -96,7 +122,8 @@ public struct MessageReceiver: Sendable {
         let digest = Digest.sha256(bytes)
         do {
             // Step 5: a duplicate of an accepted message.
-            if try await blocking({ try store.receivedDigest(of: id) }) == Data(digest),
+            let storedDigest = if let stored { stored[id] } else { try await blocking({ try store.receivedDigest(of: id) }) }
+            if storedDigest == Data(digest),
                let record = try await blocking({ try store.message(id) }), record.message.direction == .received,
                Array(record.message.digest) == digest,
                let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted }) {

@@ -212,21 +212,13 @@ public enum PeerServer {
                     log[metadataKey: "peer"] = "\(admitted.peer)"
                     return await forwarder.forward(admitted.body, to: target, batch: true, timeout: admitted.limits.requestTimeout, log: log)
                 }
-                let received = UTCTime.now
-                let answers = await withTaskGroup(of: (Int, MessageReceiver.Answer).self) { group in
-                    for (index, bytes) in batch.messages.enumerated() {
-                        group.addTask { (index, await receiver.receive(bytes, at: received, peer: admitted.peer)) }
+                let answers = await receiver.receiveBatch(batch.messages, at: UTCTime.now, peer: admitted.peer).map { answer -> BatchAnswer.Item in
+                    switch answer {
+                    case .receipt(let receipt, _, _, _): .receipt(receipt)
+                    case .problem(let problem):
+                        .problem(BatchProblem(status: problem.status, name: problem.name, detail: problem.detail,
+                                              parleyCode: problem.parleyCode, retryAfter: problem.retryAfter))
                     }
-                    var answers = [BatchAnswer.Item](repeating: .receipt([]), count: batch.messages.count)
-                    for await (index, answer) in group {
-                        switch answer {
-                        case .receipt(let receipt, _, _, _): answers[index] = .receipt(receipt)
-                        case .problem(let problem):
-                            answers[index] = .problem(BatchProblem(status: problem.status, name: problem.name, detail: problem.detail,
-                                                                   parleyCode: problem.parleyCode, retryAfter: problem.retryAfter))
-                        }
-                    }
-                    return answers
                 }
                 var headers = HTTPFields()
                 headers[.contentType] = BatchAnswer.mediaType

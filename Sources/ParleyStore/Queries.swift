@@ -223,6 +223,19 @@ extension ParleyStore {
         }
     }
 
+    /// `receivedDigest` for several ids in one read: the ids of received messages that are stored,
+    /// with their digests.
+    public func receivedDigests(of ids: [MessageID]) throws(StoreError) -> [MessageID: Data] {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?")
+            var digests: [MessageID: Data] = [:]
+            for id in ids {
+                if let digest = try Data.fetchOne(statement, arguments: [id.data, MessageDirection.received.rawValue]) { digests[id] = digest }
+            }
+            return digests
+        }
+    }
+
     public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",

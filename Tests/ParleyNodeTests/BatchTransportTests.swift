@@ -88,6 +88,45 @@ import Testing
         await ru.stop()
     }
 
+    /// SPEC.md §9.1 step 5 comes before verification, also in a batch (whose stored digests are read
+    /// together): a message already accepted is answered as a duplicate even when verifying it again
+    /// would now fail, here because the receive time lies an hour before its `created`, while a new
+    /// message of the same batch is verified at that time and fails.
+    @Test func aBatchAnswersStoredMessagesAsDuplicatesBeforeVerifyingThem() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+        func message(seq: UInt64) throws -> [UInt8] {
+            try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                                       created: .now, body: preLaunchBody()))
+        }
+        let receiver = MessageReceiver(identity: ru.node.identity, verifier: ru.node.verifier, store: ru.node.store, logger: Logger(label: "test"))
+        let (first, second, third) = (try message(seq: 1), try message(seq: 2), try message(seq: 3))
+        func status(_ answer: MessageReceiver.Answer, _ bytes: [UInt8]) throws -> Receipt.Status? {
+            guard case .receipt(let receipt, _, _, _) = answer else { return nil }
+            return try ru.node.verifier.verifyReceipt(receipt, at: .now, for: try Self.sent(bytes), from: Self.ru).receipt.status
+        }
+        let accepted = await receiver.receiveBatch([first, second], at: .now, peer: Self.us)
+        #expect(try status(accepted[0], first) == .accepted && status(accepted[1], second) == .accepted)
+
+        let anHourEarly = UTCTime(secondsSince1970: UTCTime.now.secondsSince1970 - 3_600)
+        let again = await receiver.receiveBatch([second, third, first], at: anHourEarly, peer: Self.us)
+        #expect(try status(again[0], second) == .duplicate)
+        #expect(try status(again[2], first) == .duplicate)
+        // The new message is verified at that time, and fails: clock skew, or (the test PKI being
+        // younger than an hour) CRLs not yet valid.
+        let verifiedAndFailed: Bool
+        switch again[1] {
+        case .receipt: if case .rejected(let code, _)? = try status(again[1], third) { verifiedAndFailed = code == .clockSkew } else { verifiedAndFailed = false }
+        case .problem(let problem): verifiedAndFailed = problem.name == "revocation-unavailable"
+        }
+        #expect(verifiedAndFailed, "\(again[1])")
+        #expect(try ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 2)
+        await ru.stop()
+    }
+
     @Test func aHubForwardsABatchUnchangedAndRefusesOneWithAnotherSendersMessage() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
