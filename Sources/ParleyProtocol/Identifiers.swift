@@ -56,7 +56,13 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible {
     /// A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits, so ids sort by creation time.
     public static func generate(at time: UTCTime = .now) -> MessageID {
         var rng = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // Two draws (one getrandom(2) each) instead of one per byte.
+        let (first, second): (UInt64, UInt64) = (rng.next(), rng.next())
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 {
+            bytes[i] = UInt8(truncatingIfNeeded: first >> UInt64(8 * i))
+            bytes[8 + i] = UInt8(truncatingIfNeeded: second >> UInt64(8 * i))
+        }
         let millis = UInt64(max(0, time.secondsSince1970)) * 1000
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> UInt64(8 * (5 - i))) }
         bytes[6] = 0x70 | (bytes[6] & 0x0F)

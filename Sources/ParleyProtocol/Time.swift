@@ -25,21 +25,18 @@ public struct UTCTime: Sendable, Hashable, Comparable, CustomStringConvertible {
                       secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, no fractions).
+    /// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, no fractions; every field its exact digits).
     public init(rfc3339 text: String) throws {
-        let parts = text.split(separator: "T", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].hasSuffix("Z") else {
-            throw ProtocolError(.invalidField, "time \"\(text)\" must be RFC 3339 UTC, like 2026-12-01T06:00:00Z")
-        }
-        let date = try CalendarDate(String(parts[0]))
-        let clock = parts[1].dropLast().split(separator: ":", omittingEmptySubsequences: false)
-        guard clock.count == 3, clock.allSatisfy({ $0.count == 2 }),
-              let h = Int64(clock[0]), let m = Int64(clock[1]), let s = Int64(clock[2]),
-              (0...23).contains(h), (0...59).contains(m), (0...59).contains(s)
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 20, utf8[10] == UInt8(ascii: "T"), utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"),
+              utf8[19] == UInt8(ascii: "Z"),
+              let h = CalendarDate.digits(utf8[11..<13]), let m = CalendarDate.digits(utf8[14..<16]), let s = CalendarDate.digits(utf8[17..<19]),
+              h <= 23, m <= 59, s <= 59
         else {
             throw ProtocolError(.invalidField, "time \"\(text)\" must be RFC 3339 UTC, like 2026-12-01T06:00:00Z")
         }
-        self.init(secondsSince1970: date.daysSince1970 * 86_400 + h * 3600 + m * 60 + s)
+        let date = try CalendarDate(utf8: utf8[0..<10], text: { String(text.prefix(10)) })
+        self.init(secondsSince1970: date.daysSince1970 * 86_400 + Int64(h * 3600 + m * 60 + s))
     }
 }
 
@@ -57,16 +54,29 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     public init(_ text: String) throws {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 10, utf8[4] == 0x2D, utf8[7] == 0x2D,
-              let y = Int(String(decoding: utf8[0..<4], as: UTF8.self)),
-              let m = Int(String(decoding: utf8[5..<7], as: UTF8.self)),
-              let d = Int(String(decoding: utf8[8..<10], as: UTF8.self)),
-              [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy({ (0x30...0x39).contains(utf8[$0]) })
+        try self.init(utf8: Array(text.utf8)[...], text: { text })
+    }
+
+    /// `YYYY-MM-DD` from its UTF-8 bytes; `text` (for the error) is made only when they are wrong.
+    init(utf8: ArraySlice<UInt8>, text: () -> String) throws {
+        let start = utf8.startIndex
+        guard utf8.count == 10, utf8[start + 4] == UInt8(ascii: "-"), utf8[start + 7] == UInt8(ascii: "-"),
+              let y = Self.digits(utf8[start..<start + 4]), let m = Self.digits(utf8[start + 5..<start + 7]),
+              let d = Self.digits(utf8[start + 8..<start + 10])
         else {
-            throw ProtocolError(.invalidField, "date \"\(text)\" must be YYYY-MM-DD")
+            throw ProtocolError(.invalidField, "date \"\(text())\" must be YYYY-MM-DD")
         }
         try self.init(year: y, month: m, day: d)
+    }
+
+    /// The value of a run of ASCII digits; nil if any byte is not a digit.
+    static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     init(daysSince1970 days: Int64) {

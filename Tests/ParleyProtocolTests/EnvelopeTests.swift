@@ -63,10 +63,23 @@ import Testing
         #expect(throws: ProtocolError.self) { try UTCTime(rfc3339: "2025-02-29T12:00:00Z") }
         #expect(throws: ProtocolError.self) { try UTCTime(rfc3339: "2025-01-01T24:00:00Z") }
         #expect(throws: ProtocolError.self) { try UTCTime(rfc3339: "2025-01-01 10:00:00") }
+        // Every field is exactly its digits: no signs, fractions, offsets, lower-case letters or short fields.
+        for text in ["2025-01-01T+6:00:00Z", "2025-01-01T06:00:+0Z", "+025-01-01T06:00:00Z", "2025-1-01T06:00:00Z", "2025-01-01T06:00:00.5Z",
+                     "2025-01-01T06:00:00+00:00", "2025-01-01t06:00:00Z", "2025-01-01T06:00:00z", "2025-01-01T06:00:60Z", "2025-01-01T6:00:00Z",
+                     "2025-01-01T06:00:00Z ", "0000-01-01T00:00:00Z", "2025-00-01T00:00:00Z", "2025-01-01T06:00:00"] {
+            #expect(throws: ProtocolError.self, "\(text)") { try UTCTime(rfc3339: text) }
+        }
+        #expect(try UTCTime(rfc3339: "9999-12-31T23:59:59Z").description == "9999-12-31T23:59:59Z")
+        #expect(throws: ProtocolError.self) { try CalendarDate("2025-1-001") }
+        #expect(throws: ProtocolError.self) { try CalendarDate("2025-+1-01") }
         #expect(Examples.originalID.hex == "019ad8a0c5c07000a000000000000001")
         let generated = MessageID.generate(at: Examples.created)
         #expect(generated.bytes[6] >> 4 == 7)
         #expect(generated.bytes[8] >> 6 == 2)
+        #expect(generated.bytes[0..<6].reduce(0) { $0 << 8 | UInt64($1) } == UInt64(Examples.created.secondsSince1970) * 1000)
+        let many = (0..<1000).map { _ in MessageID.generate(at: Examples.created) }
+        #expect(Set(many).count == 1000)
+        for position in [7, 9, 15] { #expect(Set(many.map { $0.bytes[position] }).count > 200, "random byte \(position)") }
         #expect(try Position(latitude: 48.8566, longitude: -2.3522).description == "48.856600°N 2.352200°W")
         #expect(try Position(latitude: 0.0000005, longitude: -0.0000005).longitudeMicrodegrees == -1)
     }
