@@ -385,6 +385,19 @@ import Glibc
         #expect(throws: ConfigurationError.self) { try AdminSocket.prepare(path: configuration.adminSocketPath) }
         await node.stop()
 
+        // At exit a daemon removes its own socket, never one that replaced it at the same path (a
+        // daemon started after this one's listener had gone).
+        let path = configuration.adminSocketPath
+        let moved = path + ".ours"
+        #expect(rename(path, moved) == 0)
+        FileManager.default.createFile(atPath: path, contents: Data("another daemon's".utf8))
+        node.node.removeAdminSocket()
+        #expect(FileManager.default.contents(atPath: path) == Data("another daemon's".utf8))
+        try FileManager.default.removeItem(atPath: path)
+        #expect(rename(moved, path) == 0)
+        node.node.removeAdminSocket()
+        #expect(!FileManager.default.fileExists(atPath: path), "its own socket is removed")
+
         var missing = configuration
         missing.adminGroup = "no-such-group-parley"
         #expect(missing.checkResources().map(\.key) == ["admin.group"])
