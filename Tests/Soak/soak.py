@@ -924,7 +924,27 @@ class Soak:
                     alerts.append(f"{node_id}: {s['audit'][kind]} '{kind}' events in the audit log")
         row("no equivocation, replay, rejection or expiry", len(stores), alerts)
 
-        # 10. Daemons: no crash (exits other than our kills and the final SIGTERM), no fatal log lines.
+        # 10. Stores intact after every kill: SQLite's quick_check, and the full-text index (filled once
+        # per write transaction since schema 6) holds exactly the stored messages' remarks.
+        damaged = []
+        for node in self.nodes.values():
+            connection = sqlite3.connect(node.store, timeout=10)
+            try:
+                findings = [r[0] for r in connection.execute("PRAGMA quick_check").fetchall()]
+                if findings != ["ok"]:
+                    damaged.append(f"{node.id}: quick_check: {'; '.join(findings[:5])}")
+                connection.execute("INSERT INTO message_fts(message_fts) VALUES ('integrity-check')")
+                with_remarks = connection.execute("SELECT count(*) FROM message WHERE remarks_text IS NOT NULL").fetchone()[0]
+                indexed = connection.execute("SELECT count(*) FROM message_fts WHERE message_fts MATCH 'soak'").fetchone()[0]
+                if indexed != with_remarks:
+                    damaged.append(f"{node.id}: {with_remarks} stored messages have remarks, {indexed} are found by a text search")
+            except sqlite3.Error as error:
+                damaged.append(f"{node.id}: {error}")
+            finally:
+                connection.close()
+        row("store and full-text index intact", len(self.nodes), damaged)
+
+        # 11. Daemons: no crash (exits other than our kills and the final SIGTERM), no fatal log lines.
         crashes = [detail for name, detail in self.violations if name in ("no daemon crash", "clean shutdown", "daemon start")]
         self.violations = [(n, d) for n, d in self.violations if n not in ("no daemon crash", "clean shutdown", "daemon start")]
         starts = sum(n.incarnation for n in self.nodes.values())
