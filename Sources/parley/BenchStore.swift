@@ -61,6 +61,10 @@ struct BenchStore: AsyncParsableCommand {
         let enqueue = try batchedEnqueues(path: dir + "/outbox.sqlite")
         say(String(format: "  outbox     enqueueBatch               %9.0f /s   (%.2f × reference)", enqueue, enqueue / reference))
 
+        let due = try dueDeliveryReads(path: dir + "/outbox.sqlite")
+        say(String(format: "  outbox     dueDeliveries, %d queued, limit 256: head due %.3f ms per call (%d rows with their bytes); head waiting for its retry %.3f ms (one row read, nothing returned)",
+                   count, due.headDue * 1000, due.rows, due.headWaiting * 1000))
+
         let accept = try batchedAccepts(path: dir + "/inbox.sqlite", count: count, senders: 1)
         say(String(format: "  inbox      acceptBatch                %9.0f /s   (%.2f × reference)", accept, accept / reference))
 
@@ -189,6 +193,24 @@ struct BenchStore: AsyncParsableCommand {
         }
         precondition(acknowledged == count)
         return Double(count) / seconds
+    }
+
+    /// The delivery loop's read of the outbox filled by `batchedEnqueues` (median of 201 calls): with
+    /// the channel's first message due, and after a failed attempt of it, waiting for its retry.
+    func dueDeliveryReads(path: String) throws -> (headDue: Double, headWaiting: Double, rows: Int) {
+        let store = try ParleyStore(path: path)
+        func median(_ call: () throws -> Void) throws -> Double {
+            try (0..<201).map { _ in try elapsed(call) }.sorted()[100]
+        }
+        var rows = 0
+        let headDue = try median { rows = try store.dueDeliveries(to: "RU-NRRC", limit: 256).count }
+        let head = id(0, tag: 2)
+        _ = try store.markInFlight([head], recipient: "RU-NRRC")
+        try store.recordAttemptFailure(head, recipient: "RU-NRRC", error: "benchmark: connection refused", nextAttempt: Date() + 3600)
+        var returned = 0
+        let headWaiting = try median { returned += try store.dueDeliveries(to: "RU-NRRC", limit: 256).count }
+        precondition(returned == 0, "nothing is due while the first message waits for its retry")
+        return (headDue, headWaiting, rows)
     }
 
     func batchedAccepts(path: String, count: Int, senders: Int) throws -> Double {
