@@ -64,7 +64,7 @@ public struct MessageReceiver: Sendable {
     /// Processes `bytes` received at `time` over a connection authenticated as `peer` (nil: not
     /// checked). Never throws: every failure becomes a receipt or a problem.
     public func receive(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?) async -> Answer {
-        let answer = await process(bytes, at: time, peer: peer, stored: nil)
+        let answer = await process(bytes, at: time, peer: peer, identified: nil, stored: nil)
         metrics?.answered(answer)
         return answer
     }
@@ -73,8 +73,9 @@ public struct MessageReceiver: Sendable {
     /// `receive`; the answers are in the order of `messages`. The duplicate check (step 5) reads the
     /// stored digests of the whole batch at once instead of once per message.
     public func receiveBatch(_ messages: [[UInt8]], at time: UTCTime, peer: ParticipantID?) async -> [Answer] {
-        let ids = messages.compactMap { bytes -> MessageID? in
-            guard bytes.count <= MessageVerifier.maximumSize, case .success(let (id, _)) = Self.identify(bytes) else { return nil }
+        let identified = messages.map { bytes in bytes.count <= MessageVerifier.maximumSize ? Self.identify(bytes) : nil }
+        let ids = identified.compactMap { result -> MessageID? in
+            guard case .success(let (id, _))? = result else { return nil }
             return id
         }
         // Unreadable store: each message checks on its own and answers "unavailable" if it still is.
@@ -82,7 +83,7 @@ public struct MessageReceiver: Sendable {
         return await withTaskGroup(of: (Int, Answer).self) { group in
             for (index, bytes) in messages.enumerated() {
                 group.addTask {
-                    let answer = await process(bytes, at: time, peer: peer, stored: stored)
+                    let answer = await process(bytes, at: time, peer: peer, identified: identified[index], stored: stored)
                     metrics?.answered(answer)
                     return (index, answer)
                 }
@@ -93,15 +94,17 @@ public struct MessageReceiver: Sendable {
         }
     }
 
-    /// `stored`: the digests of the received messages already stored among this message's batch,
-    /// read just before (nil: read this message's own).
-    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, stored: [MessageID: Data]?) async -> Answer {
+    /// `identified`: `identify(bytes)` if already done; `stored`: the digests of the received
+    /// messages already stored among this message's batch, read just before (nil: read this
+    /// message's own).
+    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, identified: Result<(MessageID, ParticipantID), Problem>?,
+                         stored: [MessageID: Data]?) async -> Answer {
         // Steps 1–4: identification.
         guard bytes.count <= MessageVerifier.maximumSize else {
             return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
         }
         let (id, sender): (MessageID, ParticipantID)
-        switch Self.identify(bytes) {
+        switch identified ?? Self.identify(bytes) {
         case .success(let identified): (id, sender) = identified
         case .failure(let problem): return .problem(problem)
         }

@@ -35,7 +35,7 @@ public struct UTCTime: Sendable, Hashable, Comparable, CustomStringConvertible {
         else {
             throw ProtocolError(.invalidField, "time \"\(text)\" must be RFC 3339 UTC, like 2026-12-01T06:00:00Z")
         }
-        let date = try CalendarDate(utf8: utf8[0..<10], text: { String(text.prefix(10)) })
+        let date = try CalendarDate(utf8: utf8[0..<10], text: { String(decoding: utf8[0..<10], as: UTF8.self) })
         self.init(secondsSince1970: date.daysSince1970 * 86_400 + Int64(h * 3600 + m * 60 + s))
     }
 }

@@ -8,6 +8,10 @@ import GRDB
 /// a new index segment for every message of a group commit, because FTS5 flushes its pending terms
 /// whenever a statement savepoint opens or closes, and every later insert with a trigger or foreign
 /// key opens one (schema version 6).
+///
+/// Deletions (a retention purge) still go through the `message_fts_delete` trigger, which removes
+/// the entry at once: a transaction must not delete a message it inserted itself (its entry does
+/// not exist yet). No write does: purges never insert, the other writes never delete.
 enum FullTextIndex {
     /// The highest message rowid before the transaction's writes (0 for an empty table).
     static func mark(_ db: Database) throws -> Int64 {

@@ -75,8 +75,12 @@ struct BenchStore: AsyncParsableCommand {
             return
         }
         let largePath = dir + "/large.sqlite"
+        // Reused only if it was filled as now (every message with remarks, since 2026-11-26).
         let existing = FileManager.default.fileExists(atPath: largePath)
-            ? try ParleyStore(path: largePath).messageCounts().received : 0
+            ? try { () throws -> Int in
+                let store = try ParleyStore(path: largePath)
+                return try store.inbox(InboxQuery(remarksContaining: "notification", limit: 1)).isEmpty ? 0 : store.messageCounts().received
+            }() : 0
         if existing < messages {
             try? FileManager.default.removeItem(atPath: largePath)
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: largePath + suffix) }

@@ -22,6 +22,14 @@ import ParleyProtocol
         func checkIndex(_ store: ParleyStore) throws {
             try store.pool.write { try $0.execute(sql: "INSERT INTO message_fts(message_fts) VALUES ('integrity-check')") }
         }
+        // A search finds a message indexed twice only once (and FTS5's integrity-check does not compare
+        // an external-content index with its table): that a write indexes only the messages it
+        // stored shows in the index's own pages, which a write storing no message leaves unchanged.
+        func indexPages(_ store: ParleyStore) throws -> [Int64] {
+            try store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT rowid FROM message_fts_data") + Int64.fetchAll(db, sql: "SELECT length(block) FROM message_fts_data")
+            }
+        }
 
         try store.queue(Fixture.id(1), remarks: remark("queued", 1))
         _ = try store.enqueueBatch((2...4).map { n in
@@ -43,6 +51,10 @@ import ParleyProtocol
         }
 
         #expect(try store.message(Fixture.id(14)) == nil)
+        let pages = try indexPages(store)
+        _ = try store.markInFlight([Fixture.id(2), Fixture.id(4)], recipient: Fixture.ru)
+        try store.recordAttemptFailure(Fixture.id(2), recipient: Fixture.ru, error: "test", nextAttempt: Fixture.base + 60)
+        #expect(try indexPages(store) == pages, "writes that store no message index nothing")
         #expect(try indexed(store, "queued").count == 3)
         #expect(try indexed(store, "received").count == 3)
         #expect(try store.inbox(InboxQuery(remarksContaining: "received hold")).map(\.fields.id) == [13, 12, 11].map(Fixture.id))
