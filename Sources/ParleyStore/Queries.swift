@@ -213,18 +213,14 @@ extension ParleyStore {
         return try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
     }
 
-    /// A message (either direction) with its deliveries and all its receipts, or nil.
     /// The digest of the received message with this id, if there is one: one indexed lookup, the
     /// cheap first test of a duplicate delivery (SPEC.md §9.1 step 5) for every incoming message.
     public func receivedDigest(of id: MessageID) throws(StoreError) -> Data? {
-        try read { db in
-            try Data.fetchOne(db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?"),
-                              arguments: [id.data, MessageDirection.received.rawValue])
-        }
+        try receivedDigests(of: [id])[id]
     }
 
-    /// `receivedDigest` for several ids in one read: the ids of received messages that are stored,
-    /// with their digests.
+    /// `receivedDigest` for several ids in one read (a batch request): the ids of received messages
+    /// that are stored, with their digests.
     public func receivedDigests(of ids: [MessageID]) throws(StoreError) -> [MessageID: Data] {
         try read { db in
             let statement = try db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?")
@@ -236,6 +232,7 @@ extension ParleyStore {
         }
     }
 
+    /// A message (either direction) with its deliveries and all its receipts, or nil.
     public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
         try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",

@@ -75,12 +75,7 @@ struct BenchStore: AsyncParsableCommand {
             return
         }
         let largePath = dir + "/large.sqlite"
-        // Reused only if it was filled as now (every message with remarks, since 2026-11-26).
-        let existing = FileManager.default.fileExists(atPath: largePath)
-            ? try { () throws -> Int in
-                let store = try ParleyStore(path: largePath)
-                return try store.inbox(InboxQuery(remarksContaining: "notification", limit: 1)).isEmpty ? 0 : store.messageCounts().received
-            }() : 0
+        let existing = try reusableMessages(path: largePath)
         if existing < messages {
             try? FileManager.default.removeItem(atPath: largePath)
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: largePath + suffix) }
@@ -197,6 +192,15 @@ struct BenchStore: AsyncParsableCommand {
         }
         precondition(acknowledged == count)
         return Double(count) / seconds
+    }
+
+    /// Received messages in an existing large store that can be reused: 0 if there is none, or if
+    /// it was not filled as now (every message with remarks, since 2026-11-26).
+    func reusableMessages(path: String) throws -> Int {
+        guard FileManager.default.fileExists(atPath: path) else { return 0 }
+        let store = try ParleyStore(path: path)
+        guard try !store.inbox(InboxQuery(remarksContaining: "notification", limit: 1)).isEmpty else { return 0 }
+        return try store.messageCounts().received
     }
 
     /// The delivery loop's read of the outbox filled by `batchedEnqueues` (median of 201 calls): with
