@@ -56,7 +56,10 @@ import Testing
     func parleyVerifiesWhatPycoseSigns(_ algorithm: SignatureAlgorithm) throws {
         guard try Self.available() else { return }
         let pki = try TestPKI.shared(algorithm)
-        let payload = try Self.temporaryFile("payload.cbor", Examples.envelope(.preLaunch).encoded)
+        // Created now: the test PKI is made at run time, so it is valid now, not on the Examples date.
+        let now = UTCTime.now
+        let envelope = Examples.envelope(.preLaunch, created: now)
+        let payload = try Self.temporaryFile("payload.cbor", envelope.encoded)
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("parley-interop-\(UUID().uuidString).cose").path
         let result = try Self.run(["sign", pki.path("participants/US-NRRC/signing.key"), pki.path("participants/US-NRRC/signing-chain.pem"),
                                    payload, ContentType.message, output])
@@ -67,8 +70,8 @@ import Testing
         var object = try COSESign1(decoding: bytes)
         object.signature = ECDSALowS.normalized(object.signature, algorithm: algorithm)
         bytes = object.encoded
-        let verified = try pki.verifier().verifyMessage(bytes, at: Examples.created + 60, recipient: Examples.recipients[0])
-        #expect(verified.envelope == Examples.envelope(.preLaunch))
+        let verified = try pki.verifier().verifyMessage(bytes, at: now + 60, recipient: Examples.recipients[0])
+        #expect(verified.envelope == envelope)
         #expect(verified.signer.participantID == "US-NRRC")
     }
 }

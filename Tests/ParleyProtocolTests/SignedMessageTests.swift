@@ -49,10 +49,11 @@ import Testing
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
         let verifier = try pki.verifier()
-        // The examples are dated 2026-12-01T06:00Z, within the test PKI's validity.
+        // Every example moved to the test PKI's own present (the PKI is made at run time).
         for type in NotificationType.allCases {
-            let verified = try verifier.verifyMessage(try identity.sign(Examples.envelope(type)), at: Examples.created + 10, recipient: Self.russia)
-            #expect(verified.envelope == Examples.envelope(type))
+            let envelope = Self.envelope(type)
+            let verified = try verifier.verifyMessage(try identity.sign(envelope), at: Self.now + 10, recipient: Self.russia)
+            #expect(verified.envelope == envelope)
         }
     }
 
@@ -272,6 +273,12 @@ import Testing
         let france = Self.receipt(for: message.bytes, recipient: Examples.sender)
         let selfSigned = try pki.identity("US-NRRC").sign(france)
         Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(selfSigned, at: Self.now, for: sent) }
+        // ... except the not-a-recipient rejection (§9.1 step 15), which only a non-recipient can sign (§9.2 step 6).
+        let notForMe = Receipt.Status.rejected(.notARecipient, reason: "not addressed to US-NRRC")
+        let fromNonRecipient = try pki.identity("US-NRRC").sign(Self.receipt(for: message.bytes, status: notForMe, recipient: Examples.sender))
+        #expect(try verifier.verifyReceipt(fromNonRecipient, at: Self.now, for: sent, from: Examples.sender).receipt.status == notForMe)
+        let fromRecipient = try hcoc.sign(Self.receipt(for: message.bytes, status: notForMe))
+        Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(fromRecipient, at: Self.now, for: sent, from: Self.hcoc) }
     }
 
     @Test func signingIdentityRefusesAKeyOfAnotherCertificate() throws {
