@@ -1,6 +1,6 @@
 /// Why a certificate chain was not accepted: which check failed, for which certificate, and OpenSSL's
 /// own verdict when it came from OpenSSL.
-public struct ChainVerificationError: Error, Sendable, CustomStringConvertible {
+public struct ChainVerificationError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Check: String, Sendable, Hashable, CaseIterable {
         /// A certificate's notAfter lies before the verification time (beyond the clock-skew allowance).
         case expired
@@ -14,6 +14,9 @@ public struct ChainVerificationError: Error, Sendable, CustomStringConvertible {
         case crlExpired
         /// A CA's CRL has a thisUpdate after the verification time (beyond the clock-skew allowance).
         case crlNotYetValid
+        /// A CA's CRL cannot be used: its signature does not verify, or it has an unrecognised
+        /// critical extension or unreadable dates.
+        case crlInvalid
         /// The chain does not lead to a configured trust anchor.
         case untrustedIssuer
         /// More certificates than allowed, or a CA's pathLenConstraint exceeded.
@@ -30,6 +33,17 @@ public struct ChainVerificationError: Error, Sendable, CustomStringConvertible {
         case badSignature
         /// Anything else (malformed extensions, unsupported critical extension, ...): see `reason`.
         case other
+
+        /// The check's name in text and JSON (`not-yet-valid`, `crl-missing`).
+        public var name: String {
+            var name = "", previous: Character = "-"
+            for character in rawValue {
+                if character.isUppercase && previous.isLowercase { name += "-" }
+                name += character.lowercased()
+                previous = character
+            }
+            return name
+        }
     }
 
     public var check: Check
@@ -66,11 +80,15 @@ public struct ChainVerificationError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
+    /// For an operator: which certificate failed which check; no Swift names or source locations.
     public var description: String {
-        var text = "certificate chain rejected (\(check.rawValue)): certificate #\(certificateIndex)"
+        var text = "certificate chain rejected (\(check.name)): certificate #\(certificateIndex)"
         if !certificateSubject.isEmpty { text += " '\(certificateSubject)'" }
         text += ": \(reason)"
         if !openSSLErrors.isEmpty { text += " [OpenSSL: \(openSSLErrors.joined(separator: "; "))]" }
-        return text + " (\(file):\(line))"
+        return text
     }
+
+    /// For a developer: the description and where the error was raised.
+    public var debugDescription: String { "\(description) (\(file):\(line))" }
 }

@@ -198,7 +198,7 @@ public struct TrustStore: Sendable {
             )
         }
 
-        var settings = SkewSettings(
+        var settings = VerificationSettings(
             time: time_t(time.timeIntervalSince1970.rounded(.down)),
             skew: time_t(maximumClockSkew.rounded(.down))
         )
@@ -218,20 +218,22 @@ public struct TrustStore: Sendable {
                 X509_VERIFY_PARAM_set_time(parameters, settingsPointer.pointee.time)
                 X509_VERIFY_PARAM_set_depth(parameters, Int32(Self.maximumDepth))
                 _ = parley_X509_STORE_CTX_set_app_data(context, settingsPointer)
-                X509_STORE_CTX_set_verify_cb(context, skewTolerantVerifyCallback)
+                X509_STORE_CTX_set_verify_cb(context, collectingVerifyCallback)
                 return (X509_verify_cert(context), nil)
             }
         }
         if let failure { throw failure }
-        guard status == 1 else {
-            throw translateFailure(context: context, chain: chain, leaf: leaf)
+        // SPEC.md §8.5: the first failing stage decides, whatever order OpenSSL checked in.
+        let failures = settings.failures.map { (stage: FailureStage($0.code), failure: $0) }
+        func first(_ stage: FailureStage) -> RecordedFailure? { failures.first { $0.stage == stage }?.failure }
+        if let failure = first(.path) {
+            throw translate(failure, context: context, chain: chain, leaf: leaf, at: time)
         }
-        OpenSSLErrorQueue.clear()
-
-        guard let built = X509_STORE_CTX_get0_chain(context) else {
+        guard status == 1, let built = X509_STORE_CTX_get0_chain(context) else {
             throw ChainVerificationError(
                 check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
-                reason: "OpenSSL accepted the chain but returned no path"
+                reason: "OpenSSL could not check the chain (error \(X509_STORE_CTX_get_error(context)))",
+                openSSLErrors: OpenSSLErrorQueue.drain()
             )
         }
         var path: [Certificate] = []
@@ -247,6 +249,12 @@ public struct TrustStore: Sendable {
             try checkPathIsChain(path, chain: chain)
         }
         let participantID = try checkProfile(leaf: leaf, purpose: purpose)
+        for stage in [FailureStage.validity, .revocationData, .revocation] {
+            if let failure = first(stage) {
+                throw translate(failure, context: context, chain: chain, leaf: leaf, at: time)
+            }
+        }
+        OpenSSLErrorQueue.clear()
         let verified = VerifiedChain(leaf: leaf, path: path, participantID: participantID, purpose: purpose)
         return (verified, validityWindow(of: path))
     }
@@ -323,11 +331,18 @@ public struct TrustStore: Sendable {
                 throw failure(.keyUsage, "a TLS certificate needs extendedKeyUsage serverAuth and clientAuth")
             }
         }
-        switch leaf.participantIDs.count {
+        switch leaf.participantURIs.count {
         case 0:
             throw failure(.noParticipantID, "no subjectAltName URI \(Certificate.participantURIPrefix)<ID>")
         case 1:
             guard let id = leaf.participantID else {
+                let uri = leaf.participantURIs[0]
+                guard uri.utf8.starts(with: Certificate.participantURIPrefix.utf8) else {
+                    throw failure(
+                        .noParticipantID,
+                        "participant URI '\(uri)' must begin with '\(Certificate.participantURIPrefix)' in lowercase (SPEC.md §8.1)"
+                    )
+                }
                 throw failure(
                     .noParticipantID,
                     "participant id '\(leaf.participantIDs[0])' is malformed (1–64 characters of A–Z 0–9 -, first a letter or digit)"
@@ -337,64 +352,85 @@ public struct TrustStore: Sendable {
         default:
             throw failure(
                 .multipleParticipantIDs,
-                "binds \(leaf.participantIDs.count) participant ids (\(leaf.participantIDs.joined(separator: ", "))); exactly one is allowed"
+                "binds \(leaf.participantURIs.count) participant URIs (\(leaf.participantURIs.joined(separator: ", "))); exactly one is allowed"
             )
         }
     }
 
-    private func translateFailure(context: OpaquePointer, chain: [Certificate], leaf: Certificate) -> ChainVerificationError {
-        let code = X509_STORE_CTX_get_error(context)
-        let depth = Int(X509_STORE_CTX_get_error_depth(context))
+    /// An operator's account of one failure: which certificate, what was needed, at which time. The
+    /// time may be one the caller chose (`--at`, an archive's receipt time), so nothing here blames
+    /// the clock.
+    private func translate(
+        _ failure: RecordedFailure,
+        context: OpaquePointer,
+        chain: [Certificate],
+        leaf: Certificate,
+        at time: Date
+    ) -> ChainVerificationError {
+        let code = failure.code
+        let depth = failure.depth
         let openSSLErrors = OpenSSLErrorQueue.drain()
         let verdict = String(cString: X509_verify_cert_error_string(Int(code)))
-        var subject = leaf.subject
-        var issuer = leaf.issuer
-        if let current = X509_STORE_CTX_get_current_cert(context) {
-            subject = (try? X509Name.string(X509_get_subject_name(current))) ?? subject
-            issuer = (try? X509Name.string(X509_get_issuer_name(current))) ?? issuer
-        } else if depth < chain.count {
-            subject = chain[depth].subject
-            issuer = chain[depth].issuer
+        var certificate: Certificate? = depth < chain.count ? chain[depth] : nil
+        if certificate == nil, let built = X509_STORE_CTX_get0_chain(context), depth < Int(parley_sk_X509_num(built)),
+            let pointer = parley_sk_X509_value(built, Int32(depth))
+        {
+            certificate = storage.anchorsByPointer[pointer] ?? (try? Certificate(copying: pointer))
         }
+        let subject = certificate?.subject ?? leaf.subject
+        let issuer = certificate?.issuer ?? leaf.issuer
+        let at = time.formatted(.iso8601)
+        let allowance = "with the allowance of \(Int(maximumClockSkew)) s"
+        let crl = crls.first { $0.issuer == issuer }
         let check: ChainVerificationError.Check
         let advice: String
         switch code {
         case X509_V_ERR_CERT_HAS_EXPIRED:
             check = .expired
-            advice = "the certificate has expired; the sender must use a current certificate"
+            let notAfter = certificate.map { " at \($0.notValidAfter.formatted(.iso8601))" } ?? ""
+            advice = "the certificate expired\(notAfter), before the verification time \(at) (\(allowance)); "
+                + "the signer must use a current certificate"
         case X509_V_ERR_CERT_NOT_YET_VALID:
             check = .notYetValid
-            advice = "the certificate is not valid yet; check this machine's clock and the certificate's notBefore"
+            let notBefore = certificate.map { " until \($0.notValidBefore.formatted(.iso8601))" } ?? ""
+            advice = "the certificate is not valid\(notBefore), after the verification time \(at) (\(allowance))"
         case X509_V_ERR_CERT_REVOKED:
             check = .revoked
-            advice = "the certificate is on its issuer's CRL"
+            advice = "the certificate is on the CRL of '\(issuer)' that is current at \(at)"
         case X509_V_ERR_UNABLE_TO_GET_CRL, X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
             check = .crlMissing
-            advice = "no usable CRL from '\(issuer)' is installed; add it to the trust store's CRL files"
+            advice = "no CRL from '\(issuer)' is installed; add it to the trust store's CRL files"
         case X509_V_ERR_CRL_HAS_EXPIRED:
             check = .crlExpired
-            advice = "the CRL from '\(issuer)' is past its nextUpdate; install a current CRL"
+            let nextUpdate = crl.map { " (nextUpdate \($0.nextUpdate.formatted(.iso8601)))" } ?? ""
+            advice = "the CRL from '\(issuer)'\(nextUpdate) is not current at the verification time \(at); "
+                + "install a CRL whose validity covers that time"
         case X509_V_ERR_CRL_NOT_YET_VALID:
             check = .crlNotYetValid
-            advice = "the CRL from '\(issuer)' is not valid yet; check this machine's clock"
+            let thisUpdate = crl.map { " (thisUpdate \($0.thisUpdate.formatted(.iso8601)))" } ?? ""
+            advice = "the CRL from '\(issuer)'\(thisUpdate) was issued after the verification time \(at) (\(allowance))"
+        case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
+            X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD,
+            X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+            check = .crlInvalid
+            advice = "the CRL from '\(issuer)' cannot be used (its signature or contents fail the checks); install a valid CRL"
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
-             X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+            X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
             check = .untrustedIssuer
             advice = "the chain does not lead to a configured trust anchor (issuer '\(issuer)')"
         case X509_V_ERR_CERT_CHAIN_TOO_LONG, X509_V_ERR_PATH_LENGTH_EXCEEDED:
             check = .pathTooLong
             advice = "the path is longer than allowed"
         case X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_KEYUSAGE_NO_CRL_SIGN,
-             X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, X509_V_ERR_INVALID_PURPOSE:
+            X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE, X509_V_ERR_INVALID_PURPOSE:
             check = .keyUsage
             advice = "keyUsage/extendedKeyUsage does not allow this use"
         case X509_V_ERR_INVALID_CA, X509_V_ERR_INVALID_NON_CA:
             check = .basicConstraints
             advice = "basicConstraints does not allow this certificate in this position"
-        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_CRL_SIGNATURE_FAILURE,
-             X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
-             X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE,
+            X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
             check = .badSignature
             advice = "a signature in the chain does not verify"
         default:
@@ -409,6 +445,29 @@ public struct TrustStore: Sendable {
             openSSLVerifyError: Int(code),
             openSSLErrors: openSSLErrors
         )
+    }
+}
+
+/// SPEC.md §8.5's order of checking: path faults (structure, signatures, constraints, profile,
+/// length) first, then validity at the verification time, then the availability of current CRLs,
+/// then revocation.
+enum FailureStage: Equatable {
+    case path, validity, revocationData, revocation
+
+    init(_ code: Int32) {
+        switch code {
+        case X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID:
+            self = .validity
+        case X509_V_ERR_UNABLE_TO_GET_CRL, X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER, X509_V_ERR_CRL_HAS_EXPIRED,
+            X509_V_ERR_CRL_NOT_YET_VALID, X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE,
+            X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD,
+            X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+            self = .revocationData
+        case X509_V_ERR_CERT_REVOKED:
+            self = .revocation
+        default:
+            self = .path
+        }
     }
 }
 
@@ -438,44 +497,60 @@ extension TrustStore {
     }
 }
 
-/// Verification time and clock-skew allowance, handed to the verify callback as app data.
-struct SkewSettings {
+/// One failure OpenSSL reported while checking a path: its `X509_V_ERR_*` code and the depth of
+/// the certificate concerned (0 is the leaf).
+struct RecordedFailure {
+    var code: Int32
+    var depth: Int
+}
+
+/// What the verify callback needs and collects: the verification time, the clock-skew allowance,
+/// and every failure, so that the verdict follows SPEC.md §8.5's order instead of the order in
+/// which OpenSSL happens to check.
+struct VerificationSettings {
     var time: time_t
     var skew: time_t
+    var failures: [RecordedFailure] = []
 }
 
 /// Accepts exactly three time errors when they are within the allowance: certificate expired,
-/// certificate not yet valid, CRL not yet valid. Everything else keeps OpenSSL's verdict.
-private let skewTolerantVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { ok, context in
+/// certificate not yet valid, CRL not yet valid. Records every other failure and lets OpenSSL go
+/// on, so that all of a path's faults are known when the verdict is chosen.
+private let collectingVerifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { ok, context in
     guard ok != 1 else { return 1 }
     guard let context, let raw = parley_X509_STORE_CTX_get_app_data(context) else { return ok }
-    let settings = raw.assumingMemoryBound(to: SkewSettings.self).pointee
-    guard settings.skew > 0 else { return ok }
+    let settings = raw.assumingMemoryBound(to: VerificationSettings.self)
     let error = X509_STORE_CTX_get_error(context)
     var accepted = false
-    switch error {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-        // notAfter > time − skew
-        var limit = settings.time - settings.skew
-        if let certificate = X509_STORE_CTX_get_current_cert(context) {
-            accepted = X509_cmp_time(X509_get0_notAfter(certificate), &limit) == 1
+    if settings.pointee.skew > 0 {
+        switch error {
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            // notAfter > time − skew
+            var limit = settings.pointee.time - settings.pointee.skew
+            if let certificate = X509_STORE_CTX_get_current_cert(context) {
+                accepted = X509_cmp_time(X509_get0_notAfter(certificate), &limit) == 1
+            }
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            // notBefore ≤ time + skew
+            var limit = settings.pointee.time + settings.pointee.skew
+            if let certificate = X509_STORE_CTX_get_current_cert(context) {
+                accepted = X509_cmp_time(X509_get0_notBefore(certificate), &limit) == -1
+            }
+        case X509_V_ERR_CRL_NOT_YET_VALID:
+            // thisUpdate ≤ time + skew
+            var limit = settings.pointee.time + settings.pointee.skew
+            if let crl = X509_STORE_CTX_get0_current_crl(context) {
+                accepted = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &limit) == -1
+            }
+        default:
+            break
         }
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-        // notBefore ≤ time + skew
-        var limit = settings.time + settings.skew
-        if let certificate = X509_STORE_CTX_get_current_cert(context) {
-            accepted = X509_cmp_time(X509_get0_notBefore(certificate), &limit) == -1
-        }
-    case X509_V_ERR_CRL_NOT_YET_VALID:
-        // thisUpdate ≤ time + skew
-        var limit = settings.time + settings.skew
-        if let crl = X509_STORE_CTX_get0_current_crl(context) {
-            accepted = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &limit) == -1
-        }
-    default:
-        break
     }
-    guard accepted else { return ok }
+    if !accepted {
+        settings.pointee.failures.append(
+            RecordedFailure(code: error, depth: Int(X509_STORE_CTX_get_error_depth(context)))
+        )
+    }
     X509_STORE_CTX_set_error(context, X509_V_OK)
     return 1
 }

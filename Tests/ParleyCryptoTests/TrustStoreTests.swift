@@ -102,6 +102,46 @@ struct TrustStoreTests {
         }
     }
 
+    /// SPEC.md §8.5: path faults, then validity, then CRL availability, then revocation — whatever
+    /// order OpenSSL checks in.
+    @Test func theFirstFailingStageOfSPEC85Decides() throws {
+        let pki = try TestPKI.make()
+        defer { pki.remove() }
+        // Expired and revoked: the validity verdict, not the revocation one.
+        let expired = try pki.certificates("negative/expired/signing-chain.pem")
+        try pki.revoke("negative/expired/signing.pem")
+        // CRLs current from the day before the certificate expired until a month from now.
+        let from = TestPKI.generalizedTime(expired[0].notValidAfter.addingTimeInterval(-2 * 86_400))
+        let until = TestPKI.generalizedTime(now.addingTimeInterval(30 * 86_400))
+        try pki.issueCRL(ca: "root", config: "root-ca.cnf", lastUpdate: from, nextUpdate: until, output: "root/wide-crl.pem")
+        try pki.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: from, nextUpdate: until, output: "issuing/revoking-crl.pem")
+        let revoking = try pki.trustStore(crls: ["root/wide-crl.pem", "issuing/revoking-crl.pem"])
+        #expect(revoking.crls.contains { !$0.revokedSerialNumbersHex.isEmpty })
+        let error = expectRejection(.expired, index: 0) { try revoking.verify(chain: expired, at: now) }
+        #expect(error?.reason.contains(now.formatted(.iso8601)) == true, "names the verification time: \(String(describing: error))")
+        #expect(error?.reason.contains(expired[0].notValidAfter.formatted(.iso8601)) == true, "names notAfter: \(String(describing: error))")
+        #expect(error?.reason.contains("clock") == false, "a given time is not blamed on the clock: \(String(describing: error))")
+        // The same certificate while it was valid: revoked.
+        expectRejection(.revoked, index: 0) { try revoking.verify(chain: expired, at: expired[0].notValidAfter.addingTimeInterval(-86_400)) }
+
+        // Not yet valid, at a time without a current CRL: the validity verdict, not "revocation unavailable".
+        let staleCRLs = try pki.trustStore(crls: ["negative/expired-crl/crls.pem"])
+        expectRejection(.notYetValid, index: 0) {
+            try staleCRLs.verify(chain: pki.certificates("negative/not-yet-valid/signing-chain.pem"), at: now)
+        }
+        // Revoked, without a current CRL: revocation status unavailable (the revocation is not known).
+        expectRejection(.crlExpired, index: 0) {
+            try staleCRLs.verify(chain: pki.certificates("negative/revoked/signing-chain.pem"), at: now)
+        }
+        // An untrusted path whose certificates have also expired: untrusted.
+        let later = now.addingTimeInterval(30 * 365 * 86_400)
+        expectRejection(.untrustedIssuer) { try revoking.verify(chain: pki.certificates("negative/other-ca/signing-chain.pem"), at: later) }
+        // A leaf outside the signing profile and expired: the profile verdict.
+        expectRejection(.keyUsage, index: 0) {
+            try revoking.verify(chain: pki.certificates("participants/US-NRRC/tls-chain.pem"), at: later)
+        }
+    }
+
     @Test func otherCAIsUntrustedUntilItsRootIsAnAnchor() throws {
         let store = try pki.trustStore()
         let otherChain = try pki.certificates("negative/other-ca/signing-chain.pem")
