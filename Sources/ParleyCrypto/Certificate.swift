@@ -24,9 +24,15 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
     public let publicKey: PublicKey
     /// basicConstraints CA:TRUE.
     public let isCA: Bool
-    /// Every participant id bound by a SAN URI `urn:parley:participant:<ID>`, in certificate order,
-    /// including malformed ones (so that a caller can say why it rejects them).
-    public let participantIDs: [String]
+    /// Every participant URI of the SAN (SPEC.md §8.1: a URI whose first 23 characters are
+    /// `urn:parley:participant:` in any case), in certificate order, as written. Malformed ones are
+    /// kept so that a caller can say why it rejects them.
+    public let participantURIs: [String]
+
+    /// What follows the prefix in each participant URI, malformed ones included.
+    public var participantIDs: [String] {
+        participantURIs.map { String(decoding: $0.utf8.dropFirst(Self.participantURIPrefix.utf8.count), as: UTF8.self) }
+    }
 
     public init(derEncoded: [UInt8]) throws {
         guard derEncoded.count <= Self.maximumDERLength else {
@@ -81,7 +87,7 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
                 error.code, "certificate '\(subject)': \(error.reason)", openSSLErrors: error.openSSLErrors
             )
         }
-        self.participantIDs = try Self.participantURIs(x509, subject: subject)
+        self.participantURIs = try Self.participantURIs(x509, subject: subject)
     }
 
     /// Every certificate in PEM text (`CERTIFICATE` blocks, in order; other blocks are ignored).
@@ -123,12 +129,14 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         Base64.pem(label: "CERTIFICATE", der: derEncoded)
     }
 
-    /// The participant id of the single SAN URI `urn:parley:participant:<ID>`. Nil if there is none,
-    /// if there are several (a certificate binds one identity), or if the id is malformed
-    /// (1–64 characters of `A–Z 0–9 -`, the first a letter or digit).
+    /// The participant id of the single participant URI (SPEC.md §8.1). Nil if there is none, if
+    /// there are several (a certificate binds one identity), if the prefix is not written exactly
+    /// `urn:parley:participant:` in lowercase, or if the id is malformed (1–64 characters of
+    /// `A–Z 0–9 -`, the first a letter or digit).
     public var participantID: String? {
-        guard participantIDs.count == 1, Self.isValidParticipantID(participantIDs[0]) else { return nil }
-        return participantIDs[0]
+        guard participantURIs.count == 1, participantURIs[0].utf8.starts(with: Self.participantURIPrefix.utf8) else { return nil }
+        let id = participantIDs[0]
+        return Self.isValidParticipantID(id) ? id : nil
     }
 
     /// True if `validity` contains `time`, the bounds included.
@@ -183,18 +191,23 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         }
         let names = OpaquePointer(raw)
         defer { GENERAL_NAMES_free(names) }
-        var ids: [String] = []
+        let prefix = Array(participantURIPrefix.utf8)
+        var uris: [String] = []
         for index in 0..<parley_sk_GENERAL_NAME_num(names) {
             guard let name = parley_sk_GENERAL_NAME_value(names, index),
                   let uri = parley_GENERAL_NAME_get0_uri(name),
                   let data = ASN1_STRING_get0_data(uri) else { continue }
             let bytes = UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(uri)))
-            let text = String(decoding: bytes, as: UTF8.self)
-            if text.hasPrefix(participantURIPrefix) {
-                ids.append(String(text.dropFirst(participantURIPrefix.count)))
+            // The prefix is ASCII: compare it byte by byte with A–Z folded to a–z.
+            let isParticipantURI = bytes.count >= prefix.count
+                && zip(bytes.prefix(prefix.count), prefix).allSatisfy { byte, expected in
+                    ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) == expected
+                }
+            if isParticipantURI {
+                uris.append(String(decoding: bytes, as: UTF8.self))
             }
         }
-        return ids
+        return uris
     }
 }
 
