@@ -2,7 +2,7 @@
 ///
 /// Every violation of well-formedness, of deterministic encoding, of a limit or of the COSE_Sign1
 /// structure has its own code; `offset` is the byte position in the input where it was found.
-public struct CodecError: Error, Sendable, CustomStringConvertible {
+public struct CodecError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Code: String, Sendable, Hashable, CaseIterable {
         // Well-formedness (RFC 8949 §3, Appendix F)
         case truncated
@@ -51,8 +51,13 @@ public struct CodecError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
+    /// For an operator: what is wrong and where in the input; no Swift names or source locations.
     public var description: String {
-        if let offset { return "CBOR \(code.rawValue) at byte \(offset): \(reason)" }
-        return "CBOR \(code.rawValue): \(reason)"
+        offset.map { "\(reason) (at byte \($0))" } ?? reason
+    }
+
+    /// For a developer: the code and where the error was raised.
+    public var debugDescription: String {
+        "CBOR \(code.rawValue)\(offset.map { " at byte \($0)" } ?? ""): \(reason) (\(file):\(line))"
     }
 }

@@ -1,5 +1,5 @@
 /// An error from ParleyCrypto: what failed, why, and (when OpenSSL was involved) OpenSSL's own error stack.
-public struct CryptoError: Error, Sendable, CustomStringConvertible {
+public struct CryptoError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// A private or public key could not be parsed or is not usable.
         case invalidKey
@@ -54,13 +54,13 @@ public struct CryptoError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
+    /// For an operator: the reason and OpenSSL's errors; no Swift names or source locations.
     public var description: String {
-        var text = "\(code.rawValue): \(reason)"
-        if !openSSLErrors.isEmpty {
-            text += " [OpenSSL: \(openSSLErrors.joined(separator: "; "))]"
-        }
-        return text + " (\(file):\(line))"
+        openSSLErrors.isEmpty ? reason : "\(reason) [OpenSSL: \(openSSLErrors.joined(separator: "; "))]"
     }
+
+    /// For a developer: the code and where the error was raised.
+    public var debugDescription: String { "\(code.rawValue): \(description) (\(file):\(line))" }
 }
 
 extension CryptoError {

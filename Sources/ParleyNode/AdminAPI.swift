@@ -12,8 +12,9 @@ import ParleyStore
 /// `application/problem+json`: 400 a bad parameter, 404 no such message, 409 the delivery's state
 /// does not allow the operation, 503 the store cannot be read.
 public enum AdminAPI {
-    /// At most this many items per list answer.
+    /// At most this many items per list answer, and the number without `limit`.
     public static let maximumLimit = 10_000
+    public static let defaultLimit = 100
     /// At most this many drafts in one `POST /v1/drafts` array, and bytes in its body.
     public static let maximumDrafts = 1_000
     public static let maximumDraftsBytes = 4 * 1_048_576
@@ -90,9 +91,12 @@ public enum AdminAPI {
             await answer {
                 let parameters = Parameters(request)
                 let state = try parameters.value("state") { DeliveryState(rawValue: $0) }
-                let query = OutboxQuery(state: state, recipient: parameters["recipient"], limit: try parameters.limit())
-                let records = try await blocking { try node.store.outbox(query) }
-                return ["deliveries": records.map(deliveryJSON)]
+                let orders = ["newest": true, "oldest": false]
+                var query = OutboxQuery(state: state, recipient: parameters["recipient"], limit: try parameters.limit(),
+                                        newestFirst: try parameters.value("order") { orders[$0] } ?? true)
+                query.position = try parameters.value("after") { DeliveryCursor(token: $0) }
+                let (records, count) = try await blocking { [query] in (try node.store.outbox(query), try node.store.outboxCount(query)) }
+                return page(["deliveries": records.map(deliveryJSON)], shown: records.count, matching: count, last: records.last?.cursor.token)
             }
         }
         router.get("/v1/inbox") { request, _ -> Response in
@@ -104,10 +108,8 @@ public enum AdminAPI {
                 query.createdBefore = try parameters.time("until")
                 query.remarksContaining = parameters["text"]
                 query.after = try parameters.value("after") { PageCursor(token: $0) }
-                let messages = try await blocking { [query] in try node.store.inbox(query) }
-                var object: [String: Any] = ["messages": messages.map(messageJSON)]
-                if messages.count == query.limit, let last = messages.last { object["next"] = last.cursor.token }
-                return object
+                let (messages, count) = try await blocking { [query] in (try node.store.inbox(query), try node.store.inboxCount(query)) }
+                return page(["messages": messages.map(messageJSON)], shown: messages.count, matching: count, last: messages.last?.cursor.token)
             }
         }
         router.get("/v1/messages/:id") { _, context -> Response in
@@ -150,8 +152,10 @@ public enum AdminAPI {
                 query.messageID = try parameters.value("message") { try? MessageID(hex: $0) }
                 query.storedFrom = try parameters.time("since")
                 query.storedBefore = try parameters.time("until")
-                let listings = try await blocking { [query] in try node.store.receipts(query) }
-                return ["receipts": listings.map { receiptJSON($0.receipt, peer: $0.peer, messageStored: $0.messageStored) }]
+                query.after = try parameters.value("after") { ReceiptCursor(token: $0) }
+                let (listings, count) = try await blocking { [query] in (try node.store.receipts(query), try node.store.receiptsCount(query)) }
+                return page(["receipts": listings.map { receiptJSON($0.receipt, peer: $0.peer, messageStored: $0.messageStored) }],
+                            shown: listings.count, matching: count, last: listings.last?.cursor.token)
             }
         }
         router.post("/v1/messages/:id/retry") { request, context -> Response in
@@ -264,8 +268,7 @@ public enum AdminAPI {
         }
 
         func limit() throws -> Int {
-            let limit = try value("limit") { Int($0).flatMap { (1...AdminAPI.maximumLimit).contains($0) ? $0 : nil } } ?? 1_000
-            return limit
+            try value("limit") { Int($0).flatMap { (1...AdminAPI.maximumLimit).contains($0) ? $0 : nil } } ?? AdminAPI.defaultLimit
         }
     }
 
@@ -302,6 +305,15 @@ public enum AdminAPI {
                           detail: "since and until must be RFC 3339 UTC times (e.g. 2026-11-01T00:00:00Z) with since ≤ until")
         }
         return (from.date, to.date)
+    }
+
+    /// A list answer with its paging: `more`, how many further items match (0 on the last page), and
+    /// `next`, the `after` value that continues the list when there are more.
+    static func page(_ object: [String: Any], shown: Int, matching: Int, last: String?) -> [String: Any] {
+        var object = object
+        object["more"] = max(0, matching - shown)
+        if matching > shown, let last { object["next"] = last }
+        return object
     }
 
     /// Runs `body` and answers its object as JSON, or the problem its error maps to.

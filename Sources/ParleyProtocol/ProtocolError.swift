@@ -2,7 +2,7 @@ import ParleyCodec
 import ParleyCrypto
 
 /// Why a Parley structure was refused: which field, what is wrong, and the receipt code it earns.
-public struct ProtocolError: Error, Sendable, CustomStringConvertible {
+public struct ProtocolError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Code: String, Sendable, Hashable {
         /// Not decodable as deterministic CBOR or COSE_Sign1, or a structure of the wrong shape.
         case malformed
@@ -57,11 +57,15 @@ public struct ProtocolError: Error, Sendable, CustomStringConvertible {
         self.init(.malformed, "\(error)", file: file, line: line)
     }
 
+    /// For an operator: the outcome's registry name (SPEC.md §15.7), the field and the reason.
     public var description: String {
-        var text = field.isEmpty ? "\(code.rawValue): \(reason)" : "\(code.rawValue) in \(field): \(reason)"
+        var text = field.isEmpty ? "\(outcomeName): \(reason)" : "\(outcomeName) in \(field): \(reason)"
         if let messageID { text += " (message \(messageID)\(sender.map { " from \($0)" } ?? ""))" }
         return text
     }
+
+    /// For a developer: the Swift code and where the error was raised.
+    public var debugDescription: String { "\(code.rawValue): \(description) (\(file):\(line))" }
 
     /// The code a receiver puts into a rejection receipt for this error; nil where SPEC.md §9.1 says
     /// to answer without a signed receipt (revocation data unavailable, or a signing-side error).

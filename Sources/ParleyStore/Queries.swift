@@ -92,20 +92,59 @@ public struct InboxQuery: Sendable {
     }
 }
 
-/// Filters for outbox queries (deliveries), oldest queued first.
+/// Filters for outbox queries (deliveries), oldest queued first unless `newestFirst`; the
+/// deliveries of one message by recipient.
 public struct OutboxQuery: Sendable {
     public var state: DeliveryState?
     public var recipient: String?
     public var limit: Int
     /// Continue after this delivery (the last of the previous page).
     public var after: DeliveryRecord?
+    /// Continue after this position (`DeliveryRecord.cursor` of the last of the previous page).
+    public var position: DeliveryCursor?
+    /// Most recently queued first (an operator's list), instead of queue order.
+    public var newestFirst: Bool
 
-    public init(state: DeliveryState? = nil, recipient: String? = nil, limit: Int = 100, after: DeliveryRecord? = nil) {
+    public init(state: DeliveryState? = nil, recipient: String? = nil, limit: Int = 100, after: DeliveryRecord? = nil,
+                position: DeliveryCursor? = nil, newestFirst: Bool = false) {
         self.state = state
         self.recipient = recipient
         self.limit = limit
         self.after = after
+        self.position = position
+        self.newestFirst = newestFirst
     }
+}
+
+/// Keyset paging position in the outbox: when the message was queued, its id, the recipient.
+public struct DeliveryCursor: Hashable, Sendable {
+    let queued: Int64
+    let messageID: MessageID
+    let recipient: String
+
+    /// The cursor as text (`<seconds>.<message id>.<recipient>`), for a client's next request.
+    public var token: String { "\(queued).\(messageID.hex).\(recipient)" }
+
+    /// A cursor from its `token`, or nil if `token` is not one.
+    public init?(token: String) {
+        let parts = token.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let queued = Int64(parts[0]), queued >= 0, let id = try? MessageID(hex: String(parts[1])),
+              (1...64).contains(parts[2].utf8.count) else { return nil }
+        self.queued = queued
+        self.messageID = id
+        self.recipient = String(parts[2])
+    }
+
+    public init(_ record: DeliveryRecord) {
+        queued = StoreTime.seconds(record.queued)
+        messageID = record.messageID
+        recipient = record.recipient
+    }
+}
+
+extension DeliveryRecord {
+    /// Position used for paging the outbox.
+    public var cursor: DeliveryCursor { DeliveryCursor(self) }
 }
 
 enum MessageQueries {
@@ -166,24 +205,7 @@ enum MessageQueries {
 extension ParleyStore {
     /// Received messages matching `query`, newest first.
     public func inbox(_ query: InboxQuery) throws(StoreError) -> [StoredMessage] {
-        var conditions = ["m.direction = 1"]
-        var arguments = StatementArguments()
-        if let sender = query.sender { conditions.append("m.sender = ?"); arguments += [sender] }
-        if let type = query.type {
-            guard type <= UInt64(Int64.max) else { return [] }
-            conditions.append("m.type = ?"); arguments += [Int64(type)]
-        }
-        if let from = query.createdFrom { conditions.append("m.created >= ?"); arguments += [StoreTime.seconds(from)] }
-        if let before = query.createdBefore { conditions.append("m.created < ?"); arguments += [StoreTime.seconds(before)] }
-        if let text = query.remarksContaining {
-            guard let pattern = MessageQueries.ftsPattern(text) else { return [] }
-            conditions.append("m.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?)")
-            arguments += [pattern]
-        }
-        if let after = query.after {
-            conditions.append("(m.created < ? OR (m.created = ? AND m.rowid < ?))")
-            arguments += [after.time, after.time, after.rowid]
-        }
+        guard var (conditions, arguments) = inboxConditions(query) else { return [] }
         arguments += [max(0, query.limit)]
         let sql = """
             SELECT \(MessageQueries.columns) \(MessageQueries.from)
@@ -194,23 +216,67 @@ extension ParleyStore {
         }
     }
 
-    /// Deliveries matching `query`, oldest queued first.
+    /// The WHERE conditions of `query`, or nil if nothing can match.
+    private func inboxConditions(_ query: InboxQuery) -> ([String], StatementArguments)? {
+        var conditions = ["m.direction = 1"]
+        var arguments = StatementArguments()
+        if let sender = query.sender { conditions.append("m.sender = ?"); arguments += [sender] }
+        if let type = query.type {
+            guard type <= UInt64(Int64.max) else { return nil }
+            conditions.append("m.type = ?"); arguments += [Int64(type)]
+        }
+        if let from = query.createdFrom { conditions.append("m.created >= ?"); arguments += [StoreTime.seconds(from)] }
+        if let before = query.createdBefore { conditions.append("m.created < ?"); arguments += [StoreTime.seconds(before)] }
+        if let text = query.remarksContaining {
+            guard let pattern = MessageQueries.ftsPattern(text) else { return nil }
+            conditions.append("m.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?)")
+            arguments += [pattern]
+        }
+        if let after = query.after {
+            conditions.append("(m.created < ? OR (m.created = ? AND m.rowid < ?))")
+            arguments += [after.time, after.time, after.rowid]
+        }
+        return (conditions, arguments)
+    }
+
+    /// How many received messages match `query` after its position (its limit ignored): with the
+    /// length of a page, how many more there are.
+    public func inboxCount(_ query: InboxQuery) throws(StoreError) -> Int {
+        guard let (conditions, arguments) = inboxConditions(query) else { return 0 }
+        let sql = "SELECT count(*) \(MessageQueries.from) WHERE \(conditions.joined(separator: " AND "))"
+        return try read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    /// Deliveries matching `query`, oldest queued first (or newest first), by recipient within a message.
     public func outbox(_ query: OutboxQuery) throws(StoreError) -> [DeliveryRecord] {
+        var (conditions, arguments) = outboxConditions(query)
+        arguments += [max(0, query.limit)]
+        let order = query.newestFirst ? "m.stored DESC, m.id DESC, d.recipient" : "m.stored, m.id, d.recipient"
+        let sql = """
+            \(DeliveryRows.select) \(DeliveryRows.from)
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?
+            """
+        return try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
+    }
+
+    /// How many deliveries match `query` after its position (its limit ignored).
+    public func outboxCount(_ query: OutboxQuery) throws(StoreError) -> Int {
+        let (conditions, arguments) = outboxConditions(query)
+        let sql = "SELECT count(*) \(DeliveryRows.from) WHERE \(conditions.joined(separator: " AND "))"
+        return try read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    private func outboxConditions(_ query: OutboxQuery) -> ([String], StatementArguments) {
         var conditions = ["1"]
         var arguments = StatementArguments()
         if let state = query.state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
         if let recipient = query.recipient { conditions.append("d.recipient = ?"); arguments += [recipient] }
-        if let after = query.after {
-            conditions.append("(m.stored > ? OR (m.stored = ? AND (m.id > ? OR (m.id = ? AND d.recipient > ?))))")
-            let queued = StoreTime.seconds(after.queued)
-            arguments += [queued, queued, after.messageID.data, after.messageID.data, after.recipient]
+        if let after = query.position ?? query.after.map(DeliveryCursor.init) {
+            let later = query.newestFirst ? "<" : ">"
+            conditions.append("(m.stored \(later) ? OR (m.stored = ? AND (m.id \(later) ? OR (m.id = ? AND d.recipient > ?))))")
+            arguments += [after.queued, after.queued, after.messageID.data, after.messageID.data, after.recipient]
         }
-        arguments += [max(0, query.limit)]
-        let sql = """
-            \(DeliveryRows.select) \(DeliveryRows.from)
-            WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.stored, m.id, d.recipient LIMIT ?
-            """
-        return try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
+        return (conditions, arguments)
     }
 
     /// The digest of the received message with this id, if there is one: one indexed lookup, the

@@ -44,6 +44,8 @@ public struct ReceiptListing: Hashable, Sendable {
     public var peer: String
     /// False for issued rejections: the rejected message itself is not in the store.
     public var messageStored: Bool
+    /// Position used for paging.
+    public var cursor: ReceiptCursor
 }
 
 /// Filters for `receipts(_:)`; results are newest first.
@@ -59,9 +61,11 @@ public struct ReceiptQuery: Sendable {
     /// Stored strictly before.
     public var storedBefore: Date?
     public var limit: Int
+    /// Continue after this position (`ReceiptListing.cursor` of the last of the previous page).
+    public var after: ReceiptCursor?
 
     public init(direction: StoredReceipt.Direction? = nil, peer: String? = nil, status: UInt64? = nil, messageID: MessageID? = nil,
-                storedFrom: Date? = nil, storedBefore: Date? = nil, limit: Int = 100) {
+                storedFrom: Date? = nil, storedBefore: Date? = nil, limit: Int = 100, after: ReceiptCursor? = nil) {
         self.direction = direction
         self.peer = peer
         self.status = status
@@ -69,6 +73,42 @@ public struct ReceiptQuery: Sendable {
         self.storedFrom = storedFrom
         self.storedBefore = storedBefore
         self.limit = limit
+        self.after = after
+    }
+}
+
+/// Keyset paging position in the receipt list: stored time, then receipts (0) before issued
+/// rejections (1) of the same second, then row, all descending.
+public struct ReceiptCursor: Hashable, Sendable {
+    let stored: Int64
+    let table: Int64
+    let rowid: Int64
+
+    /// The cursor as text (`<seconds>.<table>.<row>`), for a client's next request.
+    public var token: String { "\(stored).\(table).\(rowid)" }
+
+    /// A cursor from its `token`, or nil if `token` is not one.
+    public init?(token: String) {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let stored = Int64(parts[0]), let table = Int64(parts[1]), let rowid = Int64(parts[2]),
+              stored >= 0, (0...1).contains(table), rowid >= 0 else { return nil }
+        self.stored = stored
+        self.table = table
+        self.rowid = rowid
+    }
+
+    init(stored: Int64, table: Int64, rowid: Int64) {
+        self.stored = stored
+        self.table = table
+        self.rowid = rowid
+    }
+
+    /// The condition "listed after this cursor" for a row of `table` (0 receipt, 1 issued rejection).
+    func condition(table: Int64, prefix: String) -> (String, StatementArguments) {
+        // (stored, table, rowid) < (self.stored, self.table, self.rowid), with the row's table fixed.
+        if table < self.table { return ("\(prefix).stored <= ?", [stored]) }
+        if table > self.table { return ("\(prefix).stored < ?", [stored]) }
+        return ("(\(prefix).stored < ? OR (\(prefix).stored = ? AND \(prefix).rowid < ?))", [stored, stored, rowid])
     }
 }
 
@@ -117,17 +157,73 @@ extension ParleyStore {
 
     /// Receipts received and issued (issued rejections included), newest first.
     public func receipts(_ query: ReceiptQuery) throws(StoreError) -> [ReceiptListing] {
+        let (receiptWhere, receiptArguments, rejectionWhere, rejectionArguments) = receiptConditions(query)
+        let limit = max(0, query.limit)
+        return try read { db in
+            var listings: [ReceiptListing] = []
+            if let receiptWhere {
+                listings += try Row.fetchAll(db, sql: """
+                    SELECT r.direction, r.message_id, r.signer, r.status, r.rejection_code, r.rejection_reason, r.stored, r.bytes, r.digest,
+                           CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END AS peer, r.rowid
+                    FROM receipt r LEFT JOIN message m ON m.id = r.message_id
+                    WHERE \(receiptWhere) ORDER BY r.stored DESC, r.rowid DESC LIMIT ?
+                    """, arguments: receiptArguments + [limit]).map { row in
+                    ReceiptListing(receipt: MessageQueries.receipt(row), peer: row["peer"] ?? "", messageStored: true,
+                                   cursor: ReceiptCursor(stored: row["stored"], table: 0, rowid: row["rowid"]))
+                }
+            }
+            if let rejectionWhere {
+                listings += try Row.fetchAll(db, sql: """
+                    SELECT x.rowid, x.message_id, x.sender, x.signer, x.rejection_code, x.rejection_reason, x.stored, x.bytes, x.digest
+                    FROM issued_rejection x WHERE \(rejectionWhere) ORDER BY x.stored DESC, x.rowid DESC LIMIT ?
+                    """, arguments: rejectionArguments + [limit]).map { row in
+                    let receipt = StoredReceipt(direction: .issued, messageID: MessageID(row["message_id"] as Data)!, signer: row["signer"],
+                                                status: .rejected(code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"]),
+                                                stored: StoreTime.date(row["stored"]), bytes: row["bytes"], digest: row["digest"])
+                    return ReceiptListing(receipt: receipt, peer: row["sender"], messageStored: false,
+                                          cursor: ReceiptCursor(stored: row["stored"], table: 1, rowid: row["rowid"]))
+                }
+            }
+            let key = { (c: ReceiptCursor) in (c.stored, c.table, c.rowid) }
+            return listings.sorted { key($0.cursor) > key($1.cursor) }.prefix(limit).map { $0 }
+        }
+    }
+
+    /// How many receipts match `query` after its position (its limit ignored).
+    public func receiptsCount(_ query: ReceiptQuery) throws(StoreError) -> Int {
+        let (receiptWhere, receiptArguments, rejectionWhere, rejectionArguments) = receiptConditions(query)
+        return try read { db in
+            var count = 0
+            if let receiptWhere {
+                count += try Int.fetchOne(db, sql: "SELECT count(*) FROM receipt r LEFT JOIN message m ON m.id = r.message_id WHERE \(receiptWhere)",
+                                          arguments: receiptArguments) ?? 0
+            }
+            if let rejectionWhere {
+                count += try Int.fetchOne(db, sql: "SELECT count(*) FROM issued_rejection x WHERE \(rejectionWhere)", arguments: rejectionArguments) ?? 0
+            }
+            return count
+        }
+    }
+
+    /// The WHERE clauses of `query` for received/issued receipts and for issued rejections (nil:
+    /// that table cannot match).
+    private func receiptConditions(_ query: ReceiptQuery) -> (String?, StatementArguments, String?, StatementArguments) {
         var receiptConditions = ["1"], rejectionConditions = ["1"]
         var receiptArguments = StatementArguments(), rejectionArguments = StatementArguments()
-        var includeRejections = query.direction != .received && (query.status == nil || query.status == 2)
+        var includeReceipts = true
+        var includeRejections = query.direction != .received && (query.status == nil || query.status == 2) && query.limit > 0
         if let direction = query.direction { receiptConditions.append("r.direction = ?"); receiptArguments += [direction.rawValue] }
         if let peer = query.peer {
             receiptConditions.append("(CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END) = ?"); receiptArguments += [peer]
             rejectionConditions.append("x.sender = ?"); rejectionArguments += [peer]
         }
         if let status = query.status {
-            guard status <= 2 else { return [] }
-            receiptConditions.append("r.status = ?"); receiptArguments += [Int64(status)]
+            if status <= 2 {
+                receiptConditions.append("r.status = ?"); receiptArguments += [Int64(status)]
+            } else {
+                includeReceipts = false
+                includeRejections = false
+            }
         }
         if let id = query.messageID {
             receiptConditions.append("r.message_id = ?"); receiptArguments += [id.data]
@@ -143,31 +239,13 @@ extension ParleyStore {
             receiptConditions.append("r.stored < ?"); receiptArguments += [seconds]
             rejectionConditions.append("x.stored < ?"); rejectionArguments += [seconds]
         }
-        if query.limit <= 0 { includeRejections = false }
-        let limit = max(0, query.limit)
-        return try read { db in
-            var listings = try Row.fetchAll(db, sql: """
-                SELECT r.direction, r.message_id, r.signer, r.status, r.rejection_code, r.rejection_reason, r.stored, r.bytes, r.digest,
-                       CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END AS peer, r.rowid
-                FROM receipt r LEFT JOIN message m ON m.id = r.message_id
-                WHERE \(receiptConditions.joined(separator: " AND ")) ORDER BY r.stored DESC, r.rowid DESC LIMIT ?
-                """, arguments: receiptArguments + [limit]).map { row in
-                (row["stored"] as Int64, Int64(0), row["rowid"] as Int64,
-                 ReceiptListing(receipt: MessageQueries.receipt(row), peer: row["peer"] ?? "", messageStored: true))
-            }
-            if includeRejections {
-                listings += try Row.fetchAll(db, sql: """
-                    SELECT x.rowid, x.message_id, x.sender, x.signer, x.rejection_code, x.rejection_reason, x.stored, x.bytes, x.digest
-                    FROM issued_rejection x WHERE \(rejectionConditions.joined(separator: " AND ")) ORDER BY x.stored DESC, x.rowid DESC LIMIT ?
-                    """, arguments: rejectionArguments + [limit]).map { row in
-                    let receipt = StoredReceipt(direction: .issued, messageID: MessageID(row["message_id"] as Data)!, signer: row["signer"],
-                                                status: .rejected(code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"]),
-                                                stored: StoreTime.date(row["stored"]), bytes: row["bytes"], digest: row["digest"])
-                    return (row["stored"] as Int64, Int64(1), row["rowid"] as Int64,
-                            ReceiptListing(receipt: receipt, peer: row["sender"], messageStored: false))
-                }
-            }
-            return listings.sorted { ($0.0, $0.1, $0.2) > ($1.0, $1.1, $1.2) }.prefix(limit).map(\.3)
+        if let after = query.after {
+            let (receipt, receiptValues) = after.condition(table: 0, prefix: "r")
+            receiptConditions.append(receipt); receiptArguments += receiptValues
+            let (rejection, rejectionValues) = after.condition(table: 1, prefix: "x")
+            rejectionConditions.append(rejection); rejectionArguments += rejectionValues
         }
+        return (includeReceipts ? receiptConditions.joined(separator: " AND ") : nil, receiptArguments,
+                includeRejections ? rejectionConditions.joined(separator: " AND ") : nil, rejectionArguments)
     }
 }

@@ -1,7 +1,7 @@
 import GRDB
 
 /// The one error type of ParleyStore: what failed, why, and what to do about it.
-public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The kind of failure; stable for programs to switch on.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         public let name: String
@@ -55,7 +55,11 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         self.line = line
     }
 
-    public var description: String { "ParleyStore \(code): \(reason) (\(file):\(line))" }
+    /// For an operator: what failed and what to do; no source locations.
+    public var description: String { reason }
+
+    /// For a developer: the code and where the error was raised.
+    public var debugDescription: String { "ParleyStore \(code): \(reason) (\(file):\(line))" }
 
     public static func == (lhs: StoreError, rhs: StoreError) -> Bool {
         lhs.code == rhs.code && lhs.reason == rhs.reason

@@ -32,7 +32,7 @@ struct ArchiveVerify: ParsableCommand {
         Example:
           parley archive verify export-2026.parley --trust anchors.pem --crl crls.pem
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -77,7 +77,7 @@ struct ArchiveVerify: ParsableCommand {
         var lines = ["\(passed ? "✔" : "✘") \(file): \(r.archive.messages + r.archive.receipts) items (\(r.archive.messages) messages, \(r.archive.receipts) receipts, \(r.archive.channels) channels), SHA-256 \(hex(Array(r.archive.digest)))"]
         lines.append("  messages: \(r.messagesValid) valid, \(r.messagesFailed) failed; receipts: \(r.receiptsValid) valid, \(r.receiptsFailed) failed")
         for f in r.failures {
-            var line = "  failure: item \(f.itemIndex), \(f.kind.rawValue) of message \(f.messageID) (\(f.participant)): \(f.error.code.rawValue)"
+            var line = "  failure: item \(f.itemIndex), \(f.kind.rawValue) of message \(f.messageID) (\(f.participant)): \(f.error.outcomeName)"
             if !f.error.field.isEmpty { line += " in \(f.error.field)" }
             line += ": \(f.error.reason)"
             if let at = f.verifiedAt { line += " (verified at \(at))" }
@@ -103,7 +103,7 @@ struct ArchiveVerify: ParsableCommand {
             "messages-valid": r.messagesValid, "receipts-valid": r.receiptsValid,
             "failures": r.failures.map { f -> [String: Any] in
                 var e: [String: Any] = ["item": f.itemIndex, "kind": f.kind.rawValue, "message": f.messageID.hex,
-                                        "participant": f.participant, "code": f.error.code.rawValue, "reason": f.error.reason]
+                                        "participant": f.participant, "code": f.error.outcomeName, "reason": f.error.reason]
                 if !f.error.field.isEmpty { e["field"] = f.error.field }
                 if let at = f.verifiedAt { e["verified-at"] = "\(at)" }
                 return e

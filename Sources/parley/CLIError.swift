@@ -23,7 +23,7 @@ enum ExitStatus {
     static let noInput: Int32 = 66
     /// A tool the command needs (openssl, the test-PKI script) is not available.
     static let unavailable: Int32 = 69
-    /// A helper the command runs failed (e.g. the test-PKI script).
+    /// An internal error, or a helper the command runs failed (e.g. the test-PKI script).
     static let software: Int32 = 70
     /// An output file exists already (never overwritten) or cannot be created.
     static let cannotCreate: Int32 = 73
@@ -34,24 +34,34 @@ enum ExitStatus {
     /// parleyd refused a reload: its configuration (or trust) files have problems.
     static let configuration: Int32 = 78
 
+    /// The table of `parley --help` and README.md; every line fits 80 columns (ArgumentParser wraps
+    /// longer ones at column 0).
     static let helpText = """
-    Exit status:
-      0   success (for verify commands: everything verified)
-      1   verification failed (a message, receipt or archive is not valid); status: a node problem
-      2   status: the node works but reports warnings (a certificate to renew, expired deliveries, a failed reload)
+    Exit status (sysexits.h):
+      0   success (verify commands: everything verified)
+      1   verification failed (a message, receipt or archive is not valid);
+          status: the node reports a problem
+      2   status: the node works but reports warnings (a certificate to renew,
+          expired deliveries, a failed reload)
       64  usage error (unknown option, missing or malformed argument)
-      65  invalid input data (a composition field, key, certificate, CRL or archive is not valid)
-      66  an input file is missing or unreadable
-      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh), or parleyd cannot be reached
-      70  a helper program failed (its messages are shown)
-      73  an output file already exists or cannot be created (nothing is overwritten)
+      65  invalid input data (a composition field, key, certificate, CRL or
+          archive is not valid), or parleyd refused the request
+      66  an input file is missing or unreadable, or parleyd holds no such
+          message
+      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh), or
+          parleyd cannot be reached
+      70  internal error, or a helper program failed (its messages are shown)
+      73  an output file already exists or cannot be created (nothing is
+          overwritten)
       74  input/output error while reading or writing
-      77  permission problem (private key file readable by others, wrong passphrase)
-      78  parleyd kept its configuration or trust on reload: a file has problems (listed)
-    Daemon commands: 65 also when parleyd refuses a request (an invalid draft, or a delivery \
-    state that does not allow it, e.g. cancelling a delivered message), 66 when it holds no \
-    such message, 69 when it cannot be reached.
+      77  permission problem (private key file readable by others, wrong
+          passphrase)
+      78  reload: parleyd kept its configuration or trust because a file has
+          problems (each is listed)
     """
+
+    /// The pointer each subcommand's help gives instead of repeating the table.
+    static let seeTable = "Other exit statuses: see `parley --help`."
 }
 
 /// A user-facing failure: one line saying what is wrong and what to do, and an exit status.
@@ -66,8 +76,9 @@ struct CLIError: Error, CustomStringConvertible {
 
     var description: String { message }
 
-    /// The line and status for any error a command throws, or nil to leave it to ArgumentParser.
-    static func describe(_ error: Error) -> CLIError? {
+    /// The line and status for any error a command throws: the error's operator-facing text (never
+    /// a Swift case name or a source location) and the status of the exit table.
+    static func describe(_ error: Error) -> CLIError {
         switch error {
         case let error as CLIError:
             return error
@@ -82,7 +93,9 @@ struct CLIError: Error, CustomStringConvertible {
             case .insecureKeyFile, .wrongPassphrase, .passphraseRequired: ExitStatus.permission
             default: ExitStatus.invalidData
             }
-            return CLIError(status, error.reason + (error.openSSLErrors.isEmpty ? "" : " [OpenSSL: \(error.openSSLErrors.joined(separator: "; "))]"))
+            return CLIError(status, error.description)
+        case let error as ChainVerificationError:
+            return CLIError(ExitStatus.invalidData, error.description)
         case let error as StoreError:
             let status: Int32 = switch error.code {
             case .archiveInvalid, .corrupt, .notAParleyStore: ExitStatus.invalidData
@@ -93,7 +106,8 @@ struct CLIError: Error, CustomStringConvertible {
         case let error as CodecError:
             return CLIError(ExitStatus.invalidData, "not valid CBOR: \(error)")
         default:
-            return nil
+            let text = (error as? LocalizedError)?.errorDescription ?? (error as NSError).localizedDescription
+            return CLIError(ExitStatus.software, "internal error: \(text); please report it with the command that caused it")
         }
     }
 }

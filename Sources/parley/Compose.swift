@@ -43,7 +43,10 @@ struct Compose: ParsableCommand {
               --body cancel.json --remarks "Technical hold." --lang en \\
               --key k.pem --cert chain.pem --seq 44 --out cancel.cose
 
-        \(ExitStatus.helpText)
+        Exit status: 0 signed and written, 64 a usage error, 65 a field, the key or the \
+        certificate is not valid (nothing is written), 66 an input file cannot be read, 73 --out \
+        exists already, 77 the key file is readable by others or the passphrase is wrong. \
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -84,7 +87,7 @@ struct Compose: ParsableCommand {
     }
 
     func run() throws {
-        let composition = try Composition(document: try draft.documentFromOptions(id: id, created: created))
+        let composition = try refusing { try Composition(document: try draft.documentFromOptions(id: id, created: created)) }
         let passphrase = try passphraseFile.map { file -> String in
             let text = String(decoding: try readInputFile(file, what: "passphrase file", limit: 4096), as: UTF8.self)
             return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
@@ -105,9 +108,10 @@ struct Compose: ParsableCommand {
         let channels = try state.map { try ChannelState.load(path: $0, sender: identity.participantID) }
         var sequences: [ParticipantID: UInt64] = [:]
         for recipient in composition.recipients { sequences[recipient] = seq ?? channels!.next(for: recipient) }
-        let envelope = try composition.envelope(sender: identity.participantID, sequences: sequences, now: .now,
-                                                newID: MessageID.generate())
-        let signed = try identity.sign(envelope)
+        let envelope = try refusing {
+            try composition.envelope(sender: identity.participantID, sequences: sequences, now: .now, newID: MessageID.generate())
+        }
+        let signed = try refusing { try identity.sign(envelope) }
         if let state, var updated = channels {
             for recipient in envelope.recipients { updated.advance(recipient.participant, past: recipient.sequence) }
             try updated.save(path: state)
@@ -120,6 +124,18 @@ struct Compose: ParsableCommand {
         }
         let to = envelope.recipients.map { "\($0.participant) (seq \($0.sequence))" }.joined(separator: ", ")
         print("composed \(envelope.type) \(envelope.id) from \(envelope.sender) to \(to), created \(envelope.created): \(signed.count) bytes written to \(out)")
+    }
+}
+
+/// Runs `body`; a refusal names the code a receiver gives the same fault in a message (SPEC.md
+/// §7.3), so that compose, `parley verify` and a node give one verdict.
+func refusing<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ProtocolError {
+        guard let code = error.rejectionCode else { throw error }
+        let text = error.field.isEmpty ? error.reason : "\(error.field): \(error.reason)"
+        throw CLIError(ExitStatus.invalidData, "\(text) (receivers reject it as \(code.name))")
     }
 }
 

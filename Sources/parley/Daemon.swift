@@ -10,11 +10,23 @@ import Glibc
 
 /// The admin socket of the local `parleyd`, shared by the daemon commands.
 struct DaemonOptions: ParsableArguments {
+    static let defaultSocket = "/run/parley/admin.sock"
+
     @Option(help: ArgumentHelp("The daemon's admin socket (admin.socket in parleyd.json). Example: --socket /run/parley/admin.sock", valueName: "path"))
-    var socket: String = "/run/parley/admin.sock"
+    var socket: String = DaemonOptions.defaultSocket
 
     @Flag(help: "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal). Example: parley status --json | jq .peers")
     var json = false
+
+    /// ` --socket PATH` when it is not the default, for the commands a hint suggests.
+    var socketOption: String { socket == Self.defaultSocket ? "" : " --socket \(shellQuoted(socket))" }
+}
+
+/// `text` as one shell word (single-quoted when it holds anything but safe characters).
+func shellQuoted(_ text: String) -> String {
+    let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,")
+    guard !text.isEmpty, text.unicodeScalars.allSatisfy(safe.contains) else { return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    return text
 }
 
 /// A JSON request to parleyd's admin API over its Unix socket (AsyncHTTPClient, `http+unix://`).
@@ -114,6 +126,42 @@ enum AdminClient {
     }
 }
 
+/// Paging options shared by the list commands (outbox, inbox, receipts).
+struct PageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("At most this many items (1–10000). Example: --limit 500", valueName: "n"))
+    var limit: Int = AdminLimits.defaultLimit
+
+    @Option(help: ArgumentHelp("Continue after this position: the value a page ends with (\"next\" in --json). Example: --after 1795000000.42", valueName: "position"))
+    var after: String?
+
+    func validate() throws {
+        guard (1...AdminLimits.maximumLimit).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and \(AdminLimits.maximumLimit)") }
+        if let after, after.isEmpty { throw ValidationError("--after needs the position a previous page ended with") }
+    }
+
+    var parameters: [(String, String?)] { [("limit", "\(limit)"), ("after", after)] }
+
+    /// After a page: when more items match, how many and the command that shows the next page.
+    func reportMore(_ answer: [String: Any], one: String, many: String) {
+        guard let more = answer["more"] as? Int, more > 0, let next = answer["next"] else { return }
+        var arguments: [String] = []
+        var words = CommandLine.arguments.dropFirst()[...]
+        while let word = words.popFirst() {
+            if word == "--after" { _ = words.popFirst(); continue }
+            if word.hasPrefix("--after=") { continue }
+            arguments.append(shellQuoted(word))
+        }
+        let command = (["parley"] + arguments + ["--after", shellQuoted(text(next))]).joined(separator: " ")
+        FileHandle.standardError.write(Data("… \(more) more \(more == 1 ? one : many); next page: \(command) (or a larger --limit, up to \(AdminLimits.maximumLimit))\n".utf8))
+    }
+}
+
+/// The admin API's page sizes (`AdminAPI.defaultLimit`, `AdminAPI.maximumLimit`).
+enum AdminLimits {
+    static let defaultLimit = 100
+    static let maximumLimit = 10_000
+}
+
 /// Fixed-width columns for a terminal.
 func table(_ header: [String], _ rows: [[String]]) -> String {
     var widths = header.map(\.count)
@@ -164,7 +212,7 @@ struct Send: AsyncParsableCommand {
         field is named; for an array: at least one draft, the others were queued), 69 the daemon \
         cannot be reached.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -181,7 +229,7 @@ struct Send: AsyncParsableCommand {
         if daemon.json { return AdminClient.printRaw(answer) }
         let object = try AdminClient.object(answer)
         print(text(object["id"]))
-        FileHandle.standardError.write(Data("queued for \(Self.numbers(object)); follow it with `parley show \(text(object["id"]))`\n".utf8))
+        FileHandle.standardError.write(Data("queued for \(Self.numbers(object)); follow it with `parley show \(text(object["id"]))\(daemon.socketOption)`\n".utf8))
     }
 
     /// Submits an array of drafts in one request (`POST /v1/drafts` with a JSON array).
@@ -220,7 +268,7 @@ struct Send: AsyncParsableCommand {
         guard refused == 0 else {
             throw CLIError(ExitStatus.invalidData, "parleyd refused \(refused) of \(drafts.count) drafts (the others were queued); fix those and send them again")
         }
-        FileHandle.standardError.write(Data("queued \(drafts.count) drafts; follow them with `parley outbox`\n".utf8))
+        FileHandle.standardError.write(Data("queued \(drafts.count) drafts; follow them with `parley outbox\(daemon.socketOption)`\n".utf8))
     }
 
     /// "RU-NRRC #7, HCOC-CC #3" from a queued draft's `sequenceNumbers`.
@@ -235,12 +283,16 @@ struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the local parleyd's outgoing deliveries (one row per message and recipient).",
         discussion: """
+        Most recently queued first (--oldest-first: queue order), a message's deliveries by \
+        recipient; --limit rows (default 100). When more match, the last line (on standard error) \
+        says how many and gives the command for the next page (--after).
+
         Examples:
           parley outbox
-          parley outbox --state pending --to RU-NRRC
-          parley outbox --json
+          parley outbox --state pending --to RU-NRRC --oldest-first
+          parley outbox --limit 1000 --json
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -252,6 +304,11 @@ struct Outbox: AsyncParsableCommand {
     @Option(name: .customLong("to"), help: ArgumentHelp("Only deliveries to this participant. Example: --to RU-NRRC", valueName: "id"))
     var recipient: String?
 
+    @Flag(help: "Oldest queued first (the order in which they are delivered), instead of newest first.")
+    var oldestFirst = false
+
+    @OptionGroup var page: PageOptions
+
     func validate() throws {
         if let state, DeliveryState(rawValue: state) == nil {
             throw ValidationError("--state \(state) is not a delivery state; use one of \(DeliveryState.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -259,19 +316,17 @@ struct Outbox: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var query: [String] = []
-        if let state { query.append("state=\(state)") }
-        if let recipient { query.append("recipient=\(recipient.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? recipient)") }
-        let answer = try await AdminClient.request(daemon.socket, "/v1/outbox" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
+        let uri = AdminClient.uri("/v1/outbox", [("state", state), ("recipient", recipient), ("order", oldestFirst ? "oldest" : "newest")] + page.parameters)
+        let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
-        let deliveries = try AdminClient.object(answer)["deliveries"] as? [[String: Any]] ?? []
+        let object = try AdminClient.object(answer)
+        let deliveries = object["deliveries"] as? [[String: Any]] ?? []
         guard !deliveries.isEmpty else { return print("no deliveries") }
-        // Messages queued in the same second in channel order.
-        let ordered = deliveries.sorted { (text($0["queued"]), $0["seq"] as? Int ?? 0, text($0["recipient"])) < (text($1["queued"]), $1["seq"] as? Int ?? 0, text($1["recipient"])) }
-        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], ordered.map { d in
+        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], deliveries.map { d in
             [text(d["id"]), text(d["type"]), text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["queued"]),
              deliveryError(d)]
         }))
+        page.reportMore(object, one: "delivery", many: "deliveries")
     }
 }
 
@@ -284,15 +339,17 @@ struct Inbox: AsyncParsableCommand {
         (2026-11-01, midnight UTC), an age (30m, 24h, 7d: that long ago) or now. --since and --until \
         compare with the message's creation time; --until is exclusive. --grep finds messages whose \
         remarks contain all the given words (case and accents ignored). Shows --limit messages \
-        (default 100); the JSON answer's "next" value continues the list with --after.
+        (default 100); when more match, the last line (on standard error) says how many and gives \
+        the command for the next page (--after; the JSON answer's "next").
 
         Examples:
           parley inbox
           parley inbox --from RU-NRRC --type pre-launch --since 7d
-          parley inbox --since 2026-11-01 --until 2026-12-01 --grep "range safety" --limit 20
+          parley inbox --since 2026-11-01 --until 2026-12-01 \\
+              --grep "range safety" --limit 20
           parley inbox --json --after 1795000000.42
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -313,17 +370,12 @@ struct Inbox: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only messages whose remarks contain all these words. Example: --grep \"range safety\"", valueName: "text"))
     var grep: String?
 
-    @Option(help: ArgumentHelp("At most this many messages (1–10000). Example: --limit 20", valueName: "n"))
-    var limit: Int = 100
-
-    @Option(help: ArgumentHelp("Continue after this position (the \"next\" value of a --json answer). Example: --after 1795000000.42", valueName: "position"))
-    var after: String?
+    @OptionGroup var page: PageOptions
 
     func validate() throws {
         if let type, NotificationType(name: type) == nil {
             throw ValidationError("--type \(type) is not a notification type; use one of \(NotificationType.allCases.map(\.name).joined(separator: ", "))")
         }
-        guard (1...10_000).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and 10000") }
         _ = try CLITime.parse(since, option: "--since")
         _ = try CLITime.parse(until, option: "--until")
     }
@@ -331,8 +383,8 @@ struct Inbox: AsyncParsableCommand {
     func run() async throws {
         let uri = AdminClient.uri("/v1/inbox", [
             ("sender", sender), ("type", type), ("since", try CLITime.parse(since, option: "--since")?.description),
-            ("until", try CLITime.parse(until, option: "--until")?.description), ("text", grep), ("limit", "\(limit)"), ("after", after),
-        ])
+            ("until", try CLITime.parse(until, option: "--until")?.description), ("text", grep),
+        ] + page.parameters)
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
         let object = try AdminClient.object(answer)
@@ -341,7 +393,7 @@ struct Inbox: AsyncParsableCommand {
         print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"], messages.map { m in
             [text(m["id"]), text(m["type"]), text(m["sender"]), text(m["seq"]), text(m["created"]), text(m["stored"]), shorten(text(m["remarks"]), 40)]
         }))
-        if let next = object["next"] { FileHandle.standardError.write(Data("more messages: continue with --after \(text(next))\n".utf8)) }
+        page.reportMore(object, one: "message", many: "messages")
     }
 }
 
@@ -360,7 +412,7 @@ struct Show: AsyncParsableCommand {
 
         Exit status 66 if the daemon holds no such message.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 

@@ -61,7 +61,7 @@ struct Status: AsyncParsableCommand {
         restart), 69 when it cannot be \
         reached. For monitoring: `parley status >/dev/null || alert`.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -191,12 +191,13 @@ struct Retry: AsyncParsableCommand {
 
         Examples:
           parley retry 0192f3a06c007a108b2c3d4e5f601001
-          parley retry 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC --note "peer back after maintenance"
+          parley retry 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC \\
+              --note "peer back after maintenance"
 
         Exit status: 0 done, 65 nothing to retry (every delivery is delivered), 66 no such \
         message was sent by this node, 69 the daemon cannot be reached.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -222,12 +223,13 @@ struct Cancel: AsyncParsableCommand {
 
         Examples:
           parley cancel 0192f3a06c007a108b2c3d4e5f601001
-          parley cancel 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC --note "sent in error"
+          parley cancel 0192f3a06c007a108b2c3d4e5f601001 --recipient RU-NRRC \\
+              --note "sent in error"
 
         Exit status: 0 done, 65 nothing to cancel (every delivery is settled), 66 no such \
         message was sent by this node (or not to --recipient), 69 the daemon cannot be reached.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -260,7 +262,7 @@ struct Reload: AsyncParsableCommand {
         Exit status: 0 reloaded, 78 the daemon kept its configuration or trust because a file \
         has problems (each is printed), 69 the daemon cannot be reached.
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -288,14 +290,15 @@ struct Receipts: AsyncParsableCommand {
         Issued receipts include the signed rejections this node returned for messages it did not \
         store (MESSAGE STORED: no). PEER is the other party: the recipient that signed a received \
         receipt, the sender of the message an issued receipt answers. Times as for `parley inbox`, \
-        compared with the time the receipt was stored.
+        compared with the time the receipt was stored. --limit receipts (default 100); when more \
+        match, the last line (on standard error) gives the command for the next page (--after).
 
         Examples:
           parley receipts --since 24h
           parley receipts --issued --status rejected
           parley receipts --peer RU-NRRC --json
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 
@@ -322,14 +325,12 @@ struct Receipts: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Stored before this time. Example: --until 2026-12-01", valueName: "time"))
     var until: String?
 
-    @Option(help: ArgumentHelp("At most this many receipts (1–10000). Example: --limit 50", valueName: "n"))
-    var limit: Int = 100
+    @OptionGroup var page: PageOptions
 
     func validate() throws {
         if issued && received { throw ValidationError("--issued and --received exclude each other; give neither to see both") }
         if let status, ReceiptStatusCode(name: status) == nil { throw ValidationError("--status \(status) must be accepted, duplicate or rejected") }
         if let message, (try? MessageID(hex: message)) == nil { throw ValidationError("--message \(message) is not a message id (32 hex digits)") }
-        guard (1...10_000).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and 10000") }
         _ = try CLITime.parse(since, option: "--since")
         _ = try CLITime.parse(until, option: "--until")
     }
@@ -338,12 +339,14 @@ struct Receipts: AsyncParsableCommand {
         let uri = AdminClient.uri("/v1/receipts", [
             ("direction", issued ? "issued" : received ? "received" : nil), ("peer", peer), ("status", status),
             ("message", message?.lowercased()), ("since", try CLITime.parse(since, option: "--since")?.description),
-            ("until", try CLITime.parse(until, option: "--until")?.description), ("limit", "\(limit)"),
-        ])
+            ("until", try CLITime.parse(until, option: "--until")?.description),
+        ] + page.parameters)
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
-        let receipts = try AdminClient.object(answer)["receipts"] as? [[String: Any]] ?? []
+        let object = try AdminClient.object(answer)
+        let receipts = object["receipts"] as? [[String: Any]] ?? []
         guard !receipts.isEmpty else { return print("no receipts") }
+        defer { page.reportMore(object, one: "receipt", many: "receipts") }
         print(table(["STORED", "DIRECTION", "PEER", "MESSAGE", "STATUS", "MESSAGE STORED", "REASON"], receipts.map { r in
             [text(r["stored"]), text(r["direction"]), text(r["peer"]), text(r["message"]), text(r["status"]),
              (r["messageStored"] as? Bool) == false ? "no" : "yes", shorten(text(r["reason"]), 60)]
@@ -365,10 +368,11 @@ struct ArchiveExport: AsyncParsableCommand {
         error when it is a terminal. Verify it offline with `parley archive verify`.
 
         Examples:
-          parley archive export --since 2026-01-01 --until 2027-01-01 --out parley-2026.parley
+          parley archive export --since 2026-01-01 --until 2027-01-01 \\
+              --out parley-2026.parley
           parley archive export --since 30d --until now --out last-month.parley
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 

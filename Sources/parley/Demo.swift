@@ -25,7 +25,7 @@ struct Demo: AsyncParsableCommand {
         Example:
           swift run parley demo
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 

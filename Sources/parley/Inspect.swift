@@ -15,6 +15,9 @@ struct Inspect: ParsableCommand {
 
         Example:
           parley inspect Protocol/vectors/signed/ed25519/message-pre-launch.cose
+
+        Exit status: 0 shown, 65 the file is not CBOR, 66 it cannot be read. \
+        \(ExitStatus.seeTable)
         """
     )
 

@@ -16,7 +16,7 @@ struct Keygen: ParsableCommand {
           parley keygen --alg ed25519 --out /etc/parley/signing.key
           parley keygen --alg p384 --out signing.key --passphrase-file secret.txt
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 

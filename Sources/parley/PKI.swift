@@ -24,7 +24,7 @@ struct PKITest: ParsableCommand {
         Example:
           parley pki test /tmp/pki --participants US-NRRC,RU-NRRC,HCOC-CC
 
-        \(ExitStatus.helpText)
+        \(ExitStatus.seeTable)
         """
     )
 

@@ -30,10 +30,13 @@ struct Parley: AsyncParsableCommand {
                 exit(withError: error)
             }
             let words = Array(CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") })
-            let groups = ["pki", "archive", "bench"], commands = ["compose", "verify", "inspect", "keygen", "demo", "send", "outbox", "inbox", "show", "receipts", "status", "retry",
-                                                 "cancel", "reload"] + groups
-            let subcommand = words.first.map { commands.contains($0) ? (groups.contains($0) ? words.prefix(2) : words.prefix(1)).joined(separator: " ") : "" } ?? ""
-            printError("\(line) (see `parley help\(subcommand.isEmpty ? "" : " " + subcommand)`)")
+            let known = commandPath(words)
+            if let unknown = words.dropFirst(known.count).first, let suggestion = suggestion(for: unknown, after: known) {
+                let prefix = known.map { $0 + " " }.joined()
+                printError("unknown command '\(prefix)\(unknown)'; did you mean '\(prefix)\(suggestion)'? (see `parley help\(known.map { " " + $0 }.joined())`)")
+            } else {
+                printError("\(line) (see `parley help\(known.map { " " + $0 }.joined())`)")
+            }
             exit(withError: ExitCode(ExitStatus.usage))
         }
         do {
@@ -45,14 +48,54 @@ struct Parley: AsyncParsableCommand {
         } catch let error as ValidationError {
             printError(error.message)
             exit(withError: ExitCode(ExitStatus.usage))
-        } catch {
-            if let failure = CLIError.describe(error) {
-                printError(failure.message)
-                exit(withError: ExitCode(failure.status))
-            }
+        } catch let error as ExitCode {
             exit(withError: error)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            exit(withError: error)  // --help of a command group, and ArgumentParser's own exits
+        } catch {
+            let failure = CLIError.describe(error)
+            printError(failure.message)
+            exit(withError: ExitCode(failure.status))
         }
     }
+
+    /// The leading words of `words` that name a command and its subcommands (`["archive", "verify"]`).
+    static func commandPath(_ words: [String]) -> [String] {
+        var path: [String] = []
+        var command: ParsableCommand.Type = Parley.self
+        for word in words {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == word }) else { break }
+            path.append(word)
+            command = next
+        }
+        return path
+    }
+
+    /// The subcommand of `path` closest to a mistyped `word` (at most 2 edits, or a prefix), or nil.
+    static func suggestion(for word: String, after path: [String]) -> String? {
+        var command: ParsableCommand.Type = Parley.self
+        for name in path { command = command.configuration.subcommands.first { $0._commandName == name } ?? command }
+        let names = command.configuration.subcommands.map { $0._commandName } + (path.isEmpty ? ["help"] : [])
+        guard !names.contains(word), !names.isEmpty else { return nil }
+        let scored = names.map { (name: $0, distance: editDistance(word.lowercased(), $0)) }.sorted { $0.distance < $1.distance }
+        if let best = scored.first, best.distance <= min(2, max(1, word.count / 3)) { return best.name }
+        let prefixed = names.filter { $0.hasPrefix(word.lowercased()) }
+        return word.count >= 3 && prefixed.count == 1 ? prefixed[0] : nil
+    }
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), for "did you mean".
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }
 
 /// `parley bench ...`: throughput measured against a reference taken in the same run.

@@ -72,7 +72,7 @@ import Testing
         let report = try #require(output.stdout.jsonObject)
         let failures = try #require(report["failures"] as? [[String: Any]])
         #expect(failures.count >= 9)
-        #expect(failures.allSatisfy { $0["code"] as? String == "untrustedCertificate" && $0["message"] is String && $0["item"] is Int })
+        #expect(failures.allSatisfy { $0["code"] as? String == "untrusted-certificate" && $0["message"] is String && $0["item"] is Int })
     }
 
     @Test func damagedArchiveIsInvalidData() throws {

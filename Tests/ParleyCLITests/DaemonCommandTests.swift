@@ -58,6 +58,8 @@ import Testing
         #expect(sent.status == 0, "\(sent.stderr)")
         let id = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(id.count == 32 && (try? MessageID(hex: id)) != nil, "send printed \(sent.stdout)")
+        // The hint names the socket it was given, so that it works as printed.
+        #expect(sent.stderr.contains("follow it with `parley show \(id) --socket \(usSocket)`"), "\(sent.stderr)")
 
         // Delivered and receipted: the outbox (JSON) shows the delivery as delivered.
         let deadline = ContinuousClock.now + .seconds(60)
@@ -312,6 +314,53 @@ import Testing
         #expect(json.status == 2 && json.stdout.jsonObject?["status"] as? String == "warning")
     }
 
+    /// A list longer than a page says how many more there are and prints the command for the next
+    /// page, which works as printed.
+    @Test func outboxPagesAndNamesTheNextPage() async throws {
+        let pki = try CLITestPKI.shared.get()
+        let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // RU-NRRC never runs: every delivery stays undelivered.
+        let us = try await InProcessNode(try nodeConfiguration(pki, "US-NRRC", port: try freeLoopbackPort(), peers: ["RU-NRRC": try freeLoopbackPort()],
+                                                               directory: directory))
+        let outcome: Result<Void, any Error>
+        do {
+            let socket = us.node.configuration.adminSocketPath
+            let draft = #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": {"subject": "Paging", "text": {"lang": "en", "text": "One of many."}}}"#
+            let path = directory.appendingPathComponent("drafts.json").path
+            try Data(("[" + Array(repeating: draft, count: 130).joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: path))
+            let sent = try await CLI.runOffPool(["send", "--socket", socket, "--document", path])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            #expect(sent.stderr.contains("follow them with `parley outbox --socket \(socket)`"), "\(sent.stderr)")
+
+            let first = try await CLI.runOffPool(["outbox", "--socket", socket])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout.split(separator: "\n").count == 1 + 100, "a header and the default 100 rows")
+            let hint = try #require(first.stderr.split(separator: "\n").last.map(String.init))
+            #expect(hint.hasPrefix("… 30 more deliveries; next page: parley outbox --socket \(socket) --after "), "\(hint)")
+            let command = try #require(hint.components(separatedBy: "next page: ").last?.components(separatedBy: " (or a larger").first)
+            let arguments = command.split(separator: " ").dropFirst().map(String.init)
+            let second = try await CLI.runOffPool(arguments)
+            #expect(second.status == 0 && second.stdout.split(separator: "\n").count == 1 + 30, "\(second.stdout)\(second.stderr)")
+            #expect(!second.stderr.contains("more"), "the last page says nothing more: \(second.stderr)")
+            let firstIDs = Set(first.stdout.split(separator: "\n").dropFirst().map { $0.prefix(32) })
+            let secondIDs = Set(second.stdout.split(separator: "\n").dropFirst().map { $0.prefix(32) })
+            #expect(firstIDs.count == 100 && secondIDs.count == 30 && firstIDs.isDisjoint(with: secondIDs))
+
+            let json = try await CLI.runOffPool(["outbox", "--socket", socket, "--limit", "120", "--oldest-first", "--json"])
+            let object = try #require(json.stdout.jsonObject)
+            #expect((object["deliveries"] as? [Any])?.count == 120 && object["more"] as? Int == 10 && object["next"] is String)
+            let all = try await CLI.runOffPool(["outbox", "--socket", socket, "--limit", "500"])
+            #expect(all.stdout.split(separator: "\n").count == 131 && all.stderr.isEmpty, "\(all.stderr)")
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await us.stop()
+        try outcome.get()
+    }
+
     @Test func unreachableDaemonExits69() async throws {
         let directory = TemporaryDirectory()
         let absent = directory.path("absent.sock")
@@ -359,8 +408,12 @@ final class InProcessNode: Sendable {
     let task: Task<Void, any Error>
 
     init(_ configuration: NodeConfiguration, configurationFile: String? = nil) async throws {
-        var logger = Logger(label: "cli-test.\(configuration.participant)")
-        logger.logLevel = .critical
+        // Silent, so that a passing run prints nothing; PARLEY_TEST_LOG=1 shows everything.
+        var logger = Logger(label: "cli-test.\(configuration.participant)") { label -> any LogHandler in
+            if ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil { return SwiftLogNoOpLogHandler() }
+            return StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
         node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group

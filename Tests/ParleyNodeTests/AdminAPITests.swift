@@ -13,6 +13,13 @@ import Testing
 import Glibc
 #endif
 
+/// Percent-encoding of a query value (a cursor holds only digits, letters, `.` and `-`).
+enum AdminClientEncoding {
+    static func encode(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+    }
+}
+
 /// The admin API on the Unix socket against nodes running in this process.
 @Suite(.serialized) struct AdminAPITests {
     static let us = try! ParticipantID("US-NRRC")
@@ -43,7 +50,8 @@ import Glibc
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let logs = LogCapture()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
@@ -99,6 +107,7 @@ import Glibc
             #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
             let equivocation = try #require(try ru.node.store.issuedRejections(for: second.id).first)
             #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
+            #expect(logs.lines.filter { $0.hasPrefix("critical EQUIVOCATION: US-NRRC") }.count == 1, "\(logs.lines.filter { $0.hasPrefix("critical") })")
             let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
             #expect(try ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
             #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
@@ -220,6 +229,69 @@ import Glibc
         await ru.stop()
     }
 
+    /// Every list answer is a page: `limit` items (default 100), `more` (how many further items
+    /// match) and `next` (the `after` value of the next page, only when there are more).
+    @Test func everyListPagesAndSaysHowManyMore() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let ruPort = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": ruPort], directory: directory))
+        let count = 150
+        let body = Array(try JSONSerialization.data(withJSONObject: Array(repeating: preLaunchComposition(recipients: ["RU-NRRC"]), count: count)))
+        let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
+        let (status, _, _) = try await withHTTPClient { try await post($0, url, body, contentType: "application/json") }
+        #expect(status == 201)
+        try await waitUntil("\(count) delivered") {
+            try us.node.store.outbox(OutboxQuery(state: .delivered, limit: count + 1)).count == count
+        }
+
+        /// Follows `next` from the first page; returns each page's item keys and `more`.
+        func pages(_ node: Node, _ path: String, _ list: String, key: ([String: Any]) -> String) async throws -> [(keys: [String], more: Int?)] {
+            var result: [(keys: [String], more: Int?)] = []
+            var uri = path
+            while true {
+                let (code, answer) = try await admin(node, uri)
+                #expect(code == 200, "\(uri): \(answer)")
+                let items = answer[list] as? [[String: Any]] ?? []
+                result.append((items.map(key), answer["more"] as? Int))
+                guard let next = answer["next"] as? String, result.count < 10 else {
+                    #expect(answer["more"] as? Int == 0, "\(uri): no next, so nothing more")
+                    return result
+                }
+                uri = path + (path.contains("?") ? "&" : "?") + "after=\(AdminClientEncoding.encode(next))"
+            }
+        }
+        let delivery = { (d: [String: Any]) in "\(d["id"] ?? "") \(d["recipient"] ?? "")" }
+        let outbox = try await pages(us.node, "/v1/outbox", "deliveries", key: delivery)
+        #expect(outbox.map(\.keys.count) == [100, 50] && outbox.map(\.more) == [50, 0])
+        #expect(Set(outbox.flatMap(\.keys)).count == count)
+        let oldest = try await pages(us.node, "/v1/outbox?order=oldest&limit=60", "deliveries", key: delivery)
+        #expect(oldest.map(\.keys.count) == [60, 60, 30] && oldest.map(\.more) == [90, 30, 0])
+        #expect(oldest.flatMap(\.keys) == outbox.flatMap(\.keys).reversed(), "queue order is the reverse of newest first")
+        let delivered = try await pages(us.node, "/v1/outbox?state=delivered&limit=149", "deliveries", key: delivery)
+        #expect(delivered.map(\.more) == [1, 0])
+
+        let inbox = try await pages(ru.node, "/v1/inbox?sender=US-NRRC&limit=70", "messages") { "\($0["id"] ?? "")" }
+        #expect(inbox.map(\.keys.count) == [70, 70, 10] && inbox.map(\.more) == [80, 10, 0])
+        let received: Set<String> = Set(inbox.flatMap(\.keys))
+        let sent: Set<String> = Set(outbox.flatMap(\.keys).map { String($0.prefix(32)) })
+        #expect(received == sent)
+
+        let receipt = { (r: [String: Any]) in "\(r["message"] ?? "") \(r["sha256"] ?? "")" }
+        let receipts = try await pages(us.node, "/v1/receipts?direction=received", "receipts", key: receipt)
+        #expect(receipts.map(\.keys.count) == [100, 50] && receipts.map(\.more) == [50, 0])
+        let issued = try await pages(ru.node, "/v1/receipts?limit=149", "receipts", key: receipt)
+        #expect(issued.map(\.keys.count) == [149, 1] && Set(issued.flatMap(\.keys)).count == count)
+
+        for bad in ["/v1/outbox?after=x", "/v1/outbox?order=sideways", "/v1/receipts?after=1.2", "/v1/outbox?limit=10001"] {
+            let (code, _) = try await admin(us.node, bad)
+            #expect(code == 400, "\(bad)")
+        }
+        await us.stop()
+        await ru.stop()
+    }
+
     @Test func anArrayOfDraftsQueuesEachValidOneAndNamesTheFieldOfEachRefusedOne() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
@@ -299,8 +371,7 @@ import Glibc
         }
         try write(port: usPort, peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:1\"}", retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}")
         let configuration = try await NodeConfiguration.load(file: file, environment: [:], checkResources: true)
-        var logger = Logger(label: "test.reload")
-        logger.logLevel = .critical
+        let logger = testLogger("test.reload")
         let node = try Node(configuration: configuration, logger: logger, configurationFile: file)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         let task = Task { try await group.run() }
@@ -370,8 +441,7 @@ import Glibc
         // Something that is not a socket at the path is refused and left alone.
         FileManager.default.createFile(atPath: configuration.adminSocketPath, contents: Data("keep".utf8))
         #expect(configuration.checkResources().map(\.key) == ["admin.socket"])
-        var logger = Logger(label: "test.socket")
-        logger.logLevel = .critical
+        let logger = testLogger("test.socket")
         #expect(throws: ConfigurationError.self) { try Node(configuration: configuration, logger: logger).services() }
         #expect(FileManager.default.contents(atPath: configuration.adminSocketPath) == Data("keep".utf8))
         try FileManager.default.removeItem(atPath: configuration.adminSocketPath)

@@ -102,7 +102,7 @@ import Testing
             try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
                                        created: .now, body: preLaunchBody()))
         }
-        let receiver = MessageReceiver(identity: ru.node.identity, verifier: ru.node.verifier, store: ru.node.store, logger: Logger(label: "test"))
+        let receiver = MessageReceiver(identity: ru.node.identity, verifier: ru.node.verifier, store: ru.node.store, logger: testLogger("test.receiver"))
         let (first, second, third) = (try message(seq: 1), try message(seq: 2), try message(seq: 3))
         func status(_ answer: MessageReceiver.Answer, _ bytes: [UInt8]) throws -> Receipt.Status? {
             guard case .receipt(let receipt, _, _, _) = answer else { return nil }
@@ -176,9 +176,7 @@ import Testing
         let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
         let trust = TrustStoreReference(try TrustStore.load(anchorsPath: ruConfiguration.signingTrust.anchors, crlPaths: ruConfiguration.signingTrust.crls))
         let store = try ParleyStore(path: directory.appendingPathComponent("legacy-ru.sqlite").path)
-        // Quiet unless PARLEY_TEST_LOG is set, like the nodes RunningNode starts.
-        var quiet = Logger(label: "legacy-ru")
-        quiet.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
+        let quiet = testLogger("legacy-ru")
         let receiver = MessageReceiver(identity: try SigningIdentity.load(keyPath: ruConfiguration.signingKeyPath, chainPath: ruConfiguration.signingChainPath),
                                        verifier: MessageVerifier(trust: trust), store: store, logger: quiet)
         // The peer interface as it was before batches: POST /v1/messages only.

@@ -133,8 +133,8 @@ final class RunningNode: Sendable {
     /// the file a reload reads.
     init(_ configuration: NodeConfiguration, logs: LogCapture? = nil, configurationFile: String? = nil) async throws {
         var logger = logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
-            ?? Logger(label: "test.\(configuration.participant)")
-        logger.logLevel = logs != nil ? .info : ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
+            ?? testLogger("test.\(configuration.participant)")
+        if logs != nil { logger.logLevel = .info }
         node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
@@ -160,6 +160,18 @@ final class RunningNode: Sendable {
 }
 
 struct Timeout: Error, CustomStringConvertible { var description: String }
+
+/// A logger for a node or service under test: silent, so that a passing run prints nothing (a
+/// test that expects a log line captures it with `LogCapture` and asserts on it); with
+/// PARLEY_TEST_LOG set, everything at debug and above on standard error.
+func testLogger(_ label: String) -> Logger {
+    guard ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] != nil else {
+        return Logger(label: label) { _ in SwiftLogNoOpLogHandler() }
+    }
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .debug
+    return logger
+}
 
 /// Log lines ("level message") a node wrote, for tests that check what an operator would read.
 final class LogCapture: Sendable {

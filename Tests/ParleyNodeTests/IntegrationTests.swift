@@ -364,7 +364,8 @@ import Testing
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let logs = LogCapture()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let url = "https://127.0.0.1:\(ruPort)/v1/messages"
@@ -409,6 +410,9 @@ import Testing
                 Issue.record("a second version of an accepted id was not rejected"); return
             }
             #expect(equivocation == .equivocation)
+            // The operators are told at the highest level, naming the sender and the id.
+            #expect(logs.lines.contains { $0.hasPrefix("critical EQUIVOCATION: US-NRRC sent two different messages with id \(originalEnvelope.id)") },
+                    "\(logs.lines.filter { $0.hasPrefix("critical") })")
 
             // Two concurrent deliveries of the same new bytes: one accepted, one duplicate.
             let concurrent = try message(seq: 4)

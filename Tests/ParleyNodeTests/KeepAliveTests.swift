@@ -21,7 +21,7 @@ import Testing
         let server = try await ClosingServer.start(chain: pki.path("participants/RU-NRRC/tls-chain.pem"), key: pki.path("participants/RU-NRRC/tls.key"))
         let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
         let trust = TrustStoreReference(try TrustStore.load(anchorsPath: usConfiguration.transportTrust.anchors, crlPaths: usConfiguration.transportTrust.crls))
-        let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(usConfiguration), trust: trust, logger: Logger(label: "test"))
+        let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(usConfiguration), trust: trust, logger: testLogger("test.client"))
         let endpoint = try PeerClient.Endpoint(url: URL(string: "https://127.0.0.1:\(server.port)")!, participant: try ParticipantID("RU-NRRC"))
         for request in 1...3 {
             let response = try await client.post(endpoint, path: "/v1/messages", headers: [], body: ByteBuffer(string: "request \(request)"),

@@ -25,13 +25,8 @@ import Testing
         var testDescription: String { file }
     }
 
-    static func outcome(_ code: ProtocolError.Code) -> String {
-        switch code {
-        case .revocationUnavailable: return "revocation-unavailable"
-        case .receiptMismatch: return "receipt-mismatch"
-        default: return ProtocolError(code, "").rejectionCode?.name ?? code.rawValue
-        }
-    }
+    /// The outcome's name in SPEC.md §15.7's registry, as every verifier reports it.
+    static func outcome(_ code: ProtocolError.Code) -> String { code.outcomeName }
 
     static var entries: [Entry] {
         guard let data = try? Data(contentsOf: directory.appendingPathComponent("manifest.json")) else { return [] }
