@@ -205,8 +205,8 @@ enum MessageQueries {
 extension ParleyStore {
     /// Received messages matching `query`, newest first.
     public func inbox(_ query: InboxQuery) throws(StoreError) -> [StoredMessage] {
-        guard var (conditions, arguments) = inboxConditions(query) else { return [] }
-        arguments += [max(0, query.limit)]
+        guard let (conditions, filters) = inboxConditions(query) else { return [] }
+        let arguments = filters + [max(0, query.limit)]
         let sql = """
             SELECT \(MessageQueries.columns) \(MessageQueries.from)
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.created DESC, m.rowid DESC LIMIT ?

@@ -267,6 +267,7 @@ func rawTLSConnection(_ pki: TestPKI, port: Int, as participant: String) async t
 /// released while its shutdown is still running traps (AsyncHTTPClient checks it in `deinit`).
 /// Kept-alive connections are dropped after a second idle, before any test node's idle timeout
 /// closes them (a request sent on a connection the server is closing fails, as HTTP/1.1 allows).
+@discardableResult
 func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body: (HTTPClient) async throws -> T) async throws -> T {
     var configuration = configuration
     configuration.connectionPool.idleTimeout = .seconds(1)
