@@ -111,7 +111,20 @@ enum AdminClient {
         if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
         if text.contains("ECONNREFUSED") || text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
         if text.contains("EACCES") || text.contains("Permission denied") || text.contains("errno: 13") { return "permission denied (is your user in the parley group?)" }
-        return text.split(separator: "\n").first.map(String.init) ?? text
+        return humanized(text.split(separator: "\n").first.map(String.init) ?? text)
+    }
+
+    /// An error text for an operator: a Swift name such as `HTTPClientError.remoteConnectionClosed`
+    /// becomes "remote connection closed".
+    static func humanized(_ text: String) -> String {
+        let name = try! Regex(#"^[A-Z][A-Za-z]*Error\.([a-z][A-Za-z]*)"#)
+        guard let match = text.firstMatch(of: name), let word = match.output[1].substring else { return text }
+        var words = ""
+        for character in word {
+            if character.isUppercase { words += " " }
+            words += character.lowercased()
+        }
+        return words + text[match.range.upperBound...]
     }
 
     static func object(_ bytes: [UInt8]) throws -> [String: Any] {

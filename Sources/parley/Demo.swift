@@ -59,7 +59,7 @@ struct Demo: AsyncParsableCommand {
             for entry in nodes.reversed() { await entry.group.triggerGracefulShutdown() }
             for entry in nodes.reversed() {
                 do { try await entry.task.value } catch {
-                    if failure == nil { failure = CLIError(ExitStatus.software, "node \(entry.name) did not stop cleanly: \(error)") }
+                    if failure == nil { failure = CLIError(ExitStatus.software, "node \(entry.name) did not stop cleanly: \(CLIError.describe(error).message)") }
                 }
             }
             say("all nodes stopped")
@@ -71,7 +71,8 @@ struct Demo: AsyncParsableCommand {
         }
         if let failure {
             if failure is CLIError { throw failure }
-            throw CLIError(ExitStatus.software, "demo failed: \(failure)")
+            let described = CLIError.describe(failure)
+            throw CLIError(described.status, "demo failed: \(described.message)")
         }
         say("demo complete: every message delivered, every receipt verified, archive valid")
     }

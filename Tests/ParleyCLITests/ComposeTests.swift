@@ -171,7 +171,7 @@ import Testing
         #expect(composed.status == 0, "\(composed.stderr)")
         let verified = try CLI.run(["verify", out, "--trust", pki.anchors, "--crl", pki.crls, "--recipient", "HCOC-CC", "--json"])
         #expect(verified.status == 0, "\(verified.stdout)")
-        let result = try #require(verified.stdout.jsonObject)
+        let result = try #require(verified.stdout.split(separator: "\n").first.map(String.init)?.jsonObject, "one JSON object per file: \(verified.stdout)")
         #expect(result["kind"] as? String == "\(type.name) message")
         #expect(result["signer"] as? String == "US-NRRC")
     }
