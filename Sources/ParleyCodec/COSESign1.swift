@@ -89,6 +89,11 @@ public struct COSESign1: Sendable, Hashable {
         return try X5Chain(item)
     }
 
+    /// The `.parley` profile's check of the unprotected header, for an object decoded with `.rfc9052`.
+    public func checkParleyUnprotectedHeader() throws {
+        try Self.checkParleyUnprotectedHeader(unprotectedHeader)
+    }
+
     private static func checkParleyUnprotectedHeader(_ map: CBORMap) throws {
         for key in map.keys where key != .integer(X5Chain.label) {
             throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley unprotected header; it holds only 33 (x5chain)")

@@ -231,40 +231,19 @@ public struct MessageReceiver: Sendable {
         return .receipt(try identity.sign(receipt), status: .duplicate, messageID: id, sender: sender)
     }
 
-    /// SPEC.md §9.1 steps 2–4: the id (key 2) and sender (key 3) of a COSE_Sign1 message.
+    /// SPEC.md §9.1 steps 1–4 (`MessageVerifier.identify`): the id (key 2) and sender (key 3) of a
+    /// COSE_Sign1 message, or the HTTP problem that names why it cannot be identified.
     static func identify(_ bytes: [UInt8]) -> Result<(MessageID, ParticipantID), Problem> {
-        let payload: [UInt8]
+        guard bytes.count <= MessageVerifier.maximumSize else {
+            return .failure(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
+        }
         do {
-            payload = try identificationPayload(bytes)
-        } catch let error as CodecError {
-            switch error.code {
-            case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
-                return .failure(Problem(status: 400, name: "too-large", title: "Message too large", detail: "\(error)", parleyCode: 13))
-            default:
-                return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
-            }
+            let identified = try MessageVerifier.identify(bytes)
+            return .success((identified.id, identified.sender))
+        } catch let error as ProtocolError {
+            return .failure(error.code == .tooLarge ? .tooLarge(error.reason, status: 400) : .malformed(error.reason))
         } catch {
-            return .failure(.malformed("not a COSE_Sign1 message: \(error)"))
-        }
-        guard case .map(let map)? = try? CBOR(decoding: payload),
-              let idBytes = map[2]?.bytesValue, let id = try? MessageID(bytes: idBytes),
-              let senderText = map[3]?.textValue, let sender = try? ParticipantID(senderText)
-        else {
-            return .failure(.malformed("the payload is not a map with a 16-byte id at key 2 and a participant id at key 3"))
-        }
-        return .success((id, sender))
-    }
-
-    /// The payload of step 3: tag 18 around four elements whose third is a byte string. The other
-    /// elements (protected header, unprotected header, signature) are checked in step 6, so a
-    /// message whose only fault is there is identified and gets a signed `malformed` rejection.
-    static func identificationPayload(_ bytes: [UInt8]) throws -> [UInt8] {
-        do {
-            return try COSESign1(decoding: bytes, profile: .rfc9052).payload
-        } catch let error as CodecError where error.code == .notCOSESign1 {
-            guard case .tagged(COSESign1.tag, .array(let items)) = try CBOR(decoding: bytes), items.count == 4,
-                  case .byteString(let payload) = items[2] else { throw error }
-            return payload
+            return .failure(.malformed("not a Parley message: \(error)"))
         }
     }
 }

@@ -40,8 +40,10 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
         return .object(members)
     }
 
-    static func tooLarge(_ detail: String) -> Problem {
-        Problem(status: 413, name: "too-large", title: "Message too large", detail: detail, parleyCode: 13)
+    /// 413 for a body over the size limit (SPEC.md §9.1 step 1); 400 for a depth or item limit
+    /// exceeded in the message or its payload (steps 2 and 4).
+    static func tooLarge(_ detail: String, status: Int = 413) -> Problem {
+        Problem(status: status, name: "too-large", title: "Message too large", detail: detail, parleyCode: 13)
     }
     static func malformed(_ detail: String, status: Int = 400) -> Problem {
         Problem(status: status, name: "malformed", title: "Malformed message", detail: detail, parleyCode: 1)

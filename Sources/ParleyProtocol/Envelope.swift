@@ -53,30 +53,82 @@ public struct Envelope: Sendable, Hashable {
     }
 
     /// Decodes and validates an envelope from its deterministic CBOR bytes (a COSE_Sign1 payload).
+    /// An error carries the code a receiver rejects with, in the order of SPEC.md §9.1 steps 7, 8
+    /// and 17: envelope structure `malformed`, the inside of the body and the type's reference
+    /// rules `invalid-body`.
     public init(decoding bytes: [UInt8]) throws {
+        let decoded = try Self.decode(bytes)
+        if let error = decoded.contentError { throw error }
+        self = decoded.envelope!
+    }
+
+    /// A payload whose version and structure are valid (SPEC.md §9.1 steps 7–8), with the step-17
+    /// verdict kept aside: a receiver checks the signature, the chain and the addressing first.
+    struct Decoded {
+        var identity: Identity
+        /// Nil exactly when `contentError` is set.
+        var envelope: Envelope?
+        /// The first violation inside the body or of the type's reference rules (`invalid-body`).
+        var contentError: ProtocolError?
+    }
+
+    /// Throws the step-7 and step-8 verdicts (`unsupported-version`, `malformed`, then
+    /// `unknown-type`); a body error does not stop the check of the rest of the envelope.
+    static func decode(_ bytes: [UInt8]) throws -> Decoded {
         var reader = try Field.structure { try CBORReader(bytes) }
-        var r = try FieldReader(&reader)
-        let identity = try Identity(reading: &reader, fields: &r)
-        id = identity.id
-        sender = identity.sender
-        recipients = identity.recipients
-        created = identity.created
-        let typeCode = try r.required(6, "type", &reader) { try $0.readUnsigned() }
-        guard let type = NotificationType(rawValue: typeCode) else {
+        var r = try Field.envelope { try FieldReader(&reader) }
+        let identity = try Field.envelope { try Identity(reading: &reader, fields: &r) }
+        let typeCode = try Field.envelope { try r.required(6, "type", &reader) { try $0.readUnsigned() } }
+        let type = NotificationType(rawValue: typeCode)
+        let references: [Reference] = try Field.envelope {
+            try r.optional(7, "refs", &reader) { reader in
+                let n = try Field.array(&reader, count: 1...Self.maximumReferences)
+                return try Field.elements(&reader, count: n) { reader in
+                    let (id, relation) = try Field.pair(&reader, Field.messageID) { try Field.code(&$0, Relation.self) }
+                    return Reference(messageID: id, relation: relation)
+                }
+            } ?? []
+        }
+        var body: NotificationBody?
+        var contentError: ProtocolError?
+        try Field.envelope {
+            try r.required(8, "body", &reader) { reader in
+                let start = reader
+                guard try reader.peekMajorType() == 5 else {
+                    throw ProtocolError(.malformed, "the body (key 8) must be a map")
+                }
+                if let type {
+                    do {
+                        body = try NotificationBody(type: type, from: &reader)
+                        return
+                    } catch var error as ProtocolError where error.rejectionCode == .invalidBody {
+                        error.field = Field.join("body", error.field)
+                        contentError = error
+                    }
+                }
+                // Passed over, so that the rest of the envelope is checked before the body decides.
+                reader = start
+                _ = try reader.readItem()
+            }
+        }
+        let remarks = try Field.envelope {
+            try r.optional(9, "remarks", &reader) { try LocalizedText(from: &$0, maximumLength: Self.maximumRemarksLength) }
+        }
+        try Field.envelope { try r.finish() }
+        try Field.structure { try reader.finish() }
+        try Self.checkStructure(sender: identity.sender, recipients: identity.recipients, references: references, remarks: remarks)
+        guard type != nil else {
             throw ProtocolError(.unknownType, field: "type", "notification type \(typeCode) is not in the version 1 catalogue")
         }
-        references = try r.optional(7, "refs", &reader) { reader in
-            let n = try Field.array(&reader, count: 1...Self.maximumReferences)
-            return try Field.elements(&reader, count: n) { reader in
-                let (id, relation) = try Field.pair(&reader, Field.messageID) { try Field.code(&$0, Relation.self) }
-                return Reference(messageID: id, relation: relation)
-            }
-        } ?? []
-        body = try r.required(8, "body", &reader) { try NotificationBody(type: type, from: &$0) }
-        remarks = try r.optional(9, "remarks", &reader) { try LocalizedText(from: &$0, maximumLength: Self.maximumRemarksLength) }
-        try r.finish()
-        try Field.structure { try reader.finish() }
-        try validateEnvelope()
+        guard let body, contentError == nil else { return Decoded(identity: identity, contentError: contentError) }
+        let envelope = Envelope(id: identity.id, sender: identity.sender, recipients: identity.recipients, created: identity.created,
+                                body: body, references: references, remarks: remarks)
+        do {
+            try envelope.validateContent()
+        } catch let error as ProtocolError {
+            return Decoded(identity: identity, contentError: error)
+        }
+        return Decoded(identity: identity, envelope: envelope)
     }
 
     /// The deterministic encoding: the payload of the message's COSE_Sign1.
@@ -110,41 +162,49 @@ public struct Envelope: Sendable, Hashable {
     /// The envelope as a CBOR item (for diagnostic notation and tests).
     public var cbor: CBOR { try! CBOR(decoding: encoded) }
 
-    /// Checks every rule of SPEC.md and NOTIFICATIONS.md that the envelope alone can decide.
+    /// Checks every rule of SPEC.md and NOTIFICATIONS.md that the envelope alone can decide, with
+    /// the codes a receiver gives (a sender signs nothing a receiver rejects for its content).
     public func validate() throws {
-        try validateEnvelope()
+        try Self.checkStructure(sender: sender, recipients: recipients, references: references, remarks: remarks)
+        try validateContent()
         try Field.named("body") { try body.validateFields() }
     }
 
-    /// The rules beyond each field's own (which decoding has checked already).
-    private func validateEnvelope() throws {
+    /// The envelope structure beyond each field's own (SPEC.md §6.1, §6.2): `malformed`.
+    static func checkStructure(sender: ParticipantID, recipients: [Recipient], references: [Reference], remarks: LocalizedText?) throws {
         guard (1...Self.maximumRecipients).contains(recipients.count) else {
-            throw ProtocolError(.invalidField, field: "recipients", "1…\(Self.maximumRecipients) recipients are required, found \(recipients.count)")
+            throw ProtocolError(.malformed, field: "recipients", "1…\(Self.maximumRecipients) recipients are required, found \(recipients.count)")
         }
         for (i, recipient) in recipients.enumerated() {
             guard recipient.sequence >= 1 else {
-                throw ProtocolError(.invalidField, field: "recipients[\(i)][1]", "sequence numbers start at 1")
+                throw ProtocolError(.malformed, field: "recipients[\(i)][1]", "sequence numbers start at 1")
             }
             guard recipient.participant != sender else {
-                throw ProtocolError(.invalidField, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
+                throw ProtocolError(.malformed, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
             }
             if i > 0 {
                 let previous = recipients[i - 1].participant
                 guard previous != recipient.participant else {
-                    throw ProtocolError(.invalidField, field: "recipients[\(i)]", "recipient \(recipient.participant) is listed twice")
+                    throw ProtocolError(.malformed, field: "recipients[\(i)]", "recipient \(recipient.participant) is listed twice")
                 }
                 guard previous < recipient.participant else {
-                    throw ProtocolError(.invalidField, field: "recipients[\(i)]", "recipients must be sorted by participant id; \(recipient.participant) comes before \(previous)")
+                    throw ProtocolError(.malformed, field: "recipients[\(i)]", "recipients must be sorted by participant id; \(recipient.participant) comes before \(previous)")
                 }
             }
         }
         guard references.count <= Self.maximumReferences else {
-            throw ProtocolError(.invalidField, field: "refs", "at most \(Self.maximumReferences) references, found \(references.count)")
+            throw ProtocolError(.malformed, field: "refs", "at most \(Self.maximumReferences) references, found \(references.count)")
         }
         if Set(references).count != references.count {
-            throw ProtocolError(.invalidField, field: "refs", "the same reference (message id and relation) appears twice")
+            throw ProtocolError(.malformed, field: "refs", "the same reference (message id and relation) appears twice")
         }
-        if let remarks { try Field.named("remarks") { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength) } }
+        if let remarks {
+            try Field.envelope { try Field.named("remarks") { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength) } }
+        }
+    }
+
+    /// The type's reference rules and the body's rules relative to the creation time: `invalid-body`.
+    private func validateContent() throws {
         try validateReferences()
         try Field.named("body") { try body.validateTiming(created: created) }
     }
@@ -167,8 +227,26 @@ public struct Envelope: Sendable, Hashable {
 }
 
 extension Envelope {
-    /// The fields that identify a message (SPEC.md §9.1 step 4): version, id, sender, recipients
-    /// and creation time, the envelope's keys 1–5.
+    /// SPEC.md §9.1 step 4: the whole payload decodes as one deterministic CBOR item within the
+    /// limits of §4.3, and names the message's id (key 2) and sender (key 3). Throws `too-large`
+    /// or `malformed` with the real reason (which fault, at which byte).
+    public static func identify(payload: [UInt8]) throws -> (id: MessageID, sender: ParticipantID) {
+        let item: CBOR
+        do { item = try CBOR(decoding: payload) } catch let error as CodecError { throw Field.decoding(error, of: "the payload") }
+        guard case .map(let map) = item else {
+            throw ProtocolError(.malformed, "the payload is a CBOR \(item.kindName), not a map (the envelope)")
+        }
+        guard case .byteString(let bytes)? = map[2], let id = try? MessageID(bytes: bytes) else {
+            throw ProtocolError(.malformed, field: "id", "the payload has no 16-byte message id at key 2")
+        }
+        guard case .textString(let text)? = map[3], let sender = try? ParticipantID(text) else {
+            throw ProtocolError(.malformed, field: "sender", "the payload has no participant id (SPEC.md §8.1) at key 3")
+        }
+        return (id, sender)
+    }
+
+    /// The envelope's keys 1–5: version, id, sender, recipients and creation time, which a receiver
+    /// needs whether or not the body is valid (SPEC.md §9.1 steps 14–16).
     struct Identity {
         var id: MessageID
         var sender: ParticipantID
@@ -180,13 +258,6 @@ extension Envelope {
             sender = envelope.sender
             recipients = envelope.recipients
             created = envelope.created
-        }
-
-        /// Reads keys 1–5 without looking at the rest of the envelope.
-        init(peeking payload: [UInt8]) throws {
-            var reader = try Field.structure { try CBORReader(payload) }
-            var r = try FieldReader(&reader)
-            try self.init(reading: &reader, fields: &r)
         }
 
         init(reading reader: inout CBORReader, fields r: inout FieldReader) throws {

@@ -83,6 +83,34 @@ enum Field {
         }
     }
 
+    /// A decoding failure of a whole item (`what`: "the message", "the payload", …) as SPEC.md §4.3
+    /// and §9.1 steps 2–4 classify it: a limit exceeded is `too-large`, any other fault `malformed`.
+    /// The reason says what is wrong and at which byte.
+    static func decoding(_ error: CodecError, of what: String) -> ProtocolError {
+        let at = error.offset.map { " at byte \($0) of \(what)" } ?? ""
+        switch error.code {
+        case .depthLimitExceeded, .itemLimitExceeded, .inputTooLarge:
+            return ProtocolError(.tooLarge, "\(error.reason)\(at): \(what) exceeds a limit of SPEC.md §4.3")
+        case .headerLimitExceeded:
+            return ProtocolError(.tooLarge, error.reason)
+        case .notCOSESign1, .detachedPayload, .unsupportedHeaderParameter, .invalidHeaderParameter, .missingHeaderParameter, .typeMismatch:
+            return ProtocolError(.malformed, "\(error.reason)\(at)")
+        default:
+            return ProtocolError(.malformed, "\(error.reason)\(at): \(what) is not valid deterministic CBOR (SPEC.md §4.2)")
+        }
+    }
+
+    /// Runs a read of envelope structure (SPEC.md §6.1, §6.2): outside the body, a field that is
+    /// missing, unknown, of the wrong type or out of range is `malformed`, not `invalid-body`.
+    static func envelope<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as ProtocolError where [.invalidField, .missingField, .unknownField].contains(error.code) {
+            error.code = .malformed
+            throw error
+        }
+    }
+
     static func join(_ parent: String, _ child: String) -> String {
         if child.isEmpty { return parent }
         if parent.isEmpty || child.hasPrefix("[") { return parent + child }

@@ -68,11 +68,15 @@ public enum Area: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// SPEC.md §4.4: the one place the area rules live; decoding and composing both call it.
     func validate() throws {
         switch self {
         case .polygon(let vertices):
             guard Self.vertexCount.contains(vertices.count) else {
                 throw ProtocolError(.invalidField, "a polygon needs 3…64 vertices, found \(vertices.count)")
+            }
+            guard vertices.last != vertices.first else {
+                throw ProtocolError(.invalidField, "the last vertex repeats the first; list each vertex once (the polygon is closed implicitly)")
             }
         case .circle(_, let radius):
             guard Self.radiusRange.contains(UInt64(radius)) else {
@@ -97,6 +101,7 @@ public enum Area: Sendable, Hashable, CustomStringConvertible {
         default:
             throw ProtocolError(.invalidField, "an area is [1, [vertices]] (polygon) or [2, center, radius] (circle)")
         }
+        try validate()
     }
 
     func write(to w: inout CBORWriter) {

@@ -27,11 +27,22 @@ public struct Composition: Sendable {
         try self.init(json: [UInt8](data))
     }
 
-    /// Reads a composition document from a parsed JSON value.
+    /// Reads a composition document from a parsed JSON value. Errors carry the code a receiver
+    /// gives the same fault in a message: outside the body `malformed` (an unknown type name
+    /// `unknown-type`), inside it `invalid-body`.
     public init(document: JSONValue) throws {
+        self = try Field.envelope { try Composition(envelopeFields: document) }
+    }
+
+    private init(envelopeFields document: JSONValue) throws {
         let doc = try JSONFields(document, path: "", required: ["type", "recipients"],
                                  optional: ["refs", "remarks", "body", "id", "created"])
-        type = try JSONFields.enumeration(doc["type"]!, NotificationType.self, "type")
+        do {
+            type = try JSONFields.enumeration(doc["type"]!, NotificationType.self, "type")
+        } catch var error as ProtocolError {
+            error.code = .unknownType
+            throw error
+        }
         guard case .array(let list) = doc["recipients"]!, (1...Envelope.maximumRecipients).contains(list.count) else {
             throw ProtocolError(.invalidField, field: "recipients", "expected an array of 1…\(Envelope.maximumRecipients) participant ids")
         }
@@ -67,7 +78,10 @@ public struct Composition: Sendable {
     /// for the creation time and id when the document gives none.
     public func envelope(sender: ParticipantID, sequences: [ParticipantID: UInt64], now: UTCTime, newID: MessageID) throws -> Envelope {
         if let i = recipients.firstIndex(of: sender) {
-            throw ProtocolError(.invalidField, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
+            throw ProtocolError(.malformed, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
+        }
+        if let body, case .object = body {} else if let body {
+            throw ProtocolError(.malformed, field: "body", "expected an object with the fields of a \(type), found \(body.kindName)")
         }
         let created = created ?? now
         let body = try NotificationBody(type: type, json: body ?? .object([]), created: created)
@@ -375,11 +389,9 @@ struct JSONFields {
             guard case .array(let vertices) = list[0].value, Area.vertexCount.contains(vertices.count) else {
                 throw ProtocolError(.invalidField, field: p, "expected an array of 3…64 positions {\"lat\": degrees, \"lon\": degrees}")
             }
-            let positions = try vertices.enumerated().map { try position($1, "\(p)[\($0)]") }
-            guard positions.last != positions.first else {
-                throw ProtocolError(.invalidField, field: p, "the last vertex repeats the first; list each vertex once (the polygon is closed implicitly)")
-            }
-            return .polygon(positions)
+            let polygon = Area.polygon(try vertices.enumerated().map { try position($1, "\(p)[\($0)]") })
+            try at(p) { try polygon.validate() }
+            return polygon
         }
         let c = try JSONFields(list[0].value, path: join(path, "circle"), required: ["center", "radius-m"])
         return .circle(center: try position(c["center"]!, c.path("center")),

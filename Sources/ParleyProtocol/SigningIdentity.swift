@@ -49,7 +49,11 @@ public struct SigningIdentity: Sendable {
             throw ProtocolError(.participantMismatch, field: "sender", "this node signs as \(participantID), but the envelope names \(envelope.sender) as sender")
         }
         try envelope.validate()
-        return try sign(payload: envelope.encoded, contentType: ContentType.message)
+        let signed = try sign(payload: envelope.encoded, contentType: ContentType.message)
+        guard signed.count <= MessageVerifier.maximumSize else {
+            throw ProtocolError(.tooLarge, "the signed message is \(signed.count) bytes; receivers accept at most \(MessageVerifier.maximumSize) (SPEC.md §4.3): shorten the text")
+        }
+        return signed
     }
 
     /// Signs a receipt issued by this node.

@@ -72,54 +72,66 @@ public struct MessageVerifier: Sendable {
     /// the steps that need the store are the caller's). With `recipient`, the message must be
     /// addressed to it. The first failing step decides the error, as SPEC.md orders them.
     public func verifyMessage(_ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
-        let object = try decodeObject(bytes)
-        // Step 4: identify the message. A well-formed envelope is decoded once and identifies the
-        // message itself; otherwise keys 1–5 are read alone.
-        let decoded = try? Envelope(decoding: object.payload)
-        let identity: Envelope.Identity
-        if let decoded {
-            identity = Envelope.Identity(decoded)
-        } else {
-            do { identity = try Envelope.Identity(peeking: object.payload) } catch var error as ProtocolError {
-                error.code = error.code == .unsupportedVersion || error.code == .unknownType ? error.code : .malformed
-                throw error
-            }
-        }
+        let identified = try Self.identify(bytes)
         do {
-            return try verifyIdentifiedMessage(bytes, object, identity, decoded: decoded, at: time, recipient: recipient)
+            return try verifyIdentifiedMessage(bytes, try identified.object.get(), sender: identified.sender, at: time, recipient: recipient)
         } catch var error as ProtocolError {
-            error.messageID = identity.id
-            error.sender = identity.sender
+            error.messageID = identified.id
+            error.sender = identified.sender
             throw error
         }
     }
 
-    private func verifyIdentifiedMessage(_ bytes: [UInt8], _ object: COSESign1, _ identity: Envelope.Identity, decoded: Envelope?,
-                                         at time: UTCTime, recipient: ParticipantID?) throws -> VerifiedMessage {
-        // Step 6: the COSE_Sign1 profile.
-        let header = try decodeHeader(object, expecting: ContentType.message)
-        // Steps 7–8: version, type and envelope structure; the body's own rules wait for step 17.
-        var envelope = decoded
-        var bodyError: ProtocolError?
-        if envelope == nil {
-            do {
-                envelope = try Envelope(decoding: object.payload)
-            } catch let error as ProtocolError {
-                let isContentRule = [.invalidField, .missingField, .unknownField].contains(error.code)
-                    && (error.field.hasPrefix("body") || error.field.hasPrefix("refs"))
-                if error.code == .unsupportedVersion || error.code == .unknownType { throw error }
-                guard isContentRule else {
-                    var malformed = error
-                    malformed.code = .malformed
-                    throw malformed
-                }
-                bodyError = error
-            }
+    /// A message identified by SPEC.md §9.1 steps 1–4.
+    public struct Identified: Sendable {
+        public var id: MessageID
+        public var sender: ParticipantID
+        /// The COSE_Sign1, or why its elements other than the payload are not what RFC 9052 says
+        /// (a `malformed` verdict of step 6, given once the message is identified).
+        var object: Result<COSESign1, ProtocolError>
+    }
+
+    /// SPEC.md §9.1 steps 1–4, shared by every receiver and verifier: the size, the message and
+    /// its payload each decoded whole within the limits, and the id and sender. Throws `too-large`
+    /// or `malformed`, whose reason names the fault and where it is: a node answers these with an
+    /// HTTP problem, as no receipt can name the message.
+    public static func identify(_ bytes: [UInt8]) throws -> Identified {
+        guard bytes.count <= maximumSize else {
+            throw ProtocolError(.tooLarge, "\(bytes.count) bytes exceed the limit of \(maximumSize) bytes")
         }
+        let object: Result<COSESign1, ProtocolError>
+        let payload: [UInt8]
+        do {
+            let decoded = try COSESign1(decoding: bytes, profile: .rfc9052)
+            (object, payload) = (.success(decoded), decoded.payload)
+        } catch let error as CodecError where error.code == .notCOSESign1 {
+            // Step 3 needs only tag 18 around four elements whose third is a byte string.
+            guard case .tagged(COSESign1.tag, .array(let items))? = try? CBOR(decoding: bytes), items.count == 4,
+                  case .byteString(let bytes) = items[2] else { throw Field.decoding(error, of: "the message") }
+            (object, payload) = (.failure(Field.decoding(error, of: "the message")), bytes)
+        } catch let error as CodecError {
+            throw Field.decoding(error, of: "the message")
+        }
+        let (id, sender) = try Envelope.identify(payload: payload)
+        return Identified(id: id, sender: sender, object: object)
+    }
+
+    private func verifyIdentifiedMessage(_ bytes: [UInt8], _ object: COSESign1, sender: ParticipantID, at time: UTCTime,
+                                         recipient: ParticipantID?) throws -> VerifiedMessage {
+        // Step 6: the COSE_Sign1 profile.
+        do { try object.checkParleyUnprotectedHeader() } catch let error as CodecError {
+            var failure = Field.decoding(error, of: "the unprotected header")
+            failure.field = "unprotected"
+            throw failure
+        }
+        let header = try decodeHeader(object, expecting: ContentType.message)
+        // Steps 7–8: version, envelope structure and type; the inside of the body waits for step 17.
+        let decoded = try Envelope.decode(object.payload)
+        let identity = decoded.identity
         // Steps 9–14: signature, chain, revocation, participant binding.
         let (algorithm, signer) = try authenticate(object, header, at: time)
-        guard signer.participantID == identity.sender.rawValue else {
-            throw ProtocolError(.participantMismatch, field: "sender", "the message names \(identity.sender) as sender but is signed with a certificate of \(signer.participantID) (\(signer.leaf.subject)): a valid signature by another participant is a forgery")
+        guard signer.participantID == sender.rawValue else {
+            throw ProtocolError(.participantMismatch, field: "sender", "the message names \(sender) as sender but is signed with a certificate of \(signer.participantID) (\(signer.leaf.subject)): a valid signature by another participant is a forgery")
         }
         // Steps 15–17: addressing, time, content.
         if let recipient, !identity.recipients.contains(where: { $0.participant == recipient }) {
@@ -129,8 +141,8 @@ public struct MessageVerifier: Sendable {
         guard identity.created.secondsSince1970 <= time.secondsSince1970 + skew else {
             throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(skew) s after the receive time \(time); check both clocks (NTP)")
         }
-        if let bodyError { throw bodyError }
-        return VerifiedMessage(bytes: bytes, envelope: envelope!, algorithm: algorithm, signer: signer)
+        if let error = decoded.contentError { throw error }
+        return VerifiedMessage(bytes: bytes, envelope: decoded.envelope!, algorithm: algorithm, signer: signer)
     }
 
     /// Verifies `bytes` as a receipt at `time` (SPEC.md §9.2). With `message` and `recipient`, the
@@ -202,7 +214,9 @@ public struct MessageVerifier: Sendable {
         do {
             header = try ProtectedHeader(decoding: object.protectedHeader)
         } catch let error as CodecError {
-            throw ProtocolError(error.code == .headerLimitExceeded ? .tooLarge : .malformed, field: "protected", error.description)
+            var failure = Field.decoding(error, of: "the protected header")
+            failure.field = "protected"
+            throw failure
         }
         guard header.contentType == contentType else {
             throw ProtocolError(.malformed, field: "protected", "content type is \"\(header.contentType)\"; expected \"\(contentType)\"")

@@ -319,6 +319,38 @@ import Testing
         #expect(output.status == 73)
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep")
     }
+
+    /// `parley compose` refuses each document with the code a receiver gives the same defect on the
+    /// wire (the hostile catalogue's H114–H127 send those bytes to a node and to `parley verify`).
+    @Test func refusalNamesTheReceiversCode() throws {
+        let other = "019ad8a0c5c07000a000000000000051"
+        func refs(_ items: [(String, String)]) -> String {
+            "[" + items.map { #"{"id": "\#($0.0)", "relation": "\#($0.1)"}"# }.joined(separator: ", ") + "]"
+        }
+        let polygon = #"{"polygon": [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 0}, {"lat": 0, "lon": 0}]}"#
+        let seventeen = (1...17).map { (String(format: "019ad8a0c5c07000a0000000000000%02x", $0), "responds-to") }
+        let cases: [(String, String, String)] = [
+            ("polygon repeating its first vertex", #"{"type": "pre-launch", "recipients": ["RU-NRRC"], "body": \#(Self.preLaunch(launchArea: polygon))}"#, "invalid-body"),
+            ("unknown relation", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "refs": \#(refs([(other, "likes")])), "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#, "malformed"),
+            ("17 references", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "refs": \#(refs(seventeen)), "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#, "malformed"),
+            ("a reference twice", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "refs": \#(refs([(other, "responds-to"), (other, "responds-to")])), "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#, "malformed"),
+            ("no references in refs", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "refs": [], "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#, "malformed"),
+            ("body not an object", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": []}"#, "malformed"),
+            ("null in the body", #"{"type": "pre-launch", "recipients": ["RU-NRRC"], "body": \#(Self.preLaunch(extra: #", "designator": null"#))}"#, "invalid-body"),
+            ("unknown body field", #"{"type": "pre-launch", "recipients": ["RU-NRRC"], "body": \#(Self.preLaunch(extra: #", "colour": "red""#))}"#, "invalid-body"),
+            ("a recipient twice", #"{"type": "acknowledgement", "recipients": ["RU-NRRC", "RU-NRRC"], "refs": \#(refs([(other, "acknowledges")]))}"#, "malformed"),
+            ("unknown type", #"{"type": "launch", "recipients": ["RU-NRRC"]}"#, "unknown-type"),
+            ("message over 262 144 bytes", #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": {"subject": "s", "text": {"lang": "en", "text": "\#(String(repeating: "\u{1F600}", count: 65_536))"}}}"#, "too-large"),
+        ]
+        for (name, json, code) in cases {
+            let out = dir.path("refused-\(UUID().uuidString).cose")
+            let output = try CLI.run(["compose", "--document", dir.write("doc.json", json), "--key", pki.key("US-NRRC"),
+                                      "--cert", pki.chain("US-NRRC"), "--seq", "1", "--out", out])
+            #expect(output.status == 65, "\(name): \(output.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(name): nothing may be written")
+            #expect(output.stderr.contains("receivers reject it as \(code)"), "\(name): expected \(code); got \(output.stderr)")
+        }
+    }
 }
 
 /// The JSON composition API of ParleyProtocol, in process: exact decimal conversion (NOTIFICATIONS.md §2.2).

@@ -68,6 +68,8 @@ struct HostileCase: Sendable {
     var spec: String
     /// For certificate failures: the failed check `parley verify` reports (`error.certificate.check`).
     var chainCheck: String?
+    /// For HTTP problems: text the problem's `detail` must contain (the real reason, not a generic one).
+    var detail: String?
 }
 
 extension HostileCase.Daemon: CustomStringConvertible {
@@ -246,7 +248,7 @@ struct HostileForge {
         try file("H015", "array declaring 2³² elements", malformed400, malformed, "§4.2 (1), §4.3")
         try file("H016", "map declaring 2⁶⁴−1 pairs", malformed400, malformed, "§4.2 (1), §4.3")
         try file("H017", "text string declaring 2⁶³ bytes", malformed400, malformed, "§4.2 (1), §4.3")
-        try file("H018", "payload of 17 nested arrays", malformed400, malformed, "§9.1 step 4")
+        try file("H018", "payload of 17 nested arrays", tooLarge400, .fails(code: .tooLarge), "§4.3, §9.1 step 4")
 
         // C. Non-canonical and invalid CBOR.
         try file("H019", "indefinite-length array", malformed400, malformed, "§4.2 (3)")
@@ -442,6 +444,53 @@ struct HostileForge {
         add("H093", "replay-identical-bytes", "an accepted message sent again byte for byte", .body(first),
             .duplicate, .valid, "§9.1 step 5, §14.1")
 
+        // K. One verdict on every path: the same rule, the same code, the same step (issue 17).
+        func body(_ map: inout CBORMap, _ edit: (inout CBORMap) -> Void) {
+            guard case .map(var body)? = map[8] else { return }
+            edit(&body)
+            map[8] = .map(body)
+        }
+        func nested(_ depth: Int, _ inner: CBOR) -> CBOR { depth == 0 ? inner : .array([nested(depth - 1, inner)]) }
+        let otherID = Examples.messageID(0x51)
+        add("H114", "polygon-repeats-first-vertex", "pre-launch whose launch-area polygon ends with its first vertex (signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[4] = [1, [[0, 0], [0, 1_000_000], [1_000_000, 0], [0, 0]]] } })),
+            .rejected(.invalidBody), .fails(code: .invalidField), "§4.4, §9.1 step 17")
+        add("H115", "reference-relation-9", "a reference with relation 9 (signed)",
+            .body(try signed(try self.payload { $0[7] = [[.byteString(otherID.bytes), 9]] })), .rejected(.malformed), malformed, "§6.1, §6.3 rule 1, §9.1 step 8")
+        add("H116", "references-17", "17 responds-to references (signed)",
+            .body(try signed(try self.payload { $0[7] = .array((1...17).map { .array([.byteString(Examples.messageID(UInt8($0)).bytes), 4]) }) })),
+            .rejected(.malformed), malformed, "§6.1, §6.2, §9.1 step 8")
+        add("H117", "reference-repeated", "the same (id, responds-to) reference twice (signed)",
+            .body(try signed(try self.payload { $0[7] = [[.byteString(otherID.bytes), 4], [.byteString(otherID.bytes), 4]] })),
+            .rejected(.malformed), malformed, "§6.1, §6.2, §9.1 step 8")
+        add("H118", "references-empty", "refs present but empty (signed)",
+            .body(try signed(try self.payload { $0[7] = [] })), .rejected(.malformed), malformed, "§6.1, §9.1 step 8")
+        add("H119", "body-not-a-map", "body (key 8) an empty array (signed)",
+            .body(try signed(try self.payload { $0[8] = [] })), .rejected(.malformed), malformed, "§6.1, §9.1 step 8")
+        add("H120", "body-float", "azimuth 90.5 as a float (preferred encoding; signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[6] = .float(90.5) } })),
+            .rejected(.invalidBody), .fails(code: .invalidField), "§4.1, NOTIFICATIONS §1, §9.1 step 17")
+        add("H121", "body-null", "designator null (signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[8] = .null } })),
+            .rejected(.invalidBody), .fails(code: .invalidField), "§4.1, NOTIFICATIONS §1, §9.1 step 17")
+        add("H122", "envelope-float", "created as a float outside the body (signed)",
+            .body(try signed(try self.payload { $0[5] = .float(1.5) })), .rejected(.malformed), malformed, "§4.1, §6.1, §9.1 step 8")
+        add("H123", "payload-nesting-depth-20", "a designator of 18 nested arrays: the payload nests 20 deep (signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[8] = nested(18, 0) } })), tooLarge400, .fails(code: .tooLarge), "§4.3, §9.1 step 4")
+        add("H124", "payload-items-16385", "a designator of 16 385 integers: the payload holds more than 16 384 items (signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[8] = .array(Array(repeating: 0, count: 16_385)) } })),
+            tooLarge400, .fails(code: .tooLarge), "§4.3, §9.1 step 4")
+        add("H125", "payload-body-keys-unsorted", "body keys 2, 1, 3, … (unsorted, signed over those bytes)",
+            .body(try signed(try Self.unsortedBody(fresh()))), malformed400, malformed, "§4.2 (4), §9.1 step 4")
+        add("H126", "protected-header-nesting-17", "protected header with a value of 16 nested arrays (signed)",
+            .body(try signed(payload, extra: [(99, nested(16, 0))])), .rejected(.tooLarge), .fails(code: .tooLarge), "§4.3, §9.1 step 6")
+        var long = Self.envelope(seq: 100)
+        long.body = .generalCommunication(GeneralCommunication(subject: "Long", text: try LocalizedText(language: "en", text: String(repeating: "\u{1F600}", count: 65_536))))
+        add("H127", "message-over-262144-bytes", "general-communication of 65 536 four-byte characters: 262 144 bytes of text (signed)",
+            .body(try signed(long.encoded)), .problem(status: 413, name: "too-large"), .fails(code: .tooLarge), "§4.3, §9.1 step 1")
+        add("H128", "unknown-type-and-envelope-key", "type 12 and envelope key 99 (signed)",
+            .body(try signed(try self.payload { $0[6] = 12; $0[99] = 0 })), .rejected(.malformed), malformed, "§9.1 step 8")
+
         // I. HTTP.
         let unstored = try signer.sign(Self.envelope(seq: 200))
         add("H094", "wrong-content-type", "a valid message as application/cbor", .body(unstored, .init(contentType: "application/cbor")),
@@ -484,9 +533,11 @@ struct HostileForge {
         let checks = ["H058": "keyUsage", "H072": "untrustedIssuer", "H073": "untrustedIssuer", "H074": "untrustedIssuer",
                       "H075": "untrustedIssuer", "H077": "expired", "H078": "notYetValid", "H079": "revoked", "H080": "untrustedIssuer",
                       "H081": "noParticipantID", "H082": "multipleParticipantIDs", "H109": "pathTooLong"]
+        let details = ["H018": "deeper than 16", "H023": "order", "H123": "deeper than 16", "H124": "16384", "H125": "order"]
         return all.map { entry in
             var entry = entry
             entry.chainCheck = checks[entry.id]
+            entry.detail = details[entry.id]
             return entry
         }
     }
@@ -540,6 +591,27 @@ struct HostileForge {
         case .untrustedCertificate: .untrustedCertificate
         default: .malformed
         }
+    }
+
+    /// The envelope with the first two keys of its body swapped (not bytewise sorted).
+    static func unsortedBody(_ envelope: [UInt8]) throws -> [UInt8] {
+        guard case .map(let map) = try CBOR(decoding: envelope), case .map(let body)? = map[8], body.count >= 2 else {
+            throw CocoaError(.coderInvalidValue)
+        }
+        let entries = Array(body)
+        var bodyBytes: [UInt8] = []
+        CBOREncoder.appendHead(major: 5, argument: UInt64(entries.count), to: &bodyBytes)
+        for entry in [entries[1], entries[0]] + entries.dropFirst(2) {
+            CBOREncoder.append(entry.key, to: &bodyBytes)
+            CBOREncoder.append(entry.value, to: &bodyBytes)
+        }
+        var out: [UInt8] = []
+        CBOREncoder.appendHead(major: 5, argument: UInt64(map.count), to: &out)
+        for entry in map {
+            CBOREncoder.append(entry.key, to: &out)
+            if entry.key == 8 { out += bodyBytes } else { CBOREncoder.append(entry.value, to: &out) }
+        }
+        return out
     }
 
     /// The header map with its keys in the order 3, 1, 33 (not bytewise sorted).

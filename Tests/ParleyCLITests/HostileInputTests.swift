@@ -135,6 +135,9 @@ import Testing
                 let problem = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
                 #expect(Int(status) == expected && type == Problem.mediaType, "\(label); got \(status) \(String(decoding: body, as: UTF8.self))")
                 #expect(problem?["type"] as? String == "urn:parley:problem:\(name)", "\(label); got \(String(decoding: body, as: UTF8.self))")
+                if let detail = hostile.detail {
+                    #expect((problem?["detail"] as? String)?.contains(detail) == true, "\(label): the detail names the real reason (\(detail)); got \(String(decoding: body, as: UTF8.self))")
+                }
             case .tlsRefused, .cutOff:
                 Issue.record("\(label): not an expectation for a request body")
             }

@@ -25,27 +25,38 @@ import Testing
     static let cases: [Case] = [
         Case(name: "version 2", type: .preLaunch, code: .unsupportedVersion, field: "version") { $0[1] = 2 },
         Case(name: "unknown type 12", type: .preLaunch, code: .unknownType, field: "type") { $0[6] = 12 },
-        Case(name: "unknown envelope key", type: .preLaunch, code: .unknownField, field: "") { $0[10] = 1 },
-        Case(name: "id of 15 bytes", type: .preLaunch, code: .invalidField, field: "id") { $0[2] = .byteString(Array(repeating: 1, count: 15)) },
-        Case(name: "lower-case sender", type: .preLaunch, code: .invalidField, field: "sender") { $0[3] = "us-nrrc" },
-        Case(name: "no recipients", type: .preLaunch, code: .invalidField, field: "recipients") { $0[4] = [] },
-        Case(name: "sequence number 0", type: .preLaunch, code: .invalidField, field: "recipients[0][1]") { $0[4] = [["RU-NRRC", 0]] },
-        Case(name: "recipients unsorted", type: .preLaunch, code: .invalidField, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["HCOC-CC", 1]] },
-        Case(name: "recipient twice", type: .preLaunch, code: .invalidField, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["RU-NRRC", 2]] },
-        Case(name: "sender among recipients", type: .preLaunch, code: .invalidField, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["US-NRRC", 2]] },
-        Case(name: "created not tagged", type: .preLaunch, code: .invalidField, field: "created") { $0[5] = .integer(created) },
-        Case(name: "created negative", type: .preLaunch, code: .invalidField, field: "created") { $0[5] = .tagged(1, -5) },
-        Case(name: "missing body", type: .preLaunch, code: .missingField, field: "body") { $0[8] = nil },
-        Case(name: "remarks with bad language tag", type: .preLaunch, code: .invalidField, field: "remarks[0]") { $0[9] = ["english!", "x"] },
-        Case(name: "remarks too long", type: .preLaunch, code: .invalidField, field: "remarks[1]") { $0[9] = ["en", .textString(String(repeating: "a", count: 4_097))] },
-        Case(name: "empty remarks", type: .preLaunch, code: .invalidField, field: "remarks[1]") { $0[9] = ["en", ""] },
-        Case(name: "duplicate reference", type: .generalCommunication, code: .invalidField, field: "refs") {
+        Case(name: "unknown envelope key", type: .preLaunch, code: .malformed, field: "") { $0[10] = 1 },
+        Case(name: "id of 15 bytes", type: .preLaunch, code: .malformed, field: "id") { $0[2] = .byteString(Array(repeating: 1, count: 15)) },
+        Case(name: "lower-case sender", type: .preLaunch, code: .malformed, field: "sender") { $0[3] = "us-nrrc" },
+        Case(name: "no recipients", type: .preLaunch, code: .malformed, field: "recipients") { $0[4] = [] },
+        Case(name: "sequence number 0", type: .preLaunch, code: .malformed, field: "recipients[0][1]") { $0[4] = [["RU-NRRC", 0]] },
+        Case(name: "recipients unsorted", type: .preLaunch, code: .malformed, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["HCOC-CC", 1]] },
+        Case(name: "recipient twice", type: .preLaunch, code: .malformed, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["RU-NRRC", 2]] },
+        Case(name: "sender among recipients", type: .preLaunch, code: .malformed, field: "recipients[1]") { $0[4] = [["RU-NRRC", 1], ["US-NRRC", 2]] },
+        Case(name: "created not tagged", type: .preLaunch, code: .malformed, field: "created") { $0[5] = .integer(created) },
+        Case(name: "created negative", type: .preLaunch, code: .malformed, field: "created") { $0[5] = .tagged(1, -5) },
+        Case(name: "missing body", type: .preLaunch, code: .malformed, field: "body") { $0[8] = nil },
+        Case(name: "remarks with bad language tag", type: .preLaunch, code: .malformed, field: "remarks[0]") { $0[9] = ["english!", "x"] },
+        Case(name: "remarks too long", type: .preLaunch, code: .malformed, field: "remarks[1]") { $0[9] = ["en", .textString(String(repeating: "a", count: 4_097))] },
+        Case(name: "empty remarks", type: .preLaunch, code: .malformed, field: "remarks[1]") { $0[9] = ["en", ""] },
+        Case(name: "duplicate reference", type: .generalCommunication, code: .malformed, field: "refs") {
             $0[7] = [[.byteString(Examples.originalID.bytes), 4], [.byteString(Examples.originalID.bytes), 4]]
         },
-        Case(name: "17 references", type: .generalCommunication, code: .invalidField, field: "refs") {
+        Case(name: "17 references", type: .generalCommunication, code: .malformed, field: "refs") {
             $0[7] = .array((0..<17).map { [.byteString(Examples.messageID(UInt8($0)).bytes), 4] })
         },
-        Case(name: "relation 6", type: .generalCommunication, code: .invalidField, field: "refs[0][1]") { $0[7] = [[.byteString(Examples.originalID.bytes), 6]] },
+        Case(name: "relation 6", type: .generalCommunication, code: .malformed, field: "refs[0][1]") { $0[7] = [[.byteString(Examples.originalID.bytes), 6]] },
+        Case(name: "refs empty", type: .generalCommunication, code: .malformed, field: "refs") { $0[7] = [] },
+        Case(name: "body not a map", type: .generalCommunication, code: .malformed, field: "body") { $0[8] = [] },
+        Case(name: "float outside the body", type: .preLaunch, code: .malformed, field: "created") { $0[5] = .float(1.5) },
+        Case(name: "unknown type and unknown envelope key", type: .preLaunch, code: .malformed, field: "") { $0[6] = 12; $0[10] = 1 },
+        Case(name: "body error and unknown envelope key", type: .preLaunch, code: .malformed, field: "") { body(&$0) { $0[6] = 36_000 }; $0[10] = 1 },
+        Case(name: "body error and remarks too long", type: .preLaunch, code: .malformed, field: "remarks[1]") {
+            body(&$0) { $0[6] = 36_000 }; $0[9] = ["en", .textString(String(repeating: "a", count: 4_097))]
+        },
+        Case(name: "body error and recipients unsorted", type: .preLaunch, code: .malformed, field: "recipients[1]") {
+            body(&$0) { $0[6] = 36_000 }; $0[4] = [["RU-NRRC", 1], ["HCOC-CC", 1]]
+        },
         Case(name: "pre-launch cancels something", type: .preLaunch, code: .invalidField, field: "refs[0]") { $0[7] = [[.byteString(Examples.originalID.bytes), 2]] },
         Case(name: "extension without extends", type: .launchWindowExtension, code: .invalidField, field: "refs") { $0[7] = nil },
         Case(name: "cancellation referencing two", type: .launchCancellation, code: .invalidField, field: "refs") {
@@ -92,6 +103,14 @@ import Testing
             body(&$0) { var inner = $0[2]!.mapValue!; inner[6] = 40_000; $0[2] = .map(inner) }
         },
         Case(name: "empty subject", type: .generalCommunication, code: .invalidField, field: "body.subject") { body(&$0) { $0[1] = "" } },
+        Case(name: "polygon repeating its first vertex", type: .preLaunch, code: .invalidField, field: "body.launch-area") {
+            body(&$0) { $0[4] = [1, [[0, 0], [0, 1_000_000], [1_000_000, 0], [0, 0]]] }
+        },
+        Case(name: "impact polygon repeating its first vertex", type: .postLaunchReport, code: .invalidField, field: "body.impact-area") {
+            body(&$0) { $0[5] = [1, [[5, 5], [0, 1_000_000], [1_000_000, 0], [5, 5]]] }
+        },
+        Case(name: "float in the body", type: .preLaunch, code: .invalidField, field: "body.azimuth") { body(&$0) { $0[6] = .float(90.5) } },
+        Case(name: "null in the body", type: .preLaunch, code: .invalidField, field: "body.designator") { body(&$0) { $0[8] = .null } },
         Case(name: "text without language", type: .generalCommunication, code: .invalidField, field: "body.text") { body(&$0) { $0[2] = "hello" } },
     ]
 
