@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import ParleyCodec
+import ParleyCrypto
+@testable import ParleyNode
+@testable import ParleyProtocol
+import Testing
+
+/// Rows of Protocol/CONFORMANCE.md on the verify and node paths: each case is a validly signed
+/// message that breaks one rule (or, where the expected code is nil, one that a rule says must be
+/// accepted). `MessageVerifier` (offline) and a receiving node must give the same verdict: the
+/// same rejection code, the node's in a signed receipt.
+@Suite struct ConformanceNodeTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        /// The CONFORMANCE.md row this case checks.
+        var row: String
+        var name: String
+        var type: NotificationType
+        /// nil: the message must be accepted.
+        var code: RejectionCode?
+        var mutate: @Sendable (inout CBORMap, Int64) -> Void
+        var testDescription: String { "\(row) \(name)" }
+
+        init(_ row: String, _ name: String, _ type: NotificationType, _ code: RejectionCode?,
+             _ mutate: @escaping @Sendable (inout CBORMap, Int64) -> Void) {
+            (self.row, self.name, self.type, self.code, self.mutate) = (row, name, type, code, mutate)
+        }
+    }
+
+    static func body(_ map: inout CBORMap, _ edit: (inout CBORMap) -> Void) {
+        var body = map[8]!.mapValue!
+        edit(&body)
+        map[8] = .map(body)
+    }
+
+    static func time(_ seconds: Int64) -> CBOR { .tagged(1, .integer(seconds)) }
+    static func ref(_ n: UInt8, _ relation: Int) -> CBOR { [.byteString(Examples.messageID(n).bytes), .integer(Int64(relation))] }
+    static let polygonClosed: CBOR = [1, [[0, 0], [0, 1_000_000], [1_000_000, 0], [0, 0]]]
+
+    static let cases: [Case] = [
+        Case("S4.4-2", "launch-area polygon repeating its first vertex", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[4] = polygonClosed } },
+        Case("S4.4-3", "remarks of 4 097 characters", .preLaunch, .malformed) { m, _ in m[9] = ["en", .textString(String(repeating: "é", count: 4_097))] },
+        Case("S4.4-3", "designator of 65 characters", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[8] = .textString(String(repeating: "x", count: 65)) } },
+        Case("S6.2-1", "recipients unsorted", .preLaunch, .malformed) { m, _ in m[4] = [["RU-NRRC", 1], ["HCOC-CC", 1]] },
+        Case("S6.2-1", "the sender among the recipients", .preLaunch, .malformed) { m, _ in m[4] = [["RU-NRRC", 1], ["US-NRRC", 1]] },
+        Case("S6.2-2", "a (mid, relation) pair twice", .generalCommunication, .malformed) { m, _ in m[7] = [ref(1, 4), ref(1, 4)] },
+        Case("S6.2-2", "one mid with two relations", .generalCommunication, nil) { m, _ in m[7] = [ref(1, 4), ref(2, 4)] },
+        Case("S6.2-4", "unknown envelope key", .preLaunch, .malformed) { m, _ in m[10] = 1 },
+        Case("S6.2-4", "no body", .preLaunch, .malformed) { m, _ in m[8] = nil },
+        Case("S6.2-4", "created without its tag", .preLaunch, .malformed) { m, created in m[5] = .integer(created) },
+        Case("S6.2-6", "17 references", .generalCommunication, .malformed) { m, _ in m[7] = .array((1...17).map { ref(UInt8($0), 4) }) },
+        Case("S6.3-1", "extends a pre-launch the node does not hold", .launchWindowExtension, nil) { _, _ in },
+        Case("S6.3-4", "relation 6", .generalCommunication, .malformed) { m, _ in m[7] = [ref(1, 6)] },
+        Case("S6.3-5", "a pre-launch that cancels", .preLaunch, .invalidBody) { m, _ in m[7] = [ref(1, 2)] },
+        Case("S6.3-5", "a cancellation with two cancels", .launchCancellation, .invalidBody) { m, _ in m[7] = [ref(1, 2), ref(2, 2)] },
+        Case("S9.1-21", "an invalid body, not addressed to the node", .preLaunch, .notARecipient) { m, _ in
+            m[4] = [["HCOC-CC", 1]]; body(&m) { $0[6] = 36_000 }
+        },
+        Case("S9.1-21", "an invalid body, created an hour ahead", .preLaunch, .clockSkew) { m, created in
+            m[5] = time(created + 3_600); body(&m) { $0[7] = true }
+        },
+        Case("S9.1-21", "version 2 with an unknown envelope key", .preLaunch, .unsupportedVersion) { m, _ in m[1] = 2; m[10] = 1 },
+        Case("S9.1-21", "an unknown type with an unknown envelope key", .preLaunch, .malformed) { m, _ in m[6] = 12; m[10] = 1 },
+        Case("N1-1", "unknown body key", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[9] = 1 } },
+        Case("N1-1", "missing window-start", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[2] = nil } },
+        Case("N1-1", "a float in the body", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[6] = .float(90.5) } },
+        Case("N1-1", "null in the body", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[8] = .null } },
+        Case("N1-2", "a general communication that extends", .generalCommunication, .invalidBody) { m, _ in m[7] = [ref(1, 3)] },
+        Case("N3.1-1", "window opens in an hour, not marked late", .preLaunch, .invalidBody) { m, created in
+            body(&m) { $0[2] = time(created + 3_600); $0[3] = time(created + 7_200) }
+        },
+        Case("N3.1-1", "window opens in three days, marked late", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[7] = true } },
+        Case("N3.1-2", "azimuth 360.00°", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[6] = 36_000 } },
+        Case("N3.1-2", "class 3", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[1] = 3 } },
+        Case("N3.1-2", "no impact area", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[5] = [] } },
+        Case("N3.1-2", "radius 0 m", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[4] = [2, [0, 0], 0] } },
+        Case("N3.1-2", "latitude 90.000001°", .preLaunch, .invalidBody) { m, _ in body(&m) { $0[4] = [2, [90_000_001, 0], 10] } },
+        Case("N3.1-3", "window-end before window-start", .preLaunch, .invalidBody) { m, created in
+            body(&m) { $0[2] = time(created + 4 * 86_400); $0[3] = time(created + 3 * 86_400) }
+        },
+        Case("N3.1-4", "a window of 30 days and a second", .preLaunch, .invalidBody) { m, created in
+            body(&m) { $0[2] = time(created + 2 * 86_400); $0[3] = time(created + 32 * 86_400 + 1) }
+        },
+        Case("N3.1-5", "a window that closed before created", .preLaunch, .invalidBody) { m, created in
+            body(&m) { $0[2] = time(created - 7_200); $0[3] = time(created - 3_600); $0[7] = true }
+        },
+        Case("N3.1-6", "a pre-launch that acknowledges", .preLaunch, .invalidBody) { m, _ in m[7] = [ref(1, 5)] },
+        Case("N3.2-2", "extension reason 5", .launchWindowExtension, .invalidBody) { m, _ in body(&m) { $0[2] = 5 } },
+        Case("N3.2-3", "an extension without extends", .launchWindowExtension, .invalidBody) { m, _ in m[7] = [ref(1, 4)] },
+        Case("N3.2-3", "an extension with two extends", .launchWindowExtension, .invalidBody) { m, _ in m[7] = [ref(1, 3), ref(2, 3)] },
+        Case("N3.2-4", "new-window-end before created", .launchWindowExtension, .invalidBody) { m, created in body(&m) { $0[1] = time(created - 1) } },
+        Case("N3.3-1", "cancellation reason 5", .launchCancellation, .invalidBody) { m, _ in body(&m) { $0[1] = 5 } },
+        Case("N3.3-2", "a cancellation without cancels", .launchCancellation, .invalidBody) { m, _ in m[7] = nil },
+        Case("N3.4-1", "outcome 4", .postLaunchReport, .invalidBody) { m, _ in body(&m) { $0[4] = 4 } },
+        Case("N3.4-2", "launch-time after created", .postLaunchReport, .invalidBody) { m, created in body(&m) { $0[2] = time(created + 60) } },
+        Case("N3.4-3", "a report responding to two", .postLaunchReport, .invalidBody) { m, _ in m[7] = [ref(1, 4), ref(2, 4)] },
+        Case("N3.4-3", "a report that extends", .postLaunchReport, .invalidBody) { m, _ in m[7] = [ref(1, 3)] },
+        Case("N3.5-1", "year 1999", .annualDeclaration, .invalidBody) { m, _ in body(&m) { $0[1] = 1999 } },
+        Case("N3.5-1", "100 001 launches", .annualDeclaration, .invalidBody) { m, _ in body(&m) { $0[3] = [[1, 100_001]] } },
+        Case("N3.5-2", "classes descending", .annualDeclaration, .invalidBody) { m, _ in body(&m) { $0[3] = [[2, 1], [1, 1]] } },
+        Case("N3.5-2", "a class twice", .annualDeclaration, .invalidBody) { m, _ in body(&m) { $0[3] = [[1, 1], [1, 2]] } },
+        Case("N3.5-2", "no launches", .annualDeclaration, nil) { m, _ in body(&m) { $0[3] = [] } },
+        Case("N3.5-3", "a declaration that corrects", .annualDeclaration, .invalidBody) { m, _ in m[7] = [ref(1, 1)] },
+        Case("N3.6-1", "item category with a space", .exportDenial, .invalidBody) { m, _ in body(&m) { $0[1] = "2 A 1" } },
+        Case("N3.6-1", "destination in lower case", .exportDenial, .invalidBody) { m, _ in body(&m) { $0[2] = "fr" } },
+        Case("N3.6-1", "denial-date 2026-02-29", .exportDenial, .invalidBody) { m, _ in body(&m) { $0[5] = .tagged(1004, "2026-02-29") } },
+        Case("N3.6-1", "end-user of 257 characters", .exportDenial, .invalidBody) { m, _ in body(&m) { $0[3] = .textString(String(repeating: "e", count: 257)) } },
+        Case("N3.6-2", "an export denial that cancels", .exportDenial, .invalidBody) { m, _ in m[7] = [ref(1, 2)] },
+        Case("N3.7-1", "withdrawal-date without its tag", .exportDenialWithdrawal, .invalidBody) { m, _ in body(&m) { $0[1] = "2026-12-01" } },
+        Case("N3.7-2", "a withdrawal without cancels", .exportDenialWithdrawal, .invalidBody) { m, _ in m[7] = [ref(1, 4)] },
+        Case("N3.8-1", "quantity 0", .treatyEvent, .invalidBody) { m, _ in body(&m) { $0[3] = 0 } },
+        Case("N3.8-1", "kind 6", .treatyEvent, .invalidBody) { m, _ in body(&m) { $0[1] = 6 } },
+        Case("N3.8-2", "a treaty event that extends", .treatyEvent, .invalidBody) { m, _ in m[7] = [ref(1, 3)] },
+        Case("N3.9-1", "an acknowledgement with a body field", .acknowledgement, .invalidBody) { m, _ in body(&m) { $0[1] = 1 } },
+        Case("N3.9-3", "an acknowledgement without acknowledges", .acknowledgement, .invalidBody) { m, _ in m[7] = [ref(1, 4)] },
+        Case("N3.9-3", "an acknowledgement with two acknowledges", .acknowledgement, .invalidBody) { m, _ in m[7] = [ref(1, 5), ref(2, 5)] },
+        Case("N3.10-2", "a corrected body with azimuth 400.00°", .correction, .invalidBody) { m, _ in
+            body(&m) { var inner = $0[2]!.mapValue!; inner[6] = 40_000; $0[2] = .map(inner) }
+        },
+        Case("N3.10-3", "a correction without corrects", .correction, .invalidBody) { m, _ in m[7] = nil },
+        Case("N3.10-4", "a correction of an acknowledgement", .correction, .invalidBody) { m, _ in body(&m) { $0[1] = 9; $0[2] = .map([:]) } },
+        Case("N3.10-4", "a correction of a correction", .correction, .invalidBody) { m, _ in body(&m) { $0[1] = 10 } },
+        Case("N3.10-5", "a corrected pre-launch whose window closed before created", .correction, nil) { m, created in
+            body(&m) { var inner = $0[2]!.mapValue!; inner[2] = time(created - 7_200); inner[3] = time(created - 3_600); $0[2] = .map(inner) }
+        },
+        Case("N3.11-2", "an empty subject", .generalCommunication, .invalidBody) { m, _ in body(&m) { $0[1] = "" } },
+        Case("N3.11-2", "text without a language", .generalCommunication, .invalidBody) { m, _ in body(&m) { $0[2] = "hello" } },
+        Case("N3.11-3", "a general communication responding to three", .generalCommunication, nil) { m, _ in m[7] = [ref(1, 4), ref(2, 4), ref(3, 4)] },
+    ]
+
+    static let now = UTCTime.now
+
+    /// The message of `c`: the example of its type, created now, with a fresh id, broken as the case says.
+    static func message(_ c: Case) throws -> [UInt8] {
+        var map = try #require(Examples.envelope(c.type, created: now).cbor.mapValue)
+        map[2] = .byteString(MessageID.generate().bytes)
+        c.mutate(&map, now.secondsSince1970)
+        let pki = try TestPKI.shared.get()
+        let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
+                                          chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
+        return try us.sign(payload: CBOREncoder.encode(.map(map)), contentType: ContentType.message)
+    }
+
+    @Test(arguments: cases)
+    func sameVerdictOfflineAndAtANode(_ c: Case) async throws {
+        let bytes = try Self.message(c)
+        let pki = try TestPKI.shared.get()
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let expected = c.code.map(\.name) ?? "accepted"
+
+        var offline = "accepted"
+        do { _ = try node.verifier.verifyMessage(bytes, at: Self.now, recipient: node.participant) } catch let error as ProtocolError {
+            offline = error.rejectionCode?.name ?? "\(error.code)"
+        }
+        #expect(offline == expected, "\(c.row) \(c.name): MessageVerifier says \(offline)")
+
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        switch await receiver.receive(bytes, at: Self.now, peer: nil) {
+        case .receipt(let receipt, let status, _, _):
+            let verified = try node.verifier.verifyReceipt(receipt, at: Self.now)
+            #expect(verified.receipt.status == status && verified.receipt.digest == Digest.sha256(bytes))
+            let got: String
+            switch status {
+            case .accepted: got = "accepted"
+            case .duplicate: got = "duplicate"
+            case .rejected(let code, let reason):
+                got = code.name
+                // SPEC.md §14.8: the reason names the problem for operators, without internal detail.
+                #expect(!reason.contains(".swift") && reason.firstMatch(of: /\b[a-z]+[A-Z][A-Za-z]*\b/) == nil,
+                        "\(c.row) \(c.name): the reason shows internal detail: \(reason)")
+            }
+            #expect(got == expected, "\(c.row) \(c.name): the node's receipt says \(got)")
+        case .problem(let problem):
+            Issue.record("\(c.row) \(c.name): the node answered HTTP \(problem.status) instead of a signed receipt")
+        }
+    }
+
+    /// SPEC.md §8.7: a node pins no certificate; the sender's second signing certificate is as good as its first.
+    @Test func rolloverCertificateIsAcceptedByANode() async throws {
+        let pki = try TestPKI.shared.get()
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        for (sequence, certificate) in [(UInt64(1), "signing"), (2, "signing-2"), (3, "signing")] {
+            let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/\(certificate).key"),
+                                              chainPath: pki.path("participants/US-NRRC/\(certificate)-chain.pem"))
+            var envelope = Examples.envelope(.generalCommunication, created: Self.now)
+            envelope.id = .generate()
+            envelope.recipients = [Recipient(participant: node.participant, sequence: sequence)]
+            guard case .receipt(_, let status, _, _) = await receiver.receive(try us.sign(envelope), at: Self.now, peer: nil) else {
+                Issue.record("message \(sequence) signed with \(certificate): answered with a problem")
+                continue
+            }
+            #expect(status == .accepted, "message \(sequence) signed with \(certificate)")
+        }
+    }
+
+    /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
+    @Test func batchMediaTypeIsApplicationCBOR() {
+        #expect(PeerServer.isBatchMediaType("application/cbor"))
+        #expect(PeerServer.isBatchMediaType("application/cbor; charset=binary"))
+        #expect(!PeerServer.isBatchMediaType("application/cose; cose-type=\"cose-sign1\""))
+        #expect(!PeerServer.isBatchMediaType("application/json"))
+        #expect(!PeerServer.isBatchMediaType(nil))
+    }
+
+    /// SPEC.md §2: δ is configurable, and a node refuses a value above 3600 seconds.
+    @Test func clockSkewAboveAnHourIsRefused() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        for (skew, accepted) in [(3_600, true), (3_601, false)] {
+            let path = directory.appendingPathComponent("skew-\(skew).json").path
+            try writeConfigurationFile(path, pki, "RU-NRRC", port: 0, adminSocket: directory.appendingPathComponent("a.sock").path,
+                                       dataDirectory: directory.appendingPathComponent("data").path,
+                                       members: [#""clockSkewSeconds": \#(skew)"#])
+            if accepted {
+                #expect(try await NodeConfiguration.load(file: path, environment: [:]).clockSkew == skew)
+            } else {
+                await #expect(throws: (any Error).self) { try await NodeConfiguration.load(file: path, environment: [:]) }
+            }
+        }
+    }
+}
