@@ -41,6 +41,18 @@ import ParleyProtocol
         var incoming: [MessageID: (seq: UInt64, bytes: Data)] = [:]
     }
 
+    /// A wait on a thread of its own: it frees the test runner's few threads (the daemon tests that
+    /// run at the same time need them) without a Dispatch timer, which never fires when .ci/run
+    /// moves the wall clock years ahead with libfaketime.
+    static func pause(milliseconds: Int) async {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                usleep(useconds_t(milliseconds * 1_000))
+                continuation.resume()
+            }
+        }
+    }
+
     /// Async so that the random waits before each kill free the test runner's few threads (the
     /// daemon tests that run at the same time need them).
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
@@ -61,7 +73,7 @@ import ParleyProtocol
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 10...250)))
+            await Self.pause(milliseconds: Int.random(in: 10...250))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             try output.close()
