@@ -252,6 +252,10 @@ check_pki() {
         "URI:urn:parley:participant:$first, URI:urn:parley:participant:SECOND-ID"
     expect_ok "no-participant-uri chain" "$n/no-participant-uri/signing.pem"
     expect_ok "two-participant-uris chain" "$n/two-participant-uris/signing.pem"
+    expect_eq "uppercase-participant-uri SAN" \
+        "$(ext "$n/uppercase-participant-uri/signing.pem" subjectAltName)" \
+        "URI:URN:PARLEY:PARTICIPANT:$first"
+    expect_ok "uppercase-participant-uri chain" "$n/uppercase-participant-uri/signing.pem"
 
     # Every private key is 0600 PKCS#8; nothing else is a key.
     local k bad=0

@@ -28,6 +28,7 @@
 #   DIR/negative/not-yet-valid/signing.{key,pem} signing-chain.pem   FIRST, validity in the future
 #   DIR/negative/no-participant-uri/signing.{key,pem} signing-chain.pem   FIRST, SAN without URI
 #   DIR/negative/two-participant-uris/signing.{key,pem} signing-chain.pem  FIRST + a second URI
+#   DIR/negative/uppercase-participant-uri/signing.{key,pem} signing-chain.pem  FIRST, prefix in upper case
 #   DIR/negative/other-ca/                  a separate root + issuing CA (root/, issuing/,
 #                                           anchors.pem, crls.pem) and a signing.{key,pem}
 #                                           signing-chain.pem for FIRST under it
@@ -219,11 +220,20 @@ keyUsage                = critical, digitalSignature, nonRepudiation
 subjectKeyIdentifier    = hash
 authorityKeyIdentifier  = keyid:always
 subjectAltName          = URI:urn:parley:participant:$ENV::PARLEY_PARTICIPANT_ID, URI:urn:parley:participant:SECOND-ID
+
+[ uppercase_participant_uri ]
+basicConstraints        = critical, CA:FALSE
+keyUsage                = critical, digitalSignature, nonRepudiation
+subjectKeyIdentifier    = hash
+authorityKeyIdentifier  = keyid:always
+subjectAltName          = URI:URN:PARLEY:PARTICIPANT:$ENV::PARLEY_PARTICIPANT_ID
 EOF
 issue "$ISS" "$NEG/test-profiles.cnf:no_participant_uri" "$FIRST" "$leaf_alg" \
     "$NEG/no-participant-uri" signing
 issue "$ISS" "$NEG/test-profiles.cnf:two_participant_uris" "$FIRST" "$leaf_alg" \
     "$NEG/two-participant-uris" signing
+issue "$ISS" "$NEG/test-profiles.cnf:uppercase_participant_uri" "$FIRST" "$leaf_alg" \
+    "$NEG/uppercase-participant-uri" signing
 
 # Revoked participant: certificates issued, then revoked (key compromise).
 issue "$ISS" signing REVOKED-TEST "$leaf_alg" "$NEG/revoked" signing

@@ -231,6 +231,13 @@ struct TrustStoreTests {
         #expect(two[0].participantIDs == ["US-NRRC", "SECOND-ID"])
         let error = expectRejection(.multipleParticipantIDs, index: 0) { try store.verify(chain: two, at: now) }
         #expect(error?.reason.contains("SECOND-ID") == true)
+
+        // SPEC.md §8.1: an upper-case prefix is a participant URI, but defines no participant id.
+        let upper = try pki.certificates("negative/uppercase-participant-uri/signing-chain.pem")
+        #expect(upper[0].participantURIs == ["URN:PARLEY:PARTICIPANT:US-NRRC"])
+        #expect(upper[0].participantID == nil)
+        let uppercase = expectRejection(.noParticipantID, index: 0) { try store.verify(chain: upper, at: now) }
+        #expect(uppercase?.reason.contains("lowercase") == true, "\(String(describing: uppercase))")
     }
 
     /// The clock-skew allowance at its exact boundaries, with CRLs re-issued to cover the certificates'
