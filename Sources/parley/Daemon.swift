@@ -144,7 +144,7 @@ struct PageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("At most this many items (1–10000). Example: --limit 500", valueName: "n"))
     var limit: Int = AdminLimits.defaultLimit
 
-    @Option(help: ArgumentHelp("Continue after this position: the value a page ends with (\"next\" in --json). Example: --after 1795000000.42", valueName: "position"))
+    @Option(help: ArgumentHelp("Continue after this position: the one printed after a page that has more (\"next\" in --json).", valueName: "position"))
     var after: String?
 
     func validate() throws {

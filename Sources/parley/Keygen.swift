@@ -51,7 +51,11 @@ struct Keygen: ParsableCommand {
             return line
         }
         let key = try PrivateKey.generate(alg.signatureAlgorithm)
-        try key.write(to: out, passphrase: passphrase)
+        do {
+            try key.write(to: out, passphrase: passphrase)
+        } catch let error as CryptoError where error.code == .fileAccess {
+            throw CLIError(ExitStatus.cannotCreate, error.description)  // the output, not an input
+        }
         print("wrote \(key.algorithm) private key to \(out) (mode 0600\(passphrase == nil ? "" : ", encrypted"))")
     }
 }

@@ -76,13 +76,15 @@ private func vector(_ name: String) -> String {
         if c.status >= 64 { #expect(output.stderr.hasPrefix("parley: error: ") && output.stderr.split(separator: "\n").count == 1, "\(output.stderr)") }
     }
 
-    @Test func composeWithAMissingKeyFileExits66AndAnExistingOutputExits73() throws {
+    @Test func missingInputsExit66AndOutputsThatCannotBeCreated73() throws {
         let pki = try CLITestPKI.shared.get()
         let directory = TemporaryDirectory()
         let compose = ["compose", "--type", "launch-cancellation", "--to", "RU-NRRC", "--ref", "0192f3a06c007a108b2c3d4e5f601001:cancels",
                        "--field", "reason=technical", "--cert", pki.chain("US-NRRC"), "--seq", "1"]
         let missing = try CLI.run(compose + ["--key", "/nonexistent/signing.key", "--out", directory.path("a.cose")])
         #expect(missing.status == 66, "\(missing.stderr)")
+        let unwritable = try CLI.run(["keygen", "--alg", "ed25519", "--out", directory.path("no-such-directory/signing.key")])
+        #expect(unwritable.status == 73, "an output that cannot be created: \(unwritable.stderr)")
         let existing = directory.write("exists.cose", "x")
         let exists = try CLI.run(compose + ["--key", pki.key("US-NRRC"), "--out", existing])
         #expect(exists.status == 73, "\(exists.stderr)")

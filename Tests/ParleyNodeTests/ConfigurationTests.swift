@@ -105,10 +105,10 @@ import Testing
     @Test func certificatesNearExpiryAreReported() async throws {
         let pki = try TestPKI.shared.get()
         var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
-        let node = try Node(configuration: configuration, logger: .init(label: "test"))
+        let node = try Node(configuration: configuration, logger: testLogger("test"))
         #expect(node.certificatesNearExpiry().isEmpty)  // the test certificates are valid for two years
         configuration.certificateExpiryWarningDays = 3_650
-        let warned = try Node(configuration: configuration, logger: .init(label: "test")).certificatesNearExpiry()
+        let warned = try Node(configuration: configuration, logger: testLogger("test")).certificatesNearExpiry()
         #expect(Set(warned.map(\.what)) == ["signing certificate", "TLS certificate"])
         #expect(warned.allSatisfy { $0.daysLeft > 300 && $0.daysLeft < 3_650 })
     }

@@ -34,7 +34,7 @@ import Testing
         var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         configuration.retry.initialInterval = 5
         configuration.retry.maximumInterval = 900
-        let node = try Node(configuration: configuration, logger: .init(label: "test"))
+        let node = try Node(configuration: configuration, logger: testLogger("test"))
         let first = (0..<50).map { _ in node.delivery.backoff(attempts: 1) }
         #expect(first.allSatisfy { (4...6).contains($0) })
         #expect(Set(first).count > 1)
@@ -59,7 +59,7 @@ import Testing
     @Test func draftsGetConsecutiveSequenceNumbersPerChannelAndVerify() async throws {
         let pki = try TestPKI.shared.get()
         let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: ["RU-NRRC": 1, "HCOC-CC": 1], directory: try temporaryDirectory())
-        let node = try Node(configuration: configuration, logger: .init(label: "test"))
+        let node = try Node(configuration: configuration, logger: testLogger("test"))
         let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
         let first = try await node.submit(Draft(recipients: [ru, hcoc], body: preLaunchBody()))
         let second = try await node.submit(Draft(recipients: [ru], body: preLaunchBody()))
