@@ -196,6 +196,102 @@ import Testing
         }
     }
 
+    /// The group orders of P-256 and P-384 (SEC 2), for making the high-S twin of a signature.
+    static let orders: [String: String] = [
+        "p256": "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551",
+        "p384": "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
+    ]
+
+    static func bytes(hex: String) -> [UInt8] {
+        stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+    }
+
+    /// a − b for big-endian numbers of the same width, a ≥ b.
+    static func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: a.count)
+        var borrow = 0
+        for i in stride(from: a.count - 1, through: 0, by: -1) {
+            var digit = Int(a[i]) - Int(b[i]) - borrow
+            borrow = digit < 0 ? 1 : 0
+            if digit < 0 { digit += 256 }
+            result[i] = UInt8(digit)
+        }
+        return result
+    }
+
+    /// An ASN.1 DER INTEGER of the big-endian unsigned `value`.
+    static func derInteger(_ value: ArraySlice<UInt8>) -> [UInt8] {
+        var content = Array(value.drop { $0 == 0 })
+        if content.isEmpty || content[0] & 0x80 != 0 { content.insert(0, at: 0) }
+        return [0x02, UInt8(content.count)] + content
+    }
+
+    /// `bytes` with its signature (the COSE_Sign1's fourth element) replaced.
+    static func resigned(_ bytes: [UInt8], signature: [UInt8]) throws -> [UInt8] {
+        guard case .tagged(18, .array(var elements)) = try CBOR(decoding: bytes) else { throw CocoaError(.coderInvalidValue) }
+        elements[3] = .byteString(signature)
+        return CBOREncoder.encode(.tagged(18, .array(elements)))
+    }
+
+    /// SPEC.md §5.3 and §8.4 at a node: ES256 and ES384 messages (under Ed25519 and P-384 CAs) are
+    /// accepted; the high-S twin, a signature one byte short and the DER form of a valid signature
+    /// are each `bad-signature` in a signed receipt, and `MessageVerifier` says the same.
+    @Test(arguments: [("p256", "ed25519"), ("p384", "p384")])
+    func ecdsaSignaturesAtANode(_ algorithm: String, _ caAlgorithm: String) async throws {
+        let parent = try temporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path, "--alg", algorithm,
+                             "--ca-alg", caAlgorithm, parent.appendingPathComponent("pki").path, "US-NRRC", "RU-NRRC", "HCOC-CC"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+        let pki = TestPKI(directory: parent.appendingPathComponent("pki"))
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
+                                          chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
+
+        func verdict(_ bytes: [UInt8]) async throws -> (offline: String, node: String) {
+            var offline = "accepted"
+            do { _ = try node.verifier.verifyMessage(bytes, at: Self.now, recipient: node.participant) } catch let error as ProtocolError {
+                offline = error.rejectionCode?.name ?? "\(error.code)"
+            }
+            guard case .receipt(_, let status, _, _) = await receiver.receive(bytes, at: Self.now, peer: nil) else { return (offline, "an HTTP problem") }
+            switch status {
+            case .accepted: return (offline, "accepted")
+            case .duplicate: return (offline, "duplicate")
+            case .rejected(let code, _): return (offline, code.name)
+            }
+        }
+        func message(_ sequence: UInt64) throws -> [UInt8] {
+            var envelope = Examples.envelope(.generalCommunication, created: Self.now)
+            envelope.id = .generate()
+            envelope.recipients = [Recipient(participant: node.participant, sequence: sequence)]
+            return try us.sign(envelope)
+        }
+
+        let valid = try message(1)
+        #expect(try await verdict(valid) == ("accepted", "accepted"), "a valid \(algorithm) message")
+
+        let bytes = try message(2)
+        let original = try COSESign1(decoding: bytes).signature
+        let width = original.count / 2
+        let order = Self.bytes(hex: Self.orders[algorithm]!)
+        #expect(order.count == width)
+        let highS = Array(original.prefix(width)) + Self.subtract(order, Array(original.suffix(width)))
+        let der = [0x30, UInt8(0)] + Self.derInteger(original.prefix(width)) + Self.derInteger(original.suffix(width)[...])
+        let derSignature = [der[0], UInt8(der.count - 2)] + der.dropFirst(2)
+        for (fault, signature) in [("high S", highS), ("one byte short", Array(original.dropLast())), ("DER form", derSignature)] {
+            let tampered = try Self.resigned(bytes, signature: signature)
+            let got = try await verdict(tampered)
+            #expect(got == ("bad-signature", "bad-signature"), "\(algorithm) \(fault): \(got)")
+        }
+    }
+
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
     @Test func batchMediaTypeIsApplicationCBOR() {
         #expect(PeerServer.isBatchMediaType("application/cbor"))
