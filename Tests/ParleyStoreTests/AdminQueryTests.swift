@@ -141,6 +141,66 @@ import ParleyProtocol
         #expect(PageCursor(token: "x.1") == nil && PageCursor(token: "1") == nil && PageCursor(token: "-1.2") == nil)
     }
 
+    /// Every list pages by keyset: following each page's last cursor visits every item once, in
+    /// the list's order, even where receipts and issued rejections share a second; the counts say
+    /// how many items follow a position.
+    @Test func listsPageByCursorAndCountWhatFollows() throws {
+        let store = try store
+        for n in 1...7 {
+            try store.queue(Fixture.id(n), at: Fixture.base + Double(n / 3))
+            try store.recordReceipt(ReceivedReceipt(bytes: Data("ru-\(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru,
+                                                    status: .accepted, received: Fixture.base + 100 + Double(n / 2)))
+            try store.recordIssuedRejection(rejection(Fixture.id(20 + n), from: Fixture.hcoc, at: Fixture.base + 100 + Double(n / 2), label: "\(n)"))
+        }
+        let everyReceipt = try store.receipts(ReceiptQuery(limit: 100))
+        let receiptCount = try store.receiptsCount(ReceiptQuery())
+        #expect(everyReceipt.count == 14 && receiptCount == 14)
+        var pagedReceipts: [ReceiptListing] = []
+        var receiptQuery = ReceiptQuery(limit: 3)
+        while true {
+            let page = try store.receipts(receiptQuery)
+            #expect(try store.receiptsCount(receiptQuery) == 14 - pagedReceipts.count)
+            pagedReceipts += page
+            guard let last = page.last else { break }
+            let token = try #require(ReceiptCursor(token: last.cursor.token))
+            receiptQuery.after = token
+        }
+        #expect(pagedReceipts == everyReceipt, "the pages together are the whole list, in order")
+        var rejections = ReceiptQuery(status: 2, limit: 2)
+        rejections.after = everyReceipt[5].cursor
+        #expect(try store.receiptsCount(rejections) == everyReceipt.dropFirst(6).filter { !$0.messageStored }.count)
+        #expect(ReceiptCursor(token: "1.2.3") == nil && ReceiptCursor(token: "1.0") == nil && ReceiptCursor(token: "-1.0.3") == nil)
+
+        for newestFirst in [true, false] {
+            let every = try store.outbox(OutboxQuery(limit: 100, newestFirst: newestFirst))
+            let count = try store.outboxCount(OutboxQuery(newestFirst: newestFirst))
+            #expect(every.count == 14 && count == 14)
+            let queued: [Date] = every.map(\.queued)
+            let ordered: [Date] = newestFirst ? queued.sorted(by: >) : queued.sorted()
+            #expect(queued == ordered)
+            var paged: [DeliveryRecord] = []
+            var query = OutboxQuery(limit: 4, newestFirst: newestFirst)
+            while true {
+                let page = try store.outbox(query)
+                #expect(try store.outboxCount(query) == 14 - paged.count)
+                paged += page
+                guard let last = page.last else { break }
+                let position = try #require(DeliveryCursor(token: last.cursor.token))
+                query.position = position
+            }
+            #expect(paged == every)
+        }
+        #expect(DeliveryCursor(token: "1.xyz.RU-NRRC") == nil && DeliveryCursor(token: "1.\(Fixture.id(1).hex)") == nil)
+
+        let inbox = InboxQuery(limit: 100)
+        for n in 1...5 {
+            _ = try store.accept(Fixture.incoming(Fixture.id(40 + n), seq: UInt64(n), created: Fixture.base + Double(n / 2)), buildReceipt: Fixture.receipt)
+        }
+        let messages = try store.inbox(inbox)
+        #expect(try store.inboxCount(inbox) == 5)
+        #expect(try store.inboxCount(InboxQuery(after: messages[1].cursor)) == 3)
+    }
+
     @Test func operatorNotesGoIntoTheAudit() throws {
         let store = try store
         try store.queue(Fixture.id(1), at: Fixture.base)
