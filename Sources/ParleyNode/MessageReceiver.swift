@@ -75,8 +75,8 @@ public struct MessageReceiver: Sendable {
     public func receiveBatch(_ messages: [[UInt8]], at time: UTCTime, peer: ParticipantID?) async -> [Answer] {
         let identified = messages.map { bytes in bytes.count <= MessageVerifier.maximumSize ? Self.identify(bytes) : nil }
         let ids = identified.compactMap { result -> MessageID? in
-            guard case .success(let (id, _))? = result else { return nil }
-            return id
+            guard case .success(let message)? = result else { return nil }
+            return message.id
         }
         // Unreadable store: each message checks on its own and answers "unavailable" if it still is.
         let stored = try? await blocking { [store] in try store.receivedDigests(of: ids) }
@@ -97,17 +97,18 @@ public struct MessageReceiver: Sendable {
     /// `identified`: `identify(bytes)` if already done; `stored`: the digests of the received
     /// messages already stored among this message's batch, read just before (nil: read this
     /// message's own).
-    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, identified: Result<(MessageID, ParticipantID), Problem>?,
+    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, identified: Result<MessageVerifier.Identified, Problem>?,
                          stored: [MessageID: Data]?) async -> Answer {
         // Steps 1–4: identification.
         guard bytes.count <= MessageVerifier.maximumSize else {
             return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
         }
-        let (id, sender): (MessageID, ParticipantID)
+        let message: MessageVerifier.Identified
         switch identified ?? Self.identify(bytes) {
-        case .success(let identified): (id, sender) = identified
+        case .success(let identified): message = identified
         case .failure(let problem): return .problem(problem)
         }
+        let (id, sender) = (message.id, message.sender)
         var log = logger
         log[metadataKey: "message"] = "\(id)"
         log[metadataKey: "peer"] = "\(peer?.rawValue ?? sender.rawValue)"
@@ -140,7 +141,7 @@ public struct MessageReceiver: Sendable {
         // Steps 6–17.
         let verified: VerifiedMessage
         do {
-            verified = try verifier.verifyMessage(bytes, at: time, recipient: participant)
+            verified = try verifier.verifyMessage(message, bytes, at: time, recipient: participant)
         } catch let error as ProtocolError {
             if error.code == .revocationUnavailable {
                 log.critical("cannot decide on a message: own revocation data is not current; refresh the CRLs (\(error.reason))")
@@ -233,13 +234,12 @@ public struct MessageReceiver: Sendable {
 
     /// SPEC.md §9.1 steps 1–4 (`MessageVerifier.identify`): the id (key 2) and sender (key 3) of a
     /// COSE_Sign1 message, or the HTTP problem that names why it cannot be identified.
-    static func identify(_ bytes: [UInt8]) -> Result<(MessageID, ParticipantID), Problem> {
+    static func identify(_ bytes: [UInt8]) -> Result<MessageVerifier.Identified, Problem> {
         guard bytes.count <= MessageVerifier.maximumSize else {
             return .failure(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
         }
         do {
-            let identified = try MessageVerifier.identify(bytes)
-            return .success((identified.id, identified.sender))
+            return .success(try MessageVerifier.identify(bytes))
         } catch let error as ProtocolError {
             return .failure(error.code == .tooLarge ? .tooLarge(error.reason, status: 400) : .malformed(error.reason))
         } catch {

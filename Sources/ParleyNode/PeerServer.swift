@@ -160,9 +160,9 @@ public enum PeerServer {
             for bytes in messages {
                 switch MessageReceiver.identify(bytes) {
                 case .failure(let problem): return .failure(problem)
-                case .success(let (id, sender)):
-                    guard sender == peer else { return .failure(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)")) }
-                    ids.append(id)
+                case .success(let message):
+                    guard message.sender == peer else { return .failure(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(message.sender)")) }
+                    ids.append(message.id)
                 }
             }
             return .success(ids)

@@ -72,7 +72,12 @@ public struct MessageVerifier: Sendable {
     /// the steps that need the store are the caller's). With `recipient`, the message must be
     /// addressed to it. The first failing step decides the error, as SPEC.md orders them.
     public func verifyMessage(_ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
-        let identified = try Self.identify(bytes)
+        try verifyMessage(try Self.identify(bytes), bytes, at: time, recipient: recipient)
+    }
+
+    /// Verifies `bytes`, already identified by `identify(bytes)` (a receiver identifies a message
+    /// before its duplicate check, SPEC.md §9.1 step 5), from step 6 on.
+    public func verifyMessage(_ identified: Identified, _ bytes: [UInt8], at time: UTCTime, recipient: ParticipantID? = nil) throws -> VerifiedMessage {
         do {
             return try verifyIdentifiedMessage(bytes, try identified.object.get(), sender: identified.sender, at: time, recipient: recipient)
         } catch var error as ProtocolError {
