@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ParleyCodec
 import ParleyCrypto
+import ParleyStore
 @testable import ParleyNode
 @testable import ParleyProtocol
 import Testing
@@ -290,6 +291,63 @@ import Testing
             let got = try await verdict(tampered)
             #expect(got == ("bad-signature", "bad-signature"), "\(algorithm) \(fault): \(got)")
         }
+    }
+
+    /// SPEC.md §9.2 at a sending node: a 200 whose body is not a valid receipt for the message
+    /// (each step of §9.2 broken once) leaves the delivery pending, to be tried again, with the
+    /// reason recorded; only the valid receipt settles it.
+    @Test func senderNodeKeepsTheDeliveryOpenOnAnInvalidReceipt() async throws {
+        let pki = try TestPKI.shared.get()
+        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: ["RU-NRRC": 9], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let peer = try #require(node.configuration.peers.first)
+        let json = #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#
+        let queued = try await node.submit(try Composition(json: Array(json.utf8)))
+        let due = try #require(try node.store.dueDeliveries(to: "RU-NRRC").first)
+        let id = due.record.messageID
+        #expect(id == queued.id)
+        let bytes = Array(due.bytes)
+        let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
+        let sent = SentMessage(id: envelope.id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
+                               recipients: envelope.recipients.map(\.participant))
+        func identity(_ folder: String, _ name: String) throws -> SigningIdentity {
+            try SigningIdentity.load(keyPath: pki.path("\(folder)/\(name).key"), chainPath: pki.path("\(folder)/\(name)-chain.pem"))
+        }
+        let russia = try identity("participants/RU-NRRC", "signing")
+        func receipt(recipient: String = "RU-NRRC", digest: [UInt8]? = nil, received: UTCTime = Self.now) throws -> Receipt {
+            Receipt(messageID: envelope.id, digest: digest ?? Digest.sha256(bytes), recipient: try ParticipantID(recipient),
+                    sender: envelope.sender, received: received, status: .accepted)
+        }
+        let valid = try russia.sign(try receipt())
+        var version2 = try #require(try receipt().cbor.mapValue)
+        version2[1] = 2
+        // The receipt's last payload byte (status 0) made 1 after signing: well-formed, but not what was signed.
+        var tampered = valid
+        let payload = try COSESign1(decoding: valid).payload
+        let at = try #require(valid.indices.first { valid[$0...].starts(with: payload) })
+        tampered[at + payload.count - 1] ^= 0x01
+        let skew = node.verifier.maximumClockSkew
+        let invalid: [(String, [UInt8])] = [
+            ("S9.2-1 a byte after the receipt", valid + [0]),
+            ("S9.2-2 the message instead of a receipt", bytes),
+            ("S9.2-3 a receipt of version 2", try russia.sign(payload: CBOREncoder.encode(.map(version2)), contentType: ContentType.receipt)),
+            ("S9.2-4 a receipt changed after signing", tampered),
+            ("S9.2-5 signed with an expired certificate", try identity("negative/expired", "signing").sign(payload: try receipt(recipient: "US-NRRC").encoded, contentType: ContentType.receipt)),
+            ("S9.2-6 signed by another participant", try identity("participants/HCOC-CC", "signing").sign(try receipt(recipient: "HCOC-CC"))),
+            ("S9.2-7 the receipt of other bytes", try russia.sign(try receipt(digest: Digest.sha256(bytes + [0])))),
+            ("S9.2-8 received before the message was created", try russia.sign(try receipt(received: envelope.created + -(skew + 1)))),
+        ]
+        let log = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        for (name, body) in invalid {
+            try node.store.markInFlight(id, recipient: "RU-NRRC")
+            let next = await node.delivery.settle(due, sent: sent, answer: .receipt(body), peer: peer, log: log)
+            let record = try #require(try node.store.delivery(id, recipient: "RU-NRRC"))
+            #expect(next != nil && record.state == .pending && record.receiptDigest == nil, "\(name): \(record.state)")
+            #expect(record.lastError?.contains("without a valid receipt") == true, "\(name): \(record.lastError ?? "no error recorded")")
+        }
+        try node.store.markInFlight(id, recipient: "RU-NRRC")
+        #expect(await node.delivery.settle(due, sent: sent, answer: .receipt(valid), peer: peer, log: log) == nil)
+        #expect(try node.store.delivery(id, recipient: "RU-NRRC")?.state == .delivered)
     }
 
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
