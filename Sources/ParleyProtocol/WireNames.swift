@@ -58,3 +58,53 @@ public enum WireNames {
         (try? CBOR(decoding: bytes)) ?? .null
     }
 }
+
+extension WireNames {
+    /// Diagnostic notation of a whole signed message or receipt: the COSE_Sign1 with its protected
+    /// header and payload shown decoded (`<< … >>`, RFC 8610 Appendix G.3) and their keys named.
+    /// Byte strings longer than `limit` bytes are cut to their first 8 bytes followed by `...`,
+    /// with their length in a comment (certificates would otherwise fill pages).
+    public static func signedDiagnostic(of bytes: [UInt8], abbreviatingOver limit: Int = 64) throws -> String {
+        let object = try COSESign1(decoding: bytes)
+        let header = try CBOR(decoding: object.protectedHeader)
+        let isReceipt = header.mapValue?[3] == .textString(ContentType.receipt)
+        let payloadNamer: CBORDiagnostic.KeyNamer
+        if isReceipt {
+            payloadNamer = receiptNamer
+        } else {
+            let envelope = try Envelope(decoding: object.payload)
+            var correctedType: NotificationType? = nil
+            if case .correction(let corrected) = envelope.body { correctedType = corrected.type }
+            payloadNamer = envelopeNamer(type: envelope.type, correctedType: correctedType)
+        }
+        func block(_ item: CBOR, _ namer: CBORDiagnostic.KeyNamer?) -> String {
+            CBORDiagnostic.format(item, indent: 2, namer: namer).replacingOccurrences(of: "\n", with: "\n  ")
+        }
+        let unprotected = CBOR.map(object.unprotectedHeader)
+        var text = "18([\n"
+        text += "  / protected / << " + block(header, headerNamer) + " >>,\n"
+        text += "  / unprotected / " + block(unprotected, headerNamer) + ",\n"
+        text += "  / payload / << " + block(try CBOR(decoding: object.payload), payloadNamer) + " >>,\n"
+        text += "  / signature / " + CBORDiagnostic.format(.byteString(object.signature)) + "\n"
+        text += "])"
+        return abbreviatingByteStrings(text, over: limit)
+    }
+
+    private static func abbreviatingByteStrings(_ text: String, over limit: Int) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "h'") {
+            result += rest[..<start.upperBound]
+            rest = rest[start.upperBound...]
+            guard let end = rest.firstIndex(of: "'") else { break }
+            let hex = rest[..<end]
+            if hex.count > 2 * limit {
+                result += hex.prefix(16) + "...' / \(hex.count / 2) bytes /"
+            } else {
+                result += hex + "'"
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}

@@ -198,6 +198,31 @@ import Testing
         #expect(ProtocolError(.revocationUnavailable, "").rejectionCode == nil)
     }
 
+    /// A message signed with any key and chain, even one `SigningIdentity` refuses.
+    static func sign(_ payload: [UInt8], key: PrivateKey, chain: [Certificate]) throws -> [UInt8] {
+        let x5chain = try X5Chain(chain.map(\.derEncoded)).item
+        let header = CBOREncoder.encode(.map([1: .integer(Int64(key.algorithm.rawValue)), 3: .textString(ContentType.message),
+                                               .integer(ProtectedHeader.Label.x5chainSHA256): .byteString(Digest.sha256(CBOREncoder.encode(x5chain)))]))
+        let toBeSigned = CBOREncoder.encode(.array([.textString("Signature1"), .byteString(header), .byteString([]), .byteString(payload)]))
+        let signature = ECDSALowS.normalized(try key.signature(for: toBeSigned), algorithm: key.algorithm)
+        return COSESign1(protectedHeader: header, unprotectedHeader: [33: x5chain], payload: payload, signature: signature).encoded
+    }
+
+    /// SPEC.md §8.5: validity is decided before revocation data, so a not-yet-valid certificate at a
+    /// time without a current CRL is a final rejection (a node signs it) instead of an endless 503
+    /// retry; a leaf whose participant URI prefix is upper case defines no participant id (§8.1).
+    @Test func certificateVerdictsFollowTheOrderOfSPEC85() throws {
+        let pki = try TestPKI.shared(.edDSA)
+        let stale = try pki.verifier(crls: "negative/expired-crl/crls.pem")
+        for (folder, code) in [("not-yet-valid", ProtocolError.Code.certificateNotValidAtTime), ("expired", .certificateNotValidAtTime),
+                               ("uppercase-participant-uri", .untrustedCertificate), ("other-ca", .untrustedCertificate)] {
+            let (key, chain) = try pki.negativeIdentity(folder)
+            let bytes = try Self.sign(Self.envelope().encoded, key: key, chain: chain)
+            Self.expect(code) { _ = try stale.verifyMessage(bytes, at: Self.now) }
+            Self.expect(code) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
+        }
+    }
+
     @Test func addressingTimeAndContentAreChecked() throws {
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
