@@ -68,7 +68,7 @@ struct HostileCase: Sendable {
     var spec: String
     /// For certificate failures: the failed check `parley verify` reports (`error.certificate.check`).
     var chainCheck: String?
-    /// For HTTP problems: text the problem's `detail` must contain (the real reason, not a generic one).
+    /// Text that the HTTP problem's `detail` and `parley verify`'s reason must contain: the real fault, not a generic sentence.
     var detail: String?
 }
 

@@ -219,6 +219,9 @@ import Testing
             let error = result?["error"] as? [String: Any]
             #expect(output.status == 1 && result?["valid"] as? Bool == false, "\(label); got \(output.status) \(output.stdout)\(output.stderr)")
             #expect(error?["code"] as? String == code.rawValue, "\(label); got \(output.stdout)\(output.stderr)")
+            if let detail = hostile.detail {
+                #expect((error?["reason"] as? String)?.contains(detail) == true, "\(label): the reason names the real fault (\(detail)); got \(output.stdout)")
+            }
             if let check = hostile.chainCheck {
                 let certificate = error?["certificate"] as? [String: Any]
                 #expect(certificate?["check"] as? String == check, "\(label): chain check \(check); got \(output.stdout)")
