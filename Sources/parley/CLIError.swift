@@ -61,7 +61,7 @@ enum ExitStatus {
     """
 
     /// The pointer each subcommand's help gives instead of repeating the table.
-    static let seeTable = "Other exit statuses: see `parley --help`."
+    static let seeTable = "Exit statuses of every command: see `parley --help`."
 }
 
 /// A user-facing failure: one line saying what is wrong and what to do, and an exit status.

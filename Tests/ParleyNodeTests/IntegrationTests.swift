@@ -413,6 +413,14 @@ import Testing
             // The operators are told at the highest level, naming the sender and the id.
             #expect(logs.lines.contains { $0.hasPrefix("critical EQUIVOCATION: US-NRRC sent two different messages with id \(originalEnvelope.id)") },
                     "\(logs.lines.filter { $0.hasPrefix("critical") })")
+            // The log names each outcome as SPEC.md §15.7 does, never by a Swift name or a source location.
+            #expect(logs.lines.contains { $0.contains("rejected: bad-signature") }, "\(logs.lines)")
+            let swiftNames = ["badSignature", "untrustedCertificate", "certificateRevoked", "certificateNotValidAtTime", "participantMismatch",
+                              "notARecipient", "clockSkew", "revocationUnavailable", "receiptMismatch", "invalidField", "missingField",
+                              "unknownField", "unsupportedAlgorithm", "wrongContentType", "unsupportedVersion", "unknownType", "tooLarge"]
+            for line in logs.lines {
+                #expect(!swiftNames.contains(where: line.contains) && !line.contains(".swift:"), "\(line)")
+            }
 
             // Two concurrent deliveries of the same new bytes: one accepted, one duplicate.
             let concurrent = try message(seq: 4)
