@@ -147,7 +147,8 @@ import Testing
         let bytes = try Self.message(c)
         let pki = try TestPKI.shared.get()
         let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
-        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let log = LogCapture()
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in log.handler() })
         let expected = c.code.map(\.name) ?? "accepted"
 
         var offline = "accepted"
@@ -172,6 +173,13 @@ import Testing
                         "\(c.row) \(c.name): the reason shows internal detail: \(reason)")
             }
             #expect(got == expected, "\(c.row) \(c.name): the node's receipt says \(got)")
+            // SPEC.md §15.7: the node's log names the outcome as the registry does, nothing else.
+            if let code = c.code {
+                let line = log.lines.first { $0.hasPrefix("warning rejected: ") }
+                #expect(line?.hasPrefix("warning rejected: \(code.name): \(code.name)") == true, "\(c.row) \(c.name): logged \(log.lines)")
+                #expect(line.map { !$0.contains(".swift") && $0.firstMatch(of: /\b[a-z]+[A-Z][A-Za-z]*\b/) == nil } == true,
+                        "\(c.row) \(c.name): the log shows internal detail: \(line ?? "")")
+            }
         case .problem(let problem):
             Issue.record("\(c.row) \(c.name): the node answered HTTP \(problem.status) instead of a signed receipt")
         }
