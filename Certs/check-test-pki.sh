@@ -100,16 +100,17 @@ check_signing() {
         && pass || fail "[$LABEL] $cert: missing SKI/AKI"
 }
 
-# check_tls CERT ID
+# check_tls CERT ID [production]
 check_tls() {
-    local cert=$1 id=$2 dns
+    local cert=$1 id=$2 dns san
     dns="$(printf '%s' "$id" | tr 'A-Z' 'a-z').parley.test"
+    san="URI:urn:parley:participant:$id, DNS:$dns, DNS:localhost, IP Address:127.0.0.1"
+    [ "${3:-}" = production ] && san="URI:urn:parley:participant:$id, DNS:$dns"
     expect_eq "$cert basicConstraints" "$(ext "$cert" basicConstraints)" "CA:FALSE"
     expect_eq "$cert keyUsage" "$(ext "$cert" keyUsage)" "Digital Signature"
     expect_eq "$cert EKU" "$(ext "$cert" extendedKeyUsage)" \
         "TLS Web Server Authentication, TLS Web Client Authentication"
-    expect_eq "$cert SAN" "$(ext "$cert" subjectAltName)" \
-        "URI:urn:parley:participant:$id, DNS:$dns, DNS:localhost, IP Address:127.0.0.1"
+    expect_eq "$cert SAN" "$(ext "$cert" subjectAltName)" "$san"
     expect_ok "$cert as TLS server" "$cert" -purpose sslserver
     expect_ok "$cert as TLS client" "$cert" -purpose sslclient
 }
@@ -166,6 +167,7 @@ check_pki() {
         done
         check_signing "$d/signing.pem" "$id"
         check_tls "$d/tls.pem" "$id"
+        check_tls "$d/tls-production.pem" "$id" production
     done
 
     # Key rollover: a second, different key for the first participant, valid at the same time.

@@ -19,7 +19,10 @@
 #   DIR/trust/intermediates.pem             untrusted intermediates (the issuing CA)
 #   DIR/trust/crls.pem                      both CRLs (root + issuing), PEM
 #   DIR/participants/ID/signing.key signing.pem signing-chain.pem   (chain = leaf + issuing CA)
-#   DIR/participants/ID/tls.key tls.pem tls-chain.pem
+#   DIR/participants/ID/tls.key tls.pem tls-chain.pem   TLS, also valid for localhost and 127.0.0.1
+#   DIR/participants/ID/tls-production.key tls-production.pem tls-production-chain.pem
+#                                           TLS in the production profile: participant URI and
+#                                           DNS <id>.parley.test only, no IP address
 #   DIR/participants/FIRST/signing-2.key signing-2.pem signing-2-chain.pem   second valid signing
 #                                           certificate (key rollover: both valid at once)
 #   DIR/negative/revoked/                   REVOKED-TEST: signing.* and tls.* (+ -chain.pem), both
@@ -168,6 +171,7 @@ issue() {
     case "$profile" in
         signing) extfile=$CNF/participant-signing.cnf section=participant_signing ;;
         tls) extfile=$CNF/participant-tls.cnf section=participant_tls_test ;;
+        tls-production) extfile=$CNF/participant-tls.cnf section=participant_tls ;;
         *) extfile=${profile%%:*} section=${profile#*:} ;;
     esac
     local dns
@@ -195,6 +199,7 @@ make_issuing "$ROOT" "$ISS" "Parley TEST Issuing CA" "$(jan1 -4)" "$(jan1 10)"
 for id in "${PARTICIPANTS[@]}"; do
     issue "$ISS" signing "$id" "$leaf_alg" "$OUT/participants/$id" signing
     issue "$ISS" tls "$id" "$tls_alg" "$OUT/participants/$id" tls
+    issue "$ISS" tls-production "$id" "$tls_alg" "$OUT/participants/$id" tls-production
 done
 issue "$ISS" signing "$FIRST" "$leaf_alg" "$OUT/participants/$FIRST" signing-2
 

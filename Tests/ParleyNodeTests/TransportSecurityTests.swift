@@ -326,6 +326,30 @@ import Testing
         await ru.stop()
     }
 
+    /// SPEC.md §8.3, §12.1: a TLS client is identified by the participant URI of its certificate,
+    /// not by its address. A production-profile certificate (participant URI and a DNS name, no IP
+    /// address) is accepted from a client at 127.0.0.1, by a server that has one too.
+    @Test func productionProfileCertificatesNeedNoIPAddress() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        configuration.tlsKeyPath = pki.path("participants/RU-NRRC/tls-production.key")
+        configuration.tlsChainPath = pki.path("participants/RU-NRRC/tls-production-chain.pem")
+        let ru = try await RunningNode(configuration)
+        var tls = try mutualTLSConfiguration(certificate: pki.path("participants/US-NRRC/tls-production-chain.pem"),
+                                             key: pki.path("participants/US-NRRC/tls-production.key"), pki: pki)
+        // This client reaches the server by address; the server's certificate names it by DNS only.
+        tls.certificateVerification = .noHostnameVerification
+        try await withHTTPClient(configuration: .init(tlsConfiguration: tls)) { us in
+            let (status, _, _) = try await post(us, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
+                                                contentType: PeerServer.coseMediaType)
+            #expect(status == 200)
+            #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+        }
+        await ru.stop()
+    }
+
     @Test func reloadingACurrentCRLRestoresAcceptance() async throws {
         let pki = try TestPKI.shared.get()
         let directory = try temporaryDirectory()
