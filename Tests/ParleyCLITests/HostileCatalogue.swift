@@ -490,6 +490,8 @@ struct HostileForge {
             .body(try signed(long.encoded)), .problem(status: 413, name: "too-large"), .fails(code: .tooLarge), "§4.3, §9.1 step 1")
         add("H128", "unknown-type-and-envelope-key", "type 12 and envelope key 99 (signed)",
             .body(try signed(try self.payload { $0[6] = 12; $0[99] = 0 })), .rejected(.malformed), malformed, "§9.1 step 8")
+        add("H129", "body-error-and-envelope-key", "azimuth 36 000 (out of range) and envelope key 99 (signed)",
+            .body(try signed(try self.payload { body(&$0) { $0[6] = 36_000 }; $0[99] = 0 })), .rejected(.malformed), malformed, "§9.1 steps 8 and 17")
 
         // I. HTTP.
         let unstored = try signer.sign(Self.envelope(seq: 200))
