@@ -358,6 +358,30 @@ import Testing
         #expect(try node.store.delivery(id, recipient: "RU-NRRC")?.state == .delivered)
     }
 
+    /// SPEC.md §8.2 at a node: a leaf with cA TRUE (here the issuing CA itself, signing a message
+    /// under its own certificate) is not a signing certificate: `untrusted-certificate`, offline too.
+    @Test func caCertificateAsLeafIsUntrusted() async throws {
+        let pki = try TestPKI.shared.get()
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let key = try PrivateKey.load(path: pki.path("issuing/private/ca.key"))
+        let chain = try Certificate.load(path: pki.path("issuing/ca.pem"))
+        let headers = ParleyHeaders(algorithm: key.algorithm.rawValue, contentType: ContentType.message, chain: try X5Chain(chain.map(\.derEncoded)))
+        var envelope = Examples.envelope(.generalCommunication, created: Self.now)
+        envelope.recipients = [Recipient(participant: node.participant, sequence: 1)]
+        let payload = envelope.encoded
+        let bytes = headers.encoded(payload: payload, signature: try key.signature(for: COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload)))
+        #expect { _ = try node.verifier.verifyMessage(bytes, at: Self.now, recipient: node.participant) } throws: {
+            ($0 as? ProtocolError)?.rejectionCode == .untrustedCertificate
+        }
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        guard case .receipt(_, .rejected(let code, _), _, _) = await receiver.receive(bytes, at: Self.now, peer: nil) else {
+            Issue.record("a message signed by a CA certificate was not rejected with a signed receipt")
+            return
+        }
+        #expect(code == .untrustedCertificate)
+    }
+
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
     @Test func batchMediaTypeIsApplicationCBOR() {
         #expect(PeerServer.isBatchMediaType("application/cbor"))
