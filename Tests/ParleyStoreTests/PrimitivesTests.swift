@@ -45,6 +45,8 @@ import ParleyProtocol
                 Issue.record("\(bytes) reported as truncated, expected \(expected)", sourceLocation: sourceLocation)
             case .invalid(let reason):
                 #expect(reason.contains(expected), "\(reason)", sourceLocation: sourceLocation)
+                #expect(CodecError.Code.allCases.allSatisfy { !reason.contains($0.rawValue) || $0.rawValue == $0.rawValue.lowercased() },
+                        "an operator's text, no Swift case name: \(reason)", sourceLocation: sourceLocation)
             }
         }
     }
@@ -67,12 +69,12 @@ import ParleyProtocol
     }
 
     @Test func rejectsNonDeterministicEncodings() {
-        rejects([0x18, 0x05], "nonShortestHead")
-        rejects([0x9F, 0x01, 0xFF], "indefiniteLength")
-        rejects([0xA2, 0x02, 0x00, 0x01, 0x00], "unsortedMapKeys")
-        rejects([0xA2, 0x01, 0x00, 0x01, 0x00], "duplicateMapKey")
+        rejects([0x18, 0x05], "not encoded in its shortest form")
+        rejects([0x9F, 0x01, 0xFF], "indefinite-length items are not deterministic")
+        rejects([0xA2, 0x02, 0x00, 0x01, 0x00], "out of the bytewise order of encoded keys")
+        rejects([0xA2, 0x01, 0x00, 0x01, 0x00], "map key 1 appears twice")
         rejects([0xA1, 0x61, 0x61, 0x00], "map key is not an unsigned integer")
-        rejects([0x62, 0xC3, 0x28], "invalidUTF8")
+        rejects([0x62, 0xC3, 0x28], "not valid UTF-8")
         rejects([0x20], "negative integer is not used in Parley archives")
         rejects([0xF5], "boolean is not used in Parley archives")
         rejects([0xF9, 0x3C, 0x00], "float is not used in Parley archives")
@@ -80,10 +82,10 @@ import ParleyProtocol
         #expect(throws: ArchiveCBOR.Failure.truncated) { try decode([0x43, 0x01]) }
         #expect(throws: ArchiveCBOR.Failure.truncated) { try decode([0x82, 0x01]) }
         let deep = [UInt8](repeating: 0x81, count: 20) + [0x00]
-        rejects(deep, "depthLimitExceeded")
+        rejects(deep, "nesting deeper than 8 levels")
         // Eight levels of nesting are allowed, nine are not (ARCHIVE.md §1.6).
         #expect(throws: Never.self) { try decode([UInt8](repeating: 0x81, count: 8) + [0x00]) }
-        rejects([UInt8](repeating: 0x81, count: 9) + [0x00], "depthLimitExceeded")
+        rejects([UInt8](repeating: 0x81, count: 9) + [0x00], "nesting deeper than 8 levels")
     }
 }
 
