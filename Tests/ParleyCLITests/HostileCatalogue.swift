@@ -88,7 +88,7 @@ extension HostileCase.Daemon: CustomStringConvertible {
 extension HostileCase.Verify: CustomStringConvertible {
     var description: String {
         switch self {
-        case .fails(let code): "exit 1, `\(code.rawValue)`"
+        case .fails(let code): "exit 1, `\(code.outcomeName)`"
         case .valid: "exit 0, valid"
         case .notApplicable: "—"
         }
@@ -532,13 +532,14 @@ struct HostileForge {
             .cutOff(status: nil), .notApplicable, "§14.6")
         add("H110", "slower-body", "body trickled one byte every 2.5 s (each within the idle timeout)", .transport(.slowBody(every: .milliseconds(2_500))),
             .cutOff(status: nil), .notApplicable, "§14.6")
-        let checks = ["H058": "keyUsage", "H072": "untrustedIssuer", "H073": "untrustedIssuer", "H074": "untrustedIssuer",
-                      "H075": "untrustedIssuer", "H077": "expired", "H078": "notYetValid", "H079": "revoked", "H080": "untrustedIssuer",
-                      "H081": "noParticipantID", "H082": "multipleParticipantIDs", "H109": "pathTooLong"]
+        let checks: [String: ChainVerificationError.Check] = [
+            "H058": .keyUsage, "H072": .untrustedIssuer, "H073": .untrustedIssuer, "H074": .untrustedIssuer, "H075": .untrustedIssuer,
+            "H077": .expired, "H078": .notYetValid, "H079": .revoked, "H080": .untrustedIssuer, "H081": .noParticipantID,
+            "H082": .multipleParticipantIDs, "H109": .pathTooLong]
         let details = ["H018": "deeper than 16", "H023": "order", "H123": "deeper than 16", "H124": "16384", "H125": "order"]
         return all.map { entry in
             var entry = entry
-            entry.chainCheck = checks[entry.id]
+            entry.chainCheck = checks[entry.id]?.name
             entry.detail = details[entry.id]
             return entry
         }

@@ -218,7 +218,7 @@ import Testing
         case .fails(let code):
             let error = result?["error"] as? [String: Any]
             #expect(output.status == 1 && result?["valid"] as? Bool == false, "\(label); got \(output.status) \(output.stdout)\(output.stderr)")
-            #expect(error?["code"] as? String == code.rawValue, "\(label); got \(output.stdout)\(output.stderr)")
+            #expect(error?["code"] as? String == code.outcomeName, "\(label); got \(output.stdout)\(output.stderr)")
             if let detail = hostile.detail {
                 #expect((error?["reason"] as? String)?.contains(detail) == true, "\(label): the reason names the real fault (\(detail)); got \(output.stdout)")
             }
