@@ -321,7 +321,7 @@ import Testing
     }
 
     /// `parley compose` refuses each document with the code a receiver gives the same defect on the
-    /// wire (the hostile catalogue's H114–H127 send those bytes to a node and to `parley verify`).
+    /// wire (the hostile catalogue's H114–H129 send such bytes to a node and to `parley verify`).
     @Test func refusalNamesTheReceiversCode() throws {
         let other = "019ad8a0c5c07000a000000000000051"
         func refs(_ items: [(String, String)]) -> String {
