@@ -144,7 +144,7 @@ public struct MessageVerifier: Sendable {
         }
         let skew = maximumClockSkew
         guard identity.created.secondsSince1970 <= time.secondsSince1970 + skew else {
-            throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(skew) s after the receive time \(time); check both clocks (NTP)")
+            throw ProtocolError(.clockSkew, field: "created", "created \(identity.created) is more than \(skew) s after the verification time \(time): the sender's clock runs ahead of the verifier's, or the verification time is too early")
         }
         if let error = decoded.contentError { throw error }
         return VerifiedMessage(bytes: bytes, envelope: decoded.envelope!, algorithm: algorithm, signer: signer)
@@ -170,8 +170,17 @@ public struct MessageVerifier: Sendable {
                 throw ProtocolError(.receiptMismatch, field: "recipient", "the receipt comes from \(receipt.recipient), but the message was delivered to \(recipient)")
             }
             if let message {
-                guard message.recipients.contains(receipt.recipient) else {
-                    throw ProtocolError(.receiptMismatch, field: "recipient", "\(receipt.recipient) is not a recipient of message \(message.id)")
+                // SPEC.md §9.2 step 6: the signer is a recipient, except in the one receipt that says
+                // it is not (a not-a-recipient rejection, §9.1 step 15), whose signer must not be one.
+                let isRecipient = message.recipients.contains(receipt.recipient)
+                if case .rejected(.notARecipient, _) = receipt.status {
+                    guard !isRecipient else {
+                        throw ProtocolError(.receiptMismatch, field: "rejection", "\(receipt.recipient) rejects message \(message.id) as not addressed to it, but it is one of the message's recipients")
+                    }
+                } else {
+                    guard isRecipient else {
+                        throw ProtocolError(.receiptMismatch, field: "recipient", "\(receipt.recipient) is not a recipient of message \(message.id)")
+                    }
                 }
                 guard receipt.messageID == message.id else {
                     throw ProtocolError(.receiptMismatch, field: "message-id", "the receipt is for message \(receipt.messageID), not \(message.id)")
@@ -256,7 +265,7 @@ public struct MessageVerifier: Sendable {
             switch error.check {
             case .expired, .notYetValid: code = .certificateNotValidAtTime
             case .revoked: code = .certificateRevoked
-            case .crlMissing, .crlExpired, .crlNotYetValid: code = .revocationUnavailable
+            case .crlMissing, .crlExpired, .crlNotYetValid, .crlInvalid: code = .revocationUnavailable
             default: code = .untrustedCertificate
             }
             var failure = ProtocolError(code, field: "unprotected.x5chain", error.description)
