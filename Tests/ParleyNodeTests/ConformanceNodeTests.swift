@@ -382,6 +382,44 @@ import Testing
         #expect(code == .untrustedCertificate)
     }
 
+    /// SPEC.md §12.8 at a running node: a batch of more than 64 messages and a batch holding a
+    /// message over 262 144 bytes are 413 `too-large`; a batch under another media type is 415.
+    /// None of them stores anything. (A body over 1 048 576 bytes is cut off while the client still
+    /// sends it, so whether the client reads the 413 is a race; it is not tested here.)
+    @Test func batchLimitsAtANode() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let port = try freePort()
+        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        let us = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let url = "https://127.0.0.1:\(port)/v1/messages/batch"
+        func batch(_ items: [[UInt8]]) -> [UInt8] { CBOREncoder.encode(.array(items.map { .byteString($0) })) }
+        do {
+            try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(us))) { client in
+                for (name, body, contentType, expected) in [
+                    ("65 messages", batch(Array(repeating: [0xA0], count: 65)), MessageBatch.mediaType, UInt(413)),
+                    ("a message of 262 145 bytes", batch([Array(repeating: 0, count: 262_145)]), MessageBatch.mediaType, 413),
+                    ("application/cose", batch([[0xA0]]), PeerServer.coseMediaType, 415),
+                ] {
+                    let status: UInt, answer: [UInt8], type: String?
+                    do { (status, answer, type) = try await post(client, url, body, contentType: contentType) } catch {
+                        Issue.record("\(name): \(error)")
+                        continue
+                    }
+                    #expect(status == expected && type == Problem.mediaType, "\(name): \(status) \(String(decoding: answer, as: UTF8.self))")
+                    if expected == 413 {
+                        #expect(String(decoding: answer, as: UTF8.self).contains("urn:parley:problem:too-large"), "\(name)")
+                    }
+                }
+            }
+            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+        } catch {
+            await ru.stop()
+            throw error
+        }
+        await ru.stop()
+    }
+
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
     @Test func batchMediaTypeIsApplicationCBOR() {
         #expect(PeerServer.isBatchMediaType("application/cbor"))
