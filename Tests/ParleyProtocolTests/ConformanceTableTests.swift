@@ -158,6 +158,16 @@ import Testing
         }
     }
 
+    @Test func aCaseNamedInANoteMustExist() {
+        let named = Self.table.replacingOccurrences(of: "| Suite.checksBytes (the sender side) |", with: "| Suite.checksBytes (S4.2-2 a case) |")
+        #expect(named != Self.table)
+        #expect(Self.checker().problems(conformance: named).contains { $0.contains("S4.2-2") && $0.contains("no case") })
+        let checker = ConformanceChecker(spec: Self.spec, notifications: Self.notifications,
+                                         testSources: ["Tests/X/SuiteTests.swift": "@Suite struct Suite {\n    static let cases = [\"S4.2-2\"]\n    @Test func checksBytes() {}\n}"],
+                                         catalogue: "| H001 | empty | … |", fileExists: { $0 == "Protocol/tools/check.py" })
+        #expect(checker.problems(conformance: named) == [])
+    }
+
     @Test func missingCellsAndGapsMustAgree() {
         let unlisted = Self.table.replacingOccurrences(of: "- S4.2-3 verify: no test decodes a 17-deep item.", with: "")
         #expect(unlisted != Self.table)
@@ -355,7 +365,7 @@ struct ConformanceChecker {
     }
 
     /// The items of a cell, split at commas outside parentheses, each without a trailing "(note)".
-    static func citations(_ cell: String) -> [String] {
+    static func citations(_ cell: String) -> [(citation: String, note: String?)] {
         var items: [String] = []
         var current = ""
         var depth = 0
@@ -366,13 +376,24 @@ struct ConformanceChecker {
             current.append(character)
         }
         items.append(current)
-        return items.map { item in
-            var item = item.trimmingCharacters(in: .whitespaces)
-            if let match = item.firstMatch(of: /\s*\([^()]*(\([^()]*\)[^()]*)*\)$/), !item.hasPrefix("n/a") {
-                item = String(item[..<match.range.lowerBound])
+        return items.map { item -> (citation: String, note: String?) in
+            let item = item.trimmingCharacters(in: .whitespaces)
+            if let match = item.firstMatch(of: /\s*\(([^()]*(\([^()]*\)[^()]*)*)\)$/), !item.hasPrefix("n/a") {
+                return (String(item[..<match.range.lowerBound]), String(match.1))
             }
-            return item
-        }.filter { !$0.isEmpty }
+            return (item, nil)
+        }.filter { !$0.citation.isEmpty }
+    }
+
+    /// A note that starts with a row id (`(S4.4-2)`, `(N3.1-2 latitude …)`) names a case of a
+    /// data-driven test: the files declaring the suite must contain a string literal that is the id
+    /// or starts with it and a space.
+    func unresolved(_ citation: String, note: String?) -> String? {
+        guard let note, let id = note.prefixMatch(of: /[SN][0-9A-Z.]+-\d+/).map({ String($0.0) }),
+              let match = citation.wholeMatch(of: /([A-Za-z_]\w*)\.([A-Za-z_]\w*)/),
+              let declaration = try? Regex("(struct|class|enum|extension)\\s+\(match.1)\\b") else { return nil }
+        let declaring = testSources.values.filter { $0.contains(declaration) }
+        return declaring.contains { $0.contains("\"\(id)\"") || $0.contains("\"\(id) ") } ? nil : "\(citation) has no case \"\(id)\""
     }
 
     /// Why a citation does not name a real test, or nil when it does.
@@ -439,8 +460,12 @@ struct ConformanceChecker {
             for (path, cell) in zip(Self.paths, row.cells) {
                 if cell == "MISSING" { missing.insert("\(row.id) \(path)"); continue }
                 if cell.hasPrefix("n/a (") && cell.hasSuffix(")") { continue }
-                for citation in Self.citations(cell) {
-                    if let problem = unresolved(citation) { problems.append("\(row.id) \(path): \(problem)") } else { tested = true }
+                for (citation, note) in Self.citations(cell) {
+                    if let problem = unresolved(citation) ?? unresolved(citation, note: note) {
+                        problems.append("\(row.id) \(path): \(problem)")
+                    } else {
+                        tested = true
+                    }
                 }
             }
             if !tested { problems.append("\(row.id) (line \(row.line)): \(Self.untested)") }
