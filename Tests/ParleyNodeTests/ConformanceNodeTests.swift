@@ -420,6 +420,30 @@ import Testing
         await ru.stop()
     }
 
+    /// SPEC.md §14.6: a hub applies the size limit before forwarding. The recipient behind the hub
+    /// is not running: a hub that forwarded would answer 502 or 504, not 413.
+    @Test func hubAppliesTheSizeLimitBeforeForwarding() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let (hubPort, ruPort) = (try freePort(), try freePort())
+        var configuration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        configuration.hub = true
+        let hub = try await RunningNode(configuration)
+        let us = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        do {
+            try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(us))) { client in
+                let (status, body, _) = try await post(client, "https://127.0.0.1:\(hubPort)/v1/messages", Array(repeating: 0, count: 262_145),
+                                                       contentType: PeerServer.coseMediaType, headers: [("Parley-Recipient", "RU-NRRC")])
+                #expect(status == 413 && String(decoding: body, as: UTF8.self).contains("urn:parley:problem:too-large"),
+                        "\(status) \(String(decoding: body, as: UTF8.self))")
+            }
+        } catch {
+            await hub.stop()
+            throw error
+        }
+        await hub.stop()
+    }
+
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
     @Test func batchMediaTypeIsApplicationCBOR() {
         #expect(PeerServer.isBatchMediaType("application/cbor"))
