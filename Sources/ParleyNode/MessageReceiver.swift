@@ -151,7 +151,7 @@ public struct MessageReceiver: Sendable {
                 log.error("verification failed without a rejection code: \(error)")
                 return .problem(.internalError("verification failed: \(error.reason)"))
             }
-            log.warning("rejected: \(code.name): \(error)")
+            log.warning("rejected: \(error)")  // the description begins with the code's name
             return await reject(id: id, sender: sender, digest: digest, at: time, code: code, reason: error.description)
         } catch {
             log.error("verification failed unexpectedly: \(error)")
