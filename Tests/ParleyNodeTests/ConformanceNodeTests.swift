@@ -176,7 +176,7 @@ import Testing
             // SPEC.md §15.7: the node's log names the outcome as the registry does, nothing else.
             if let code = c.code {
                 let line = log.lines.first { $0.hasPrefix("warning rejected: ") }
-                #expect(line?.hasPrefix("warning rejected: \(code.name): \(code.name)") == true, "\(c.row) \(c.name): logged \(log.lines)")
+                #expect(line?.hasPrefix("warning rejected: \(code.name)") == true, "\(c.row) \(c.name): logged \(log.lines)")
                 #expect(line.map { !$0.contains(".swift") && $0.firstMatch(of: /\b[a-z]+[A-Z][A-Za-z]*\b/) == nil } == true,
                         "\(c.row) \(c.name): the log shows internal detail: \(line ?? "")")
             }
@@ -442,6 +442,56 @@ import Testing
             throw error
         }
         await hub.stop()
+    }
+
+    /// SPEC.md §8.4 at a node: an intermediate with cA TRUE but without keyCertSign (issued by the
+    /// regime root) cannot issue a signing certificate: `untrusted-certificate`, decided by step 11
+    /// before the CRL check of step 12 (the intermediate has no CRL), offline too.
+    @Test func intermediateWithoutKeyCertSignIsUntrusted() async throws {
+        let pki = try TestPKI.shared.get()
+        let directory = try temporaryDirectory()
+        let work = directory.appendingPathComponent("ca").path
+        let script = """
+            set -e
+            mkdir -p "$1" && cd "$1"
+            printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,digitalSignature,cRLSign\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' > sub.ext
+            printf 'basicConstraints=critical,CA:FALSE\\nkeyUsage=critical,digitalSignature\\nsubjectAltName=URI:urn:parley:participant:US-NRRC\\nsubjectKeyIdentifier=hash\\nauthorityKeyIdentifier=keyid\\n' > leaf.ext
+            (umask 077; openssl genpkey -algorithm ed25519 -out sub.key; openssl genpkey -algorithm ed25519 -out leaf.key)
+            openssl req -new -key sub.key -subj "/CN=Conformance CA without keyCertSign" -out sub.csr
+            openssl x509 -req -in sub.csr -CA "$2/root/ca.pem" -CAkey "$2/root/private/ca.key" -set_serial 0x5ca1ab1e -days 30 -extfile sub.ext -out sub.pem
+            openssl req -new -key leaf.key -subj "/CN=US-NRRC conformance signing" -out leaf.csr
+            openssl x509 -req -in leaf.csr -CA sub.pem -CAkey sub.key -set_serial 0x1eaf -days 10 -extfile leaf.ext -out leaf.pem
+            cat leaf.pem sub.pem > leaf-chain.pem
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", "-c", script, "make-ca", work, pki.directory.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "openssl could not make the test certificates")
+
+        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: directory)
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let us = try SigningIdentity.load(keyPath: work + "/leaf.key", chainPath: work + "/leaf-chain.pem")
+        var envelope = Examples.envelope(.generalCommunication, created: Self.now)
+        envelope.recipients = [Recipient(participant: node.participant, sequence: 1)]
+        let bytes = try us.sign(envelope)
+        var offline = "accepted"
+        do { _ = try node.verifier.verifyMessage(bytes, at: Self.now, recipient: node.participant) } catch let error as ProtocolError {
+            offline = error.rejectionCode?.name ?? "\(error.outcomeName) (no rejection)"
+            // The intermediate (index 1) fails as a CA, not the leaf (OpenSSL's "invalid CA certificate").
+            #expect(error.chainDiagnostic?.certificateIndex == 1 && [.keyUsage, .basicConstraints].contains(error.chainDiagnostic?.check),
+                    "\(String(describing: error.chainDiagnostic))")
+        }
+        #expect(offline == "untrusted-certificate")
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        switch await receiver.receive(bytes, at: Self.now, peer: nil) {
+        case .receipt(_, .rejected(let code, _), _, _): #expect(code == .untrustedCertificate)
+        case .receipt(_, let status, _, _): Issue.record("the node answered \(status)")
+        case .problem(let problem): Issue.record("the node answered HTTP \(problem.status) \(problem)")
+        }
     }
 
     /// SPEC.md §12.8: a batch is `application/cbor`, parameters ignored; anything else is answered 415.
