@@ -18,6 +18,9 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
     let crlNumber: [UInt8]?
     /// The authorityKeyIdentifier keyIdentifier, if present (tells CRLs of same-named CAs apart).
     let authorityKeyID: [UInt8]?
+    /// A delta CRL (deltaCRLIndicator): it lists only the changes since a base CRL, so it is never
+    /// the complete CRL that SPEC.md §8.4 requires of each CA.
+    let isDelta: Bool
 
     public init(derEncoded: [UInt8]) throws {
         guard derEncoded.count <= Self.maximumLength else {
@@ -62,6 +65,7 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
         self.revokedSerialNumbersHex = serials
         self.authorityKeyID = Self.authorityKeyID(parsed)
         self.crlNumber = Self.crlNumber(parsed)
+        self.isDelta = X509_CRL_get_ext_by_NID(parsed, NID_delta_crl, -1) >= 0
     }
 
     /// True if this CRL supersedes `other` from the same CA: a higher cRLNumber when both have one

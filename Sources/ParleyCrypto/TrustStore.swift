@@ -58,7 +58,8 @@ public struct TrustStore: Sendable {
             throw CryptoError(.invalidArgument, "maximumClockSkew must be a finite number of seconds ≥ 0")
         }
         var newest: [CertificateRevocationList] = []
-        for crl in crls {
+        // Delta CRLs are not used (SPEC.md §8.4): a CA whose only CRL is a delta has no current CRL.
+        for crl in crls where !crl.isDelta {
             if let index = newest.firstIndex(where: { $0.hasSameIssuer(as: crl) }) {
                 if crl.supersedes(newest[index]) { newest[index] = crl }
             } else {

@@ -242,22 +242,64 @@ import Testing
         return CBOREncoder.encode(.tagged(18, .array(elements)))
     }
 
+    /// A test PKI of this test's own (`make-test-pki.sh` with `options`), for algorithms other than
+    /// the shared one's, or for CA operations that change the CA's database.
+    static func ownPKI(_ options: [String]) throws -> TestPKI {
+        let directory = try temporaryDirectory().appendingPathComponent("pki")
+        try run(["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path] + options
+                + [directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"])
+        return TestPKI(directory: directory)
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(arguments.joined(separator: " ")) failed")
+    }
+
+    /// SPEC.md §8.4 at a node: a delta CRL (deltaCRLIndicator, critical) in place of the issuing CA's
+    /// complete CRL leaves that CA without a current CRL: the node cannot decide (HTTP 503
+    /// `revocation-unavailable`, no receipt), and `MessageVerifier` says revocation-unavailable.
+    @Test func deltaCRLAloneIsNotACurrentCRL() async throws {
+        let pki = try Self.ownPKI([])
+        let config = pki.directory.appendingPathComponent("delta-ca.cnf").path
+        let text = try String(contentsOf: TestPKI.packageRoot.appendingPathComponent("Certs/openssl/issuing-ca.cnf"), encoding: .utf8)
+        try (text + "\n[ delta_ext ]\nauthorityKeyIdentifier = keyid:always\n2.5.29.27 = critical,DER:02:01:01\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let delta = pki.path("issuing/delta-crl.pem")
+        try Self.run(["openssl", "ca", "-batch", "-config", config, "-gencrl", "-crlexts", "delta_ext", "-out", delta],
+                     environment: ["PARLEY_CA_DIR": pki.path("issuing")])
+
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        configuration.signingTrust = .init(anchors: pki.path("trust/anchors.pem"), crls: [pki.path("root/crl.pem"), delta])
+        let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
+                                          chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
+        var envelope = Examples.envelope(.generalCommunication, created: Self.now)
+        envelope.recipients = [Recipient(participant: node.participant, sequence: 1)]
+        let bytes = try us.sign(envelope)
+        #expect { _ = try node.verifier.verifyMessage(bytes, at: Self.now, recipient: node.participant) } throws: {
+            ($0 as? ProtocolError)?.code == .revocationUnavailable
+        }
+        let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
+        switch await receiver.receive(bytes, at: Self.now, peer: nil) {
+        case .problem(let problem): #expect(problem.status == 503, "\(problem)")
+        case .receipt(_, let status, _, _): Issue.record("the node signed a receipt (\(status)) on a delta CRL alone")
+        }
+    }
+
     /// SPEC.md §5.3 and §8.4 at a node: ES256 and ES384 messages (under Ed25519 and P-384 CAs) are
     /// accepted; the high-S twin, a signature one byte short and the DER form of a valid signature
     /// are each `bad-signature` in a signed receipt, and `MessageVerifier` says the same.
     @Test(arguments: [("p256", "ed25519"), ("p384", "p384")])
     func ecdsaSignaturesAtANode(_ algorithm: String, _ caAlgorithm: String) async throws {
-        let parent = try temporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path, "--alg", algorithm,
-                             "--ca-alg", caAlgorithm, parent.appendingPathComponent("pki").path, "US-NRRC", "RU-NRRC", "HCOC-CC"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-        let pki = TestPKI(directory: parent.appendingPathComponent("pki"))
+        let pki = try Self.ownPKI(["--alg", algorithm, "--ca-alg", caAlgorithm])
         let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
