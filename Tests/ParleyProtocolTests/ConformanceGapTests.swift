@@ -148,6 +148,71 @@ import Testing
         }
     }
 
+    // MARK: CRLs (SPEC.md §8.4)
+
+    /// The DER elements in `bytes`, in order: tag, whole encoding, content.
+    static func derElements(_ bytes: ArraySlice<UInt8>) throws -> [(tag: UInt8, encoded: [UInt8], content: ArraySlice<UInt8>)] {
+        var elements: [(tag: UInt8, encoded: [UInt8], content: ArraySlice<UInt8>)] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let tag = bytes[index]
+            var length = Int(bytes[index + 1])
+            var header = 2
+            if length & 0x80 != 0 {
+                let count = length & 0x7F
+                length = bytes[(index + 2)..<(index + 2 + count)].reduce(0) { $0 << 8 | Int($1) }
+                header += count
+            }
+            let end = index + header + length
+            guard end <= bytes.endIndex else { throw CocoaError(.coderReadCorrupt) }
+            elements.append((tag, Array(bytes[index..<end]), bytes[(index + header)..<end]))
+            index = end
+        }
+        return elements
+    }
+
+    static func der(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+        let count = content.count
+        let length: [UInt8] = count < 0x80 ? [UInt8(count)]
+            : count < 0x100 ? [0x81, UInt8(count)] : [0x82, UInt8(count >> 8), UInt8(count & 0xFF)]
+        return [tag] + length + content
+    }
+
+    /// SPEC.md §8.4: nextUpdate MUST be present. The test PKI's issuing CRL (Ed25519 CA), re-signed
+    /// by the issuing CA once as it is and once without nextUpdate: the first loads, the second is refused.
+    @Test func crlWithoutNextUpdateIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-crl-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path, "--ca-alg", "ed25519",
+                             directory.path, "US-NRRC", "RU-NRRC"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+        let key = try PrivateKey.load(path: directory.appendingPathComponent("issuing/private/ca.key").path)
+        let crl = Array(try Data(contentsOf: directory.appendingPathComponent("issuing/crl.der")))
+        let outer = try #require(try Self.derElements(crl[...]).first)
+        let parts = try Self.derElements(outer.content)
+        try #require(parts.count == 3 && parts[0].tag == 0x30)
+        let fields = try Self.derElements(parts[0].content)
+        // version, signature, issuer, thisUpdate, nextUpdate, ...
+        try #require(fields.count >= 5 && [0x17, 0x18].contains(fields[4].tag), "the CRL has a nextUpdate at field 5")
+        func signed(_ tbsFields: [[UInt8]]) throws -> [UInt8] {
+            let tbs = Self.der(0x30, tbsFields.flatMap { $0 })
+            return Self.der(0x30, tbs + parts[1].encoded + Self.der(0x03, [0] + (try key.signature(for: tbs))))
+        }
+        let withNextUpdate = try signed(fields.map(\.encoded))
+        #expect(try CertificateRevocationList(derEncoded: withNextUpdate).issuer.contains("Issuing CA"))
+        var without = fields.map(\.encoded)
+        without.remove(at: 4)
+        #expect { _ = try CertificateRevocationList(derEncoded: try signed(without)) } throws: { error in
+            "\(error)".contains("nextUpdate")
+        }
+    }
+
     // MARK: Receipts (SPEC.md §9.2)
 
     struct Delivery {
