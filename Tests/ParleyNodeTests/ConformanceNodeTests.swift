@@ -462,6 +462,27 @@ import Testing
         await ru.stop()
     }
 
+    /// SPEC.md §12.8: a batch announced above 1 048 576 bytes is answered 413 before its body is
+    /// read (only 1 000 of its 2 000 000 bytes are ever sent), and the connection is closed.
+    @Test func oversizedBatchIsRefusedBeforeItsBodyIsRead() async throws {
+        let pki = try TestPKI.shared.get()
+        let port = try freePort()
+        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: try temporaryDirectory())
+        configuration.limits.requestTimeout = 30
+        let ru = try await RunningNode(configuration)
+        let head = "POST /v1/messages/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(MessageBatch.mediaType)\r\nContent-Length: 2000000\r\n\r\n"
+        do {
+            let (answer, closed) = try await TransportSecurityTests().exchange(pki, port: port, bytes: Array(head.utf8) + Array(repeating: 0, count: 1_000),
+                                                                               closeWithin: .seconds(3))
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+            #expect(closed, "the connection was not closed within 3 s of the answer")
+        } catch {
+            await ru.stop()
+            throw error
+        }
+        await ru.stop()
+    }
+
     /// SPEC.md §14.6: a hub applies the size limit before forwarding. The recipient behind the hub
     /// is not running: a hub that forwarded would answer 502 or 504, not 413.
     @Test func hubAppliesTheSizeLimitBeforeForwarding() async throws {
