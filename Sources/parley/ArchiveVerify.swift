@@ -55,6 +55,7 @@ struct ArchiveVerify: ParsableCommand {
     var json = false
 
     func run() throws {
+        guard (0...3_600).contains(clockSkew) else { throw ValidationError("--clock-skew \(clockSkew) must be between 0 and 3600 seconds (SPEC.md §2)") }
         guard !crls.isEmpty else {
             throw ValidationError("no --crl given: revocation must be checked, so a current CRL for every CA is required")
         }

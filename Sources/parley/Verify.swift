@@ -68,7 +68,7 @@ struct Verify: ParsableCommand {
         }
         _ = try verificationTime()
         _ = try recipientID()
-        guard (0...86_400).contains(clockSkew) else { throw ValidationError("--clock-skew \(clockSkew) must be between 0 and 86400 seconds") }
+        guard (0...3_600).contains(clockSkew) else { throw ValidationError("--clock-skew \(clockSkew) must be between 0 and 3600 seconds (SPEC.md §2)") }
     }
 
     /// `--at`, or now; a malformed time is a usage error.
