@@ -11,7 +11,7 @@ import Testing
 /// message that breaks one rule (or, where the expected code is nil, one that a rule says must be
 /// accepted). `MessageVerifier` (offline) and a receiving node must give the same verdict: the
 /// same rejection code, the node's in a signed receipt.
-@Suite struct ConformanceNodeTests {
+@Suite(.serialized) struct ConformanceNodeTests {
     struct Case: Sendable, CustomTestStringConvertible {
         /// The CONFORMANCE.md row this case checks.
         var row: String
@@ -129,14 +129,17 @@ import Testing
         Case("N3.11-3", "a general communication responding to three", .generalCommunication, nil) { m, _ in m[7] = [ref(1, 4), ref(2, 4), ref(3, 4)] },
     ]
 
-    static let now = UTCTime.now
+    /// The present, read when used: every test makes or loads its PKI first, whose certificates start
+    /// when it was made.
+    static var now: UTCTime { UTCTime.now }
 
     /// The message of `c`: the example of its type, created now, with a fresh id, broken as the case says.
     static func message(_ c: Case) throws -> [UInt8] {
+        let pki = try TestPKI.shared.get()
+        let now = Self.now
         var map = try #require(Examples.envelope(c.type, created: now).cbor.mapValue)
         map[2] = .byteString(MessageID.generate().bytes)
         c.mutate(&map, now.secondsSince1970)
-        let pki = try TestPKI.shared.get()
         let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
                                           chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
         return try us.sign(payload: CBOREncoder.encode(.map(map)), contentType: ContentType.message)

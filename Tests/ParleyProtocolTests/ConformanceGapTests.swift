@@ -6,7 +6,8 @@ import Testing
 
 /// Rows of Protocol/CONFORMANCE.md that no other test checked on the compose and verify paths.
 @Suite struct ConformanceGapTests {
-    static let now = UTCTime.now
+    /// The present, read when used: each test loads its PKI first, whose certificates start when it was made.
+    static var now: UTCTime { UTCTime.now }
     static func at(_ offset: Int64) -> String { "\"\(now + offset)\"" }
     static let day: Int64 = 86_400
 
@@ -26,22 +27,25 @@ import Testing
         return "{" + fields.joined(separator: ", ") + "}"
     }
     static let general = #"{"subject": "s", "text": {"lang": "en", "text": "t"}}"#
-    static let extensionBody = #"{"new-window-end": \#(at(3 * 86_400))}"#
-    static let report = #"{"class": "space-launch-vehicle", "launch-time": \#(at(-3_600)), "launch-area": \#(circle), "outcome": "nominal"}"#
+    static var extensionBody: String { #"{"new-window-end": \#(at(3 * 86_400))}"# }
+    static var report: String { #"{"class": "space-launch-vehicle", "launch-time": \#(at(-3_600)), "launch-area": \#(circle), "outcome": "nominal"}"# }
     static let declaration = #"{"year": 2026, "policy": {"lang": "en", "text": "p"}, "launches": [{"class": "ballistic-missile", "count": 1}]}"#
     static let denial = #"{"item-category": "2B001.a", "destination": "ZZ", "end-user": "u", "reason": "end-use", "denial-date": "2026-11-20"}"#
-    static let event = #"{"kind": "movement", "item-type": "x", "quantity": 1, "location": {"lat": 1, "lon": 1}, "event-time": \#(at(-60))}"#
+    static var event: String { #"{"kind": "movement", "item-type": "x", "quantity": 1, "location": {"lat": 1, "lon": 1}, "event-time": \#(at(-60))}"# }
     static func correction(_ inner: String, type: String = "pre-launch") -> String { #"{"corrected-type": "\#(type)", "corrected-body": \#(inner)}"# }
 
     struct Case: Sendable, CustomTestStringConvertible {
         /// The CONFORMANCE.md row this case checks.
         var row: String
         var name: String
-        var json: String
+        /// Made when the test runs, so that its times are relative to then.
+        var json: @Sendable () -> String
         /// The code receivers give the same fault; nil: the composer must sign it.
         var code: String?
         var testDescription: String { "\(row) \(name)" }
-        init(_ row: String, _ name: String, _ json: String, _ code: String?) { (self.row, self.name, self.json, self.code) = (row, name, json, code) }
+        init(_ row: String, _ name: String, _ json: @escaping @Sendable @autoclosure () -> String, _ code: String?) {
+            (self.row, self.name, self.json, self.code) = (row, name, json, code)
+        }
     }
 
     static let cases: [Case] = [
@@ -92,7 +96,7 @@ import Testing
         let identity = try TestPKI.shared(.edDSA).identity("US-NRRC")
         var got = "signed"
         do {
-            let composition = try Composition(json: Array(c.json.utf8))
+            let composition = try Composition(json: Array(c.json().utf8))
             let envelope = try composition.envelope(sender: identity.participantID, sequences: [Examples.recipients[0]: 1, Examples.recipients[1]: 1],
                                                     now: Self.now, newID: .generate())
             let bytes = try identity.sign(envelope)
@@ -223,11 +227,13 @@ import Testing
         var receipt: Receipt
     }
 
-    static func delivery(received: UTCTime = now) throws -> Delivery {
+    /// A message created now and its accepted receipt, `receivedOffset` seconds after its creation.
+    static func delivery(receivedOffset: Int64 = 0) throws -> Delivery {
         let pki = try TestPKI.shared(.edDSA)
+        let now = Self.now
         let message = try pki.verifier().verifyMessage(try pki.identity("US-NRRC").sign(Examples.envelope(.preLaunch, created: now)), at: now)
         let receipt = Receipt(messageID: message.envelope.id, digest: Digest.sha256(message.bytes), recipient: Examples.recipients[0],
-                              sender: Examples.sender, received: received, status: .accepted)
+                              sender: Examples.sender, received: now + receivedOffset, status: .accepted)
         return Delivery(pki: pki, message: message, sent: SentMessage(message), hcoc: try pki.identity("HCOC-CC"), receipt: receipt)
     }
 
@@ -279,9 +285,9 @@ import Testing
     /// Step 8: an accepted receipt that says the message arrived more than δ before it was created.
     @Test func receiptBeforeTheMessageWasCreatedIsInvalid() throws {
         let skew = try TestPKI.shared(.edDSA).verifier().maximumClockSkew
-        let early = try Self.delivery(received: Self.now + -(skew + 1))
+        let early = try Self.delivery(receivedOffset: -(skew + 1))
         try Self.expectInvalid(try early.hcoc.sign(early.receipt), early, .receiptMismatch)
-        let edge = try Self.delivery(received: Self.now + -skew)
+        let edge = try Self.delivery(receivedOffset: -skew)
         _ = try edge.pki.verifier().verifyReceipt(try edge.hcoc.sign(edge.receipt), at: Self.now, for: edge.sent, from: Examples.recipients[0])
     }
 }
