@@ -3,6 +3,7 @@ import Logging
 import ParleyNode
 import ParleyProtocol
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// `parley demo`, and the daemon commands against nodes running in this process.
@@ -417,13 +418,26 @@ final class InProcessNode: Sendable {
         node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
         let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
         self.group = group
-        task = Task { try await group.run() }
+        let failure = Mutex<String?>(nil)
+        task = Task {
+            do { try await group.run() } catch {
+                failure.withLock { $0 = "\(error)" }
+                throw error
+            }
+        }
         let deadline = ContinuousClock.now + .seconds(90)
         while !(node.peerPort != nil && node.adminListening) {
-            guard ContinuousClock.now < deadline else { throw CocoaError(.fileReadUnknown) }
+            if let failure = failure.withLock({ $0 }) {
+                throw NodeStartFailure(description: "\(configuration.participant) stopped before listening: \(failure)")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw NodeStartFailure(description: "\(configuration.participant) is not listening after 90 s")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
+
+    struct NodeStartFailure: Error, CustomStringConvertible { var description: String }
 
     func stop() async {
         await group.triggerGracefulShutdown()
