@@ -194,19 +194,6 @@ extension NodeConfiguration {
         return problems
     }
 
-    private static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.lowercased()), b = Array(b.lowercased())
-        var previous = Array(0...b.count)
-        for i in 1...max(1, a.count) where !a.isEmpty {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in stride(from: 1, through: b.count, by: 1) {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return a.isEmpty ? b.count : previous[b.count]
-    }
-
     /// Checks that the files named by the configuration are usable: keys load (and have no group or
     /// other permissions), chains and trust anchors parse, CRLs load, the data directory is writable.
     /// Returns one problem per key.

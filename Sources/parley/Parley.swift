@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParleyNode
 
 /// The `parley` command line: offline tools for notifications, and the node's admin client.
 @main
@@ -84,19 +85,6 @@ struct Parley: AsyncParsableCommand {
     }
 }
 
-/// Levenshtein distance (insertions, deletions, substitutions), for "did you mean".
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    var previous = Array(0...b.count)
-    for i in 1...max(1, a.count) where !a.isEmpty {
-        var current = [i] + Array(repeating: 0, count: b.count)
-        for j in stride(from: 1, through: b.count, by: 1) {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        previous = current
-    }
-    return a.isEmpty ? b.count : previous[b.count]
-}
 
 /// `parley bench ...`: throughput measured against a reference taken in the same run.
 struct Bench: AsyncParsableCommand {
