@@ -200,9 +200,18 @@ struct TrustStoreTests {
         let issuingCRL = try #require(regular.crls.first { $0.issuer.contains("Issuing CA") })
         _ = try regular.verify(chain: chain, at: issuingCRL.nextUpdate.addingTimeInterval(-1))
         expectRejection(.crlExpired, index: 0) { try regular.verify(chain: chain, at: issuingCRL.nextUpdate) }
-        let newestThisUpdate = try #require(regular.crls.map(\.thisUpdate).max())
-        _ = try regular.verify(chain: chain, at: newestThisUpdate.addingTimeInterval(-300))
-        expectRejection(.crlNotYetValid) { try regular.verify(chain: chain, at: newestThisUpdate.addingTimeInterval(-301)) }
+        // thisUpdate's allowance, with an issuing CRL made a day after the certificates: at the
+        // script's own CRL times the certificates are not valid yet either, and validity is
+        // decided first (SPEC.md §8.5).
+        let fresh = try TestPKI.make()
+        defer { fresh.remove() }
+        let leafChain = try fresh.certificates("participants/US-NRRC/signing-chain.pem")
+        let thisUpdate = leafChain[0].notValidBefore.addingTimeInterval(86_400)
+        try fresh.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: TestPKI.generalizedTime(thisUpdate),
+                         nextUpdate: TestPKI.generalizedTime(thisUpdate.addingTimeInterval(30 * 86_400)), output: "issuing/later-crl.pem")
+        let later = try fresh.trustStore(crls: ["root/crl.pem", "issuing/later-crl.pem"])
+        _ = try later.verify(chain: leafChain, at: thisUpdate.addingTimeInterval(-300))
+        expectRejection(.crlNotYetValid) { try later.verify(chain: leafChain, at: thisUpdate.addingTimeInterval(-301)) }
     }
 
     @Test func purposesFollowTheProfiles() throws {
