@@ -357,10 +357,8 @@ struct ConformanceChecker {
 
     /// "ID path" pairs listed under "## Gaps" as `- S4.4-2 verify: …`.
     static func gaps(of conformance: String) -> Set<String> {
-        guard let range = conformance.range(of: "\n## Gaps") else { return [] }
         var gaps: Set<String> = []
-        for line in conformance[range.upperBound...].split(separator: "\n") {
-            if line.hasPrefix("## ") { break }
+        for line in lines(under: "## Gaps", in: conformance) {
             if let match = line.prefixMatch(of: /- ([SN][0-9A-Z.]+-\d+) (compose|verify|node|other)\b/) {
                 gaps.insert("\(match.1) \(match.2)")
             }
@@ -368,14 +366,18 @@ struct ConformanceChecker {
         return gaps
     }
 
+    /// The lines of the section that `heading` opens, up to the next `## ` heading.
+    static func lines(under heading: String, in conformance: String) -> [Substring] {
+        guard let range = conformance.range(of: "\n" + heading) else { return [] }
+        return Array(conformance[range.upperBound...].split(separator: "\n").prefix { !$0.hasPrefix("## ") })
+    }
+
     static let untested = "no test on any path"
 
     /// Ids of the rows listed under "## Gaps" with ⚠: known to have no test on any path yet.
     static func knownUntested(_ conformance: String) -> Set<String> {
-        guard let range = conformance.range(of: "\n## Gaps") else { return [] }
         var ids: Set<String> = []
-        for line in conformance[range.upperBound...].split(separator: "\n") {
-            if line.hasPrefix("## ") { break }
+        for line in lines(under: "## Gaps", in: conformance) {
             if line.contains("⚠"), let match = line.prefixMatch(of: /- ([SN][0-9A-Z.]+-\d+)\s/) { ids.insert(String(match.1)) }
         }
         return ids
@@ -383,10 +385,8 @@ struct ConformanceChecker {
 
     /// Ids listed under "## Not testable by software" as `- S7.3-1: …`.
     static func notTestable(_ conformance: String) -> Set<String> {
-        guard let range = conformance.range(of: "\n## Not testable by software") else { return [] }
         var ids: Set<String> = []
-        for line in conformance[range.upperBound...].split(separator: "\n") {
-            if line.hasPrefix("## ") { break }
+        for line in lines(under: "## Not testable by software", in: conformance) {
             if let match = line.prefixMatch(of: /- ([SN][0-9A-Z.]+-\d+):/) { ids.insert(String(match.1)) }
         }
         return ids
