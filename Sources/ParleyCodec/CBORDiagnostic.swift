@@ -25,7 +25,7 @@ public enum CBORDiagnostic {
         case .negativeInteger(let n):
             out += n == .max ? "-18446744073709551616" : "-" + String(n + 1)
         case .byteString(let bytes):
-            out += "h'" + hex(bytes) + "'"
+            out += "h'" + Hex.encode(bytes) + "'"
         case .textString(let text):
             out += quoted(text)
         case .array, .map:
@@ -93,17 +93,6 @@ public enum CBORDiagnostic {
             element(i, &out)
         }
         out += "\n" + String(repeating: " ", count: indent * level) + close
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            utf8.append(digits[Int(byte >> 4)])
-            utf8.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: utf8, as: UTF8.self)
     }
 
     /// `text` as a JSON string (RFC 8259), which is how diagnostic notation writes text strings
