@@ -1,4 +1,5 @@
 import Foundation
+internal import ParleyCodec
 internal import COpenSSL
 
 /// An X.509 certificate, parsed once. Equal when the DER bytes are equal.

@@ -4,8 +4,8 @@
 /// `s ≤ n/2` leaves exactly one, so that nobody but the signer can produce other valid bytes for a
 /// signed object.
 public enum ECDSALowS {
-    static let p256Order: [UInt8] = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
-    static let p384Order: [UInt8] = hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973")
+    static let p256Order = SignatureAlgorithm.es256.groupOrder!
+    static let p384Order = SignatureAlgorithm.es384.groupOrder!
 
     static let p256HalfOrder = halfOrder(p256Order)
     static let p384HalfOrder = halfOrder(p384Order)
@@ -71,16 +71,5 @@ public enum ECDSALowS {
             carry = (n[i] & 1) << 7
         }
         return result
-    }
-
-    private static func hex(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            bytes.append(UInt8(text[index..<next], radix: 16)!)
-            index = next
-        }
-        return bytes
     }
 }

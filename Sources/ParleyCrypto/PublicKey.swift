@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import ParleyCodec
 
 /// An Ed25519, P-256 or P-384 public key. Equal when their SubjectPublicKeyInfo DER is equal.
 public struct PublicKey: Sendable, Hashable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+internal import ParleyCodec
+
 /// The signature algorithms Parley accepts, with their COSE algorithm identifiers (RFC 9053).
 public enum SignatureAlgorithm: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// EdDSA with Ed25519 (pure, no pre-hash).
@@ -41,11 +43,11 @@ public enum SignatureAlgorithm: Int, Sendable, Hashable, CaseIterable, CustomStr
         case .edDSA:
             return nil
         case .es256:
-            return hexBytes("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+            return Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
         case .es384:
-            return hexBytes(
+            return Hex.decode(
                 "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"
-            )
+            )!
         }
     }
 
@@ -54,11 +56,11 @@ public enum SignatureAlgorithm: Int, Sendable, Hashable, CaseIterable, CustomStr
     var subjectPublicKeyInfoPrefix: [UInt8] {
         switch self {
         case .edDSA:
-            return hexBytes("302a300506032b6570032100")
+            return Hex.decode("302a300506032b6570032100")!
         case .es256:
-            return hexBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+            return Hex.decode("3059301306072a8648ce3d020106082a8648ce3d030107034200")!
         case .es384:
-            return hexBytes("3076301006072a8648ce3d020106052b81040022036200")
+            return Hex.decode("3076301006072a8648ce3d020106052b81040022036200")!
         }
     }
 
@@ -86,40 +88,5 @@ public enum SignatureAlgorithm: Int, Sendable, Hashable, CaseIterable, CustomStr
         case .es256: .sha256
         case .es384: .sha384
         }
-    }
-}
-
-func hexBytes(_ hex: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(hex.utf8.count / 2)
-    var high: UInt8? = nil
-    for character in hex.utf8 {
-        let nibble: UInt8
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
-        default: preconditionFailure("not a hex digit in a constant")
-        }
-        if let h = high {
-            bytes.append(h << 4 | nibble)
-            high = nil
-        } else {
-            high = nibble
-        }
-    }
-    return bytes
-}
-
-extension Sequence where Element == UInt8 {
-    /// Lowercase hexadecimal.
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
