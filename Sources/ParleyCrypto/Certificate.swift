@@ -145,6 +145,12 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         notValidBefore <= time && time <= notValidAfter
     }
 
+    /// Whole days from `now` to `notValidAfter`, rounded down (negative once expired): the figure an
+    /// operator is warned with in the log, the metrics and the admin API's status.
+    public func daysLeft(at now: Date = Date()) -> Int {
+        Int((notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))
+    }
+
     public static let participantURIPrefix = "urn:parley:participant:"
 
     /// 1–64 characters of `A–Z 0–9 -`, the first a letter or digit.

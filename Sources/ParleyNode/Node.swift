@@ -81,7 +81,7 @@ public final class Node: Sendable {
         let tls = tlsCertificate
         for (what, certificate) in [("signing certificate", identity.chain.first), ("TLS certificate", tls)] {
             guard let certificate else { continue }
-            let days = Int((certificate.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))
+            let days = certificate.daysLeft(at: now)
             if days < configuration.certificateExpiryWarningDays { result.append((what, certificate, days)) }
         }
         return result
@@ -110,7 +110,7 @@ public final class Node: Sendable {
         let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
         let tls = tlsCertificate
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
-            certificate.map { (name, Int(($0.notValidAfter.timeIntervalSince(now) / 86_400).rounded(.down))) }
+            certificate.map { (name, $0.daysLeft(at: now)) }
         }
         let gaps = (try? store.gaps(recipient: participant.rawValue)) ?? []
         let openGaps = Dictionary(gaps.map { ($0.sender, 1) }, uniquingKeysWith: +)

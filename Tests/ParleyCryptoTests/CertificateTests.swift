@@ -25,6 +25,22 @@ struct CertificateTests {
         #expect(!signing.matchesHost("us-nrrc.parley.test") && !signing.matchesHost("127.0.0.1"))
     }
 
+    /// Days left count whole days to notAfter, rounded down, and go negative after it: the figure
+    /// logs, metrics and the admin status show (checked against the certificate's own notAfter, so
+    /// on any date).
+    @Test func daysLeftRoundDownToWholeDays() throws {
+        let certificate = try #require(try pki.certificates("participants/US-NRRC/signing.pem").first)
+        let end = certificate.notValidAfter
+        #expect(certificate.daysLeft(at: end) == 0)
+        #expect(certificate.daysLeft(at: end - 1) == 0)
+        #expect(certificate.daysLeft(at: end - 86_400) == 1)
+        #expect(certificate.daysLeft(at: end - 86_400 + 1) == 0)
+        #expect(certificate.daysLeft(at: end - 30 * 86_400 - 3_600) == 30)
+        #expect(certificate.daysLeft(at: end + 1) == -1)
+        #expect(certificate.daysLeft(at: end + 86_400) == -1)
+        #expect(certificate.daysLeft(at: end + 86_400 + 1) == -2)
+    }
+
     /// Fields against what the openssl command reports for the same file.
     @Test func fieldsMatchOpenSSL() throws {
         let path = pki.path("participants/US-NRRC/signing.pem")
