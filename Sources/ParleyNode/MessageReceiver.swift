@@ -194,7 +194,7 @@ public struct MessageReceiver: Sendable {
         case .equivocation(let storedDigest, _):
             log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
             return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation, evidence: bytes,
-                          reason: "message \(id) was accepted before with other bytes (SHA-256 \(storedDigest.map { String(format: "%02x", $0) }.joined()))")
+                          reason: "message \(id) was accepted before with other bytes (SHA-256 \(Hex.encode(storedDigest)))")
         case .replay(let number, let storedID):
             log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
             return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay, evidence: bytes,

@@ -39,16 +39,12 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(hex: String) throws {
-        let digits = Array(hex.utf8)
-        guard digits.count == 32 else {
-            throw ProtocolError(.invalidField, "message id must be 32 hex digits, found \(digits.count) characters")
+        let count = hex.utf8.count
+        guard count == 32 else {
+            throw ProtocolError(.invalidField, "message id must be 32 hex digits, found \(count) characters")
         }
-        var bytes: [UInt8] = []
-        for i in stride(from: 0, to: 32, by: 2) {
-            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else {
-                throw ProtocolError(.invalidField, "message id \"\(hex)\" is not hexadecimal")
-            }
-            bytes.append(byte)
+        guard let bytes = Hex.decode(hex) else {
+            throw ProtocolError(.invalidField, "message id \"\(hex)\" is not hexadecimal")
         }
         try self.init(bytes: bytes)
     }
@@ -70,7 +66,7 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible {
         return try! MessageID(bytes: bytes)
     }
 
-    public var hex: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
 }
 

@@ -5,6 +5,7 @@
 // Usage: parley-store-crashtest <store-path>
 // Output lines: "out <id-hex> <seq RU-NRRC> <seq HCOC-CC> <sha256-hex>" and "in <id-hex> <seq>".
 import Foundation
+import ParleyCodec
 import ParleyProtocol
 import ParleyStore
 
@@ -22,8 +23,6 @@ func crashTestBytes(id: MessageID, seqs: [UInt64]) -> Data {
     }
     return bytes
 }
-
-func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
 
 func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -50,7 +49,7 @@ do {
                 return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs["RU-NRRC"]!, seqs["HCOC-CC"]!]),
                                      type: 11, created: Date(), remarks: try LocalizedText(language: "en", text: "crash test"))
             }
-            emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(hex(queued.digest))")
+            emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
         case 5..<8:
             let requests = (0..<Int.random(in: 2...20)).map { _ in
                 EnqueueRequest(sender: sender, recipients: peers) { seqs in
@@ -60,7 +59,7 @@ do {
                 }
             }
             for queued in try store.enqueueBatch(requests) {
-                emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(hex(queued.digest))")
+                emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
             }
         default:
             let id = randomID()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParleyCodec
 import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
@@ -75,7 +76,7 @@ struct ArchiveVerify: ParsableCommand {
     }
 
     static func text(_ r: ArchiveVerificationReport, file: String, passed: Bool) -> String {
-        var lines = ["\(passed ? "✔" : "✘") \(file): \(r.archive.messages + r.archive.receipts) items (\(r.archive.messages) messages, \(r.archive.receipts) receipts, \(r.archive.channels) channels), SHA-256 \(hex(Array(r.archive.digest)))"]
+        var lines = ["\(passed ? "✔" : "✘") \(file): \(r.archive.messages + r.archive.receipts) items (\(r.archive.messages) messages, \(r.archive.receipts) receipts, \(r.archive.channels) channels), SHA-256 \(Hex.encode(r.archive.digest))"]
         lines.append("  messages: \(r.messagesValid) valid, \(r.messagesFailed) failed; receipts: \(r.receiptsValid) valid, \(r.receiptsFailed) failed")
         for f in r.failures {
             var line = "  failure: item \(f.itemIndex), \(f.kind.rawValue) of message \(f.messageID) (\(f.participant)): \(f.error.outcomeName)"

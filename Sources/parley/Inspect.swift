@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let bytes = try readInput(file)
-        print("\(file): \(bytes.count) bytes, SHA-256 \(hex(Digest.sha256(bytes)))")
+        print("\(file): \(bytes.count) bytes, SHA-256 \(Hex.encode(Digest.sha256(bytes)))")
         guard let object = try? COSESign1(decoding: bytes, profile: .rfc9052) else {
             let item = try CBORDecoder(mode: .wellFormed).decode(bytes)
             print(CBORDiagnostic.format(item, indent: 2))
@@ -38,7 +38,7 @@ struct Inspect: ParsableCommand {
             let algorithm = SignatureAlgorithm(rawValue: header.algorithm).map { " (\($0))" } ?? " (not a Parley algorithm)"
             print("  1 / alg /: \(header.algorithm)\(algorithm)")
             print("  3 / content type /: \"\(header.contentType)\"")
-            print("  \(ProtectedHeader.Label.x5chainSHA256) / x5chain-sha256 /: h'\(hex(header.chainDigest))'")
+            print("  \(ProtectedHeader.Label.x5chainSHA256) / x5chain-sha256 /: h'\(Hex.encode(header.chainDigest))'")
         } else {
             let item = try? CBORDecoder(mode: .wellFormed).decode(object.protectedHeader)
             print("  not a Parley protected header: " + (item.map { CBORDiagnostic.format($0, indent: 2, namer: WireNames.headerNamer) } ?? "not CBOR"))
@@ -52,7 +52,7 @@ struct Inspect: ParsableCommand {
             for (index, der) in chain.certificates.enumerated() {
                 if let certificate = try? Certificate(derEncoded: der) {
                     let participant = certificate.participantID.map { ", participant \($0)" } ?? ""
-                    print("    [\(index)] \(certificate.subject)\(participant), valid \(UTCTime(certificate.notValidBefore)) – \(UTCTime(certificate.notValidAfter)), SHA-256 \(hex(certificate.sha256Fingerprint).prefix(16))…")
+                    print("    [\(index)] \(certificate.subject)\(participant), valid \(UTCTime(certificate.notValidBefore)) – \(UTCTime(certificate.notValidAfter)), SHA-256 \(Hex.encode(certificate.sha256Fingerprint).prefix(16))…")
                 } else {
                     print("    [\(index)] \(der.count) bytes, not a readable X.509 certificate")
                 }
@@ -69,9 +69,9 @@ struct Inspect: ParsableCommand {
             print(indented(CBORDiagnostic.format(item, indent: 2, namer: WireNames.envelopeNamer(type: nil))))
             if let error = validationError(object.payload) { print("  (not a valid envelope: \(error))") }
         } else {
-            print("  h'\(hex(object.payload))' (not CBOR)")
+            print("  h'\(Hex.encode(object.payload))' (not CBOR)")
         }
-        print("signature (\(object.signature.count) bytes): h'\(hex(object.signature))'")
+        print("signature (\(object.signature.count) bytes): h'\(Hex.encode(object.signature))'")
     }
 
     private func validationError(_ payload: [UInt8]) -> String? {
@@ -81,10 +81,6 @@ struct Inspect: ParsableCommand {
 
 func indented(_ text: String) -> String {
     text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
 
 /// The bytes of a file, or of standard input for "-", with an operator-readable error.

@@ -240,7 +240,7 @@ struct Verify: ParsableCommand {
             let start = text.prefix(while: { $0 != "\n" }).prefix(40)
             return "it is a text file, starting \"\(start)\"; a message is a binary COSE_Sign1 (tag 18), e.g. from parley compose"
         }
-        return String(format: "it does not begin with a COSE_Sign1 (tag 18, byte 0xd2) but with byte 0x%02x", bytes[0])
+        return "it does not begin with a COSE_Sign1 (tag 18, byte 0xd2) but with byte 0x\(Hex.encode(bytes.prefix(1)))"
     }
 
     func describe(_ leaf: Certificate, _ algorithm: SignatureAlgorithm) -> String {
