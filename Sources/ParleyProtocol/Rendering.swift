@@ -1,3 +1,5 @@
+import ParleyCodec
+
 /// Plain-language renderings of Parley content for operators: label and value pairs, units spelled
 /// out, codes by name. Any party renders the same language-neutral content in its own language;
 /// this is the English rendering.
@@ -25,7 +27,7 @@ public enum Rendering {
             ("recipient", receipt.recipient.rawValue),
             ("sender", receipt.sender.rawValue),
             ("received", receipt.received.description),
-            ("digest", receipt.digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()),
+            ("digest", Hex.encode(receipt.digest)),
         ]
         if case .rejected(let code, let reason) = receipt.status {
             lines.append(("rejection", "\(code.rawValue) \(code.name): \(reason)"))
