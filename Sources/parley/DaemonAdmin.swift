@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import ParleyCodec
 import NIOCore
 import ParleyProtocol
 import ParleyStore
@@ -421,11 +422,11 @@ struct ArchiveExport: AsyncParsableCommand {
             progress.finish()
             if daemon.json {
                 let object: [String: Any] = ["file": out, "messages": summary.messages, "receipts": summary.receipts, "channels": summary.channels,
-                                             "size": summary.size, "sha256": summary.digest.map { String(format: "%02x", $0) }.joined(),
+                                             "size": summary.size, "sha256": Hex.encode(summary.digest),
                                              "from": from.description, "to": to.description]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
             } else {
-                print("\(out): \(summary.messages) messages, \(summary.receipts) receipts, \(summary.channels) channels, \(mebibytes(summary.size)), SHA-256 \(summary.digest.map { String(format: "%02x", $0) }.joined())")
+                print("\(out): \(summary.messages) messages, \(summary.receipts) receipts, \(summary.channels) channels, \(mebibytes(summary.size)), SHA-256 \(Hex.encode(summary.digest))")
             }
         } catch {
             progress.finish()
