@@ -216,7 +216,7 @@ public enum PeerServer {
                     switch answer {
                     case .receipt(let receipt, _, _, _): .receipt(receipt)
                     case .problem(let problem):
-                        .problem(BatchProblem(status: problem.status, name: problem.name, detail: problem.detail,
+                        .problem(BatchProblem(status: problem.status.code, name: problem.name, detail: problem.detail,
                                               parleyCode: problem.parleyCode, retryAfter: problem.retryAfter))
                     }
                 }
@@ -313,10 +313,5 @@ public enum PeerServer {
         return value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == MessageBatch.mediaType
     }
 
-    static func problemResponse(_ problem: Problem) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = Problem.mediaType
-        if let retryAfter = problem.retryAfter { headers[.retryAfter] = "\(retryAfter)" }
-        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: problem.json)))
-    }
+    static func problemResponse(_ problem: Problem) -> Response { problem.response }
 }
