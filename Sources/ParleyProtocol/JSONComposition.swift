@@ -103,100 +103,6 @@ extension NotificationBody {
     public init(type: NotificationType, json: JSONValue, created: UTCTime, path: String = "body", inCorrection: Bool = false) throws {
         typealias F = JSONFields
         switch type {
-        case .preLaunch:
-            let b = try F(json, path: path, required: ["class", "window-start", "window-end", "launch-area", "impact-areas", "azimuth"],
-                          optional: ["late", "designator"])
-            let start = try F.time(b["window-start"]!, b.path("window-start"))
-            let end = try F.time(b["window-end"]!, b.path("window-end"))
-            guard case .array(let areas) = b["impact-areas"]!, (1...16).contains(areas.count) else {
-                throw ProtocolError(.invalidField, field: b.path("impact-areas"), "expected an array of 1…16 areas")
-            }
-            let late: Bool
-            if inCorrection {
-                guard let given = b["late"] else {
-                    throw ProtocolError(.missingField, field: b.path("late"), "required in a corrected body (true or false): it is not recomputed")
-                }
-                late = try F.bool(given, b.path("late"))
-            } else {
-                let computed = start < created + PreLaunch.requiredNotice
-                late = try b["late"].map { try F.bool($0, b.path("late")) } ?? computed
-                guard late == computed else {
-                    throw ProtocolError(.invalidField, field: b.path("late"), "must be \(computed) for a window starting \(start) in a notification created \(created) (late means less than 24 h notice); omit it to have it computed")
-                }
-            }
-            self = .preLaunch(PreLaunch(
-                vehicleClass: try F.enumeration(b["class"]!, VehicleClass.self, b.path("class")),
-                windowStart: start, windowEnd: end,
-                launchArea: try F.area(b["launch-area"]!, b.path("launch-area")),
-                impactAreas: try areas.enumerated().map { try F.area($1, b.path("impact-areas") + "[\($0)]") },
-                azimuthCentidegrees: try F.azimuth(b["azimuth"]!, b.path("azimuth")),
-                late: late,
-                designator: try b["designator"].map { try F.text($0, 1...64, b.path("designator")) }))
-        case .launchWindowExtension:
-            let b = try F(json, path: path, required: ["new-window-end"], optional: ["reason"])
-            self = .launchWindowExtension(LaunchWindowExtension(
-                newWindowEnd: try F.time(b["new-window-end"]!, b.path("new-window-end")),
-                reason: try b["reason"].map { try F.enumeration($0, ExtensionReason.self, b.path("reason")) }))
-        case .launchCancellation:
-            let b = try F(json, path: path, required: ["reason"])
-            self = .launchCancellation(LaunchCancellation(reason: try F.enumeration(b["reason"]!, CancellationReason.self, b.path("reason"))))
-        case .postLaunchReport:
-            let b = try F(json, path: path, required: ["class", "launch-time", "launch-area", "outcome"], optional: ["impact-area", "designator"])
-            self = .postLaunchReport(PostLaunchReport(
-                vehicleClass: try F.enumeration(b["class"]!, VehicleClass.self, b.path("class")),
-                launchTime: try F.time(b["launch-time"]!, b.path("launch-time")),
-                launchArea: try F.area(b["launch-area"]!, b.path("launch-area")),
-                outcome: try F.enumeration(b["outcome"]!, LaunchOutcome.self, b.path("outcome")),
-                impactArea: try b["impact-area"].map { try F.area($0, b.path("impact-area")) },
-                designator: try b["designator"].map { try F.text($0, 1...64, b.path("designator")) }))
-        case .annualDeclaration:
-            let b = try F(json, path: path, required: ["year", "policy", "launches"])
-            guard case .array(let list) = b["launches"]! else {
-                throw ProtocolError(.invalidField, field: b.path("launches"), "expected an array of {\"class\": ..., \"count\": ...}")
-            }
-            var launches: [AnnualDeclaration.LaunchCount] = []
-            for (i, item) in list.enumerated() {
-                let p = b.path("launches") + "[\(i)]"
-                let e = try F(item, path: p, required: ["class", "count"])
-                let vehicleClass = try F.enumeration(e["class"]!, VehicleClass.self, e.path("class"))
-                guard !launches.contains(where: { $0.vehicleClass == vehicleClass }) else {
-                    throw ProtocolError(.invalidField, field: e.path("class"), "class \(vehicleClass) appears twice in launches")
-                }
-                let count = try F.uint(e["count"]!, 0...AnnualDeclaration.maximumCount, unit: "launches", e.path("count"))
-                launches.append(.init(vehicleClass: vehicleClass, count: UInt32(count)))
-            }
-            launches.sort { $0.vehicleClass.rawValue < $1.vehicleClass.rawValue }
-            self = .annualDeclaration(AnnualDeclaration(
-                year: UInt16(try F.uint(b["year"]!, AnnualDeclaration.yearRange, unit: "year", b.path("year"))),
-                policy: try F.localizedText(b["policy"]!, 65_536, b.path("policy")),
-                launches: launches))
-        case .exportDenial:
-            let b = try F(json, path: path, required: ["item-category", "destination", "end-user", "reason", "denial-date"],
-                          optional: ["national-reference"])
-            let category = try F.text(b["item-category"]!, 1...32, b.path("item-category"))
-            try F.at(b.path("item-category")) { try ExportDenial.checkCategory(category) }
-            let destination = try F.string(b["destination"]!, b.path("destination"), "an ISO 3166-1 alpha-2 country code such as FR")
-            self = .exportDenial(ExportDenial(
-                itemCategory: category,
-                destination: try F.at(b.path("destination")) { try CountryCode(destination) },
-                endUser: try F.text(b["end-user"]!, 1...256, b.path("end-user")),
-                reason: try F.enumeration(b["reason"]!, DenialReason.self, b.path("reason")),
-                denialDate: try F.date(b["denial-date"]!, b.path("denial-date")),
-                nationalReference: try b["national-reference"].map { try F.text($0, 1...64, b.path("national-reference")) }))
-        case .exportDenialWithdrawal:
-            let b = try F(json, path: path, required: ["withdrawal-date"])
-            self = .exportDenialWithdrawal(ExportDenialWithdrawal(withdrawalDate: try F.date(b["withdrawal-date"]!, b.path("withdrawal-date"))))
-        case .treatyEvent:
-            let b = try F(json, path: path, required: ["kind", "item-type", "quantity", "location", "event-time"],
-                          optional: ["location-name", "destination"])
-            self = .treatyEvent(TreatyEvent(
-                kind: try F.enumeration(b["kind"]!, TreatyEventKind.self, b.path("kind")),
-                itemType: try F.text(b["item-type"]!, 1...64, b.path("item-type")),
-                quantity: UInt32(try F.uint(b["quantity"]!, 1...1_000_000, unit: "items", b.path("quantity"))),
-                location: try F.position(b["location"]!, b.path("location")),
-                eventTime: try F.time(b["event-time"]!, b.path("event-time")),
-                locationName: try b["location-name"].map { try F.text($0, 1...128, b.path("location-name")) },
-                destination: try b["destination"].map { try F.position($0, b.path("destination")) }))
         case .acknowledgement:
             _ = try F(json, path: path, required: [])
             self = .acknowledgement
@@ -208,11 +114,10 @@ extension NotificationBody {
             }
             self = .correction(try NotificationBody(type: correctedType, json: b["corrected-body"]!, created: created,
                                                     path: b.path("corrected-body"), inCorrection: true))
-        case .generalCommunication:
-            let b = try F(json, path: path, required: ["subject", "text"])
-            self = .generalCommunication(GeneralCommunication(
-                subject: try F.text(b["subject"]!, 1...256, b.path("subject")),
-                text: try F.localizedText(b["text"]!, 65_536, b.path("text"))))
+        default:
+            // Every other type has a field table, which says which members its object has.
+            guard let fieldType = Self.fieldType(of: type) else { preconditionFailure("\(type) has no field table") }
+            self = try fieldType.init(json: json, path: path, created: created, inCorrection: inCorrection).body
         }
         try F.at(path) { try validateFields() }
     }

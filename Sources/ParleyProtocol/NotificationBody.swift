@@ -15,6 +15,44 @@ public enum NotificationBody: Sendable, Hashable {
     indirect case correction(NotificationBody)
     case generalCommunication(GeneralCommunication)
 
+    /// The types whose body is a map of fields, each described by its field table.
+    static var fieldTypes: [any NotificationFields.Type] { NotificationType.allCases.compactMap(fieldType(of:)) }
+
+    /// The Swift type of the body of `type`, if its body is a map of fields.
+    static func fieldType(of type: NotificationType) -> (any NotificationFields.Type)? {
+        switch type {
+        case .preLaunch: return PreLaunch.self
+        case .launchWindowExtension: return LaunchWindowExtension.self
+        case .launchCancellation: return LaunchCancellation.self
+        case .postLaunchReport: return PostLaunchReport.self
+        case .annualDeclaration: return AnnualDeclaration.self
+        case .exportDenial: return ExportDenial.self
+        case .exportDenialWithdrawal: return ExportDenialWithdrawal.self
+        case .treatyEvent: return TreatyEvent.self
+        case .generalCommunication: return GeneralCommunication.self
+        case .acknowledgement, .correction: return nil
+        }
+    }
+
+    /// The fields of a correction's body (key 1 selects the type of the body at key 2).
+    static let correctionFieldNames = ["corrected-type", "corrected-body"]
+
+    /// The body's fields, when it is a map of fields (not an acknowledgement or a correction).
+    var fields: (any NotificationFields)? {
+        switch self {
+        case .preLaunch(let b): return b
+        case .launchWindowExtension(let b): return b
+        case .launchCancellation(let b): return b
+        case .postLaunchReport(let b): return b
+        case .annualDeclaration(let b): return b
+        case .exportDenial(let b): return b
+        case .exportDenialWithdrawal(let b): return b
+        case .treatyEvent(let b): return b
+        case .generalCommunication(let b): return b
+        case .acknowledgement, .correction: return nil
+        }
+    }
+
     public var type: NotificationType {
         switch self {
         case .preLaunch: return .preLaunch
@@ -31,6 +69,8 @@ public enum NotificationBody: Sendable, Hashable {
         }
     }
 
+    // The codec switches over the cases rather than going through `fields`: a body in an
+    // existential box would cost an allocation per message.
     func write(to w: inout CBORWriter) {
         switch self {
         case .preLaunch(let b): b.write(to: &w)
@@ -68,9 +108,7 @@ public enum NotificationBody: Sendable, Hashable {
         case .exportDenial: self = .exportDenial(try ExportDenial(from: &reader))
         case .exportDenialWithdrawal: self = .exportDenialWithdrawal(try ExportDenialWithdrawal(from: &reader))
         case .treatyEvent: self = .treatyEvent(try TreatyEvent(from: &reader))
-        case .acknowledgement:
-            try FieldReader(&reader).finish()
-            self = .acknowledgement
+        case .generalCommunication: self = .generalCommunication(try GeneralCommunication(from: &reader))
         case .correction:
             var r = try FieldReader(&reader)
             let correctedType = try r.required(1, "corrected-type", &reader) { try Field.code(&$0, NotificationType.self) }
@@ -80,7 +118,9 @@ public enum NotificationBody: Sendable, Hashable {
             let corrected = try r.required(2, "corrected-body", &reader) { try NotificationBody(type: correctedType, from: &$0) }
             try r.finish()
             self = .correction(corrected)
-        case .generalCommunication: self = .generalCommunication(try GeneralCommunication(from: &reader))
+        case .acknowledgement:
+            try FieldReader(&reader).finish()
+            self = .acknowledgement
         }
     }
 
@@ -88,19 +128,13 @@ public enum NotificationBody: Sendable, Hashable {
     /// creation time, which a correction does not re-apply). Error fields are relative to the body.
     public func validateFields() throws {
         switch self {
-        case .preLaunch(let b): try b.validateFields()
-        case .postLaunchReport(let b): try b.validateFields()
-        case .annualDeclaration(let b): try b.validateFields()
-        case .exportDenial(let b): try b.validateFields()
-        case .treatyEvent(let b): try b.validateFields()
-        case .generalCommunication(let b): try b.validateFields()
         case .correction(let corrected):
             guard corrected.type != .acknowledgement && corrected.type != .correction else {
                 throw ProtocolError(.invalidField, field: "corrected-type", "an \(corrected.type) cannot be corrected")
             }
             try Field.named("corrected-body") { try corrected.validateFields() }
-        case .launchWindowExtension, .launchCancellation, .exportDenialWithdrawal, .acknowledgement:
-            break
+        default:
+            try fields?.validateFields()
         }
     }
 
@@ -109,8 +143,14 @@ public enum NotificationBody: Sendable, Hashable {
         switch self {
         case .preLaunch(let b): try b.validateTiming(created: created)
         case .launchWindowExtension(let b): try b.validateTiming(created: created)
+        case .launchCancellation(let b): try b.validateTiming(created: created)
         case .postLaunchReport(let b): try b.validateTiming(created: created)
-        default: break
+        case .annualDeclaration(let b): try b.validateTiming(created: created)
+        case .exportDenial(let b): try b.validateTiming(created: created)
+        case .exportDenialWithdrawal(let b): try b.validateTiming(created: created)
+        case .treatyEvent(let b): try b.validateTiming(created: created)
+        case .generalCommunication(let b): try b.validateTiming(created: created)
+        case .acknowledgement, .correction: break
         }
     }
 

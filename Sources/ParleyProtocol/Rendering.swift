@@ -39,51 +39,16 @@ public enum Rendering {
         "\(centidegrees / 100).\(String(centidegrees % 100).leftPadded(to: 2))°"
     }
 
+    /// The body's lines in the order of its field table, which is the order of NOTIFICATIONS.md §3
+    /// and of the wire keys: a reader finds the fields where the catalogue lists them.
     static func body(_ body: NotificationBody, prefix: String = "") -> [(String, String)] {
-        func line(_ label: String, _ value: String) -> (String, String) { (prefix + label, value) }
         switch body {
-        case .preLaunch(let b):
-            var lines = [
-                line("vehicle class", b.vehicleClass.name),
-                line("launch window", "\(b.windowStart) – \(b.windowEnd)\(b.late ? " (LATE: less than 24 hours' notice)" : "")"),
-                line("launch area", b.launchArea.description),
-            ]
-            lines += b.impactAreas.enumerated().map { line("impact area \($0 + 1)", $1.description) }
-            lines.append(line("azimuth", degrees(b.azimuthCentidegrees) + " from true north"))
-            if let d = b.designator { lines.append(line("designator", d)) }
-            return lines
-        case .launchWindowExtension(let b):
-            return [line("new window end", b.newWindowEnd.description)] + (b.reason.map { [line("reason", $0.name)] } ?? [])
-        case .launchCancellation(let b):
-            return [line("reason", b.reason.name)]
-        case .postLaunchReport(let b):
-            var lines = [line("vehicle class", b.vehicleClass.name), line("launch time", b.launchTime.description),
-                         line("launch area", b.launchArea.description), line("outcome", b.outcome.name)]
-            if let area = b.impactArea { lines.append(line("impact area", area.description)) }
-            if let d = b.designator { lines.append(line("designator", d)) }
-            return lines
-        case .annualDeclaration(let b):
-            return [line("year", String(b.year)), line("policy [\(b.policy.language)]", b.policy.text)]
-                + b.launches.map { line("launches (\($0.vehicleClass.name))", String($0.count)) }
-        case .exportDenial(let b):
-            var lines = [line("item category", b.itemCategory), line("destination", b.destination.rawValue),
-                         line("end user", b.endUser), line("reason", b.reason.name), line("denial date", b.denialDate.description)]
-            if let r = b.nationalReference { lines.append(line("national reference", r)) }
-            return lines
-        case .exportDenialWithdrawal(let b):
-            return [line("withdrawal date", b.withdrawalDate.description)]
-        case .treatyEvent(let b):
-            var lines = [line("event", b.kind.name), line("item type", b.itemType), line("quantity", String(b.quantity)),
-                         line("location", b.location.description), line("event time", b.eventTime.description)]
-            if let name = b.locationName { lines.append(line("location name", name)) }
-            if let destination = b.destination { lines.append(line("destination", destination.description)) }
-            return lines
         case .acknowledgement:
             return []
         case .correction(let corrected):
-            return [line("corrects with", corrected.type.name)] + Rendering.body(corrected, prefix: prefix + "corrected ")
-        case .generalCommunication(let b):
-            return [line("subject", b.subject), line("text [\(b.text.language)]", b.text.text)]
+            return [(prefix + "corrects with", corrected.type.name)] + Rendering.body(corrected, prefix: prefix + "corrected ")
+        default:
+            return (body.fields?.renderedLines() ?? []).map { (prefix + $0.0, $0.1) }
         }
     }
 }

@@ -6,20 +6,10 @@ public enum WireNames {
     static let receipt = ["version", "message-id", "digest", "recipient", "sender", "received", "status", "rejection"]
     static let header: [Int: String] = [1: "alg", 3: "content type", 33: "x5chain", -65537: "x5chain-sha256"]
 
+    /// The names of a body's keys 1, 2, …, from the type's field table.
     static func body(_ type: NotificationType) -> [String] {
-        switch type {
-        case .preLaunch: return ["class", "window-start", "window-end", "launch-area", "impact-areas", "azimuth", "late", "designator"]
-        case .launchWindowExtension: return ["new-window-end", "reason"]
-        case .launchCancellation: return ["reason"]
-        case .postLaunchReport: return ["class", "launch-time", "launch-area", "outcome", "impact-area", "designator"]
-        case .annualDeclaration: return ["year", "policy", "launches"]
-        case .exportDenial: return ["item-category", "destination", "end-user", "reason", "denial-date", "national-reference"]
-        case .exportDenialWithdrawal: return ["withdrawal-date"]
-        case .treatyEvent: return ["kind", "item-type", "quantity", "location", "event-time", "location-name", "destination"]
-        case .acknowledgement: return []
-        case .correction: return ["corrected-type", "corrected-body"]
-        case .generalCommunication: return ["subject", "text"]
-        }
+        if let fieldType = NotificationBody.fieldType(of: type) { return fieldType.fieldDescriptions.map(\.name) }
+        return type == .correction ? NotificationBody.correctionFieldNames : []
     }
 
     private static func name(_ names: [String], _ key: CBOR) -> String? {

@@ -1,7 +1,12 @@
 import ParleyCodec
 
 /// Pre-launch notification (type 1): a launch window, where the vehicle leaves and where it comes down.
-public struct PreLaunch: Sendable, Hashable {
+public struct PreLaunch: Sendable, Hashable, NotificationFields {
+    static let notificationType = NotificationType.preLaunch
+    static let placeholder = PreLaunch(vehicleClass: .ballisticMissile, windowStart: UTCTime(secondsSince1970: 0), windowEnd: UTCTime(secondsSince1970: 0),
+                                       launchArea: .polygon([]), impactAreas: [], azimuthCentidegrees: 0, late: false)
+    var body: NotificationBody { .preLaunch(self) }
+
     /// Most time a window may stay open.
     public static let maximumWindow: Int64 = 30 * 86_400
     /// Notice a launch must be given; less makes the notification late.
@@ -29,48 +34,24 @@ public struct PreLaunch: Sendable, Hashable {
         self.designator = designator
     }
 
-    init(from reader: inout CBORReader) throws {
-        var r = try FieldReader(&reader)
-        vehicleClass = try r.required(1, "class", &reader) { try Field.code(&$0, VehicleClass.self) }
-        windowStart = try r.required(2, "window-start", &reader, Field.time)
-        windowEnd = try r.required(3, "window-end", &reader, Field.time)
-        launchArea = try r.required(4, "launch-area", &reader) { try Area(from: &$0) }
-        impactAreas = try r.required(5, "impact-areas", &reader) { reader in
-            let n = try Field.array(&reader, count: 1...16)
-            return try Field.elements(&reader, count: n) { try Area(from: &$0) }
-        }
-        azimuthCentidegrees = UInt16(try r.required(6, "azimuth", &reader) { try Field.uint(&$0, 0...35_999, unit: "centidegrees") })
-        late = try r.required(7, "late", &reader, Field.bool)
-        designator = try r.optional(8, "designator", &reader) { try Field.text(&$0, 64) }
-        try r.finish()
-        try validateWindow()  // the readers above have checked every field's own range
+    /// The field table (NOTIFICATIONS.md §3.1).
+    mutating func fields<V: FieldVisitor>(_ table: inout V) throws(V.Failure) where V.Body == Self {
+        try table.required(1, "class", &vehicleClass, .code(VehicleClass.self), label: "vehicle class")
+        try table.required(2, "window-start", &windowStart, .time, label: .lines(Self.windowLines))
+        try table.required(3, "window-end", &windowEnd, .time, label: .hidden)
+        try table.required(4, "launch-area", &launchArea, .area)
+        try table.required(5, "impact-areas", &impactAreas, .areas(1...16), label: "impact area")
+        try table.required(6, "azimuth", &azimuthCentidegrees, .azimuth)
+        try table.required(7, "late", &late, .bool, label: .hidden, presence: .computed)
+        try table.optional(8, "designator", &designator, .text(64))
     }
 
-    func write(to w: inout CBORWriter) {
-        w.writeMapHeader(designator == nil ? 7 : 8)
-        w.writeUnsigned(1); w.write(code: vehicleClass)
-        w.writeUnsigned(2); w.write(windowStart)
-        w.writeUnsigned(3); w.write(windowEnd)
-        w.writeUnsigned(4); launchArea.write(to: &w)
-        w.writeUnsigned(5); w.writeArrayHeader(impactAreas.count)
-        for area in impactAreas { area.write(to: &w) }
-        w.writeUnsigned(6); w.writeUnsigned(UInt64(azimuthCentidegrees))
-        w.writeUnsigned(7); w.writeBool(late)
-        if let designator { w.writeUnsigned(8); w.writeTextString(designator) }
+    /// Window start, end and the late flag, shown as one line.
+    static func windowLines(_ b: PreLaunch) -> [(String, String)] {
+        [("launch window", "\(b.windowStart) – \(b.windowEnd)\(b.late ? " (LATE: less than 24 hours' notice)" : "")")]
     }
 
-    func validateFields() throws {
-        try Field.named("launch-area") { try launchArea.validate() }
-        guard (1...16).contains(impactAreas.count) else {
-            throw ProtocolError(.invalidField, field: "impact-areas", "1…16 impact areas are required, found \(impactAreas.count)")
-        }
-        for (i, area) in impactAreas.enumerated() { try Field.named("impact-areas[\(i)]") { try area.validate() } }
-        guard azimuthCentidegrees <= 35_999 else {
-            throw ProtocolError(.invalidField, field: "azimuth", "\(azimuthCentidegrees) centidegrees is out of range 0…35 999")
-        }
-        try validateWindow()
-        if let designator { try Field.named("designator") { try Field.checkText(designator, maximum: 64) } }
-    }
+    func validateRules() throws { try validateWindow() }
 
     /// The rules between the window's two ends.
     func validateWindow() throws {
@@ -79,6 +60,23 @@ public struct PreLaunch: Sendable, Hashable {
         }
         guard windowEnd.secondsSince1970 - windowStart.secondsSince1970 <= Self.maximumWindow else {
             throw ProtocolError(.invalidField, field: "window-end", "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer")
+        }
+    }
+
+    /// `late` follows from the window and the creation time: a composition may leave it out. In
+    /// a corrected body it is required instead, because a correction does not recompute it.
+    mutating func complete(given: Set<String>, path: String, created: UTCTime, inCorrection: Bool) throws {
+        let lateField = JSONFields.join(path, "late")
+        if inCorrection {
+            guard given.contains("late") else {
+                throw ProtocolError(.missingField, field: lateField, "required in a corrected body (true or false): it is not recomputed")
+            }
+            return
+        }
+        let computed = windowStart < created + Self.requiredNotice
+        if !given.contains("late") { late = computed }
+        guard late == computed else {
+            throw ProtocolError(.invalidField, field: lateField, "must be \(computed) for a window starting \(windowStart) in a notification created \(created) (late means less than 24 h notice); omit it to have it computed")
         }
     }
 
