@@ -10,63 +10,6 @@ import ParleyStore
 import ServiceLifecycle
 import Synchronization
 
-/// Wakes a delivery loop early (a message was queued, a request in flight finished).
-final class Doorbell: Sendable {
-    private struct State {
-        var rung = false
-        var waiter: CheckedContinuation<Void, Never>?
-        /// The current `wait` has returned: a late waiter must not park.
-        var closed = false
-    }
-
-    private let state = Mutex(State())
-
-    func ring() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.rung = true
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    /// Whether the bell rang since the last `take` or `wait` (and clears it).
-    func take() -> Bool { state.withLock { state in defer { state.rung = false }; return state.rung } }
-
-    /// Returns when the bell rings (at once if it rang since the last `take` or `wait`), after
-    /// `timeout`, or when the task is cancelled. One waiter at a time.
-    func wait(timeout: Duration) async {
-        state.withLock { $0.closed = false }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let now = self.state.withLock { state -> Bool in
-                        if state.rung || state.closed {
-                            state.rung = false
-                            return true
-                        }
-                        state.waiter = continuation
-                        return false
-                    }
-                    if now { continuation.resume() }
-                }
-            }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            let parked = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                state.closed = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            parked?.resume()
-            group.cancelAll()
-        }
-    }
-}
-
 /// Sends queued messages to the configured peers, one independent loop per peer (SPEC.md §12.4):
 /// channel order, receipt verification, exponential backoff with jitter, expiry after the give-up age.
 public final class DeliveryService: Service, Sendable {
@@ -90,13 +33,8 @@ public final class DeliveryService: Service, Sendable {
     /// contact from them last woke delivery.
     private let failing = Mutex<[String: (since: Date, woken: Date?)]>([:])
     private let runningLoops = Mutex<Set<String>>([])
-    /// How often an idle peer loop looks for due deliveries.
-    let pollInterval: Duration
-    /// Messages in flight at once per peer (SPEC.md §12.4: sent in channel order, answered in any
-    /// order), `limits.deliveryWindow` of the configuration in use.
-    var window: Int { max(1, configuration.limits.deliveryWindow) }
-    /// Messages per request (SPEC.md §12.8), `limits.deliveryBatch`; 1: one `POST /v1/messages` each.
-    var batchSize: Int { min(MessageBatch.maximumCount, max(1, configuration.limits.deliveryBatch)) }
+    /// Backoff, window and batching of the configuration in use.
+    var policy: DeliveryPolicy { DeliveryPolicy(configuration) }
     /// Peers that answered the batch endpoint with 404 or 405 (they predate it): single requests only.
     private let singleOnly = Mutex<Set<String>>([])
     /// Deliveries marked in flight and receipts stored at about the same time (by any peer loop)
@@ -104,8 +42,7 @@ public final class DeliveryService: Service, Sendable {
     let updates: GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>
 
     public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
-                tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger, metrics: NodeMetrics? = nil,
-                pollInterval: Duration = .milliseconds(200)) throws {
+                tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger, metrics: NodeMetrics? = nil) throws {
         self.metrics = metrics
         current = Mutex(configuration)
         updates = GroupCommitter(label: "delivery") { batch in
@@ -115,7 +52,6 @@ public final class DeliveryService: Service, Sendable {
         self.store = store
         self.verifier = verifier
         self.logger = logger
-        self.pollInterval = pollInterval
         client = try PeerClient(tls: tlsClient, trust: transportTrust, logger: logger)
         doorbells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
         retryBells = Mutex(Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, Doorbell()) }))
@@ -180,7 +116,7 @@ public final class DeliveryService: Service, Sendable {
                             self.runningLoops.withLock { _ = $0.remove(peer.id.rawValue) }
                         }
                     }
-                    await idle(peersChanged, for: .seconds(1))
+                    await idle(peersChanged)
                 }
             }
         } onGracefulShutdown: {
@@ -230,13 +166,14 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// Keeps up to `window` requests in flight: due deliveries are taken in channel order, marked in
+    /// Keeps up to `window` messages in flight: due deliveries are taken in channel order, marked in
     /// flight together (one transaction) and sent at once; answers come back in any order. After a
     /// failed attempt no new request starts until its retry is due (or an operator's retry), so the
-    /// failed message is sent again before any later one.
+    /// failed message is sent again before any later one. The decisions are `DeliveryLoopState`'s;
+    /// this function does the I/O and the waiting.
     private func runPeer(_ id: ParticipantID, client: PeerClient) async {
         guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
-        let flight = PeerFlight()
+        let loop = SharedLoopState()
         await withTaskGroup(of: Void.self) { group in
             while !stopping {
                 guard let peer = configuration.peers.first(where: { $0.id == id }) else {
@@ -246,34 +183,25 @@ public final class DeliveryService: Service, Sendable {
                 var log = logger
                 log[metadataKey: "peer"] = "\(peer.id)"
                 if let hub = peer.via { log[metadataKey: "via"] = "\(hub)" }
+                // Rings from now on are kept for the wait below: none is lost while the store is read.
                 _ = bell.take()
-                let (running, pausedUntil) = flight.state.withLock { ($0.running, $0.pausedUntil) }
-                if let pausedUntil {
-                    let wait = pausedUntil.timeIntervalSinceNow
-                    if wait > 0 && !retryBell.take() {
-                        await bell.wait(timeout: min(pollInterval, .milliseconds(Int64(wait * 1000) + 1)))
-                        continue
-                    }
-                    flight.state.withLock { $0.pausedUntil = nil }
-                }
-                _ = retryBell.take()
-                // Refill in groups (one in-flight transaction each), or at once when idle.
-                let window = self.window
-                let free = window - running
-                guard free > 0, running == 0 || free >= (window + 1) / 2 else {
-                    await bell.wait(timeout: pollInterval)
+                let policy = self.policy
+                let action = loop.state.withLock { $0.next(at: Date(), policy: policy, retryRequested: retryBell.take()) }
+                guard case .take(let limit) = action else {
+                    await wait(action, bell)
                     continue
                 }
                 let due: [DueDelivery]
                 do {
-                    due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: free) }
+                    due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: limit) }
+                    if due.isEmpty {
+                        let next = try await nextAttempt(to: peer)
+                        await wait(loop.state.withLock { $0.nothingDue(nextAttempt: next, at: Date()) }, bell)
+                        continue
+                    }
                 } catch {
-                    log.error("cannot read the outbox: \(error)")
-                    await idle(bell, for: .seconds(5))
-                    continue
-                }
-                if due.isEmpty {
-                    await bell.wait(timeout: pollInterval)
+                    log.error("cannot read the outbox (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)")
+                    await wait(loop.state.withLock { $0.storeFailed(at: Date()) }, bell)
                     continue
                 }
                 let marked: Set<MessageID>
@@ -282,26 +210,37 @@ public final class DeliveryService: Service, Sendable {
                     guard case .markedInFlight(let ids) = outcome else { throw Problem.internalError("unexpected outcome \(outcome)") }
                     marked = Set(ids)
                 } catch {
-                    log.error("cannot mark \(due.count) deliveries in flight (will try again in 5 s): \(error)")
-                    await idle(nil, for: .seconds(5))
+                    log.error("cannot mark \(due.count) deliveries in flight (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)")
+                    await wait(loop.state.withLock { $0.storeFailed(at: Date()) }, nil)
                     continue
                 }
                 let sending = due.filter { marked.contains($0.record.messageID) }
-                flight.state.withLock { $0.running += sending.count }
+                loop.state.withLock { $0.sending(sending.count) }
                 let peerLog = log
-                for request in requests(sending, to: peer) {
+                let singleOnly = self.singleOnly.withLock { $0.contains(peer.id.rawValue) }
+                for request in policy.requests(sending, singleOnly: singleOnly, size: \.bytes.count) {
                     group.addTask {
                         let retryAt = await self.deliver(request, to: peer, client: client, log: peerLog)
-                        flight.state.withLock { state in
-                            state.running -= request.count
-                            if let retryAt { state.pausedUntil = max(state.pausedUntil ?? retryAt, retryAt) }
-                        }
+                        loop.state.withLock { $0.finished(request.count, retryAt: retryAt) }
                         bell.ring()
                     }
                 }
             }
             // Requests in flight finish (the group waits for them).
         }
+    }
+
+    /// When the first pending message of the channel to `peer` is next due (nil: nothing pending).
+    /// The channel moves only once its first message is due (`ParleyStore.dueDeliveries`), so this
+    /// asks for the messages that would be due at the end of time and reads the first one's time.
+    private func nextAttempt(to peer: NodeConfiguration.Peer) async throws -> Date? {
+        try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: .distantFuture, limit: 1).first?.record.nextAttempt }
+    }
+
+    /// Does what a `.wait` action says: waits until its time, or until `bell` rings, or until the service stops.
+    private func wait(_ action: DeliveryLoopState.Action, _ bell: Doorbell?) async {
+        guard case .wait(let until) = action else { return }
+        await idle(bell, for: until.map { .milliseconds(Int64(max(0, $0.timeIntervalSinceNow) * 1000) + 1) })
     }
 
     /// A request to `peer` got no answer.
@@ -345,78 +284,16 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// Waits `duration`, or until `bell` rings, or until the service is told to stop.
-    private func idle(_ bell: Doorbell?, for duration: Duration) async {
+    /// Waits `duration` (nil: no limit), or until `bell` rings, or until the service is told to stop.
+    private func idle(_ bell: Doorbell?, for duration: Duration? = nil) async {
         guard !stopping else { return }
         await cancelWhenGracefulShutdown {
-            if let bell { await bell.wait(timeout: duration) } else { try? await Task.sleep(for: duration) }
-        }
-    }
-
-    func backoff(attempts: Int) -> TimeInterval {
-        let retry = configuration.retry
-        let exponential = retry.initialInterval * pow(2, Double(max(0, attempts - 1)))
-        let capped = min(retry.maximumInterval, exponential)
-        return min(retry.maximumInterval, capped * Double.random(in: 0.8...1.2))
-    }
-
-    /// What an HTTP error answer says: a problem's name and `detail` (SPEC.md §12.6), else the start
-    /// of the body.
-    static func problemText(_ body: ByteBuffer) -> String {
-        if let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-           let detail = object["detail"] as? String {
-            let name = (object["type"] as? String)?.split(separator: ":").last.map { "\($0): " } ?? ""
-            return String((name + detail).prefix(500))
-        }
-        return String(String(buffer: body).prefix(300))
-    }
-
-    /// Seconds until the next attempt after `attempts` failed ones: the backoff, or the peer's
-    /// `Retry-After` when that is longer (up to `retry.maximumIntervalSeconds`). Retry-After is a
-    /// floor, not a replacement: a hub answering 502 with `Retry-After: 30` for a recipient that is down
-    /// for hours does not hold its senders at one attempt every 30 s.
-    func retryDelay(attempts: Int, retryAfter: TimeInterval?) -> TimeInterval {
-        let floor = retryAfter.flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? 0
-        return max(min(floor, configuration.retry.maximumInterval), backoff(attempts: attempts))
-    }
-
-    /// A `Retry-After` in seconds (a non-negative integer, RFC 9110 §10.2.3); nil for anything else
-    /// (the date form, "nan", "inf", negative numbers).
-    static func retryAfterSeconds(_ headers: HTTPHeaders) -> TimeInterval? {
-        guard let text = headers.first(name: "Retry-After"), let seconds = UInt32(text.trimmingCharacters(in: .whitespaces)) else { return nil }
-        return TimeInterval(seconds)
-    }
-
-    /// Splits deliveries (in channel order) into requests: batches of up to `batchSize` messages
-    /// and `MessageBatch.maximumSize` bytes, or one message each for a peer without batches.
-    func requests(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer) -> [[DueDelivery]] {
-        let limit = singleOnly.withLock { $0.contains(peer.id.rawValue) } ? 1 : batchSize
-        var requests: [[DueDelivery]] = []
-        var current: [DueDelivery] = []
-        var bytes = 16
-        for delivery in deliveries {
-            if !current.isEmpty && (current.count == limit || bytes + delivery.bytes.count + 5 > MessageBatch.maximumSize) {
-                requests.append(current)
-                current = []
-                bytes = 16
+            if let bell {
+                await bell.wait(timeout: duration)
+            } else if let duration {
+                try? await Task.sleep(for: duration)
             }
-            current.append(delivery)
-            bytes += delivery.bytes.count + 5
         }
-        if !current.isEmpty { requests.append(current) }
-        return requests
-    }
-
-    /// What one attempt yielded for one message.
-    enum AttemptAnswer: Sendable {
-        /// No HTTP answer.
-        case transport(String)
-        /// An HTTP error status (or a batch item's problem).
-        case problem(status: UInt, detail: String, retryAfter: TimeInterval?)
-        /// A 200 (or a batch item) that must be a receipt for the message.
-        case receipt([UInt8])
-        /// A 200 whose body cannot hold a valid receipt.
-        case invalid(String)
     }
 
     /// One attempt of deliveries already marked in flight, in one request. Returns nil when every
@@ -427,20 +304,21 @@ public final class DeliveryService: Service, Sendable {
             if let sent = sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
         }
         guard !messages.isEmpty else { return nil }
-        let answers: [AttemptAnswer]
+        let answers: [PeerClient.Answer]
         var failedAsAWhole = false
+        let timeout = requestTimeout
         if messages.count == 1 {
-            answers = [await post(messages[0].0.bytes, to: peer, client: client, log: log)]
-        } else if let batch = await postBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
-            answers = batch.answers
-            failedAsAWhole = batch.failedAsAWhole
+            answers = [await client.send(messages[0].0.bytes, to: peer, timeout: timeout)]
+        } else if case .answers(let batch, let failed) = await sendBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
+            answers = batch
+            failedAsAWhole = failed
         } else {
             // The peer has no batch endpoint: one request per message, concurrently (still in channel order).
-            answers = await withTaskGroup(of: (Int, AttemptAnswer).self) { group in
+            answers = await withTaskGroup(of: (Int, PeerClient.Answer).self) { group in
                 for (index, (delivery, _)) in messages.enumerated() {
-                    group.addTask { (index, await self.post(delivery.bytes, to: peer, client: client, log: log)) }
+                    group.addTask { (index, await client.send(delivery.bytes, to: peer, timeout: timeout)) }
                 }
-                var answers = [AttemptAnswer](repeating: .transport("not sent"), count: messages.count)
+                var answers = [PeerClient.Answer](repeating: .transport("not sent"), count: messages.count)
                 for await (index, answer) in group { answers[index] = answer }
                 return answers
             }
@@ -458,6 +336,17 @@ public final class DeliveryService: Service, Sendable {
             }
             return earliest
         }
+    }
+
+    /// `POST /v1/messages/batch`; a peer that has no batch endpoint (404 or 405) is remembered, and
+    /// sent one message per request from then on.
+    private func sendBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> PeerClient.BatchAnswers {
+        let answers = await client.sendBatch(messages, to: peer, timeout: requestTimeout)
+        if case .unsupported(let status) = answers {
+            singleOnly.withLock { _ = $0.insert(peer.id.rawValue) }
+            log.notice("\(peer.id) has no batch endpoint (HTTP \(status)); sending it one message per request")
+        }
+        return answers
     }
 
     /// The message a delivery sends, as the receipt must match it; nil (cancelled for this peer) if
@@ -478,86 +367,21 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// The connection for `peer`: its URL, answered by the peer itself or by the hub it is reached through.
-    private func endpoint(_ peer: NodeConfiguration.Peer) throws -> PeerClient.Endpoint {
-        try PeerClient.Endpoint(url: peer.url, participant: peer.via ?? peer.id)
-    }
-
-    /// `POST /v1/messages` with one message (SPEC.md §12.2).
-    private func post(_ message: Data, to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> AttemptAnswer {
-        do {
-            let response = try await client.post(try endpoint(peer), path: PeerClient.path("/v1/messages", under: peer.url),
-                                                 headers: [("Content-Type", PeerServer.coseMediaType),
-                                                           ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
-                                                           ("Parley-Recipient", peer.id.rawValue)],
-                                                 body: ByteBuffer(bytes: message), timeout: requestTimeout,
-                                                 maximumResponseBytes: MessageVerifier.maximumSize)
-            guard response.status == 200 else {
-                return .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                                retryAfter: Self.retryAfterSeconds(response.headers))
-            }
-            return .receipt(Array(buffer: response.body))
-        } catch {
-            return .transport(TransportErrorText.explain(error))
-        }
-    }
-
     private var requestTimeout: TimeAmount { .milliseconds(Int64(configuration.limits.requestTimeout * 1000)) }
-
-    /// `POST /v1/messages/batch` (SPEC.md §12.8): one answer per message, or nil when the peer has
-    /// no batch endpoint (404 or 405; remembered, the messages are then sent one by one).
-    /// `failedAsAWhole`: no answer, or an HTTP error to the whole request (the same for every message).
-    private func postBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async
-        -> (answers: [AttemptAnswer], failedAsAWhole: Bool)? {
-        let all: AttemptAnswer
-        do {
-            let response = try await client.post(try endpoint(peer), path: PeerClient.path("/v1/messages/batch", under: peer.url),
-                                                 headers: [("Content-Type", MessageBatch.mediaType),
-                                                           ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
-                                                           ("Parley-Recipient", peer.id.rawValue)],
-                                                 body: ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded),
-                                                 timeout: requestTimeout, maximumResponseBytes: BatchAnswer.maximumSize)
-            switch response.status {
-            case 200:
-                do {
-                    let items = try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items
-                    return (items.map { item in
-                        switch item {
-                        case .receipt(let bytes): return .receipt(bytes)
-                        case .problem(let problem):
-                            return .problem(status: UInt(problem.status), detail: "\(problem.name): \(problem.detail)",
-                                            retryAfter: problem.retryAfter.map(TimeInterval.init))
-                        }
-                    }, false)
-                } catch {
-                    all = .invalid("HTTP 200 to a batch without a valid batch answer: \(error)")
-                }
-            case 404, 405:
-                singleOnly.withLock { _ = $0.insert(peer.id.rawValue) }
-                log.notice("\(peer.id) has no batch endpoint (HTTP \(response.status)); sending it one message per request")
-                return nil
-            default:
-                all = .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                               retryAfter: Self.retryAfterSeconds(response.headers))
-            }
-        } catch {
-            all = .transport(TransportErrorText.explain(error))
-        }
-        return (Array(repeating: all, count: messages.count), true)
-    }
 
     /// Records what one attempt yielded for one delivery: the verified receipt, or the failure and
     /// when to try again. Returns nil when the delivery is settled, or the time of its next attempt.
     /// `requestFailure`: the request failed as a whole (no connection, or an HTTP error to the batch),
     /// the delivery's place in it and how many messages it held; the failure is logged once, with the first.
-    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: AttemptAnswer, peer: NodeConfiguration.Peer, log: Logger,
+    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: PeerClient.Answer, peer: NodeConfiguration.Peer, log: Logger,
                 requestFailure: (index: Int, count: Int)? = nil) async -> Date? {
         var log = log
         let id = delivery.record.messageID
         log[metadataKey: "message"] = "\(id)"
         let attempts = delivery.record.attempts + 1
-        func fail(_ reason: String, retryAfter: TimeInterval? = nil, level: Logger.Level = .warning) async -> Date? {
-            var next = Date().addingTimeInterval(retryDelay(attempts: attempts, retryAfter: retryAfter))
+        let policy = self.policy
+        func fail(_ reason: String, retryAfter: Duration? = nil, level: Logger.Level = .warning) async -> Date? {
+            var next = Date().addingTimeInterval(policy.retryDelay(attempts: attempts, retryAfter: retryAfter).seconds)
             if let requestFailure, requestFailure.index > 0 {
                 log.debug("delivery attempt \(attempts) failed: \(reason) (logged with this request's first message)")
             } else {
@@ -604,7 +428,7 @@ public final class DeliveryService: Service, Sendable {
                 return await fail("HTTP \(status): \(detail)", retryAfter: retryAfter)
             default:
                 return await fail("HTTP \(status), not retryable without operator action: \(detail)",
-                                  retryAfter: configuration.retry.maximumInterval, level: .error)
+                                  retryAfter: policy.maximumInterval, level: .error)
             }
         case .receipt(let bytes):
             receiptBytes = bytes
@@ -643,7 +467,7 @@ public final class DeliveryService: Service, Sendable {
     }
 }
 
-/// Requests in flight to one peer, and when the next may start after a failure.
-final class PeerFlight: Sendable {
-    let state = Mutex<(running: Int, pausedUntil: Date?)>((0, nil))
+/// One peer loop's state, shared with its requests in flight.
+private final class SharedLoopState: Sendable {
+    let state = Mutex(DeliveryLoopState())
 }

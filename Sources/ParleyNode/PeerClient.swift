@@ -286,3 +286,107 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension ExchangeHandler: Sendable {}
+
+/// The delivery exchanges of the peer interface: a message or a batch posted to a peer, and its
+/// answer read as receipts or problems.
+extension PeerClient {
+    /// What one attempt yielded for one message.
+    enum Answer: Sendable {
+        /// No HTTP answer.
+        case transport(String)
+        /// An HTTP error status (or a batch item's problem).
+        case problem(status: UInt, detail: String, retryAfter: Duration?)
+        /// A 200 (or a batch item) that must be a receipt for the message.
+        case receipt([UInt8])
+        /// A 200 whose body cannot hold a valid receipt.
+        case invalid(String)
+    }
+
+    /// What a batch request yielded.
+    enum BatchAnswers: Sendable {
+        /// One answer per message, in order. `failedAsAWhole`: no answer, or an HTTP error to the
+        /// whole request (the same answer for every message).
+        case answers([Answer], failedAsAWhole: Bool)
+        /// The peer has no batch endpoint (HTTP 404 or 405): it predates SPEC.md §12.8.
+        case unsupported(status: Int)
+    }
+
+    /// The connection for `peer`: its URL, answered by the peer itself or by the hub it is reached through.
+    static func endpoint(_ peer: NodeConfiguration.Peer) throws(PeerClientError) -> Endpoint {
+        try Endpoint(url: peer.url, participant: peer.via ?? peer.id)
+    }
+
+    /// `POST /v1/messages` with one message (SPEC.md §12.2).
+    func send(_ message: Data, to peer: NodeConfiguration.Peer, timeout: TimeAmount) async -> Answer {
+        do {
+            let response = try await post(try Self.endpoint(peer), path: Self.path("/v1/messages", under: peer.url),
+                                          headers: [("Content-Type", PeerServer.coseMediaType),
+                                                    ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
+                                                    ("Parley-Recipient", peer.id.rawValue)],
+                                          body: ByteBuffer(bytes: message), timeout: timeout,
+                                          maximumResponseBytes: MessageVerifier.maximumSize)
+            guard response.status == 200 else {
+                return .problem(status: UInt(response.status), detail: Self.problemText(response.body),
+                                retryAfter: Self.retryAfter(response.headers))
+            }
+            return .receipt(Array(buffer: response.body))
+        } catch {
+            return .transport(TransportErrorText.explain(error))
+        }
+    }
+
+    /// `POST /v1/messages/batch` (SPEC.md §12.8): one answer per message, or `.unsupported`.
+    func sendBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, timeout: TimeAmount) async -> BatchAnswers {
+        let all: Answer
+        do {
+            let response = try await post(try Self.endpoint(peer), path: Self.path("/v1/messages/batch", under: peer.url),
+                                          headers: [("Content-Type", MessageBatch.mediaType),
+                                                    ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
+                                                    ("Parley-Recipient", peer.id.rawValue)],
+                                          body: ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded),
+                                          timeout: timeout, maximumResponseBytes: BatchAnswer.maximumSize)
+            switch response.status {
+            case 200:
+                do {
+                    let items = try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items
+                    return .answers(items.map { item in
+                        switch item {
+                        case .receipt(let bytes): return .receipt(bytes)
+                        case .problem(let problem):
+                            return .problem(status: UInt(problem.status), detail: "\(problem.name): \(problem.detail)",
+                                            retryAfter: problem.retryAfter.flatMap { DeliveryPolicy.retryAfter(seconds: Double($0)) })
+                        }
+                    }, failedAsAWhole: false)
+                } catch {
+                    all = .invalid("HTTP 200 to a batch without a valid batch answer: \(error)")
+                }
+            case 404, 405:
+                return .unsupported(status: response.status)
+            default:
+                all = .problem(status: UInt(response.status), detail: Self.problemText(response.body),
+                               retryAfter: Self.retryAfter(response.headers))
+            }
+        } catch {
+            all = .transport(TransportErrorText.explain(error))
+        }
+        return .answers(Array(repeating: all, count: messages.count), failedAsAWhole: true)
+    }
+
+    /// What an HTTP error answer says: a problem's name and `detail` (SPEC.md §12.6), else the start
+    /// of the body.
+    static func problemText(_ body: ByteBuffer) -> String {
+        if let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+           let detail = object["detail"] as? String {
+            let name = (object["type"] as? String)?.split(separator: ":").last.map { "\($0): " } ?? ""
+            return String((name + detail).prefix(500))
+        }
+        return String(String(buffer: body).prefix(300))
+    }
+
+    /// A `Retry-After` in seconds (a non-negative integer, RFC 9110 §10.2.3); nil for anything else
+    /// (the date form, "nan", "inf", negative numbers).
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let text = headers.first(name: "Retry-After"), let seconds = UInt32(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        return .seconds(seconds)
+    }
+}

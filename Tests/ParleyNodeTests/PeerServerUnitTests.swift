@@ -35,22 +35,25 @@ import Testing
         configuration.retry.initialInterval = 5
         configuration.retry.maximumInterval = 900
         let node = try Node(configuration: configuration, logger: testLogger("test"))
-        let first = (0..<50).map { _ in node.delivery.backoff(attempts: 1) }
-        #expect(first.allSatisfy { (4...6).contains($0) })
+        let policy = node.delivery.policy
+        func seconds(_ range: ClosedRange<Int>) -> ClosedRange<Duration> { .seconds(range.lowerBound) ... .seconds(range.upperBound) }
+        let first = (0..<50).map { _ in policy.backoff(attempts: 1) }
+        #expect(first.allSatisfy { seconds(4...6).contains($0) })
         #expect(Set(first).count > 1)
-        #expect((0..<50).map { _ in node.delivery.backoff(attempts: 4) }.allSatisfy { (32...48).contains($0) })
-        #expect((0..<50).map { _ in node.delivery.backoff(attempts: 30) }.allSatisfy { $0 <= 900 && $0 >= 720 })
+        #expect((0..<50).map { _ in policy.backoff(attempts: 4) }.allSatisfy { seconds(32...48).contains($0) })
+        #expect((0..<50).map { _ in policy.backoff(attempts: 30) }.allSatisfy { $0 <= .seconds(900) && $0 >= .seconds(720) })
         // A peer's Retry-After is a floor under the backoff, capped like it; it never shortens it.
-        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: 30) }.allSatisfy { $0 == 30 })
-        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 30, retryAfter: 30) }.allSatisfy { $0 >= 720 && $0 <= 900 })
-        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: 86_400) }.allSatisfy { $0 == 900 })
-        #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 4, retryAfter: nil) }.allSatisfy { (32...48).contains($0) })
+        #expect((0..<50).map { _ in policy.retryDelay(attempts: 1, retryAfter: .seconds(30)) }.allSatisfy { $0 == .seconds(30) })
+        #expect((0..<50).map { _ in policy.retryDelay(attempts: 30, retryAfter: .seconds(30)) }.allSatisfy { $0 >= .seconds(720) && $0 <= .seconds(900) })
+        #expect((0..<50).map { _ in policy.retryDelay(attempts: 1, retryAfter: .seconds(86_400)) }.allSatisfy { $0 == .seconds(900) })
+        #expect((0..<50).map { _ in policy.retryDelay(attempts: 4, retryAfter: nil) }.allSatisfy { seconds(32...48).contains($0) })
         // A peer's header cannot make the delay not a number (that trapped the sender).
         for odd in [Double.nan, .infinity, -5] {
-            #expect((0..<50).map { _ in node.delivery.retryDelay(attempts: 1, retryAfter: odd) }.allSatisfy { (4...6).contains($0) })
+            #expect((0..<50).map { _ in policy.retryDelay(attempts: 1, retryAfter: DeliveryPolicy.retryAfter(seconds: odd)) }
+                .allSatisfy { seconds(4...6).contains($0) })
         }
-        func parsed(_ value: String) -> TimeInterval? { DeliveryService.retryAfterSeconds(["Retry-After": value]) }
-        #expect(parsed("120") == 120 && parsed(" 7 ") == 7)
+        func parsed(_ value: String) -> Duration? { PeerClient.retryAfter(["Retry-After": value]) }
+        #expect(parsed("120") == .seconds(120) && parsed(" 7 ") == .seconds(7))
         #expect(parsed("nan") == nil && parsed("inf") == nil && parsed("-1") == nil && parsed("Wed, 21 Oct 2026 07:28:00 GMT") == nil)
     }
 }

@@ -19,7 +19,7 @@ import Testing
 
     @Test func aProblemAnswerIsReadForItsNameAndDetail() {
         let problem = #"{"type":"urn:parley:problem:unavailable","title":"Unavailable","status":502,"detail":"the hub could not reach US-NRRC: connection refused"}"#
-        #expect(DeliveryService.problemText(ByteBuffer(string: problem)) == "unavailable: the hub could not reach US-NRRC: connection refused")
-        #expect(DeliveryService.problemText(ByteBuffer(string: "plain text")) == "plain text")
+        #expect(PeerClient.problemText(ByteBuffer(string: problem)) == "unavailable: the hub could not reach US-NRRC: connection refused")
+        #expect(PeerClient.problemText(ByteBuffer(string: "plain text")) == "plain text")
     }
 }

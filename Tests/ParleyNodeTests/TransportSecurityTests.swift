@@ -227,7 +227,7 @@ import Testing
         #expect(Set(report.applied) == ["limits.headerTimeoutSeconds", "limits.maximumBodyBytes", "limits.deliveryWindow", "limits.deliveryBatch"],
                 "\(report.lines)")
         #expect(report.restartRequired.isEmpty, "\(report.lines)")
-        #expect(ru.node.delivery.window == 8 && ru.node.delivery.batchSize == 2)
+        #expect(ru.node.delivery.policy.window == 8 && ru.node.delivery.policy.batchSize == 2)
 
         // The same bytes are now above the body limit: 413 before they are read.
         let (status, body, _) = try await withHTTPClient(configuration: us) { client in
