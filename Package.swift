@@ -85,6 +85,7 @@ let package = Package(
             name: "parleyd",
             dependencies: [
                 "ParleyNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
