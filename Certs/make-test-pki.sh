@@ -240,12 +240,14 @@ issue "$ISS" "$NEG/test-profiles.cnf:two_participant_uris" "$FIRST" "$leaf_alg" 
 issue "$ISS" "$NEG/test-profiles.cnf:uppercase_participant_uri" "$FIRST" "$leaf_alg" \
     "$NEG/uppercase-participant-uri" signing
 
-# Revoked participant: certificates issued, then revoked (key compromise).
+# Revoked participant: certificates issued, then revoked for key compromise with an invalidityDate
+# a year back, so that they count as revoked at every time of their validity (SPEC.md §8.4 rule 2),
+# also at a verification time just before this script ran.
 issue "$ISS" signing REVOKED-TEST "$leaf_alg" "$NEG/revoked" signing
 issue "$ISS" tls REVOKED-TEST "$tls_alg" "$NEG/revoked" tls
 for c in signing tls; do
     PARLEY_CA_DIR=$ISS run "$OPENSSL" ca -batch -config "$CNF/issuing-ca.cnf" \
-        -revoke "$NEG/revoked/$c.pem" -crl_reason keyCompromise
+        -revoke "$NEG/revoked/$c.pem" -crl_compromise "$(jan1 -1)"
 done
 
 # CRLs. The expired issuing CRL comes first so the current one has the higher crlNumber.

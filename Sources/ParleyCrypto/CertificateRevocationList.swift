@@ -12,8 +12,10 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
     public let issuer: String
     public let thisUpdate: Date
     public let nextUpdate: Date
+    /// The revoked certificates, in the CRL's order.
+    public let entries: [RevokedCertificate]
     /// Serial numbers of the revoked certificates, lowercase hexadecimal.
-    public let revokedSerialNumbersHex: [String]
+    public var revokedSerialNumbersHex: [String] { entries.map(\.serialNumberHex) }
     /// The cRLNumber (big-endian magnitude, no leading zeros), if present.
     let crlNumber: [UInt8]?
     /// The authorityKeyIdentifier keyIdentifier, if present (tells CRLs of same-named CAs apart).
@@ -51,18 +53,17 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
         }
         self.thisUpdate = thisUpdate
         self.nextUpdate = nextUpdate
-        var serials: [String] = []
+        var entries: [RevokedCertificate] = []
         if let revoked = X509_CRL_get_REVOKED(parsed) {
             for index in 0..<parley_sk_X509_REVOKED_num(revoked) {
-                guard let entry = parley_sk_X509_REVOKED_value(revoked, index),
-                      let serial = X509_REVOKED_get0_serialNumber(entry),
-                      let data = ASN1_STRING_get0_data(serial) else { continue }
-                var hex = UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(serial))).hexString
-                while hex.hasPrefix("00") && hex.count > 2 { hex.removeFirst(2) }
-                serials.append(hex)
+                guard let entry = parley_sk_X509_REVOKED_value(revoked, index) else { continue }
+                guard let parsedEntry = RevokedCertificate(entry: entry) else {
+                    throw CryptoError(.invalidCRL, "CRL of '\(issuer)' has an unreadable entry (#\(index + 1))")
+                }
+                entries.append(parsedEntry)
             }
         }
-        self.revokedSerialNumbersHex = serials
+        self.entries = entries
         self.authorityKeyID = Self.authorityKeyID(parsed)
         self.crlNumber = Self.crlNumber(parsed)
         self.isDelta = X509_CRL_get_ext_by_NID(parsed, NID_delta_crl, -1) >= 0
@@ -136,6 +137,19 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
         } catch let error as CryptoError {
             throw CryptoError(error.code, "CRL file \(path): \(error.reason)", openSSLErrors: error.openSSLErrors)
         }
+    }
+
+    /// The entry for `certificate`, if this CRL lists its serial number. The caller makes sure the
+    /// CRL comes from the certificate's issuer.
+    public func entry(for certificate: Certificate) -> RevokedCertificate? {
+        entries.first { $0.serialNumberHex == certificate.serialNumberHex }
+    }
+
+    /// True if the CRL's signature verifies with `issuer`'s public key.
+    func isSigned(by issuer: Certificate) -> Bool {
+        defer { OpenSSLErrorQueue.clear() }
+        guard let key = X509_get0_pubkey(issuer.object.pointer) else { return false }
+        return X509_CRL_verify(object.pointer, key) == 1
     }
 
     /// True if `thisUpdate ≤ time ≤ nextUpdate`.

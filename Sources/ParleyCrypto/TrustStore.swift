@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 internal import COpenSSL
 
 /// Trust anchors and CRLs, and chain verification against them with OpenSSL's `X509_verify_cert`.
@@ -9,10 +10,12 @@ internal import COpenSSL
 /// are applied strictly (`X509_V_FLAG_X509_STRICT`); at most 8 intermediate CAs (`set_depth(8)`).
 /// Several anchors may be installed at once (root rollover).
 ///
-/// Of several CRLs from the same CA (same issuer name and authority key identifier) only the newest
-/// is kept (highest cRLNumber, or latest thisUpdate without one): OpenSSL would otherwise use
-/// whichever it finds first, possibly an older CRL that lacks recent revocations. So a node may load
-/// old and new CRL files together.
+/// A trust store holds any number of CRLs per CA, a history (SPEC.md §8.4). A chain is checked at
+/// time T against the CRL of each CA that was authoritative at T, the newest of those current at T,
+/// in an `X509_STORE` holding only those (OpenSSL would otherwise use whichever CRL it finds first).
+/// A revocation dated after T does not count against T; a compromise (keyCompromise, cACompromise)
+/// listed on any CRL of the history counts from its invalidityDate or revocationDate, whichever is
+/// earlier, even when the CRL that lists it was issued after T.
 ///
 /// Clock skew: a certificate is accepted if it became valid at most `maximumClockSkew` after `time`,
 /// or expired less than `maximumClockSkew` before it; a CRL whose thisUpdate is up to
@@ -26,8 +29,11 @@ internal import COpenSSL
 /// example after a CRL refresh) starts with an empty cache.
 public struct TrustStore: Sendable {
     public let anchors: [Certificate]
-    /// The CRLs in use: per CA, the newest among those given (highest cRLNumber).
+    /// Per CA, the newest CRL among those given (highest cRLNumber): what the node reports and
+    /// warns about.
     public let crls: [CertificateRevocationList]
+    /// Every complete CRL given, each once: the validation data for verification at past times.
+    public var crlHistory: [CertificateRevocationList] { history.all }
     /// Seconds of clock difference tolerated on certificate validity (see above).
     public let maximumClockSkew: TimeInterval
 
@@ -36,6 +42,7 @@ public struct TrustStore: Sendable {
     /// The most certificates `verify` accepts as input: leaf + 8 intermediates + the anchor.
     public static let maximumChainLength = maximumDepth + 2
 
+    let history: CRLHistory
     let storage: Storage
 
     /// Throws if there is no anchor, or an anchor is not a CA certificate.
@@ -57,19 +64,14 @@ public struct TrustStore: Sendable {
         guard maximumClockSkew >= 0, maximumClockSkew.isFinite else {
             throw CryptoError(.invalidArgument, "maximumClockSkew must be a finite number of seconds ≥ 0")
         }
-        var newest: [CertificateRevocationList] = []
-        // Delta CRLs are not used (SPEC.md §8.4): a CA whose only CRL is a delta has no current CRL.
-        for crl in crls where !crl.isDelta {
-            if let index = newest.firstIndex(where: { $0.hasSameIssuer(as: crl) }) {
-                if crl.supersedes(newest[index]) { newest[index] = crl }
-            } else {
-                newest.append(crl)
-            }
-        }
+        let history = CRLHistory(crls)
         self.anchors = anchors
-        self.crls = newest
+        self.history = history
+        self.crls = history.newest
         self.maximumClockSkew = maximumClockSkew
-        self.storage = try Storage(anchors: anchors, crls: newest, cacheCapacity: cacheCapacity)
+        self.storage = Storage(anchors: anchors, cacheCapacity: cacheCapacity)
+        // Fail on a CRL OpenSSL cannot take now, not at the first verification.
+        _ = try storage.store(for: history.selection(at: Date(), skew: maximumClockSkew), history: history)
     }
 
     /// Anchors from one file (PEM bundle or DER) and CRLs from any number of files.
@@ -199,13 +201,16 @@ public struct TrustStore: Sendable {
             )
         }
 
+        let selection = history.selection(at: time, skew: maximumClockSkew)
+        let selected = selection.map { history.all[$0] }
+        let store = try storage.store(for: selection, history: history)
         var settings = VerificationSettings(
             time: time_t(time.timeIntervalSince1970.rounded(.down)),
             skew: time_t(maximumClockSkew.rounded(.down))
         )
         let (status, failure): (Int32, ChainVerificationError?) = withExtendedLifetime(chain) {
             withUnsafeMutablePointer(to: &settings) { settingsPointer in
-                guard X509_STORE_CTX_init(context, storage.store.pointer, leaf.object.pointer, untrusted) == 1 else {
+                guard X509_STORE_CTX_init(context, store.pointer, leaf.object.pointer, untrusted) == 1 else {
                     return (0, ChainVerificationError(
                         check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
                         reason: "X509_STORE_CTX_init failed", openSSLErrors: OpenSSLErrorQueue.drain()
@@ -225,10 +230,10 @@ public struct TrustStore: Sendable {
         }
         if let failure { throw failure }
         // SPEC.md §8.5: the first failing stage decides, whatever order OpenSSL checked in.
-        let failures = settings.failures.map { (stage: FailureStage($0.code), failure: $0) }
+        var failures = settings.failures.map { (stage: FailureStage($0.code), failure: $0) }
         func first(_ stage: FailureStage) -> RecordedFailure? { failures.first { $0.stage == stage }?.failure }
         if let failure = first(.path) {
-            throw translate(failure, context: context, chain: chain, leaf: leaf, at: time)
+            throw translate(failure, context: context, chain: chain, leaf: leaf, at: time, crls: selected)
         }
         guard status == 1, let built = X509_STORE_CTX_get0_chain(context) else {
             throw ChainVerificationError(
@@ -250,14 +255,45 @@ public struct TrustStore: Sendable {
             try checkPathIsChain(path, chain: chain)
         }
         let participantID = try checkProfile(leaf: leaf, purpose: purpose)
+        // SPEC.md §8.4: an entry takes effect at its date, not when the CRL listing it was issued.
+        failures.removeAll { stage, failure in
+            guard stage == .revocation, failure.depth + 1 < path.count else { return false }
+            let entry = selected.lazy.compactMap { $0.entry(for: path[failure.depth]) }.first
+            return entry.map { $0.effectiveDate > time } ?? false
+        }
         for stage in [FailureStage.validity, .revocationData, .revocation] {
             if let failure = first(stage) {
-                throw translate(failure, context: context, chain: chain, leaf: leaf, at: time)
+                throw translate(failure, context: context, chain: chain, leaf: leaf, at: time, crls: selected)
             }
         }
+        try checkCompromise(path: path, at: time)
         OpenSSLErrorQueue.clear()
         let verified = VerifiedChain(leaf: leaf, path: path, participantID: participantID, purpose: purpose)
-        return (verified, validityWindow(of: path))
+        return (verified, validityWindow(of: path, selection: selection, at: time))
+    }
+
+    /// SPEC.md §8.4: a compromise listed on any CRL of the issuer that the store holds (its signature
+    /// checked with the issuer's key) counts from its effective date, even when the CRL was issued
+    /// after `time`; the key may have been in other hands since then.
+    private func checkCompromise(path: [Certificate], at time: Date) throws {
+        for index in path.indices.dropLast() {
+            let certificate = path[index]
+            let issuer = path[index + 1]
+            for (crlIndex, entry) in history.compromises[certificate.serialNumberHex] ?? [] where entry.effectiveDate <= time {
+                let crl = history.all[crlIndex]
+                guard X509_NAME_cmp(X509_CRL_get_issuer(crl.object.pointer), X509_get_subject_name(issuer.object.pointer)) == 0,
+                    storage.isSigned(crl: crlIndex, of: history, by: issuer)
+                else { continue }
+                let since = entry.invalidityDate.map { "its invalidityDate \($0.formatted(.iso8601))" }
+                    ?? "its revocation at \(entry.revocationDate.formatted(.iso8601))"
+                throw ChainVerificationError(
+                    check: .revoked, certificateIndex: index, certificateSubject: certificate.subject,
+                    reason: "the certificate was revoked for \(entry.reason) on the CRL of '\(crl.issuer)' issued "
+                        + "\(crl.thisUpdate.formatted(.iso8601)); its key is not trusted from \(since), "
+                        + "which is not after the verification time \(time.formatted(.iso8601))"
+                )
+            }
+        }
     }
 
     /// SPEC.md §8.5 step 2: the path is built only from x5chain, in its order. OpenSSL builds its own
@@ -278,18 +314,23 @@ public struct TrustStore: Sendable {
     /// The times at which a fresh verification of `path` would also succeed: every certificate valid
     /// (with the skew allowance) and every CRL of a CA in the path current. OpenSSL's rules: valid
     /// from notBefore/thisUpdate inclusive until notAfter/nextUpdate exclusive. Nil if empty.
-    private func validityWindow(of path: [Certificate]) -> Range<Date>? {
+    private func validityWindow(of path: [Certificate], selection: [Int], at time: Date) -> Range<Date>? {
         var start = Date.distantPast
         var end = Date.distantFuture
         for certificate in path {
             start = max(start, certificate.notValidBefore.addingTimeInterval(-maximumClockSkew))
             end = min(end, certificate.notValidAfter.addingTimeInterval(maximumClockSkew))
+            for (_, entry) in history.compromises[certificate.serialNumberHex] ?? [] where entry.effectiveDate > time {
+                end = min(end, entry.effectiveDate)
+            }
         }
+        let serials = Set(path.map(\.serialNumberHex))
         for issuer in path.dropFirst() {
             let subject = X509_get_subject_name(issuer.object.pointer)
-            for crl in crls where X509_NAME_cmp(X509_CRL_get_issuer(crl.object.pointer), subject) == 0 {
-                start = max(start, crl.thisUpdate.addingTimeInterval(-maximumClockSkew))
-                end = min(end, crl.nextUpdate)
+            for index in selection where X509_NAME_cmp(X509_CRL_get_issuer(history.all[index].object.pointer), subject) == 0 {
+                let window = history.window(of: index, at: time, skew: maximumClockSkew, serials: serials)
+                start = max(start, window.lowerBound)
+                end = min(end, window.upperBound)
             }
         }
         return start < end ? start..<end : nil
@@ -366,7 +407,8 @@ public struct TrustStore: Sendable {
         context: OpaquePointer,
         chain: [Certificate],
         leaf: Certificate,
-        at time: Date
+        at time: Date,
+        crls: [CertificateRevocationList]
     ) -> ChainVerificationError {
         let code = failure.code
         let depth = failure.depth
@@ -473,27 +515,57 @@ enum FailureStage: Equatable {
 }
 
 extension TrustStore {
-    /// The OpenSSL side of a trust store: an `X509_STORE` populated once, plus the result cache.
+    /// The OpenSSL side of a trust store: one `X509_STORE` per set of CRLs in use (usually one;
+    /// one per CRL period when verifying across a history), plus the result cache.
     final class Storage: Sendable {
-        let store: X509StoreObject
+        let anchors: [Certificate]
         nonisolated(unsafe) let anchorsByPointer: [OpaquePointer: Certificate]
         let cache: VerificationCache
+        private let stores = Mutex<[[Int]: X509StoreObject]>([:])
+        private let signatures = Mutex<[SignatureKey: Bool]>([:])
+        private struct SignatureKey: Hashable {
+            let crl: Int
+            let issuer: [UInt8]
+        }
+        /// Distinct CRL sets kept at once; an archive spanning years needs one per CRL period.
+        static let storeCapacity = 256
 
-        init(anchors: [Certificate], crls: [CertificateRevocationList], cacheCapacity: Int) throws {
-            guard let store = X509_STORE_new() else {
-                throw CryptoError.openSSL(.openSSLFailure, "cannot allocate X509_STORE")
-            }
-            self.store = X509StoreObject(taking: store)
-            for anchor in anchors where X509_STORE_add_cert(store, anchor.object.pointer) != 1 {
-                throw CryptoError.openSSL(.openSSLFailure, "cannot add trust anchor '\(anchor.subject)'")
-            }
-            for crl in crls where X509_STORE_add_crl(store, crl.object.pointer) != 1 {
-                throw CryptoError.openSSL(.openSSLFailure, "cannot add the CRL of '\(crl.issuer)'")
-            }
+        init(anchors: [Certificate], cacheCapacity: Int) {
+            self.anchors = anchors
             var byPointer: [OpaquePointer: Certificate] = [:]
             for anchor in anchors { byPointer[anchor.object.pointer] = anchor }
             self.anchorsByPointer = byPointer
             self.cache = VerificationCache(capacity: cacheCapacity)
+        }
+
+        /// The store with the anchors and exactly the CRLs `selection` names (indices into `history.all`).
+        func store(for selection: [Int], history: CRLHistory) throws -> X509StoreObject {
+            if let store = stores.withLock({ $0[selection] }) { return store }
+            guard let pointer = X509_STORE_new() else {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot allocate X509_STORE")
+            }
+            let store = X509StoreObject(taking: pointer)
+            for anchor in anchors where X509_STORE_add_cert(pointer, anchor.object.pointer) != 1 {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot add trust anchor '\(anchor.subject)'")
+            }
+            for crl in selection.map({ history.all[$0] }) where X509_STORE_add_crl(pointer, crl.object.pointer) != 1 {
+                throw CryptoError.openSSL(.openSSLFailure, "cannot add the CRL of '\(crl.issuer)'")
+            }
+            return stores.withLock { stores in
+                if stores.count >= Self.storeCapacity { stores.removeAll() }
+                if let existing = stores[selection] { return existing }
+                stores[selection] = store
+                return store
+            }
+        }
+
+        /// Whether CRL `index` of `history` is signed by `issuer` (remembered: a history is immutable).
+        func isSigned(crl index: Int, of history: CRLHistory, by issuer: Certificate) -> Bool {
+            let key = SignatureKey(crl: index, issuer: issuer.sha256Fingerprint)
+            if let known = signatures.withLock({ $0[key] }) { return known }
+            let signed = history.all[index].isSigned(by: issuer)
+            signatures.withLock { $0[key] = signed }
+            return signed
         }
     }
 }
