@@ -21,9 +21,7 @@ final class GapWatch: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let threshold = node.configuration.gapWarningSeconds
             do {
-                let gaps = try await blocking { [store = node.store, participant = node.participant] in
-                    try store.gaps(recipient: participant.rawValue)
-                }
+                let gaps = try await node.store.gaps(recipient: node.participant)
                 let now = Date()
                 let open = Set(gaps.map(GapKey.init))
                 warned.formIntersection(open)

@@ -6,12 +6,13 @@ import NIOConcurrencyHelpers
 /// caller resumes only once the transaction holding its request has committed (or failed), so an
 /// acknowledgement still means "fsynced"; only the number of fsyncs goes down.
 ///
-/// `commit` runs on the committer's own serial dispatch queue (it blocks on fsync; a queue of its own
-/// keeps it from starving NIO's small blocking pool) and returns one result per request, in order. It
-/// must isolate failures: when a batch transaction fails, it retries the requests one by one so
-/// that one bad request fails alone.
+/// One `commit` runs at a time, in a task of the committer's own (the store's async write suspends it
+/// while SQLite commits and syncs on GRDB's writer queue); it returns one result per request, in
+/// order. It must isolate failures: when a batch transaction fails, it retries the requests one by
+/// one so that one bad request fails alone. The task is never cancelled: a waiting caller that is
+/// cancelled still gets the outcome of a commit that happened.
 final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
-    typealias Commit = @Sendable ([Request]) -> [Result<Outcome, any Error>]
+    typealias Commit = @Sendable ([Request]) async -> [Result<Outcome, any Error>]
 
     typealias Completion = @Sendable (Result<Outcome, any Error>) -> Void
 
@@ -25,13 +26,22 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
     /// and this is the most contended state in the daemon, where a real race must not hide.
     private let state = NIOLockedValueBox(State())
     private let commit: Commit
-    private let queue: DispatchQueue
+    private let label: String
     let maximumBatch: Int
 
     init(label: String, maximumBatch: Int = 256, commit: @escaping Commit) {
-        queue = DispatchQueue(label: "parley.group-commit.\(label)")
+        self.label = label
         self.maximumBatch = maximumBatch
         self.commit = commit
+    }
+
+    /// A committer whose `commit` blocks (the store's blocking API): it runs on a dispatch queue of
+    /// its own, so that it never holds a thread of the cooperative pool.
+    convenience init(label: String, maximumBatch: Int = 256, commit: @escaping @Sendable ([Request]) -> [Result<Outcome, any Error>]) {
+        let queue = DispatchQueue(label: "parley.group-commit.\(label)")
+        self.init(label: label, maximumBatch: maximumBatch) { requests in
+            await withCheckedContinuation { continuation in queue.async { continuation.resume(returning: commit(requests)) } }
+        }
     }
 
     func submit(_ request: Request) async throws -> Outcome {
@@ -58,11 +68,11 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
             state.committing = true
             return true
         }
-        if start { queue.async { [self] in drain() } }
+        if start { Task(name: "group commit \(label)") { [self] in await drain() } }
     }
 
     /// Commits batches until nobody waits.
-    private func drain() {
+    private func drain() async {
         while true {
             let batch = state.withLockedValue { state -> [(Request, Completion)] in
                 let taken = Array(state.waiting.prefix(maximumBatch))
@@ -71,7 +81,7 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
                 return taken
             }
             guard !batch.isEmpty else { return }
-            let results = commit(batch.map(\.0))
+            let results = await commit(batch.map(\.0))
             for (index, (_, complete)) in batch.enumerated() {
                 complete(index < results.count ? results[index] : .failure(Problem.internalError("group commit returned too few results")))
             }
@@ -100,6 +110,19 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
     }
 
     /// Runs `batch`; if it throws, runs `single` for each request so that each gets its own outcome.
+    static func isolating(_ requests: [Request], batch: ([Request]) async throws -> [Outcome],
+                          single: (Request) async throws -> Outcome) async -> [Result<Outcome, any Error>] {
+        if requests.count > 1, let outcomes = try? await batch(requests), outcomes.count == requests.count {
+            return outcomes.map { .success($0) }
+        }
+        var results: [Result<Outcome, any Error>] = []
+        for request in requests {
+            do { results.append(.success(try await single(request))) } catch { results.append(.failure(error)) }
+        }
+        return results
+    }
+
+    /// `isolating` for a blocking `batch` and `single`.
     static func isolating(_ requests: [Request], batch: ([Request]) throws -> [Outcome],
                           single: (Request) throws -> Outcome) -> [Result<Outcome, any Error>] {
         if requests.count > 1, let outcomes = try? batch(requests), outcomes.count == requests.count {

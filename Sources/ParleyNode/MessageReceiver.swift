@@ -46,13 +46,13 @@ public struct MessageReceiver: Sendable {
             let order = requests.indices.sorted {
                 (requests[$0].message.sender, requests[$0].message.sequenceNumber) < (requests[$1].message.sender, requests[$1].message.sequenceNumber)
             }
-            func request(_ pending: PendingAccept) -> AcceptRequest {
+            @Sendable func request(_ pending: PendingAccept) -> AcceptRequest {
                 AcceptRequest(message: pending.message) { _ in Data(try identity.sign(pending.receipt)) }
             }
-            let sorted = GroupCommitter<PendingAccept, AcceptOutcome>.isolating(
+            let sorted = await GroupCommitter<PendingAccept, AcceptOutcome>.isolating(
                 order.map { requests[$0] },
-                batch: { try store.acceptBatch($0.map(request)) },
-                single: { pending in try store.accept(pending.message) { _ in Data(try identity.sign(pending.receipt)) } })
+                batch: { try await store.acceptBatch($0.map(request)) },
+                single: { pending in try await store.accept(pending.message) { _ in Data(try identity.sign(pending.receipt)) } })
             var results = [Result<AcceptOutcome, any Error>](repeating: .failure(Problem.internalError("not committed")), count: requests.count)
             for (position, index) in order.enumerated() { results[index] = sorted[position] }
             return results
@@ -79,7 +79,7 @@ public struct MessageReceiver: Sendable {
             return message.id
         }
         // Unreadable store: each message checks on its own and answers "unavailable" if it still is.
-        let stored = try? await blocking { [store] in try store.receivedDigests(of: ids) }
+        let stored = try? await store.receivedDigests(of: ids)
         return await withTaskGroup(of: (Int, Answer).self) { group in
             for (index, bytes) in messages.enumerated() {
                 group.addTask {
@@ -126,9 +126,9 @@ public struct MessageReceiver: Sendable {
         let digest = Digest.sha256(bytes)
         do {
             // Step 5: a duplicate of an accepted message.
-            let storedDigest = if let stored { stored[id] } else { try await blocking({ try store.receivedDigest(of: id) }) }
+            let storedDigest = if let stored { stored[id] } else { try await store.receivedDigest(of: id) }
             if storedDigest == Data(digest),
-               let record = try await blocking({ try store.message(id) }), record.message.direction == .received,
+               let record = try await store.message(id), record.message.direction == .received,
                Array(record.message.digest) == digest,
                let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted }) {
                 log.info("duplicate delivery answered with a duplicate receipt")
@@ -164,9 +164,9 @@ public struct MessageReceiver: Sendable {
         }
         let fields = MessageFields(
             id: id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
-            references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
+            references: envelope.references.map { MessageReference(target: $0.messageID, relation: $0.relation) },
             remarks: envelope.remarks)
-        let incoming = IncomingMessage(fields: fields, sender: sender.rawValue, recipient: participant.rawValue,
+        let incoming = IncomingMessage(fields: fields, sender: sender, recipient: participant,
                                        sequenceNumber: sequence, received: time.date)
         let receipt = Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: .accepted)
         let outcome: AcceptOutcome
@@ -210,11 +210,11 @@ public struct MessageReceiver: Sendable {
         let status = Receipt.Status.rejected(code, reason: shortReason)
         do {
             let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
-            let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender.rawValue, signer: participant.rawValue,
+            let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender, signer: participant,
                                             code: code.rawValue, reason: shortReason, messageDigest: Data(digest),
                                             evidence: evidence.map { Data($0) }, issued: time.date)
             do {
-                try await blocking { [store] in try store.recordIssuedRejection(rejection) }
+                try await store.recordIssuedRejection(rejection)
             } catch {
                 logger.error("cannot store the rejection receipt issued for \(id) from \(sender): \(error); it was still returned to the sender")
             }

@@ -103,16 +103,16 @@ public final class Node: Sendable {
     }
 
     /// The Prometheus exposition of this node's metrics.
-    public func metricsText() -> String {
+    public func metricsText() async -> String {
         let now = Date()
         var depths = Dictionary(uniqueKeysWithValues: configuration.peers.map { ($0.id.rawValue, 0) })
-        depths.merge((try? store.queueDepths()) ?? [:]) { $1 }
-        let oldest = (try? store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
+        for (peer, depth) in (try? await store.queueDepths()) ?? [:] { depths[peer.rawValue] = depth }
+        let oldest = (try? await store.oldestUndelivered())?.map { now.timeIntervalSince($0) }
         let tls = tlsCertificate
         let days = [("signing", identity.chain.first), ("tls", tls)].compactMap { name, certificate in
             certificate.map { (name, $0.daysLeft(at: now)) }
         }
-        let gaps = (try? store.gaps(recipient: participant.rawValue)) ?? []
+        let gaps = (try? await store.gaps(recipient: participant)) ?? []
         let openGaps = Dictionary(gaps.map { ($0.sender, 1) }, uniquingKeysWith: +)
         let oldestGap = gaps.map(\.detected).min().map { now.timeIntervalSince($0) }
         return metrics.render(queueDepths: depths, oldestUndeliveredAge: oldest, certificateDays: days, openGaps: openGaps, oldestGapAge: oldestGap)
@@ -189,27 +189,25 @@ public final class Node: Sendable {
     }
 
     private static func submissionCommitter(store: ParleyStore, identity: SigningIdentity) -> GroupCommitter<PendingSubmission, QueuedMessage> {
-        let sender = identity.participantID.rawValue
-        @Sendable func build(_ pending: PendingSubmission) -> ([String: UInt64]) throws -> MessageFields {
-            { numbers in
-                var sequences: [ParticipantID: UInt64] = [:]
-                for (name, number) in numbers { sequences[try ParticipantID(name)] = number }
+        let sender = identity.participantID
+        @Sendable func build(_ pending: PendingSubmission) -> @Sendable ([ParticipantID: UInt64]) throws -> MessageFields {
+            { sequences in
                 let envelope = try pending.make(sequences)
                 let bytes = try identity.sign(envelope)
                 return MessageFields(id: envelope.id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
-                                     references: envelope.references.map { MessageReference(target: $0.messageID, relation: ReferenceRelation(rawValue: $0.relation.rawValue)) },
+                                     references: envelope.references.map { MessageReference(target: $0.messageID, relation: $0.relation) },
                                      remarks: envelope.remarks)
             }
         }
         return GroupCommitter(label: "submit") { requests in
-            GroupCommitter<PendingSubmission, QueuedMessage>.isolating(
+            await GroupCommitter<PendingSubmission, QueuedMessage>.isolating(
                 requests,
                 batch: { batch in
-                    try store.enqueueBatch(batch.map { EnqueueRequest(sender: sender, recipients: $0.recipients.map(\.rawValue), build: build($0)) },
-                                           queuedAt: batch[0].time.date)
+                    try await store.enqueueBatch(batch.map { EnqueueRequest(sender: sender, recipients: $0.recipients, build: build($0)) },
+                                                 queuedAt: batch[0].time.date)
                 },
                 single: { pending in
-                    try store.enqueue(sender: sender, recipients: pending.recipients.map(\.rawValue), queuedAt: pending.time.date, build: build(pending))
+                    try await store.enqueue(sender: sender, recipients: pending.recipients, queuedAt: pending.time.date, build: build(pending))
                 })
         }
     }
@@ -324,7 +322,7 @@ public final class Node: Sendable {
             let router = Router()
             router.get("/metrics") { [weak self] _, _ -> Response in
                 guard let self else { return Response(status: .serviceUnavailable) }
-                let text = self.metricsText()
+                let text = await self.metricsText()
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Array(text.utf8))))

@@ -54,7 +54,7 @@ enum Audit {
 extension ParleyStore {
     /// Audit events after position `after` (0 for the start), oldest first.
     public func auditEvents(after: Int64 = 0, kinds: Set<AuditKind>? = nil, messageID: MessageID? = nil,
-                            limit: Int = 1000) throws(StoreError) -> [AuditEvent] {
+                            limit: Int = 1000) async throws(StoreError) -> [AuditEvent] {
         var sql = "SELECT rowid, at, kind, message_id, peer, detail FROM audit WHERE rowid > ?"
         var arguments: StatementArguments = [after]
         if let kinds {
@@ -68,7 +68,7 @@ extension ParleyStore {
         }
         sql += " ORDER BY rowid LIMIT ?"
         arguments += [max(0, limit)]
-        return try read { db in
+        return try await read { [sql, arguments] db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 AuditEvent(
                     sequence: row["rowid"],
@@ -82,13 +82,13 @@ extension ParleyStore {
     }
 
     /// How many alerts (equivocations and replays) the audit log holds.
-    public func alertCount() throws(StoreError) -> Int {
+    public func alertCount() async throws(StoreError) -> Int {
         let kinds = AuditKind.allCases.filter(\.isAlert).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0 }
+        return try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0 }
     }
 
     /// Alerts (equivocations and replays) after position `after`.
-    public func alerts(after: Int64 = 0, limit: Int = 1000) throws(StoreError) -> [AuditEvent] {
-        try auditEvents(after: after, kinds: Set(AuditKind.allCases.filter(\.isAlert)), limit: limit)
+    public func alerts(after: Int64 = 0, limit: Int = 1000) async throws(StoreError) -> [AuditEvent] {
+        try await auditEvents(after: after, kinds: Set(AuditKind.allCases.filter(\.isAlert)), limit: limit)
     }
 }

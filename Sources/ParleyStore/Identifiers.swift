@@ -15,6 +15,15 @@ extension MessageID {
     func precedes(_ other: MessageID) -> Bool { bytes.lexicographicallyPrecedes(other.bytes) }
 }
 
+extension ParticipantID {
+    /// A participant id read from the store (written only from checked ids: anything else is damage).
+    static func stored(_ text: String) throws(StoreError) -> ParticipantID {
+        do { return try ParticipantID(text) } catch {
+            throw StoreError(.corrupt, "the store holds \(text.debugDescription) where a participant id belongs; check the store with `checkIntegrity()` and report this")
+        }
+    }
+}
+
 /// Participant ids (wire tables: 1–64 chars of `A–Z 0–9 -`, first a letter or digit).
 enum ParticipantIDRule {
     static func isValid(_ pid: String) -> Bool {

@@ -41,16 +41,17 @@ extension ParleyStore {
     ///   changed.
     ///
     /// Throws `StoreError`, or what `buildReceipt` throws (then nothing is stored).
-    public func accept(_ message: IncomingMessage, buildReceipt: (IncomingMessage) throws -> Data) throws -> AcceptOutcome {
+    public func accept(_ message: IncomingMessage,
+                       buildReceipt: @escaping @Sendable (IncomingMessage) throws -> Data) async throws -> AcceptOutcome {
         try Self.validate(message)
-        return try write { db in try Self.accept(db, message, buildReceipt: buildReceipt) }
+        return try await write { db in try Self.accept(db, message, buildReceipt: buildReceipt) }
     }
 
     /// Accepts several messages in one transaction (one durable commit); outcomes in request order.
     /// If any receipt builder throws or any request is invalid, nothing of the batch is stored.
-    public func acceptBatch(_ requests: [AcceptRequest]) throws -> [AcceptOutcome] {
+    public func acceptBatch(_ requests: [AcceptRequest]) async throws -> [AcceptOutcome] {
         for request in requests { try Self.validate(request.message) }
-        return try write { db in
+        return try await write { db in
             try requests.map { try Self.accept(db, $0.message, buildReceipt: $0.buildReceipt) }
         }
     }
@@ -68,7 +69,7 @@ extension ParleyStore {
         try MessageRows.validate(message.fields)
     }
 
-    private static func accept(_ db: Database, _ message: IncomingMessage,
+    static func accept(_ db: Database, _ message: IncomingMessage,
                                buildReceipt: (IncomingMessage) throws -> Data) throws -> AcceptOutcome {
         let id = message.fields.id
         let now = StoreTime.seconds(message.received)
@@ -175,8 +176,8 @@ extension ParleyStore {
     // MARK: - Channels
 
     /// Incoming channels with their gaps.
-    public func incomingChannels() throws(StoreError) -> [IncomingChannel] {
-        try read { db in
+    public func incomingChannels() async throws(StoreError) -> [IncomingChannel] {
+        try await read { db in
             let gaps = try Self.fetchGaps(db, sender: nil, recipient: nil)
             return try Row.fetchAll(db, sql: "SELECT sender, recipient, contiguous, highest FROM channel_in ORDER BY sender, recipient").map { row in
                 let sender: String = row["sender"], recipient: String = row["recipient"]
@@ -188,8 +189,8 @@ extension ParleyStore {
     }
 
     /// Outgoing channels and their next sequence numbers.
-    public func outgoingChannels() throws(StoreError) -> [OutgoingChannel] {
-        try read { db in
+    public func outgoingChannels() async throws(StoreError) -> [OutgoingChannel] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT sender, recipient, next_seq FROM channel_out ORDER BY sender, recipient").map { row in
                 OutgoingChannel(sender: row["sender"], recipient: row["recipient"], nextSequenceNumber: UInt64(row["next_seq"] as Int64))
             }
@@ -197,8 +198,8 @@ extension ParleyStore {
     }
 
     /// Current gaps, optionally of one channel, in channel and number order.
-    public func gaps(sender: String? = nil, recipient: String? = nil) throws(StoreError) -> [ChannelGap] {
-        try read { db in try Self.fetchGaps(db, sender: sender, recipient: recipient) }
+    public func gaps(sender: ParticipantID? = nil, recipient: ParticipantID? = nil) async throws(StoreError) -> [ChannelGap] {
+        try await read { db in try Self.fetchGaps(db, sender: sender?.rawValue, recipient: recipient?.rawValue) }
     }
 
     static func fetchGaps(_ db: Database, sender: String?, recipient: String?) throws -> [ChannelGap] {

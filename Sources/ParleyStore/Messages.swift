@@ -46,7 +46,11 @@ enum MessageRows {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT target, relation FROM reference WHERE message = ? ORDER BY target, relation"), arguments: [rowid])
             .compactMap { row in
                 guard let target = MessageID(row["target"] as Data) else { return nil }
-                return MessageReference(target: target, relation: ReferenceRelation(rawValue: UInt64(row["relation"] as Int64)))
+                let code = row["relation"] as Int64
+                guard let relation = Relation(rawValue: UInt64(max(0, code))) else {
+                    throw StoreError(.corrupt, "a stored reference of message row \(rowid) has relation \(code), which is not a relation of the wire tables; check the store with `checkIntegrity()` and report this")
+                }
+                return MessageReference(target: target, relation: relation)
             }
     }
 }

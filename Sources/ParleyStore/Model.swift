@@ -1,34 +1,11 @@
 import Foundation
 import ParleyProtocol
 
-/// Reference relations of the wire tables (envelope key 7).
-public struct ReferenceRelation: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
-
-    public static let corrects = ReferenceRelation(rawValue: 1)
-    public static let cancels = ReferenceRelation(rawValue: 2)
-    public static let extends = ReferenceRelation(rawValue: 3)
-    public static let respondsTo = ReferenceRelation(rawValue: 4)
-    public static let acknowledges = ReferenceRelation(rawValue: 5)
-
-    public var description: String {
-        switch rawValue {
-        case 1: "corrects"
-        case 2: "cancels"
-        case 3: "extends"
-        case 4: "responds-to"
-        case 5: "acknowledges"
-        default: "relation-\(rawValue)"
-        }
-    }
-}
-
 /// One entry of a message's `refs`: the referenced message and how this message relates to it.
 public struct MessageReference: Hashable, Sendable {
     public var target: MessageID
-    public var relation: ReferenceRelation
-    public init(target: MessageID, relation: ReferenceRelation) {
+    public var relation: Relation
+    public init(target: MessageID, relation: Relation) {
         self.target = target
         self.relation = relation
     }
@@ -106,10 +83,10 @@ public struct ReceivedReceipt: Hashable, Sendable {
     public var status: ReceiptStatus
     public var received: Date
 
-    public init(bytes: Data, messageID: MessageID, recipient: String, status: ReceiptStatus, received: Date) {
+    public init(bytes: Data, messageID: MessageID, recipient: ParticipantID, status: ReceiptStatus, received: Date) {
         self.bytes = bytes
         self.messageID = messageID
-        self.recipient = recipient
+        self.recipient = recipient.rawValue
         self.status = status
         self.received = received
     }
@@ -125,10 +102,10 @@ public struct IncomingMessage: Hashable, Sendable {
     public var sequenceNumber: UInt64
     public var received: Date
 
-    public init(fields: MessageFields, sender: String, recipient: String, sequenceNumber: UInt64, received: Date) {
+    public init(fields: MessageFields, sender: ParticipantID, recipient: ParticipantID, sequenceNumber: UInt64, received: Date) {
         self.fields = fields
-        self.sender = sender
-        self.recipient = recipient
+        self.sender = sender.rawValue
+        self.recipient = recipient.rawValue
         self.sequenceNumber = sequenceNumber
         self.received = received
     }
@@ -136,17 +113,20 @@ public struct IncomingMessage: Hashable, Sendable {
 
 /// One outgoing message to queue: who sends it to whom, and how to build its signed bytes once the
 /// channel sequence numbers are known.
-public struct EnqueueRequest {
+public struct EnqueueRequest: Sendable {
     public var sender: String
     public var recipients: [String]
     /// Called inside the write transaction with the sequence number allocated for each recipient.
     /// Throwing rolls the transaction back: no sequence number is consumed.
-    public var build: ([String: UInt64]) throws -> MessageFields
+    public var build: @Sendable ([String: UInt64]) throws -> MessageFields
 
-    public init(sender: String, recipients: [String], build: @escaping ([String: UInt64]) throws -> MessageFields) {
-        self.sender = sender
-        self.recipients = recipients
-        self.build = build
+    public init(sender: ParticipantID, recipients: [ParticipantID],
+                build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields) {
+        self.sender = sender.rawValue
+        self.recipients = recipients.map(\.rawValue)
+        let ids = Dictionary(recipients.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        // Called only with the numbers of `recipients` (`ParleyStore.enqueue`).
+        self.build = { numbers in try build(Dictionary(uniqueKeysWithValues: numbers.map { (ids[$0.key]!, $0.value) })) }
     }
 }
 
@@ -159,13 +139,13 @@ public struct QueuedMessage: Hashable, Sendable {
 }
 
 /// One incoming message with the closure that builds this node's receipt for it.
-public struct AcceptRequest {
+public struct AcceptRequest: Sendable {
     public var message: IncomingMessage
     /// Called inside the write transaction only when the message is new (status accepted); returns
     /// the exact signed receipt bytes to store and return to the sender.
-    public var buildReceipt: (IncomingMessage) throws -> Data
+    public var buildReceipt: @Sendable (IncomingMessage) throws -> Data
 
-    public init(message: IncomingMessage, buildReceipt: @escaping (IncomingMessage) throws -> Data) {
+    public init(message: IncomingMessage, buildReceipt: @escaping @Sendable (IncomingMessage) throws -> Data) {
         self.message = message
         self.buildReceipt = buildReceipt
     }

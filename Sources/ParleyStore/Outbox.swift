@@ -87,24 +87,25 @@ extension ParleyStore {
     ///
     /// Throws `StoreError`, or what `build` throws.
     @discardableResult
-    public func enqueue(sender: String, recipients: [String], queuedAt: Date = Date(),
-                        build: ([String: UInt64]) throws -> MessageFields) throws -> QueuedMessage {
-        try Self.validateChannel(sender: sender, recipients: recipients)
+    public func enqueue(sender: ParticipantID, recipients: [ParticipantID], queuedAt: Date = Date(),
+                        build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields) async throws -> QueuedMessage {
+        let request = EnqueueRequest(sender: sender, recipients: recipients, build: build)
+        try Self.validateChannel(sender: request.sender, recipients: request.recipients)
         let now = StoreTime.seconds(queuedAt)
-        return try write { db in
-            try Self.enqueue(db, sender: sender, recipients: recipients, now: now, build: build)
+        return try await write { db in
+            try Self.enqueue(db, sender: request.sender, recipients: request.recipients, now: now, build: request.build)
         }
     }
 
     /// Queues several messages in one transaction: one durable commit for the whole batch. Each
     /// message is acknowledged (returned) only after the batch commits. If any `build` throws or any
     /// request is invalid, nothing of the batch is stored.
-    public func enqueueBatch(_ requests: [EnqueueRequest], queuedAt: Date = Date()) throws -> [QueuedMessage] {
+    public func enqueueBatch(_ requests: [EnqueueRequest], queuedAt: Date = Date()) async throws -> [QueuedMessage] {
         for request in requests {
             try Self.validateChannel(sender: request.sender, recipients: request.recipients)
         }
         let now = StoreTime.seconds(queuedAt)
-        return try write { db in
+        return try await write { db in
             try requests.map { request in
                 try Self.enqueue(db, sender: request.sender, recipients: request.recipients, now: now, build: request.build)
             }
@@ -127,7 +128,7 @@ extension ParleyStore {
         }
     }
 
-    private static func enqueue(_ db: Database, sender: String, recipients: [String], now: Int64,
+    static func enqueue(_ db: Database, sender: String, recipients: [String], now: Int64,
                                 build: ([String: UInt64]) throws -> MessageFields) throws -> QueuedMessage {
         let nextStatement = try db.cachedStatement(sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?")
         var sequenceNumbers = [String: UInt64]()
@@ -171,8 +172,9 @@ extension ParleyStore {
     /// Retry-After or a 4xx's wait applies to the channel's first message only). (A node's outbox holds
     /// one channel per recipient; with several, a channel whose first message is not due still counts
     /// towards `limit`, and the first channel's waiting head returns nothing.)
-    public func dueDeliveries(to recipient: String, at now: Date = Date(), limit: Int = 100) throws(StoreError) -> [DueDelivery] {
-        try read { db in
+    public func dueDeliveries(to peer: ParticipantID, at now: Date = Date(), limit: Int = 100) async throws(StoreError) -> [DueDelivery] {
+        let recipient = peer.rawValue
+        return try await read { db in
             // While the first channel's head waits (the usual blocked case), read nothing more.
             guard try Self.firstPendingIsDue(db, recipient: recipient, at: now) else { return [] }
             let pending = try Row.fetchAll(db.cachedStatement(sql: """
@@ -194,9 +196,10 @@ extension ParleyStore {
     /// Makes every pending delivery to `recipient` due at `now` (the peer is reachable again).
     /// Returns how many were waiting for a later retry.
     @discardableResult
-    public func makeDue(recipient: String, at now: Date = Date()) throws(StoreError) -> Int {
+    public func makeDue(recipient peer: ParticipantID, at now: Date = Date()) async throws(StoreError) -> Int {
+        let recipient = peer.rawValue
         let time = StoreTime.seconds(now)
-        return try writeStore { db in
+        return try await writeStore { db in
             try db.execute(sql: "UPDATE delivery SET next_attempt = ? WHERE recipient = ? AND state = 'pending' AND next_attempt > ?",
                            arguments: [time, recipient, time])
             return db.changesCount
@@ -204,15 +207,16 @@ extension ParleyStore {
     }
 
     /// Recipients with at least one pending delivery due at `now`.
-    public func peersWithDueDeliveries(at now: Date = Date()) throws(StoreError) -> [String] {
-        try read { db in
+    public func peersWithDueDeliveries(at now: Date = Date()) async throws(StoreError) -> [ParticipantID] {
+        try await read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' ORDER BY recipient")
                 .filter { try Self.firstPendingIsDue(db, recipient: $0, at: now) }
+                .map(ParticipantID.stored)
         }
     }
 
     /// Whether the first pending delivery to `recipient`, in channel order, is due at `now`.
-    private static func firstPendingIsDue(_ db: Database, recipient: String, at now: Date) throws -> Bool {
+    static func firstPendingIsDue(_ db: Database, recipient: String, at now: Date) throws -> Bool {
         let next = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
             WHERE recipient = ? AND state = 'pending' ORDER BY sender, seq LIMIT 1
@@ -221,24 +225,26 @@ extension ParleyStore {
     }
 
     /// The earliest next-attempt time of any pending delivery (to schedule a wake-up), or nil.
-    public func nextAttemptTime() throws(StoreError) -> Date? {
-        try read { db in
+    public func nextAttemptTime() async throws(StoreError) -> Date? {
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending'").map(StoreTime.date)
         }
     }
 
     /// The delivery of message `id` to `recipient`.
-    public func delivery(_ id: MessageID, recipient: String) throws(StoreError) -> DeliveryRecord? {
-        try read { db in
+    public func delivery(_ id: MessageID, recipient peer: ParticipantID) async throws(StoreError) -> DeliveryRecord? {
+        let recipient = peer.rawValue
+        return try await read { db in
             try Row.fetchOne(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE m.id = ? AND d.recipient = ?",
                              arguments: [id.data, recipient]).map(DeliveryRows.record)
         }
     }
 
     /// pending → in flight, counting an attempt.
-    public func markInFlight(_ id: MessageID, recipient: String, at: Date = Date()) throws(StoreError) {
+    public func markInFlight(_ id: MessageID, recipient peer: ParticipantID, at: Date = Date()) async throws(StoreError) {
+        let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
-        try writeStore { db in
+        try await writeStore { db in
             try Self.transition(db, id, recipient: recipient, from: [.pending], action: "mark in flight",
                                 set: "state = 'inflight', attempts = attempts + 1, updated = ?", arguments: [now])
             try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
@@ -249,12 +255,13 @@ extension ParleyStore {
     /// commit), counting an attempt for each. Deliveries no longer pending (cancelled or settled
     /// meanwhile) are left alone. Returns the ids marked, in the order given.
     @discardableResult
-    public func markInFlight(_ ids: [MessageID], recipient: String, at: Date = Date()) throws(StoreError) -> [MessageID] {
+    public func markInFlight(_ ids: [MessageID], recipient peer: ParticipantID, at: Date = Date()) async throws(StoreError) -> [MessageID] {
         guard !ids.isEmpty else { return [] }
-        return try writeStore { db in try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)) }
+        let recipient = peer.rawValue
+        return try await writeStore { db in try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)) }
     }
 
-    private static func markInFlight(_ db: Database, _ ids: [MessageID], recipient: String, now: Int64) throws -> [MessageID] {
+    static func markInFlight(_ db: Database, _ ids: [MessageID], recipient: String, now: Int64) throws -> [MessageID] {
         let statement = try db.cachedStatement(sql: """
             UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
             WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
@@ -272,11 +279,11 @@ extension ParleyStore {
     /// Applies delivery updates (deliveries marked in flight, receipts recorded) in one transaction,
     /// in the order given: one durable commit for all. If any update fails, nothing of the batch is
     /// stored and the first error is thrown (apply them one by one to learn which).
-    public func applyDeliveryUpdates(_ updates: [DeliveryUpdate]) throws(StoreError) -> [DeliveryUpdateOutcome] {
+    public func applyDeliveryUpdates(_ updates: [DeliveryUpdate]) async throws(StoreError) -> [DeliveryUpdateOutcome] {
         for update in updates {
             if case .receipt(let receipt) = update { try Self.validate(receipt) }
         }
-        return try writeStore { db in
+        return try await writeStore { db in
             try updates.map { update -> DeliveryUpdateOutcome in
                 switch update {
                 case .markInFlight(let ids, let recipient, let at):
@@ -290,10 +297,11 @@ extension ParleyStore {
 
     /// in flight → pending after a failed attempt, to be tried again at `nextAttempt` (the caller's
     /// backoff).
-    public func recordAttemptFailure(_ id: MessageID, recipient: String, error: String, nextAttempt: Date,
-                                     at: Date = Date()) throws(StoreError) {
+    public func recordAttemptFailure(_ id: MessageID, recipient peer: ParticipantID, error: String, nextAttempt: Date,
+                                     at: Date = Date()) async throws(StoreError) {
+        let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
-        try writeStore { db in
+        try await writeStore { db in
             try Self.transition(db, id, recipient: recipient, from: [.inFlight, .pending], action: "record a failed attempt",
                                 set: "state = 'pending', last_error = ?, next_attempt = ?, updated = ?",
                                 arguments: [error, StoreTime.seconds(nextAttempt), now])
@@ -304,18 +312,18 @@ extension ParleyStore {
     /// Stores a receipt received (and verified by the caller) for one of our messages and settles
     /// the delivery: accepted or duplicate → delivered, rejected → rejected.
     @discardableResult
-    public func recordReceipt(_ receipt: ReceivedReceipt) throws(StoreError) -> ReceiptOutcome {
+    public func recordReceipt(_ receipt: ReceivedReceipt) async throws(StoreError) -> ReceiptOutcome {
         try Self.validate(receipt)
-        return try writeStore { db in try Self.record(db, receipt) }
+        return try await writeStore { db in try Self.record(db, receipt) }
     }
 
-    private static func validate(_ receipt: ReceivedReceipt) throws(StoreError) {
+    static func validate(_ receipt: ReceivedReceipt) throws(StoreError) {
         try ParticipantIDRule.check(receipt.recipient, "receipt signer")
         guard !receipt.bytes.isEmpty else { throw StoreError(.invalidArgument, "receipt for \(receipt.messageID) has no bytes") }
         if case .rejected(let code, _) = receipt.status { _ = try code.storable("rejection code") }
     }
 
-    private static func record(_ db: Database, _ receipt: ReceivedReceipt) throws -> ReceiptOutcome {
+    static func record(_ db: Database, _ receipt: ReceivedReceipt) throws -> ReceiptOutcome {
         var rejectionCode: Int64?
         var rejectionReason: String?
         if case .rejected(let code, let reason) = receipt.status {
@@ -364,9 +372,10 @@ extension ParleyStore {
     }
 
     /// pending or in flight → expired (gave up).
-    public func expire(_ id: MessageID, recipient: String, reason: String, at: Date = Date()) throws(StoreError) {
+    public func expire(_ id: MessageID, recipient peer: ParticipantID, reason: String, at: Date = Date()) async throws(StoreError) {
+        let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
-        try writeStore { db in
+        try await writeStore { db in
             try Self.transition(db, id, recipient: recipient, from: [.pending, .inFlight], action: "expire",
                                 set: "state = 'expired', last_error = ?, updated = ?", arguments: [reason, now])
             try Audit.append(db, .expired, at: now, message: id, peer: recipient, detail: reason)
@@ -383,9 +392,9 @@ extension ParleyStore {
 
     /// Expires every pending or in-flight delivery of messages queued before `queuedBefore`.
     @discardableResult
-    public func expireDeliveries(queuedBefore: Date, at: Date = Date()) throws(StoreError) -> [ExpiredDelivery] {
+    public func expireDeliveries(queuedBefore: Date, at: Date = Date()) async throws(StoreError) -> [ExpiredDelivery] {
         let now = StoreTime.seconds(at)
-        return try writeStore { db in
+        return try await writeStore { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT m.id, d.message, d.recipient, d.last_error FROM delivery d JOIN message m ON m.rowid = d.message
                 WHERE d.state IN ('pending', 'inflight') AND m.stored < ?
@@ -408,24 +417,24 @@ extension ParleyStore {
     /// pending again, due at `at`. Returns how many deliveries were requeued. `note` is added to
     /// the audit event (who asked, why).
     @discardableResult
-    public func retry(_ id: MessageID, recipient: String? = nil, at: Date = Date(), note: String? = nil) throws(StoreError) -> Int {
-        try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .rejected, .expired, .cancelled],
+    public func retry(_ id: MessageID, recipient: ParticipantID? = nil, at: Date = Date(), note: String? = nil) async throws(StoreError) -> Int {
+        try await operatorAction(id, recipient: recipient?.rawValue, at: at, from: [.pending, .inFlight, .rejected, .expired, .cancelled],
                            set: "state = 'pending', next_attempt = ?, updated = ?", kind: .retried, withNextAttempt: true, note: note)
     }
 
     /// Operator: stop trying to deliver `id` (to `recipient`, or to all recipients not yet settled).
     /// A delivered or rejected delivery is never cancelled. `note` is added to the audit event.
     @discardableResult
-    public func cancel(_ id: MessageID, recipient: String? = nil, at: Date = Date(), note: String? = nil) throws(StoreError) -> Int {
-        try operatorAction(id, recipient: recipient, at: at, from: [.pending, .inFlight, .expired],
+    public func cancel(_ id: MessageID, recipient: ParticipantID? = nil, at: Date = Date(), note: String? = nil) async throws(StoreError) -> Int {
+        try await operatorAction(id, recipient: recipient?.rawValue, at: at, from: [.pending, .inFlight, .expired],
                            set: "state = 'cancelled', updated = ?", kind: .cancelled, withNextAttempt: false, note: note)
     }
 
     /// At start-up: deliveries left in flight by a previous run become pending, due at `at`.
     @discardableResult
-    public func requeueInFlight(at: Date = Date(), nextAttemptNotAfter latest: Date? = nil) throws(StoreError) -> Int {
+    public func requeueInFlight(at: Date = Date(), nextAttemptNotAfter latest: Date? = nil) async throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
-        return try writeStore { db in
+        return try await writeStore { db in
             if let latest {
                 // A retry time set by a clock that was ahead (stepped back since, or a restart on
                 // another clock) would hold the delivery back for as long as it was ahead.
@@ -446,51 +455,58 @@ extension ParleyStore {
     }
 
     private func operatorAction(_ id: MessageID, recipient: String?, at: Date, from: Set<DeliveryState>,
-                                set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) throws(StoreError) -> Int {
+                                set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) async throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
-        return try writeStore { db in
-            guard let rowid = try MessageRows.rowid(db, id: id),
-                  try Int.fetchOne(db, sql: "SELECT direction FROM message WHERE rowid = ?", arguments: [rowid]) == MessageDirection.sent.rawValue
-            else {
-                throw StoreError(.notFound, "no sent message \(id) in the outbox; check the id")
-            }
-            var recipients = try String.fetchAll(db, sql: "SELECT recipient FROM delivery WHERE message = ? ORDER BY recipient", arguments: [rowid])
-            if let recipient {
-                guard recipients.contains(recipient) else {
-                    throw StoreError(.notFound, "message \(id) was not sent to \(recipient); its recipients are \(recipients.joined(separator: ", "))")
-                }
-                recipients = [recipient]
-            }
-            let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
-            var changed = 0
-            for peer in recipients {
-                let arguments: StatementArguments = withNextAttempt ? [now, now, rowid, peer] : [now, rowid, peer]
-                try db.execute(sql: "UPDATE delivery SET \(set) WHERE message = ? AND recipient = ? AND state IN (\(states))",
-                               arguments: arguments)
-                if db.changesCount > 0 {
-                    changed += 1
-                    try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator" + (note.map { ": \($0)" } ?? ""))
-                    if withNextAttempt {
-                        // The channel moves in order (`dueDeliveries`): the undelivered messages before
-                        // this one to the same recipient become due with it, and go first.
-                        try db.execute(sql: """
-                            UPDATE delivery SET next_attempt = ?
-                            WHERE recipient = ? AND state = 'pending' AND next_attempt > ?
-                              AND sender = (SELECT sender FROM delivery WHERE message = ? AND recipient = ?)
-                              AND seq < (SELECT seq FROM delivery WHERE message = ? AND recipient = ?)
-                            """, arguments: [now, peer, now, rowid, peer, rowid, peer])
-                    }
-                }
-            }
-            if changed == 0, let recipient {
-                let state = try String.fetchOne(db, sql: "SELECT state FROM delivery WHERE message = ? AND recipient = ?", arguments: [rowid, recipient]) ?? "?"
-                throw StoreError(.invalidState, "cannot \(kind == .retried ? "retry" : "cancel") the delivery of \(id) to \(recipient): it is \(state)")
-            }
-            return changed
+        return try await writeStore { db in
+            try Self.operatorAction(db, id, recipient: recipient, now: now, from: from, set: set, kind: kind,
+                                    withNextAttempt: withNextAttempt, note: note)
         }
     }
 
-    private static func transition(_ db: Database, _ id: MessageID, recipient: String, from: Set<DeliveryState>,
+    /// The change behind `retry` and `cancel`, inside their transaction.
+    static func operatorAction(_ db: Database, _ id: MessageID, recipient: String?, now: Int64, from: Set<DeliveryState>,
+                               set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) throws -> Int {
+        guard let rowid = try MessageRows.rowid(db, id: id),
+              try Int.fetchOne(db, sql: "SELECT direction FROM message WHERE rowid = ?", arguments: [rowid]) == MessageDirection.sent.rawValue
+        else {
+            throw StoreError(.notFound, "no sent message \(id) in the outbox; check the id")
+        }
+        var recipients = try String.fetchAll(db, sql: "SELECT recipient FROM delivery WHERE message = ? ORDER BY recipient", arguments: [rowid])
+        if let recipient {
+            guard recipients.contains(recipient) else {
+                throw StoreError(.notFound, "message \(id) was not sent to \(recipient); its recipients are \(recipients.joined(separator: ", "))")
+            }
+            recipients = [recipient]
+        }
+        let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        var changed = 0
+        for peer in recipients {
+            let arguments: StatementArguments = withNextAttempt ? [now, now, rowid, peer] : [now, rowid, peer]
+            try db.execute(sql: "UPDATE delivery SET \(set) WHERE message = ? AND recipient = ? AND state IN (\(states))",
+                           arguments: arguments)
+            if db.changesCount > 0 {
+                changed += 1
+                try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator" + (note.map { ": \($0)" } ?? ""))
+                if withNextAttempt {
+                    // The channel moves in order (`dueDeliveries`): the undelivered messages before
+                    // this one to the same recipient become due with it, and go first.
+                    try db.execute(sql: """
+                        UPDATE delivery SET next_attempt = ?
+                        WHERE recipient = ? AND state = 'pending' AND next_attempt > ?
+                          AND sender = (SELECT sender FROM delivery WHERE message = ? AND recipient = ?)
+                          AND seq < (SELECT seq FROM delivery WHERE message = ? AND recipient = ?)
+                        """, arguments: [now, peer, now, rowid, peer, rowid, peer])
+                }
+            }
+        }
+        if changed == 0, let recipient {
+            let state = try String.fetchOne(db, sql: "SELECT state FROM delivery WHERE message = ? AND recipient = ?", arguments: [rowid, recipient]) ?? "?"
+            throw StoreError(.invalidState, "cannot \(kind == .retried ? "retry" : "cancel") the delivery of \(id) to \(recipient): it is \(state)")
+        }
+        return changed
+    }
+
+    static func transition(_ db: Database, _ id: MessageID, recipient: String, from: Set<DeliveryState>,
                                    action: String, set: String, arguments: StatementArguments) throws {
         let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
         try db.execute(sql: """

@@ -5,8 +5,9 @@ import GRDB
 ///
 /// One writer and many concurrent readers (a GRDB `DatabasePool` in WAL mode with
 /// `synchronous=FULL`): once a method that writes returns, its change survives `kill -9` and power
-/// loss. Every write is one transaction: it happens completely or not at all. Methods block the
-/// calling thread; call them from a context that may block.
+/// loss. Every write is one transaction: it happens completely or not at all. Methods are `async`:
+/// SQLite and fsync run on GRDB's own dispatch queues while the calling task is suspended, so they
+/// never hold a thread of Swift's cooperative pool.
 public final class ParleyStore: Sendable {
     /// How to open a store.
     public struct Options: Sendable {
@@ -123,14 +124,14 @@ public final class ParleyStore: Sendable {
     }
 
     /// The schema version recorded in the file.
-    public func storedSchemaVersion() throws(StoreError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    public func storedSchemaVersion() async throws(StoreError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
     }
 
     /// Runs SQLite's `quick_check` (reads every page: time grows with the store). Returns nothing when
     /// the store is sound; throws `.corrupt` with SQLite's findings otherwise.
-    public func checkIntegrity() throws(StoreError) {
-        let findings = try read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+    public func checkIntegrity() async throws(StoreError) {
+        let findings = try await read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         guard findings == ["ok"] else {
             throw StoreError(.corrupt, "the store \(path) failed its integrity check: \(findings.prefix(5).joined(separator: "; ")). Stop the daemon and restore a backup or the last archive")
         }
@@ -138,41 +139,90 @@ public final class ParleyStore: Sendable {
 
     // MARK: - Access helpers
 
-    /// One write transaction; maps SQLite failures to `StoreError`, passes other errors through.
-    /// The remarks of the messages it inserts are indexed just before it commits (`FullTextIndex`).
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
+    /// One write transaction, run on GRDB's writer queue: the calling task is suspended (no thread of
+    /// the cooperative pool waits for SQLite or fsync) and resumes once the transaction has committed,
+    /// so a returned value means durable. Maps SQLite failures to `StoreError`, passes other errors
+    /// (those of a caller's `build` closure) through.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try pool.write { db in
-                let mark = try FullTextIndex.mark(db)
-                let result = try body(db)
-                try FullTextIndex.indexMessages(db, after: mark)
-                return result
-            }
+            return try await pool.write { db in try Self.transaction(db, body) }
         } catch let error as DatabaseError {
             throw StoreError.from(error, path: path)
+        } catch is CancellationError {
+            throw StoreError.cancelled(path: path)
         }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    /// One read transaction on one of GRDB's reader connections (a snapshot: concurrent writes are
+    /// not seen), without blocking the calling task's thread.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try pool.read(body)
-        } catch let error as StoreError {
-            throw error
-        } catch let error as DatabaseError {
-            throw StoreError.from(error, path: path)
+            return try await pool.read(body)
         } catch {
-            throw StoreError(.database, "reading the store \(path) failed: \(error)")
+            throw mapped(error, "reading")
         }
     }
 
     /// Same as `write`, for bodies that throw only store errors.
-    func writeStore<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func writeStore<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try write(body)
-        } catch let error as StoreError {
-            throw error
+            return try await write(body)
         } catch {
-            throw StoreError(.database, "writing the store \(path) failed: \(error)")
+            throw mapped(error, "writing")
+        }
+    }
+
+    /// Blocking work that is not SQLite (reading or writing an archive file outside a transaction),
+    /// on a dispatch queue rather than on the calling task's thread.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(StoreError) -> T in try body() }) }
+        }
+        return try result.get()
+    }
+
+    private func mapped(_ error: any Error, _ doing: String) -> StoreError {
+        switch error {
+        case let error as StoreError: error
+        case let error as DatabaseError: StoreError.from(error, path: path)
+        case is CancellationError: StoreError.cancelled(path: path)
+        default: StoreError(.database, "\(doing) the store \(path) failed: \(error)")
+        }
+    }
+
+    /// The body of every write transaction: the remarks of the messages it inserts are indexed just
+    /// before it commits (`FullTextIndex`).
+    private static func transaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        let mark = try FullTextIndex.mark(db)
+        let result = try body(db)
+        try FullTextIndex.indexMessages(db, after: mark)
+        return result
+    }
+
+    /// Blocking form of `write`: runs on the calling thread and waits for the commit.
+    func writeBlocking<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write { db in try Self.transaction(db, body) }
+        } catch let error as DatabaseError {
+            throw StoreError.from(error, path: path)
+        }
+    }
+
+    /// Blocking form of `read`.
+    func readBlocking<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.read(body)
+        } catch {
+            throw mapped(error, "reading")
+        }
+    }
+
+    /// Blocking form of `writeStore`.
+    func writeStoreBlocking<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try writeBlocking(body)
+        } catch {
+            throw mapped(error, "writing")
         }
     }
 }

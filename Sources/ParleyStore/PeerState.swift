@@ -33,8 +33,9 @@ public struct PeerDeliveryState: Hashable, Sendable {
 extension ParleyStore {
     /// The delivery state of each peer in `peers`, plus every other participant the store has
     /// exchanged messages with, sorted by id.
-    public func peerStates(_ peers: [String] = []) throws(StoreError) -> [PeerDeliveryState] {
-        try read { db in
+    public func peerStates(_ peers: [ParticipantID] = []) async throws(StoreError) -> [PeerDeliveryState] {
+        let peers = peers.map(\.rawValue)
+        return try await read { db in
             var ids = Set(peers)
             ids.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT recipient FROM delivery"))
             ids.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT sender FROM inbox"))

@@ -204,20 +204,20 @@ enum MessageQueries {
 
 extension ParleyStore {
     /// Received messages matching `query`, newest first.
-    public func inbox(_ query: InboxQuery) throws(StoreError) -> [StoredMessage] {
+    public func inbox(_ query: InboxQuery) async throws(StoreError) -> [StoredMessage] {
         guard let (conditions, filters) = inboxConditions(query) else { return [] }
         let arguments = filters + [max(0, query.limit)]
         let sql = """
             SELECT \(MessageQueries.columns) \(MessageQueries.from)
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.created DESC, m.rowid DESC LIMIT ?
             """
-        return try read { db in
+        return try await read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { try MessageQueries.message(db, $0) }
         }
     }
 
     /// The WHERE conditions of `query`, or nil if nothing can match.
-    private func inboxConditions(_ query: InboxQuery) -> ([String], StatementArguments)? {
+    func inboxConditions(_ query: InboxQuery) -> ([String], StatementArguments)? {
         var conditions = ["m.direction = 1"]
         var arguments = StatementArguments()
         if let sender = query.sender { conditions.append("m.sender = ?"); arguments += [sender] }
@@ -241,14 +241,14 @@ extension ParleyStore {
 
     /// How many received messages match `query` after its position (its limit ignored): with the
     /// length of a page, how many more there are.
-    public func inboxCount(_ query: InboxQuery) throws(StoreError) -> Int {
+    public func inboxCount(_ query: InboxQuery) async throws(StoreError) -> Int {
         guard let (conditions, arguments) = inboxConditions(query) else { return 0 }
         let sql = "SELECT count(*) \(MessageQueries.from) WHERE \(conditions.joined(separator: " AND "))"
-        return try read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+        return try await read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
     }
 
     /// Deliveries matching `query`, oldest queued first (or newest first), by recipient within a message.
-    public func outbox(_ query: OutboxQuery) throws(StoreError) -> [DeliveryRecord] {
+    public func outbox(_ query: OutboxQuery) async throws(StoreError) -> [DeliveryRecord] {
         var (conditions, arguments) = outboxConditions(query)
         arguments += [max(0, query.limit)]
         let order = query.newestFirst ? "m.stored DESC, m.id DESC, d.recipient" : "m.stored, m.id, d.recipient"
@@ -256,17 +256,17 @@ extension ParleyStore {
             \(DeliveryRows.select) \(DeliveryRows.from)
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?
             """
-        return try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
+        return try await read { [arguments] db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
     }
 
     /// How many deliveries match `query` after its position (its limit ignored).
-    public func outboxCount(_ query: OutboxQuery) throws(StoreError) -> Int {
+    public func outboxCount(_ query: OutboxQuery) async throws(StoreError) -> Int {
         let (conditions, arguments) = outboxConditions(query)
         let sql = "SELECT count(*) \(DeliveryRows.from) WHERE \(conditions.joined(separator: " AND "))"
-        return try read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
+        return try await read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
     }
 
-    private func outboxConditions(_ query: OutboxQuery) -> ([String], StatementArguments) {
+    func outboxConditions(_ query: OutboxQuery) -> ([String], StatementArguments) {
         var conditions = ["1"]
         var arguments = StatementArguments()
         if let state = query.state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
@@ -281,14 +281,14 @@ extension ParleyStore {
 
     /// The digest of the received message with this id, if there is one: one indexed lookup, the
     /// cheap first test of a duplicate delivery (SPEC.md §9.1 step 5) for every incoming message.
-    public func receivedDigest(of id: MessageID) throws(StoreError) -> Data? {
-        try receivedDigests(of: [id])[id]
+    public func receivedDigest(of id: MessageID) async throws(StoreError) -> Data? {
+        try await receivedDigests(of: [id])[id]
     }
 
     /// `receivedDigest` for several ids in one read (a batch request): the ids of received messages
     /// that are stored, with their digests.
-    public func receivedDigests(of ids: [MessageID]) throws(StoreError) -> [MessageID: Data] {
-        try read { db in
+    public func receivedDigests(of ids: [MessageID]) async throws(StoreError) -> [MessageID: Data] {
+        try await read { db in
             let statement = try db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?")
             var digests: [MessageID: Data] = [:]
             for id in ids {
@@ -299,8 +299,8 @@ extension ParleyStore {
     }
 
     /// A message (either direction) with its deliveries and all its receipts, or nil.
-    public func message(_ id: MessageID) throws(StoreError) -> MessageRecord? {
-        try read { db in
+    public func message(_ id: MessageID) async throws(StoreError) -> MessageRecord? {
+        try await read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
                                              arguments: [id.data]) else { return nil }
             let message = try MessageQueries.message(db, row)
@@ -313,8 +313,8 @@ extension ParleyStore {
     /// The reference chain of `id`: the messages it references (transitively, up to the original),
     /// and everything that references any of those (transitively: extensions, corrections,
     /// cancellations, responses, acknowledgements), oldest first. Empty if `id` is not stored.
-    public func referenceChain(of id: MessageID, limit: Int = 10_000) throws(StoreError) -> [MessageRecord] {
-        try read { db in
+    public func referenceChain(of id: MessageID, limit: Int = 10_000) async throws(StoreError) -> [MessageRecord] {
+        try await read { db in
             let ids = try Data.fetchAll(db, sql: """
                 WITH RECURSIVE
                   up(id) AS (
@@ -343,8 +343,8 @@ extension ParleyStore {
 
     /// Sent messages queued before `queuedBefore` that some recipient has not receipted (delivery
     /// pending, in flight or expired), oldest first, with those deliveries.
-    public func overdue(queuedBefore: Date, limit: Int = 1000) throws(StoreError) -> [DeliveryRecord] {
-        try read { db in
+    public func overdue(queuedBefore: Date, limit: Int = 1000) async throws(StoreError) -> [DeliveryRecord] {
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 \(DeliveryRows.select) \(DeliveryRows.from)
                 WHERE d.state IN ('pending', 'inflight', 'expired') AND m.stored < ?
@@ -354,21 +354,21 @@ extension ParleyStore {
     }
 
     /// Undelivered (pending or in flight) deliveries per recipient.
-    public func queueDepths() throws(StoreError) -> [String: Int] {
-        try read { db in
-            var depths = [String: Int]()
+    public func queueDepths() async throws(StoreError) -> [ParticipantID: Int] {
+        try await read { db in
+            var depths = [ParticipantID: Int]()
             for row in try Row.fetchAll(db, sql: """
                 SELECT recipient, count(*) AS n FROM delivery WHERE state IN ('pending', 'inflight') GROUP BY recipient
                 """) {
-                depths[row["recipient"]] = row["n"]
+                depths[try ParticipantID.stored(row["recipient"])] = row["n"]
             }
             return depths
         }
     }
 
     /// When the oldest message still undelivered to some recipient was queued, or nil if none is.
-    public func oldestUndelivered() throws(StoreError) -> Date? {
-        try read { db in
+    public func oldestUndelivered() async throws(StoreError) -> Date? {
+        try await read { db in
             try Int64.fetchOne(db, sql: """
                 SELECT min(m.stored) FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state IN ('pending', 'inflight')
                 """).map(StoreTime.date)
@@ -376,8 +376,8 @@ extension ParleyStore {
     }
 
     /// Number of stored messages per direction.
-    public func messageCounts() throws(StoreError) -> (sent: Int, received: Int) {
-        try read { db in
+    public func messageCounts() async throws(StoreError) -> (sent: Int, received: Int) {
+        try await read { db in
             let sent = try Int.fetchOne(db, sql: "SELECT count(*) FROM message WHERE direction = 0") ?? 0
             let received = try Int.fetchOne(db, sql: "SELECT count(*) FROM message WHERE direction = 1") ?? 0
             return (sent, received)

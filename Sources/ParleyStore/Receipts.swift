@@ -22,12 +22,12 @@ public struct IssuedRejection: Hashable, Sendable {
     public var evidence: Data?
     public var issued: Date
 
-    public init(bytes: Data, messageID: MessageID, sender: String, signer: String, code: UInt64, reason: String,
+    public init(bytes: Data, messageID: MessageID, sender: ParticipantID, signer: ParticipantID, code: UInt64, reason: String,
                 messageDigest: Data, evidence: Data? = nil, issued: Date) {
         self.bytes = bytes
         self.messageID = messageID
-        self.sender = sender
-        self.signer = signer
+        self.sender = sender.rawValue
+        self.signer = signer.rawValue
         self.code = code
         self.reason = reason
         self.messageDigest = messageDigest
@@ -115,7 +115,7 @@ public struct ReceiptCursor: Hashable, Sendable {
 extension ParleyStore {
     /// Stores a rejection receipt this node signed and returned, with an audit event
     /// (`rejection-issued`). Storing the same receipt bytes again changes nothing.
-    public func recordIssuedRejection(_ rejection: IssuedRejection) throws(StoreError) {
+    public func recordIssuedRejection(_ rejection: IssuedRejection) async throws(StoreError) {
         try ParticipantIDRule.check(rejection.signer, "receipt signer")
         guard !rejection.bytes.isEmpty else {
             throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID) has no bytes")
@@ -129,7 +129,7 @@ extension ParleyStore {
         let code = try rejection.code.storable("rejection code")
         let now = StoreTime.seconds(rejection.issued)
         let digest = rejection.bytes.sha256
-        try writeStore { db in
+        try await writeStore { db in
             try db.execute(sql: """
                 INSERT INTO issued_rejection (message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes, digest)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING
@@ -142,8 +142,8 @@ extension ParleyStore {
     }
 
     /// Rejection receipts this node issued for message `id` (its messages are not stored).
-    public func issuedRejections(for id: MessageID) throws(StoreError) -> [IssuedRejection] {
-        try read { db in
+    public func issuedRejections(for id: MessageID) async throws(StoreError) -> [IssuedRejection] {
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes
                 FROM issued_rejection WHERE message_id = ? ORDER BY rowid
@@ -156,10 +156,10 @@ extension ParleyStore {
     }
 
     /// Receipts received and issued (issued rejections included), newest first.
-    public func receipts(_ query: ReceiptQuery) throws(StoreError) -> [ReceiptListing] {
+    public func receipts(_ query: ReceiptQuery) async throws(StoreError) -> [ReceiptListing] {
         let (receiptWhere, receiptArguments, rejectionWhere, rejectionArguments) = receiptConditions(query)
         let limit = max(0, query.limit)
-        return try read { db in
+        return try await read { db in
             var listings: [ReceiptListing] = []
             if let receiptWhere {
                 listings += try Row.fetchAll(db, sql: """
@@ -190,9 +190,9 @@ extension ParleyStore {
     }
 
     /// How many receipts match `query` after its position (its limit ignored).
-    public func receiptsCount(_ query: ReceiptQuery) throws(StoreError) -> Int {
+    public func receiptsCount(_ query: ReceiptQuery) async throws(StoreError) -> Int {
         let (receiptWhere, receiptArguments, rejectionWhere, rejectionArguments) = receiptConditions(query)
-        return try read { db in
+        return try await read { db in
             var count = 0
             if let receiptWhere {
                 count += try Int.fetchOne(db, sql: "SELECT count(*) FROM receipt r LEFT JOIN message m ON m.id = r.message_id WHERE \(receiptWhere)",
@@ -207,7 +207,7 @@ extension ParleyStore {
 
     /// The WHERE clauses of `query` for received/issued receipts and for issued rejections (nil:
     /// that table cannot match).
-    private func receiptConditions(_ query: ReceiptQuery) -> (String?, StatementArguments, String?, StatementArguments) {
+    func receiptConditions(_ query: ReceiptQuery) -> (String?, StatementArguments, String?, StatementArguments) {
         var receiptConditions = ["1"], rejectionConditions = ["1"]
         var receiptArguments = StatementArguments(), rejectionArguments = StatementArguments()
         var includeReceipts = true

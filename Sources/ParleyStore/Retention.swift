@@ -30,30 +30,17 @@ extension ParleyStore {
     /// answered as a replay (its number is used), not as a duplicate.
     @discardableResult
     public func purge(receivedOrQueuedBefore cutoff: Date, requireArchivedIn archive: String?,
-                      at: Date = Date()) throws(StoreError) -> PurgeSummary {
+                      at: Date = Date()) async throws(StoreError) -> PurgeSummary {
         let cutoffSeconds = StoreTime.seconds(cutoff)
         var summary = PurgeSummary(cutoff: StoreTime.date(cutoffSeconds))
         // Message id → (message digest, receipt digests) as archived.
         var archived: [MessageID: (Data, Set<Data>)]?
         if let archive {
-            var contents: [MessageID: (Data, Set<Data>)] = [:]
-            do {
-                summary.archive = try Self.readArchive(at: archive) { entry in
-                    switch entry {
-                    case .message(let message): contents[message.fields.id] = (message.fields.bytes.sha256, [])
-                    case .receipt(let receipt): contents[receipt.messageID]?.1.insert(receipt.digest)
-                    default: break
-                    }
-                }
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                throw StoreError(.archiveInvalid, "reading the archive \(archive) failed: \(error)")
-            }
-            archived = contents
+            (summary.archive, archived) = try await Self.offPool { () throws(StoreError) in try Self.archivedDigests(in: archive) }
         }
         let now = StoreTime.seconds(at)
-        return try writeStore { db in
+        return try await writeStore { [summary, archived] db in
+            var summary = summary
             summary.keptUndelivered = try Int.fetchOne(db, sql: """
                 SELECT count(*) FROM message m WHERE m.stored < ? AND EXISTS
                     (SELECT 1 FROM delivery d WHERE d.message = m.rowid AND d.state IN ('pending', 'inflight'))
@@ -102,6 +89,24 @@ extension ParleyStore {
                 \(summary.deliveriesDeleted) deliveries deleted\(checked); \(summary.keptUndelivered) kept (undelivered)
                 """)
             return summary
+        }
+    }
+    /// The archive's summary, and for each message in it: its digest and the digests of its receipts.
+    private static func archivedDigests(in archive: String) throws(StoreError) -> (ArchiveSummary, [MessageID: (Data, Set<Data>)]) {
+        var contents: [MessageID: (Data, Set<Data>)] = [:]
+        do {
+            let summary = try Self.readArchive(at: archive) { entry in
+                switch entry {
+                case .message(let message): contents[message.fields.id] = (message.fields.bytes.sha256, [])
+                case .receipt(let receipt): contents[receipt.messageID]?.1.insert(receipt.digest)
+                default: break
+                }
+            }
+            return (summary, contents)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.archiveInvalid, "reading the archive \(archive) failed: \(error)")
         }
     }
 }

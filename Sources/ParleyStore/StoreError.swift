@@ -38,6 +38,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         public static let archiveInvalid = Code("archive-invalid")
         /// An archive conflicts with the store (same message id, different bytes).
         public static let archiveConflict = Code("archive-conflict")
+        /// The calling task was cancelled before the operation committed (the daemon is stopping);
+        /// nothing of it was written.
+        public static let cancelled = Code("cancelled")
         /// Any other SQLite failure.
         public static let database = Code("database")
     }
@@ -72,6 +75,11 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
 }
 
 extension StoreError {
+    /// The calling task was cancelled: GRDB interrupts the statement and rolls the transaction back.
+    static func cancelled(path: String, file: String = #fileID, line: Int = #line) -> StoreError {
+        StoreError(.cancelled, "the operation on the store \(path) was cancelled before it completed (the daemon is stopping); nothing of it was written. Retry it if it still matters.", file: file, line: line)
+    }
+
     /// Translates a SQLite failure into an operator-facing error for the store at `path`.
     static func from(_ error: DatabaseError, path: String, file: String = #fileID, line: Int = #line) -> StoreError {
         let detail = error.message ?? "\(error.resultCode)"

@@ -32,21 +32,18 @@ func randomID() -> MessageID {
     try! MessageID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count == 2 else {
-    FileHandle.standardError.write(Data("usage: parley-store-crashtest <store-path>\n".utf8))
-    exit(2)
-}
-do {
-    let store = try ParleyStore(path: arguments[1])
-    let sender = "US-NRRC", peers = ["HCOC-CC", "RU-NRRC"]
-    var nextIncoming = (try store.incomingChannels().first { $0.sender == "RU-NRRC" }?.highest ?? 0) + 1
+/// Queues and accepts messages until the process is killed.
+func writeUntilKilled(storePath: String) async throws {
+    let store = try ParleyStore(path: storePath)
+    let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
+    let sender = try ParticipantID("US-NRRC"), peers = [hcoc, ru]
+    var nextIncoming = (try await store.incomingChannels().first { $0.sender == ru.rawValue }?.highest ?? 0) + 1
     while true {
         switch Int.random(in: 0..<10) {
         case 0..<5:
-            let queued = try store.enqueue(sender: sender, recipients: peers) { seqs in
+            let queued = try await store.enqueue(sender: sender, recipients: peers) { seqs in
                 let id = randomID()
-                return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs["RU-NRRC"]!, seqs["HCOC-CC"]!]),
+                return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
                                      type: 11, created: Date(), remarks: try LocalizedText(language: "en", text: "crash test"))
             }
             emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
@@ -54,19 +51,19 @@ do {
             let requests = (0..<Int.random(in: 2...20)).map { _ in
                 EnqueueRequest(sender: sender, recipients: peers) { seqs in
                     let id = randomID()
-                    return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs["RU-NRRC"]!, seqs["HCOC-CC"]!]),
+                    return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
                                          type: 1, created: Date())
                 }
             }
-            for queued in try store.enqueueBatch(requests) {
+            for queued in try await store.enqueueBatch(requests) {
                 emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
             }
         default:
             let id = randomID()
             let fields = MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [nextIncoming]), type: 9, created: Date())
-            let incoming = IncomingMessage(fields: fields, sender: "RU-NRRC", recipient: sender,
+            let incoming = IncomingMessage(fields: fields, sender: ru, recipient: sender,
                                            sequenceNumber: nextIncoming, received: Date())
-            let outcome = try store.accept(incoming) { message in Data("receipt for ".utf8) + message.fields.id.bytes }
+            let outcome = try await store.accept(incoming) { message in Data("receipt for ".utf8) + message.fields.id.bytes }
             guard case .accepted = outcome else {
                 FileHandle.standardError.write(Data("unexpected outcome \(outcome)\n".utf8))
                 exit(3)
@@ -75,6 +72,15 @@ do {
             nextIncoming += 1
         }
     }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: parley-store-crashtest <store-path>\n".utf8))
+    exit(2)
+}
+do {
+    try await writeUntilKilled(storePath: arguments[1])
 } catch {
     FileHandle.standardError.write(Data("parley-store-crashtest: \(error)\n".utf8))
     exit(1)

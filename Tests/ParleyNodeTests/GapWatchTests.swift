@@ -52,14 +52,14 @@ import Testing
             let open = try #require(us["openGaps"] as? [[String: Any]])
             #expect(open.count == 1)
             #expect(open.first?["first"] as? UInt64 == 3 && open.first?["last"] as? UInt64 == 4 && open.first?["since"] is String)
-            let exposition = ru.node.metricsText()
+            let exposition = await ru.node.metricsText()
             #expect(exposition.contains("parley_open_gaps{peer=\"US-NRRC\"} 1.0\n"), "\(exposition)")
             #expect(!exposition.contains("parley_oldest_open_gap_age_seconds 0.0\n"))
 
             // Closing the gap clears the metric.
             try await send(3)
             try await send(4)
-            let closed = ru.node.metricsText()
+            let closed = await ru.node.metricsText()
             #expect(closed.contains("parley_open_gaps{peer=\"US-NRRC\"} 0.0\n"), "\(closed)")
             #expect(closed.contains("parley_oldest_open_gap_age_seconds 0.0\n"))
         }

@@ -77,7 +77,7 @@ import Testing
             #expect(exposition.contains("parley_queue_depth{peer=\"\(peer)\"} 0.0\n"), "\(exposition)")
         }
         #expect(exposition.contains("parley_certificate_expiry_days{certificate=\"signing\"}"))
-        #expect(ru.node.metricsText().contains("parley_messages_received_total 1\n"))
+        #expect(await ru.node.metricsText().contains("parley_messages_received_total 1\n"))
 
         // The admin API lists and shows it.
         try await withHTTPClient { admin in
@@ -442,7 +442,7 @@ import Testing
 
             // Only the original and the concurrent message were stored.
             #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
-            let exposition = ru.node.metricsText()
+            let exposition = await ru.node.metricsText()
             for line in ["parley_messages_received_total 2", "parley_duplicates_answered_total 2",
                          "parley_messages_rejected_total{code=\"bad-signature\"} 1", "parley_messages_rejected_total{code=\"replay\"} 1",
                          "parley_messages_rejected_total{code=\"equivocation\"} 1", "parley_http_problems_total{problem=\"too-large\"} 1",

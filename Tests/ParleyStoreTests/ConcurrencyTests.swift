@@ -17,7 +17,7 @@ import ParleyProtocol
                     for i in 0..<perTask {
                         let recipients = recipientSets[(task + i) % recipientSets.count]
                         if i % 5 == 4 {
-                            queued += try store.enqueueBatch((0..<3).map { _ in
+                            queued += try await store.enqueueBatch((0..<3).map { _ in
                                 EnqueueRequest(sender: Fixture.us, recipients: recipients) { seqs in
                                     let id = Fixture.randomID()
                                     return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
@@ -38,8 +38,8 @@ import ParleyProtocol
             for _ in 0..<4 {
                 group.addTask {
                     for _ in 0..<50 {
-                        let depths = try store.queueDepths()
-                        let channels = try store.outgoingChannels()
+                        let depths = try await store.queueDepths()
+                        let channels = try await store.outgoingChannels()
                         for channel in channels { #expect(channel.nextSequenceNumber >= 1) }
                         _ = depths
                         await Task.yield()
@@ -57,14 +57,14 @@ import ParleyProtocol
         for queued in results {
             for (recipient, seq) in queued.sequenceNumbers { byChannel[recipient, default: []].append(seq) }
         }
-        let channels = try store.outgoingChannels()
+        let channels = try await store.outgoingChannels()
         for (recipient, seqs) in byChannel {
             #expect(seqs.sorted() == Array(1...UInt64(seqs.count)), "channel to \(recipient)")
             #expect(channels.first { $0.recipient == recipient }?.nextSequenceNumber == UInt64(seqs.count + 1))
         }
         // And the store agrees with what was acknowledged.
         for queued in results.prefix(50) {
-            let record = try #require(try store.message(queued.id))
+            let record = try #require(try await store.message(queued.id))
             #expect(Dictionary(uniqueKeysWithValues: record.deliveries.map { ($0.recipient, $0.sequenceNumber) }) == queued.sequenceNumbers)
             #expect(record.message.digest == queued.digest)
         }
@@ -88,7 +88,7 @@ import ParleyProtocol
         let duplicates = outcomes.filter { if case .duplicate = $0 { true } else { false } }
         #expect(accepted.count == 30)
         #expect(duplicates.count == 150)
-        let channel = try #require(try store.incomingChannels().first)
+        let channel = try #require(try await store.incomingChannels().first)
         #expect(channel.contiguous == 30 && channel.gaps.isEmpty)
     }
 }

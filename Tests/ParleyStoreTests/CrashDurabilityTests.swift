@@ -102,7 +102,7 @@ import ParleyProtocol
             if newInRound > 0 { killsWithAcknowledgedWrites += 1 }
             try verify(storePath: storePath, acknowledged: acknowledged, round: round)
         }
-        try ParleyStore(path: storePath).checkIntegrity()
+        try await ParleyStore(path: storePath).checkIntegrity()
         print("crash test: \(Self.kills) SIGKILLs (\(killsWithAcknowledgedWrites) after acknowledged writes); checked \(acknowledged.outgoing.count) queued and \(acknowledged.incoming.count) accepted acknowledged messages")
         #expect(killsWithAcknowledgedWrites >= Self.kills / 2)
         #expect(acknowledged.outgoing.count > 100)

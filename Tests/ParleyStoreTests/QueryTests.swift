@@ -13,7 +13,7 @@ import ParleyProtocol
     /// transaction must leave nothing behind.
     @Test func remarksOfEveryWritePathAreIndexedOnce() throws {
         let store = try store
-        func remark(_ word: String, _ n: Int) -> LocalizedText { try! LocalizedText(language: "en", text: "\(word) hold \(n)") }
+        @Sendable func remark(_ word: String, _ n: Int) -> LocalizedText { try! LocalizedText(language: "en", text: "\(word) hold \(n)") }
         func indexed(_ store: ParleyStore, _ word: String) throws -> [Int64] {
             try store.pool.read { db in
                 try Int64.fetchAll(db, sql: "SELECT rowid FROM message_fts WHERE message_fts MATCH ? ORDER BY rowid", arguments: [word])

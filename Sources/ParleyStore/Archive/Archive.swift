@@ -145,18 +145,30 @@ extension ParleyStore {
     /// deliveries, plus the current state of every channel, to a new archive file at `path`
     /// (Protocol/ARCHIVE.md). The file appears only when complete and synced.
     @discardableResult
-    public func exportArchive(to path: String, exporter: String, from: Date, to: Date,
-                              createdAt: Date = Date()) throws(StoreError) -> ArchiveSummary {
-        try ParticipantIDRule.check(exporter, "exporter")
+    public func exportArchive(to path: String, exporter: ParticipantID, from: Date, to: Date,
+                              createdAt: Date = Date()) async throws(StoreError) -> ArchiveSummary {
         guard from.timeIntervalSince1970 >= 0, to >= from else {
             throw StoreError(.invalidArgument, "archive time range \(from) – \(to) is empty or before 1970")
         }
-        let header = ArchiveHeader(formatVersion: ArchiveHeader.formatVersion, exporter: exporter,
+        let header = ArchiveHeader(formatVersion: ArchiveHeader.formatVersion, exporter: exporter.rawValue,
                                    from: StoreTime.date(StoreTime.seconds(from)), to: StoreTime.date(StoreTime.seconds(to)),
                                    created: StoreTime.date(StoreTime.seconds(createdAt)), storeSchemaVersion: UInt64(Schema.currentVersion))
-        var writer = try ArchiveFileWriter(path: path)
-        do {
-            let summary = try read { db -> ArchiveSummary in
+        // The file is written on the reader's queue, inside the read transaction (one snapshot).
+        return try await read { db -> ArchiveSummary in
+            var writer = try ArchiveFileWriter(path: path)
+            do {
+                let summary = try Self.writeArchive(db, header, to: &writer)
+                try writer.finish()
+                return summary
+            } catch {
+                writer.abandon()
+                throw error
+            }
+        }
+    }
+
+    /// The items of an archive with `header`'s time range, from one read transaction.
+    static func writeArchive(_ db: Database, _ header: ArchiveHeader, to writer: inout ArchiveFileWriter) throws -> ArchiveSummary {
                 try writer.write(ArchiveItems.header(header))
                 var messages = 0, receipts = 0, channels = 0
                 let rows = try Row.fetchCursor(db, sql: """
@@ -187,16 +199,9 @@ extension ParleyStore {
                 let digest = writer.digest()
                 try writer.write(ArchiveItems.trailer(messages: messages, receipts: receipts, channels: channels, digest: digest), hashed: false)
                 return ArchiveSummary(header: header, messages: messages, receipts: receipts, channels: channels, digest: digest, size: writer.size)
-            }
-            try writer.finish()
-            return summary
-        } catch {
-            writer.abandon()
-            throw error
-        }
     }
 
-    private static func archived(_ db: Database, _ message: StoredMessage) throws -> ArchivedMessage {
+    static func archived(_ db: Database, _ message: StoredMessage) throws -> ArchivedMessage {
         var deliveries = [ArchivedDelivery]()
         var inbox: ArchivedInboxEntry?
         switch message.direction {
@@ -340,11 +345,11 @@ extension ParleyStore {
     /// time. A message id stored with different bytes, or a sequence number taken by another message,
     /// aborts the import with `.archiveConflict` (nothing imported).
     @discardableResult
-    public func importArchive(from path: String, at: Date = Date()) throws(StoreError) -> ImportSummary {
-        let checked = try Self.verifyArchive(at: path)
+    public func importArchive(from path: String, at: Date = Date()) async throws(StoreError) -> ImportSummary {
+        let checked = try await Self.offPool { () throws(StoreError) in try Self.verifyArchive(at: path) }
         let now = StoreTime.seconds(at)
         do {
-            return try write { db in
+            return try await write { db in
                 var summary = ImportSummary(archive: checked, messagesAdded: 0, messagesAlreadyPresent: 0, receiptsAdded: 0,
                                             receiptsAlreadyPresent: 0, channelsAdded: 0, channelsAlreadyPresent: 0)
                 // Rows added by this import whose receipt arrives in a later item.
@@ -396,7 +401,7 @@ extension ParleyStore {
         }
     }
 
-    private static func importMessage(_ db: Database, _ message: ArchivedMessage, path: String, summary: inout ImportSummary,
+    static func importMessage(_ db: Database, _ message: ArchivedMessage, path: String, summary: inout ImportSummary,
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         let id = message.fields.id
@@ -427,7 +432,7 @@ extension ParleyStore {
         summary.messagesAdded += 1
     }
 
-    private static func importReceipt(_ db: Database, _ receipt: StoredReceipt, path: String, summary: inout ImportSummary,
+    static func importReceipt(_ db: Database, _ receipt: StoredReceipt, path: String, summary: inout ImportSummary,
                                       links: inout [Data: [(Int64, String)]],
                                       inbox: inout [Data: (Int64, ArchivedMessage, ArchivedInboxEntry)]) throws {
         var rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM receipt WHERE message_id = ? AND digest = ?",

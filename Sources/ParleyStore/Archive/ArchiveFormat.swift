@@ -256,12 +256,12 @@ struct ArchiveItemDecoder {
             guard let list = refs.arrayValue, !list.isEmpty else { throw invalid("refs is not a non-empty array") }
             for ref in list {
                 guard let pair = ref.arrayValue, pair.count == 2, let target = pair[0].archiveBytes.flatMap({ MessageID($0) }),
-                      let relation = pair[1].uint64Value, relation <= UInt64(Int64.max) else { throw invalid("bad reference in message \(id)") }
+                      let code = pair[1].uint64Value, let relation = Relation(rawValue: code) else { throw invalid("bad reference in message \(id)") }
                 if let previous = references.last,
-                   !(previous.target.precedes(target) || (previous.target == target && previous.relation.rawValue < relation)) {
+                   !(previous.target.precedes(target) || (previous.target == target && previous.relation.rawValue < relation.rawValue)) {
                     throw invalid("refs of message \(id) not sorted by id then relation, or repeated")
                 }
-                references.append(MessageReference(target: target, relation: ReferenceRelation(rawValue: relation)))
+                references.append(MessageReference(target: target, relation: relation))
             }
         }
         var remarks: LocalizedText?
