@@ -12,6 +12,8 @@ enum FileAccess {
         var bytes: [UInt8]
         /// Permission bits (`st_mode & 0o7777`).
         var mode: UInt32
+        /// The owner's user id.
+        var owner: uid_t
     }
 
     /// Reads a regular file of at most `limit` bytes. The mode is taken from the opened file (fstat),
@@ -48,7 +50,7 @@ enum FileAccess {
                 throw CryptoError(.tooLarge, "\(what) \(path) is larger than the limit of \(limit) bytes")
             }
         }
-        return Contents(bytes: bytes, mode: UInt32(status.st_mode) & 0o7777)
+        return Contents(bytes: bytes, mode: UInt32(status.st_mode) & 0o7777, owner: status.st_uid)
     }
 
     /// Creates `path` with `mode` (never overwriting) and writes `bytes` durably.
@@ -88,6 +90,12 @@ enum FileAccess {
 
     static func errnoDescription() -> String {
         String(cString: strerror(errno))
+    }
+
+    /// The user's name from the password database, or the number when it has none.
+    static func userName(_ uid: uid_t) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return String(cString: name)
     }
 
     static func octal(_ mode: UInt32) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 internal import COpenSSL
 
 /// An Ed25519, P-256 or P-384 signing key, parsed once and usable from many tasks at once.
@@ -77,9 +78,24 @@ public struct PrivateKey: Sendable {
         try self.init(evpKey: EVPKey(taking: parsed))
     }
 
-    /// Reads a PEM private key file, refusing it (like ssh) if group or others may read or write it.
-    public static func load(path: String, passphrase: String? = nil) throws -> PrivateKey {
+    /// Reads a PEM private key file, refusing it (like ssh) if group or others may read or write it,
+    /// or if it is owned by another user than `owner`: someone else could then have written or
+    /// replaced the key the process signs with. `owner` is the effective user by default, and
+    /// nil for root, which can read and re-own any file anyway.
+    public static func load(
+        path: String,
+        passphrase: String? = nil,
+        owner: UInt32? = geteuid() == 0 ? nil : geteuid()
+    ) throws -> PrivateKey {
         let contents = try FileAccess.read(path: path, limit: maximumPEMLength, what: "private key file")
+        if let owner, contents.owner != owner {
+            throw CryptoError(
+                .insecureKeyFile,
+                "private key file \(path) is owned by user \(FileAccess.userName(contents.owner)), not by "
+                    + "\(FileAccess.userName(owner)) who uses it; refusing to use it. "
+                    + "Run: chown \(FileAccess.userName(owner)) \(path)"
+            )
+        }
         guard contents.mode & 0o077 == 0 else {
             throw CryptoError(
                 .insecureKeyFile,
