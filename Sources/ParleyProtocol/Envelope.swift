@@ -52,24 +52,51 @@ public struct Envelope: Sendable, Hashable {
         self.remarks = remarks
     }
 
+    /// A decoded envelope: its recipients are in the order `checkStructure` requires, so they are
+    /// not sorted again (that copy and sort cost a fifth of a decode).
+    private init(_ identity: Identity, body: NotificationBody, references: [Reference], remarks: LocalizedText?) {
+        id = identity.id
+        sender = identity.sender
+        recipients = identity.recipients
+        created = identity.created
+        self.body = body
+        self.references = references
+        self.remarks = remarks
+    }
+
     /// Decodes and validates an envelope from its deterministic CBOR bytes (a COSE_Sign1 payload).
     /// An error carries the code a receiver rejects with, in the order of SPEC.md §9.1 steps 7, 8
     /// and 17: envelope structure `malformed`, the inside of the body and the type's reference
     /// rules `invalid-body`.
     public init(decoding bytes: [UInt8]) throws {
-        let decoded = try Self.decode(bytes)
-        if let error = decoded.contentError { throw error }
-        self = decoded.envelope!
+        switch try Self.decode(bytes) {
+        case .valid(let envelope): self = envelope
+        case .invalidContent(_, let error): throw error
+        }
     }
 
     /// A payload whose version and structure are valid (SPEC.md §9.1 steps 7–8), with the step-17
     /// verdict kept aside: a receiver checks the signature, the chain and the addressing first.
-    struct Decoded {
-        var identity: Identity
-        /// Nil exactly when `contentError` is set.
-        var envelope: Envelope?
+    enum Decoded {
+        case valid(Envelope)
         /// The first violation inside the body or of the type's reference rules (`invalid-body`).
-        var contentError: ProtocolError?
+        case invalidContent(Identity, ProtocolError)
+
+        var identity: Identity {
+            switch self {
+            case .valid(let envelope): Identity(envelope)
+            case .invalidContent(let identity, _): identity
+            }
+        }
+
+        /// Nil exactly when `contentError` is set.
+        var envelope: Envelope? {
+            if case .valid(let envelope) = self { envelope } else { nil }
+        }
+
+        var contentError: ProtocolError? {
+            if case .invalidContent(_, let error) = self { error } else { nil }
+        }
     }
 
     /// Throws the step-7 and step-8 verdicts (`unsupported-version`, `malformed`, then
@@ -89,9 +116,9 @@ public struct Envelope: Sendable, Hashable {
                 }
             } ?? []
         }
-        var body: NotificationBody?
         var contentError: ProtocolError?
-        try Field.envelope {
+        // Returned, not assigned to a captured variable: that copied the body twice more per decode.
+        let body: NotificationBody? = try Field.envelope {
             try r.required(8, "body", &reader) { reader in
                 let start = reader
                 guard try reader.peekMajorType() == 5 else {
@@ -99,8 +126,7 @@ public struct Envelope: Sendable, Hashable {
                 }
                 if let type {
                     do {
-                        body = try NotificationBody(type: type, from: &reader)
-                        return
+                        return try NotificationBody(type: type, from: &reader)
                     } catch var error as ProtocolError where error.rejectionCode == .invalidBody {
                         error.field = Field.join("body", error.field)
                         contentError = error
@@ -109,6 +135,7 @@ public struct Envelope: Sendable, Hashable {
                 // Passed over, so that the rest of the envelope is checked before the body decides.
                 reader = start
                 _ = try reader.readItem()
+                return nil
             }
         }
         let remarks = try Field.envelope {
@@ -120,15 +147,15 @@ public struct Envelope: Sendable, Hashable {
         guard type != nil else {
             throw ProtocolError(.unknownType, field: "type", "notification type \(typeCode) is not in the version 1 catalogue")
         }
-        guard let body, contentError == nil else { return Decoded(identity: identity, contentError: contentError) }
-        let envelope = Envelope(id: identity.id, sender: identity.sender, recipients: identity.recipients, created: identity.created,
-                                body: body, references: references, remarks: remarks)
+        // Consumed, not bound by `guard let`: that copied the body once more.
+        guard contentError == nil, case .some(let decodedBody) = consume body else { return .invalidContent(identity, contentError!) }
+        let envelope = Envelope(identity, body: decodedBody, references: references, remarks: remarks)
         do {
             try envelope.validateContent()
         } catch let error as ProtocolError {
-            return Decoded(identity: identity, contentError: error)
+            return .invalidContent(identity, error)
         }
-        return Decoded(identity: identity, envelope: envelope)
+        return .valid(envelope)
     }
 
     /// The deterministic encoding: the payload of the message's COSE_Sign1.
