@@ -17,7 +17,7 @@ struct Parley: AsyncParsableCommand {
         \(ExitStatus.helpText)
         """,
         subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Demo.self, Send.self, Outbox.self,
-                      Inbox.self, Show.self, Receipts.self, Status.self, Retry.self, Cancel.self, Reload.self, Bench.self]
+                      Inbox.self, Show.self, Receipts.self, Status.self, Retry.self, Cancel.self, Reload.self]
     )
 
     /// Runs the command; a user error is one line on standard error and a documented exit status.
@@ -85,11 +85,3 @@ struct Parley: AsyncParsableCommand {
     }
 }
 
-
-/// `parley bench ...`: throughput measured against a reference taken in the same run.
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Measure Parley's throughput against a reference measured in the same run.",
-        subcommands: [BenchCodec.self, BenchStore.self, BenchCrypto.self, BenchE2E.self]
-    )
-}
