@@ -53,12 +53,12 @@ let package = Package(
             dependencies: [
                 "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyStore", "ParleyNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // The node daemon's services: configuration, peer server, delivery, admin API.
         .target(
