@@ -16,9 +16,12 @@ protocol FieldKind {
     func lines(_ value: Value, label: String) -> [(String, String)]
     /// The value's type as parley.cddl writes it, or the definition of the rule it names there.
     var cddl: String { get }
+    /// A registry's `name: code` choices, as parley.cddl lists them under the rule `cddl`.
+    var cddlChoices: [String] { get }
 }
 
 extension FieldKind {
+    var cddlChoices: [String] { [] }
     func check(_ value: Value) throws {}
     func lines(_ value: Value, label: String) -> [(String, String)] { [(label, text(value))] }
 }
@@ -38,6 +41,7 @@ struct CodeKind<Code: WireCode>: FieldKind {
         }
         return rule
     }
+    var cddlChoices: [String] { Code.allCases.map { "\($0.name): \($0.rawValue)" } }
 }
 
 struct TimeKind: FieldKind {

@@ -104,6 +104,8 @@ struct FieldDescription: Sendable, Hashable {
     let presence: FieldPresence
     /// The CDDL type of the value as parley.cddl writes it, or the definition of the rule it names.
     let cddl: String
+    /// For a code of a registry, its `name: code` choices.
+    let cddlChoices: [String]
     /// The label of the field's lines when rendered; nil when another field's lines show it.
     let label: String?
 }
