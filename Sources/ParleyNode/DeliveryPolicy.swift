@@ -32,7 +32,7 @@ struct DeliveryPolicy: Sendable, Hashable {
     }
 
     init(_ configuration: NodeConfiguration) {
-        self.init(initialInterval: .seconds(configuration.retry.initialInterval), maximumInterval: .seconds(configuration.retry.maximumInterval),
+        self.init(initialInterval: configuration.retry.initialBackoff, maximumInterval: configuration.retry.maximumBackoff,
                   window: configuration.limits.deliveryWindow, batchSize: configuration.limits.deliveryBatch)
     }
 
@@ -89,13 +89,5 @@ struct DeliveryPolicy: Sendable, Hashable {
         }
         if !current.isEmpty { requests.append(current) }
         return requests
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, with its fraction.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -136,7 +136,7 @@ public final class DeliveryService: Service, Sendable {
             do {
                 // No pending delivery waits longer than the backoff cap, whatever the clock said when
                 // its retry time was set.
-                let latest = Date().addingTimeInterval(configuration.retry.maximumInterval)
+                let latest = Date().addingTimeInterval(configuration.retry.maximumBackoff.seconds)
                 _ = try await blocking { [store] in try store.requeueInFlight(nextAttemptNotAfter: latest) }
                 if reported { logger.info("deliveries left in flight by the previous run requeued; delivery starts") }
                 return
@@ -152,17 +152,18 @@ public final class DeliveryService: Service, Sendable {
 
     private func runExpiry() async {
         while !stopping {
-            let cutoff = Date().addingTimeInterval(-configuration.retry.giveUpAfter)
+            let expiry = configuration.retry.expiry
+            let cutoff = Date().addingTimeInterval(-expiry.seconds)
             do {
                 let expired = try await blocking { [store] in try store.expireDeliveries(queuedBefore: cutoff) }
                 for delivery in expired {
-                    logger.error("delivery EXPIRED: no receipt from \(delivery.recipient) within \(Int(configuration.retry.giveUpAfter)) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
+                    logger.error("delivery EXPIRED: no receipt from \(delivery.recipient) within \(expiry.components.seconds) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
                                  metadata: ["message": "\(delivery.messageID)", "peer": "\(delivery.recipient)"])
                 }
             } catch {
                 logger.error("cannot expire old deliveries: \(error)")
             }
-            await idle(expiryChanged, for: .seconds(min(60, max(1, configuration.retry.giveUpAfter / 10))))
+            await idle(expiryChanged, for: min(.seconds(60), max(.seconds(1), expiry / 10)))
         }
     }
 
@@ -367,7 +368,7 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    private var requestTimeout: TimeAmount { .milliseconds(Int64(configuration.limits.requestTimeout * 1000)) }
+    private var requestTimeout: TimeAmount { TimeAmount(configuration.limits.timeouts.request) }
 
     /// Records what one attempt yielded for one delivery: the verified receipt, or the failure and
     /// when to try again. Returns nil when the delivery is settled, or the time of its next attempt.

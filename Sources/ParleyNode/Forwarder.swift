@@ -28,16 +28,16 @@ public final class Forwarder: Service, Sendable {
     }
 
     /// Posts `bytes` (a message, or a batch of messages: SPEC.md §12.8) to `peer` and relays its
-    /// answer, which must be complete within `timeout` seconds; 502 `upstream-unavailable` when it
+    /// answer, which must be complete within `timeout`; 502 `upstream-unavailable` when it
     /// cannot be reached.
-    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, timeout: Double, log: Logger) async -> Response {
+    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, timeout: Duration, log: Logger) async -> Response {
         let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
         do {
             let answer = try await client.post(try PeerClient.Endpoint(url: peer.url, participant: peer.id),
                                                path: PeerClient.path(batch ? "/v1/messages/batch" : "/v1/messages", under: peer.url),
                                                headers: [("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
                                                          ("Parley-Recipient", peer.id.rawValue)],
-                                               body: ByteBuffer(bytes: bytes), timeout: .milliseconds(Int64(timeout * 1000)), maximumResponseBytes: BatchAnswer.maximumSize)
+                                               body: ByteBuffer(bytes: bytes), timeout: TimeAmount(timeout), maximumResponseBytes: BatchAnswer.maximumSize)
             var headers = HTTPFields()
             if let type = answer.headers.first(name: "Content-Type") { headers[.contentType] = type }
             if let retryAfter = answer.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }

@@ -140,14 +140,14 @@ public enum PeerServer {
             // Read the body within the limit and the request timeout (checked as each part arrives;
             // the connection's idle timeout bounds the wait for a part).
             var body = ByteBuffer()
-            let deadline = ContinuousClock.now + .milliseconds(Int64(limits.requestTimeout * 1000))
+            let deadline = ContinuousClock.now + limits.timeouts.request
             for try await part in request.body {
                 guard body.readableBytes + part.readableBytes <= bodyLimit else {
                     return refuse(.tooLarge("request body exceeds \(bodyLimit) bytes"))
                 }
                 guard ContinuousClock.now <= deadline else {
-                    logger.warning("request body not received within \(limits.requestTimeout) s", metadata: ["peer": "\(peer)"])
-                    return refuse(.unavailable("the request body was not received within \(limits.requestTimeout) s"))
+                    logger.warning("request body not received within \(limits.timeouts.request.seconds) s", metadata: ["peer": "\(peer)"])
+                    return refuse(.unavailable("the request body was not received within \(limits.timeouts.request.seconds) s"))
                 }
                 body.writeImmutableBuffer(part)
             }
@@ -180,7 +180,7 @@ public enum PeerServer {
                     var log = logger
                     log[metadataKey: "message"] = "\(ids[0])"
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, timeout: admitted.limits.requestTimeout, log: log)
+                    return await forwarder.forward(admitted.body, to: target, timeout: admitted.limits.timeouts.request, log: log)
                 }
                 switch await receiver.receive(admitted.body, at: UTCTime.now, peer: admitted.peer) {
                 case .receipt(let receipt, _, _, _):
@@ -210,7 +210,7 @@ public enum PeerServer {
                     if case .failure(let problem) = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
                     var log = logger
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, batch: true, timeout: admitted.limits.requestTimeout, log: log)
+                    return await forwarder.forward(admitted.body, to: target, batch: true, timeout: admitted.limits.timeouts.request, log: log)
                 }
                 let answers = await receiver.receiveBatch(batch.messages, at: UTCTime.now, peer: admitted.peer).map { answer -> BatchAnswer.Item in
                     switch answer {

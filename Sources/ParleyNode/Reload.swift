@@ -71,11 +71,11 @@ extension NodeConfiguration {
         check("trust", \.signingTrust, live: true)
         check("transportTrust", \.transportTrust, live: true)
         check("peers", \.peers, live: true)
-        check("retry.initialSeconds", \.retry.initialInterval, live: true)
-        check("retry.maximumIntervalSeconds", \.retry.maximumInterval, live: true)
-        check("retry.giveUpAfterSeconds", \.retry.giveUpAfter, live: true)
+        check("retry.initialSeconds", \.retry.initialBackoff, live: true)
+        check("retry.maximumIntervalSeconds", \.retry.maximumBackoff, live: true)
+        check("retry.giveUpAfterSeconds", \.retry.expiry, live: true)
         check("certificateExpiryWarningDays", \.certificateExpiryWarningDays, live: true)
-        check("gapWarningSeconds", \.gapWarningSeconds, live: true)
+        check("gapWarningSeconds", \.gapWarning, live: true)
         check("participant", \.participant, live: false)
         check("signing.key", \.signingKeyPath, live: false)
         check("signing.chain", \.signingChainPath, live: false)
@@ -91,12 +91,12 @@ extension NodeConfiguration {
         check("hub.enabled", \.hub, live: false)
         check("acceptForwardedFrom", \.acceptForwardedFrom, live: false)
         check("limits.maximumBodyBytes", \.limits.maximumBodyBytes, live: true)
-        check("limits.requestTimeoutSeconds", \.limits.requestTimeout, live: true)
-        check("limits.headerTimeoutSeconds", \.limits.headerTimeout, live: true)
+        check("limits.requestTimeoutSeconds", \.limits.timeouts.request, live: true)
+        check("limits.headerTimeoutSeconds", \.limits.timeouts.header, live: true)
         check("limits.maximumConcurrentRequestsPerPeer", \.limits.maximumConcurrentRequestsPerPeer, live: true)
         check("limits.deliveryWindow", \.limits.deliveryWindow, live: true)
         check("limits.deliveryBatch", \.limits.deliveryBatch, live: true)
-        check("clockSkewSeconds", \.clockSkew, live: true)
+        check("clockSkewSeconds", \.maximumClockSkew, live: true)
         // A hub's forwarding targets are fixed when its peer listener starts.
         if hub && applied.contains("peers") { restart.append("peers (hub forwarding)") }
         return (merged, applied, restart)
@@ -136,7 +136,7 @@ extension Node {
             if let index = report.applied.firstIndex(of: "clockSkewSeconds") {
                 report.applied.remove(at: index)
                 report.restartRequired.append("clockSkewSeconds (trust not reloaded; reload again once the trust files read)")
-                current.withLock { $0.clockSkew = Int(signingTrust.current.maximumClockSkew) }
+                current.withLock { $0.maximumClockSkew = .seconds(Int(signingTrust.current.maximumClockSkew)) }
             }
         }
         report.health = healthProblems()

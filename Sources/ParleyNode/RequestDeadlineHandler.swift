@@ -46,8 +46,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// to a part arriving later; a body still incomplete a second after that has its connection
     /// closed), the head within `headerTimeoutSeconds`, idle for at most `requestTimeoutSeconds`.
     convenience init(limits: NodeConfiguration.Limits) {
-        let request = TimeAmount.milliseconds(Int64(limits.requestTimeout * 1000))
-        self.init(timeout: request + .seconds(1), headerTimeout: .milliseconds(Int64(limits.headerTimeout * 1000)),
+        let request = TimeAmount(limits.timeouts.request)
+        self.init(timeout: request + .seconds(1), headerTimeout: TimeAmount(limits.timeouts.header),
                   idleTimeout: request)
     }
 

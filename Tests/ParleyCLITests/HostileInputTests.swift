@@ -77,15 +77,15 @@ import Testing
         let third = try signer.sign(HostileForge.envelope(seq: 3))
         try await expectAccepted(third, node: node, client: try clients["US-NRRC"].required("client"), base: base)
         valid.append(third)
-        try node.store.checkIntegrity()
-        let inbox = try node.store.inbox(InboxQuery())
+        try await node.store.checkIntegrity()
+        let inbox = try await node.store.inbox(InboxQuery())
         #expect(Set(inbox.map { Array($0.fields.bytes) }) == Set(valid), "the inbox holds exactly the three valid messages, byte for byte")
         #expect(inbox.count == 3)
         #expect(inbox.allSatisfy { $0.sender == "US-NRRC" && $0.inboxRecipient == "RU-NRRC" })
         #expect(Set(inbox.compactMap(\.inboxSequenceNumber)) == [1, 2, 3])
         for bytes in valid {
             let id = try COSESign1(decoding: bytes).payload
-            let record = try node.store.message(try Envelope(decoding: id).id).required("stored message")
+            let record = try await node.store.message(try Envelope(decoding: id).id).required("stored message")
             #expect(Array(record.message.fields.bytes) == bytes)
             #expect(record.receipts.filter { $0.status == .accepted }.count == 1)
         }

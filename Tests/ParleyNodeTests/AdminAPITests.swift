@@ -67,12 +67,12 @@ enum AdminClientEncoding {
             let tamperedID = try Envelope(decoding: tampered.payload).id
 
             // Stored with the exact bytes returned, and audited.
-            let stored = try ru.node.store.issuedRejections(for: tamperedID)
+            let stored = try await ru.node.store.issuedRejections(for: tamperedID)
             #expect(stored.count == 1)
             #expect(stored.first.map { Array($0.bytes) } == answered)
             #expect(stored.first?.code == RejectionCode.badSignature.rawValue && stored.first?.sender == "US-NRRC")
             #expect(stored.first?.messageDigest == Data(Digest.sha256(tampered.encoded)))
-            #expect(try ru.node.store.auditEvents(kinds: [.rejectionIssued]).count == 1)
+            #expect(try await ru.node.store.auditEvents(kinds: [.rejectionIssued]).count == 1)
 
             // Listed by the receipts endpoint; the listed bytes verify as RU's signed rejection.
             let (listStatus, list) = try await admin(ru.node, "/v1/receipts?direction=issued&status=rejected")
@@ -92,7 +92,7 @@ enum AdminClientEncoding {
             #expect(shown == 200 && shownMessage["stored"] as? Bool == false)
             #expect((shownMessage["rejections"] as? [[String: Any]])?.count == 1)
             // Nothing for accepted receipts in that filter; the inbox is empty.
-            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
             let (_, received) = try await admin(ru.node, "/v1/receipts?direction=received")
             #expect((received["receipts"] as? [Any])?.isEmpty == true)
 
@@ -105,11 +105,11 @@ enum AdminClientEncoding {
             #expect(try await post(client, url, equivocating, contentType: PeerServer.coseMediaType).0 == 200)
             let replaying = try message(seq: 2)
             #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
-            let equivocation = try #require(try ru.node.store.issuedRejections(for: second.id).first)
+            let equivocation = try #require(try await ru.node.store.issuedRejections(for: second.id).first)
             #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
             #expect(logs.lines.filter { $0.hasPrefix("critical EQUIVOCATION: US-NRRC") }.count == 1, "\(logs.lines.filter { $0.hasPrefix("critical") })")
             let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
-            #expect(try ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
+            #expect(try await ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
             #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
             let (_, shownEquivocation) = try await admin(ru.node, "/v1/messages/\(second.id.hex)")
             #expect(shownEquivocation["direction"] as? String == "received" && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
@@ -171,7 +171,7 @@ enum AdminClientEncoding {
         #expect(cancelled == 200 && cancel["cancelled"] as? Int == 1, "\(cancel)")
         #expect(try us.node.store.delivery(first, recipient: "HCOC-CC")?.state == .cancelled)
         #expect(try us.node.store.delivery(first, recipient: "RU-NRRC")?.state == .delivered)
-        #expect(try us.node.store.auditEvents(kinds: [.cancelled], messageID: first).first?.detail == "by the operator: launch scrubbed")
+        #expect(try await us.node.store.auditEvents(kinds: [.cancelled], messageID: first).first?.detail == "by the operator: launch scrubbed")
         let (again, _) = try await admin(us.node, "/v1/messages/\(first.hex)/cancel", post: [:])
         #expect(again == 409)
         let (unknown, _) = try await admin(us.node, "/v1/messages/\(MessageID.generate().hex)/retry", post: [:])
@@ -328,7 +328,7 @@ enum AdminClientEncoding {
         let (empty, emptyAnswer) = try await postDrafts([])
         #expect(empty == 400 && (emptyAnswer["detail"] as? String ?? "").contains("1 to"))
         #expect(try await postDrafts(Array(repeating: good, count: AdminAPI.maximumDrafts + 1)).0 == 400)
-        #expect(try us.node.store.outgoingChannels().first?.nextSequenceNumber == 6)
+        #expect(try await us.node.store.outgoingChannels().first?.nextSequenceNumber == 6)
         await us.stop()
     }
 
@@ -352,7 +352,7 @@ enum AdminClientEncoding {
         try await waitUntil("delivered long before the backoff ends", timeout: .seconds(120)) {
             try us.node.store.delivery(id, recipient: "HCOC-CC")?.state == .delivered
         }
-        #expect(try us.node.store.auditEvents(kinds: [.retried], messageID: id).count == 1)
+        #expect(try await us.node.store.auditEvents(kinds: [.retried], messageID: id).count == 1)
         await us.stop()
         await hcoc.stop()
     }

@@ -63,9 +63,9 @@ import Testing
             #expect(problem.status == 400 && problem.name == "malformed" && problem.parleyCode == 1)
 
             // Exactly the three good messages are stored, in channel order, with no gap left.
-            let inbox = try ru.node.store.inbox(InboxQuery(sender: "US-NRRC"))
+            let inbox = try await ru.node.store.inbox(InboxQuery(sender: "US-NRRC"))
             #expect(Set(inbox.map(\.fields.id.bytes)) == Set([first, second, third].map { try! Self.sent($0).id.bytes }))
-            #expect(try ru.node.store.gaps().isEmpty)
+            #expect(try await ru.node.store.gaps().isEmpty)
 
             // Request-level refusals: answered once for the whole batch, nothing processed.
             var encodedEmpty = CBORWriter()
@@ -83,7 +83,7 @@ import Testing
             #expect(try await post(client, url, oversized, contentType: MessageBatch.mediaType).0 == 413)
             let (method, _) = try await get(client, url)
             #expect(method == 405)
-            #expect(try ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 3)
+            #expect(try await ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 3)
         }
         await ru.stop()
     }
@@ -129,7 +129,7 @@ import Testing
         case .problem(let problem): verifiedAndFailed = problem.name == "revocation-unavailable"
         }
         #expect(verifiedAndFailed, "\(again[1])")
-        #expect(try ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 2)
+        #expect(try await ru.node.store.inbox(InboxQuery(sender: "US-NRRC")).count == 2)
         await ru.stop()
     }
 
@@ -167,8 +167,8 @@ import Testing
             let (forbidden, problem, _) = try await post(client, url, MessageBatch(mixed).encoded, contentType: MessageBatch.mediaType,
                                                          headers: [("Parley-Recipient", "RU-NRRC")])
             #expect(forbidden == 403 && String(decoding: problem, as: UTF8.self).contains("forbidden-peer"))
-            #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
-            #expect(try hub.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).count == 2)
+            #expect(try await hub.node.store.inbox(InboxQuery()).isEmpty)
         }
         await hub.stop(); await ru.stop()
     }
@@ -223,10 +223,10 @@ import Testing
             try queued.allSatisfy { try us.node.store.delivery($0.id, recipient: "RU-NRRC")?.state == .delivered }
         }
         #expect(log.lines.contains { $0.contains("RU-NRRC has no batch endpoint (HTTP 404)") }, "\(log.lines.suffix(5))")
-        let inbox = try store.inbox(InboxQuery(sender: "US-NRRC"))
+        let inbox = try await store.inbox(InboxQuery(sender: "US-NRRC"))
         #expect(inbox.count == 12)
         #expect(Set(inbox.map(\.fields.id)) == Set(queued.map(\.id)))
-        #expect(try store.gaps().isEmpty)
+        #expect(try await store.gaps().isEmpty)
         #expect(singleRequests.value >= 12)
         await us.stop()
         server.cancel()

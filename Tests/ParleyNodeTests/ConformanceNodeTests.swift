@@ -457,7 +457,7 @@ import Testing
                     }
                 }
             }
-            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
         } catch {
             await ru.stop()
             throw error

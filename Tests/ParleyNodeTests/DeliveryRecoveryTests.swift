@@ -26,7 +26,7 @@ import Glibc
         // write now fails with busy after the store's 5 s timeout), then fail the attempt: from now
         // on the peer closes every connection at once.
         try await waitUntil("the first attempt") { peer.connections >= 1 }
-        #expect(try us.node.store.message(id)?.deliveries.first?.state == .inFlight)
+        #expect(try await us.node.store.message(id)?.deliveries.first?.state == .inFlight)
         let lock = try DatabaseQueue(path: configuration.storePath)
         let (locked, released) = (Flag(), Flag())
         Thread {

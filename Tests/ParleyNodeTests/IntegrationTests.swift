@@ -45,7 +45,7 @@ import Testing
         try await waitUntil("both receipts") { try deliveries(us.node, id).allSatisfy { $0.state == .delivered } && deliveries(us.node, id).count == 2 }
 
         // Re-verify, independently of the daemon, each stored receipt against the exact bytes sent.
-        let record = try #require(try us.node.store.message(id))
+        let record = try #require(try await us.node.store.message(id))
         let bytes = Array(record.message.fields.bytes)
         let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
         let sent = SentMessage(id: id, digest: Digest.sha256(bytes), sender: Self.us, created: envelope.created,
@@ -58,7 +58,7 @@ import Testing
         }
         // Each recipient holds exactly these bytes, once, with its sequence number 1.
         for peer in [ru, hcoc] {
-            let inbox = try peer.node.store.inbox(InboxQuery())
+            let inbox = try await peer.node.store.inbox(InboxQuery())
             #expect(inbox.map(\.fields.id) == [id])
             #expect(inbox.first?.digest == record.message.digest)
             #expect(inbox.first?.inboxSequenceNumber == 1)
@@ -119,8 +119,8 @@ import Testing
             #expect(strayStatus == 400)
             #expect(String(decoding: strayBody, as: UTF8.self).contains("recipients: JP-METI is not a peer of this node (its peers: RU-NRRC)"),
                     "\(String(decoding: strayBody, as: UTF8.self))")
-            #expect(try us.node.store.outbox(OutboxQuery()).isEmpty)
-            #expect(try us.node.store.outgoingChannels().isEmpty)
+            #expect(try await us.node.store.outbox(OutboxQuery()).isEmpty)
+            #expect(try await us.node.store.outgoingChannels().isEmpty)
         }
         await us.stop()
     }
@@ -143,7 +143,7 @@ import Testing
         }
         let third = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
         try await waitUntil("the third message") { try deliveries(us.node, third).first?.state == .delivered }
-        let inbox = try ru.node.store.inbox(InboxQuery())
+        let inbox = try await ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 3)
         #expect(inbox.sorted { $0.inboxSequenceNumber! < $1.inboxSequenceNumber! }.map(\.fields.id) == [first, second, third])
         await us.stop(); await ru.stop()
@@ -189,10 +189,10 @@ import Testing
             let records = try deliveries(us.node, id)
             return records.count == 2 && records.allSatisfy { $0.state == .delivered }
         }
-        let record = try #require(try us.node.store.message(id))
+        let record = try #require(try await us.node.store.message(id))
         // RU holds exactly the bytes US signed; the hub kept no copy in its inbox except its own.
-        #expect(try ru.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
-        #expect(try hub.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
+        #expect(try await ru.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
+        #expect(try await hub.node.store.inbox(InboxQuery()).map(\.digest) == [record.message.digest])
         let ruReceipt = try #require(record.receipts.first { $0.direction == .received && $0.signer == "RU-NRRC" })
         let bytes = Array(record.message.fields.bytes)
         let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
@@ -260,11 +260,11 @@ import Testing
         try await waitUntil("delivery after the peer came up") {
             try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
         }
-        let inbox = try ru.node.store.inbox(InboxQuery())
+        let inbox = try await ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 2)
         #expect(Set(inbox.map(\.fields.id)) == [first, second])
         #expect(inbox.sorted { $0.inboxSequenceNumber! < $1.inboxSequenceNumber! }.map(\.fields.id) == [first, second])
-        #expect(try ru.node.store.gaps().isEmpty)
+        #expect(try await ru.node.store.gaps().isEmpty)
         await us.stop(); await ru.stop()
     }
 
@@ -306,9 +306,9 @@ import Testing
         #expect(failures.count == (attempts.first ?? 0) - 1, "\(failures)")
         #expect(failures.allSatisfy { $0.contains("and 19 more messages of this request") && $0.contains("connection refused: nothing listens") },
                 "\(failures)")
-        let inbox = try ru.node.store.inbox(InboxQuery())
+        let inbox = try await ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 20)
-        #expect(try ru.node.store.gaps().isEmpty)
+        #expect(try await ru.node.store.gaps().isEmpty)
         await us.stop(); await ru.stop()
     }
 
@@ -441,7 +441,7 @@ import Testing
             #expect(wrongType == 415)
 
             // Only the original and the concurrent message were stored.
-            #expect(try ru.node.store.inbox(InboxQuery()).count == 2)
+            #expect(try await ru.node.store.inbox(InboxQuery()).count == 2)
             let exposition = await ru.node.metricsText()
             for line in ["parley_messages_received_total 2", "parley_duplicates_answered_total 2",
                          "parley_messages_rejected_total{code=\"bad-signature\"} 1", "parley_messages_rejected_total{code=\"replay\"} 1",

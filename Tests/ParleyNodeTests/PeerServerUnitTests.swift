@@ -68,7 +68,7 @@ import Testing
         let second = try await node.submit(Draft(recipients: [ru], body: preLaunchBody()))
         #expect(first.sequenceNumbers == ["RU-NRRC": 1, "HCOC-CC": 1])
         #expect(second.sequenceNumbers == ["RU-NRRC": 2])
-        let bytes = Array(try #require(try node.store.message(second.id)).message.fields.bytes)
+        let bytes = Array(try #require(try await node.store.message(second.id)).message.fields.bytes)
         let verified = try node.verifier.verifyMessage(bytes, at: .now, recipient: ru)
         #expect(verified.envelope.recipients == [Recipient(participant: ru, sequence: 2)])
         #expect(verified.envelope.sender == node.participant)

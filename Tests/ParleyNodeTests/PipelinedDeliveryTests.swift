@@ -92,7 +92,7 @@ import Testing
         let queued = outcomes.filter { !$0.0 }.compactMap(\.1)
         #expect(queued.count == 59)
         #expect(queued.compactMap { $0.sequenceNumbers["RU-NRRC"] }.sorted() == Array(1...59))
-        #expect(try us.node.store.outgoingChannels().first?.nextSequenceNumber == 60)
+        #expect(try await us.node.store.outgoingChannels().first?.nextSequenceNumber == 60)
         await us.stop()
     }
 
@@ -127,19 +127,19 @@ import Testing
         try await waitUntil("every delivery receipted") { try delivered() == count }
 
         // Exactly once in the inbox, each under the number the sender gave it, no gap.
-        let inbox = try ru.node.store.inbox(InboxQuery(sender: "US-NRRC", limit: count + 10))
+        let inbox = try await ru.node.store.inbox(InboxQuery(sender: "US-NRRC", limit: count + 10))
         #expect(inbox.count == count)
         #expect(Set(inbox.map(\.fields.id)) == Set(numberOf.keys))
         for message in inbox {
             #expect(message.inboxSequenceNumber == numberOf[message.fields.id], "message \(message.fields.id)")
         }
-        #expect(try ru.node.store.gaps().isEmpty)
-        let channel = try #require(try ru.node.store.incomingChannels().first { $0.sender == "US-NRRC" })
+        #expect(try await ru.node.store.gaps().isEmpty)
+        let channel = try #require(try await ru.node.store.incomingChannels().first { $0.sender == "US-NRRC" })
         #expect(channel.contiguous == UInt64(count) && channel.highest == UInt64(count))
 
         // Every stored receipt verifies against the message it settles.
         for item in queued {
-            let record = try #require(try us.node.store.message(item.id))
+            let record = try #require(try await us.node.store.message(item.id))
             #expect(record.deliveries.map(\.state) == [.delivered])
             let bytes = Array(record.message.fields.bytes)
             let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)

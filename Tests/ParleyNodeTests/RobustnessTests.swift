@@ -44,7 +44,7 @@ import Testing
             }
         }
         #expect(receipts > 0 && problems > 0)
-        #expect(try node.store.inbox(InboxQuery()).allSatisfy { Array($0.fields.bytes) == original })
+        #expect(try await node.store.inbox(InboxQuery()).allSatisfy { Array($0.fields.bytes) == original })
     }
 
     /// SPEC.md §9.1 step 3 identifies a message by its tag, four elements and byte-string payload;
@@ -83,6 +83,6 @@ import Testing
             return
         }
         #expect(problem.status == 400 && problem.name == "malformed")
-        #expect(try node.store.inbox(InboxQuery()).isEmpty)
+        #expect(try await node.store.inbox(InboxQuery()).isEmpty)
     }
 }

@@ -173,7 +173,7 @@ import Testing
             let body = try await response.body.collect(upTo: 1 << 16)
             #expect(response.status.code == 503)
             #expect(String(buffer: body).contains("not received within"))
-            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
             // The same bytes sent at once are accepted.
             #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
         }
@@ -262,8 +262,8 @@ import Testing
         #expect(record.state == DeliveryState.pending || record.state == DeliveryState.inFlight)
         #expect(log.lines.contains { $0.contains("should be RU-NRRC, but it presents a valid certificate of HCOC-CC") }, "\(log.lines.suffix(5))")
         // Nothing reached HCOC-CC: no message, no rejection issued.
-        #expect(try hcoc.node.store.inbox(InboxQuery()).isEmpty)
-        #expect(try hcoc.node.store.issuedRejections(for: queued.id).isEmpty)
+        #expect(try await hcoc.node.store.inbox(InboxQuery()).isEmpty)
+        #expect(try await hcoc.node.store.issuedRejections(for: queued.id).isEmpty)
 
         // The right participant at an address its certificate does not name (127.0.0.2; the test
         // certificates name localhost and 127.0.0.1): refused as well.
@@ -321,7 +321,7 @@ import Testing
             #expect(status == 403)
             #expect(type == Problem.mediaType)
             #expect(String(decoding: body, as: UTF8.self).contains("urn:parley:problem:forbidden-peer"))
-            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
         }
         await ru.stop()
     }
@@ -345,7 +345,7 @@ import Testing
             let (status, _, _) = try await post(us, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
                                                 contentType: PeerServer.coseMediaType)
             #expect(status == 200)
-            #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+            #expect(try await ru.node.store.inbox(InboxQuery()).count == 1)
         }
         await ru.stop()
     }
@@ -371,7 +371,7 @@ import Testing
             let (status, _, _) = try await withHTTPClient { admin in try await post(admin, reload, [], contentType: "application/json") }
             #expect(status == 200)
             #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 200)
-            #expect(try ru.node.store.inbox(InboxQuery()).count == 1)
+            #expect(try await ru.node.store.inbox(InboxQuery()).count == 1)
         }
         await ru.stop()
     }
@@ -394,7 +394,7 @@ import Testing
             #expect(response.status.code == 503)
             #expect(response.headers.first(name: "Retry-After") != nil)
             #expect(String(buffer: body).contains("urn:parley:problem:revocation-unavailable"))
-            #expect(try ru.node.store.inbox(InboxQuery()).isEmpty)
+            #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
             let (health, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
             #expect(health == 503)
         }
