@@ -6,7 +6,7 @@ import NIOPosix
 /// BoringSSL's own descriptions (`SingleConnectionFailure(target: …, error: connection reset (error
 /// set): Connection refused) (errno: 111))`, `handshakeFailed(… SSLV3_ALERT_CERTIFICATE_UNKNOWN at
 /// …/tls_record.cc:491])`). Errors it does not know keep their own description.
-enum TransportErrorText {
+public enum TransportErrorText {
     static func explain(_ error: any Error) -> String {
         if let code = errnoCode(error) {
             switch code {
@@ -36,7 +36,9 @@ enum TransportErrorText {
         return text
     }
 
-    private static func errnoCode(_ error: any Error) -> Int32? {
+    /// The system error (`errno`) behind a failed connection, as SwiftNIO reports it: an `IOError`,
+    /// or the first `IOError` of a `NIOConnectionError`'s attempts.
+    public static func errnoCode(_ error: any Error) -> Int32? {
         if let error = error as? IOError { return error.errnoCode }
         if let error = error as? NIOConnectionError {
             return error.connectionErrors.lazy.compactMap { ($0.error as? IOError)?.errnoCode }.first
