@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ParleyNode
 import ParleyProtocol
 import ParleyStore
 #if canImport(Glibc)
@@ -107,10 +108,14 @@ enum AdminClient {
     }
 
     static func reason(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .deadlineExceeded { return "no answer in time" }
+        if let error = error as? ChannelError, case .connectTimeout = error { return "no answer in time" }
+        switch TransportErrorText.errnoCode(error) {
+        case ECONNREFUSED: return "connection refused"
+        case EACCES: return "permission denied (is your user in the parley group?)"
+        default: break
+        }
         let text = String(describing: error)
-        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
-        if text.contains("ECONNREFUSED") || text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
-        if text.contains("EACCES") || text.contains("Permission denied") || text.contains("errno: 13") { return "permission denied (is your user in the parley group?)" }
         return humanized(text.split(separator: "\n").first.map(String.init) ?? text)
     }
 
