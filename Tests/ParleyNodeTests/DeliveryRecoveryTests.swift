@@ -49,7 +49,7 @@ import Glibc
             return delivery?.lastError != nil && delivery?.state != .inFlight
         }
         try await waitUntil("another attempt", timeout: .seconds(30)) { (try us.node.store.message(id)?.deliveries.first?.attempts ?? 0) >= 2 }
-        #expect(try us.node.store.message(id)?.deliveries.first?.lastError?.contains("transport") == true)
+        #expect(try await us.node.store.message(id)?.deliveries.first?.lastError?.contains("transport") == true)
         peer.closeAll()
         await us.stop()
         peer.stop()
@@ -71,14 +71,14 @@ import Glibc
         }
         let first = try await submit()
         try await waitUntil("the first attempt") { peer.connections >= 1 }
-        #expect(try us.node.store.message(first)?.deliveries.first?.state == .inFlight)
+        #expect(try await us.node.store.message(first)?.deliveries.first?.state == .inFlight)
         #expect(try us.node.store.cancel(first, recipient: "RU-NRRC", note: "test") == 1)
         peer.closeAll()
         let second = try await submit()
         try await waitUntil("the next message attempted", timeout: .seconds(30)) {
             (try us.node.store.message(second)?.deliveries.first?.attempts ?? 0) >= 1
         }
-        #expect(try us.node.store.message(first)?.deliveries.first?.state == .cancelled)
+        #expect(try await us.node.store.message(first)?.deliveries.first?.state == .cancelled)
         peer.closeAll()
         await us.stop()
         peer.stop()
