@@ -48,10 +48,10 @@ import Testing
             #expect(gapWarnings.first?.contains("gap 3…4 from US-NRRC still open") == true, "\(gapWarnings)")
             #expect(!gapWarnings.contains { $0.contains("gap 1…1") })
             #expect(logs.lines.contains { $0.hasPrefix("info") && $0.contains("accepted ahead of order: gap 1…1") })
-            let us = try #require(try AdminAPI.peersJSON(ru.node).first { $0["id"] as? String == "US-NRRC" })
-            let open = try #require(us["openGaps"] as? [[String: Any]])
+            let us = try #require(try await PeerRoutes(node: ru.node).peers().first { $0.id == "US-NRRC" })
+            let open = us.openGaps
             #expect(open.count == 1)
-            #expect(open.first?["first"] as? UInt64 == 3 && open.first?["last"] as? UInt64 == 4 && open.first?["since"] is String)
+            #expect(open.first?.first == 3 && open.first?.last == 4 && open.first?.since.isEmpty == false)
             let exposition = await ru.node.metricsText()
             #expect(exposition.contains("parley_open_gaps{peer=\"US-NRRC\"} 1.0\n"), "\(exposition)")
             #expect(!exposition.contains("parley_oldest_open_gap_age_seconds 0.0\n"))

@@ -207,13 +207,16 @@ import Testing
         // and when US last reached it.
         await ru.stop()
         _ = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
-        try await waitUntil("a failed forwarding") {
-            try AdminAPI.peersJSON(hub.node).contains { $0["id"] as? String == "RU-NRRC" && $0["forwardError"] != nil }
-        }
-        let hubPeers = try AdminAPI.peersJSON(hub.node)
-        let ruRow = try #require(hubPeers.first { $0["id"] as? String == "RU-NRRC" })
-        #expect((ruRow["forwardError"] as? String)?.hasPrefix("connection refused") == true, "\(ruRow)")
-        #expect(hubPeers.first { $0["id"] as? String == "US-NRRC" }?["lastContact"] != nil, "\(hubPeers)")
+        var hubPeers: [AdminAPI.Peer] = []
+        let deadline = ContinuousClock.now + .seconds(90)
+        repeat {
+            hubPeers = try await PeerRoutes(node: hub.node).peers()
+            if hubPeers.contains(where: { $0.id == "RU-NRRC" && $0.forwardError != nil }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        let ruRow = try #require(hubPeers.first { $0.id == "RU-NRRC" && $0.forwardError != nil }, "a failed forwarding: \(hubPeers)")
+        #expect(ruRow.forwardError?.hasPrefix("connection refused") == true, "\(ruRow)")
+        #expect(hubPeers.first { $0.id == "US-NRRC" }?.lastContact != nil, "\(hubPeers)")
 
         // Without acceptForwardedFrom, RU refuses the hub's forwarding: 403 relayed unchanged.
         var strictRU = ruConfiguration
