@@ -62,8 +62,8 @@ enum AdminClient {
     /// Throws the CLI error for an answer that is not 2xx: 404 → 66, other 4xx → 65, else 69.
     static func check(_ status: UInt, _ data: [UInt8]) throws {
         guard (200..<300).contains(status) else {
-            let problem = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any]
-            let text = [problem?["title"] as? String, problem?["detail"] as? String].compactMap { $0 }.joined(separator: ": ")
+            let problem = try? JSONDecoder().decode(Problem.self, from: Data(data))
+            let text = [problem?.title, problem?.detail].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
             let what = text.isEmpty ? "HTTP \(status)" : text
             switch status {
             case 404: throw CLIError(ExitStatus.noInput, "parleyd: \(what)")
@@ -132,11 +132,13 @@ enum AdminClient {
         return words + text[match.range.upperBound...]
     }
 
-    static func object(_ bytes: [UInt8]) throws -> [String: Any] {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-            throw CLIError(ExitStatus.software, "parleyd answered with something that is not a JSON object")
+    /// The daemon's answer as the admin API's type for it (Sources/ParleyNode/Admin).
+    static func decode<Answer: Decodable>(_ type: Answer.Type, _ bytes: [UInt8]) throws -> Answer {
+        do {
+            return try JSONDecoder().decode(Answer.self, from: Data(bytes))
+        } catch {
+            throw CLIError(ExitStatus.software, "parleyd answered with something this parley cannot read (is it the same version as parleyd?)")
         }
-        return object
     }
 
     static func printRaw(_ bytes: [UInt8]) {
@@ -160,8 +162,8 @@ struct PageOptions: ParsableArguments {
     var parameters: [(String, String?)] { [("limit", "\(limit)"), ("after", after)] }
 
     /// After a page: when more items match, how many and the command that shows the next page.
-    func reportMore(_ answer: [String: Any], one: String, many: String) {
-        guard let more = answer["more"] as? Int, more > 0, let next = answer["next"] else { return }
+    func reportMore(more: Int, next: String?, one: String, many: String) {
+        guard more > 0, let next else { return }
         var arguments: [String] = []
         var words = CommandLine.arguments.dropFirst()[...]
         while let word = words.popFirst() {
@@ -169,15 +171,15 @@ struct PageOptions: ParsableArguments {
             if word.hasPrefix("--after=") { continue }
             arguments.append(shellQuoted(word))
         }
-        let command = (["parley"] + arguments + ["--after", shellQuoted(text(next))]).joined(separator: " ")
+        let command = (["parley"] + arguments + ["--after", shellQuoted(next)]).joined(separator: " ")
         FileHandle.standardError.write(Data("… \(more) more \(more == 1 ? one : many); next page: \(command) (or a larger --limit, up to \(AdminLimits.maximumLimit))\n".utf8))
     }
 }
 
-/// The admin API's page sizes (`AdminAPI.defaultLimit`, `AdminAPI.maximumLimit`).
+/// The admin API's page sizes.
 enum AdminLimits {
-    static let defaultLimit = 100
-    static let maximumLimit = 10_000
+    static let defaultLimit = AdminAPI.defaultLimit
+    static let maximumLimit = AdminAPI.maximumLimit
 }
 
 /// Fixed-width columns for a terminal.
@@ -193,18 +195,9 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 
 /// What went wrong with a delivery, for a table: its rejection, or its last attempt's error while it
 /// is undelivered (a delivered or cancelled delivery keeps an old error that no longer matters).
-func deliveryError(_ delivery: [String: Any]) -> String {
-    if let rejection = delivery["rejection"] { return text(rejection) }
-    return ["delivered", "cancelled"].contains(text(delivery["state"])) ? "" : text(delivery["lastError"])
-}
-
-func text(_ value: Any?) -> String {
-    switch value {
-    case nil, is NSNull: return ""
-    case let string as String: return string
-    case let number as NSNumber: return number.stringValue
-    case let some?: return "\(some)"
-    }
+func deliveryError(_ delivery: AdminAPI.Delivery) -> String {
+    if let rejection = delivery.rejection { return rejection }
+    return ["delivered", "cancelled"].contains(delivery.state) ? "" : delivery.lastError ?? ""
 }
 
 /// `parley send`: the daemon validates, signs and queues a notification.
@@ -245,9 +238,9 @@ struct Send: AsyncParsableCommand {
         let document = try draft.documentFromOptions()
         let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(document.serialized.utf8))
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        print(text(object["id"]))
-        FileHandle.standardError.write(Data("queued for \(Self.numbers(object)); follow it with `parley show \(text(object["id"]))\(daemon.socketOption)`\n".utf8))
+        let queued = try AdminClient.decode(AdminAPI.QueuedDraft.self, answer)
+        print(queued.id)
+        FileHandle.standardError.write(Data("queued for \(Self.numbers(queued)); follow it with `parley show \(queued.id)\(daemon.socketOption)`\n".utf8))
     }
 
     /// Submits an array of drafts in one request (`POST /v1/drafts` with a JSON array).
@@ -266,8 +259,7 @@ struct Send: AsyncParsableCommand {
         }
         let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(JSONValue.array(drafts).serialized.utf8),
                                                    timeout: .seconds(120))
-        let object = try AdminClient.object(answer)
-        let results = object["results"] as? [[String: Any]] ?? []
+        let results = try AdminClient.decode(AdminAPI.DraftArrayAnswer.self, answer).results
         guard results.count == drafts.count else {
             throw CLIError(ExitStatus.software, "parleyd answered \(results.count) results for \(drafts.count) drafts; see `parley outbox` for what was queued")
         }
@@ -275,14 +267,13 @@ struct Send: AsyncParsableCommand {
             AdminClient.printRaw(answer)
         } else {
             for result in results {
-                if let problem = result["problem"] as? [String: Any] {
-                    print("refused  \(text(problem["detail"]).isEmpty ? text(problem["title"]) : text(problem["detail"]))")
-                } else {
-                    print("\(text(result["id"]))  \(Self.numbers(result))")
+                switch result {
+                case .refused(let problem): print("refused  \(problem.detail.isEmpty ? problem.title : problem.detail)")
+                case .queued(let queued): print("\(queued.id)  \(Self.numbers(queued))")
                 }
             }
         }
-        let refused = results.filter { $0["problem"] != nil }.count
+        let refused = results.filter { if case .refused = $0 { true } else { false } }.count
         guard refused == 0 else {
             throw CLIError(ExitStatus.invalidData, "parleyd refused \(refused) of \(drafts.count) drafts (the others were queued); fix those and send them again")
         }
@@ -290,9 +281,8 @@ struct Send: AsyncParsableCommand {
     }
 
     /// "RU-NRRC #7, HCOC-CC #3" from a queued draft's `sequenceNumbers`.
-    static func numbers(_ queued: [String: Any]) -> String {
-        (queued["sequenceNumbers"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) #\(text($0.value))" }
-            .joined(separator: ", ")
+    static func numbers(_ queued: AdminAPI.QueuedDraft) -> String {
+        queued.sequenceNumbers.sorted { $0.key < $1.key }.map { "\($0.key) #\($0.value)" }.joined(separator: ", ")
     }
 }
 
@@ -337,14 +327,12 @@ struct Outbox: AsyncParsableCommand {
         let uri = AdminClient.uri("/v1/outbox", [("state", state), ("recipient", recipient), ("order", oldestFirst ? "oldest" : "newest")] + page.parameters)
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        let deliveries = object["deliveries"] as? [[String: Any]] ?? []
-        guard !deliveries.isEmpty else { return print("no deliveries") }
-        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], deliveries.map { d in
-            [text(d["id"]), text(d["type"]), text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), text(d["queued"]),
-             deliveryError(d)]
+        let outbox = try AdminClient.decode(AdminAPI.OutboxPage.self, answer)
+        guard !outbox.deliveries.isEmpty else { return print("no deliveries") }
+        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], outbox.deliveries.map { d in
+            [d.id, d.type, d.recipient, "\(d.seq)", d.state, "\(d.attempts)", d.queued, deliveryError(d)]
         }))
-        page.reportMore(object, one: "delivery", many: "deliveries")
+        page.reportMore(more: outbox.more, next: outbox.next, one: "delivery", many: "deliveries")
     }
 }
 
@@ -405,13 +393,12 @@ struct Inbox: AsyncParsableCommand {
         ] + page.parameters)
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        let messages = object["messages"] as? [[String: Any]] ?? []
-        guard !messages.isEmpty else { return print("no messages") }
-        print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"], messages.map { m in
-            [text(m["id"]), text(m["type"]), text(m["sender"]), text(m["seq"]), text(m["created"]), text(m["stored"]), shorten(text(m["remarks"]), 40)]
+        let inbox = try AdminClient.decode(AdminAPI.InboxPage.self, answer)
+        guard !inbox.messages.isEmpty else { return print("no messages") }
+        print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"], inbox.messages.map { m in
+            [m.id, m.type, m.sender, m.seq.map { "\($0)" } ?? "", m.created, m.stored, shorten(m.remarks ?? "", 40)]
         }))
-        page.reportMore(object, one: "message", many: "messages")
+        page.reportMore(more: inbox.more, next: inbox.next, one: "message", many: "messages")
     }
 }
 
@@ -446,58 +433,61 @@ struct Show: AsyncParsableCommand {
     func run() async throws {
         let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(id.lowercased())")
         if daemon.json { return AdminClient.printRaw(answer) }
-        let m = try AdminClient.object(answer)
+        print(Self.render(try AdminClient.decode(AdminAPI.MessageAnswer.self, answer)))
+    }
+
+    static func render(_ answer: AdminAPI.MessageAnswer) -> String {
         var lines: [String] = []
-        if m["stored"] as? Bool == false {
-            lines.append("message \(text(m["id"])): not stored (this node rejected it)")
-        } else {
-            lines += ["message \(text(m["id"]))",
-                      "  type:      \(text(m["type"]))",
-                      "  direction: \(text(m["direction"]))",
-                      "  sender:    \(text(m["sender"]))",
-                      "  created:   \(text(m["created"]))",
-                      "  stored:    \(text(m["stored"]))",
-                      "  sha256:    \(text(m["sha256"]))"]
-        }
-        if let fields = m["fields"] as? [String: Any], !fields.isEmpty {
-            lines.append("fields:")
-            for (label, value) in fields.sorted(by: { $0.key < $1.key }) { lines.append("  \(label): \(text(value))") }
-        }
-        let deliveries = m["deliveries"] as? [[String: Any]] ?? []
-        if !deliveries.isEmpty {
-            lines.append("deliveries:")
-            lines.append(table(["  TO", "SEQ", "STATE", "ATTEMPTS", "LAST ERROR"], deliveries.map { d in
-                ["  " + text(d["recipient"]), text(d["seq"]), text(d["state"]), text(d["attempts"]), deliveryError(d)]
-            }))
-        }
-        if m["stored"] as? Bool != false {
-            let receipts = m["receipts"] as? [[String: Any]] ?? []
-            lines.append(receipts.isEmpty ? "receipts: none yet" : "receipts:")
-            for r in receipts {
-                lines.append("  \(text(r["direction"])) \(text(r["status"])) signed by \(text(r["signer"])), stored \(text(r["stored"]))"
-                             + (r["reason"].map { ": \(text($0))" } ?? ""))
+        let rejections: [AdminAPI.Rejection]
+        switch answer {
+        case .rejectedOnly(let rejected):
+            lines.append("message \(rejected.id): not stored (this node rejected it)")
+            rejections = rejected.rejections
+        case .stored(let detail):
+            let m = detail.message
+            lines += ["message \(m.id)",
+                      "  type:      \(m.type)",
+                      "  direction: \(m.direction)",
+                      "  sender:    \(m.sender)",
+                      "  created:   \(m.created)",
+                      "  stored:    \(m.stored)",
+                      "  sha256:    \(m.sha256)"]
+            if let fields = detail.fields, !fields.isEmpty {
+                lines.append("fields:")
+                for (label, value) in fields.sorted(by: { $0.key < $1.key }) { lines.append("  \(label): \(value)") }
             }
+            if !detail.deliveries.isEmpty {
+                lines.append("deliveries:")
+                lines.append(table(["  TO", "SEQ", "STATE", "ATTEMPTS", "LAST ERROR"], detail.deliveries.map { d in
+                    ["  " + d.recipient, "\(d.seq)", d.state, "\(d.attempts)", deliveryError(d)]
+                }))
+            }
+            lines.append(detail.receipts.isEmpty ? "receipts: none yet" : "receipts:")
+            for r in detail.receipts {
+                lines.append("  \(r.direction) \(r.status) signed by \(r.signer), stored \(r.stored)" + (r.reason.map { ": \($0)" } ?? ""))
+            }
+            rejections = detail.rejections ?? []
         }
-        let rejections = m["rejections"] as? [[String: Any]] ?? []
         if !rejections.isEmpty {
             lines.append("rejections issued by this node:")
             for r in rejections {
-                lines.append("  \(text(r["status"])) to \(text(r["peer"])), \(text(r["stored"])): \(text(r["reason"])) (message sha256 \(text(r["messageSha256"])))")
+                lines.append("  \(r.status) to \(r.peer), \(r.stored): \(r.reason) (message sha256 \(r.messageSha256))")
             }
         }
-        let chain = m["chain"] as? [[String: Any]] ?? []
-        if chain.count > 1 {
-            lines.append("reference chain (oldest first):")
-            lines.append(table(["  ID", "TYPE", "FROM", "CREATED", "REFERENCES"], chain.map { c in
-                let references = (c["references"] as? [[String: Any]] ?? []).map { "\(text($0["relation"])) \(text($0["id"]))" }
-                let marker = text(c["id"]) == text(m["id"]) ? "* " : "  "
-                return [marker + text(c["id"]), text(c["type"]), text(c["sender"]), text(c["created"]), references.joined(separator: "; ")]
-            }))
-        } else if let references = m["references"] as? [[String: Any]], !references.isEmpty {
-            lines.append("references (not stored here):")
-            for r in references { lines.append("  \(text(r["relation"])) \(text(r["id"]))") }
+        if case .stored(let detail) = answer {
+            if detail.chain.count > 1 {
+                lines.append("reference chain (oldest first):")
+                lines.append(table(["  ID", "TYPE", "FROM", "CREATED", "REFERENCES"], detail.chain.map { c in
+                    let references = c.references.map { "\($0.relation) \($0.id)" }
+                    let marker = c.message.id == detail.message.id ? "* " : "  "
+                    return [marker + c.message.id, c.message.type, c.message.sender, c.message.created, references.joined(separator: "; ")]
+                }))
+            } else if !detail.references.isEmpty {
+                lines.append("references (not stored here):")
+                for r in detail.references { lines.append("  \(r.relation) \(r.id)") }
+            }
         }
-        print(lines.joined(separator: "\n"))
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import ParleyCodec
 import NIOCore
+import ParleyNode
 import ParleyProtocol
 import ParleyStore
 #if canImport(Glibc)
@@ -70,66 +71,58 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let answer = try await AdminClient.request(daemon.socket, "/v1/status")
-        let s = try AdminClient.object(answer)
-        let problems = s["problems"] as? [String] ?? []
+        let status = try AdminClient.decode(AdminAPI.NodeStatus.self, answer)
         if daemon.json {
             AdminClient.printRaw(answer)
         } else {
-            print(Self.render(s))
+            print(Self.render(status))
         }
-        if !problems.isEmpty { throw ExitCode(ExitStatus.verificationFailed) }
-        if !(s["warnings"] as? [String] ?? []).isEmpty { throw ExitCode(ExitStatus.warnings) }
+        if !status.problems.isEmpty { throw ExitCode(ExitStatus.verificationFailed) }
+        if !status.warnings.isEmpty { throw ExitCode(ExitStatus.warnings) }
     }
 
-    static func render(_ s: [String: Any]) -> String {
-        let uptime = (s["uptimeSeconds"] as? Int).map(duration) ?? "?"
-        var lines = ["node \(text(s["participant"])) — parleyd \(text(s["version"])), up \(uptime) (since \(text(s["started"])))",
-                     "status: \(text(s["status"]))" + ((s["hub"] as? Bool) == true ? " (hub)" : "")]
-        for problem in s["problems"] as? [String] ?? [] { lines.append("  PROBLEM: \(problem)") }
-        for warning in s["warnings"] as? [String] ?? [] { lines.append("  WARNING: \(warning)") }
-        if let file = s["configurationFile"] { lines.append("configuration: \(text(file))") }
-        if let reload = s["lastReload"] as? [String: Any] {
-            lines.append("last reload: \(text(reload["at"])) (\((reload["succeeded"] as? Bool) == true ? "succeeded" : "FAILED"))")
+    static func render(_ s: AdminAPI.NodeStatus) -> String {
+        var lines = ["node \(s.participant) — parleyd \(s.version), up \(duration(s.uptimeSeconds)) (since \(s.started))",
+                     "status: \(s.status)" + (s.hub ? " (hub)" : "")]
+        for problem in s.problems { lines.append("  PROBLEM: \(problem)") }
+        for warning in s.warnings { lines.append("  WARNING: \(warning)") }
+        if let file = s.configurationFile { lines.append("configuration: \(file)") }
+        if let reload = s.lastReload {
+            lines.append("last reload: \(reload.at) (\(reload.succeeded ? "succeeded" : "FAILED"))")
         }
         lines.append("certificates:")
-        for c in s["certificates"] as? [[String: Any]] ?? [] {
-            let warning = (c["warning"] as? Bool) == true ? "  WARNING: renew it" : ""
-            lines.append("  \(text(c["certificate"]).padding(toLength: 8, withPad: " ", startingAt: 0)) expires \(text(c["notAfter"])) (\(text(c["daysLeft"])) days)  \(text(c["subject"]))\(warning)")
+        for c in s.certificates {
+            let warning = c.warning ? "  WARNING: renew it" : ""
+            lines.append("  \(c.certificate.padding(toLength: 8, withPad: " ", startingAt: 0)) expires \(c.notAfter) (\(c.daysLeft) days)  \(c.subject)\(warning)")
         }
-        if let trust = s["trust"] as? [String: Any] {
-            for name in ["signing", "transport"] {
-                guard let t = trust[name] as? [String: Any] else { continue }
-                let crls = t["crls"] as? [[String: Any]] ?? []
-                let expired = crls.filter { ($0["expired"] as? Bool) == true }.count
-                let next = crls.compactMap { $0["nextUpdate"] as? String }.min() ?? "none"
-                lines.append("trust \(name): \((t["anchors"] as? [Any])?.count ?? 0) anchors, \(crls.count) CRLs, next CRL update due \(next)"
-                             + (expired > 0 ? "  \(expired) EXPIRED: refresh the CRLs" : ""))
-            }
+        for (name, t) in [("signing", s.trust.signing), ("transport", s.trust.transport)] {
+            let expired = t.crls.filter(\.expired).count
+            let next = t.crls.map(\.nextUpdate).min() ?? "none"
+            lines.append("trust \(name): \(t.anchors.count) anchors, \(t.crls.count) CRLs, next CRL update due \(next)"
+                         + (expired > 0 ? "  \(expired) EXPIRED: refresh the CRLs" : ""))
         }
-        if let store = s["store"] as? [String: Any] {
-            var line = "store: \(text(store["sent"])) sent, \(text(store["received"])) received, \(text(store["queued"])) \(text(store["queued"]) == "1" ? "delivery" : "deliveries") waiting"
-            if let oldest = store["oldestUndelivered"] { line += ", oldest queued \(text(oldest))" }
-            if let alerts = store["alerts"] as? Int, alerts > 0 { line += ", \(alerts) ALERTS (equivocation/replay)" }
-            lines.append(line)
-        }
-        let peers = s["peers"] as? [[String: Any]] ?? []
-        if peers.isEmpty {
+        let store = s.store
+        var line = "store: \(store.sent) sent, \(store.received) received, \(store.queued) \(store.queued == 1 ? "delivery" : "deliveries") waiting"
+        if let oldest = store.oldestUndelivered { line += ", oldest queued \(oldest)" }
+        if store.alerts > 0 { line += ", \(store.alerts) ALERTS (equivocation/replay)" }
+        lines.append(line)
+        if s.peers.isEmpty {
             lines.append("peers: none configured")
         } else {
             lines.append("")
-            lines.append(table(["PEER", "QUEUE", "OLDEST UNDELIVERED", "LAST CONTACT", "NEXT ATTEMPT", "LAST ERROR"], peers.map { p in
-                var name = text(p["id"])
-                if let via = p["via"] { name += " (via \(text(via)))" }
-                if (p["configured"] as? Bool) == false { name += " (not configured)" }
-                let next = p["nextAttempt"].map(text) ?? ((p["inFlight"] as? Int ?? 0) > 0 ? "in flight" : "")
-                return [name, text(p["queueDepth"]), text(p["oldestUndelivered"]), text(p["lastContact"]), next,
-                        shorten(p["lastError"].map(text) ?? p["forwardError"].map { "forwarding: \(text($0))" } ?? "", 60)]
+            lines.append(table(["PEER", "QUEUE", "OLDEST UNDELIVERED", "LAST CONTACT", "NEXT ATTEMPT", "LAST ERROR"], s.peers.map { p in
+                var name = p.id
+                if let via = p.via { name += " (via \(via))" }
+                if !p.configured { name += " (not configured)" }
+                let next = p.nextAttempt ?? ((p.inFlight ?? 0) > 0 ? "in flight" : "")
+                return [name, "\(p.queueDepth)", p.oldestUndelivered ?? "", p.lastContact ?? "", next,
+                        shorten(p.lastError ?? p.forwardError.map { "forwarding: \($0)" } ?? "", 60)]
             }))
             // SPEC.md §10.2: which sender, which numbers, since when.
-            for p in peers {
-                for gap in p["openGaps"] as? [[String: Any]] ?? [] {
-                    let numbers = text(gap["first"]) == text(gap["last"]) ? text(gap["first"]) : "\(text(gap["first"]))…\(text(gap["last"]))"
-                    lines.append("gap: \(text(p["id"])) \(numbers) not received, open since \(text(gap["since"])) (a gap that lasts means lost or rejected messages: ask \(text(p["id"]))'s operators)")
+            for p in s.peers {
+                for gap in p.openGaps {
+                    let numbers = gap.first == gap.last ? "\(gap.first)" : "\(gap.first)…\(gap.last)"
+                    lines.append("gap: \(p.id) \(numbers) not received, open since \(gap.since) (a gap that lasts means lost or rejected messages: ask \(p.id)'s operators)")
                 }
             }
         }
@@ -163,20 +156,14 @@ struct OperatorOptions: ParsableArguments {
     }
 
     func body() throws -> [UInt8] {
-        var object: [String: String] = [:]
-        object["recipient"] = recipient
-        object["note"] = note
-        return Array(try JSONSerialization.data(withJSONObject: object))
+        Array(try AdminAPI.encoder().encode(AdminAPI.OperatorRequest(recipient: recipient, note: note)))
     }
 
-    func printDeliveries(_ object: [String: Any], verb: String, count: Any?) {
-        let deliveries = object["deliveries"] as? [[String: Any]] ?? []
-        print("\(verb) \(text(count)) \(text(count) == "1" ? "delivery" : "deliveries") of \(id.lowercased())")
+    func printDeliveries(_ deliveries: [AdminAPI.Delivery], verb: String, count: Int) {
+        print("\(verb) \(count) \(count == 1 ? "delivery" : "deliveries") of \(id.lowercased())")
         print(table(["TO", "SEQ", "STATE", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"], deliveries.map { d in
             // A next attempt only while one will be made.
-            let state = text(d["state"])
-            return [text(d["recipient"]), text(d["seq"]), state, text(d["attempts"]), state == "pending" ? text(d["nextAttempt"]) : "",
-                    deliveryError(d)]
+            [d.recipient, "\(d.seq)", d.state, "\(d.attempts)", d.state == "pending" ? d.nextAttempt : "", deliveryError(d)]
         }))
     }
 }
@@ -208,8 +195,8 @@ struct Retry: AsyncParsableCommand {
     func run() async throws {
         let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(options.id.lowercased())/retry", post: try options.body())
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        options.printDeliveries(object, verb: "retrying", count: object["retried"])
+        let retried = try AdminClient.decode(AdminAPI.RetryAnswer.self, answer)
+        options.printDeliveries(retried.deliveries, verb: "retrying", count: retried.retried)
     }
 }
 
@@ -240,8 +227,8 @@ struct Cancel: AsyncParsableCommand {
     func run() async throws {
         let answer = try await AdminClient.request(daemon.socket, "/v1/messages/\(options.id.lowercased())/cancel", post: try options.body())
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        options.printDeliveries(object, verb: "cancelled", count: object["cancelled"])
+        let cancelled = try AdminClient.decode(AdminAPI.CancelAnswer.self, answer)
+        options.printDeliveries(cancelled.deliveries, verb: "cancelled", count: cancelled.cancelled)
     }
 }
 
@@ -271,13 +258,13 @@ struct Reload: AsyncParsableCommand {
 
     func run() async throws {
         let answer = try await AdminClient.request(daemon.socket, "/v1/reload", post: [], timeout: .seconds(120))
-        let object = try AdminClient.object(answer)
+        let reload = try AdminClient.decode(AdminAPI.ReloadAnswer.self, answer)
         if daemon.json {
             AdminClient.printRaw(answer)
         } else {
-            for line in object["lines"] as? [String] ?? [] { print(line) }
+            for line in reload.lines { print(line) }
         }
-        guard text(object["status"]) == "reloaded" else {
+        guard reload.status == "reloaded" else {
             throw CLIError(ExitStatus.configuration, "parleyd did not reload everything; the problems are listed above, fix them and run `parley reload` again")
         }
     }
@@ -344,13 +331,11 @@ struct Receipts: AsyncParsableCommand {
         ] + page.parameters)
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
-        let object = try AdminClient.object(answer)
-        let receipts = object["receipts"] as? [[String: Any]] ?? []
-        guard !receipts.isEmpty else { return print("no receipts") }
-        defer { page.reportMore(object, one: "receipt", many: "receipts") }
-        print(table(["STORED", "DIRECTION", "PEER", "MESSAGE", "STATUS", "MESSAGE STORED", "REASON"], receipts.map { r in
-            [text(r["stored"]), text(r["direction"]), text(r["peer"]), text(r["message"]), text(r["status"]),
-             (r["messageStored"] as? Bool) == false ? "no" : "yes", shorten(text(r["reason"]), 60)]
+        let receipts = try AdminClient.decode(AdminAPI.ReceiptPage.self, answer)
+        guard !receipts.receipts.isEmpty else { return print("no receipts") }
+        defer { page.reportMore(more: receipts.more, next: receipts.next, one: "receipt", many: "receipts") }
+        print(table(["STORED", "DIRECTION", "PEER", "MESSAGE", "STATUS", "MESSAGE STORED", "REASON"], receipts.receipts.map { r in
+            [r.stored, r.direction, r.peer ?? "", r.message, r.status, r.messageStored == false ? "no" : "yes", shorten(r.reason ?? "", 60)]
         }))
     }
 }
