@@ -79,7 +79,7 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            exclude: ["README.md"]
+            exclude: ["README.md", "Admin/openapi.yaml"]
         ),
         .executableTarget(
             name: "parleyd",
