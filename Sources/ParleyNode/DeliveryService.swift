@@ -46,8 +46,8 @@ public final class DeliveryService: Service, Sendable {
         self.metrics = metrics
         current = Mutex(configuration)
         updates = GroupCommitter(label: "delivery") { batch in
-            GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
-                batch, batch: { try store.applyDeliveryUpdates($0) }, single: { try store.applyDeliveryUpdates([$0])[0] })
+            await GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
+                batch, batch: { try await store.applyDeliveryUpdates($0) }, single: { try await store.applyDeliveryUpdates([$0])[0] })
         }
         self.store = store
         self.verifier = verifier
@@ -137,7 +137,7 @@ public final class DeliveryService: Service, Sendable {
                 // No pending delivery waits longer than the backoff cap, whatever the clock said when
                 // its retry time was set.
                 let latest = Date().addingTimeInterval(configuration.retry.maximumBackoff.seconds)
-                _ = try await blocking { [store] in try store.requeueInFlight(nextAttemptNotAfter: latest) }
+                _ = try await store.requeueInFlight(nextAttemptNotAfter: latest)
                 if reported { logger.info("deliveries left in flight by the previous run requeued; delivery starts") }
                 return
             } catch {
@@ -155,7 +155,7 @@ public final class DeliveryService: Service, Sendable {
             let expiry = configuration.retry.expiry
             let cutoff = Date().addingTimeInterval(-expiry.seconds)
             do {
-                let expired = try await blocking { [store] in try store.expireDeliveries(queuedBefore: cutoff) }
+                let expired = try await store.expireDeliveries(queuedBefore: cutoff)
                 for delivery in expired {
                     logger.error("delivery EXPIRED: no receipt from \(delivery.recipient) within \(expiry.components.seconds) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
                                  metadata: ["message": "\(delivery.messageID)", "peer": "\(delivery.recipient)"])
@@ -194,7 +194,7 @@ public final class DeliveryService: Service, Sendable {
                 }
                 let due: [DueDelivery]
                 do {
-                    due = try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: Date(), limit: limit) }
+                    due = try await store.dueDeliveries(to: peer.id, at: Date(), limit: limit)
                     if due.isEmpty {
                         let next = try await nextAttempt(to: peer)
                         await wait(loop.state.withLock { $0.nothingDue(nextAttempt: next, at: Date()) }, bell)
@@ -235,7 +235,7 @@ public final class DeliveryService: Service, Sendable {
     /// The channel moves only once its first message is due (`ParleyStore.dueDeliveries`), so this
     /// asks for the messages that would be due at the end of time and reads the first one's time.
     private func nextAttempt(to peer: NodeConfiguration.Peer) async throws -> Date? {
-        try await blocking { [store] in try store.dueDeliveries(to: peer.id.rawValue, at: .distantFuture, limit: 1).first?.record.nextAttempt }
+        try await store.dueDeliveries(to: peer.id, at: .distantFuture, limit: 1).first?.record.nextAttempt
     }
 
     /// Does what a `.wait` action says: waits until its time, or until `bell` rings, or until the service stops.
@@ -273,7 +273,7 @@ public final class DeliveryService: Service, Sendable {
         guard wake, configuration.peers.contains(where: { $0.id == peer && $0.via == nil }) else { return }
         Task {
             do {
-                let waiting = try await blocking { [store] in try store.makeDue(recipient: peer.rawValue) }
+                let waiting = try await store.makeDue(recipient: peer)
                 if waiting > 0 {
                     logger.notice("\(peer) reached this node: its \(waiting) waiting \(waiting == 1 ? "delivery is" : "deliveries are") tried now, not at the end of the backoff",
                                   metadata: ["peer": "\(peer)"])
@@ -302,7 +302,7 @@ public final class DeliveryService: Service, Sendable {
     func deliver(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> Date? {
         var messages: [(DueDelivery, SentMessage)] = []
         for delivery in deliveries {
-            if let sent = sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
+            if let sent = await sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
         }
         guard !messages.isEmpty else { return nil }
         let answers: [PeerClient.Answer]
@@ -352,7 +352,7 @@ public final class DeliveryService: Service, Sendable {
 
     /// The message a delivery sends, as the receipt must match it; nil (cancelled for this peer) if
     /// the stored bytes cannot be decoded.
-    private func sentMessage(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) -> SentMessage? {
+    private func sentMessage(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) async -> SentMessage? {
         let id = delivery.record.messageID
         let bytes = Array(delivery.bytes)
         do {
@@ -363,7 +363,7 @@ public final class DeliveryService: Service, Sendable {
             var log = log
             log[metadataKey: "message"] = "\(id)"
             log.critical("stored message cannot be decoded; cancelled for this peer: \(error)")
-            _ = try? store.cancel(id, recipient: peer.id.rawValue)
+            _ = try? await store.cancel(id, recipient: peer.id)
             return nil
         }
     }
@@ -395,7 +395,7 @@ public final class DeliveryService: Service, Sendable {
             var reported = false
             while true {
                 do {
-                    try store.recordAttemptFailure(id, recipient: peer.id.rawValue, error: reason, nextAttempt: next)
+                    try await store.recordAttemptFailure(id, recipient: peer.id, error: reason, nextAttempt: next)
                     if reported { log.info("failed attempt recorded; the delivery is pending again") }
                     break
                 } catch where error.code == .invalidState || error.code == .notFound {
@@ -447,7 +447,7 @@ public final class DeliveryService: Service, Sendable {
         case .rejected(let code, let reason): status = .rejected(code: code.rawValue, reason: reason)
         }
         do {
-            let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id.rawValue,
+            let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id,
                                            status: status, received: verified.receipt.received.date)
             _ = try await updates.submit(.receipt(received))
         } catch {
