@@ -1,8 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// Runs `body` repeatedly for about `seconds` of this thread's CPU time and returns operations per
 /// CPU-second: the throughput of one core, whatever else the machine is running.
-func measureRate(seconds: Double, batch: Int = 1_000, _ body: () throws -> Void) rethrows -> Double {
+public func measureRate(seconds: Double, batch: Int = 1_000, _ body: () throws -> Void) rethrows -> Double {
     // Warm up caches and lazy initialisation before timing.
     for _ in 0..<min(batch, 100) { try body() }
     var operations = 0
@@ -15,16 +20,23 @@ func measureRate(seconds: Double, batch: Int = 1_000, _ body: () throws -> Void)
 }
 
 /// CPU time consumed by the calling thread.
-func threadCPUSeconds() -> Double {
+public func threadCPUSeconds() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-func formatRate(_ rate: Double) -> String {
+public func formatRate(_ rate: Double) -> String {
     rate >= 1_000_000 ? String(format: "%.2f M/s", rate / 1_000_000) : String(format: "%.0f /s", rate)
 }
 
 /// Keeps the optimiser from removing work whose result is otherwise unused.
 @inline(never)
-func blackHole<T>(_ value: T) {}
+public func opaque<T>(_ value: T) {}
+
+/// The median of `values` (the mean of the middle two for an even count).
+public func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return .nan }
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}

@@ -1,101 +1,53 @@
 import ArgumentParser
+import BenchSupport
 import Foundation
-import ParleyCodec
-import ParleyProtocol
 
-/// `parley bench codec`: encode + decode of a pre-launch envelope, against Foundation's JSON codec
-/// on the same notification in the same run.
-struct BenchCodec: ParsableCommand {
+/// `parley-bench codec`: encode + decode of a pre-launch envelope, against Foundation's JSON codec
+/// on the same notification in the same run, and cbor2's canonical round trip of the same bytes.
+struct Codec: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "codec",
-        abstract: "Envelope encode + decode round trips per second, against Foundation JSON on the same data.",
-        discussion: "Build in release for meaningful figures: swift run -c release parley bench codec"
+        abstract: "Envelope encode + decode round trips per second, against Foundation JSON and cbor2 on the same data.",
+        discussion: "Build in release for meaningful figures: swift run -c release --package-path Benchmarks --scratch-path .build-bench parley-bench codec"
     )
 
     @Option(help: "Seconds to run each measurement.")
     var seconds: Double = 2
 
+    @Option(help: "Rounds, each measuring the envelope next to its Foundation JSON reference; the median ratio is reported.")
+    var rounds = 3
+
     @Flag(help: "Measure only the Parley envelope round trip (for profiling; prints no ratio).")
     var envelopeOnly = false
 
-    func run() throws {
-        let envelope = Examples.envelope(.preLaunch)
-        let bytes = envelope.encoded
-        let mirror = PreLaunchJSON(envelope)
-        let jsonBytes = try JSONEncoder().encode(mirror)
+    @Flag(name: .customLong("skip-cbor2"), help: "Skip the cbor2 reference (a Python process).")
+    var skipCBOR2 = false
 
+    func run() throws {
+        let work = CodecWorkload()
         if envelopeOnly {
-            let rate = try measureRate(seconds: seconds) { blackHole(try Envelope(decoding: envelope.encoded)) }
+            let rate = try measureRate(seconds: seconds) { try work.envelopeRoundTrip() }
             return print("Parley envelope encode + decode + validate  \(formatRate(rate))")
         }
-        let tree = envelope.cbor
-        let typed = try measureRate(seconds: seconds) {
-            let decoded = try Envelope(decoding: envelope.encoded)
-            blackHole(decoded)
+        let bytes = work.envelope.encoded
+        print("Pre-launch envelope: \(bytes.count) bytes CBOR; one core, \(seconds) CPU-s per figure, \(rounds) round(s)")
+        var envelope: [Double] = [], item: [Double] = [], json: [Double] = []
+        for _ in 0..<max(1, rounds) {
+            envelope.append(try measureRate(seconds: seconds) { try work.envelopeRoundTrip() })
+            item.append(try measureRate(seconds: seconds) { try work.itemRoundTrip() })
+            json.append(try measureRate(seconds: seconds, batch: 100) { try work.jsonRoundTrip() })
         }
-        let generic = try measureRate(seconds: seconds) {
-            let item = try CBOR(decoding: CBOREncoder.encode(tree))
-            blackHole(item)
-        }
-        let encoder = JSONEncoder()
-        let decoder = JSONDecoder()
-        let json = try measureRate(seconds: seconds, batch: 100) {
-            let decoded = try decoder.decode(PreLaunchJSON.self, from: encoder.encode(mirror))
-            blackHole(decoded)
-        }
-
-        print("Pre-launch envelope: \(bytes.count) bytes CBOR, \(jsonBytes.count) bytes JSON; one core, \(seconds) CPU-s each")
-        print("  Parley envelope encode + decode + validate  \(formatRate(typed))")
-        print("  Parley CBOR item encode + decode            \(formatRate(generic))")
-        print("  Foundation JSON encode + decode (reference) \(formatRate(json))")
-        print(String(format: "  ratio envelope / Foundation JSON: %.1f×; target 500 000/s: %@", typed / json,
-                     typed >= 500_000 ? "met" : "NOT met"))
-    }
-}
-
-/// The same pre-launch notification as a Codable structure, for the JSON reference.
-struct PreLaunchJSON: Codable {
-    struct Recipient: Codable { var participant: String; var sequence: UInt64 }
-    struct Position: Codable { var lat: Int32; var lon: Int32 }
-    struct Area: Codable { var polygon: [Position]?; var center: Position?; var radius: UInt32? }
-
-    var version = 1
-    var id: String
-    var sender: String
-    var recipients: [Recipient]
-    var created: Int64
-    var type: UInt64
-    var vehicleClass: UInt64
-    var windowStart: Int64
-    var windowEnd: Int64
-    var launchArea: Area
-    var impactAreas: [Area]
-    var azimuth: UInt16
-    var late: Bool
-    var designator: String?
-    var remarks: [String]?
-
-    init(_ envelope: Envelope) {
-        guard case .preLaunch(let body) = envelope.body else { fatalError("not a pre-launch envelope") }
-        func area(_ a: ParleyProtocol.Area) -> Area {
-            switch a {
-            case .polygon(let v): return Area(polygon: v.map { Position(lat: $0.latitudeMicrodegrees, lon: $0.longitudeMicrodegrees) })
-            case .circle(let c, let r): return Area(center: Position(lat: c.latitudeMicrodegrees, lon: c.longitudeMicrodegrees), radius: r)
+        let ratios = zip(envelope, json).map { $0 / $1 }.sorted()
+        print("  Parley envelope encode + decode + validate  \(formatRate(median(envelope)))")
+        print("  Parley CBOR item encode + decode            \(formatRate(median(item)))")
+        print("  Foundation JSON encode + decode (reference) \(formatRate(median(json)))")
+        print(String(format: "  ratio envelope / Foundation JSON: %.1f× (rounds %.1f–%.1f)", median(ratios), ratios.first!, ratios.last!))
+        if !skipCBOR2 {
+            if let cbor2 = CBOR2Reference.rate(of: bytes, seconds: seconds) {
+                print("  cbor2 canonical loads + dumps (reference)   \(formatRate(cbor2))  (C extension, Python process CPU time)")
+                print(String(format: "  ratio envelope / cbor2: %.1f×", median(envelope) / cbor2))
+            } else {
+                print("  cbor2 reference: no Python with cbor2 found (PARLEY_PYTHON, .build-venv, python3); left out")
             }
         }
-        id = envelope.id.hex
-        sender = envelope.sender.rawValue
-        recipients = envelope.recipients.map { Recipient(participant: $0.participant.rawValue, sequence: $0.sequence) }
-        created = envelope.created.secondsSince1970
-        type = envelope.type.rawValue
-        vehicleClass = body.vehicleClass.rawValue
-        windowStart = body.windowStart.secondsSince1970
-        windowEnd = body.windowEnd.secondsSince1970
-        launchArea = area(body.launchArea)
-        impactAreas = body.impactAreas.map(area)
-        azimuth = body.azimuthCentidegrees
-        late = body.late
-        designator = body.designator
-        remarks = envelope.remarks.map { [$0.language, $0.text] }
     }
 }

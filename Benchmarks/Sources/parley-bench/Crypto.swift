@@ -1,19 +1,14 @@
 import ArgumentParser
+import BenchSupport
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ParleyCodec
 import ParleyCrypto
 import ParleyProtocol
 
-/// `parley bench crypto`: ParleyCrypto's sign/verify throughput against `openssl speed` in the same
+/// `parley-bench crypto`: ParleyCrypto's sign/verify throughput against `openssl speed` in the same
 /// run, and the cost of verifying a message whose certificate chain was verified before.
-struct BenchCrypto: AsyncParsableCommand {
+struct Crypto: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "crypto",
         abstract: "Sign/verify throughput of ParleyCrypto vs. `openssl speed`, and cached-chain verification cost.",
         discussion: """
             Single thread, CPU time. Each ParleyCrypto figure signs or verifies a 300-byte message in COSE \
@@ -31,9 +26,6 @@ struct BenchCrypto: AsyncParsableCommand {
     @Option(help: "The openssl executable for the reference figures.")
     var openssl: String = "openssl"
 
-    @Option(help: "Path of Certs/make-test-pki.sh (default: found from this source file's location).")
-    var pkiScript: String?
-
     @Flag(name: .customLong("skip-openssl"), help: "Skip the `openssl speed` reference.")
     var skipOpenSSL = false
 
@@ -49,7 +41,7 @@ struct BenchCrypto: AsyncParsableCommand {
         if let only { return try loop(only) }
         let message = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let duration = Duration.seconds(seconds)
-        print("parley bench crypto: single thread, \(seconds) CPU-s per figure, 300-byte message")
+        print("parley-bench crypto: single thread, \(seconds) CPU-s per figure, 300-byte message")
 
         var parley: [SignatureAlgorithm: (sign: Double, verify: Double)] = [:]
         for algorithm in SignatureAlgorithm.allCases {
@@ -68,10 +60,7 @@ struct BenchCrypto: AsyncParsableCommand {
 
         var reference: [SignatureAlgorithm: (sign: Double, verify: Double)] = [:]
         if !skipOpenSSL {
-            let output = try Self.runTool(openssl, [
-                "speed", "-seconds", String(seconds), "ed25519", "ecdsap256", "ecdsap384",
-            ])
-            reference = Self.parseOpenSSLSpeed(output)
+            reference = try OpenSSLSpeed.run(openssl, seconds: seconds, SignatureAlgorithm.allCases)
         }
 
         print("")
@@ -98,7 +87,7 @@ struct BenchCrypto: AsyncParsableCommand {
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        _ = try Self.runTool("bash", [try testPKIScript(), "--alg", parts[0], root.path, "US-NRRC", "RU-NRRC"])
+        try makeTestPKI(in: root.path, algorithm: parts[0], participants: ["US-NRRC", "RU-NRRC"])
         let store = try TrustStore.load(anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
                                         crlPaths: [root.appendingPathComponent("trust/crls.pem").path])
         let identity = try SigningIdentity.load(keyPath: root.appendingPathComponent("participants/US-NRRC/signing.key").path,
@@ -113,20 +102,9 @@ struct BenchCrypto: AsyncParsableCommand {
         print("\(operation): \(Self.format(rate)) per CPU-second")
     }
 
-    private func testPKIScript() throws -> String {
-        let script = pkiScript ?? URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Certs/make-test-pki.sh").path
-        guard FileManager.default.fileExists(atPath: script) else {
-            throw ValidationError("test-PKI script not found at \(script); give --pki-script")
-        }
-        return script
-    }
-
     /// Bare signature verification vs. the same plus `TrustStore.verify` on a chain seen before.
     private func chainBenchmark(message: [UInt8], duration: Duration,
                                 reference: [SignatureAlgorithm: (sign: Double, verify: Double)]) throws {
-        let script = try testPKIScript()
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -138,7 +116,7 @@ struct BenchCrypto: AsyncParsableCommand {
         var whole: [WholeMessageSetup] = []
         for (option, algorithm) in [("ed25519", SignatureAlgorithm.edDSA), ("p256", .es256), ("p384", .es384)] {
             let directory = root.appendingPathComponent(option)
-            _ = try Self.runTool("bash", [script, "--alg", option, directory.path, "US-NRRC", "RU-NRRC"])
+            try makeTestPKI(in: directory.path, algorithm: option, participants: ["US-NRRC", "RU-NRRC"])
             let store = try TrustStore.load(
                 anchorsPath: directory.appendingPathComponent("trust/anchors.pem").path,
                 crlPaths: [directory.appendingPathComponent("trust/crls.pem").path]
@@ -240,11 +218,10 @@ struct BenchCrypto: AsyncParsableCommand {
             for _ in 0..<max(1, rounds) {
                 var reference: (sign: Double, verify: Double)?
                 if !skipOpenSSL {
-                    let name = ["ed25519", "ecdsap256", "ecdsap384"][SignatureAlgorithm.allCases.firstIndex(of: setup.algorithm)!]
-                    reference = Self.parseOpenSSLSpeed(try Self.runTool(openssl, ["speed", "-seconds", String(seconds), name]))[setup.algorithm]
+                    reference = try OpenSSLSpeed.run(openssl, seconds: seconds, [setup.algorithm])[setup.algorithm]
                 }
                 let signMessage = try Self.rate(for: duration) { _ = try setup.identity.sign(setup.envelope) }
-                let signPrimitive = try Self.rate(for: duration) { blackHole(try setup.key.signature(for: toBeSigned)) }
+                let signPrimitive = try Self.rate(for: duration) { opaque(try setup.key.signature(for: toBeSigned)) }
                 let verifyMessage = try Self.rate(for: duration) { _ = try setup.verifier.verifyMessage(setup.signed, at: setup.time) }
                 let verifyPrimitive = try Self.rate(for: duration) {
                     guard setup.leafKey.isValidSignature(signature, for: toBeSigned) else { throw BenchFailure.verificationFailed }
@@ -273,87 +250,6 @@ struct BenchCrypto: AsyncParsableCommand {
     /// so that the ratio holds while other processes load the machine.
     static func rate(for duration: Duration, _ operation: () throws -> Void) throws -> Double {
         try measureRate(seconds: Double(duration.components.seconds), batch: 16, operation)
-    }
-
-    /// sign/s and verify/s from `openssl speed` output lines such as
-    /// ` 256 bits ecdsa (nistp256)   0.0000s   0.0001s  29402.0  12914.0`.
-    static func parseOpenSSLSpeed(_ output: String) -> [SignatureAlgorithm: (sign: Double, verify: Double)] {
-        var result: [SignatureAlgorithm: (sign: Double, verify: Double)] = [:]
-        for line in output.split(separator: "\n") {
-            let algorithm: SignatureAlgorithm
-            if line.contains("(Ed25519)") {
-                algorithm = .edDSA
-            } else if line.contains("(nistp256)") {
-                algorithm = .es256
-            } else if line.contains("(nistp384)") {
-                algorithm = .es384
-            } else {
-                continue
-            }
-            let numbers = line.split(separator: " ").compactMap { Double($0) }
-            guard numbers.count >= 2 else { continue }
-            result[algorithm] = (numbers[numbers.count - 2], numbers[numbers.count - 1])
-        }
-        return result
-    }
-
-    /// Runs a tool and returns its standard output (standard error is discarded).
-    ///
-    /// Spawned with posix_spawn and an empty signal mask: Foundation's `Process` passes on the parent's
-    /// blocked signals, and `openssl speed` ends each measurement with SIGALRM, so under `Process` it
-    /// would never stop.
-    static func runTool(_ executable: String, _ arguments: [String]) throws -> String {
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { throw ValidationError("pipe failed: \(String(cString: strerror(errno)))") }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
-        posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGALRM, SIGTERM, SIGINT, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
-        close(pipeEnds[1])
-        guard status == 0 else {
-            close(pipeEnds[0])
-            throw ValidationError("cannot run \(executable): \(String(cString: strerror(status)))")
-        }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(pipeEnds[0], $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
-        close(pipeEnds[0])
-        var exitStatus: Int32 = 0
-        while waitpid(pid, &exitStatus, 0) < 0 && errno == EINTR {}
-        let exited = exitStatus & 0x7f == 0
-        let code = (exitStatus >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw ValidationError(
-                "\(executable) \(arguments.joined(separator: " ")) failed (wait status \(exitStatus))"
-            )
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 
     static func name(_ algorithm: SignatureAlgorithm) -> String {

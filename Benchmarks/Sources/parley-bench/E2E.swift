@@ -1,8 +1,10 @@
 import ArgumentParser
 import AsyncHTTPClient
+import BenchSupport
 import Foundation
 import GRDB
 import NIOCore
+import NIOFoundationCompat
 import ParleyProtocol
 import ParleyStore
 import Synchronization
@@ -10,12 +12,12 @@ import Synchronization
 import Glibc
 #endif
 
-/// `parley bench e2e`: two `parleyd` processes on loopback with a test PKI; notifications submitted
+/// `parley-bench e2e`: two `parleyd` processes on loopback with a test PKI; notifications submitted
 /// through the sender's admin socket, delivered over mutual TLS, verified, stored and receipted with
 /// full durability on both sides. Reports receipted messages per second and submit-to-receipt
 /// latency, first for a burst, then at a steady rate, against the raw durable commit rate of SQLite
 /// on the same disk measured in the same run.
-struct BenchE2E: AsyncParsableCommand {
+struct E2E: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "e2e",
         abstract: "Measure end-to-end delivery between two parleyd processes on loopback.",
@@ -36,8 +38,9 @@ struct BenchE2E: AsyncParsableCommand {
         (the speed of a virtual machine drifts between runs).
 
         Example:
-          swift build -c release && .build/release/parley bench e2e
-          .build/release/parley bench e2e --count 2000 --seconds 5
+          swift build -c release --scratch-path .build-bench --product parleyd
+          swift run -c release --package-path Benchmarks --scratch-path .build-bench parley-bench e2e \\
+              --parleyd .build-bench/release/parleyd --count 2000 --seconds 5
         """
     )
 
@@ -62,7 +65,7 @@ struct BenchE2E: AsyncParsableCommand {
     @Option(help: "Steady phase: duration in seconds.")
     var seconds = 30
 
-    @Option(help: "The parleyd executable (default: next to this parley executable).")
+    @Option(help: "The parleyd executable (default: next to this parley-bench executable, then .build/release/parleyd of the source tree).")
     var parleyd: String?
 
     @Option(help: "Messages in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default.")
@@ -104,11 +107,11 @@ struct BenchE2E: AsyncParsableCommand {
             for process in daemons { process.stop() }
             if directory == nil && !keep { try? FileManager.default.removeItem(atPath: dir) } else { say("kept \(dir)") }
         }
-        say("parley bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, \(alg) signatures, WAL + synchronous=FULL, in \(dir)")
+        say("parley-bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, \(alg) signatures, WAL + synchronous=FULL, in \(dir)")
         say("  machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage()) at start")
 
         try makePKI(in: dir)
-        let ports = [Self.sender: try Demo.freePort(), Self.recipient: try Demo.freePort()]
+        let ports = [Self.sender: try freePort(), Self.recipient: try freePort()]
         for id in [Self.recipient, Self.sender] {
             let config = try writeConfiguration(id, dir: dir, ports: ports)
             daemons.append(try DaemonProcess(executable: daemon, config: config, log: "\(dir)/\(id).log", logLevel: logLevel))
@@ -192,7 +195,7 @@ struct BenchE2E: AsyncParsableCommand {
             say("             load average \(Self.loadAverage())")
         }
 
-        try checkComplete(dir: dir, total: total)
+        try await checkComplete(dir: dir, total: total)
         say("  check      \(Self.recipient) holds all \(total) messages once, channel contiguous 1…\(total) with no gap; \(Self.sender) holds \(total) verified receipts")
     }
 
@@ -256,7 +259,7 @@ struct BenchE2E: AsyncParsableCommand {
     }
 
     struct Submitted: Sendable {
-        var id: Data
+        var id: MessageID
         var start: ContinuousClock.Instant
     }
 
@@ -272,9 +275,9 @@ struct BenchE2E: AsyncParsableCommand {
               let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
               let hex = object["id"] as? String, let id = try? MessageID(hex: hex)
         else {
-            throw CLIError(ExitStatus.software, "parleyd refused a draft: HTTP \(response.status.code) \(String(buffer: body))")
+            throw BenchError("parleyd refused a draft: HTTP \(response.status.code) \(String(buffer: body))")
         }
-        return Submitted(id: Data(id.bytes), start: start)
+        return Submitted(id: id, start: start)
     }
 
     /// Several drafts in one request (a JSON array); every one must be queued.
@@ -296,13 +299,13 @@ struct BenchE2E: AsyncParsableCommand {
               let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
               let results = object["results"] as? [[String: Any]], results.count == drafts.count
         else {
-            throw CLIError(ExitStatus.software, "parleyd refused drafts: HTTP \(response.status.code) \(String(buffer: answer).prefix(500))")
+            throw BenchError("parleyd refused drafts: HTTP \(response.status.code) \(String(buffer: answer).prefix(500))")
         }
         return try results.map { result in
             guard let hex = result["id"] as? String, let id = try? MessageID(hex: hex) else {
-                throw CLIError(ExitStatus.software, "parleyd refused a draft: \(result)")
+                throw BenchError("parleyd refused a draft: \(result)")
             }
-            return Submitted(id: Data(id.bytes), start: start)
+            return Submitted(id: id, start: start)
         }
     }
 
@@ -330,7 +333,7 @@ struct BenchE2E: AsyncParsableCommand {
     // MARK: - Set-up
 
     private func makePKI(in dir: String) throws {
-        let script = try PKITest.findScript()
+        let script = try testPKIScript()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["bash", script, "--alg", alg, "\(dir)/pki", Self.sender, Self.recipient]
@@ -343,7 +346,7 @@ struct BenchE2E: AsyncParsableCommand {
         process.waitUntilExit()
         try? handle.close()
         guard process.terminationStatus == 0 else {
-            throw CLIError(ExitStatus.software, "make-test-pki.sh failed with status \(process.terminationStatus); see \(log)")
+            throw BenchError("make-test-pki.sh failed with status \(process.terminationStatus); see \(log)")
         }
     }
 
@@ -373,23 +376,40 @@ struct BenchE2E: AsyncParsableCommand {
 
     static func findParleyd() throws -> String {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidate = here.appendingPathComponent("parleyd").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw CLIError(ExitStatus.unavailable, "no parleyd next to \(CommandLine.arguments[0]); build it (swift build -c release) or give --parleyd PATH")
+        let candidates = [here.appendingPathComponent("parleyd").path, sourceRoot.appendingPathComponent(".build/release/parleyd").path]
+        guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw BenchError("no parleyd at \(candidates.joined(separator: " or ")); build it (swift build -c release --product parleyd) or give --parleyd PATH")
         }
-        return candidate
+        return found
     }
 
     static func waitForSocket(_ socket: String, port: Int, daemon: DaemonProcess) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
-        while AdminClient.connectFailure(socket) != nil || !tcpConnects(port) {
+        while !unixSocketAccepts(socket) || !tcpConnects(port) {
             guard daemon.isRunning else {
-                throw CLIError(ExitStatus.software, "parleyd \(daemon.config) exited with status \(daemon.status); see \(daemon.log)")
+                throw BenchError("parleyd \(daemon.config) exited with status \(daemon.status); see \(daemon.log)")
             }
             guard ContinuousClock.now < deadline else {
-                throw CLIError(ExitStatus.software, "parleyd \(daemon.config) did not start listening within 30 s; see \(daemon.log)")
+                throw BenchError("parleyd \(daemon.config) did not start listening within 30 s; see \(daemon.log)")
             }
             try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Whether parleyd's admin socket at `path` accepts a connection.
+    static func unixSocketAccepts(_ path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in bytes.enumerated() { buffer[i] = byte }
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
         }
     }
 
@@ -411,8 +431,8 @@ struct BenchE2E: AsyncParsableCommand {
     /// every core. Nil when `openssl speed` cannot be run.
     private func signatureWorkBound(cores: Double) -> Double? {
         let name = ["ed25519": "ed25519", "p256": "ecdsap256", "p384": "ecdsap384"][alg]!
-        guard let output = try? BenchCrypto.runTool(openssl, ["speed", "-seconds", "1", name]),
-              let rates = BenchCrypto.parseOpenSSLSpeed(output).values.first, rates.sign > 0, rates.verify > 0 else {
+        guard let output = try? runTool(openssl, ["speed", "-seconds", "1", name]),
+              let rates = OpenSSLSpeed.parse(output).values.first, rates.sign > 0, rates.verify > 0 else {
             say("  reference  signature work: `\(openssl) speed \(name)` did not run; that reference is left out")
             return nil
         }
@@ -440,19 +460,19 @@ struct BenchE2E: AsyncParsableCommand {
         return Double(commits) / elapsed(ContinuousClock.now - start)
     }
 
-    private func checkComplete(dir: String, total: Int) throws {
+    private func checkComplete(dir: String, total: Int) async throws {
         let receiver = try ParleyStore(path: "\(dir)/data/\(Self.recipient)/parley.sqlite", options: .init(readOnly: true))
-        let channels = try receiver.incomingChannels().filter { $0.sender == Self.sender }
-        let received = try receiver.messageCounts().received
+        let channels = try await receiver.incomingChannels().filter { $0.sender == Self.sender }
+        let received = try await receiver.messageCounts().received
         guard received == total, let channel = channels.first, channel.contiguous == UInt64(total),
               channel.highest == UInt64(total), channel.gaps.isEmpty else {
-            throw CLIError(ExitStatus.software, "\(Self.recipient) holds \(received) messages (expected \(total)); channel state \(channels)")
+            throw BenchError("\(Self.recipient) holds \(received) messages (expected \(total)); channel state \(channels)")
         }
-        let sender = try ParleyStore(path: "\(dir)/data/\(Self.sender)/parley.sqlite", options: .init(readOnly: true))
-        let undelivered = try sender.queueDepths().values.reduce(0, +)
-        let delivered = try sender.outbox(OutboxQuery(state: .delivered, limit: total + 1)).count
+        let store = try ParleyStore(path: "\(dir)/data/\(Self.sender)/parley.sqlite", options: .init(readOnly: true))
+        let undelivered = try await store.queueDepths().values.reduce(0, +)
+        let delivered = try await store.outbox(OutboxQuery(state: .delivered, limit: total + 1)).count
         guard undelivered == 0, delivered == total else {
-            throw CLIError(ExitStatus.software, "\(Self.sender): \(delivered) deliveries receipted, \(undelivered) still queued (expected \(total) and 0)")
+            throw BenchError("\(Self.sender): \(delivered) deliveries receipted, \(undelivered) still queued (expected \(total) and 0)")
         }
     }
 
@@ -471,33 +491,24 @@ struct BenchE2E: AsyncParsableCommand {
     }
 }
 
-/// Polls the sender's store (read-only, every `interval`) for newly stored received receipts and
+/// Polls the sender's store (read-only, every `interval`) for newly stored accepted receipts and
 /// notes when each was first seen.
 final class ReceiptWatcher: Sendable {
-    let queue: DatabaseQueue
-    private let seen = Mutex<(lastRowid: Int64, at: [Data: ContinuousClock.Instant])>((0, [:]))
+    let store: ParleyStore
+    private let seen = Mutex<(position: AcceptedReceiptPosition, at: [MessageID: ContinuousClock.Instant])>((.start, [:]))
 
     init(path: String) throws {
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(5)
-        queue = try DatabaseQueue(path: path, configuration: config)
+        store = try ParleyStore(path: path, options: .init(readOnly: true))
     }
 
-    private func poll() throws {
-        let last = seen.withLock { $0.lastRowid }
-        let rows = try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT rowid, message_id FROM receipt WHERE direction = 0 AND status = 0 AND rowid > ? ORDER BY rowid",
-                             arguments: [last])
-        }
-        guard !rows.isEmpty else { return }
+    private func poll() async throws {
+        let position = seen.withLock { $0.position }
+        let (ids, next) = try await store.acceptedReceipts(after: position)
+        guard !ids.isEmpty else { return }
         let now = ContinuousClock.now
         seen.withLock { state in
-            for row in rows {
-                state.lastRowid = row["rowid"]
-                let id: Data = row["message_id"]
-                if state.at[id] == nil { state.at[id] = now }
-            }
+            state.position = next
+            for id in ids where state.at[id] == nil { state.at[id] = now }
         }
     }
 
@@ -508,26 +519,26 @@ final class ReceiptWatcher: Sendable {
     /// Polls every `interval` until the task is cancelled.
     func pollUntilCancelled() async {
         while !Task.isCancelled {
-            try? poll()
+            try? await poll()
             try? await Task.sleep(for: .milliseconds(interval.load(ordering: .relaxed)))
         }
     }
 
     /// Waits until every id has an accepted receipt; returns when each was first seen.
-    func waitFor(_ ids: [Data], timeout: Double) async throws -> [Data: ContinuousClock.Instant] {
+    func waitFor(_ ids: [MessageID], timeout: Double) async throws -> [MessageID: ContinuousClock.Instant] {
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
         var pending = ids[...]
         while true {
             // Receipts arrive roughly in submission order: drop the seen prefix (scanning every id
             // every few milliseconds would take CPU from the daemons being measured).
-            let times: [Data: ContinuousClock.Instant]? = seen.withLock { state in
+            let times: [MessageID: ContinuousClock.Instant]? = seen.withLock { state in
                 while let first = pending.first, state.at[first] != nil { pending = pending.dropFirst() }
                 return pending.isEmpty ? state.at : nil
             }
             if let times { return times }
             guard ContinuousClock.now < deadline else {
                 let missing = seen.withLock { state in pending.filter { state.at[$0] == nil }.count }
-                throw CLIError(ExitStatus.software, "\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs")
+                throw BenchError("\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs")
             }
             try await Task.sleep(for: .milliseconds(5))
         }
