@@ -5,10 +5,6 @@ import ParleyCrypto
 import ParleyNode
 import ParleyProtocol
 import ParleyStore
-import ServiceLifecycle
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `parley demo`: four nodes in this process exchange a launch notification, its extension and its cancellation.
 struct Demo: AsyncParsableCommand {
@@ -47,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         } catch {
             throw CLIError(ExitStatus.cannotCreate, "cannot create the demo directory \(directory.path): \(error.localizedDescription)")
         }
-        var nodes: [(name: String, node: Node, group: ServiceGroup, task: Task<Void, any Error>)] = []
+        var nodes: [(name: String, running: InProcessNode)] = []
         var failure: (any Error)?
         do {
             try await exchange(in: directory, nodes: &nodes)
@@ -56,9 +52,8 @@ struct Demo: AsyncParsableCommand {
         }
         if !nodes.isEmpty {
             say("stopping the nodes")
-            for entry in nodes.reversed() { await entry.group.triggerGracefulShutdown() }
             for entry in nodes.reversed() {
-                do { try await entry.task.value } catch {
+                do { try await entry.running.stop() } catch {
                     if failure == nil { failure = CLIError(ExitStatus.software, "node \(entry.name) did not stop cleanly: \(CLIError.describe(error).message)") }
                 }
             }
@@ -77,46 +72,49 @@ struct Demo: AsyncParsableCommand {
         say("demo complete: every message delivered, every receipt verified, archive valid")
     }
 
-    private func exchange(in directory: URL, nodes: inout [(name: String, node: Node, group: ServiceGroup, task: Task<Void, any Error>)]) async throws {
+    private func exchange(in directory: URL, nodes: inout [(name: String, running: InProcessNode)]) async throws {
         let pki = directory.appendingPathComponent("pki")
         let participants = [Self.sender, Self.direct, Self.viaHub, Self.hub]
-        try makePKI(at: pki.path, participants: participants)
+        try PKITest.make(at: pki.path, participants: participants, log: pki.path + ".log")
         say("test PKI for \(participants.joined(separator: ", ")) in \(pki.path)")
 
+        // Each node listens on a free port of its own choosing; it starts after the peers it
+        // delivers to, so that their ports are known.
         var ports: [String: Int] = [:]
-        for id in participants { ports[id] = try Self.freePort() }
-        var configurations: [String: NodeConfiguration] = [:]
-        for id in participants {
-            var configuration = try Self.configuration(id, pki: pki, directory: directory, port: ports[id]!)
+        for id in [Self.direct, Self.viaHub, Self.hub, Self.sender] {
+            let participant = try ParticipantID(id)
+            var configuration = try NodeConfiguration.loopback(
+                participant, testPKI: pki, dataDirectory: directory.appendingPathComponent("data/\(id)").path,
+                adminSocket: directory.appendingPathComponent("\(id).sock").path)
             switch id {
             case Self.sender:
                 configuration.peers = [
-                    .init(id: try ParticipantID(Self.direct), url: Self.url(ports[Self.direct]!)),
-                    .init(id: try ParticipantID(Self.hub), url: Self.url(ports[Self.hub]!)),
-                    .init(id: try ParticipantID(Self.viaHub), url: Self.url(ports[Self.hub]!), via: try ParticipantID(Self.hub)),
+                    .loopback(try ParticipantID(Self.direct), port: ports[Self.direct]!),
+                    .loopback(try ParticipantID(Self.hub), port: ports[Self.hub]!),
+                    .loopback(try ParticipantID(Self.viaHub), port: ports[Self.hub]!, via: try ParticipantID(Self.hub)),
                 ]
             case Self.hub:
                 configuration.hub = true
-                configuration.peers = [.init(id: try ParticipantID(Self.viaHub), url: Self.url(ports[Self.viaHub]!))]
+                configuration.peers = [.loopback(try ParticipantID(Self.viaHub), port: ports[Self.viaHub]!)]
             case Self.viaHub:
                 configuration.acceptForwardedFrom = [try ParticipantID(Self.hub)]
             default:
                 break
             }
-            configurations[id] = configuration
-        }
-        for id in [Self.direct, Self.viaHub, Self.hub, Self.sender] {
             var logger = Logger(label: "parley.demo.\(id)")
             logger.logLevel = verbose ? .info : .critical
-            let node = try Node(configuration: configurations[id]!, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
-            let task = Task { try await group.run() }
-            nodes.append((id, node, group, task))
-            try await Self.waitUntil("\(id) to start listening", timeout: 30) { node.peerPort != nil && node.adminListening }
+            let running: InProcessNode
+            do {
+                running = try await InProcessNode(try Node(configuration: configuration, logger: logger), logger: logger, timeout: .seconds(30))
+            } catch let failure as InProcessNode.StartFailure {
+                throw CLIError(ExitStatus.software, "\(failure); run again with --verbose to see its log")
+            }
+            nodes.append((id, running))
+            ports[id] = running.node.peerPort
             let role = id == Self.hub ? " (hub, forwards to \(Self.viaHub))" : ""
-            say("started \(id)\(role) on 127.0.0.1:\(node.peerPort ?? 0)")
+            say("started \(id)\(role) on 127.0.0.1:\(ports[id] ?? 0)")
         }
-        let us = nodes.first { $0.name == Self.sender }!.node
+        let us = nodes.first { $0.name == Self.sender }!.running.node
         let recipients = [Self.direct, Self.viaHub]
         say("\(Self.sender) delivers to \(Self.direct) directly and to \(Self.viaHub) through \(Self.hub)")
 
@@ -153,7 +151,7 @@ struct Demo: AsyncParsableCommand {
         try await awaitReceipts(of: cancelled, from: recipients, store: us.store)
 
         let archive = directory.appendingPathComponent("US-NRRC.parley").path
-        let summary = try us.store.exportArchive(to: archive, exporter: Self.sender, from: Date(timeIntervalSince1970: 0), to: Date().addingTimeInterval(3_600))
+        let summary = try await us.store.exportArchive(to: archive, exporter: try ParticipantID(Self.sender), from: Date(timeIntervalSince1970: 0), to: Date().addingTimeInterval(3_600))
         say("exported \(Self.sender)'s archive: \(summary.messages) messages, \(summary.receipts) receipts")
         let trust = try TrustStore.load(anchorsPath: pki.appendingPathComponent("trust/anchors.pem").path,
                                         crlPaths: [pki.appendingPathComponent("trust/crls.pem").path], maximumClockSkew: 300)
@@ -182,7 +180,7 @@ struct Demo: AsyncParsableCommand {
                 let missing = recipients.filter { !receipted.contains($0) }
                 throw CLIError(ExitStatus.software, "no receipt for message \(id.hex) from \(missing.joined(separator: ", ")) within \(timeout) s; run again with --verbose to see the nodes' logs")
             }
-            guard let record = try store.message(id) else { throw CLIError(ExitStatus.software, "message \(id.hex) is not in \(Self.sender)'s store") }
+            guard let record = try await store.message(id) else { throw CLIError(ExitStatus.software, "message \(id.hex) is not in \(Self.sender)'s store") }
             for delivery in record.deliveries where !delivered.contains(delivery.recipient) {
                 switch delivery.state {
                 case .delivered:
@@ -209,75 +207,8 @@ struct Demo: AsyncParsableCommand {
         }
     }
 
-    private func makePKI(at path: String, participants: [String]) throws {
-        let script = try PKITest.findScript()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", script, path] + participants
-        let log = URL(fileURLWithPath: path + ".log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        do { try process.run() } catch {
-            throw CLIError(ExitStatus.unavailable, "cannot run bash for \(script): \(error.localizedDescription)")
-        }
-        process.waitUntilExit()
-        try? handle.close()
-        guard process.terminationStatus == 0 else {
-            let tail = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
-            throw CLIError(ExitStatus.software, "make-test-pki.sh failed with status \(process.terminationStatus) (\(tail)); is openssl 3 installed and on PATH?")
-        }
-    }
-
     /// One line on standard output at once (unbuffered), so progress shows as it happens.
     private func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-
-    static func url(_ port: Int) -> URL { URL(string: "https://127.0.0.1:\(port)")! }
-
-    static func configuration(_ id: String, pki: URL, directory: URL, port: Int) throws -> NodeConfiguration {
-        let base = pki.appendingPathComponent("participants/\(id)")
-        let trust = pki.appendingPathComponent("trust")
-        var configuration = NodeConfiguration(
-            participant: try ParticipantID(id),
-            signingKeyPath: base.appendingPathComponent("signing.key").path, signingChainPath: base.appendingPathComponent("signing-chain.pem").path,
-            tlsKeyPath: base.appendingPathComponent("tls.key").path, tlsChainPath: base.appendingPathComponent("tls-chain.pem").path,
-            signingTrust: .init(anchors: trust.appendingPathComponent("anchors.pem").path, crls: [trust.appendingPathComponent("crls.pem").path]),
-            dataDirectory: directory.appendingPathComponent("data/\(id)").path)
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        configuration.listenHost = "127.0.0.1"
-        configuration.listenPort = port
-        configuration.adminSocketPath = directory.appendingPathComponent("\(id).sock").path
-        configuration.retry.initialInterval = 0.2
-        configuration.retry.maximumInterval = 1
-        configuration.limits.requestTimeout = 10
-        return configuration
-    }
-
-    static func waitUntil(_ what: String, timeout: Int, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(timeout)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw CLIError(ExitStatus.software, "timed out after \(timeout) s waiting for \(what); run again with --verbose to see its log") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    /// A free loopback TCP port (bound to 0, read back, closed).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError(ExitStatus.unavailable, "cannot open a socket to find a free port: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw CLIError(ExitStatus.unavailable, "cannot bind a loopback port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

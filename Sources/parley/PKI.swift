@@ -49,13 +49,30 @@ struct PKITest: ParsableCommand {
                 throw CLIError(ExitStatus.cannotCreate, "\(directory) exists and is not an empty directory; give a new directory for the test PKI")
             }
         }
+        try Self.make(at: directory, participants: ids, algorithm: alg, script: script)
+        print("test PKI for \(ids.joined(separator: ", ")) in \(directory): trust anchors \(directory)/trust/anchors.pem, CRLs \(directory)/trust/crls.pem, keys and chains in \(directory)/participants/ID/")
+    }
+
+    /// Runs make-test-pki.sh (`script`, else the one found by `findScript`) to make a test PKI for
+    /// `participants` in `directory`. Its output goes to `log` when given (and the last line of it
+    /// into the error), else to this process's standard output and error.
+    static func make(at directory: String, participants: [String], algorithm: Keygen.Algorithm = .ed25519,
+                     script: String? = nil, log: String? = nil) throws {
         let scriptPath = try script ?? Self.findScript()
         guard FileManager.default.isReadableFile(atPath: scriptPath) else {
             throw CLIError(ExitStatus.unavailable, "test-PKI script \(scriptPath) cannot be read")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", scriptPath, "--alg", alg.rawValue, directory] + ids
+        process.arguments = ["bash", scriptPath, "--alg", algorithm.rawValue, directory] + participants
+        var handle: FileHandle?
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+        }
+        defer { try? handle?.close() }
         do {
             try process.run()
         } catch {
@@ -63,9 +80,12 @@ struct PKITest: ParsableCommand {
         }
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw CLIError(ExitStatus.software, "make-test-pki.sh failed with status \(process.terminationStatus) (its messages are above); is openssl 3 installed and on PATH?")
+            let messages = log.map { log in
+                let tail = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+                return "(\(tail))"
+            } ?? "(its messages are above)"
+            throw CLIError(ExitStatus.software, "make-test-pki.sh failed with status \(process.terminationStatus) \(messages); is openssl 3 installed and on PATH?")
         }
-        print("test PKI for \(ids.joined(separator: ", ")) in \(directory): trust anchors \(directory)/trust/anchors.pem, CRLs \(directory)/trust/crls.pem, keys and chains in \(directory)/participants/ID/")
     }
 
     /// Certs/make-test-pki.sh of the source tree: above the executable (e.g. .build/debug/parley),
