@@ -1,18 +1,18 @@
 import ParleyCodec
 
-/// Reads each field of a body map from the wire, in key order.
+/// Reads each field of a body map from the caller's reader, in key order.
 struct WireFieldReader<Body>: FieldVisitor {
     typealias Failure = any Error
 
-    var reader: CBORReader
+    let reader: UnsafeMutablePointer<CBORReader>
     var fields: FieldReader
 
     mutating func visit<K: FieldKind>(_ field: FieldSpec<Body>, _ value: inout K.Value, _ kind: K) throws {
-        value = try fields.required(field.key, field.name, &reader) { try kind.read(&$0) }
+        value = try fields.required(field.key, field.name, &reader.pointee) { try kind.read(&$0) }
     }
 
     mutating func visit<K: FieldKind>(_ field: FieldSpec<Body>, _ value: inout K.Value?, _ kind: K) throws {
-        value = try fields.optional(field.key, field.name, &reader) { try kind.read(&$0) }
+        value = try fields.optional(field.key, field.name, &reader.pointee) { try kind.read(&$0) }
     }
 }
 
@@ -29,21 +29,21 @@ struct FieldCounter<Body>: FieldVisitor {
     }
 }
 
-/// Writes each field present, key and value, in key order.
+/// Writes each field present, key and value, in key order, to the caller's writer.
 struct WireFieldWriter<Body>: FieldVisitor {
     typealias Failure = Never
 
-    var writer: CBORWriter
+    let writer: UnsafeMutablePointer<CBORWriter>
 
     mutating func visit<K: FieldKind>(_ field: FieldSpec<Body>, _ value: inout K.Value, _ kind: K) {
-        writer.writeUnsigned(field.key)
-        kind.write(value, to: &writer)
+        writer.pointee.writeUnsigned(field.key)
+        kind.write(value, to: &writer.pointee)
     }
 
     mutating func visit<K: FieldKind>(_ field: FieldSpec<Body>, _ value: inout K.Value?, _ kind: K) {
         guard let value else { return }
-        writer.writeUnsigned(field.key)
-        kind.write(value, to: &writer)
+        writer.pointee.writeUnsigned(field.key)
+        kind.write(value, to: &writer.pointee)
     }
 }
 

@@ -123,24 +123,29 @@ extension NotificationFields {
     /// then the rules between fields.
     init(from reader: inout CBORReader) throws {
         let fields = try FieldReader(&reader)
-        var walker = WireFieldReader<Self>(reader: reader, fields: fields)
         var body = Self.placeholder
-        try body.fields(&walker)
-        reader = walker.reader
-        try walker.fields.finish()
+        try withUnsafeMutablePointer(to: &reader) { reader in
+            var walker = WireFieldReader<Self>(reader: reader, fields: fields)
+            try body.fields(&walker)
+            try walker.fields.finish()
+        }
         try body.validateRules()
         self = body
     }
 
     func write(to w: inout CBORWriter) {
-        var body = self
-        var counter = FieldCounter<Self>()
-        body.fields(&counter)
-        w.writeMapHeader(counter.count)
-        var walker = WireFieldWriter<Self>(writer: CBORWriter(capacity: 0))
-        swap(&walker.writer, &w)  // the walker appends to the caller's buffer, not to a copy of it
-        body.fields(&walker)
-        swap(&walker.writer, &w)
+        // The table takes its fields `inout` (readers fill them in); the writers only read them,
+        // so they walk the value in place rather than a copy, which would retain every field.
+        withUnsafePointer(to: self) { pointer in
+            let body = UnsafeMutablePointer(mutating: pointer)
+            var counter = FieldCounter<Self>()
+            body.pointee.fields(&counter)
+            w.writeMapHeader(counter.count)
+            withUnsafeMutablePointer(to: &w) { writer in
+                var walker = WireFieldWriter<Self>(writer: writer)
+                body.pointee.fields(&walker)
+            }
+        }
     }
 
     /// Checks each field's limits, naming the field in any error, then the rules between fields.
