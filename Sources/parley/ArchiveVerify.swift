@@ -10,7 +10,7 @@ struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archive",
         abstract: "Work with exported archives.",
-        subcommands: [ArchiveVerify.self, ArchiveExport.self]
+        subcommands: [ArchiveVerify.self, ArchiveCompare.self, ArchiveExport.self]
     )
 }
 
@@ -24,7 +24,9 @@ struct ArchiveVerify: ParsableCommand {
         were signed, SPEC.md §8.6) and every receipt against its message, and the sequence \
         numbers of each channel. Prints a summary: items and how many are valid, each failure \
         (item, message id, code, reason), gaps per channel and messages without a receipt. \
-        The CRLs must be current at the verification times. Progress is shown on standard \
+        Give every CRL of each CA for the period the archive covers (repeat --crl, or \
+        concatenate them): each item is checked with the CRL authoritative at its own \
+        verification time (SPEC.md §8.4). Progress is shown on standard \
         error when it is a terminal. Gaps and missing receipts are \
         reported facts; with --strict they also make the verification fail.
 

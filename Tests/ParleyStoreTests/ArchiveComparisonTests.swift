@@ -17,7 +17,7 @@ import Testing
         for n in 1...count {
             try await us.queue(Fixture.id(n), to: [Fixture.ru], at: at)
         }
-        func receiptBytes(_ n: Int) -> Data { Data("receipt of \(n) by RU-NRRC".utf8) }
+        @Sendable func receiptBytes(_ n: Int) -> Data { Data("receipt of \(n) by RU-NRRC".utf8) }
         for n in delivered {
             let fields = Fixture.fields(Fixture.id(n), created: at, label: n == tampered ? "other" : "out")
             let message = IncomingMessage(fields: fields, sender: Fixture.us.pid, recipient: Fixture.ru.pid,
