@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import ParleyStore
 
-/// `parley archive compare A B …`: archives of different participants side by side (ARCHIVE.md §5).
+/// `parley archive compare A B …`: archives of different participants side by side (ARCHIVE.md §6).
 struct ArchiveCompare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",

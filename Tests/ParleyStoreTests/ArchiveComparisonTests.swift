@@ -4,7 +4,7 @@ import ParleyStore
 import ParleyTestSupport
 import Testing
 
-/// `ArchiveComparison` (ARCHIVE.md §5): two participants' archives of the same channel.
+/// `ArchiveComparison` (ARCHIVE.md §6): two participants' archives of the same channel.
 @Suite struct ArchiveComparisonTests {
     let dir = TemporaryDirectory()
 

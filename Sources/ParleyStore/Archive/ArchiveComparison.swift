@@ -2,7 +2,7 @@ import Foundation
 import ParleyCodec
 import ParleyProtocol
 
-/// Archives exported by different participants, read side by side (ARCHIVE.md §5): where they
+/// Archives exported by different participants, read side by side (ARCHIVE.md §6): where they
 /// disagree about a message's bytes, a receipt, or a channel's sequence numbers. Each archive is
 /// read and checked as `readArchive` does; signatures are the business of `verifyArchive`.
 public struct ArchiveComparison: Sendable {
