@@ -91,18 +91,27 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "ParleyCodecTests", dependencies: ["ParleyCodec"], exclude: ["Vectors"]),
-        .testTarget(name: "ParleyCryptoTests", dependencies: ["ParleyCrypto", "ParleyCodec"], exclude: ["Vectors"]),
+        // Helpers every test target shares, like NIOTestUtils: the test PKI, temporary directories,
+        // free ports, hex constants and nodes running in the test process. Not a product.
+        .target(
+            name: "ParleyTestSupport",
+            dependencies: [
+                "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyNode",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ParleyCodecTests", dependencies: ["ParleyCodec", "ParleyTestSupport"], exclude: ["Vectors"]),
+        .testTarget(name: "ParleyCryptoTests", dependencies: ["ParleyCrypto", "ParleyCodec", "ParleyTestSupport"], exclude: ["Vectors"]),
         .testTarget(
             name: "ParleyProtocolTests",
-            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec"]
+            dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyTestSupport"]
         ),
         // Runs the built `parley` executable as a subprocess (a dependency, so it is built first), and
         // the hostile-input catalogue (Tests/Hostile/) against an in-process node's peer endpoint.
         .testTarget(
             name: "ParleyCLITests",
             dependencies: [
-                "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "parley",
+                "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "ParleyTestSupport", "parley",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: [
-                "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "parley-store-crashtest",
+                "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport", "parley-store-crashtest",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Fixtures"]
@@ -122,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "ParleyNodeTests",
             dependencies: [
-                "ParleyNode", "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "parleyd",
+                "ParleyNode", "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport", "parleyd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

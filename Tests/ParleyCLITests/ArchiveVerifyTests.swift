@@ -3,11 +3,12 @@ import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
 import Testing
+import ParleyTestSupport
 
 /// `parley archive verify` on archives exported by the store API with real signed messages.
 @Suite struct ArchiveVerifyTests {
     let dir = TemporaryDirectory()
-    let pki: CLITestPKI
+    let pki: TestPKI
     let now = UTCTime.now
 
     init() throws { pki = try CLITestPKI.shared.get() }

@@ -2,12 +2,10 @@ import Foundation
 import ParleyCrypto
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// Runs the built `parley` executable as a subprocess.
 enum CLI {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// `parley` in the build products directory next to the test runner (a dependency of this target).
     static let executable: URL = {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -52,56 +50,19 @@ enum CLI {
     }
 }
 
-/// A fresh directory, removed when released.
-final class TemporaryDirectory: @unchecked Sendable {
-    let url: URL
-
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("parley-cli-tests-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = path(name)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        return path
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
 /// One test PKI for all CLI tests, made with `parley pki test` (so that command is exercised too),
 /// for every participant of NOTIFICATIONS.md's examples.
-struct CLITestPKI: Sendable {
+enum CLITestPKI {
     static let participants = ["US-NRRC", "RU-NRRC", "HCOC-CC", "FR-CNES", "FR-MFA", "DE-BAFA", "FR-SGDSN", "JP-METI"]
-    static let shared = Result { try CLITestPKI.make() }
+    /// The PKI and what `parley pki test` printed.
+    static let made = Result { try CLITestPKI.make() }
+    static var shared: Result<TestPKI, any Error> { made.map(\.pki) }
 
-    let directory: URL
-    let output: CLI.Output
-
-    static func make() throws -> CLITestPKI {
-        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("parley-cli-pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        let directory = parent.appendingPathComponent("pki")
+    static func make() throws -> (pki: TestPKI, output: CLI.Output) {
+        let directory = try temporaryDirectory("parley-cli-pki").appendingPathComponent("pki")
         let output = try CLI.run(["pki", "test", directory.path, "--participants", participants.joined(separator: ",")])
-        guard output.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: output.stderr]) }
-        return CLITestPKI(directory: directory, output: output)
-    }
-
-    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
-    func key(_ participant: String) -> String { path("participants/\(participant)/signing.key") }
-    func chain(_ participant: String) -> String { path("participants/\(participant)/signing-chain.pem") }
-    var anchors: String { path("trust/anchors.pem") }
-    var crls: String { path("trust/crls.pem") }
-
-    func identity(_ participant: String) throws -> SigningIdentity {
-        try SigningIdentity.load(keyPath: key(participant), chainPath: chain(participant))
-    }
-
-    func verifier() throws -> MessageVerifier {
-        MessageVerifier(trust: try TrustStore.load(anchorsPath: anchors, crlPaths: [crls]))
+        guard output.status == 0 else { throw TestPKIError(description: "parley pki test failed: \(output.stderr)") }
+        return (TestPKI(directory: directory), output)
     }
 }
 

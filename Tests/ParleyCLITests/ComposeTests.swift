@@ -2,12 +2,13 @@ import Foundation
 import ParleyCodec
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// `parley compose`: NOTIFICATIONS.md's examples compose to exactly their envelope bytes, every
 /// type round-trips through `parley verify`, and errors name the field.
 @Suite struct ComposeTests {
     let dir = TemporaryDirectory()
-    let pki: CLITestPKI
+    let pki: TestPKI
 
     init() throws { pki = try CLITestPKI.shared.get() }
 
@@ -22,7 +23,7 @@ import Testing
     }
 
     static var examples: [Example] {
-        guard let text = try? String(contentsOf: CLI.packageRoot.appendingPathComponent("Protocol/NOTIFICATIONS.md"), encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOf: SourceTree.root.appendingPathComponent("Protocol/NOTIFICATIONS.md"), encoding: .utf8) else { return [] }
         var result: [Example] = []
         var diagBlocks = 0
         var pending: (sender: String, sequences: [(String, UInt64)])?
@@ -63,7 +64,7 @@ import Testing
 
     func vector(_ n: Int) throws -> [UInt8] {
         let name = "Protocol/vectors/catalogue/envelope-example-\(n < 10 ? "0" : "")\(n).cbor"
-        return Array(try Data(contentsOf: CLI.packageRoot.appendingPathComponent(name)))
+        return Array(try Data(contentsOf: SourceTree.root.appendingPathComponent(name)))
     }
 
     func payload(_ path: String) throws -> [UInt8] {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import ParleyTestSupport
 
 /// Rows of Protocol/CONFORMANCE.md on the `parley` command line that no other test checked.
 @Suite struct ConformanceCLITests {
-    static let signed = CLI.packageRoot.appendingPathComponent("Protocol/vectors/signed")
+    static let signed = SourceTree.root.appendingPathComponent("Protocol/vectors/signed")
 
     /// SPEC.md §2: δ is configurable and never above 3600 seconds, for `parley verify` and
     /// `parley archive verify` as for a node; a larger value is a usage error (64) that names the bound.

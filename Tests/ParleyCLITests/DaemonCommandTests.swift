@@ -5,6 +5,7 @@ import ParleyProtocol
 import ServiceLifecycle
 import Synchronization
 import Testing
+import ParleyTestSupport
 
 /// `parley demo`, and the daemon commands against nodes running in this process.
 @Suite struct DaemonCommandTests {
@@ -28,9 +29,9 @@ import Testing
         let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ruPort = try freeLoopbackPort(), usPort = try freeLoopbackPort()
-        let ru = try await InProcessNode(try nodeConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        let us = try await InProcessNode(try nodeConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
+        let ruPort = try freePort(), usPort = try freePort()
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory, requestTimeout: 10))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory, requestTimeout: 10))
         let outcome: Result<Void, any Error>
         do {
             try await exercise(usSocket: us.node.configuration.adminSocketPath, ruSocket: ru.node.configuration.adminSocketPath, directory: directory)
@@ -132,10 +133,10 @@ import Testing
         let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ruPort = try freeLoopbackPort(), usPort = try freeLoopbackPort(), hcocPort = try freeLoopbackPort()
-        let ru = try await InProcessNode(try nodeConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let ruPort = try freePort(), usPort = try freePort(), hcocPort = try freePort()
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory, requestTimeout: 10))
         // US reads its configuration from a file, so that `parley reload` has something to re-read.
-        let usConfiguration = try nodeConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory, requestTimeout: 10)
         let file = directory.appendingPathComponent("us.json").path
         func writeConfiguration(initialRetry: Double) throws {
             let c = usConfiguration
@@ -151,7 +152,7 @@ import Testing
             try Data(json.utf8).write(to: URL(fileURLWithPath: file))
         }
         try writeConfiguration(initialRetry: 0.2)
-        let us = try await InProcessNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true), configurationFile: file)
+        let us = try await RunningNode(try await NodeConfiguration.load(file: file, environment: [:], checkResources: true), configurationFile: file)
         let outcome: Result<Void, any Error>
         do {
             try await administer(us: us.node.configuration.adminSocketPath, ru: ru.node.configuration.adminSocketPath, directory: directory, pki: pki) {
@@ -166,7 +167,7 @@ import Testing
         try outcome.get()
     }
 
-    private func administer(us: String, ru: String, directory: URL, pki: CLITestPKI, breakConfiguration: () throws -> Void) async throws {
+    private func administer(us: String, ru: String, directory: URL, pki: TestPKI, breakConfiguration: () throws -> Void) async throws {
         let start = UTCTime.now + 3 * 86_400
         let document = """
             {"type": "pre-launch", "recipients": ["RU-NRRC", "HCOC-CC"],
@@ -266,16 +267,16 @@ import Testing
 
     /// `parley status` and `parley status --json` of an in-process node made from RU-NRRC's test
     /// configuration as `adjust` changes it.
-    func statusOfANode(_ participant: String = "RU-NRRC", _ adjust: (inout NodeConfiguration, CLITestPKI) -> Void) async throws
+    func statusOfANode(_ participant: String = "RU-NRRC", _ adjust: (inout NodeConfiguration, TestPKI) -> Void) async throws
         -> (table: CLI.Output, json: CLI.Output) {
         let pki = try CLITestPKI.shared.get()
         let directory = URL(fileURLWithPath: "/tmp/pcli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = try nodeConfiguration(pki, participant, port: try freeLoopbackPort(), peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration(participant, port: try freePort(), peers: [:], directory: directory, requestTimeout: 10)
         configuration.transportTrust = configuration.signingTrust
         adjust(&configuration, pki)
-        let node = try await InProcessNode(configuration)
+        let node = try await RunningNode(configuration)
         let table = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath])
         let json = try await CLI.runOffPool(["status", "--socket", configuration.adminSocketPath, "--json"])
         await node.stop()
@@ -323,8 +324,8 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // RU-NRRC never runs: every delivery stays undelivered.
-        let us = try await InProcessNode(try nodeConfiguration(pki, "US-NRRC", port: try freeLoopbackPort(), peers: ["RU-NRRC": try freeLoopbackPort()],
-                                                               directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": try freePort()],
+                                                               directory: directory, requestTimeout: 10))
         let outcome: Result<Void, any Error>
         do {
             let socket = us.node.configuration.adminSocketPath
@@ -400,83 +401,4 @@ extension CLI {
             Thread.detachNewThread { continuation.resume(with: Result { try run(arguments) }) }
         }
     }
-}
-
-/// A node running its services in this process.
-final class InProcessNode: Sendable {
-    let node: Node
-    let group: ServiceGroup
-    let task: Task<Void, any Error>
-
-    init(_ configuration: NodeConfiguration, configurationFile: String? = nil) async throws {
-        // Silent, so that a passing run prints nothing; PARLEY_TEST_LOG=1 shows everything.
-        var logger = Logger(label: "cli-test.\(configuration.participant)") { label -> any LogHandler in
-            if ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil { return SwiftLogNoOpLogHandler() }
-            return StreamLogHandler.standardError(label: label)
-        }
-        logger.logLevel = ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] == nil ? .critical : .debug
-        node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
-        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
-        self.group = group
-        let failure = Mutex<String?>(nil)
-        task = Task {
-            do { try await group.run() } catch {
-                failure.withLock { $0 = "\(error)" }
-                throw error
-            }
-        }
-        let deadline = ContinuousClock.now + .seconds(90)
-        while !(node.peerPort != nil && node.adminListening) {
-            if let failure = failure.withLock({ $0 }) {
-                throw NodeStartFailure(description: "\(configuration.participant) stopped before listening: \(failure)")
-            }
-            guard ContinuousClock.now < deadline else {
-                throw NodeStartFailure(description: "\(configuration.participant) is not listening after 90 s")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    struct NodeStartFailure: Error, CustomStringConvertible { var description: String }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
-}
-
-func nodeConfiguration(_ pki: CLITestPKI, _ participant: String, port: Int, peers: [String: Int], directory: URL) throws -> NodeConfiguration {
-    let base = "participants/\(participant)"
-    var configuration = NodeConfiguration(
-        participant: try ParticipantID(participant),
-        signingKeyPath: pki.path("\(base)/signing.key"), signingChainPath: pki.path("\(base)/signing-chain.pem"),
-        tlsKeyPath: pki.path("\(base)/tls.key"), tlsChainPath: pki.path("\(base)/tls-chain.pem"),
-        signingTrust: .init(anchors: pki.anchors, crls: [pki.crls]),
-        dataDirectory: directory.appendingPathComponent(participant).path)
-    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-    configuration.listenHost = "127.0.0.1"
-    configuration.listenPort = port
-    configuration.adminSocketPath = directory.appendingPathComponent("\(participant).sock").path
-    configuration.peers = try peers.map { .init(id: try ParticipantID($0.key), url: URL(string: "https://127.0.0.1:\($0.value)")!) }
-    configuration.retry.initialInterval = 0.2
-    configuration.retry.maximumInterval = 1
-    configuration.limits.requestTimeout = 10
-    return configuration
-}
-
-/// A free loopback TCP port (bound to 0, read back, closed).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw CocoaError(.fileWriteUnknown) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

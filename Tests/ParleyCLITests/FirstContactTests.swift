@@ -1,16 +1,17 @@
 import Foundation
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// A committed ed25519 signed vector.
 private func vector(_ name: String) -> String {
-    CLI.packageRoot.appendingPathComponent("Protocol/vectors/signed/ed25519").appendingPathComponent(name).path
+    SourceTree.root.appendingPathComponent("Protocol/vectors/signed/ed25519").appendingPathComponent(name).path
 }
 
 /// What a new user meets first: exit statuses as documented, totals, names, hints and help text
 /// that read well, and no internal detail in anything printed.
 @Suite struct FirstContactTests {
-    static let signed = CLI.packageRoot.appendingPathComponent("Protocol/vectors/signed")
+    static let signed = SourceTree.root.appendingPathComponent("Protocol/vectors/signed")
     static let ed25519 = signed.appendingPathComponent("ed25519")
     static let trust = ["--trust", vector("anchors.pem"), "--crl", vector("crls.pem"), "--at", "2026-12-01T06:01:00Z"]
 
@@ -18,7 +19,7 @@ private func vector(_ name: String) -> String {
 
     /// The statuses of README's table and of `parley --help` are the same set.
     @Test func exitTableOfREADMEAndHelpAgree() throws {
-        let readme = try String(contentsOf: CLI.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: SourceTree.root.appendingPathComponent("README.md"), encoding: .utf8)
         let readmeStatuses = Set(readme.split(separator: "\n").compactMap { line -> Int? in
             guard line.hasPrefix("| "), let cell = line.split(separator: "|").first else { return nil }
             return Int(cell.trimmingCharacters(in: .whitespaces))
@@ -56,12 +57,12 @@ private func vector(_ name: String) -> String {
         Case(name: "verify: missing anchors", arguments: ["verify", vector("message-pre-launch.cose"), "--trust", "/nonexistent/anchors.pem",
                                                           "--crl", vector("crls.pem")], status: 66),
         Case(name: "verify: anchors that are not PEM", arguments: ["verify", vector("message-pre-launch.cose"), "--trust",
-                                                                   CLI.packageRoot.appendingPathComponent("README.md").path, "--crl", vector("crls.pem")],
+                                                                   SourceTree.root.appendingPathComponent("README.md").path, "--crl", vector("crls.pem")],
              status: 65),
         Case(name: "verify: unreadable --for-message", arguments: ["verify", vector("receipt-accepted.cose"), "--for-message", "/nonexistent/m.cose"] + trust,
              status: 66),
         Case(name: "inspect: an unreadable input", arguments: ["inspect", "/nonexistent/msg.cose"], status: 66),
-        Case(name: "inspect: not CBOR", arguments: ["inspect", CLI.packageRoot.appendingPathComponent("Package.swift").path], status: 65),
+        Case(name: "inspect: not CBOR", arguments: ["inspect", SourceTree.root.appendingPathComponent("Package.swift").path], status: 65),
         Case(name: "unknown command", arguments: ["statuss"], status: 64),
         Case(name: "unknown option", arguments: ["verify", "--frobnicate"], status: 64),
         Case(name: "status: no daemon", arguments: ["status", "--socket", "/nonexistent/admin.sock"], status: 69),
@@ -128,7 +129,7 @@ private func vector(_ name: String) -> String {
     /// The names `parley verify --json` reports are those of SPEC.md §15.7's registry, which lists
     /// the 15 rejection codes and the outcomes that are not rejections.
     @Test func outcomeNamesAreTheRegistrysNames() throws {
-        let spec = try String(contentsOf: CLI.packageRoot.appendingPathComponent("Protocol/SPEC.md"), encoding: .utf8)
+        let spec = try String(contentsOf: SourceTree.root.appendingPathComponent("Protocol/SPEC.md"), encoding: .utf8)
         let section = try #require(spec.components(separatedBy: "### 15.7. Verification outcomes").dropFirst().first?
             .components(separatedBy: "\n## ").first)
         let registry = Set(section.split(separator: "\n").filter { $0.hasPrefix("| `") }.flatMap { row in
@@ -272,7 +273,7 @@ private func vector(_ name: String) -> String {
     @Test func testbedHelpIsOnlyItsDescription() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [CLI.packageRoot.appendingPathComponent("Deploy/testbed.sh").path, "--help"]
+        process.arguments = [SourceTree.root.appendingPathComponent("Deploy/testbed.sh").path, "--help"]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -290,14 +291,14 @@ private func vector(_ name: String) -> String {
     /// every ed25519 vector gets the outcome its name promises (manifest.json), and each command
     /// ends with its total line.
     @Test func readmeVerifyExampleShowsWhatEachVectorPromises() throws {
-        let readme = try String(contentsOf: CLI.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: SourceTree.root.appendingPathComponent("README.md"), encoding: .utf8)
         let blocks = readme.components(separatedBy: "```sh\n").dropFirst().map { $0.components(separatedBy: "```").first ?? "" }
         let example = try #require(blocks.first { $0.contains("parley verify") })
         let script = example.replacingOccurrences(of: "swift run parley", with: CLI.executable.path)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
-        process.currentDirectoryURL = CLI.packageRoot
+        process.currentDirectoryURL = SourceTree.root
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

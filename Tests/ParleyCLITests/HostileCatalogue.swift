@@ -2,6 +2,7 @@ import Foundation
 import ParleyCodec
 import ParleyCrypto
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// One entry of the hostile-input catalogue (Tests/Hostile/CATALOGUE.md): what is sent, what the
 /// node must answer, and what `parley verify` must say about the same bytes.
@@ -98,11 +99,11 @@ extension HostileCase.Verify: CustomStringConvertible {
 /// Builds the catalogue's inputs at test time from the test PKI (keys and certificates) and the
 /// committed key-less inputs in Tests/Hostile/inputs/.
 struct HostileForge {
-    static let directory = CLI.packageRoot.appendingPathComponent("Tests/Hostile")
+    static let directory = SourceTree.root.appendingPathComponent("Tests/Hostile")
     static let receiver = try! ParticipantID("RU-NRRC")
     static let us = try! ParticipantID("US-NRRC")
 
-    let pki: CLITestPKI
+    let pki: TestPKI
     let signer: SigningIdentity
     /// Accepted before the hostile inputs (channel US-NRRC → RU-NRRC, seq 1 and 2).
     let first: [UInt8]
@@ -111,7 +112,7 @@ struct HostileForge {
     /// A sub-CA under the issuing CA (whose pathLenConstraint is 0) and a US-NRRC leaf under it.
     let rogue: (key: PrivateKey, chain: [Certificate])
 
-    init(pki: CLITestPKI, first: [UInt8], firstEnvelope: Envelope, rogue: (key: PrivateKey, chain: [Certificate])) throws {
+    init(pki: TestPKI, first: [UInt8], firstEnvelope: Envelope, rogue: (key: PrivateKey, chain: [Certificate])) throws {
         self.pki = pki
         self.rogue = rogue
         signer = try pki.identity("US-NRRC")
@@ -546,7 +547,7 @@ struct HostileForge {
     }
 
     /// Makes the sub-CA and its leaf with the `openssl` command, signed by the test PKI's issuing CA.
-    static func makeRogueChain(_ pki: CLITestPKI, in directory: URL) throws -> (key: PrivateKey, chain: [Certificate]) {
+    static func makeRogueChain(_ pki: TestPKI, in directory: URL) throws -> (key: PrivateKey, chain: [Certificate]) {
         let d = directory.path
         let extensions = """
             [ca]

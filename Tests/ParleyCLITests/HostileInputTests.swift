@@ -8,6 +8,7 @@ import ParleyNode
 import ParleyProtocol
 import ParleyStore
 import Testing
+import ParleyTestSupport
 
 /// Issue 7's hostile-input catalogue (Tests/Hostile/CATALOGUE.md). Every input goes to one running
 /// node's peer endpoint (POST /v1/messages over mutual TLS) and, where it is a message, to `parley
@@ -23,12 +24,12 @@ import Testing
         let directory = URL(fileURLWithPath: "/tmp/phost-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = try freeLoopbackPort()
-        var configuration = try nodeConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        let port = try freePort()
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory, requestTimeout: 10)
         // HCOC-CC is a hub RU-NRRC accepts forwarded messages from, so that messages naming any sender reach verification.
         configuration.acceptForwardedFrom = [try ParticipantID("HCOC-CC")]
         configuration.limits.requestTimeout = Self.requestTimeout
-        let node = try await InProcessNode(configuration)
+        let node = try await RunningNode(configuration)
         var clients: [String: HTTPClient] = [:]
         for peer in ["US-NRRC", "HCOC-CC", "FR-CNES"] { clients[peer] = try Self.client(pki, chain: pki.path("participants/\(peer)/tls-chain.pem"), key: pki.path("participants/\(peer)/tls.key")) }
         let outcome: Result<Void, any Error>
@@ -43,7 +44,7 @@ import Testing
         try outcome.get()
     }
 
-    private func exercise(pki: CLITestPKI, node: Node, port: Int, clients: [String: HTTPClient], directory: URL) async throws {
+    private func exercise(pki: TestPKI, node: Node, port: Int, clients: [String: HTTPClient], directory: URL) async throws {
         let base = "https://127.0.0.1:\(port)"
         let signer = try pki.identity("US-NRRC")
         // Valid traffic before: sequence numbers 1 and 2 of US-NRRC → RU-NRRC.
@@ -101,7 +102,7 @@ import Testing
 
     // MARK: The node
 
-    private func checkDaemon(_ hostile: HostileCase, node: Node, port: Int, clients: [String: HTTPClient], pki: CLITestPKI) async throws {
+    private func checkDaemon(_ hostile: HostileCase, node: Node, port: Int, clients: [String: HTTPClient], pki: TestPKI) async throws {
         let label = "\(hostile.id) \(hostile.name): expected \(hostile.daemon)"
         switch hostile.input {
         case .body(let bytes, let request):
@@ -147,7 +148,7 @@ import Testing
     }
 
     private func checkTransport(_ attack: HostileCase.TransportAttack, label: String, expected: HostileCase.Daemon,
-                                port: Int, pki: CLITestPKI) async throws {
+                                port: Int, pki: TestPKI) async throws {
         let limit = Duration.milliseconds(Int64(Self.requestTimeout * 1000)) + Self.slack
         let hub = try Self.tls(pki, chain: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"))
         let message = try pki.identity("US-NRRC").sign(HostileForge.envelope(seq: 300))
@@ -206,7 +207,7 @@ import Testing
 
     // MARK: parley verify
 
-    private func checkVerify(_ hostile: HostileCase, bytes: [UInt8], pki: CLITestPKI, directory: URL) async throws {
+    private func checkVerify(_ hostile: HostileCase, bytes: [UInt8], pki: TestPKI, directory: URL) async throws {
         let label = "\(hostile.id) \(hostile.name): parley verify, expected \(hostile.verify)"
         let file = directory.appendingPathComponent("\(hostile.id).cose")
         try Data(bytes).write(to: file)
@@ -266,7 +267,7 @@ import Testing
 
     // MARK: HTTP
 
-    static func tls(_ pki: CLITestPKI, chain: String?, key: String?) throws -> TLSConfiguration {
+    static func tls(_ pki: TestPKI, chain: String?, key: String?) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.anchors))
         tls.certificateVerification = .noHostnameVerification
@@ -280,7 +281,7 @@ import Testing
     /// A kept-alive connection is dropped after a second idle, well before the node's idle timeout
     /// (`requestTimeout`) closes it: the forge's rogue CA can take seconds to make, and a request
     /// sent on a connection the server is closing at that moment fails (HTTP/1.1 allows it).
-    static func client(_ pki: CLITestPKI, chain: String, key: String) throws -> HTTPClient {
+    static func client(_ pki: TestPKI, chain: String, key: String) throws -> HTTPClient {
         var configuration = HTTPClient.Configuration(tlsConfiguration: try tls(pki, chain: chain, key: key))
         configuration.connectionPool.idleTimeout = .seconds(1)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

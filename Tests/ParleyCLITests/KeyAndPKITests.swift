@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// `parley keygen` and `parley pki test`.
 @Suite struct KeyAndPKITests {
@@ -43,8 +44,8 @@ import Testing
     }
 
     @Test func pkiTestMakesAUsableTestPKI() throws {
-        let pki = try CLITestPKI.shared.get()
-        #expect(pki.output.stdout.contains("trust"))
+        let (pki, output) = try CLITestPKI.made.get()
+        #expect(output.stdout.contains("trust"))
         for participant in CLITestPKI.participants {
             #expect(try mode(pki.key(participant)) == 0o600)
             let identity = try pki.identity(participant)

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import ParleyTestSupport
 
 /// `parley verify` and `parley inspect` against the committed vectors of Protocol/vectors/.
 @Suite struct VerifyInspectTests {
-    static let signed = CLI.packageRoot.appendingPathComponent("Protocol/vectors/signed")
+    static let signed = SourceTree.root.appendingPathComponent("Protocol/vectors/signed")
 
     struct Entry: Codable, Sendable, CustomTestStringConvertible {
         var file: String

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ParleyCodec
+import ParleyTestSupport
 
 /// Every example of RFC 8949 Appendix A, from `Vectors/appendix_a.json` (source in `Vectors/SOURCE.md`).
 @Suite struct AppendixATests {

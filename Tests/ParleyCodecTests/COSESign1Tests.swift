@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ParleyCodec
+import ParleyTestSupport
 
 @Suite struct COSESign1Tests {
     static let digest = [UInt8](repeating: 0xAB, count: 32)
@@ -22,7 +23,7 @@ import Testing
     @Test func protectedHeaderEncodingIsDeterministic() throws {
         // {1: -8, 3: "a", -65537: h'AB…'}: the private-use label sorts after the positive ones.
         let header = ProtectedHeader(algorithm: -8, contentType: "a", chainDigest: Self.digest)
-        #expect(hexString(header.encoded) == "a30127036161" + "3a00010000" + "5820" + String(repeating: "ab", count: 32))
+        #expect(Hex.encode(header.encoded) == "a30127036161" + "3a00010000" + "5820" + String(repeating: "ab", count: 32))
         #expect(try ProtectedHeader(decoding: header.encoded) == header)
     }
 
@@ -43,7 +44,7 @@ import Testing
             "Signature1", .byteString([0xA1, 0x01, 0x26]), .byteString([]), .byteString(Array("This is the content.".utf8)),
         ])
         #expect(tbs == expected)
-        #expect(hexString(tbs) == "846a5369676e61747572653143a101264054546869732069732074686520636f6e74656e742e")
+        #expect(Hex.encode(tbs) == "846a5369676e61747572653143a101264054546869732069732074686520636f6e74656e742e")
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -126,7 +127,7 @@ import Testing
             let bytes = hexBytes(c["cbor"]!.string!)
             if c["tagged"]!.bool! {
                 let message = try COSESign1(decoding: bytes, profile: .rfc9052)
-                #expect(hexString(message.toBeSigned(externalAAD: hexBytes(c["external"]!.string!))) == c["tbs"]!.string!.lowercased())
+                #expect(Hex.encode(message.toBeSigned(externalAAD: hexBytes(c["external"]!.string!))) == c["tbs"]!.string!.lowercased())
                 #expect(message.encoded == bytes)
                 // Their unprotected headers carry kid (4), which a Parley object may not.
                 #expect { try COSESign1(decoding: bytes) } throws: { ($0 as? CodecError)?.code == .unsupportedHeaderParameter }

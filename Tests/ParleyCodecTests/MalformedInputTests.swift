@@ -1,5 +1,6 @@
 import Testing
 @testable import ParleyCodec
+import ParleyTestSupport
 
 /// Inputs the strict decoder must refuse, each with the error that names what is wrong.
 @Suite struct MalformedInputTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import ParleyCodec
+import ParleyTestSupport
 
 /// Random items survive encode → strict decode → encode unchanged, and random damage never crashes.
 @Suite struct RoundTripTests {
@@ -86,7 +87,7 @@ import Testing
     @Test func mapsAreSortedByEncodedKeyBytes() {
         let map: CBORMap = [.integer(100): 1, .integer(-1): 2, "z": 3, .integer(10): 4, "aa": 5, .byteString([1]): 6]
         // 0a < 1864 < 20 < 4101 < 617a < 626161
-        #expect(hexString(CBOREncoder.encode(.map(map))) == "a60a04186401200241010661" + "7a0362616105")
+        #expect(Hex.encode(CBOREncoder.encode(.map(map))) == "a60a04186401200241010661" + "7a0362616105")
     }
 
     @Test func diagnosticNotationNamesKeysAndIndents() {

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyTestSupport
 
 /// A JSON value that keeps number literals as written, so that integers beyond 64 bits compare exactly.
 indirect enum JSONValue: Equatable {
@@ -133,21 +134,6 @@ struct JSONParser {
             return .number(String(decoding: scalars[start..<i], as: UTF8.self))
         }
     }
-}
-
-func hexBytes(_ hex: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        bytes.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
 }
 
 /// Decimal text of a big-endian unsigned magnitude (for CBOR bignums).

@@ -1,13 +1,14 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 @Suite("Certificates and CRLs")
 struct CertificateTests {
     let pki: TestPKI
 
     init() throws {
-        pki = try TestPKI.shared.get()
+        pki = try TestPKI.shared()
     }
 
     /// Host names for a TLS client's check of the server (SPEC.md §12.1): the dNSName and iPAddress
@@ -94,15 +95,15 @@ struct CertificateTests {
     }
 
     @Test func crlsParseAndListRevokedSerials() throws {
-        let issuing = try #require(try pki.crls("issuing/crl.pem").first)
+        let issuing = try #require(try pki.revocationLists("issuing/crl.pem").first)
         let revokedSigning = try #require(try pki.certificates("negative/revoked/signing.pem").first)
         let revokedTLS = try #require(try pki.certificates("negative/revoked/tls.pem").first)
         #expect(Set(issuing.revokedSerialNumbersHex) == [revokedSigning.serialNumberHex, revokedTLS.serialNumberHex])
         #expect(issuing.issuer == revokedSigning.issuer)
         #expect(abs(issuing.nextUpdate.timeIntervalSince(issuing.thisUpdate) - 30 * 86_400) < 2)
-        #expect(try pki.crls("issuing/crl.der") == [issuing])
-        #expect(try pki.crls("trust/crls.pem").count == 2)
-        let root = try #require(try pki.crls("root/crl.pem").first)
+        #expect(try pki.revocationLists("issuing/crl.der") == [issuing])
+        #expect(try pki.revocationLists("trust/crls.pem").count == 2)
+        let root = try #require(try pki.revocationLists("root/crl.pem").first)
         #expect(root.revokedSerialNumbersHex.isEmpty)
         #expect(root.isCurrent(at: Date()))
         #expect(try CertificateRevocationList(derEncoded: issuing.derEncoded) == issuing)
@@ -110,7 +111,7 @@ struct CertificateTests {
 
     @Test func badInputsGiveTypedErrorsNeverCrashes() throws {
         let good = try pki.certificates("participants/US-NRRC/signing.pem")[0].derEncoded
-        let goodCRL = try pki.crls("issuing/crl.der")[0].derEncoded
+        let goodCRL = try pki.revocationLists("issuing/crl.der")[0].derEncoded
         let derCases: [[UInt8]] = [[], [0x30], [0x30, 0x00], Array(good.dropLast()), good + [0x00], Array(good.prefix(100)),
                                    [UInt8](repeating: 0xff, count: 70_000)]
         for bytes in derCases {
@@ -155,7 +156,7 @@ struct CertificateTests {
         }
         #expect(crlError?.code == .invalidPEM)
 
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let garbage = directory.appendingPathComponent("garbage.pem")
         try Data((0..<512).map { _ in UInt8.random(in: 0...255) }).write(to: garbage)

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 @Suite("Keys and signatures")
 struct KeyTests {
@@ -129,7 +130,7 @@ struct KeyTests {
 
     @Test func encryptedKeyUsesScryptAndAES256CBC() throws {
         let pem = try PrivateKey.generate(.edDSA).pkcs8PEM(passphrase: "pass phrase")
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("key.pem").path
         try pem.write(toFile: path, atomically: false, encoding: .utf8)
@@ -139,7 +140,7 @@ struct KeyTests {
     }
 
     @Test func keyFilesAreCreatedPrivateAndNeverOverwritten() throws {
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("signing.key").path
         let key = try PrivateKey.generate(.es256)
@@ -159,7 +160,7 @@ struct KeyTests {
 
     @Test(arguments: [0o644, 0o640, 0o604, 0o660, 0o602])
     func looseKeyFileIsRefused(_ mode: Int) throws {
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("loose.key").path
         try PrivateKey.generate(.edDSA).write(to: path)
@@ -185,7 +186,7 @@ struct KeyTests {
             #expect(error?.code == code, "\(text.prefix(40)): \(String(describing: error))")
         }
         // An RSA key is a well-formed key of an unsupported algorithm.
-        let directory = try TestSupport.temporaryDirectory()
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rsaPath = directory.appendingPathComponent("rsa.pem").path
         _ = try run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", rsaPath])
@@ -225,12 +226,9 @@ struct KeyTests {
     }
 
     @Test func digests() {
-        #expect(Digest.sha256(Array("abc".utf8)) == TestSupport.bytes(
-            hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
-        #expect(Digest.sha384(Array("abc".utf8)) == TestSupport.bytes(
-            hex: "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"))
-        #expect(Digest.sha256([]) == TestSupport.bytes(
-            hex: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+        #expect(Digest.sha256(Array("abc".utf8)) == hexBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        #expect(Digest.sha384(Array("abc".utf8)) == hexBytes("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"))
+        #expect(Digest.sha256([]) == hexBytes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
     }
 
     @Test func incrementalSHA256() {
@@ -241,7 +239,7 @@ struct KeyTests {
         #expect(SHA256Hasher().finalize() == Digest.sha256([]))
         let abc = SHA256Hasher()
         abc.update("abc".utf8)
-        #expect(abc.finalize() == TestSupport.bytes(hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        #expect(abc.finalize() == hexBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
     }
 
     /// Signing and verifying with one shared key from many tasks at once.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// Failing OpenSSL calls report OpenSSL's error stack and leave the thread's queue empty.
 @Suite("OpenSSL error queue")
@@ -30,7 +31,7 @@ struct OpenSSLErrorQueueTests {
     }
 
     @Test func chainFailuresLeaveTheQueueEmpty() throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let store = try pki.trustStore(crls: [])
         let error = #expect(throws: ChainVerificationError.self) {
             try store.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: Date())

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// RFC 8032 §7.1 Ed25519 test vectors: derive, sign (deterministic), verify, tamper.
 @Suite("RFC 8032 Ed25519")
@@ -22,10 +23,10 @@ struct RFC8032Tests {
         #expect(file.source.hasPrefix("RFC 8032, section 7.1"))
         #expect(file.tests.map(\.name) == ["TEST 1", "TEST 2", "TEST 3", "TEST 1024", "TEST SHA(abc)"])
         for vector in file.tests {
-            let key = try PrivateKey(rawEd25519Seed: TestSupport.bytes(hex: vector.secretKey))
-            let publicKey = try PublicKey(rawEd25519: TestSupport.bytes(hex: vector.publicKey))
-            let message = TestSupport.bytes(hex: vector.message)
-            let expected = TestSupport.bytes(hex: vector.signature)
+            let key = try PrivateKey(rawEd25519Seed: hexBytes(vector.secretKey))
+            let publicKey = try PublicKey(rawEd25519: hexBytes(vector.publicKey))
+            let message = hexBytes(vector.message)
+            let expected = hexBytes(vector.signature)
             #expect(key.algorithm == .edDSA)
             #expect(key.publicKey == publicKey, "\(vector.name): public key")
             #expect(try key.signature(for: message) == expected, "\(vector.name): signature")

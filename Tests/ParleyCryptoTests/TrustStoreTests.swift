@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// Chain verification against the test PKI made by Certs/make-test-pki.sh.
 @Suite("Trust store")
@@ -9,7 +10,7 @@ struct TrustStoreTests {
     let now = Date()
 
     init() throws {
-        pki = try TestPKI.shared.get()
+        pki = try TestPKI.shared()
     }
 
     /// Asserts that verification fails with `check` (and `index`, if given) and returns the error.
@@ -28,7 +29,7 @@ struct TrustStoreTests {
         return error
     }
 
-    @Test(arguments: [TestPKI.first, TestPKI.second])
+    @Test(arguments: ["US-NRRC", "RU-NRRC"])
     func validChainVerifiesAndYieldsTheParticipantID(_ id: String) throws {
         let store = try pki.trustStore()
         let chain = try pki.certificates("participants/\(id)/signing-chain.pem")
@@ -54,7 +55,7 @@ struct TrustStoreTests {
         let store = try pki.trustStore()
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
         let (leaf, issuing) = (chain[0], chain[1])
-        let other = try pki.certificates("participants/\(TestPKI.second)/signing.pem")[0]
+        let other = try pki.certificates("participants/\("RU-NRRC")/signing.pem")[0]
         for (bad, index) in [([leaf, issuing, issuing], 2), ([leaf, issuing, leaf, issuing], 2), ([leaf, other, issuing], 1)] {
             let error = expectRejection(.untrustedIssuer, index: index) { try store.verify(chain: bad, at: now) }
             #expect(error?.reason.contains("not a certification path") == true, "\(String(describing: error))")

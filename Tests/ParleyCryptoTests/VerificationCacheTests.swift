@@ -1,6 +1,7 @@
 import Foundation
 @testable import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// The verification-result cache and run-time trust-store replacement.
 @Suite("Verification cache and trust store replacement")
@@ -9,7 +10,7 @@ struct VerificationCacheTests {
     let now = Date()
 
     init() throws {
-        pki = try TestPKI.shared.get()
+        pki = try TestPKI.shared()
     }
 
     @Test func repeatedVerificationIsServedFromTheCacheOnlyInsideItsWindow() throws {
@@ -73,7 +74,7 @@ struct VerificationCacheTests {
 
     @Test func theCacheIsBounded() throws {
         let store = try TrustStore(
-            anchors: pki.certificates("trust/anchors.pem"), crls: pki.crls("trust/crls.pem"), cacheCapacity: 2
+            anchors: pki.certificates("trust/anchors.pem"), crls: pki.revocationLists("trust/crls.pem"), cacheCapacity: 2
         )
         for path in ["participants/US-NRRC/signing-chain.pem", "participants/US-NRRC/signing-2-chain.pem",
                      "participants/RU-NRRC/signing-chain.pem", "participants/US-NRRC/signing-chain.pem"] {
@@ -125,7 +126,7 @@ struct VerificationCacheTests {
         let rollover = try pki.certificates("participants/US-NRRC/signing-2-chain.pem")
         let revoked = try pki.certificates("negative/revoked/signing-chain.pem")
         let anchors = try pki.certificates("trust/anchors.pem")
-        let crls = try pki.crls("trust/crls.pem")
+        let crls = try pki.revocationLists("trust/crls.pem")
         let now = self.now
         let rounds = 150
 

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyCrypto
 import Testing
+import ParleyTestSupport
 
 /// Every case of the Wycheproof Ed25519, ECDSA P-256/SHA-256 and P-384/SHA-384 (P1363) files.
 @Suite("Wycheproof")
@@ -46,14 +47,14 @@ struct WycheproofTests {
         var tally = Tally()
         for group in file.testGroups {
             #expect(group.sha == sha)
-            let fromDER = try PublicKey(derEncoded: TestSupport.bytes(hex: group.publicKeyDer))
+            let fromDER = try PublicKey(derEncoded: hexBytes(group.publicKeyDer))
             let fromRaw: PublicKey
             switch algorithm {
             case .edDSA:
-                fromRaw = try PublicKey(rawEd25519: TestSupport.bytes(hex: try #require(group.publicKey.pk)))
+                fromRaw = try PublicKey(rawEd25519: hexBytes(try #require(group.publicKey.pk)))
             case .es256, .es384:
                 fromRaw = try PublicKey(
-                    uncompressedPoint: TestSupport.bytes(hex: try #require(group.publicKey.uncompressed)),
+                    uncompressedPoint: hexBytes(try #require(group.publicKey.uncompressed)),
                     algorithm: algorithm
                 )
             }
@@ -61,8 +62,8 @@ struct WycheproofTests {
             #expect(fromDER.algorithm == algorithm)
 
             for test in group.tests {
-                let message = TestSupport.bytes(hex: test.msg)
-                let signature = TestSupport.bytes(hex: test.sig)
+                let message = hexBytes(test.msg)
+                let signature = hexBytes(test.sig)
                 let accepted = fromDER.isValidSignature(signature, for: message)
                 #expect(fromRaw.isValidSignature(signature, for: message) == accepted, "tcId \(test.tcId)")
                 switch test.result {

@@ -9,6 +9,7 @@ import ParleyProtocol
 import ParleyStore
 import ServiceLifecycle
 import Testing
+import ParleyTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,12 +48,12 @@ enum AdminClientEncoding {
     }
 
     @Test func issuedRejectionsAreStoredAndListed() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
         let logs = LogCapture()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
             func message(seq: UInt64) throws -> [UInt8] {
@@ -119,11 +120,11 @@ enum AdminClientEncoding {
     }
 
     @Test func statusPeersRetryCancelChainInboxAndArchive() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort(), hcocPort = try freePort()  // HCOC-CC never runs
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: try freePort(),
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: try freePort(),
                                                     peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
         // After its first failed attempt (a refused connection fails at once), the delivery to HCOC
         // waits pending for a minute: the peer state below is read while it waits, not in flight.
@@ -232,11 +233,11 @@ enum AdminClientEncoding {
     /// Every list answer is a page: `limit` items (default 100), `more` (how many further items
     /// match) and `next` (the `after` value of the next page, only when there are more).
     @Test func everyListPagesAndSaysHowManyMore() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": ruPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": ruPort], directory: directory))
         let count = 150
         let body = Array(try JSONSerialization.data(withJSONObject: Array(repeating: preLaunchComposition(recipients: ["RU-NRRC"]), count: count)))
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
@@ -293,9 +294,9 @@ enum AdminClientEncoding {
     }
 
     @Test func anArrayOfDraftsQueuesEachValidOneAndNamesTheFieldOfEachRefusedOne() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
         func postDrafts(_ drafts: [[String: Any]]) async throws -> (UInt, [String: Any]) {
             let body = Array(try JSONSerialization.data(withJSONObject: drafts))
@@ -333,10 +334,10 @@ enum AdminClientEncoding {
     }
 
     @Test func retryEndsTheBackoffWaitOfADownPeer() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let hcocPort = try freePort()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["HCOC-CC": hcocPort], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["HCOC-CC": hcocPort], directory: directory)
         configuration.retry.initialInterval = 600
         configuration.retry.maximumInterval = 600
         let us = try await RunningNode(configuration)
@@ -346,7 +347,7 @@ enum AdminClientEncoding {
         }
         let next = try #require(try us.node.store.delivery(id, recipient: "HCOC-CC")?.nextAttempt)
         #expect(next.timeIntervalSinceNow > 400, "backing off for about 600 s")
-        let hcoc = try await RunningNode(try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: [:], directory: directory))
+        let hcoc = try await RunningNode(try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: [:], directory: directory))
         let (status, answer) = try await admin(us.node, "/v1/messages/\(id.hex)/retry", post: [:])
         #expect(status == 200 && answer["retried"] as? Int == 1, "\(answer)")
         try await waitUntil("delivered long before the backoff ends", timeout: .seconds(120)) {
@@ -358,10 +359,10 @@ enum AdminClientEncoding {
     }
 
     @Test func reloadAppliesPeersAndRetryPolicyKeepsRestartKeysAndRefusesABadFile() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort(), usPort = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
         let usDirectory = directory.appendingPathComponent("US-NRRC")
         try FileManager.default.createDirectory(at: usDirectory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("us.json").path
@@ -427,9 +428,9 @@ enum AdminClientEncoding {
     }
 
     @Test func adminSocketGroupModeAndWhatItReplaces() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: [:], directory: directory)
         // A supplementary group of this user if it has one (so the group really changes), else its own.
         var groups = [gid_t](repeating: 0, count: 64)
         let count = max(0, Int(getgroups(Int32(groups.count), &groups)))

@@ -11,6 +11,7 @@ import ParleyProtocol
 import ParleyStore
 import Synchronization
 import Testing
+import ParleyTestSupport
 
 /// `POST /v1/messages/batch` (SPEC.md §12.8) against real nodes over mutual TLS.
 @Suite(.serialized) struct BatchTransportTests {
@@ -25,11 +26,11 @@ import Testing
     }
 
     @Test func eachMessageOfABatchIsAnsweredInOrderAsIfPostedAlone() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
         func message(seq: UInt64) throws -> [UInt8] {
             try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
@@ -93,10 +94,10 @@ import Testing
     /// would now fail, here because the receive time lies an hour before its `created`, while a new
     /// message of the same batch is verified at that time and fails.
     @Test func aBatchAnswersStoredMessagesAsDuplicatesBeforeVerifyingThem() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: try freePort(), peers: [:], directory: directory))
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: try freePort(), peers: [:], directory: directory))
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
         func message(seq: UInt64) throws -> [UInt8] {
             try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
@@ -134,16 +135,16 @@ import Testing
     }
 
     @Test func aHubForwardsABatchUnchangedAndRefusesOneWithAnotherSendersMessage() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (ruPort, hubPort) = (try freePort(), try freePort())
-        var hubConfiguration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var hubConfiguration = try pki.nodeConfiguration("HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
         hubConfiguration.hub = true
-        var ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        var ruConfiguration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
         ruConfiguration.acceptForwardedFrom = [Self.hcoc]
         let hub = try await RunningNode(hubConfiguration)
         let ru = try await RunningNode(ruConfiguration)
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let us = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
         let hubIdentity = try SigningIdentity.load(keyPath: hubConfiguration.signingKeyPath, chainPath: hubConfiguration.signingChainPath)
         func message(_ identity: SigningIdentity, seq: UInt64) throws -> [UInt8] {
@@ -176,10 +177,10 @@ import Testing
     /// A peer without the batch endpoint (it predates SPEC.md §12.8): the first batch is answered 404,
     /// and everything is delivered one message per request, once each, in channel order.
     @Test func aPeerWithoutTheBatchEndpointGetsOneMessagePerRequest() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        let ruConfiguration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
         let trust = TrustStoreReference(try TrustStore.load(anchorsPath: ruConfiguration.signingTrust.anchors, crlPaths: ruConfiguration.signingTrust.crls))
         let store = try ParleyStore(path: directory.appendingPathComponent("legacy-ru.sqlite").path)
         let quiet = testLogger("legacy-ru")
@@ -209,7 +210,7 @@ import Testing
         let server = Task { try await legacy.runService() }
         try await waitUntil("the legacy peer listening") { listening.value > 0 }
 
-        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         usConfiguration.limits.deliveryWindow = 8
         usConfiguration.limits.deliveryBatch = 4
         let log = LogCapture()

@@ -1,6 +1,7 @@
 import Foundation
 @testable import ParleyNode
 import Testing
+import ParleyTestSupport
 
 @Suite struct ConfigurationTests {
     func write(_ json: String) throws -> String {
@@ -24,7 +25,7 @@ import Testing
     }
 
     @Test func validFileLoadsWithEnvironmentOverrides() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         let path = try write(validJSON(pki, data: data))
         let configuration = try await NodeConfiguration.load(file: path, environment: ["PARLEY_LISTEN_PORT": "9443", "PARLEY_PEERS_RU_NRRC_URL": "https://10.0.0.2:8443"])
@@ -39,7 +40,7 @@ import Testing
     /// The example shipped in Deploy/ is read by the daemon's own reader: key names, types and
     /// ranges all check (the files it names exist only on an installed node).
     @Test func deployExampleConfigurationLoads() async throws {
-        let path = TestPKI.packageRoot.appendingPathComponent("Deploy/parleyd.example.json").path
+        let path = SourceTree.root.appendingPathComponent("Deploy/parleyd.example.json").path
         let configuration = try await NodeConfiguration.load(file: path, environment: [:])
         #expect(configuration.participant.rawValue == "US-NRRC")
         #expect(configuration.listenPort == 8443)
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func everyProblemNamesItsKey() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         let path = try write(validJSON(pki, data: data))
         let error = await #expect(throws: ConfigurationError.self) {
@@ -65,7 +66,7 @@ import Testing
     /// misspelt: every message forwarded by the hub refused): every key parleyd does not read is a
     /// problem, named, with the closest real key.
     @Test func unknownKeysAreRefusedWithTheClosestRealKey() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         var json = validJSON(pki, data: data)
         json = json.replacingOccurrences(of: "\"initialSeconds\"", with: "\"initalSeconds\"")
@@ -85,7 +86,7 @@ import Testing
     }
 
     @Test func hubKeys() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         let json = validJSON(pki, data: data).replacingOccurrences(
             of: #""HCOC-CC": {"url": "https://hcoc.example:443"}}"#,
@@ -103,8 +104,8 @@ import Testing
     }
 
     @Test func certificatesNearExpiryAreReported() async throws {
-        let pki = try TestPKI.shared.get()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: testLogger("test"))
         #expect(node.certificatesNearExpiry().isEmpty)  // the test certificates are valid for two years
         configuration.certificateExpiryWarningDays = 3_650
@@ -142,7 +143,7 @@ import Testing
     /// A CRL that cannot be read is reported under the key that names it, once (the transport trust
     /// is the signing trust when no transportTrust keys are set).
     @Test func anUnreadableCRLIsReportedUnderItsKey() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         var configuration = try await NodeConfiguration.load(file: try write(validJSON(pki, data: data)), environment: [:])
         configuration.signingTrust.crls = ["\(data)/nothere.pem"]
@@ -156,9 +157,9 @@ import Testing
 
     /// Receivers reject an x5chain that carries the anchor; the node says so at start, naming the file.
     @Test func signingChainWithTheRootIsRefused() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let chain = directory.appendingPathComponent("chain-with-root.pem")
         let pem = try String(contentsOfFile: configuration.signingChainPath, encoding: .utf8) + String(contentsOfFile: pki.path("trust/anchors.pem"), encoding: .utf8)
         try pem.write(to: chain, atomically: true, encoding: .utf8)

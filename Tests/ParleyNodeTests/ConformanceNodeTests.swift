@@ -6,6 +6,7 @@ import ParleyStore
 @testable import ParleyNode
 @testable import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// Rows of Protocol/CONFORMANCE.md on the verify and node paths: each case is a validly signed
 /// message that breaks one rule (or, where the expected code is nil, one that a rule says must be
@@ -135,7 +136,7 @@ import Testing
 
     /// The message of `c`: the example of its type, created now, with a fresh id, broken as the case says.
     static func message(_ c: Case) throws -> [UInt8] {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let now = Self.now
         var map = try #require(Examples.envelope(c.type, created: now).cbor.mapValue)
         map[2] = .byteString(MessageID.generate().bytes)
@@ -148,8 +149,8 @@ import Testing
     @Test(arguments: cases)
     func sameVerdictOfflineAndAtANode(_ c: Case) async throws {
         let bytes = try Self.message(c)
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let log = LogCapture()
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in log.handler() })
         let expected = c.code.map(\.name) ?? "accepted"
@@ -190,8 +191,8 @@ import Testing
 
     /// SPEC.md §8.7: a node pins no certificate; the sender's second signing certificate is as good as its first.
     @Test func rolloverCertificateIsAcceptedByANode() async throws {
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
         for (sequence, certificate) in [(UInt64(1), "signing"), (2, "signing-2"), (3, "signing")] {
@@ -249,7 +250,7 @@ import Testing
     /// the shared one's, or for CA operations that change the CA's database.
     static func ownPKI(_ options: [String]) throws -> TestPKI {
         let directory = try temporaryDirectory().appendingPathComponent("pki")
-        try run(["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path] + options
+        try run(["bash", SourceTree.root.appendingPathComponent("Certs/make-test-pki.sh").path] + options
                 + [directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"])
         return TestPKI(directory: directory)
     }
@@ -272,14 +273,14 @@ import Testing
     @Test func deltaCRLAloneIsNotACurrentCRL() async throws {
         let pki = try Self.ownPKI([])
         let config = pki.directory.appendingPathComponent("delta-ca.cnf").path
-        let text = try String(contentsOf: TestPKI.packageRoot.appendingPathComponent("Certs/openssl/issuing-ca.cnf"), encoding: .utf8)
+        let text = try String(contentsOf: SourceTree.root.appendingPathComponent("Certs/openssl/issuing-ca.cnf"), encoding: .utf8)
         try (text + "\n[ delta_ext ]\nauthorityKeyIdentifier = keyid:always\n2.5.29.27 = critical,DER:02:01:01\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
         let delta = pki.path("issuing/delta-crl.pem")
         try Self.run(["openssl", "ca", "-batch", "-config", config, "-gencrl", "-crlexts", "delta_ext", "-out", delta],
                      environment: ["PARLEY_CA_DIR": pki.path("issuing")])
 
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         configuration.signingTrust = .init(anchors: pki.path("trust/anchors.pem"), crls: [pki.path("root/crl.pem"), delta])
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
@@ -303,7 +304,7 @@ import Testing
     @Test(arguments: [("p256", "ed25519"), ("p384", "p384")])
     func ecdsaSignaturesAtANode(_ algorithm: String, _ caAlgorithm: String) async throws {
         let pki = try Self.ownPKI(["--alg", algorithm, "--ca-alg", caAlgorithm])
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
         let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
@@ -350,8 +351,8 @@ import Testing
     /// (each step of §9.2 broken once) leaves the delivery pending, to be tried again, with the
     /// reason recorded; only the valid receipt settles it.
     @Test func senderNodeKeepsTheDeliveryOpenOnAnInvalidReceipt() async throws {
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: ["RU-NRRC": 9], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: ["RU-NRRC": 9], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let peer = try #require(node.configuration.peers.first)
         let json = #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#
@@ -406,8 +407,8 @@ import Testing
     /// SPEC.md §8.2 at a node: a leaf with cA TRUE (here the issuing CA itself, signing a message
     /// under its own certificate) is not a signing certificate: `untrusted-certificate`, offline too.
     @Test func caCertificateAsLeafIsUntrusted() async throws {
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let key = try PrivateKey.load(path: pki.path("issuing/private/ca.key"))
         let chain = try Certificate.load(path: pki.path("issuing/ca.pem"))
@@ -432,11 +433,11 @@ import Testing
     /// None of them stores anything. (A body over 1 048 576 bytes is cut off while the client still
     /// sends it, so whether the client reads the 413 is a race; it is not tested here.)
     @Test func batchLimitsAtANode() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
-        let us = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
+        let us = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let url = "https://127.0.0.1:\(port)/v1/messages/batch"
         func batch(_ items: [[UInt8]]) -> [UInt8] { CBOREncoder.encode(.array(items.map { .byteString($0) })) }
         do {
@@ -468,9 +469,9 @@ import Testing
     /// SPEC.md §12.8: a batch announced above 1 048 576 bytes is answered 413 before its body is
     /// read (only 1 000 of its 2 000 000 bytes are ever sent), and the connection is closed.
     @Test func oversizedBatchIsRefusedBeforeItsBodyIsRead() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: try temporaryDirectory())
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: try temporaryDirectory())
         configuration.limits.requestTimeout = 30
         let ru = try await RunningNode(configuration)
         let head = "POST /v1/messages/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(MessageBatch.mediaType)\r\nContent-Length: 2000000\r\n\r\n"
@@ -489,13 +490,13 @@ import Testing
     /// SPEC.md §14.6: a hub applies the size limit before forwarding. The recipient behind the hub
     /// is not running: a hub that forwarded would answer 502 or 504, not 413.
     @Test func hubAppliesTheSizeLimitBeforeForwarding() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (hubPort, ruPort) = (try freePort(), try freePort())
-        var configuration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var configuration = try pki.nodeConfiguration("HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort], directory: directory)
         configuration.hub = true
         let hub = try await RunningNode(configuration)
-        let us = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let us = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         do {
             try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(us))) { client in
                 let (status, body, _) = try await post(client, "https://127.0.0.1:\(hubPort)/v1/messages", Array(repeating: 0, count: 262_145),
@@ -514,7 +515,7 @@ import Testing
     /// regime root) cannot issue a signing certificate: `untrusted-certificate`, decided by step 11
     /// before the CRL check of step 12 (the intermediate has no CRL), offline too.
     @Test func intermediateWithoutKeyCertSignIsUntrusted() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let work = directory.appendingPathComponent("ca").path
         let script = """
@@ -538,7 +539,7 @@ import Testing
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "openssl could not make the test certificates")
 
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: directory)
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: directory)
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let us = try SigningIdentity.load(keyPath: work + "/leaf.key", chainPath: work + "/leaf-chain.pem")
         var envelope = Examples.envelope(.generalCommunication, created: Self.now)
@@ -571,7 +572,7 @@ import Testing
 
     /// SPEC.md §2: δ is configurable, and a node refuses a value above 3600 seconds.
     @Test func clockSkewAboveAnHourIsRefused() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         for (skew, accepted) in [(3_600, true), (3_601, false)] {
             let path = directory.appendingPathComponent("skew-\(skew).json").path

@@ -1,4 +1,5 @@
 import Foundation
+import ParleyTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -75,7 +76,7 @@ import Testing
 
     @Test func checkConfigExitsZeroOrSeventyEightWithOneLinePerProblem() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let path = try configFile(pki, directory: directory, port: 8443)
         let (ok, okOutput) = try run(["--config", path, "--check-config"])
@@ -99,7 +100,7 @@ import Testing
 
     @Test func readyAndStoppingArriveOnNotifySocket() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let metricsPort = try freePort()
         let path = try configFile(pki, directory: directory, port: try freePort(), metricsPort: metricsPort)
@@ -155,7 +156,7 @@ import Testing
 
     @Test func sighupReloadsTrustAndSigtermStopsTheDaemonCleanly() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let path = try configFile(pki, directory: directory, port: try freePort())
         let process = Process()
@@ -194,7 +195,7 @@ import Testing
     /// sleep): systemd's restart, and the time the node does not listen, depend on it.
     @Test func sigtermStopsPromptlyWhileAPeerHoldsAKeptAliveConnection() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let process = try launch(try configFile(pki, directory: directory, port: port))
@@ -229,7 +230,7 @@ import Testing
     /// stops at once, naming the first. A second daemon on the first one's port says which address.
     @Test func aSecondDaemonOnTheSameDataDirectoryOrPortIsRefusedWithTheReason() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let first = try launch(try configFile(pki, directory: directory, port: port))

@@ -5,6 +5,7 @@ import ParleyProtocol
 import ParleyStore
 import Synchronization
 import Testing
+import ParleyTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +15,10 @@ import Glibc
 /// stayed `inflight`, which is never due again: it waited for a daemon restart.
 @Suite(.serialized) struct DeliveryRecoveryTests {
     @Test func attemptThatFailsWhileTheStoreRefusesWritesIsRetriedOnceItAcceptsThem() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let peer = try ClosingListener()
-        let configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
+        let configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
         let us = try await RunningNode(configuration)
         let draft = try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"]))
         let id = try await us.node.submit(try Composition(json: draft)).id
@@ -60,10 +61,10 @@ import Glibc
     /// forever; the request never finished and its window slot was never freed, so delivery to the
     /// peer stopped until a restart.
     @Test func aDeliverySettledWhileItsAttemptIsOutDoesNotHoldTheWindow() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let peer = try ClosingListener()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
         configuration.limits.deliveryWindow = 1
         let us = try await RunningNode(configuration)
         func submit() async throws -> MessageID {

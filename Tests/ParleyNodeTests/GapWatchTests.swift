@@ -5,6 +5,7 @@ import ParleyCrypto
 @testable import ParleyNode
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// Gaps in an incoming channel: short-lived ones (normal with several messages in flight) are
 /// logged at info only; one still open after `gapWarningSeconds` is warned about once, naming the
@@ -14,16 +15,16 @@ import Testing
     static let ru = try! ParticipantID("RU-NRRC")
 
     @Test func aGapThatStaysOpenIsWarnedAboutOnce() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
         // No gap is old enough for a warning until the threshold is lowered below (as a reload
         // would): the test does not depend on how fast a loaded machine sends two messages.
         configuration.gapWarningSeconds = 3_600
         let logs = LogCapture()
         let ru = try await RunningNode(configuration, logs: logs)
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let url = "https://127.0.0.1:\(ruPort)/v1/messages"
             let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)

@@ -11,73 +11,10 @@ import ParleyProtocol
 import ParleyStore
 import ServiceLifecycle
 import Synchronization
+import ParleyTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A test PKI from `Certs/make-test-pki.sh` for US-NRRC, RU-NRRC and HCOC-CC in a temporary directory.
-struct TestPKI: Sendable {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    /// One PKI for the whole test process, removed at exit.
-    static let shared = Result { try TestPKI.make() }
-
-    let directory: URL
-
-    static func make() throws -> TestPKI {
-        let parent = try temporaryDirectory()
-        let directory = parent.appendingPathComponent("pki")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path,
-                             directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-        return TestPKI(directory: directory)
-    }
-
-    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
-}
-
-/// A free loopback TCP port (bound to 0, read back, closed).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    precondition(fd >= 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    precondition(bound)
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// Configuration for one participant of the test PKI, listening on `port`, with `peers` (id → port).
-func testConfiguration(_ pki: TestPKI, _ participant: String, port: Int, peers: [String: Int], directory: URL) throws -> NodeConfiguration {
-    let base = "participants/\(participant)"
-    var configuration = NodeConfiguration(
-        participant: try ParticipantID(participant),
-        signingKeyPath: pki.path("\(base)/signing.key"), signingChainPath: pki.path("\(base)/signing-chain.pem"),
-        tlsKeyPath: pki.path("\(base)/tls.key"), tlsChainPath: pki.path("\(base)/tls-chain.pem"),
-        signingTrust: .init(anchors: pki.path("trust/anchors.pem"), crls: [pki.path("trust/crls.pem")]),
-        dataDirectory: directory.appendingPathComponent(participant).path)
-    try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-    configuration.listenHost = "127.0.0.1"
-    configuration.listenPort = port
-    configuration.adminSocketPath = directory.appendingPathComponent("\(participant).sock").path
-    configuration.peers = try peers.map { .init(id: try ParticipantID($0.key), url: URL(string: "https://127.0.0.1:\($0.value)")!) }
-    configuration.retry.initialInterval = 0.2
-    configuration.retry.maximumInterval = 1
-    configuration.limits.requestTimeout = 5
-    return configuration
-}
 
 /// Writes a parleyd configuration file (JSON) for `participant` of the test PKI to `path`:
 /// identity, trust, listen address, admin socket and data directory, then `members` (further
@@ -123,91 +60,14 @@ struct ConfigurationFile {
     }
 }
 
-/// A node running its services in a ServiceGroup inside the test process.
-final class RunningNode: Sendable {
-    let node: Node
-    let group: ServiceGroup
-    let task: Task<Void, any Error>
-
-    /// With `logs`, the node's log lines at info and above are kept there; `configurationFile` is
-    /// the file a reload reads.
-    init(_ configuration: NodeConfiguration, logs: LogCapture? = nil, configurationFile: String? = nil) async throws {
-        var logger = logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
-            ?? testLogger("test.\(configuration.participant)")
-        if logs != nil { logger.logLevel = .info }
-        node = try Node(configuration: configuration, logger: logger, configurationFile: configurationFile)
-        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
-        self.group = group
-        let failure = Mutex<String?>(nil)
-        task = Task {
-            do { try await group.run() } catch {
-                failure.withLock { $0 = "\(error)" }
-                throw error
-            }
-        }
-        try await waitUntil("\(configuration.participant) listening") { [node] in
-            if let failure = failure.withLock({ $0 }) {
-                throw Timeout(description: "\(configuration.participant) stopped before listening: \(failure)")
-            }
-            return node.peerPort != nil && node.adminListening
-        }
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
-}
-
 struct Timeout: Error, CustomStringConvertible { var description: String }
-
-/// A logger for a node or service under test: silent, so that a passing run prints nothing (a
-/// test that expects a log line captures it with `LogCapture` and asserts on it); with
-/// PARLEY_TEST_LOG set, everything at debug and above on standard error.
-func testLogger(_ label: String) -> Logger {
-    guard ProcessInfo.processInfo.environment["PARLEY_TEST_LOG"] != nil else {
-        return Logger(label: label) { _ in SwiftLogNoOpLogHandler() }
-    }
-    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-    logger.logLevel = .debug
-    return logger
-}
-
-/// Log lines ("level message") a node wrote, for tests that check what an operator would read.
-final class LogCapture: Sendable {
-    private let storage = Mutex<[String]>([])
-
-    var lines: [String] { storage.withLock { $0 } }
-    /// The same lines with their metadata: `level message [key=value …]`, keys sorted.
-    var linesWithMetadata: [String] { detailed.withLock { $0 } }
-    private let detailed = Mutex<[String]>([])
-
-    func handler() -> some LogHandler { Handler(capture: self) }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            capture.storage.withLock { $0.append("\(event.level) \(event.message)") }
-            let fields = metadata.merging(event.metadata ?? [:]) { $1 }.map { "\($0.key)=\($0.value)" }.sorted()
-            capture.detailed.withLock { $0.append("\(event.level) \(event.message) [\(fields.joined(separator: " "))]") }
-        }
-    }
-}
 
 /// Polls `condition`. The generous default is for CI, where every suite runs at once on two cores
 /// and synchronous tests can hold the cooperative threads for seconds; a pass returns at once.
-func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: @Sendable () throws -> Bool) async throws {
+func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: @Sendable () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if try condition() { return }
+        if try await condition() { return }
         try await Task.sleep(for: .milliseconds(50))
     }
     throw Timeout(description: "timed out waiting for \(what)")
@@ -299,22 +159,3 @@ func get(_ client: HTTPClient, _ url: String, timeout: TimeAmount = .seconds(10)
     let response = try await client.execute(HTTPClientRequest(url: url), timeout: timeout)
     return (response.status.code, Array(buffer: try await response.body.collect(upTo: 1 << 20)))
 }
-
-/// A new temporary directory, removed when the test process exits. Short, because Unix socket
-/// paths are limited to 107 bytes.
-func temporaryDirectory() throws -> URL {
-    let url = URL(fileURLWithPath: "/tmp/parley-node-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    let first = temporaryDirectories.withLock { paths in
-        paths.append(url.path)
-        return paths.count == 1
-    }
-    if first {
-        atexit {
-            for path in temporaryDirectories.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
-        }
-    }
-    return url
-}
-
-let temporaryDirectories = Mutex<[String]>([])

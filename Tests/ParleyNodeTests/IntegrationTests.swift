@@ -8,6 +8,7 @@ import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
 import Testing
+import ParleyTestSupport
 
 /// Real nodes in this process: mutual TLS on loopback ports, SQLite stores in temporary directories.
 @Suite(.serialized) struct IntegrationTests {
@@ -32,14 +33,14 @@ import Testing
     }
 
     @Test func preLaunchReachesTwoPeersAndBothReceiptsVerify() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort, hcocPort) = (try freePort(), try freePort(), try freePort())
-        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
         usConfiguration.metricsPort = 0
         let us = try await RunningNode(usConfiguration)
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
-        let hcoc = try await RunningNode(try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: ["US-NRRC": usPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let hcoc = try await RunningNode(try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: ["US-NRRC": usPort], directory: directory))
 
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
         try await waitUntil("both receipts") { try deliveries(us.node, id).allSatisfy { $0.state == .delivered } && deliveries(us.node, id).count == 2 }
@@ -102,9 +103,9 @@ import Testing
     }
 
     @Test func invalidDraftIsRefusedWithTheField() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         // Wrong: the window opens in less than 24 hours, so the notification is late.
         let draft = preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false)
         try await withHTTPClient { admin in
@@ -126,10 +127,10 @@ import Testing
     }
 
     @Test func queuedMessagesSurviveARestartAndAreDeliveredOnce() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         let before = try await RunningNode(usConfiguration)
         let first = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
         let second = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
@@ -137,7 +138,7 @@ import Testing
         await before.stop()
 
         let us = try await RunningNode(usConfiguration)
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("delivery after the restart") {
             try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
         }
@@ -150,9 +151,9 @@ import Testing
     }
 
     @Test func undeliverableMessageExpiresAfterTheGiveUpAge() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": try freePort()], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": try freePort()], directory: directory)
         configuration.retry.giveUpAfter = 1
         configuration.limits.requestTimeout = 1
         let logs = LogCapture()
@@ -170,14 +171,14 @@ import Testing
     }
 
     @Test func hubForwardsUnchangedAndTheRecipientsReceiptComesBack() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort, hubPort) = (try freePort(), try freePort(), try freePort())
-        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["HCOC-CC": hubPort], directory: directory)
+        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["HCOC-CC": hubPort], directory: directory)
         usConfiguration.peers.append(.init(id: Self.ru, url: usConfiguration.peers[0].url, via: Self.hcoc))
-        var hubConfiguration = try testConfiguration(pki, "HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort, "US-NRRC": usPort], directory: directory)
+        var hubConfiguration = try pki.nodeConfiguration("HCOC-CC", port: hubPort, peers: ["RU-NRRC": ruPort, "US-NRRC": usPort], directory: directory)
         hubConfiguration.hub = true
-        var ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
+        var ruConfiguration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
         ruConfiguration.acceptForwardedFrom = [Self.hcoc]
         let hub = try await RunningNode(hubConfiguration)
         let ruLogs = LogCapture()
@@ -245,10 +246,10 @@ import Testing
     }
 
     @Test func peerDownThenStartedGetsEverythingOnceInOrder() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory))
         let first = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
         let second = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
         // With several requests in flight per peer (SPEC.md §12.4), the second may still be in its own
@@ -259,7 +260,7 @@ import Testing
         #expect(try deliveries(us.node, first).first?.state == .pending)
         #expect(try deliveries(us.node, second).first?.state == .pending)
 
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("delivery after the peer came up") {
             try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
         }
@@ -277,10 +278,10 @@ import Testing
     /// spread the oldest over a whole backoff interval). The messages queued together therefore
     /// keep being attempted together: each is delivered on the same attempt.
     @Test func aBacklogGoesTogetherInChannelOrderWhenThePeerComesBack() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        var configuration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         configuration.retry.initialInterval = 0.3
         configuration.retry.maximumInterval = 2
         let logs = LogCapture()
@@ -298,7 +299,7 @@ import Testing
         try await waitUntil("six failed attempts of every message", timeout: .seconds(60)) {
             try ids.allSatisfy { id in try deliveries(us.node, id).allSatisfy { $0.attempts >= 6 && $0.state == .pending } }
         }
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("the backlog delivered") {
             try ids.allSatisfy { id in try deliveries(us.node, id).first?.state == .delivered }
         }
@@ -318,10 +319,10 @@ import Testing
     /// A peer that is back and sends us something is up: the deliveries waiting for the end of
     /// a long backoff go at once, and the log says the peer answers again.
     @Test func aPeerThatReachesUsGetsItsWaitingDeliveriesAtOnce() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        var configuration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         configuration.retry.initialInterval = 600
         configuration.retry.maximumInterval = 600
         let logs = LogCapture()
@@ -330,7 +331,7 @@ import Testing
         try await waitUntil("a failed attempt") { try deliveries(us.node, id).first.map { $0.state == .pending && $0.attempts == 1 } ?? false }
         #expect(try deliveries(us.node, id).first.map { $0.nextAttempt.timeIntervalSinceNow > 400 } == true, "backing off for about 600 s")
 
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         _ = try await submitThroughAdmin(ru.node, recipients: ["US-NRRC"])
         try await waitUntil("delivered long before the backoff ends", timeout: .seconds(60)) {
             try deliveries(us.node, id).first?.state == .delivered
@@ -341,10 +342,10 @@ import Testing
     }
 
     @Test func clientWithoutCertificateIsRefusedByTLS() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
         let ru = try await RunningNode(configuration)
         var anonymous = TLSConfiguration.makeClientConfiguration()
         anonymous.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
@@ -354,7 +355,7 @@ import Testing
             }
         }
         // The same request with US-NRRC's TLS certificate succeeds: the refusal is about the certificate.
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let (status, body) = try await get(client, "https://127.0.0.1:\(ruPort)/v1/health")
             #expect(status == 200)
@@ -364,12 +365,12 @@ import Testing
     }
 
     @Test func directPostsGetAcceptedDuplicateBadSignatureReplayAndProblems() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
         let logs = LogCapture()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
             let url = "https://127.0.0.1:\(ruPort)/v1/messages"
             let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)

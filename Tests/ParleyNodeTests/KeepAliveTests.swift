@@ -9,6 +9,7 @@ import ParleyCrypto
 import ParleyProtocol
 import Synchronization
 import Testing
+import ParleyTestSupport
 
 /// SPEC.md §12.4 "Kept-alive connections": a receiver may close an idle connection just as the
 /// sender writes its next request there, and that request gets no answer. The delivery client
@@ -16,10 +17,10 @@ import Testing
 /// a backoff).
 @Suite struct KeepAliveTests {
     @Test func aRequestOnAConnectionClosedWithoutAnAnswerIsSentAgainOnANewOne() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let server = try await ClosingServer.start(chain: pki.path("participants/RU-NRRC/tls-chain.pem"), key: pki.path("participants/RU-NRRC/tls.key"))
-        let usConfiguration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: directory)
+        let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let trust = TrustStoreReference(try TrustStore.load(anchorsPath: usConfiguration.transportTrust.anchors, crlPaths: usConfiguration.transportTrust.crls))
         let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(usConfiguration), trust: trust, logger: testLogger("test.client"))
         let endpoint = try PeerClient.Endpoint(url: URL(string: "https://127.0.0.1:\(server.port)")!, participant: try ParticipantID("RU-NRRC"))

@@ -3,6 +3,7 @@ import NIOHTTP1
 @testable import ParleyNode
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 @Suite struct PeerServerUnitTests {
     @Test func mediaTypeWithOrWithoutQuotes() {
@@ -30,8 +31,8 @@ import Testing
     }
 
     @Test func backoffGrowsWithJitterUpToTheCap() throws {
-        let pki = try TestPKI.shared.get()
-        var configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        var configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         configuration.retry.initialInterval = 5
         configuration.retry.maximumInterval = 900
         let node = try Node(configuration: configuration, logger: testLogger("test"))
@@ -60,8 +61,8 @@ import Testing
 
 @Suite struct SubmitTests {
     @Test func draftsGetConsecutiveSequenceNumbersPerChannelAndVerify() async throws {
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "US-NRRC", port: 0, peers: ["RU-NRRC": 1, "HCOC-CC": 1], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: ["RU-NRRC": 1, "HCOC-CC": 1], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: testLogger("test"))
         let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
         let first = try await node.submit(Draft(recipients: [ru, hcoc], body: preLaunchBody()))

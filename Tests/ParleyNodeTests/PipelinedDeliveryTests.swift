@@ -6,6 +6,7 @@ import ParleyProtocol
 import ParleyStore
 import Synchronization
 import Testing
+import ParleyTestSupport
 
 /// Group commit (submissions, accepts, receipts) and the delivery window: many requests in flight
 /// per peer, still every message once, in channel order, and every receipt verified.
@@ -76,9 +77,9 @@ import Testing
     }
 
     @Test func concurrentDraftsGetConsecutiveNumbersAndAnInvalidOneConsumesNone() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
         let valid = try composition(preLaunchComposition(recipients: ["RU-NRRC"]))
         let late = try composition(preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false))
         let outcomes = await withTaskGroup(of: (Bool, QueuedMessage?).self) { group in
@@ -98,13 +99,13 @@ import Testing
 
     /// One message per request, and batches of four (SPEC.md §12.8).
     @Test(arguments: [1, 4]) func pipelinedDeliveryDeliversEverythingOnceInOrderAcrossAReceiverRestart(batch: Int) async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        var usConfiguration = try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
         usConfiguration.limits.deliveryWindow = 8
         usConfiguration.limits.deliveryBatch = batch
-        let ruConfiguration = try testConfiguration(pki, "RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
+        let ruConfiguration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
         var ru = try await RunningNode(ruConfiguration)
         let us = try await RunningNode(usConfiguration)
         let count = 400

@@ -5,12 +5,13 @@ import ParleyCrypto
 @testable import ParleyNode
 import ParleyProtocol
 import Testing
+import ParleyTestSupport
 
 /// Which changed keys a reload applies at once and which it reports as needing a restart.
 @Suite struct ReloadMergeTests {
     @Test func liveKeysApplyAndTheOthersAreReported() throws {
-        let pki = try TestPKI.shared.get()
-        let running = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let running = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         var new = running
         new.gapWarningSeconds = 5
         new.certificateExpiryWarningDays = 10
@@ -32,7 +33,7 @@ import Testing
 /// time check, and to the trust stores' certificate and CRL time allowances.
 @Suite struct ClockSkewReloadTests {
     @Test func aReloadedClockSkewAppliesToTheNextMessage() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let file = try ConfigurationFile(pki, "RU-NRRC", port: port, directory: directory)

@@ -7,14 +7,15 @@ import ParleyProtocol
 import ParleyStore
 import Logging
 import Testing
+import ParleyTestSupport
 
 @Suite struct RobustnessTests {
     /// Mutated messages straight into the receiver: every answer is a signed receipt that verifies
     /// or a 4xx problem, and nothing but the untouched message is stored.
     @Test func mutatedMessagesGetAReceiptOrAProblemNeverACrash() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: directory)
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: directory)
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
         let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
@@ -50,8 +51,8 @@ import Testing
     /// SPEC.md §9.1 step 3 identifies a message by its tag, four elements and byte-string payload;
     /// a fault in the other elements is step 6 and earns a signed `malformed` rejection, not an HTTP 400.
     @Test func faultsOutsideThePayloadGetASignedRejection() async throws {
-        let pki = try TestPKI.shared.get()
-        let configuration = try testConfiguration(pki, "RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        let pki = try TestPKI.shared()
+        let configuration = try pki.nodeConfiguration("RU-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
         let node = try Node(configuration: configuration, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let receiver = MessageReceiver(identity: node.identity, verifier: node.verifier, store: node.store, logger: node.logger)
         let us = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),

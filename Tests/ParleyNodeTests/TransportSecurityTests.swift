@@ -10,6 +10,7 @@ import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
 import Testing
+import ParleyTestSupport
 
 @Suite(.serialized) struct TransportSecurityTests {
     /// An HTTP client configuration presenting `chain` and `key` (for `withHTTPClient`).
@@ -90,10 +91,10 @@ import Testing
     }
 
     @Test func anAnswerBeforeTheBodyWasReadAnnouncesAndClosesTheConnection() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.limits.requestTimeout = 30  // the idle timeout: far from the 1 s checked below, however slow the machine
         let ru = try await RunningNode(configuration)
         // A body announced larger than the limit, of which only the first bytes are ever sent: the
@@ -122,10 +123,10 @@ import Testing
     }
 
     @Test func revokedClientCertificateIsRefusedByTLS() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
         // NIOSSL alone would accept this chain (it does not read CRLs); the ParleyCrypto check refuses it.
         try await withHTTPClient(configuration: try client(certificate: pki.path("negative/revoked/tls-chain.pem"), key: pki.path("negative/revoked/tls.key"), pki: pki)) { revoked in
             await #expect(throws: (any Error).self) {
@@ -142,10 +143,10 @@ import Testing
     }
 
     @Test func slowBodyIsCutOffAfterTheRequestTimeout() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.limits.requestTimeout = 1
         let ru = try await RunningNode(configuration)
         try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
@@ -181,10 +182,10 @@ import Testing
     }
 
     @Test func slowHeadIsCutOffAfterTheHeaderTimeout() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.limits.requestTimeout = 8
         configuration.limits.headerTimeout = 1
         let ru = try await RunningNode(configuration)
@@ -205,7 +206,7 @@ import Testing
     /// header timeout to the next connection, the delivery window and batch size to the next
     /// messages sent.
     @Test func reloadedLimitsApplyToTheNextRequestAndConnection() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let file = try ConfigurationFile(pki, "RU-NRRC", port: port, directory: directory)
@@ -244,13 +245,13 @@ import Testing
     /// SPEC.md §12.1: the client checks that the server is the participant it expects at that URL,
     /// and that its certificate is valid for the URL's host, before sending anything.
     @Test func deliveryRefusesAServerThatIsNotTheExpectedParticipantOrNotValidForTheHost() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, hcocPort) = (try freePort(), try freePort())
         // US-NRRC's configuration says RU-NRRC is at HCOC-CC's address: a valid regime certificate, the wrong participant.
         let log = LogCapture()
-        let us = try await RunningNode(try testConfiguration(pki, "US-NRRC", port: usPort, peers: ["RU-NRRC": hcocPort], directory: directory), logs: log)
-        var hcocConfiguration = try testConfiguration(pki, "HCOC-CC", port: hcocPort, peers: [:], directory: directory)
+        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": hcocPort], directory: directory), logs: log)
+        var hcocConfiguration = try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: [:], directory: directory)
         hcocConfiguration.listenHost = "0.0.0.0"
         let hcoc = try await RunningNode(hcocConfiguration)
         let draft = try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))
@@ -285,10 +286,10 @@ import Testing
     }
 
     @Test func tls12OnlyWithECDHEAndAEAD() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
         func tls12Client(_ suites: String) throws -> HTTPClient.Configuration {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
@@ -311,10 +312,10 @@ import Testing
     }
 
     @Test func peerThatIsNotTheSenderIsForbidden() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory))
+        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
         try await withHTTPClient(configuration: try client(certificate: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"), pki: pki)) { hcoc in
             let (status, body, type) = try await post(hcoc, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
                                                       contentType: PeerServer.coseMediaType)
@@ -330,10 +331,10 @@ import Testing
     /// not by its address. A production-profile certificate (participant URI and a DNS name, no IP
     /// address) is accepted from a client at 127.0.0.1, by a server that has one too.
     @Test func productionProfileCertificatesNeedNoIPAddress() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.tlsKeyPath = pki.path("participants/RU-NRRC/tls-production.key")
         configuration.tlsChainPath = pki.path("participants/RU-NRRC/tls-production-chain.pem")
         let ru = try await RunningNode(configuration)
@@ -351,12 +352,12 @@ import Testing
     }
 
     @Test func reloadingACurrentCRLRestoresAcceptance() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let crlFile = directory.appendingPathComponent("crls.pem")
         try FileManager.default.copyItem(atPath: pki.path("negative/expired-crl/crls.pem"), toPath: crlFile.path)
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [crlFile.path]
         let ru = try await RunningNode(configuration)
@@ -377,10 +378,10 @@ import Testing
     }
 
     @Test func expiredOwnCRLAnswers503WithoutAReceipt() async throws {
-        let pki = try TestPKI.shared.get()
+        let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        var configuration = try testConfiguration(pki, "RU-NRRC", port: port, peers: [:], directory: directory)
+        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
         let ru = try await RunningNode(configuration)

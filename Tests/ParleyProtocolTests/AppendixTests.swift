@@ -2,12 +2,13 @@ import Foundation
 import ParleyCodec
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// SPEC.md Appendix A is generated from the committed signed vectors by `WireNames.signedDiagnostic`,
 /// so the example cannot drift from the code again. `PARLEY_WRITE_SPEC=1 swift test --filter
 /// AppendixTests` rewrites the appendix.
 @Suite struct AppendixTests {
-    static let spec = TestPKI.packageRoot.appendingPathComponent("Protocol/SPEC.md")
+    static let spec = SourceTree.root.appendingPathComponent("Protocol/SPEC.md")
     static let heading = "## Appendix A. Example message"
 
     static func vector(_ name: String) throws -> [UInt8] {

@@ -3,6 +3,7 @@ import ParleyCodec
 import ParleyCrypto
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// Rows of Protocol/CONFORMANCE.md that no other test checked on the compose and verify paths.
 @Suite struct ConformanceGapTests {
@@ -189,7 +190,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", TestPKI.packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path, "--ca-alg", "ed25519",
+        process.arguments = ["bash", SourceTree.root.appendingPathComponent("Certs/make-test-pki.sh").path, "--ca-alg", "ed25519",
                              directory.path, "US-NRRC", "RU-NRRC"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

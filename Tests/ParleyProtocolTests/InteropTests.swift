@@ -3,6 +3,7 @@ import ParleyCodec
 import ParleyCrypto
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// Parley's COSE_Sign1 against an independent implementation, pycose 1.1.0 (Tests/Interop): what
 /// Parley signs, pycose verifies; what pycose signs, Parley verifies. The interpreter is
@@ -11,7 +12,7 @@ import Testing
 @Suite struct InteropTests {
     static let python = ProcessInfo.processInfo.environment["PARLEY_PYTHON"]
     static let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
-    static let script = TestPKI.packageRoot.appendingPathComponent("Tests/Interop/pycose_interop.py").path
+    static let script = SourceTree.root.appendingPathComponent("Tests/Interop/pycose_interop.py").path
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()

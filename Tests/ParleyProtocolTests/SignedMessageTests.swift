@@ -3,6 +3,7 @@ import ParleyCodec
 import ParleyCrypto
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// Signing and verifying whole messages and receipts against a real test PKI (SPEC.md §9).
 @Suite struct SignedMessageTests {

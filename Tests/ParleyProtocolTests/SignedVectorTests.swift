@@ -3,6 +3,7 @@ import ParleyCodec
 import ParleyCrypto
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// `Protocol/vectors/signed/`: signed messages and receipts for each algorithm, with the public
 /// certificates and CRLs that verify them, and tampered variants, each listed in `manifest.json`

@@ -2,6 +2,7 @@ import Foundation
 import ParleyCodec
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// The committed vectors of `Protocol/vectors/`: one envelope per notification type and one receipt
 /// per status, each as binary CBOR, hex and diagnostic notation. The files must be exactly what this
@@ -16,7 +17,7 @@ import Testing
     static func check(name: String, bytes: [UInt8], diagnostic: String) throws {
         let files: [(String, Data)] = [
             ("\(name).cbor", Data(bytes)),
-            ("\(name).hex", Data((hexString(bytes) + "\n").utf8)),
+            ("\(name).hex", Data((Hex.encode(bytes) + "\n").utf8)),
             ("\(name).diag", Data((diagnostic + "\n").utf8)),
         ]
         for (file, data) in files {
@@ -68,21 +69,6 @@ import Testing
 /// A fixed digest for receipt vectors: SHA-256 of the empty string.
 enum Digest256 {
     static let fixed: [UInt8] = hexBytes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-}
-
-func hexBytes(_ hex: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        bytes.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
 }
 
 /// The examples of Protocol/NOTIFICATIONS.md (extracted to `vectors/catalogue/` by

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 /// The queries behind the daemon's admin API: receipts, issued rejections, peer state, paging
 /// tokens, operator notes.

@@ -4,6 +4,7 @@ import ParleyCodec
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 @Suite struct ArchiveTests {
     let dir = TemporaryDirectory()

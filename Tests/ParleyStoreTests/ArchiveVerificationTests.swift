@@ -4,51 +4,17 @@ import ParleyCrypto
 import ParleyProtocol
 import Testing
 @testable import ParleyStore
-
-/// A test PKI from `Certs/make-test-pki.sh` for US-NRRC, RU-NRRC and HCOC-CC (Ed25519 leaves).
-struct StoreTestPKI: Sendable {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let shared = Result { try StoreTestPKI.make() }
-
-    let directory: URL
-
-    static func make() throws -> StoreTestPKI {
-        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        let directory = parent.appendingPathComponent("pki")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", packageRoot.appendingPathComponent("Certs/make-test-pki.sh").path,
-                             directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-        return StoreTestPKI(directory: directory)
-    }
-
-    func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
-
-    func identity(_ participant: String) throws -> SigningIdentity {
-        try SigningIdentity.load(keyPath: path("participants/\(participant)/signing.key"),
-                                 chainPath: path("participants/\(participant)/signing-chain.pem"))
-    }
-
-    func verifier() throws -> MessageVerifier {
-        MessageVerifier(trust: try TrustStore.load(anchorsPath: path("trust/anchors.pem"), crlPaths: [path("trust/crls.pem")]))
-    }
-}
+import ParleyTestSupport
 
 /// Archive verification with real signed messages and receipts (ARCHIVE.md §4, SPEC.md §8.6).
 @Suite struct ArchiveVerificationTests {
     let dir = TemporaryDirectory()
-    let pki: StoreTestPKI
+    let pki: TestPKI
     let us: SigningIdentity, ru: SigningIdentity, hcoc: SigningIdentity
     let now = UTCTime.now
 
     init() throws {
-        pki = try StoreTestPKI.shared.get()
+        pki = try TestPKI.shared()
         us = try pki.identity(Fixture.us)
         ru = try pki.identity(Fixture.ru)
         hcoc = try pki.identity(Fixture.hcoc)

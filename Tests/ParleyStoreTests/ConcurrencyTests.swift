@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 @Suite struct ConcurrencyTests {
     @Test func concurrentEnqueuesNeitherDuplicateNorSkip() async throws {

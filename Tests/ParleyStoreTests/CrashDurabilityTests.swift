@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 /// Kills a writer process (`parley-store-crashtest`) with SIGKILL at random points, then checks that
 /// every write it acknowledged on stdout is in the store with its exact bytes, and that sequence

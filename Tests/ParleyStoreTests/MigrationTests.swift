@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 @Suite struct MigrationTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
+import ParleyTestSupport
 
 @Suite struct QueryTests {
     let dir = TemporaryDirectory()

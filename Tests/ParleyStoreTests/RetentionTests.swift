@@ -3,6 +3,7 @@ import GRDB
 import ParleyProtocol
 import Testing
 @testable import ParleyStore
+import ParleyTestSupport
 
 @Suite struct RetentionTests {
     let dir = TemporaryDirectory()

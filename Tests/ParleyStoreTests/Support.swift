@@ -1,21 +1,7 @@
 import Foundation
 import ParleyProtocol
 @testable import ParleyStore
-
-/// A fresh directory under the system temporary directory, removed when released.
-final class TemporaryDirectory: @unchecked Sendable {
-    let url: URL
-
-    init() {
-        url = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("parley-store-tests-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+import ParleyTestSupport
 
 enum Fixture {
     static let us = "US-NRRC"
