@@ -53,38 +53,19 @@ enum FileAccess {
         return Contents(bytes: bytes, mode: UInt32(status.st_mode) & 0o7777, owner: status.st_uid)
     }
 
-    /// Creates `path` with `mode` (never overwriting) and writes `bytes` durably.
+    /// Creates `path` with `mode` (never overwriting) and writes `bytes` durably (`DurableFile`).
     static func createNew(path: String, bytes: [UInt8], mode: mode_t, what: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard descriptor >= 0 else {
-            if errno == EEXIST {
-                throw CryptoError(
-                    .fileExists,
-                    "\(what) \(path) already exists; refusing to overwrite it (move it away first)"
-                )
+        do {
+            try DurableFile.write(bytes, to: path, mode: mode)
+        } catch {
+            switch error.step {
+            case .exists:
+                throw CryptoError(.fileExists, "\(what) \(path) already exists; refusing to overwrite it (move it away first)")
+            case .create:
+                throw CryptoError(.fileAccess, "cannot create \(what) \(path): \(error)")
+            case .write, .sync, .rename:
+                throw CryptoError(.fileAccess, "cannot write \(what) \(path): \(error)")
             }
-            throw CryptoError(.fileAccess, "cannot create \(what) \(path): \(errnoDescription())")
-        }
-        var written = 0
-        var failure: String? = nil
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes {
-                Glibc_write(descriptor, $0.baseAddress! + written, $0.count - written)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                failure = errnoDescription()
-                break
-            }
-            written += count
-        }
-        if failure == nil, fsync(descriptor) != 0 {
-            failure = errnoDescription()
-        }
-        close(descriptor)
-        if let failure {
-            unlink(path)
-            throw CryptoError(.fileAccess, "cannot write \(what) \(path): \(failure)")
         }
     }
 

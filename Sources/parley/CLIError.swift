@@ -118,48 +118,32 @@ func printError(_ line: String) {
 
 /// Writes `bytes` to a new file; never replaces an existing one.
 func writeNewFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-    guard fd >= 0 else {
-        let reason = String(cString: strerror(errno))
-        if errno == EEXIST { throw CLIError(ExitStatus.cannotCreate, "\(path) exists already; choose another --out or remove it first") }
-        throw CLIError(ExitStatus.cannotCreate, "cannot create \(path): \(reason)")
-    }
-    defer { close(fd) }
-    try writeAll(fd, bytes, path)
-}
-
-private func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw CLIError(ExitStatus.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
-        offset += n
-    }
-    guard fsync(fd) == 0 else { throw CLIError(ExitStatus.ioError, "cannot sync \(path): \(String(cString: strerror(errno)))") }
-}
-
-/// Replaces `path` atomically: a temporary file in the same directory, synced, then renamed over it.
-func replaceFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
-    let temporary = path + ".tmp-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw CLIError(ExitStatus.cannotCreate, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
     do {
-        try writeAll(fd, bytes, temporary)
-        close(fd)
+        try DurableFile.write(bytes, to: path, mode: mode)
     } catch {
-        close(fd)
-        unlink(temporary)
-        throw error
+        throw CLIError(writing: error)
     }
-    guard rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw CLIError(ExitStatus.ioError, "cannot replace \(path): \(reason)")
+}
+
+/// Replaces `path` atomically (`DurableFile`): the old contents or the new, never a torn file.
+func replaceFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    do {
+        try DurableFile.write(bytes, to: path, replacing: true)
+    } catch {
+        throw CLIError(writing: error)
     }
-    let directory = (path as NSString).deletingLastPathComponent
-    let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
+}
+
+extension CLIError {
+    /// A file the CLI writes could not be written: 73 when it cannot be created (or exists), 74 when
+    /// writing, syncing or moving it into place failed.
+    init(writing error: DurableFileError) {
+        switch error.step {
+        case .exists: self.init(ExitStatus.cannotCreate, "\(error.path) exists already; choose another --out or remove it first")
+        case .create: self.init(ExitStatus.cannotCreate, error.description)
+        case .write, .sync, .rename: self.init(ExitStatus.ioError, error.description)
+        }
+    }
 }
 
 /// The bytes of an input file, with exit status 66 when it cannot be read.

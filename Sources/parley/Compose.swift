@@ -103,7 +103,11 @@ struct Compose: ParsableCommand {
             throw CLIError(ExitStatus.cannotCreate, "\(out) exists already; choose another --out or remove it first")
         }
         // Held until the message is written, so that two composes never take the same numbers.
-        let lock = try state.map { try FileLock(path: $0 + ".lock") }
+        let lock = try state.map { path in
+            do throws(FileLockError) { return try FileLock(path: path + ".lock") } catch {
+                throw CLIError(error.step == .open ? ExitStatus.cannotCreate : ExitStatus.ioError, error.description)
+            }
+        }
         defer { lock?.release() }
         let channels = try state.map { try ChannelState.load(path: $0, sender: identity.participantID) }
         var sequences: [ParticipantID: UInt64] = [:]
@@ -277,30 +281,4 @@ struct ChannelState {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         try replaceFileAtomically(path, Array(data) + [0x0A])
     }
-}
-
-/// An exclusive advisory lock (flock) on a file, created if needed.
-final class FileLock {
-    private var descriptor: Int32
-
-    init(path: String) throws {
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw CLIError(ExitStatus.cannotCreate, "cannot create lock file \(path): \(String(cString: strerror(errno)))")
-        }
-        guard flock(descriptor, LOCK_EX) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw CLIError(ExitStatus.ioError, "cannot lock \(path): \(reason)")
-        }
-    }
-
-    func release() {
-        guard descriptor >= 0 else { return }
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-        descriptor = -1
-    }
-
-    deinit { release() }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import ParleyCodec
+import ParleyCrypto
 import NIOCore
 import ParleyNode
 import ParleyProtocol
@@ -383,26 +384,27 @@ struct ArchiveExport: AsyncParsableCommand {
             throw CLIError(ExitStatus.cannotCreate, "\(out) exists already; choose another --out or remove it first")
         }
         let from = try CLITime.parse(since, option: "--since")!, to = try CLITime.parse(until, option: "--until")!
-        let partial = out + ".partial"
-        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw CLIError(ExitStatus.cannotCreate, "cannot create \(partial): \(String(cString: strerror(errno)))" + (errno == EEXIST ? " (left by an interrupted export? remove it)" : ""))
+        let file: DurableFile
+        do {
+            file = try DurableFile(path: out, mode: 0o600)
+        } catch {
+            throw CLIError(writing: error)
         }
         var progress = ProgressLine()
         progress.show("parleyd is exporting \(from) – \(to)…", force: true)
         do {
-            let received = try await download(AdminClient.uri("/v1/archive", [("since", from.description), ("until", to.description)]), into: fd, progress: &progress)
-            guard fsync(fd) == 0 else { throw CLIError(ExitStatus.ioError, "cannot sync \(partial): \(String(cString: strerror(errno)))") }
-            close(fd)
+            let received = try await download(AdminClient.uri("/v1/archive", [("since", from.description), ("until", to.description)]), into: file, progress: &progress)
             progress.show("checking \(mebibytes(received))…", force: true)
             let summary: ArchiveSummary
             do {
-                summary = try ParleyStore.readArchive(at: partial)
+                summary = try ParleyStore.readArchive(at: file.temporaryPath)
             } catch let error as StoreError {
                 throw CLIError(ExitStatus.ioError, "the archive received from parleyd does not check out (\(error.reason)); nothing was written to \(out), try again")
             }
-            guard rename(partial, out) == 0 else {
-                throw CLIError(ExitStatus.ioError, "cannot rename \(partial) to \(out): \(String(cString: strerror(errno)))")
+            do {
+                try file.commit()
+            } catch {
+                throw CLIError(writing: error)
             }
             progress.finish()
             if daemon.json {
@@ -415,14 +417,13 @@ struct ArchiveExport: AsyncParsableCommand {
             }
         } catch {
             progress.finish()
-            close(fd)
-            unlink(partial)
+            file.abandon()
             throw error
         }
     }
 
-    /// Streams the daemon's answer into `fd`; returns the byte count.
-    private func download(_ uri: String, into fd: Int32, progress: inout ProgressLine) async throws -> Int {
+    /// Streams the daemon's answer into `file`; returns the byte count.
+    private func download(_ uri: String, into file: DurableFile, progress: inout ProgressLine) async throws -> Int {
         let socket = daemon.socket
         guard FileManager.default.fileExists(atPath: socket) else { throw AdminClient.unreachable(socket, "no such socket") }
         if let failure = AdminClient.connectFailure(socket) { throw AdminClient.unreachable(socket, failure) }
@@ -445,12 +446,10 @@ struct ArchiveExport: AsyncParsableCommand {
         do {
             for try await chunk in response.body {
                 let bytes = Array(buffer: chunk)
-                var offset = 0
-                while offset < bytes.count {
-                    let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw CLIError(ExitStatus.ioError, "cannot write \(out).partial: \(String(cString: strerror(errno)))") }
-                    offset += n
+                do {
+                    try file.write(bytes)
+                } catch {
+                    throw CLIError(writing: error)
                 }
                 received += bytes.count
                 progress.show("received \(mebibytes(received))" + (total.map { " of \(mebibytes($0)) (\(received * 100 / max(1, $0)) %)" } ?? ""))

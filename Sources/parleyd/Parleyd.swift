@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import ParleyCrypto
 import ParleyNode
 import ServiceLifecycle
 
@@ -65,23 +66,23 @@ func fail(_ error: ConfigurationError, configPath: String?) -> Never {
 }
 
 /// One daemon per store: a second parleyd on the same data directory would number channels and
-/// sign from the same store as the first. The lock (flock on `parleyd.lock`, holding the pid) lasts
-/// as long as the process; the kernel releases it however the process ends.
-func lockDataDirectory(_ directory: String, logger: Logger) {
+/// sign from the same store as the first. The lock (`FileLock` on `parleyd.lock`, holding the pid)
+/// lasts until it is released; the kernel releases it however the process ends.
+func lockDataDirectory(_ directory: String, logger: Logger) -> FileLock {
     let path = (directory as NSString).appendingPathComponent("parleyd.lock")
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else {
-        logger.critical("dataDirectory: cannot open the lock file \(path): \(String(cString: strerror(errno)))")
+    do throws(FileLockError) {
+        let lock = try FileLock(path: path, mode: 0o600, wait: false)
+        lock.record("\(getpid())\n")
+        return lock
+    } catch {
+        if error.step == .held {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            logger.critical("dataDirectory: another parleyd\(holder.map { " (pid \($0))" } ?? "") is running on \(directory); stop it, or give this one its own dataDirectory")
+        } else {
+            logger.critical("dataDirectory: cannot open the lock file \(path): \(error.reason)")
+        }
         exit(1)
     }
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-        let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        logger.critical("dataDirectory: another parleyd\(holder.map { " (pid \($0))" } ?? "") is running on \(directory); stop it, or give this one its own dataDirectory")
-        exit(1)
-    }
-    let pid = Array("\(getpid())\n".utf8)
-    _ = ftruncate(fd, 0)
-    _ = pwrite(fd, pid, pid.count, 0)
 }
 
 /// Loads the configuration (or checks it and exits), then runs the node until SIGTERM or SIGINT.
@@ -102,7 +103,8 @@ func runDaemon(configPath: String?, checkOnly: Bool) async {
         exit(0)
     }
 
-    lockDataDirectory(configuration.dataDirectory, logger: logger)
+    let lock = lockDataDirectory(configuration.dataDirectory, logger: logger)
+    defer { lock.release() }
 
     do {
         let node: Node

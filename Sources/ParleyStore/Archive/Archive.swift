@@ -78,25 +78,23 @@ struct ArchiveFileReader {
     }
 }
 
-/// Writes an archive file through a temporary name, synced and renamed into place when complete.
+/// Writes an archive file through a `DurableFile`: it appears under its name only complete and synced.
 struct ArchiveFileWriter {
-    private let handle: FileHandle
+    private let file: DurableFile
     private let path: String
-    private let temporaryPath: String
     private var buffer = [UInt8]()
     private let hasher = SHA256Hasher()
     private(set) var size = 0
 
     init(path: String) throws(StoreError) {
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(.invalidArgument, "the archive \(path) already exists; choose another name (archives are never overwritten)")
+        do {
+            file = try DurableFile(path: path)
+        } catch {
+            if error.step == .exists {
+                throw StoreError(.invalidArgument, "the archive \(path) already exists; choose another name (archives are never overwritten)")
+            }
+            throw StoreError(.cannotOpen, "cannot create the archive: \(error); check the directory exists and is writable")
         }
-        temporaryPath = path + ".partial"
-        _ = FileManager.default.createFile(atPath: temporaryPath, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: temporaryPath) else {
-            throw StoreError(.cannotOpen, "cannot create the archive \(temporaryPath); check the directory exists and is writable")
-        }
-        self.handle = handle
         self.path = path
     }
 
@@ -112,9 +110,9 @@ struct ArchiveFileWriter {
 
     private mutating func flush() throws(StoreError) {
         do {
-            try handle.write(contentsOf: buffer)
+            try file.write(buffer)
         } catch {
-            throw StoreError(.io, "writing the archive \(temporaryPath) failed (disk full?): \(error); the partial file was left for inspection")
+            throw StoreError(.io, "writing the archive \(path) failed (disk full?): \(error)")
         }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -122,19 +120,14 @@ struct ArchiveFileWriter {
     mutating func finish() throws(StoreError) {
         try flush()
         do {
-            try handle.synchronize()
-            try handle.close()
+            try file.commit()
         } catch {
-            throw StoreError(.io, "syncing the archive \(temporaryPath) failed: \(error)")
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            throw StoreError(.io, "cannot rename \(temporaryPath) to \(path) (errno \(errno))")
+            throw StoreError(.io, "finishing the archive \(path) failed: \(error)")
         }
     }
 
     func abandon() {
-        try? handle.close()
-        try? FileManager.default.removeItem(atPath: temporaryPath)
+        file.abandon()
     }
 }
 
