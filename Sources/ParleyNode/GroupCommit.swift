@@ -1,4 +1,3 @@
-import Dispatch
 import NIOConcurrencyHelpers
 
 /// Group commit: combines concurrent durable writes into one transaction. Requests that arrive
@@ -33,15 +32,6 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
         self.label = label
         self.maximumBatch = maximumBatch
         self.commit = commit
-    }
-
-    /// A committer whose `commit` blocks (the store's blocking API): it runs on a dispatch queue of
-    /// its own, so that it never holds a thread of the cooperative pool.
-    convenience init(label: String, maximumBatch: Int = 256, commit: @escaping @Sendable ([Request]) -> [Result<Outcome, any Error>]) {
-        let queue = DispatchQueue(label: "parley.group-commit.\(label)")
-        self.init(label: label, maximumBatch: maximumBatch) { requests in
-            await withCheckedContinuation { continuation in queue.async { continuation.resume(returning: commit(requests)) } }
-        }
     }
 
     func submit(_ request: Request) async throws -> Outcome {
@@ -120,14 +110,5 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
             do { results.append(.success(try await single(request))) } catch { results.append(.failure(error)) }
         }
         return results
-    }
-
-    /// `isolating` for a blocking `batch` and `single`.
-    static func isolating(_ requests: [Request], batch: ([Request]) throws -> [Outcome],
-                          single: (Request) throws -> Outcome) -> [Result<Outcome, any Error>] {
-        if requests.count > 1, let outcomes = try? batch(requests), outcomes.count == requests.count {
-            return outcomes.map { .success($0) }
-        }
-        return requests.map { request in Result { try single(request) } }
     }
 }

@@ -248,7 +248,8 @@ public struct MessageReceiver: Sendable {
     }
 }
 
-/// Runs blocking SQLite work off the cooperative thread pool.
+/// Runs blocking work that is not SQLite (the store has its own queues), such as reading a file, off
+/// the cooperative thread pool.
 func blocking<T: Sendable>(_ body: @Sendable @escaping () throws -> T) async throws -> T {
     try await NIOThreadPool.singleton.runIfActive(body)
 }

@@ -198,33 +198,6 @@ public final class ParleyStore: Sendable {
         try FullTextIndex.indexMessages(db, after: mark)
         return result
     }
-
-    /// Blocking form of `write`: runs on the calling thread and waits for the commit.
-    func writeBlocking<T>(_ body: (Database) throws -> T) throws -> T {
-        do {
-            return try pool.write { db in try Self.transaction(db, body) }
-        } catch let error as DatabaseError {
-            throw StoreError.from(error, path: path)
-        }
-    }
-
-    /// Blocking form of `read`.
-    func readBlocking<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do {
-            return try pool.read(body)
-        } catch {
-            throw mapped(error, "reading")
-        }
-    }
-
-    /// Blocking form of `writeStore`.
-    func writeStoreBlocking<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do {
-            return try writeBlocking(body)
-        } catch {
-            throw mapped(error, "writing")
-        }
-    }
 }
 
 // MARK: - Time

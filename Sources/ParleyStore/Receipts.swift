@@ -148,8 +148,8 @@ extension ParleyStore {
                 SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes
                 FROM issued_rejection WHERE message_id = ? ORDER BY rowid
                 """, arguments: [id.data]).map { row in
-                IssuedRejection(bytes: row["bytes"], messageID: MessageID(row["message_id"] as Data)!, sender: row["sender"],
-                                signer: row["signer"], code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"],
+                IssuedRejection(bytes: row["bytes"], messageID: MessageID(row["message_id"] as Data)!, sender: try .stored(row["sender"]),
+                                signer: try .stored(row["signer"]), code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"],
                                 messageDigest: row["message_digest"], evidence: row["evidence"], issued: StoreTime.date(row["stored"]))
             }
         }
