@@ -221,7 +221,8 @@ import ParleyTestSupport
             return try await group.reduce(into: [QueuedMessage]()) { $0.append($1) }
         }
         try await waitUntil("all delivered") {
-            try queued.allSatisfy { try us.node.store.delivery($0.id, recipient: "RU-NRRC")?.state == .delivered }
+            for item in queued where try await us.node.store.delivery(item.id, recipient: "RU-NRRC".pid)?.state != .delivered { return false }
+            return true
         }
         #expect(log.lines.contains { $0.contains("RU-NRRC has no batch endpoint (HTTP 404)") }, "\(log.lines.suffix(5))")
         let inbox = try await store.inbox(InboxQuery(sender: "US-NRRC"))

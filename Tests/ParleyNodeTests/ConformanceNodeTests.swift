@@ -357,7 +357,7 @@ import ParleyTestSupport
         let peer = try #require(node.configuration.peers.first)
         let json = #"{"type": "general-communication", "recipients": ["RU-NRRC"], "body": {"subject": "s", "text": {"lang": "en", "text": "t"}}}"#
         let queued = try await node.submit(try Composition(json: Array(json.utf8)))
-        let due = try #require(try node.store.dueDeliveries(to: "RU-NRRC").first)
+        let due = try #require(try await node.store.dueDeliveries(to: "RU-NRRC".pid).first)
         let id = due.record.messageID
         #expect(id == queued.id)
         let bytes = Array(due.bytes)
@@ -393,15 +393,15 @@ import ParleyTestSupport
         ]
         let log = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         for (name, body) in invalid {
-            try node.store.markInFlight(id, recipient: "RU-NRRC")
+            try await node.store.markInFlight(id, recipient: "RU-NRRC".pid)
             let next = await node.delivery.settle(due, sent: sent, answer: .receipt(body), peer: peer, log: log)
-            let record = try #require(try node.store.delivery(id, recipient: "RU-NRRC"))
+            let record = try #require(try await node.store.delivery(id, recipient: "RU-NRRC".pid))
             #expect(next != nil && record.state == .pending && record.receiptDigest == nil, "\(name): \(record.state)")
             #expect(record.lastError?.contains("without a valid receipt") == true, "\(name): \(record.lastError ?? "no error recorded")")
         }
-        try node.store.markInFlight(id, recipient: "RU-NRRC")
+        try await node.store.markInFlight(id, recipient: "RU-NRRC".pid)
         #expect(await node.delivery.settle(due, sent: sent, answer: .receipt(valid), peer: peer, log: log) == nil)
-        #expect(try node.store.delivery(id, recipient: "RU-NRRC")?.state == .delivered)
+        #expect(try await node.store.delivery(id, recipient: "RU-NRRC".pid)?.state == .delivered)
     }
 
     /// SPEC.md §8.2 at a node: a leaf with cA TRUE (here the issuing CA itself, signing a message

@@ -46,10 +46,10 @@ import Glibc
         // Once writes succeed again, the failure is recorded (the delivery is no longer in flight)
         // and the message is attempted again, without a restart.
         try await waitUntil("the failed attempt recorded", timeout: .seconds(30)) {
-            let delivery = try us.node.store.message(id)?.deliveries.first
+            let delivery = try await us.node.store.message(id)?.deliveries.first
             return delivery?.lastError != nil && delivery?.state != .inFlight
         }
-        try await waitUntil("another attempt", timeout: .seconds(30)) { (try us.node.store.message(id)?.deliveries.first?.attempts ?? 0) >= 2 }
+        try await waitUntil("another attempt", timeout: .seconds(30)) { (try await us.node.store.message(id)?.deliveries.first?.attempts ?? 0) >= 2 }
         #expect(try await us.node.store.message(id)?.deliveries.first?.lastError?.contains("transport") == true)
         peer.closeAll()
         await us.stop()
@@ -73,11 +73,11 @@ import Glibc
         let first = try await submit()
         try await waitUntil("the first attempt") { peer.connections >= 1 }
         #expect(try await us.node.store.message(first)?.deliveries.first?.state == .inFlight)
-        #expect(try us.node.store.cancel(first, recipient: "RU-NRRC", note: "test") == 1)
+        #expect(try await us.node.store.cancel(first, recipient: "RU-NRRC".pid, note: "test") == 1)
         peer.closeAll()
         let second = try await submit()
         try await waitUntil("the next message attempted", timeout: .seconds(30)) {
-            (try us.node.store.message(second)?.deliveries.first?.attempts ?? 0) >= 1
+            (try await us.node.store.message(second)?.deliveries.first?.attempts ?? 0) >= 1
         }
         #expect(try await us.node.store.message(first)?.deliveries.first?.state == .cancelled)
         peer.closeAll()

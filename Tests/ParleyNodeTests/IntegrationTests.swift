@@ -28,8 +28,8 @@ import ParleyTestSupport
         return try MessageID(hex: try #require(object?["id"] as? String))
     }
 
-    func deliveries(_ node: Node, _ id: MessageID) throws -> [DeliveryRecord] {
-        try node.store.message(id)?.deliveries ?? []
+    func deliveries(_ node: Node, _ id: MessageID) async throws -> [DeliveryRecord] {
+        try await node.store.message(id)?.deliveries ?? []
     }
 
     @Test func preLaunchReachesTwoPeersAndBothReceiptsVerify() async throws {
@@ -43,7 +43,10 @@ import ParleyTestSupport
         let hcoc = try await RunningNode(try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: ["US-NRRC": usPort], directory: directory))
 
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
-        try await waitUntil("both receipts") { try deliveries(us.node, id).allSatisfy { $0.state == .delivered } && deliveries(us.node, id).count == 2 }
+        try await waitUntil("both receipts") {
+            let records = try await deliveries(us.node, id)
+            return records.allSatisfy { $0.state == .delivered } && records.count == 2
+        }
 
         // Re-verify, independently of the daemon, each stored receipt against the exact bytes sent.
         let record = try #require(try await us.node.store.message(id))
@@ -134,16 +137,17 @@ import ParleyTestSupport
         let before = try await RunningNode(usConfiguration)
         let first = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
         let second = try await submitThroughAdmin(before.node, recipients: ["RU-NRRC"])
-        try await waitUntil("a failed attempt") { try deliveries(before.node, first).first?.lastError != nil }
+        try await waitUntil("a failed attempt") { try await deliveries(before.node, first).first?.lastError != nil }
         await before.stop()
 
         let us = try await RunningNode(usConfiguration)
         let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("delivery after the restart") {
-            try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
+            let (one, two) = (try await deliveries(us.node, first), try await deliveries(us.node, second))
+            return one.first?.state == .delivered && two.first?.state == .delivered
         }
         let third = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
-        try await waitUntil("the third message") { try deliveries(us.node, third).first?.state == .delivered }
+        try await waitUntil("the third message") { try await deliveries(us.node, third).first?.state == .delivered }
         let inbox = try await ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 3)
         #expect(inbox.sorted { $0.inboxSequenceNumber! < $1.inboxSequenceNumber! }.map(\.fields.id) == [first, second, third])
@@ -159,9 +163,9 @@ import ParleyTestSupport
         let logs = LogCapture()
         let us = try await RunningNode(configuration, logs: logs)
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
-        try await waitUntil("expiry") { try deliveries(us.node, id).first?.state == .expired }
+        try await waitUntil("expiry") { try await deliveries(us.node, id).first?.state == .expired }
         try await Task.sleep(for: .seconds(1.5))
-        let expired = try #require(try deliveries(us.node, id).first)
+        let expired = try #require(try await deliveries(us.node, id).first)
         #expect(expired.state == .expired)
         // The operator learns which message, for whom, and why it never got through.
         #expect(expired.lastError?.hasPrefix("expired: no receipt in time; last error: transport:") == true, "\(expired.lastError ?? "")")
@@ -187,7 +191,7 @@ import ParleyTestSupport
 
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC", "HCOC-CC"])
         try await waitUntil("both receipts, one via the hub") {
-            let records = try deliveries(us.node, id)
+            let records = try await deliveries(us.node, id)
             return records.count == 2 && records.allSatisfy { $0.state == .delivered }
         }
         let record = try #require(try await us.node.store.message(id))
@@ -255,14 +259,16 @@ import ParleyTestSupport
         // With several requests in flight per peer (SPEC.md §12.4), the second may still be in its own
         // failing attempt when the first's failure is recorded: wait until both are back to pending.
         try await waitUntil("a failed attempt, both pending") {
-            try deliveries(us.node, first).first?.lastError != nil && deliveries(us.node, second).first?.state == .pending
+            let (one, two) = (try await deliveries(us.node, first), try await deliveries(us.node, second))
+            return one.first?.lastError != nil && two.first?.state == .pending
         }
-        #expect(try deliveries(us.node, first).first?.state == .pending)
-        #expect(try deliveries(us.node, second).first?.state == .pending)
+        #expect(try await deliveries(us.node, first).first?.state == .pending)
+        #expect(try await deliveries(us.node, second).first?.state == .pending)
 
         let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("delivery after the peer came up") {
-            try deliveries(us.node, first).first?.state == .delivered && deliveries(us.node, second).first?.state == .delivered
+            let (one, two) = (try await deliveries(us.node, first), try await deliveries(us.node, second))
+            return one.first?.state == .delivered && two.first?.state == .delivered
         }
         let inbox = try await ru.node.store.inbox(InboxQuery())
         #expect(inbox.count == 2)
@@ -297,13 +303,16 @@ import ParleyTestSupport
         #expect(ids.count == 20)
         // Six failed attempts each: retry times 0.3, 0.6, 1.2, then 2 s, each with its own ±20 % jitter.
         try await waitUntil("six failed attempts of every message", timeout: .seconds(60)) {
-            try ids.allSatisfy { id in try deliveries(us.node, id).allSatisfy { $0.attempts >= 6 && $0.state == .pending } }
+            for id in ids where !(try await deliveries(us.node, id).allSatisfy { $0.attempts >= 6 && $0.state == .pending }) { return false }
+            return true
         }
         let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         try await waitUntil("the backlog delivered") {
-            try ids.allSatisfy { id in try deliveries(us.node, id).first?.state == .delivered }
+            for id in ids where try await deliveries(us.node, id).first?.state != .delivered { return false }
+            return true
         }
-        let attempts = try ids.map { try deliveries(us.node, $0).first?.attempts ?? 0 }
+        var attempts: [Int] = []
+        for id in ids { attempts.append(try await deliveries(us.node, id).first?.attempts ?? 0) }
         #expect(Set(attempts).count == 1, "attempts per message, in channel order: \(attempts)")
         // One warning per failed request, not one per message: the operator reads the cause once.
         let failures = logs.lines.filter { $0.hasPrefix("warning") && $0.contains("delivery attempt") }
@@ -328,13 +337,13 @@ import ParleyTestSupport
         let logs = LogCapture()
         let us = try await RunningNode(configuration, logs: logs)
         let id = try await submitThroughAdmin(us.node, recipients: ["RU-NRRC"])
-        try await waitUntil("a failed attempt") { try deliveries(us.node, id).first.map { $0.state == .pending && $0.attempts == 1 } ?? false }
-        #expect(try deliveries(us.node, id).first.map { $0.nextAttempt.timeIntervalSinceNow > 400 } == true, "backing off for about 600 s")
+        try await waitUntil("a failed attempt") { try await deliveries(us.node, id).first.map { $0.state == .pending && $0.attempts == 1 } ?? false }
+        #expect(try await deliveries(us.node, id).first.map { $0.nextAttempt.timeIntervalSinceNow > 400 } == true, "backing off for about 600 s")
 
         let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory))
         _ = try await submitThroughAdmin(ru.node, recipients: ["US-NRRC"])
         try await waitUntil("delivered long before the backoff ends", timeout: .seconds(60)) {
-            try deliveries(us.node, id).first?.state == .delivered
+            try await deliveries(us.node, id).first?.state == .delivered
         }
         #expect(logs.lines.contains { $0.hasPrefix("notice RU-NRRC reached this node: its 1 waiting delivery is tried now") }, "\(logs.lines)")
         #expect(logs.lines.contains { $0.hasPrefix("notice RU-NRRC answers again, after") && $0.contains("s unreachable") }, "\(logs.lines)")

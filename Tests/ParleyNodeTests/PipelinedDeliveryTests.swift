@@ -23,7 +23,7 @@ import ParleyTestSupport
     static func doublingCommitter(maximumBatch: Int = 256, observe: @escaping @Sendable ([Int]) -> Void) -> GroupCommitter<Int, Int> {
         GroupCommitter<Int, Int>(label: "test", maximumBatch: maximumBatch) { requests in
             observe(requests)
-            return GroupCommitter<Int, Int>.isolating(
+            return await GroupCommitter<Int, Int>.isolating(
                 requests,
                 batch: { batch in
                     guard !batch.contains(13) else { throw Problem.internalError("13 is refused") }
@@ -118,14 +118,14 @@ import ParleyTestSupport
         }
         var queued = try await submit(300)
         // Stop the receiver while deliveries are in flight, queue more while it is down, start it again.
-        let delivered = { @Sendable in try us.node.store.outbox(OutboxQuery(state: .delivered, limit: count + 1)).count }
-        try await waitUntil("some deliveries") { try delivered() >= 40 }
+        let delivered = { @Sendable in try await us.node.store.outbox(OutboxQuery(state: .delivered, limit: count + 1)).count }
+        try await waitUntil("some deliveries") { try await delivered() >= 40 }
         await ru.stop()
         queued += try await submit(count - 300)
         let numberOf = Dictionary(uniqueKeysWithValues: queued.map { ($0.id, $0.sequenceNumbers["RU-NRRC"]!) })
         #expect(Set(numberOf.values) == Set(1...UInt64(count)))
         ru = try await RunningNode(ruConfiguration)
-        try await waitUntil("every delivery receipted") { try delivered() == count }
+        try await waitUntil("every delivery receipted") { try await delivered() == count }
 
         // Exactly once in the inbox, each under the number the sender gave it, no gap.
         let inbox = try await ru.node.store.inbox(InboxQuery(sender: "US-NRRC", limit: count + 10))

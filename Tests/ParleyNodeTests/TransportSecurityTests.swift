@@ -257,9 +257,9 @@ import ParleyTestSupport
         let draft = try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))
         let queued = try await us.node.submit(draft)
         try await waitUntil("a refused attempt") {
-            try us.node.store.delivery(queued.id, recipient: "RU-NRRC")?.lastError != nil
+            try await us.node.store.delivery(queued.id, recipient: "RU-NRRC".pid)?.lastError != nil
         }
-        let record = try #require(try us.node.store.delivery(queued.id, recipient: "RU-NRRC"))
+        let record = try #require(try await us.node.store.delivery(queued.id, recipient: "RU-NRRC".pid))
         #expect(record.state == DeliveryState.pending || record.state == DeliveryState.inFlight)
         #expect(log.lines.contains { $0.contains("should be RU-NRRC, but it presents a valid certificate of HCOC-CC") }, "\(log.lines.suffix(5))")
         // Nothing reached HCOC-CC: no message, no rejection issued.

@@ -12,94 +12,94 @@ import ParleyTestSupport
     var store: ParleyStore { get throws { try ParleyStore(path: dir.path("store.sqlite")) } }
 
     func rejection(_ id: MessageID, from sender: String = Fixture.ru, code: UInt64 = 3, at: Date = Fixture.base, label: String = "r") -> IssuedRejection {
-        IssuedRejection(bytes: Data("rejection:\(label)".utf8) + id.data, messageID: id, sender: sender, signer: Fixture.us,
+        IssuedRejection(bytes: Data("rejection:\(label)".utf8) + id.data, messageID: id, sender: sender.pid, signer: Fixture.us.pid,
                         code: code, reason: "bad signature", messageDigest: Data(repeating: 7, count: 32), issued: at)
     }
 
-    @Test func issuedRejectionsAreStoredOnceAuditedAndImmutable() throws {
+    @Test func issuedRejectionsAreStoredOnceAuditedAndImmutable() async throws {
         let store = try store
         let id = Fixture.id(1)
-        try store.recordIssuedRejection(rejection(id))
-        try store.recordIssuedRejection(rejection(id))  // the same bytes again: nothing new
-        try store.recordIssuedRejection(rejection(id, at: Fixture.base + 5, label: "second"))
-        let stored = try store.issuedRejections(for: id)
+        try await store.recordIssuedRejection(rejection(id))
+        try await store.recordIssuedRejection(rejection(id))  // the same bytes again: nothing new
+        try await store.recordIssuedRejection(rejection(id, at: Fixture.base + 5, label: "second"))
+        let stored = try await store.issuedRejections(for: id)
         #expect(stored.count == 2)
         #expect(stored.first == rejection(id))
-        let audit = try store.auditEvents(kinds: [.rejectionIssued])
+        let audit = try await store.auditEvents(kinds: [.rejectionIssued])
         #expect(audit.count == 2)
         #expect(audit.first?.peer == Fixture.ru && audit.first?.messageID == id)
         #expect(audit.first?.detail?.contains("code 3: bad signature") == true)
         #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "UPDATE issued_rejection SET rejection_code = 0") } }
         #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "DELETE FROM issued_rejection") } }
-        #expect(try store.issuedRejections(for: id).count == 2)
-        #expect(throws: StoreError.self) {
+        #expect(try await store.issuedRejections(for: id).count == 2)
+        await #expect(throws: StoreError.self) {
             var bad = rejection(id, label: "x")
             bad.messageDigest = Data([1])
-            try store.recordIssuedRejection(bad)
+            try await store.recordIssuedRejection(bad)
         }
         // Evidence (the rejected bytes) is kept when given, and must have the message digest.
         let rejected = Data("the rejected message".utf8)
         var withEvidence = rejection(Fixture.id(2), code: 10, label: "e")
         withEvidence.messageDigest = rejected.sha256
         withEvidence.evidence = rejected
-        try store.recordIssuedRejection(withEvidence)
-        #expect(try store.issuedRejections(for: Fixture.id(2)).first?.evidence == rejected)
-        #expect(try store.issuedRejections(for: id).allSatisfy { $0.evidence == nil })
-        #expect(throws: StoreError.self) {
+        try await store.recordIssuedRejection(withEvidence)
+        #expect(try await store.issuedRejections(for: Fixture.id(2)).first?.evidence == rejected)
+        #expect(try await store.issuedRejections(for: id).allSatisfy { $0.evidence == nil })
+        await #expect(throws: StoreError.self) {
             var wrong = withEvidence
             wrong.bytes = Data("another receipt".utf8)
             wrong.evidence = Data("other bytes".utf8)
-            try store.recordIssuedRejection(wrong)
+            try await store.recordIssuedRejection(wrong)
         }
     }
 
-    @Test func receiptListMergesReceivedIssuedAndRejections() throws {
+    @Test func receiptListMergesReceivedIssuedAndRejections() async throws {
         let store = try store
         // Sent to RU and HCOC: RU accepts, HCOC rejects.
-        try store.queue(Fixture.id(10), at: Fixture.base)
-        try store.recordReceipt(ReceivedReceipt(bytes: Data("ru-ok".utf8), messageID: Fixture.id(10), recipient: Fixture.ru,
+        try await store.queue(Fixture.id(10), at: Fixture.base)
+        try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru-ok".utf8), messageID: Fixture.id(10), recipient: Fixture.ru.pid,
                                                 status: .accepted, received: Fixture.base + 10))
-        try store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-no".utf8), messageID: Fixture.id(10), recipient: Fixture.hcoc,
+        try await store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-no".utf8), messageID: Fixture.id(10), recipient: Fixture.hcoc.pid,
                                                 status: .rejected(code: 11, reason: "invalid body"), received: Fixture.base + 20))
         // Received from RU: our accepted receipt is issued at +30.
-        _ = try store.accept(Fixture.incoming(Fixture.id(11), seq: 1, received: Fixture.base + 30), buildReceipt: Fixture.receipt)
+        _ = try await store.accept(Fixture.incoming(Fixture.id(11), seq: 1, received: Fixture.base + 30), buildReceipt: Fixture.receipt)
         // A rejection we issued to HCOC at +40.
-        try store.recordIssuedRejection(rejection(Fixture.id(12), from: Fixture.hcoc, at: Fixture.base + 40))
+        try await store.recordIssuedRejection(rejection(Fixture.id(12), from: Fixture.hcoc, at: Fixture.base + 40))
 
-        let all = try store.receipts(ReceiptQuery())
+        let all = try await store.receipts(ReceiptQuery())
         #expect(all.map(\.receipt.stored) == [40, 30, 20, 10].map { Fixture.base + Double($0) }, "newest first")
         #expect(all.map(\.peer) == [Fixture.hcoc, Fixture.ru, Fixture.hcoc, Fixture.ru])
         #expect(all.map(\.messageStored) == [false, true, true, true])
         #expect(all[0].receipt.status == .rejected(code: 3, reason: "bad signature") && all[0].receipt.direction == .issued)
 
-        let issued = try store.receipts(ReceiptQuery(direction: .issued))
+        let issued = try await store.receipts(ReceiptQuery(direction: .issued))
         #expect(issued.map(\.receipt.messageID) == [Fixture.id(12), Fixture.id(11)])
-        let received = try store.receipts(ReceiptQuery(direction: .received))
+        let received = try await store.receipts(ReceiptQuery(direction: .received))
         #expect(received.map(\.peer) == [Fixture.hcoc, Fixture.ru])
-        let rejected = try store.receipts(ReceiptQuery(status: 2))
+        let rejected = try await store.receipts(ReceiptQuery(status: 2))
         #expect(rejected.map(\.receipt.messageID) == [Fixture.id(12), Fixture.id(10)])
-        let hcoc = try store.receipts(ReceiptQuery(peer: Fixture.hcoc))
+        let hcoc = try await store.receipts(ReceiptQuery(peer: Fixture.hcoc))
         #expect(hcoc.count == 2 && hcoc.allSatisfy { $0.peer == Fixture.hcoc })
-        let window = try store.receipts(ReceiptQuery(storedFrom: Fixture.base + 20, storedBefore: Fixture.base + 40))
+        let window = try await store.receipts(ReceiptQuery(storedFrom: Fixture.base + 20, storedBefore: Fixture.base + 40))
         #expect(window.map(\.receipt.stored) == [Fixture.base + 30, Fixture.base + 20])
-        #expect(try store.receipts(ReceiptQuery(messageID: Fixture.id(12))).count == 1)
-        #expect(try store.receipts(ReceiptQuery(limit: 2)).count == 2)
-        #expect(try store.receipts(ReceiptQuery(status: 0, limit: 10)).map(\.receipt.messageID) == [Fixture.id(11), Fixture.id(10)])
+        #expect(try await store.receipts(ReceiptQuery(messageID: Fixture.id(12))).count == 1)
+        #expect(try await store.receipts(ReceiptQuery(limit: 2)).count == 2)
+        #expect(try await store.receipts(ReceiptQuery(status: 0, limit: 10)).map(\.receipt.messageID) == [Fixture.id(11), Fixture.id(10)])
     }
 
-    @Test func peerStatesFromTheStore() throws {
+    @Test func peerStatesFromTheStore() async throws {
         let store = try store
-        try store.queue(Fixture.id(1), at: Fixture.base)
-        try store.queue(Fixture.id(2), at: Fixture.base + 60)
-        try store.markInFlight(Fixture.id(1), recipient: Fixture.ru, at: Fixture.base + 61)
-        try store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru, error: "transport: connection refused",
+        try await store.queue(Fixture.id(1), at: Fixture.base)
+        try await store.queue(Fixture.id(2), at: Fixture.base + 60)
+        try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: Fixture.base + 61)
+        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru.pid, error: "transport: connection refused",
                                        nextAttempt: Fixture.base + 90, at: Fixture.base + 62)
-        try store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-1".utf8), messageID: Fixture.id(1), recipient: Fixture.hcoc,
+        try await store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-1".utf8), messageID: Fixture.id(1), recipient: Fixture.hcoc.pid,
                                                 status: .accepted, received: Fixture.base + 70))
-        _ = try store.accept(Fixture.incoming(Fixture.id(3), seq: 3, received: Fixture.base + 80), buildReceipt: Fixture.receipt)
-        try store.markInFlight(Fixture.id(2), recipient: Fixture.hcoc, at: Fixture.base + 81)
+        _ = try await store.accept(Fixture.incoming(Fixture.id(3), seq: 3, received: Fixture.base + 80), buildReceipt: Fixture.receipt)
+        try await store.markInFlight(Fixture.id(2), recipient: Fixture.hcoc.pid, at: Fixture.base + 81)
 
-        let states = try store.peerStates(["JP-METI", Fixture.ru])
+        let states = try await store.peerStates(["JP-METI".pid, Fixture.ru.pid])
         #expect(states.map(\.peer) == [Fixture.hcoc, "JP-METI", Fixture.ru])
         let ru = try #require(states.last)
         #expect(ru.queueDepth == 2)
@@ -115,29 +115,29 @@ import ParleyTestSupport
         let jp = states[1]
         #expect(jp.queueDepth == 0 && jp.oldestUndelivered == nil && jp.lastContact == nil)
 
-        try store.expire(Fixture.id(2), recipient: Fixture.ru, reason: "too old")
-        #expect(try store.peerStates().last?.expired == 1)
+        try await store.expire(Fixture.id(2), recipient: Fixture.ru.pid, reason: "too old")
+        #expect(try await store.peerStates().last?.expired == 1)
     }
 
-    @Test func alertsAreCounted() throws {
+    @Test func alertsAreCounted() async throws {
         let store = try store
-        #expect(try store.alertCount() == 0)
-        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 1), buildReceipt: Fixture.receipt)
-        _ = try store.accept(Fixture.incoming(Fixture.id(1), seq: 2, label: "other"), buildReceipt: Fixture.receipt)  // equivocation
-        _ = try store.accept(Fixture.incoming(Fixture.id(2), seq: 1), buildReceipt: Fixture.receipt)  // replay
-        #expect(try store.alertCount() == 2)
-        #expect(try store.alerts().count == 2)
+        #expect(try await store.alertCount() == 0)
+        _ = try await store.accept(Fixture.incoming(Fixture.id(1), seq: 1), buildReceipt: Fixture.receipt)
+        _ = try await store.accept(Fixture.incoming(Fixture.id(1), seq: 2, label: "other"), buildReceipt: Fixture.receipt)  // equivocation
+        _ = try await store.accept(Fixture.incoming(Fixture.id(2), seq: 1), buildReceipt: Fixture.receipt)  // replay
+        #expect(try await store.alertCount() == 2)
+        #expect(try await store.alerts().count == 2)
     }
 
-    @Test func pageTokensRoundTrip() throws {
+    @Test func pageTokensRoundTrip() async throws {
         let store = try store
         for n in 1...5 {
-            _ = try store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(n), created: Fixture.base + Double(n)), buildReceipt: Fixture.receipt)
+            _ = try await store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(n), created: Fixture.base + Double(n)), buildReceipt: Fixture.receipt)
         }
-        let first = try store.inbox(InboxQuery(limit: 2))
+        let first = try await store.inbox(InboxQuery(limit: 2))
         let token = try #require(first.last?.cursor.token)
         let cursor = try #require(PageCursor(token: token))
-        let second = try store.inbox(InboxQuery(limit: 2, after: cursor))
+        let second = try await store.inbox(InboxQuery(limit: 2, after: cursor))
         #expect(second.map(\.fields.id) == [3, 2].map(Fixture.id))
         #expect(PageCursor(token: "x.1") == nil && PageCursor(token: "1") == nil && PageCursor(token: "-1.2") == nil)
     }
@@ -145,22 +145,22 @@ import ParleyTestSupport
     /// Every list pages by keyset: following each page's last cursor visits every item once, in
     /// the list's order, even where receipts and issued rejections share a second; the counts say
     /// how many items follow a position.
-    @Test func listsPageByCursorAndCountWhatFollows() throws {
+    @Test func listsPageByCursorAndCountWhatFollows() async throws {
         let store = try store
         for n in 1...7 {
-            try store.queue(Fixture.id(n), at: Fixture.base + Double(n / 3))
-            try store.recordReceipt(ReceivedReceipt(bytes: Data("ru-\(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru,
+            try await store.queue(Fixture.id(n), at: Fixture.base + Double(n / 3))
+            try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru-\(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru.pid,
                                                     status: .accepted, received: Fixture.base + 100 + Double(n / 2)))
-            try store.recordIssuedRejection(rejection(Fixture.id(20 + n), from: Fixture.hcoc, at: Fixture.base + 100 + Double(n / 2), label: "\(n)"))
+            try await store.recordIssuedRejection(rejection(Fixture.id(20 + n), from: Fixture.hcoc, at: Fixture.base + 100 + Double(n / 2), label: "\(n)"))
         }
-        let everyReceipt = try store.receipts(ReceiptQuery(limit: 100))
-        let receiptCount = try store.receiptsCount(ReceiptQuery())
+        let everyReceipt = try await store.receipts(ReceiptQuery(limit: 100))
+        let receiptCount = try await store.receiptsCount(ReceiptQuery())
         #expect(everyReceipt.count == 14 && receiptCount == 14)
         var pagedReceipts: [ReceiptListing] = []
         var receiptQuery = ReceiptQuery(limit: 3)
         while true {
-            let page = try store.receipts(receiptQuery)
-            #expect(try store.receiptsCount(receiptQuery) == 14 - pagedReceipts.count)
+            let page = try await store.receipts(receiptQuery)
+            #expect(try await store.receiptsCount(receiptQuery) == 14 - pagedReceipts.count)
             pagedReceipts += page
             guard let last = page.last else { break }
             let token = try #require(ReceiptCursor(token: last.cursor.token))
@@ -169,12 +169,12 @@ import ParleyTestSupport
         #expect(pagedReceipts == everyReceipt, "the pages together are the whole list, in order")
         var rejections = ReceiptQuery(status: 2, limit: 2)
         rejections.after = everyReceipt[5].cursor
-        #expect(try store.receiptsCount(rejections) == everyReceipt.dropFirst(6).filter { !$0.messageStored }.count)
+        #expect(try await store.receiptsCount(rejections) == everyReceipt.dropFirst(6).filter { !$0.messageStored }.count)
         #expect(ReceiptCursor(token: "1.2.3") == nil && ReceiptCursor(token: "1.0") == nil && ReceiptCursor(token: "-1.0.3") == nil)
 
         for newestFirst in [true, false] {
-            let every = try store.outbox(OutboxQuery(limit: 100, newestFirst: newestFirst))
-            let count = try store.outboxCount(OutboxQuery(newestFirst: newestFirst))
+            let every = try await store.outbox(OutboxQuery(limit: 100, newestFirst: newestFirst))
+            let count = try await store.outboxCount(OutboxQuery(newestFirst: newestFirst))
             #expect(every.count == 14 && count == 14)
             let queued: [Date] = every.map(\.queued)
             let ordered: [Date] = newestFirst ? queued.sorted(by: >) : queued.sorted()
@@ -182,8 +182,8 @@ import ParleyTestSupport
             var paged: [DeliveryRecord] = []
             var query = OutboxQuery(limit: 4, newestFirst: newestFirst)
             while true {
-                let page = try store.outbox(query)
-                #expect(try store.outboxCount(query) == 14 - paged.count)
+                let page = try await store.outbox(query)
+                #expect(try await store.outboxCount(query) == 14 - paged.count)
                 paged += page
                 guard let last = page.last else { break }
                 let position = try #require(DeliveryCursor(token: last.cursor.token))
@@ -195,30 +195,30 @@ import ParleyTestSupport
 
         let inbox = InboxQuery(limit: 100)
         for n in 1...5 {
-            _ = try store.accept(Fixture.incoming(Fixture.id(40 + n), seq: UInt64(n), created: Fixture.base + Double(n / 2)), buildReceipt: Fixture.receipt)
+            _ = try await store.accept(Fixture.incoming(Fixture.id(40 + n), seq: UInt64(n), created: Fixture.base + Double(n / 2)), buildReceipt: Fixture.receipt)
         }
-        let messages = try store.inbox(inbox)
-        #expect(try store.inboxCount(inbox) == 5)
-        #expect(try store.inboxCount(InboxQuery(after: messages[1].cursor)) == 3)
+        let messages = try await store.inbox(inbox)
+        #expect(try await store.inboxCount(inbox) == 5)
+        #expect(try await store.inboxCount(InboxQuery(after: messages[1].cursor)) == 3)
     }
 
-    @Test func operatorNotesGoIntoTheAudit() throws {
+    @Test func operatorNotesGoIntoTheAudit() async throws {
         let store = try store
-        try store.queue(Fixture.id(1), at: Fixture.base)
-        #expect(try store.cancel(Fixture.id(1), recipient: Fixture.ru, note: "duplicate of 0192") == 1)
-        #expect(try store.retry(Fixture.id(1), recipient: Fixture.ru, note: "sent after all") == 1)
-        let events = try store.auditEvents(kinds: [.cancelled, .retried])
+        try await store.queue(Fixture.id(1), at: Fixture.base)
+        #expect(try await store.cancel(Fixture.id(1), recipient: Fixture.ru.pid, note: "duplicate of 0192") == 1)
+        #expect(try await store.retry(Fixture.id(1), recipient: Fixture.ru.pid, note: "sent after all") == 1)
+        let events = try await store.auditEvents(kinds: [.cancelled, .retried])
         #expect(events.map(\.detail) == ["by the operator: duplicate of 0192", "by the operator: sent after all"])
         // A delivered delivery is never cancelled.
-        try store.recordReceipt(ReceivedReceipt(bytes: Data("ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru,
+        try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru.pid,
                                                 status: .accepted, received: Fixture.base + 1))
-        #expect(throws: StoreError.self) { try store.cancel(Fixture.id(1), recipient: Fixture.ru) }
-        #expect(try store.delivery(Fixture.id(1), recipient: Fixture.ru)?.state == .delivered)
+        await #expect(throws: StoreError.self) { try await store.cancel(Fixture.id(1), recipient: Fixture.ru.pid) }
+        #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.ru.pid)?.state == .delivered)
     }
 
-    @Test func adminQueriesUseIndexes() throws {
+    @Test func adminQueriesUseIndexes() async throws {
         let store = try store
-        let plans = try store.pool.read { db in
+        let plans = try await store.pool.read { db in
             try [
                 "SELECT * FROM receipt r WHERE r.stored >= 0 ORDER BY r.stored DESC, r.rowid DESC LIMIT 10",
                 "SELECT max(stored) FROM receipt WHERE direction = 0 AND signer = 'RU-NRRC'",

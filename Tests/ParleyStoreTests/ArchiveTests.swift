@@ -10,24 +10,24 @@ import ParleyTestSupport
     let dir = TemporaryDirectory()
 
     /// A store with both directions, receipts of every status, references, remarks, gaps.
-    func populatedStore(_ name: String = "source.sqlite") throws -> ParleyStore {
+    func populatedStore(_ name: String = "source.sqlite") async throws -> ParleyStore {
         let store = try ParleyStore(path: dir.path(name))
         for n in 1...20 {
-            try store.queue(Fixture.id(n), to: n % 2 == 0 ? [Fixture.ru, Fixture.hcoc] : [Fixture.ru], type: UInt64(n % 11 + 1),
+            try await store.queue(Fixture.id(n), to: n % 2 == 0 ? [Fixture.ru, Fixture.hcoc] : [Fixture.ru], type: UInt64(n % 11 + 1),
                             references: n > 1 ? [MessageReference(target: Fixture.id(n - 1), relation: .respondsTo)] : [],
                             remarks: n % 4 == 0 ? try! LocalizedText(language: "fr", text: "remarque \(n) é") : nil,
                             at: Fixture.base + Double(n * 10))
         }
         for n in 1...8 {
-            try store.markInFlight(Fixture.id(n), recipient: Fixture.ru, at: Fixture.base + 300)
+            try await store.markInFlight(Fixture.id(n), recipient: Fixture.ru.pid, at: Fixture.base + 300)
             let status: ReceiptStatus = n == 3 ? .rejected(code: 11, reason: "invalid body: key 9") : n == 5 ? .duplicate : .accepted
-            try store.recordReceipt(ReceivedReceipt(bytes: Data("rcpt \(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru,
+            try await store.recordReceipt(ReceivedReceipt(bytes: Data("rcpt \(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru.pid,
                                                     status: status, received: Fixture.base + 301))
         }
-        try store.recordAttemptFailure(Fixture.id(10), recipient: Fixture.hcoc, error: "TLS handshake failed", nextAttempt: Fixture.base + 900,
+        try await store.recordAttemptFailure(Fixture.id(10), recipient: Fixture.hcoc.pid, error: "TLS handshake failed", nextAttempt: Fixture.base + 900,
                                        at: Fixture.base + 302)
         for (n, seq) in [(101, 1), (102, 2), (105, 5), (107, 7)] {
-            _ = try store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(seq), created: Fixture.base + Double(n),
+            _ = try await store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(seq), created: Fixture.base + Double(n),
                                                   references: [MessageReference(target: Fixture.id(1), relation: .acknowledges)],
                                                   remarks: try! LocalizedText(language: "ru", text: "сообщение \(n)"),
                                                   received: Fixture.base + Double(n * 2)), buildReceipt: Fixture.receipt)
@@ -39,74 +39,74 @@ import ParleyTestSupport
     let to = Fixture.base + 10_000
     let created = Fixture.base + 20_000
 
-    @Test func exportImportRoundTripIsByteForByte() throws {
-        let source = try populatedStore()
+    @Test func exportImportRoundTripIsByteForByte() async throws {
+        let source = try await populatedStore()
         let first = dir.path("first.parley-archive")
-        let summary = try source.exportArchive(to: first, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        let summary = try await source.exportArchive(to: first, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         #expect(summary.messages == 24)
         #expect(summary.receipts == 8 + 4)
         #expect(summary.channels == 3)
         #expect(try ParleyStore.verifyArchive(at: first) == summary)
 
         let target = try ParleyStore(path: dir.path("target.sqlite"))
-        let imported = try target.importArchive(from: first)
+        let imported = try await target.importArchive(from: first)
         #expect(imported.messagesAdded == 24 && imported.receiptsAdded == 12 && imported.channelsAdded == 3)
 
         let second = dir.path("second.parley-archive")
-        try target.exportArchive(to: second, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        try await target.exportArchive(to: second, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         #expect(try #require(fileBytes(first)) == #require(fileBytes(second)), "re-export after import must be identical")
 
         // Everything queryable survived, exactly.
         for n in [1, 3, 5, 10, 20, 101, 107] {
-            let a = try #require(try source.message(Fixture.id(n)))
-            let b = try #require(try target.message(Fixture.id(n)))
+            let a = try #require(try await source.message(Fixture.id(n)))
+            let b = try #require(try await target.message(Fixture.id(n)))
             #expect(a == b, "message \(n)")
         }
-        #expect(try source.outgoingChannels() == target.outgoingChannels())
-        #expect(try source.incomingChannels() == target.incomingChannels())
-        #expect(try target.inbox(InboxQuery(remarksContaining: "сообщение")).count == 4)
+        #expect(try await source.outgoingChannels() == target.outgoingChannels())
+        #expect(try await source.incomingChannels() == target.incomingChannels())
+        #expect(try await target.inbox(InboxQuery(remarksContaining: "сообщение")).count == 4)
         // The imported store continues the channels without reusing numbers.
-        #expect(try target.queue(Fixture.id(500), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 21])
+        #expect(try await target.queue(Fixture.id(500), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 21])
     }
 
-    @Test func importIsIdempotentAndLeavesExistingRowsAlone() throws {
-        let source = try populatedStore()
+    @Test func importIsIdempotentAndLeavesExistingRowsAlone() async throws {
+        let source = try await populatedStore()
         let path = dir.path("a.parley-archive")
-        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        try await source.exportArchive(to: path, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         // Importing into the store it came from adds nothing.
         let before = try tableSnapshot(source)
-        let again = try source.importArchive(from: path)
+        let again = try await source.importArchive(from: path)
         #expect(again.messagesAdded == 0 && again.receiptsAdded == 0 && again.channelsAdded == 0)
         #expect(again.messagesAlreadyPresent == 24 && again.receiptsAlreadyPresent == 12 && again.channelsAlreadyPresent == 3)
         #expect(try tableSnapshot(source) == before)
 
         let target = try ParleyStore(path: dir.path("t.sqlite"))
-        try target.importArchive(from: path)
+        try await target.importArchive(from: path)
         let once = try tableSnapshot(target)
-        try target.importArchive(from: path)
+        try await target.importArchive(from: path)
         #expect(try tableSnapshot(target) == once)
-        #expect(try target.auditEvents(kinds: [.imported]).count == 2)
+        #expect(try await target.auditEvents(kinds: [.imported]).count == 2)
     }
 
-    @Test func partialRangeAndLaterReceiptsMerge() throws {
-        let source = try populatedStore()
+    @Test func partialRangeAndLaterReceiptsMerge() async throws {
+        let source = try await populatedStore()
         let early = dir.path("early.parley-archive")
-        let summary = try source.exportArchive(to: early, exporter: Fixture.us, from: from, to: Fixture.base + 55, createdAt: created)
+        let summary = try await source.exportArchive(to: early, exporter: Fixture.us.pid, from: from, to: Fixture.base + 55, createdAt: created)
         #expect(summary.messages == 5)
         let target = try ParleyStore(path: dir.path("t.sqlite"))
-        try target.importArchive(from: early)
-        #expect(try target.messageCounts().sent == 5)
+        try await target.importArchive(from: early)
+        #expect(try await target.messageCounts().sent == 5)
         let full = dir.path("full.parley-archive")
-        try source.exportArchive(to: full, exporter: Fixture.us, from: from, to: to, createdAt: created)
-        let merged = try target.importArchive(from: full)
+        try await source.exportArchive(to: full, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
+        let merged = try await target.importArchive(from: full)
         #expect(merged.messagesAdded == 19 && merged.messagesAlreadyPresent == 5)
         #expect(merged.channelsAlreadyPresent == 3)
     }
 
-    @Test func tamperedArchiveIsRefused() throws {
-        let source = try populatedStore()
+    @Test func tamperedArchiveIsRefused() async throws {
+        let source = try await populatedStore()
         let path = dir.path("a.parley-archive")
-        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        try await source.exportArchive(to: path, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         let original = try #require(fileBytes(path))
         let target = try ParleyStore(path: dir.path("t.sqlite"))
 
@@ -117,10 +117,10 @@ import ParleyTestSupport
         altered[range.lowerBound + 5] ^= 0x01
         let alteredPath = dir.path("altered.parley-archive")
         try altered.write(to: URL(fileURLWithPath: alteredPath))
-        let error = try #require(throws: StoreError.self) { try target.importArchive(from: alteredPath) }
+        let error = try await #require(throws: StoreError.self) { try await target.importArchive(from: alteredPath) }
         #expect(error.code == .archiveInvalid)
         #expect(error.reason.contains("SHA-256"))
-        #expect(try target.messageCounts().sent == 0 && target.messageCounts().received == 0)
+        #expect(try await target.messageCounts().sent == 0 && target.messageCounts().received == 0)
 
         // Truncated.
         let truncatedPath = dir.path("truncated.parley-archive")
@@ -136,28 +136,28 @@ import ParleyTestSupport
         let junkPath = dir.path("junk")
         try Data("hello".utf8).write(to: URL(fileURLWithPath: junkPath))
         #expect(try #require(throws: StoreError.self) { try ParleyStore.verifyArchive(at: junkPath) }.code == .archiveInvalid)
-        #expect(try target.auditEvents().isEmpty)
+        #expect(try await target.auditEvents().isEmpty)
     }
 
-    @Test func conflictingArchiveImportsNothing() throws {
-        let source = try populatedStore()
+    @Test func conflictingArchiveImportsNothing() async throws {
+        let source = try await populatedStore()
         let path = dir.path("a.parley-archive")
-        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        try await source.exportArchive(to: path, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         // A store holding message 101 with other bytes (an equivocation the archive would hide).
         let target = try ParleyStore(path: dir.path("t.sqlite"))
         var forged = Fixture.incoming(Fixture.id(101), seq: 1)
         forged.fields.bytes = Data("forged".utf8)
-        _ = try target.accept(forged, buildReceipt: Fixture.receipt)
+        _ = try await target.accept(forged, buildReceipt: Fixture.receipt)
         let before = try tableSnapshot(target)
-        let error = try #require(throws: StoreError.self) { try target.importArchive(from: path) }
+        let error = try await #require(throws: StoreError.self) { try await target.importArchive(from: path) }
         #expect(error.code == .archiveConflict)
         #expect(try tableSnapshot(target) == before)
     }
 
-    @Test func readArchiveListsExactSignedItems() throws {
-        let source = try populatedStore()
+    @Test func readArchiveListsExactSignedItems() async throws {
+        let source = try await populatedStore()
         let path = dir.path("a.parley-archive")
-        try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to, createdAt: created)
+        try await source.exportArchive(to: path, exporter: Fixture.us.pid, from: from, to: to, createdAt: created)
         var messageBytes = [MessageID: Data]()
         var receipts = 0
         let summary = try ParleyStore.readArchive(at: path) { entry in
@@ -173,12 +173,12 @@ import ParleyTestSupport
         #expect(messageBytes[Fixture.id(101)] == Fixture.bytes("in", Fixture.id(101)))
     }
 
-    @Test func existingArchiveIsNeverOverwritten() throws {
-        let source = try populatedStore()
+    @Test func existingArchiveIsNeverOverwritten() async throws {
+        let source = try await populatedStore()
         let path = dir.path("a.parley-archive")
         try Data("keep me".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(try #require(throws: StoreError.self) {
-            try source.exportArchive(to: path, exporter: Fixture.us, from: from, to: to)
+        #expect(try await #require(throws: StoreError.self) {
+            try await source.exportArchive(to: path, exporter: Fixture.us.pid, from: from, to: to)
         }.code == .invalidArgument)
         #expect(fileBytes(path) == Data("keep me".utf8))
     }
@@ -206,17 +206,17 @@ import ParleyTestSupport
                         inbox: nil)
     }
 
-    @Test func handMadeWellFormedArchiveVerifiesAndImports() throws {
+    @Test func handMadeWellFormedArchiveVerifiesAndImports() async throws {
         let path = try handMade("ok", [header, ArchiveItems.message(sentMessage(1)),
                                        ArchiveItems.outgoing(OutgoingChannel(sender: Fixture.us, recipient: Fixture.ru, nextSequenceNumber: 2))],
                                 messages: 1, receipts: 0, channels: 1)
         #expect(try ParleyStore.verifyArchive(at: path).messages == 1)
         let store = try ParleyStore(path: dir.path("s.sqlite"))
-        try store.importArchive(from: path)
-        #expect(try store.queue(Fixture.id(2), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 2])
+        try await store.importArchive(from: path)
+        #expect(try await store.queue(Fixture.id(2), to: [Fixture.ru]).sequenceNumbers == [Fixture.ru: 2])
     }
 
-    @Test func structuralRulesAreEnforced() throws {
+    @Test func structuralRulesAreEnforced() async throws {
         let refs = [MessageReference(target: Fixture.id(9), relation: .respondsTo), MessageReference(target: Fixture.id(8), relation: .respondsTo)]
         let unsortedRefs = try handMade("refs", [header, ArchiveItems.message(sentMessage(1, references: refs))], messages: 1, receipts: 0, channels: 0)
         let twoDeliveries = [Fixture.ru, Fixture.hcoc].map {

@@ -2,6 +2,7 @@ import Foundation
 import ParleyCodec
 import ParleyCrypto
 import ParleyProtocol
+import Synchronization
 import Testing
 @testable import ParleyStore
 import ParleyTestSupport
@@ -20,10 +21,10 @@ import ParleyTestSupport
         hcoc = try pki.identity(Fixture.hcoc)
     }
 
-    func signedMessage(by signer: SigningIdentity, to numbers: [String: UInt64], created: UTCTime? = nil) throws -> (Envelope, Data) {
+    func signedMessage(by signer: SigningIdentity, to numbers: [ParticipantID: UInt64], created: UTCTime? = nil) throws -> (Envelope, Data) {
         let template = Examples.envelope(.generalCommunication)
         let envelope = Envelope(id: MessageID.generate(at: now), sender: signer.participantID,
-                                recipients: try numbers.map { Recipient(participant: try ParticipantID($0.key), sequence: $0.value) },
+                                recipients: numbers.map { Recipient(participant: $0.key, sequence: $0.value) },
                                 created: created ?? now, body: template.body, remarks: try LocalizedText(language: "en", text: "archive test"))
         return (envelope, Data(try signer.sign(envelope)))
     }
@@ -41,51 +42,52 @@ import ParleyTestSupport
     /// Queues a signed message to RU and HCOC; each recipient in `receipted` returns an accepted
     /// receipt (over `receiptDigestOf` bytes when given, else the bytes sent).
     @discardableResult
-    func send(_ store: ParleyStore, receipted: [SigningIdentity], receiptDigestOf: Data? = nil) throws -> (Envelope, Data) {
-        var signed: (Envelope, Data)?
-        try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru, Fixture.hcoc], queuedAt: now.date) { numbers in
-            signed = try signedMessage(by: us, to: numbers)
-            return fields(signed!.0, signed!.1)
+    func send(_ store: ParleyStore, receipted: [SigningIdentity], receiptDigestOf: Data? = nil) async throws -> (Envelope, Data) {
+        let signed = Mutex<(Envelope, Data)?>(nil)
+        try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid], queuedAt: now.date) { numbers in
+            let message = try signedMessage(by: us, to: numbers)
+            signed.withLock { $0 = message }
+            return fields(message.0, message.1)
         }
-        let (envelope, bytes) = signed!
+        let (envelope, bytes) = signed.withLock { $0 }!
         for recipient in receipted {
             let peer = recipient.participantID.rawValue
-            try store.markInFlight(envelope.id, recipient: peer, at: now.date)
-            try store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: recipient, for: envelope, digestOf: receiptDigestOf ?? bytes),
-                                                    messageID: envelope.id, recipient: peer, status: .accepted, received: now.date))
+            try await store.markInFlight(envelope.id, recipient: peer.pid, at: now.date)
+            try await store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: recipient, for: envelope, digestOf: receiptDigestOf ?? bytes),
+                                                    messageID: envelope.id, recipient: peer.pid, status: .accepted, received: now.date))
         }
         return (envelope, bytes)
     }
 
     /// Accepts a message RU signed for US with sequence number `seq`; US signs the receipt.
     @discardableResult
-    func receive(_ store: ParleyStore, seq: UInt64) throws -> (Envelope, Data) {
-        let (envelope, bytes) = try signedMessage(by: ru, to: [Fixture.us: seq])
-        let incoming = IncomingMessage(fields: fields(envelope, bytes), sender: Fixture.ru, recipient: Fixture.us,
+    func receive(_ store: ParleyStore, seq: UInt64) async throws -> (Envelope, Data) {
+        let (envelope, bytes) = try signedMessage(by: ru, to: [Fixture.us.pid: seq])
+        let incoming = IncomingMessage(fields: fields(envelope, bytes), sender: Fixture.ru.pid, recipient: Fixture.us.pid,
                                        sequenceNumber: seq, received: now.date)
-        let outcome = try store.accept(incoming) { _ in try receipt(by: us, for: envelope, digestOf: bytes) }
+        let outcome = try await store.accept(incoming) { _ in try receipt(by: us, for: envelope, digestOf: bytes) }
         guard case .accepted = outcome else { throw StoreError(.invalidState, "message \(envelope.id) not accepted: \(outcome)") }
         return (envelope, bytes)
     }
 
-    func export(_ store: ParleyStore, _ name: String) throws -> String {
+    func export(_ store: ParleyStore, _ name: String) async throws -> String {
         let path = dir.path(name)
-        try store.exportArchive(to: path, exporter: Fixture.us, from: now.date - 3600, to: now.date + 3600, createdAt: now.date)
+        try await store.exportArchive(to: path, exporter: Fixture.us.pid, from: now.date - 3600, to: now.date + 3600, createdAt: now.date)
         return path
     }
 
     /// A store whose record is complete: every message receipted by every recipient, no gaps.
-    func completeStore() throws -> (ParleyStore, [(Envelope, Data)]) {
+    func completeStore() async throws -> (ParleyStore, [(Envelope, Data)]) {
         let store = try ParleyStore(path: dir.path("complete.sqlite"))
         var sent = [(Envelope, Data)]()
-        for _ in 0..<3 { sent.append(try send(store, receipted: [ru, hcoc])) }
-        for seq in 1...3 { try receive(store, seq: UInt64(seq)) }
+        for _ in 0..<3 { sent.append(try await send(store, receipted: [ru, hcoc])) }
+        for seq in 1...3 { try await receive(store, seq: UInt64(seq)) }
         return (store, sent)
     }
 
-    @Test func completeArchiveVerifies() throws {
-        let (store, _) = try completeStore()
-        let report = try ParleyStore.verifyArchive(at: try export(store, "complete.parley-archive"), verifier: try pki.verifier())
+    @Test func completeArchiveVerifies() async throws {
+        let (store, _) = try await completeStore()
+        let report = try ParleyStore.verifyArchive(at: try await export(store, "complete.parley-archive"), verifier: try pki.verifier())
         #expect(report.failures.isEmpty, "\(report.summaryText)")
         #expect(report.isValid)
         #expect(report.stepsPerformed == 1...7)
@@ -97,9 +99,9 @@ import ParleyTestSupport
         #expect(report.channels.allSatisfy { $0.isComplete && $0.highest == 3 && $0.messages == 3 })
     }
 
-    @Test func tamperedMessageIsNamedWithBadSignature() throws {
-        let (store, sent) = try completeStore()
-        let path = try export(store, "a.parley-archive")
+    @Test func tamperedMessageIsNamedWithBadSignature() async throws {
+        let (store, sent) = try await completeStore()
+        let path = try await export(store, "a.parley-archive")
         var file = try #require(fileBytes(path))
         let (envelope, bytes) = sent[1]
         // Flip a bit in the message's signature, then fix the trailer's SHA-256 so that only the
@@ -130,17 +132,17 @@ import ParleyTestSupport
         #expect(report.unreceipted.map(\.messageID) == [envelope.id])
     }
 
-    @Test func defectsAreReported() throws {
+    @Test func defectsAreReported() async throws {
         let store = try ParleyStore(path: dir.path("defects.sqlite"))
-        try send(store, receipted: [ru, hcoc])
+        try await send(store, receipted: [ru, hcoc])
         // RU's receipt names the digest of other bytes.
-        let (mismatched, _) = try send(store, receipted: [ru, hcoc], receiptDigestOf: Data("other bytes".utf8))
+        let (mismatched, _) = try await send(store, receipted: [ru, hcoc], receiptDigestOf: Data("other bytes".utf8))
         // HCOC never answered.
-        let (unanswered, _) = try send(store, receipted: [ru])
+        let (unanswered, _) = try await send(store, receipted: [ru])
         // Number 3 from RU never arrived.
-        for seq in [1, 2, 4] as [UInt64] { try receive(store, seq: seq) }
+        for seq in [1, 2, 4] as [UInt64] { try await receive(store, seq: seq) }
 
-        let report = try ParleyStore.verifyArchive(at: try export(store, "d.parley-archive"), verifier: try pki.verifier())
+        let report = try ParleyStore.verifyArchive(at: try await export(store, "d.parley-archive"), verifier: try pki.verifier())
         #expect(!report.isValid)
         #expect(report.failures.count == 2, "\(report.summaryText)")
         #expect(report.failures.allSatisfy { $0.kind == .receipt && $0.messageID == mismatched.id })
@@ -159,24 +161,25 @@ import ParleyTestSupport
         #expect(report.summaryText.contains("channel RU-NRRC→US-NRRC: gaps 3"))
     }
 
-    @Test func messageIsVerifiedAtItsReceiptTime() throws {
+    @Test func messageIsVerifiedAtItsReceiptTime() async throws {
         // Two messages claiming creation ten days ago, before the test PKI's CRLs (and possibly
         // certificates) were issued. The one RU receipted is verified at the receipt's time and
         // passes; the one without a receipt can only be verified at its creation time, and fails.
         let store = try ParleyStore(path: dir.path("times.sqlite"))
         let past = UTCTime(secondsSince1970: now.secondsSince1970 - 10 * 86_400)
-        var messages = [(Envelope, Data)]()
+        let queued = Mutex([(Envelope, Data)]())
         for _ in 0..<2 {
-            try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru], queuedAt: now.date) { numbers in
+            try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid], queuedAt: now.date) { numbers in
                 let signed = try signedMessage(by: us, to: numbers, created: past)
-                messages.append(signed)
+                queued.withLock { $0.append(signed) }
                 return fields(signed.0, signed.1)
             }
         }
+        let messages = queued.withLock { $0 }
         let (receipted, bytes) = messages[0]
-        try store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: ru, for: receipted, digestOf: bytes), messageID: receipted.id,
-                                                recipient: Fixture.ru, status: .accepted, received: now.date))
-        let report = try ParleyStore.verifyArchive(at: try export(store, "times.parley-archive"), verifier: try pki.verifier())
+        try await store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: ru, for: receipted, digestOf: bytes), messageID: receipted.id,
+                                                recipient: Fixture.ru.pid, status: .accepted, received: now.date))
+        let report = try ParleyStore.verifyArchive(at: try await export(store, "times.parley-archive"), verifier: try pki.verifier())
         #expect(report.receiptsValid == 1 && report.messagesValid == 1)
         let failure = try #require(report.failures.first, "\(report.summaryText)")
         #expect(report.failures.count == 1)

@@ -19,13 +19,13 @@ import ParleyTestSupport
                         let recipients = recipientSets[(task + i) % recipientSets.count]
                         if i % 5 == 4 {
                             queued += try await store.enqueueBatch((0..<3).map { _ in
-                                EnqueueRequest(sender: Fixture.us, recipients: recipients) { seqs in
+                                EnqueueRequest(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) { seqs in
                                     let id = Fixture.randomID()
                                     return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
                                 }
                             })
                         } else {
-                            queued.append(try store.enqueue(sender: Fixture.us, recipients: recipients) { seqs in
+                            queued.append(try await store.enqueue(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) { seqs in
                                 let id = Fixture.randomID()
                                 return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
                             })
@@ -78,7 +78,9 @@ import ParleyTestSupport
         let outcomes = try await withThrowingTaskGroup(of: [AcceptOutcome].self) { group in
             for _ in 0..<6 {
                 group.addTask {
-                    try messages.shuffled().map { try store.accept($0, buildReceipt: Fixture.receipt) }
+                    var outcomes: [AcceptOutcome] = []
+                    for message in messages.shuffled() { outcomes.append(try await store.accept(message, buildReceipt: Fixture.receipt)) }
+                    return outcomes
                 }
             }
             var all = [AcceptOutcome]()

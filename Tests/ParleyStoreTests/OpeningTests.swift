@@ -6,11 +6,11 @@ import ParleyProtocol
 import ParleyTestSupport
 
 @Suite struct OpeningTests {
-    @Test func createsStoreWithDurableSettings() throws {
+    @Test func createsStoreWithDurableSettings() async throws {
         let dir = TemporaryDirectory()
         let store = try ParleyStore(path: dir.path("store.sqlite"))
-        #expect(try store.storedSchemaVersion() == ParleyStore.schemaVersion)
-        let (journal, synchronous, foreignKeys, applicationID) = try store.pool.writeWithoutTransaction { db in
+        #expect(try await store.storedSchemaVersion() == ParleyStore.schemaVersion)
+        let (journal, synchronous, foreignKeys, applicationID) = try await store.pool.writeWithoutTransaction { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
              try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int32.fetchOne(db, sql: "PRAGMA application_id"))
         }
@@ -18,32 +18,32 @@ import ParleyTestSupport
         #expect(synchronous == 2, "synchronous must be FULL on the writer connection")
         #expect(foreignKeys == 1)
         #expect(applicationID == Schema.applicationID)
-        try store.checkIntegrity()
+        try await store.checkIntegrity()
     }
 
-    @Test func reopensAndKeepsData() throws {
+    @Test func reopensAndKeepsData() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         let store = try ParleyStore(path: path)
-        #expect(try store.message(Fixture.id(1))?.message.fields.bytes == Fixture.bytes("out", Fixture.id(1)))
-        #expect(try store.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
+        #expect(try await store.message(Fixture.id(1))?.message.fields.bytes == Fixture.bytes("out", Fixture.id(1)))
+        #expect(try await store.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
     }
 
-    @Test func newerSchemaIsRefusedAndFileUntouched() throws {
+    @Test func newerSchemaIsRefusedAndFileUntouched() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         // Simulate a newer release: bump the version with plain SQLite, close (checkpoints the WAL).
         do {
             let queue = try DatabaseQueue(path: path)
-            try queue.writeWithoutTransaction { db in
+            try await queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA user_version = 99")
                 try db.execute(sql: "PRAGMA journal_mode = DELETE")
             }
@@ -61,18 +61,18 @@ import ParleyTestSupport
         #expect(fileBytes(path) == before)
     }
 
-    @Test func newerSchemaStillInTheWALIsRefusedAndFilesUntouched() throws {
+    @Test func newerSchemaStillInTheWALIsRefusedAndFilesUntouched() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         // A newer parleyd still running: its version bump sits in the WAL, not yet checkpointed.
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
         let newer = try DatabasePool(path: path, configuration: config)
-        try newer.write { db in try db.execute(sql: "PRAGMA user_version = \(Schema.currentVersion + 1)") }
+        try await newer.write { db in try db.execute(sql: "PRAGMA user_version = \(Schema.currentVersion + 1)") }
         let main = try #require(fileBytes(path))
         let wal = try #require(fileBytes(path + "-wal"))
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
@@ -82,12 +82,12 @@ import ParleyTestSupport
         try newer.close()
     }
 
-    @Test func unknownMigrationIsRefused() throws {
+    @Test func unknownMigrationIsRefused() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         _ = try ParleyStore(path: path)
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v\(Schema.currentVersion + 1)-from-the-future')") }
+        try await queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v\(Schema.currentVersion + 1)-from-the-future')") }
         try queue.close()
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
         #expect(error.code == .schemaTooNew)
@@ -95,22 +95,22 @@ import ParleyTestSupport
 
     /// A first open killed after GRDB created its migrations table but before the first migration
     /// committed leaves only that table: the next open must treat the file as a new store.
-    @Test func storeKilledDuringItsFirstMigrationOpensAsNew() throws {
+    @Test func storeKilledDuringItsFirstMigrationOpensAsNew() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+        try await queue.write { db in try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
         try queue.close()
         let store = try ParleyStore(path: path)
-        #expect(try store.storedSchemaVersion() == ParleyStore.schemaVersion)
-        try store.queue(Fixture.id(1))
+        #expect(try await store.storedSchemaVersion() == ParleyStore.schemaVersion)
+        try await store.queue(Fixture.id(1))
     }
 
-    @Test func foreignDatabaseIsRefused() throws {
+    @Test func foreignDatabaseIsRefused() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("other.sqlite")
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: "CREATE TABLE accounts (id INTEGER PRIMARY KEY)") }
+        try await queue.write { db in try db.execute(sql: "CREATE TABLE accounts (id INTEGER PRIMARY KEY)") }
         try queue.close()
         let before = fileBytes(path)
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
@@ -118,7 +118,7 @@ import ParleyTestSupport
         #expect(fileBytes(path) == before)
     }
 
-    @Test func garbageFileIsCorrupt() throws {
+    @Test func garbageFileIsCorrupt() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
@@ -129,43 +129,43 @@ import ParleyTestSupport
         #expect(fileBytes(path) == garbage)
     }
 
-    @Test func damagedPagesAreCorrupt() throws {
+    @Test func damagedPagesAreCorrupt() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            for n in 1...300 { try store.queue(Fixture.id(n)) }
+            for n in 1...300 { try await store.queue(Fixture.id(n)) }
         }
         // Overwrite everything after the first page (the header stays valid).
         var bytes = try #require(fileBytes(path))
         #expect(bytes.count > 16 * 4096)
         for i in 4096..<bytes.count { bytes[i] = UInt8(truncatingIfNeeded: i &* 73) }
         try bytes.write(to: URL(fileURLWithPath: path))
-        let error = try #require(throws: StoreError.self) {
+        let error = try await #require(throws: StoreError.self) {
             let store = try ParleyStore(path: path)
-            _ = try store.inbox(InboxQuery(limit: 10))
-            _ = try store.outbox(OutboxQuery(limit: 1000))
-            try store.checkIntegrity()
+            _ = try await store.inbox(InboxQuery(limit: 10))
+            _ = try await store.outbox(OutboxQuery(limit: 1000))
+            try await store.checkIntegrity()
         }
         #expect(error.code == .corrupt)
     }
 
-    @Test func readOnlyOpenRefusesWrites() throws {
+    @Test func readOnlyOpenRefusesWrites() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         let reader = try ParleyStore(path: path, options: .init(readOnly: true))
-        #expect(try reader.message(Fixture.id(1)) != nil)
-        let error = try #require(throws: StoreError.self) { try reader.queue(Fixture.id(2)) }
+        #expect(try await reader.message(Fixture.id(1)) != nil)
+        let error = try await #require(throws: StoreError.self) { try await reader.queue(Fixture.id(2)) }
         #expect(error.code == .readOnly)
-        #expect(try reader.message(Fixture.id(2)) == nil)
-        #expect(try reader.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
+        #expect(try await reader.message(Fixture.id(2)) == nil)
+        #expect(try await reader.outgoingChannels().map(\.nextSequenceNumber) == [2, 2])
     }
 
-    @Test func readOnlyOpenOfMissingStoreFails() throws {
+    @Test func readOnlyOpenOfMissingStoreFails() async throws {
         let dir = TemporaryDirectory()
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("absent.sqlite"), options: .init(readOnly: true)) }
         #expect(error.code == .cannotOpen)
@@ -173,51 +173,51 @@ import ParleyTestSupport
 
     // As root the kernel ignores file modes: this case runs unprivileged only (see immutableFileIsReadOnly).
     @Test(.enabled(if: getuid() != 0, "root ignores file modes"))
-    func readOnlyFileIsReportedWhenNotRoot() throws {
+    func readOnlyFileIsReportedWhenNotRoot() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do { _ = try ParleyStore(path: path) }
         chmod(path, 0o444)
         chmod(dir.url.path, 0o555)
         defer { chmod(dir.url.path, 0o755) }
-        let error = try #require(throws: StoreError.self) {
+        let error = try await #require(throws: StoreError.self) {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         #expect([.readOnly, .cannotOpen].contains(error.code))
     }
 
     /// A file the kernel refuses to open for writing, even for root: `chattr +i` (immutable).
     @Test(.enabled(if: Immutable.available, "needs chattr and CAP_LINUX_IMMUTABLE on an ext2/3/4 or xfs temporary directory"))
-    func immutableFileIsReadOnly() throws {
+    func immutableFileIsReadOnly() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         do {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(1))
+            try await store.queue(Fixture.id(1))
         }
         let before = try #require(fileBytes(path))
         try #require(Immutable.set(path, true))
         defer { _ = Immutable.set(path, false) }
-        let error = try #require(throws: StoreError.self) {
+        let error = try await #require(throws: StoreError.self) {
             let store = try ParleyStore(path: path)
-            try store.queue(Fixture.id(2))
+            try await store.queue(Fixture.id(2))
         }
         #expect(error.code == .readOnly, "\(error)")
         #expect(error.reason.contains("read-only"))
         #expect(fileBytes(path) == before)
         // Reading still works.
         let reader = try ParleyStore(path: path, options: .init(readOnly: true))
-        #expect(try reader.message(Fixture.id(1)) != nil)
+        #expect(try await reader.message(Fixture.id(1)) != nil)
     }
 
-    @Test func missingDirectoryCannotOpen() throws {
+    @Test func missingDirectoryCannotOpen() async throws {
         let dir = TemporaryDirectory()
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("no/such/dir/store.sqlite")) }
         #expect(error.code == .cannotOpen)
     }
 
-    @Test func diskFullIsTypedAndWritesNothing() throws {
+    @Test func diskFullIsTypedAndWritesNothing() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         let store = try ParleyStore(path: path, options: .init(maximumSizeBytes: 400 * 1024))
@@ -225,7 +225,7 @@ import ParleyTestSupport
         var failure: StoreError?
         for n in 1...5000 {
             do {
-                try store.enqueue(sender: Fixture.us, recipients: [Fixture.ru]) { _ in
+                try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid]) { _ in
                     MessageFields(id: Fixture.id(n), bytes: Fixture.bytes("big", Fixture.id(n), size: 2000), type: 1, created: Fixture.base)
                 }
                 queued += 1
@@ -239,10 +239,10 @@ import ParleyTestSupport
         #expect(error.reason.contains("nothing from this operation was written"))
         #expect(queued > 10)
         // The failed message left no trace and consumed no sequence number.
-        #expect(try store.message(Fixture.id(queued + 1)) == nil)
-        #expect(try store.outgoingChannels().first?.nextSequenceNumber == UInt64(queued + 1))
-        #expect(try store.messageCounts().sent == queued)
-        let seqs = try store.pool.read { try Int64.fetchAll($0, sql: "SELECT seq FROM delivery ORDER BY seq") }
+        #expect(try await store.message(Fixture.id(queued + 1)) == nil)
+        #expect(try await store.outgoingChannels().first?.nextSequenceNumber == UInt64(queued + 1))
+        #expect(try await store.messageCounts().sent == queued)
+        let seqs = try await store.pool.read { try Int64.fetchAll($0, sql: "SELECT seq FROM delivery ORDER BY seq") }
         #expect(seqs == (1...Int64(queued)).map { $0 })
     }
 }

@@ -7,7 +7,7 @@ import ParleyProtocol
 
 /// The store's digests come from ParleyCrypto: one-shot for stored bytes, incremental for archives.
 @Suite struct SHA256Tests {
-    @Test func fipsVectors() {
+    @Test func fipsVectors() async {
         #expect(Data().sha256.hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(Data("abc".utf8).sha256.hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).sha256.hexString
@@ -16,7 +16,7 @@ import ParleyProtocol
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
-    @Test func incrementalEqualsOneShot() {
+    @Test func incrementalEqualsOneShot() async {
         let data = Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) })
         let hasher = SHA256Hasher()
         for chunk in stride(from: 0, to: data.count, by: 37) {
@@ -51,7 +51,7 @@ import ParleyProtocol
         }
     }
 
-    @Test func roundTripIsDeterministic() throws {
+    @Test func roundTripIsDeterministic() async throws {
         let entries: [UInt64: CBOR] = [10: .tstr("é"), 2: .bstr(Data([1, 2])), 300: .time(1_780_000_000)]
         let value = CBOR.array([.uint(1), .intMap(entries), .uint(UInt64.max), .uint(23), .uint(24), .uint(65_536)])
         var encoded = [UInt8]()
@@ -68,7 +68,7 @@ import ParleyProtocol
         #expect(Array(encoded[2...4]) == [0xA3, 0x02, 0x42])
     }
 
-    @Test func rejectsNonDeterministicEncodings() {
+    @Test func rejectsNonDeterministicEncodings() async {
         rejects([0x18, 0x05], "not encoded in its shortest form")
         rejects([0x9F, 0x01, 0xFF], "indefinite-length items are not deterministic")
         rejects([0xA2, 0x02, 0x00, 0x01, 0x00], "out of the bytewise order of encoded keys")
@@ -90,7 +90,7 @@ import ParleyProtocol
 }
 
 @Suite struct MessageIDTests {
-    @Test func lengthAndHex() throws {
+    @Test func lengthAndHex() async throws {
         #expect(MessageID(Data(count: 15)) == nil)
         #expect(MessageID(Data(count: 17)) == nil)
         let id = try MessageID(hex: "00112233445566778899aabbccddeeff")
@@ -99,7 +99,7 @@ import ParleyProtocol
         #expect(throws: ProtocolError.self) { try MessageID(hex: "zz112233445566778899aabbccddeeff") }
     }
 
-    @Test func participantIDs() {
+    @Test func participantIDs() async {
         #expect(ParticipantIDRule.isValid("US-NRRC"))
         #expect(ParticipantIDRule.isValid("1A"))
         #expect(!ParticipantIDRule.isValid("-US"))

@@ -37,7 +37,7 @@ enum Fixture {
                          references: [MessageReference] = [], remarks: LocalizedText? = nil, label: String = "in",
                          received: Date = base) -> IncomingMessage {
         IncomingMessage(fields: fields(id, type: type, created: created, references: references, remarks: remarks, label: label),
-                        sender: sender, recipient: us, sequenceNumber: seq, received: received)
+                        sender: sender.pid, recipient: us.pid, sequenceNumber: seq, received: received)
     }
 
     static func receipt(for message: IncomingMessage) -> Data {
@@ -51,8 +51,8 @@ extension ParleyStore {
     /// Queues a message with fixed contents to `recipients`.
     @discardableResult
     func queue(_ id: MessageID, to recipients: [String] = [Fixture.ru, Fixture.hcoc], type: UInt64 = 11,
-               references: [MessageReference] = [], remarks: LocalizedText? = nil, at: Date = Fixture.base) throws -> QueuedMessage {
-        try enqueue(sender: Fixture.us, recipients: recipients, queuedAt: at) { _ in
+               references: [MessageReference] = [], remarks: LocalizedText? = nil, at: Date = Fixture.base) async throws -> QueuedMessage {
+        try await enqueue(sender: Fixture.us.pid, recipients: recipients.map(\.pid), queuedAt: at) { _ in
             Fixture.fields(id, type: type, created: at, references: references, remarks: remarks, label: "out")
         }
     }
