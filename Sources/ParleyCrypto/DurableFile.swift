@@ -95,33 +95,22 @@ public final class DurableFile {
 }
 
 /// Why a `DurableFile` could not be written: the step, the file and the system's reason.
-public struct DurableFileError: Error, CustomStringConvertible {
-    public enum Step: Sendable {
+public typealias DurableFileError = FileError<DurableFile.Step>
+
+extension DurableFile {
+    public enum Step: FileErrorStep {
         /// The file exists already (and was not to be replaced).
         case exists
         case create, write, sync, rename
-    }
 
-    public let step: Step
-    public let path: String
-    public let errno: Int32
-
-    public init(_ step: Step, path: String, errno: Int32) {
-        self.step = step
-        self.path = path
-        self.errno = errno
-    }
-
-    /// The system's words for `errno`, e.g. "No space left on device".
-    public var reason: String { String(cString: strerror(errno)) }
-
-    public var description: String {
-        switch step {
-        case .exists: "\(path) exists already"
-        case .create: "cannot create \(path): \(reason)" + (errno == EEXIST ? " (left by an interrupted write? remove it)" : "")
-        case .write: "cannot write \(path): \(reason)"
-        case .sync: "cannot sync \(path): \(reason)"
-        case .rename: "cannot move the finished file into place as \(path): \(reason)"
+        public func describe(path: String, errno: Int32, reason: String) -> String {
+            switch self {
+            case .exists: "\(path) exists already"
+            case .create: "cannot create \(path): \(reason)" + (errno == EEXIST ? " (left by an interrupted write? remove it)" : "")
+            case .write: "cannot write \(path): \(reason)"
+            case .sync: "cannot sync \(path): \(reason)"
+            case .rename: "cannot move the finished file into place as \(path): \(reason)"
+            }
         }
     }
 }

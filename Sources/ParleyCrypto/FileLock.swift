@@ -50,32 +50,21 @@ public final class FileLock {
 }
 
 /// Why a `FileLock` was not taken: the step, the file and the system's reason.
-public struct FileLockError: Error, CustomStringConvertible {
-    public enum Step: Sendable {
+public typealias FileLockError = FileError<FileLock.Step>
+
+extension FileLock {
+    public enum Step: FileErrorStep {
         case open
         /// Another process holds the lock (only without waiting).
         case held
         case lock
-    }
 
-    public let step: Step
-    public let path: String
-    public let errno: Int32
-
-    public init(_ step: Step, path: String, errno: Int32) {
-        self.step = step
-        self.path = path
-        self.errno = errno
-    }
-
-    /// The system's words for `errno`.
-    public var reason: String { String(cString: strerror(errno)) }
-
-    public var description: String {
-        switch step {
-        case .open: "cannot create lock file \(path): \(reason)"
-        case .held: "\(path) is locked by another process"
-        case .lock: "cannot lock \(path): \(reason)"
+        public func describe(path: String, errno: Int32, reason: String) -> String {
+            switch self {
+            case .open: "cannot create lock file \(path): \(reason)"
+            case .held: "\(path) is locked by another process"
+            case .lock: "cannot lock \(path): \(reason)"
+            }
         }
     }
 }
