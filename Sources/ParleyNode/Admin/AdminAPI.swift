@@ -63,9 +63,10 @@ public enum AdminAPI {
             case .invalidArgument, .cannotOpen: return Problem(status: 400, name: "invalid-request", title: "Invalid request", detail: error.reason)
             default: return .unavailable(error.reason)
             }
+        case is NIOTooManyBytesError:
+            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))")
         case let error as HTTPError where error.status == .contentTooLarge:
-            return Problem(status: 413, name: "too-large", title: "Request too large",
-                           detail: "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))")
+            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))")
         case let error as HTTPError where error.status == .notFound:
             return Problem(status: 404, name: "not-found", title: "Not found",
                            detail: "no such endpoint; the admin API is described in Sources/ParleyNode/Admin/openapi.yaml")

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import ParleyProtocol
 import ParleyStore
 
@@ -66,9 +67,10 @@ extension AdminAPI {
     static func draftProblem(_ error: any Error) -> Problem {
         switch error {
         case let problem as Problem: return problem
+        case is NIOTooManyBytesError:
+            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a draft request has at most \(maximumDraftsBytes) bytes")
         case let error as HTTPError where error.status == .contentTooLarge:
-            return Problem(status: 413, name: "too-large", title: "Request too large",
-                           detail: "a draft request has at most \(maximumDraftsBytes) bytes")
+            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a draft request has at most \(maximumDraftsBytes) bytes")
         case let error as ProtocolError:
             return Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft", detail: "\(error)")
         case let error as StoreError:
