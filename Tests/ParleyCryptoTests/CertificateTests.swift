@@ -1,4 +1,5 @@
 import Foundation
+import ParleyCodec
 import ParleyCrypto
 import Testing
 import ParleyTestSupport
@@ -56,7 +57,7 @@ struct CertificateTests {
         #expect(field("serial")?.lowercased() == certificate.serialNumberHex)
         let fingerprint = try #require(report.split(separator: "\n").first { $0.contains("Fingerprint=") })
         #expect(fingerprint.split(separator: "=").last?.replacingOccurrences(of: ":", with: "").lowercased()
-            == certificate.sha256Fingerprint.map { String(format: "%02x", $0) }.joined())
+            == certificate.sha256Fingerprint.hexString)
         #expect(field("subject") == certificate.subject)
         #expect(field("issuer") == certificate.issuer)
         #expect(certificate.subject == "CN=US-NRRC,O=Parley TEST PKI - NOT FOR PRODUCTION")

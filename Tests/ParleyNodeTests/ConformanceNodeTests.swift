@@ -249,10 +249,7 @@ import ParleyTestSupport
     /// A test PKI of this test's own (`make-test-pki.sh` with `options`), for algorithms other than
     /// the shared one's, or for CA operations that change the CA's database.
     static func ownPKI(_ options: [String]) throws -> TestPKI {
-        let directory = try temporaryDirectory().appendingPathComponent("pki")
-        try run(["bash", SourceTree.root.appendingPathComponent("Certs/make-test-pki.sh").path] + options
-                + [directory.path, "US-NRRC", "RU-NRRC", "HCOC-CC"])
-        return TestPKI(directory: directory)
+        try TestPKI.make(arguments: options)
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws {

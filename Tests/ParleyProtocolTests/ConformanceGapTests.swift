@@ -186,17 +186,9 @@ import ParleyTestSupport
     /// SPEC.md §8.4: nextUpdate MUST be present. The test PKI's issuing CRL (Ed25519 CA), re-signed
     /// by the issuing CA once as it is and once without nextUpdate: the first loads, the second is refused.
     @Test func crlWithoutNextUpdateIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-crl-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", SourceTree.root.appendingPathComponent("Certs/make-test-pki.sh").path, "--ca-alg", "ed25519",
-                             directory.path, "US-NRRC", "RU-NRRC"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
+        let pki = try TestPKI.make(arguments: ["--ca-alg", "ed25519"], participants: ["US-NRRC", "RU-NRRC"])
+        defer { pki.remove() }
+        let directory = pki.directory
         let key = try PrivateKey.load(path: directory.appendingPathComponent("issuing/private/ca.key").path)
         let crl = Array(try Data(contentsOf: directory.appendingPathComponent("issuing/crl.der")))
         let outer = try #require(try Self.derElements(crl[...]).first)
