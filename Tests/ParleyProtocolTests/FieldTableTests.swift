@@ -2,15 +2,14 @@ import Foundation
 import ParleyCodec
 import Testing
 @testable import ParleyProtocol
+import ParleyTestSupport
 
 /// Each notification type's field table (`NotificationFields.fields`) is the one place a field is
 /// declared. These tests check that the wire codec, composition, rendering and `WireNames` all
 /// follow the tables, and that parley.cddl and the field tables of NOTIFICATIONS.md §3 say the same
 /// as them: adding or removing a field in a table without the documents fails here.
 @Suite struct FieldTableTests {
-    // The package root; SourceTree.root once ParleyTestSupport is on main.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = SourceTree.root
 
     /// A body of `type` with every optional field present.
     static func fullBody(_ type: NotificationType) -> NotificationBody {
