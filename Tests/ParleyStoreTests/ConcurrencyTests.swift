@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import ParleyProtocol
 @testable import ParleyStore
@@ -93,5 +94,57 @@ import ParleyTestSupport
         #expect(duplicates.count == 150)
         let channel = try #require(try await store.incomingChannels().first)
         #expect(channel.contiguous == 30 && channel.gaps.isEmpty)
+    }
+
+    /// The async API holds no thread of the cooperative pool while SQLite works: with several times
+    /// more writers than the pool has threads waiting behind a write transaction that is held open,
+    /// reads still run and complete. With blocking calls the writers would occupy every cooperative
+    /// thread and no read could start until the watchdog (on a dispatch queue) let the writers go.
+    @Test func readsCompleteWhileWritersWaitOnAHeldTransaction() async throws {
+        let dir = TemporaryDirectory()
+        let store = try ParleyStore(path: dir.path("store.sqlite"))
+        try await store.queue(Fixture.id(1))
+        let writers = 4 * ProcessInfo.processInfo.activeProcessorCount
+        let gate = DispatchSemaphore(value: 0)
+        let state = Mutex((inside: false, committed: 0, timedOut: false))
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+            let stuck = state.withLock { state in
+                guard state.committed < writers else { return false }
+                state.timedOut = true
+                return true
+            }
+            if stuck { gate.signal() }
+        }
+        let writes = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<writers {
+                    group.addTask {
+                        try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid]) { _ in
+                            // Inside the write transaction, on GRDB's writer queue: each writer in turn waits here.
+                            state.withLock { $0.inside = true }
+                            gate.wait()
+                            gate.signal()
+                            return Fixture.fields(Fixture.id(100 + n), label: "held")
+                        }
+                        state.withLock { $0.committed += 1 }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        while !state.withLock({ $0.inside }) { try await Task.sleep(for: .milliseconds(5)) }
+        let reads = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<64 { group.addTask { try await store.outbox(OutboxQuery()).count } }
+            var counts: [Int] = []
+            for try await count in group { counts.append(count) }
+            return counts
+        }
+        let (committedDuringReads, timedOut) = state.withLock { ($0.committed, $0.timedOut) }
+        gate.signal()
+        try await writes.value
+        #expect(!timedOut, "reads could not run while writers waited")
+        #expect(committedDuringReads == 0, "the reads ran while the write transaction was held")
+        #expect(reads == Array(repeating: 2, count: 64), "each read sees the snapshot before the held write")
+        #expect(try await store.messageCounts().sent == 1 + writers)
     }
 }
