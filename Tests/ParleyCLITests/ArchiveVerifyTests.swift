@@ -2,6 +2,7 @@ import Foundation
 import ParleyCrypto
 import ParleyProtocol
 import ParleyStore
+import Synchronization
 import Testing
 import ParleyTestSupport
 
@@ -15,34 +16,35 @@ import ParleyTestSupport
 
     /// A store with messages from US-NRRC to RU-NRRC and HCOC-CC; HCOC-CC's receipt is missing for
     /// the last one unless `complete`.
-    func exportArchive(complete: Bool) throws -> String {
+    func exportArchive(complete: Bool) async throws -> String {
         let us = try pki.identity("US-NRRC"), ru = try pki.identity("RU-NRRC"), hcoc = try pki.identity("HCOC-CC")
         let store = try ParleyStore(path: dir.path("store-\(complete).sqlite"))
         for n in 0..<3 {
-            var signed: (Envelope, Data)?
-            try store.enqueue(sender: "US-NRRC", recipients: ["RU-NRRC", "HCOC-CC"], queuedAt: now.date) { numbers in
+            let signed = Mutex<(Envelope, Data)?>(nil)
+            try await store.enqueue(sender: us.participantID, recipients: [ru.participantID, hcoc.participantID], queuedAt: now.date) { numbers in
                 let envelope = Envelope(id: MessageID.generate(at: now), sender: us.participantID,
-                                        recipients: try numbers.map { Recipient(participant: try ParticipantID($0.key), sequence: $0.value) },
+                                        recipients: numbers.map { Recipient(participant: $0.key, sequence: $0.value) },
                                         created: now, body: Examples.body(.generalCommunication))
-                signed = (envelope, Data(try us.sign(envelope)))
-                return MessageFields(id: envelope.id, bytes: signed!.1, type: envelope.type.rawValue, created: envelope.created.date)
+                let bytes = Data(try us.sign(envelope))
+                signed.withLock { $0 = (envelope, bytes) }
+                return MessageFields(id: envelope.id, bytes: bytes, type: envelope.type.rawValue, created: envelope.created.date)
             }
-            let (envelope, bytes) = signed!
+            let (envelope, bytes) = signed.withLock { $0 }!
             for recipient in [ru, hcoc] where complete || n < 2 || recipient.participantID != hcoc.participantID {
-                let peer = recipient.participantID.rawValue
+                let peer = recipient.participantID
                 let receipt = try recipient.sign(Receipt(messageID: envelope.id, digest: Digest.sha256(Array(bytes)), recipient: recipient.participantID,
                                                          sender: envelope.sender, received: now, status: .accepted))
-                try store.markInFlight(envelope.id, recipient: peer, at: now.date)
-                try store.recordReceipt(ReceivedReceipt(bytes: Data(receipt), messageID: envelope.id, recipient: peer, status: .accepted, received: now.date))
+                try await store.markInFlight(envelope.id, recipient: peer, at: now.date)
+                try await store.recordReceipt(ReceivedReceipt(bytes: Data(receipt), messageID: envelope.id, recipient: peer, status: .accepted, received: now.date))
             }
         }
         let path = dir.path("archive-\(complete).parley")
-        try store.exportArchive(to: path, exporter: "US-NRRC", from: now.date - 3600, to: now.date + 3600, createdAt: now.date)
+        try await store.exportArchive(to: path, exporter: us.participantID, from: now.date - 3600, to: now.date + 3600, createdAt: now.date)
         return path
     }
 
-    @Test func completeArchiveVerifies() throws {
-        let archive = try exportArchive(complete: true)
+    @Test func completeArchiveVerifies() async throws {
+        let archive = try await exportArchive(complete: true)
         let output = try CLI.run(["archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls])
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
         #expect(output.stdout.contains("3 messages"))
@@ -53,8 +55,8 @@ import ParleyTestSupport
         #expect(json.stdout.jsonObject?["valid"] as? Bool == true)
     }
 
-    @Test func missingReceiptIsReportedAndFailsOnlyWhenStrict() throws {
-        let archive = try exportArchive(complete: false)
+    @Test func missingReceiptIsReportedAndFailsOnlyWhenStrict() async throws {
+        let archive = try await exportArchive(complete: false)
         let lenient = try CLI.run(["archive", "verify", archive, "--trust", pki.anchors, "--crl", pki.crls])
         #expect(lenient.status == 0, "\(lenient.stdout)")
         #expect(lenient.stdout.contains("no receipt: message"))
@@ -65,8 +67,8 @@ import ParleyTestSupport
         #expect(unreceipted?.count == 1)
     }
 
-    @Test func foreignTrustAnchorsFailEveryItem() throws {
-        let archive = try exportArchive(complete: true)
+    @Test func foreignTrustAnchorsFailEveryItem() async throws {
+        let archive = try await exportArchive(complete: true)
         let output = try CLI.run(["archive", "verify", archive, "--trust", pki.path("negative/other-ca/anchors.pem"),
                                   "--crl", pki.path("negative/other-ca/crls.pem"), "--json"])
         #expect(output.status == 1, "\(output.stdout)\(output.stderr)")
@@ -76,8 +78,8 @@ import ParleyTestSupport
         #expect(failures.allSatisfy { $0["code"] as? String == "untrusted-certificate" && $0["message"] is String && $0["item"] is Int })
     }
 
-    @Test func damagedArchiveIsInvalidData() throws {
-        let archive = try exportArchive(complete: true)
+    @Test func damagedArchiveIsInvalidData() async throws {
+        let archive = try await exportArchive(complete: true)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
         bytes[bytes.count / 2] ^= 0x01
         let damaged = dir.path("damaged.parley")
