@@ -41,7 +41,7 @@ import ParleyTestSupport
                 if case .accepted = status { #expect(bytes == original) }
             case .problem(let problem):
                 problems += 1
-                #expect((400..<500).contains(problem.status), "\(problem)")
+                #expect((400..<500).contains(problem.status.code), "\(problem)")
             }
         }
         #expect(receipts > 0 && problems > 0)
