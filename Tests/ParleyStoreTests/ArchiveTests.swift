@@ -120,7 +120,8 @@ import ParleyTestSupport
         let error = try await #require(throws: StoreError.self) { try await target.importArchive(from: alteredPath) }
         #expect(error.code == .archiveInvalid)
         #expect(error.reason.contains("SHA-256"))
-        #expect(try await target.messageCounts().sent == 0 && target.messageCounts().received == 0)
+        let counts = try await target.messageCounts()
+        #expect(counts.sent == 0 && counts.received == 0)
 
         // Truncated.
         let truncatedPath = dir.path("truncated.parley-archive")

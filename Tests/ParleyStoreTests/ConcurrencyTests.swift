@@ -106,7 +106,7 @@ import ParleyTestSupport
         try await store.queue(Fixture.id(1))
         let writers = 4 * ProcessInfo.processInfo.activeProcessorCount
         let gate = DispatchSemaphore(value: 0)
-        let state = Mutex((inside: false, committed: 0, timedOut: false))
+        let state = Shared((inside: false, committed: 0, timedOut: false))
         DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
             let stuck = state.withLock { state in
                 guard state.committed < writers else { return false }
@@ -147,4 +147,11 @@ import ParleyTestSupport
         #expect(reads == Array(repeating: 2, count: 64), "each read sees the snapshot before the held write")
         #expect(try await store.messageCounts().sent == 1 + writers)
     }
+}
+
+/// A value shared by tasks and dispatch queues, behind a lock.
+final class Shared<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }
