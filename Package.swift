@@ -43,7 +43,9 @@ let package = Package(
         // Durable outbox, inbox, receipts and channel state on SQLite.
         .target(
             name: "ParleyStore",
-            dependencies: ["ParleyCodec", "ParleyCrypto", "ParleyProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ParleyCodec", "ParleyCrypto", "ParleyProtocol", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             exclude: ["README.md"]
         ),
         // Writer process for ParleyStore's crash-durability test (killed with SIGKILL by the test).
@@ -100,8 +102,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ParleyCodecTests", dependencies: ["ParleyCodec", "ParleyTestSupport"], exclude: ["Vectors"]),
-        .testTarget(name: "ParleyCryptoTests", dependencies: ["ParleyCrypto", "ParleyCodec", "ParleyTestSupport"], exclude: ["Vectors"]),
+        .testTarget(
+            name: "ParleyCodecTests",
+            dependencies: ["ParleyCodec", "ParleyTestSupport"],
+            exclude: ["Vectors"]
+        ),
+        .testTarget(
+            name: "ParleyCryptoTests",
+            dependencies: ["ParleyCrypto", "ParleyCodec", "ParleyTestSupport"],
+            exclude: ["Vectors"]
+        ),
         .testTarget(
             name: "ParleyProtocolTests",
             dependencies: ["ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyTestSupport"]
@@ -111,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "ParleyCLITests",
             dependencies: [
-                "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "ParleyTestSupport", "parley",
+                "ParleyProtocol", "ParleyCrypto", "ParleyCodec", "ParleyStore", "ParleyNode", "ParleyTestSupport",
+                "parley",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +134,8 @@ let package = Package(
         .testTarget(
             name: "ParleyStoreTests",
             dependencies: [
-                "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport", "parley-store-crashtest",
+                "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport",
+                "parley-store-crashtest",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Fixtures"]
@@ -131,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "ParleyNodeTests",
             dependencies: [
-                "ParleyNode", "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport", "parleyd",
+                "ParleyNode", "ParleyStore", "ParleyCodec", "ParleyCrypto", "ParleyProtocol", "ParleyTestSupport",
+                "parleyd",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

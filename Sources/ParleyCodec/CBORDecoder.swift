@@ -50,4 +50,3 @@ extension CBOR {
         self = try CBORDecoder(limits: limits, mode: .deterministic).decode(bytes)
     }
 }
-

@@ -18,7 +18,14 @@ public enum CBORDiagnostic {
         return out
     }
 
-    private static func write(_ item: CBOR, to out: inout String, indent: Int?, level: Int, path: [CBOR], namer: KeyNamer?) {
+    private static func write(
+        _ item: CBOR,
+        to out: inout String,
+        indent: Int?,
+        level: Int,
+        path: [CBOR],
+        namer: KeyNamer?
+    ) {
         switch item {
         case .unsignedInteger(let n):
             out += String(n)
@@ -33,7 +40,10 @@ public enum CBORDiagnostic {
                 // Short containers stay on one line.
                 var inline = ""
                 writeElements(of: item, to: &inline, indent: nil, level: level, path: path, namer: namer)
-                if inline.count <= inlineLimit { return out += inline }
+                if inline.count <= inlineLimit {
+                    out += inline
+                    return
+                }
             }
             writeElements(of: item, to: &out, indent: indent, level: level, path: path, namer: namer)
         case .tagged(let tag, let content):
@@ -56,14 +66,25 @@ public enum CBORDiagnostic {
     /// Longest container written on one line in indented output.
     private static let inlineLimit = 60
 
-    private static func writeElements(of item: CBOR, to out: inout String, indent: Int?, level: Int, path: [CBOR], namer: KeyNamer?) {
+    private static func writeElements(
+        of item: CBOR,
+        to out: inout String,
+        indent: Int?,
+        level: Int,
+        path: [CBOR],
+        namer: KeyNamer?
+    ) {
         if case .array(let items) = item {
-            writeContainer(open: "[", close: "]", count: items.count, to: &out, indent: indent, level: level) { i, out in
+            writeContainer(open: "[", close: "]", count: items.count, to: &out, indent: indent, level: level) {
+                i,
+                out in
                 write(items[i], to: &out, indent: indent, level: level + 1, path: path, namer: namer)
             }
         } else if case .map(let map) = item {
             let entries = map.entries
-            writeContainer(open: "{", close: "}", count: entries.count, to: &out, indent: indent, level: level) { i, out in
+            writeContainer(open: "{", close: "}", count: entries.count, to: &out, indent: indent, level: level) {
+                i,
+                out in
                 let entry = entries[i]
                 write(entry.key, to: &out, indent: indent, level: level + 1, path: path, namer: namer)
                 if let name = namer?(path, entry.key) { out += " / \(name) /" }
@@ -74,17 +95,26 @@ public enum CBORDiagnostic {
     }
 
     private static func writeContainer(
-        open: String, close: String, count: Int, to out: inout String, indent: Int?, level: Int,
+        open: String,
+        close: String,
+        count: Int,
+        to out: inout String,
+        indent: Int?,
+        level: Int,
         element: (Int, inout String) -> Void
     ) {
         out += open
-        guard count > 0 else { return out += close }
+        guard count > 0 else {
+            out += close
+            return
+        }
         guard let indent else {
             for i in 0..<count {
                 if i > 0 { out += ", " }
                 element(i, &out)
             }
-            return out += close
+            out += close
+            return
         }
         let inner = String(repeating: " ", count: indent * (level + 1))
         for i in 0..<count {

@@ -13,9 +13,13 @@ public struct CBORReader: Sendable {
     /// Offset of the next byte to read.
     public var position: Int { cursor }
 
-    public init(_ bytes: [UInt8], limits: CBORDecoder.Limits = .parley, mode: CBORDecoder.Mode = .deterministic) throws {
+    public init(_ bytes: [UInt8], limits: CBORDecoder.Limits = .parley, mode: CBORDecoder.Mode = .deterministic) throws
+    {
         guard bytes.count <= limits.maximumInputSize else {
-            throw CodecError(.inputTooLarge, "input of \(bytes.count) bytes exceeds the limit of \(limits.maximumInputSize) bytes")
+            throw CodecError(
+                .inputTooLarge,
+                "input of \(bytes.count) bytes exceeds the limit of \(limits.maximumInputSize) bytes"
+            )
         }
         self.bytes = bytes
         self.limits = limits
@@ -92,7 +96,11 @@ public struct CBORReader: Sendable {
             argument = try readUInt(byteCount: 1)
             if major == 7 {
                 guard argument >= 32 else {
-                    throw CodecError(.invalidSimpleValue, at: start, "simple value \(argument) must use the one-byte form")
+                    throw CodecError(
+                        .invalidSimpleValue,
+                        at: start,
+                        "simple value \(argument) must use the one-byte form"
+                    )
                 }
             } else if deterministic && argument < 24 {
                 throw nonShortest(start)
@@ -110,13 +118,21 @@ public struct CBORReader: Sendable {
             switch major {
             case 2...5:
                 if deterministic {
-                    throw CodecError(.indefiniteLength, at: start, "indefinite-length items are not deterministic encoding")
+                    throw CodecError(
+                        .indefiniteLength,
+                        at: start,
+                        "indefinite-length items are not deterministic encoding"
+                    )
                 }
                 return Head(majorType: major, additionalInformation: info, argument: nil, offset: start)
             case 7:
                 throw CodecError(.unexpectedBreak, at: start, "break stop code outside an indefinite-length item")
             default:
-                throw CodecError(.invalidIndefiniteLength, at: start, "major type \(major) cannot have an indefinite length")
+                throw CodecError(
+                    .invalidIndefiniteLength,
+                    at: start,
+                    "major type \(major) cannot have an indefinite length"
+                )
             }
         default:
             throw CodecError(.reservedAdditionalInformation, at: start, "additional information \(info) is reserved")
@@ -142,7 +158,11 @@ public struct CBORReader: Sendable {
 
     @usableFromInline
     func mismatch(_ head: Head, expected: String) -> CodecError {
-        CodecError(.typeMismatch, at: head.offset, "expected \(expected), found \(Self.kindName(major: head.majorType, info: head.additionalInformation))")
+        CodecError(
+            .typeMismatch,
+            at: head.offset,
+            "expected \(expected), found \(Self.kindName(major: head.majorType, info: head.additionalInformation))"
+        )
     }
 
     @usableFromInline
@@ -249,7 +269,11 @@ public struct CBORReader: Sendable {
     @inlinable
     mutating func take(_ count: UInt64, at start: Int) throws -> ArraySlice<UInt8> {
         guard count <= UInt64(bytes.count - position) else {
-            throw CodecError(.lengthExceedsInput, at: start, "declared length \(count) exceeds the \(bytes.count - position) bytes left")
+            throw CodecError(
+                .lengthExceedsInput,
+                at: start,
+                "declared length \(count) exceeds the \(bytes.count - position) bytes left"
+            )
         }
         let end = position + Int(count)
         defer { cursor = end }
@@ -261,10 +285,18 @@ public struct CBORReader: Sendable {
         let remaining = UInt64(bytes.count - position)
         // `count <= remaining` first, so that the product cannot overflow.
         guard count <= remaining && count * minimumBytesEach <= remaining else {
-            throw CodecError(.lengthExceedsInput, at: start, "declared \(count) elements cannot fit in the \(remaining) bytes left")
+            throw CodecError(
+                .lengthExceedsInput,
+                at: start,
+                "declared \(count) elements cannot fit in the \(remaining) bytes left"
+            )
         }
         guard count <= UInt64(limits.maximumItemCount) else {
-            throw CodecError(.itemLimitExceeded, at: start, "declared \(count) elements exceed the limit of \(limits.maximumItemCount) items")
+            throw CodecError(
+                .itemLimitExceeded,
+                at: start,
+                "declared \(count) elements exceed the limit of \(limits.maximumItemCount) items"
+            )
         }
     }
 
@@ -274,7 +306,11 @@ public struct CBORReader: Sendable {
         while try !consumeBreak() {
             let chunk = try readHead()
             guard chunk.majorType == major, let length = chunk.argument else {
-                throw CodecError(.invalidIndefiniteChunk, at: chunk.offset, "an indefinite-length string may only contain definite-length strings of its own type")
+                throw CodecError(
+                    .invalidIndefiniteChunk,
+                    at: chunk.offset,
+                    "an indefinite-length string may only contain definite-length strings of its own type"
+                )
             }
             let bytes = try take(length, at: chunk.offset)
             if major == 3 { _ = try Self.validatedText(bytes, at: chunk.offset) }
@@ -306,11 +342,15 @@ public struct CBORReader: Sendable {
         case 1:
             return .negativeInteger(head.argument!)
         case 2:
-            guard let length = head.argument else { return .byteString(try readIndefiniteString(major: 2, at: head.offset)) }
+            guard let length = head.argument else {
+                return .byteString(try readIndefiniteString(major: 2, at: head.offset))
+            }
             return .byteString(Array(try take(length, at: head.offset)))
         case 3:
             guard let length = head.argument else {
-                return .textString(try Self.validatedText(try readIndefiniteString(major: 3, at: head.offset)[...], at: head.offset))
+                return .textString(
+                    try Self.validatedText(try readIndefiniteString(major: 3, at: head.offset)[...], at: head.offset)
+                )
             }
             return .textString(try Self.validatedText(try take(length, at: head.offset), at: head.offset))
         case 4:
@@ -362,10 +402,18 @@ public struct CBORReader: Sendable {
                 let keyBytes = bytes[keyStart..<position]
                 if let previousKey {
                     if keyBytes == previousKey {
-                        throw CodecError(.duplicateMapKey, at: keyStart, "map key \(CBORDiagnostic.format(key)) appears twice")
+                        throw CodecError(
+                            .duplicateMapKey,
+                            at: keyStart,
+                            "map key \(CBORDiagnostic.format(key)) appears twice"
+                        )
                     }
                     if !previousKey.lexicographicallyPrecedes(keyBytes) {
-                        throw CodecError(.unsortedMapKeys, at: keyStart, "map key \(CBORDiagnostic.format(key)) is out of the bytewise order of encoded keys")
+                        throw CodecError(
+                            .unsortedMapKeys,
+                            at: keyStart,
+                            "map key \(CBORDiagnostic.format(key)) is out of the bytewise order of encoded keys"
+                        )
                     }
                 }
                 previousKey = keyBytes
@@ -395,13 +443,21 @@ public struct CBORReader: Sendable {
         case 26:
             let value = Double(Float(bitPattern: UInt32(argument)))
             if deterministic && (value.isNaN || HalfFloat.exactBits(of: value) != nil) {
-                throw CodecError(.nonPreferredFloat, at: head.offset, "single-precision float \(value) has a shorter exact encoding")
+                throw CodecError(
+                    .nonPreferredFloat,
+                    at: head.offset,
+                    "single-precision float \(value) has a shorter exact encoding"
+                )
             }
             return .float(value)
         default:
             let value = Double(bitPattern: argument)
             if deterministic && (value.isNaN || Double(Float(value)) == value) {
-                throw CodecError(.nonPreferredFloat, at: head.offset, "double-precision float \(value) has a shorter exact encoding")
+                throw CodecError(
+                    .nonPreferredFloat,
+                    at: head.offset,
+                    "double-precision float \(value) has a shorter exact encoding"
+                )
             }
             return .float(value)
         }

@@ -9,7 +9,9 @@ public struct CBORWriter: Sendable {
     public init(capacity: Int = 256) { storage.reserveCapacity(capacity) }
 
     @inlinable
-    public mutating func writeUnsigned(_ value: UInt64) { CBOREncoder.appendHead(major: 0, argument: value, to: &storage) }
+    public mutating func writeUnsigned(_ value: UInt64) {
+        CBOREncoder.appendHead(major: 0, argument: value, to: &storage)
+    }
 
     @inlinable
     public mutating func writeInteger(_ value: Int64) {
@@ -36,9 +38,13 @@ public struct CBORWriter: Sendable {
     }
 
     @inlinable
-    public mutating func writeArrayHeader(_ count: Int) { CBOREncoder.appendHead(major: 4, argument: UInt64(count), to: &storage) }
+    public mutating func writeArrayHeader(_ count: Int) {
+        CBOREncoder.appendHead(major: 4, argument: UInt64(count), to: &storage)
+    }
     @inlinable
-    public mutating func writeMapHeader(_ count: Int) { CBOREncoder.appendHead(major: 5, argument: UInt64(count), to: &storage) }
+    public mutating func writeMapHeader(_ count: Int) {
+        CBOREncoder.appendHead(major: 5, argument: UInt64(count), to: &storage)
+    }
     @inlinable
     public mutating func writeTag(_ tag: UInt64) { CBOREncoder.appendHead(major: 6, argument: tag, to: &storage) }
     @inlinable

@@ -38,7 +38,11 @@ public struct COSESign1: Sendable, Hashable {
             var whole = try CBORReader(bytes, limits: limits)
             let item = try whole.readItem()
             try whole.finish()
-            throw CodecError(.notCOSESign1, at: 0, "expected a COSE_Sign1 (tag 18 around an array), found \(item.kindName)")
+            throw CodecError(
+                .notCOSESign1,
+                at: 0,
+                "expected a COSE_Sign1 (tag 18 around an array), found \(item.kindName)"
+            )
         }
         let body = reader
         let fields: Int
@@ -67,7 +71,10 @@ public struct COSESign1: Sendable, Hashable {
         if try reader.peekMajorType() == 7 {
             let item = try reader.readItem()
             if item == .null {
-                throw CodecError(.detachedPayload, "detached payloads (nil) are not supported: the payload must be embedded")
+                throw CodecError(
+                    .detachedPayload,
+                    "detached payloads (nil) are not supported: the payload must be embedded"
+                )
             }
             throw CodecError(.notCOSESign1, "the payload must be a byte string, found \(item.kindName)")
         }
@@ -84,7 +91,10 @@ public struct COSESign1: Sendable, Hashable {
 
     private static func certificateChain(in unprotected: CBORMap) throws -> X5Chain {
         guard let item = unprotected[X5Chain.label] else {
-            throw CodecError(.missingHeaderParameter, "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required")
+            throw CodecError(
+                .missingHeaderParameter,
+                "header parameter 33 (x5chain) is missing from the unprotected header: the signer's certificate chain is required"
+            )
         }
         return try X5Chain(item)
     }
@@ -96,21 +106,35 @@ public struct COSESign1: Sendable, Hashable {
 
     private static func checkParleyUnprotectedHeader(_ map: CBORMap) throws {
         for key in map.keys where key != .integer(X5Chain.label) {
-            throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley unprotected header; it holds only 33 (x5chain)")
+            throw CodecError(
+                .unsupportedHeaderParameter,
+                "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley unprotected header; it holds only 33 (x5chain)"
+            )
         }
         _ = try certificateChain(in: map)
     }
 
     /// The tagged, deterministic encoding.
     public var encoded: [UInt8] {
-        Self.encode(protectedHeader: protectedHeader, encodedUnprotectedHeader: CBOREncoder.encode(.map(unprotectedHeader)),
-                    payload: payload, signature: signature)
+        Self.encode(
+            protectedHeader: protectedHeader,
+            encodedUnprotectedHeader: CBOREncoder.encode(.map(unprotectedHeader)),
+            payload: payload,
+            signature: signature
+        )
     }
 
     /// The tagged encoding of a COSE_Sign1 whose unprotected header is given already encoded
     /// (a signer's headers are the same for every object it signs).
-    public static func encode(protectedHeader: [UInt8], encodedUnprotectedHeader: [UInt8], payload: [UInt8], signature: [UInt8]) -> [UInt8] {
-        var writer = CBORWriter(capacity: protectedHeader.count + encodedUnprotectedHeader.count + payload.count + signature.count + 16)
+    public static func encode(
+        protectedHeader: [UInt8],
+        encodedUnprotectedHeader: [UInt8],
+        payload: [UInt8],
+        signature: [UInt8]
+    ) -> [UInt8] {
+        var writer = CBORWriter(
+            capacity: protectedHeader.count + encodedUnprotectedHeader.count + payload.count + signature.count + 16
+        )
         writer.writeTag(Self.tag)
         writer.writeArrayHeader(4)
         writer.writeByteString(protectedHeader)

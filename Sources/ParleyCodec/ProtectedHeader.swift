@@ -30,7 +30,10 @@ public struct ProtectedHeader: Sendable, Hashable {
     /// Parses the bytes of a protected header bucket.
     public init(decoding bytes: [UInt8]) throws {
         guard !bytes.isEmpty else {
-            throw CodecError(.missingHeaderParameter, "the protected header is empty; alg, content type and x5chain-sha256 are required")
+            throw CodecError(
+                .missingHeaderParameter,
+                "the protected header is empty; alg, content type and x5chain-sha256 are required"
+            )
         }
         guard case .map(let map) = try CBOR(decoding: bytes) else {
             throw CodecError(.invalidHeaderParameter, "the protected header must be a map")
@@ -39,28 +42,46 @@ public struct ProtectedHeader: Sendable, Hashable {
             switch key {
             case .integer(Label.algorithm), .integer(Label.contentType), .integer(Label.x5chainSHA256): continue
             case .integer(33):
-                throw CodecError(.unsupportedHeaderParameter, "header parameter 33 (x5chain) belongs in the unprotected header; the protected header carries its SHA-256 (label \(Label.x5chainSHA256))")
+                throw CodecError(
+                    .unsupportedHeaderParameter,
+                    "header parameter 33 (x5chain) belongs in the unprotected header; the protected header carries its SHA-256 (label \(Label.x5chainSHA256))"
+                )
             default:
-                throw CodecError(.unsupportedHeaderParameter, "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley protected header")
+                throw CodecError(
+                    .unsupportedHeaderParameter,
+                    "header parameter \(CBORDiagnostic.format(key)) is not allowed in a Parley protected header"
+                )
             }
         }
         guard let alg = map[Label.algorithm] else {
             throw CodecError(.missingHeaderParameter, "header parameter 1 (alg) is missing")
         }
         guard let algorithm = alg.intValue else {
-            throw CodecError(.invalidHeaderParameter, "header parameter 1 (alg) must be an integer, found \(alg.kindName)")
+            throw CodecError(
+                .invalidHeaderParameter,
+                "header parameter 1 (alg) must be an integer, found \(alg.kindName)"
+            )
         }
         guard let ct = map[Label.contentType] else {
             throw CodecError(.missingHeaderParameter, "header parameter 3 (content type) is missing")
         }
         guard case .textString(let contentType) = ct else {
-            throw CodecError(.invalidHeaderParameter, "header parameter 3 (content type) must be a text string, found \(ct.kindName)")
+            throw CodecError(
+                .invalidHeaderParameter,
+                "header parameter 3 (content type) must be a text string, found \(ct.kindName)"
+            )
         }
         guard let digest = map[Label.x5chainSHA256] else {
-            throw CodecError(.missingHeaderParameter, "header parameter \(Label.x5chainSHA256) (x5chain-sha256) is missing: the signature must cover the certificate chain")
+            throw CodecError(
+                .missingHeaderParameter,
+                "header parameter \(Label.x5chainSHA256) (x5chain-sha256) is missing: the signature must cover the certificate chain"
+            )
         }
         guard case .byteString(let chainDigest) = digest, chainDigest.count == Self.chainDigestSize else {
-            throw CodecError(.invalidHeaderParameter, "header parameter \(Label.x5chainSHA256) (x5chain-sha256) must be a \(Self.chainDigestSize)-byte string, found \(digest.kindName)")
+            throw CodecError(
+                .invalidHeaderParameter,
+                "header parameter \(Label.x5chainSHA256) (x5chain-sha256) must be a \(Self.chainDigestSize)-byte string, found \(digest.kindName)"
+            )
         }
         self.init(algorithm: algorithm, contentType: contentType, chainDigest: chainDigest)
     }

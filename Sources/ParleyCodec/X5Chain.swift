@@ -21,11 +21,16 @@ public struct X5Chain: Sendable, Hashable {
             throw CodecError(.invalidHeaderParameter, "x5chain must hold at least one certificate")
         }
         guard certificates.count <= Self.maximumLength else {
-            throw CodecError(.headerLimitExceeded, "x5chain holds \(certificates.count) certificates; at most \(Self.maximumLength) are allowed")
+            throw CodecError(
+                .headerLimitExceeded,
+                "x5chain holds \(certificates.count) certificates; at most \(Self.maximumLength) are allowed"
+            )
         }
         for (index, der) in certificates.enumerated() where der.isEmpty || der.count > Self.maximumCertificateSize {
-            throw CodecError(der.isEmpty ? .invalidHeaderParameter : .headerLimitExceeded,
-                             "x5chain certificate \(index) is \(der.count) bytes; allowed 1…\(Self.maximumCertificateSize)")
+            throw CodecError(
+                der.isEmpty ? .invalidHeaderParameter : .headerLimitExceeded,
+                "x5chain certificate \(index) is \(der.count) bytes; allowed 1…\(Self.maximumCertificateSize)"
+            )
         }
         self.certificates = certificates
     }
@@ -36,18 +41,32 @@ public struct X5Chain: Sendable, Hashable {
         case .byteString(let one):
             try self.init([one])
         case .array(let items) where items.count > Self.maximumLength:
-            throw CodecError(.headerLimitExceeded, "x5chain holds \(items.count) certificates; at most \(Self.maximumLength) are allowed")
+            throw CodecError(
+                .headerLimitExceeded,
+                "x5chain holds \(items.count) certificates; at most \(Self.maximumLength) are allowed"
+            )
         case .array(let items) where items.count >= 2:
-            try self.init(items.map { item in
-                guard case .byteString(let der) = item else {
-                    throw CodecError(.invalidHeaderParameter, "x5chain entries must be byte strings, found \(item.kindName)")
+            try self.init(
+                items.map { item in
+                    guard case .byteString(let der) = item else {
+                        throw CodecError(
+                            .invalidHeaderParameter,
+                            "x5chain entries must be byte strings, found \(item.kindName)"
+                        )
+                    }
+                    return der
                 }
-                return der
-            })
+            )
         case .array(let items):
-            throw CodecError(.invalidHeaderParameter, "x5chain as an array must hold 2…\(Self.maximumLength) certificates, found \(items.count) (a single certificate is a byte string, RFC 9360 §2)")
+            throw CodecError(
+                .invalidHeaderParameter,
+                "x5chain as an array must hold 2…\(Self.maximumLength) certificates, found \(items.count) (a single certificate is a byte string, RFC 9360 §2)"
+            )
         default:
-            throw CodecError(.invalidHeaderParameter, "x5chain must be a byte string or an array of byte strings, found \(item.kindName)")
+            throw CodecError(
+                .invalidHeaderParameter,
+                "x5chain must be a byte string or an array of byte strings, found \(item.kindName)"
+            )
         }
     }
 

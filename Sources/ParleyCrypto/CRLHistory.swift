@@ -48,7 +48,9 @@ struct CRLHistory: Sendable {
     /// already issued (it has expired), or else the earliest (it is not yet valid).
     func selection(at time: Date, skew: TimeInterval) -> [Int] {
         groups.map { group in
-            let current = group.filter { all[$0].thisUpdate.addingTimeInterval(-skew) <= time && time <= all[$0].nextUpdate }
+            let current = group.filter {
+                all[$0].thisUpdate.addingTimeInterval(-skew) <= time && time <= all[$0].nextUpdate
+            }
             if let first = current.first {
                 return current.dropFirst().reduce(first) { all[$1].supersedes(all[$0]) ? $1 : $0 }
             }

@@ -37,7 +37,10 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
 
     public init(derEncoded: [UInt8]) throws {
         guard derEncoded.count <= Self.maximumDERLength else {
-            throw CryptoError(.tooLarge, "certificate has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)")
+            throw CryptoError(
+                .tooLarge,
+                "certificate has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)"
+            )
         }
         OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in
@@ -64,7 +67,8 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         self.issuer = try X509Name.string(X509_get_issuer_name(x509))
         self.serialNumberHex = Self.serialHex(X509_get0_serialNumber(x509))
         guard let notBefore = ASN1Time.date(X509_get0_notBefore(x509)),
-              let notAfter = ASN1Time.date(X509_get0_notAfter(x509)) else {
+            let notAfter = ASN1Time.date(X509_get0_notAfter(x509))
+        else {
             throw CryptoError.openSSL(.invalidCertificate, "certificate '\(subject)' has an unreadable validity period")
         }
         self.notValidBefore = notBefore
@@ -85,7 +89,9 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
             self.publicKey = try PublicKey(evpKey: EVPKey(taking: key))
         } catch let error as CryptoError {
             throw CryptoError(
-                error.code, "certificate '\(subject)': \(error.reason)", openSSLErrors: error.openSSLErrors
+                error.code,
+                "certificate '\(subject)': \(error.reason)",
+                openSSLErrors: error.openSSLErrors
             )
         }
         self.participantURIs = try Self.participantURIs(x509, subject: subject)
@@ -103,7 +109,9 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
                 return try Certificate(derEncoded: block.der)
             } catch let error as CryptoError {
                 throw CryptoError(
-                    error.code, "certificate #\(index + 1) in the PEM text: \(error.reason)", openSSLErrors: error.openSSLErrors
+                    error.code,
+                    "certificate #\(index + 1) in the PEM text: \(error.reason)",
+                    openSSLErrors: error.openSSLErrors
                 )
             }
         }
@@ -121,7 +129,11 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
             }
             return [try Certificate(derEncoded: contents.bytes)]
         } catch let error as CryptoError {
-            throw CryptoError(error.code, "certificate file \(path): \(error.reason)", openSSLErrors: error.openSSLErrors)
+            throw CryptoError(
+                error.code,
+                "certificate file \(path): \(error.reason)",
+                openSSLErrors: error.openSSLErrors
+            )
         }
     }
 
@@ -135,7 +147,9 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
     /// `urn:parley:participant:` in lowercase, or if the id is malformed (1–64 characters of
     /// `A–Z 0–9 -`, the first a letter or digit).
     public var participantID: String? {
-        guard participantURIs.count == 1, participantURIs[0].utf8.starts(with: Self.participantURIPrefix.utf8) else { return nil }
+        guard participantURIs.count == 1, participantURIs[0].utf8.starts(with: Self.participantURIPrefix.utf8) else {
+            return nil
+        }
         let id = participantIDs[0]
         return Self.isValidParticipantID(id) ? id : nil
     }
@@ -158,7 +172,8 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         let bytes = Array(id.utf8)
         guard (1...64).contains(bytes.count) else { return false }
         func isUpperAlphanumeric(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
         }
         return isUpperAlphanumeric(bytes[0]) && bytes.allSatisfy { isUpperAlphanumeric($0) || $0 == UInt8(ascii: "-") }
     }
@@ -194,7 +209,10 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         guard let raw = X509_get_ext_d2i(x509, NID_subject_alt_name, &critical, nil) else {
             OpenSSLErrorQueue.clear()
             if critical == -1 { return [] }  // no SAN
-            throw CryptoError(.invalidCertificate, "certificate '\(subject)' has an unreadable or repeated subjectAltName")
+            throw CryptoError(
+                .invalidCertificate,
+                "certificate '\(subject)' has an unreadable or repeated subjectAltName"
+            )
         }
         let names = OpaquePointer(raw)
         defer { GENERAL_NAMES_free(names) }
@@ -202,11 +220,13 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
         var uris: [String] = []
         for index in 0..<parley_sk_GENERAL_NAME_num(names) {
             guard let name = parley_sk_GENERAL_NAME_value(names, index),
-                  let uri = parley_GENERAL_NAME_get0_uri(name),
-                  let data = ASN1_STRING_get0_data(uri) else { continue }
+                let uri = parley_GENERAL_NAME_get0_uri(name),
+                let data = ASN1_STRING_get0_data(uri)
+            else { continue }
             let bytes = UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(uri)))
             // The prefix is ASCII: compare it byte by byte with A–Z folded to a–z.
-            let isParticipantURI = bytes.count >= prefix.count
+            let isParticipantURI =
+                bytes.count >= prefix.count
                 && zip(bytes.prefix(prefix.count), prefix).allSatisfy { byte, expected in
                     ((0x41...0x5A).contains(byte) ? byte | 0x20 : byte) == expected
                 }

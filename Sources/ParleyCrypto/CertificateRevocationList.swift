@@ -118,7 +118,11 @@ public struct CertificateRevocationList: Sendable, Hashable, CustomStringConvert
             do {
                 return try CertificateRevocationList(derEncoded: block.der)
             } catch let error as CryptoError {
-                throw CryptoError(error.code, "CRL #\(index + 1) in the PEM text: \(error.reason)", openSSLErrors: error.openSSLErrors)
+                throw CryptoError(
+                    error.code,
+                    "CRL #\(index + 1) in the PEM text: \(error.reason)",
+                    openSSLErrors: error.openSSLErrors
+                )
             }
         }
     }

@@ -36,7 +36,8 @@ public struct ChainVerificationError: Error, Sendable, CustomStringConvertible, 
 
         /// The check's name in text and JSON (`not-yet-valid`, `crl-missing`).
         public var name: String {
-            var name = "", previous: Character = "-"
+            var name = ""
+            var previous: Character = "-"
             for character in rawValue {
                 if character.isUppercase && previous.isLowercase { name += "-" }
                 name += character.lowercased()

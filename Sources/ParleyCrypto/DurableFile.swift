@@ -35,9 +35,10 @@ public final class DurableFile {
 
     /// Appends `bytes`.
     public func write(_ bytes: some Collection<UInt8>) throws(DurableFileError) {
-        let failure: Int32? = bytes.withContiguousStorageIfAvailable { buffer in
-            Self.writeAll(descriptor, UnsafeRawBufferPointer(buffer))
-        } ?? Array(bytes).withUnsafeBytes { Self.writeAll(descriptor, $0) }
+        let failure: Int32? =
+            bytes.withContiguousStorageIfAvailable { buffer in
+                Self.writeAll(descriptor, UnsafeRawBufferPointer(buffer))
+            } ?? Array(bytes).withUnsafeBytes { Self.writeAll(descriptor, $0) }
         if let failure { throw DurableFileError(.write, path: temporaryPath, errno: failure) }
     }
 
@@ -72,8 +73,12 @@ public final class DurableFile {
     }
 
     /// Writes `bytes` to `path` durably in one go.
-    public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644,
-                             replacing: Bool = false) throws(DurableFileError) {
+    public static func write(
+        _ bytes: some Collection<UInt8>,
+        to path: String,
+        mode: mode_t = 0o644,
+        replacing: Bool = false
+    ) throws(DurableFileError) {
         let file = try DurableFile(path: path, mode: mode, replacing: replacing)
         try file.write(bytes)
         try file.commit()
@@ -106,7 +111,9 @@ extension DurableFile {
         public func describe(path: String, errno: Int32, reason: String) -> String {
             switch self {
             case .exists: "\(path) exists already"
-            case .create: "cannot create \(path): \(reason)" + (errno == EEXIST ? " (left by an interrupted write? remove it)" : "")
+            case .create:
+                "cannot create \(path): \(reason)"
+                    + (errno == EEXIST ? " (left by an interrupted write? remove it)" : "")
             case .write: "cannot write \(path): \(reason)"
             case .sync: "cannot sync \(path): \(reason)"
             case .rename: "cannot move the finished file into place as \(path): \(reason)"

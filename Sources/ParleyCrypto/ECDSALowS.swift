@@ -33,7 +33,8 @@ public enum ECDSALowS {
 
     /// Replaces `s` by `n − s` in place when `s > n/2`.
     static func normalize(_ signature: inout [UInt8], algorithm: SignatureAlgorithm) {
-        guard !isLowS(signature, algorithm: algorithm), let n = order(of: algorithm), signature.count == 2 * n.count else { return }
+        guard !isLowS(signature, algorithm: algorithm), let n = order(of: algorithm), signature.count == 2 * n.count
+        else { return }
         replaceSWithOrderMinusS(&signature, order: n)
     }
 

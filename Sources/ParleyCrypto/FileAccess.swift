@@ -60,7 +60,10 @@ enum FileAccess {
         } catch {
             switch error.step {
             case .exists:
-                throw CryptoError(.fileExists, "\(what) \(path) already exists; refusing to overwrite it (move it away first)")
+                throw CryptoError(
+                    .fileExists,
+                    "\(what) \(path) already exists; refusing to overwrite it (move it away first)"
+                )
             case .create:
                 throw CryptoError(.fileAccess, "cannot create \(what) \(path): \(error)")
             case .write, .sync, .rename:

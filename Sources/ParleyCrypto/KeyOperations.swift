@@ -34,7 +34,13 @@ enum KeyOperations {
     /// A COSE-form signature (Ed25519 64 bytes; ECDSA `r‖s` with low S).
     static func sign(key evpKey: EVPKey, algorithm: SignatureAlgorithm, message: [UInt8]) throws -> [UInt8] {
         if let digest = algorithm.digest, let scalarLength = algorithm.scalarLength {
-            return try signDigest(key: evpKey, algorithm: algorithm, digest: digest, scalarLength: scalarLength, message: message)
+            return try signDigest(
+                key: evpKey,
+                algorithm: algorithm,
+                digest: digest,
+                scalarLength: scalarLength,
+                message: message
+            )
         }
         // Ed25519 signs the message itself, in one EVP_DigestSign call.
         var length = Int(EVP_PKEY_get_size(evpKey.pointer))
@@ -42,12 +48,21 @@ enum KeyOperations {
         let signed = evpKey.withContext(signing: true) { context in
             message.withUnsafeBufferPointer { inputBuffer in
                 signature.withUnsafeMutableBufferPointer { signatureBuffer in
-                    EVP_DigestSign(context, signatureBuffer.baseAddress, &length, inputBuffer.baseAddress, inputBuffer.count) == 1
+                    EVP_DigestSign(
+                        context,
+                        signatureBuffer.baseAddress,
+                        &length,
+                        inputBuffer.baseAddress,
+                        inputBuffer.count
+                    ) == 1
                 }
             }
         }
         guard signed == true else {
-            throw CryptoError.openSSL(.signingFailed, signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed")
+            throw CryptoError.openSSL(
+                .signingFailed,
+                signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed"
+            )
         }
         signature.removeSubrange(length...)
         guard signature.count == 64 else {
@@ -56,7 +71,8 @@ enum KeyOperations {
         return signature
     }
 
-    static func verify(key evpKey: EVPKey, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool {
+    static func verify(key evpKey: EVPKey, algorithm: SignatureAlgorithm, signature: [UInt8], message: [UInt8]) -> Bool
+    {
         guard signature.count == algorithm.signatureLength else { return false }
         let encoded: [UInt8]
         if let order = algorithm.groupOrder, let scalarLength = algorithm.scalarLength {
@@ -73,8 +89,20 @@ enum KeyOperations {
             input.withUnsafeBufferPointer { inputBuffer in
                 encoded.withUnsafeBufferPointer { signatureBuffer in
                     evpKey.signsDigests
-                        ? EVP_PKEY_verify(context, signatureBuffer.baseAddress, signatureBuffer.count, inputBuffer.baseAddress, inputBuffer.count) == 1
-                        : EVP_DigestVerify(context, signatureBuffer.baseAddress, signatureBuffer.count, inputBuffer.baseAddress, inputBuffer.count) == 1
+                        ? EVP_PKEY_verify(
+                            context,
+                            signatureBuffer.baseAddress,
+                            signatureBuffer.count,
+                            inputBuffer.baseAddress,
+                            inputBuffer.count
+                        ) == 1
+                        : EVP_DigestVerify(
+                            context,
+                            signatureBuffer.baseAddress,
+                            signatureBuffer.count,
+                            inputBuffer.baseAddress,
+                            inputBuffer.count
+                        ) == 1
                 }
             }
         }
@@ -96,8 +124,13 @@ enum KeyOperations {
 
     /// ECDSA: the digest and the DER signature live in one temporary buffer; only the `r‖s` result
     /// is allocated (this runs once per message and receipt a node signs).
-    private static func signDigest(key evpKey: EVPKey, algorithm: SignatureAlgorithm, digest: FetchedDigest,
-                                   scalarLength: Int, message: [UInt8]) throws -> [UInt8] {
+    private static func signDigest(
+        key evpKey: EVPKey,
+        algorithm: SignatureAlgorithm,
+        digest: FetchedDigest,
+        scalarLength: Int,
+        message: [UInt8]
+    ) throws -> [UInt8] {
         precondition(evpKey.signsDigests, "an ECDSA algorithm on a key that does not sign digests")
         let maximumDER = Int(EVP_PKEY_get_size(evpKey.pointer))
         return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digest.size + maximumDER) { buffer in
@@ -108,12 +141,19 @@ enum KeyOperations {
             }
             var length = derBuffer.count
             let signed = evpKey.withContext(signing: true) { context in
-                EVP_PKEY_sign(context, derBuffer.baseAddress, &length, digestBuffer.baseAddress, digestBuffer.count) == 1
+                EVP_PKEY_sign(context, derBuffer.baseAddress, &length, digestBuffer.baseAddress, digestBuffer.count)
+                    == 1
             }
             guard signed == true else {
-                throw CryptoError.openSSL(.signingFailed, signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed")
+                throw CryptoError.openSSL(
+                    .signingFailed,
+                    signed == nil ? "cannot initialise \(algorithm) signing" : "\(algorithm) signing failed"
+                )
             }
-            var raw = try rawSignature(fromDER: UnsafeBufferPointer(rebasing: derBuffer[..<length]), scalarLength: scalarLength)
+            var raw = try rawSignature(
+                fromDER: UnsafeBufferPointer(rebasing: derBuffer[..<length]),
+                scalarLength: scalarLength
+            )
             // Low-S (SPEC.md §5.3): OpenSSL returns either of (r, s) and (r, n − s).
             ECDSALowS.normalize(&raw, algorithm: algorithm)
             return raw
@@ -162,7 +202,9 @@ enum KeyOperations {
         var raw = [UInt8](repeating: 0, count: 2 * scalarLength)
         var cursor = 2
         for component in 0..<2 {
-            guard cursor + 2 <= der.count, der[cursor] == 0x02, der[cursor + 1] < 0x80 else { throw failure("INTEGER header") }
+            guard cursor + 2 <= der.count, der[cursor] == 0x02, der[cursor + 1] < 0x80 else {
+                throw failure("INTEGER header")
+            }
             let length = Int(der[cursor + 1])
             cursor += 2
             guard length >= 1, cursor + length <= der.count else { throw failure("INTEGER length") }

@@ -36,7 +36,8 @@ final class EVPKey: @unchecked Sendable {
     /// made (OpenSSL's error queue then says why). A context whose call failed is freed, not reused.
     func withContext(signing: Bool, _ body: (OpaquePointer) -> Bool) -> Bool? {
         let pooled = idle.withLock { idle in signing ? idle.sign.popLast() : idle.verify.popLast() }
-        guard let address = pooled ?? makeContext(signing: signing), let context = OpaquePointer(bitPattern: address) else {
+        guard let address = pooled ?? makeContext(signing: signing), let context = OpaquePointer(bitPattern: address)
+        else {
             return nil
         }
         guard body(context) else {
@@ -44,8 +45,14 @@ final class EVPKey: @unchecked Sendable {
             return false
         }
         let kept = idle.withLock { idle in
-            if signing, idle.sign.count < Self.poolLimit { idle.sign.append(address); return true }
-            if !signing, idle.verify.count < Self.poolLimit { idle.verify.append(address); return true }
+            if signing, idle.sign.count < Self.poolLimit {
+                idle.sign.append(address)
+                return true
+            }
+            if !signing, idle.verify.count < Self.poolLimit {
+                idle.verify.append(address)
+                return true
+            }
             return false
         }
         if !kept { free(address) }
@@ -62,7 +69,8 @@ final class EVPKey: @unchecked Sendable {
             return UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context)))
         }
         guard let context = EVP_MD_CTX_new() else { return nil }
-        let status = signing
+        let status =
+            signing
             ? EVP_DigestSignInit(context, nil, nil, nil, pointer)
             : EVP_DigestVerifyInit(context, nil, nil, nil, pointer)
         guard status == 1 else {
@@ -143,18 +151,24 @@ final class FetchedDigest: @unchecked Sendable {
 
     /// The digest of `bytes`; nil only if OpenSSL cannot allocate (its error queue says why).
     func digest(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableBufferPointer<UInt8>) -> Bool {
-        guard let address = idle.withLock({ $0.popLast() }) ?? EVP_MD_CTX_new().map({ UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))) }),
-              let context = OpaquePointer(bitPattern: address) else { return false }
+        guard
+            let address = idle.withLock({ $0.popLast() })
+                ?? EVP_MD_CTX_new().map({ UInt(bitPattern: Int(bitPattern: UnsafeRawPointer($0))) }),
+            let context = OpaquePointer(bitPattern: address)
+        else { return false }
         var length: UInt32 = 0
-        let ok = EVP_DigestInit_ex2(context, pointer, nil) == 1
+        let ok =
+            EVP_DigestInit_ex2(context, pointer, nil) == 1
             && EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
             && EVP_DigestFinal_ex(context, output.baseAddress, &length) == 1
             && Int(length) == size
-        let kept = ok && idle.withLock { idle in
-            guard idle.count < Self.poolLimit else { return false }
-            idle.append(address)
-            return true
-        }
+        let kept =
+            ok
+            && idle.withLock { idle in
+                guard idle.count < Self.poolLimit else { return false }
+                idle.append(address)
+                return true
+            }
         if !kept { EVP_MD_CTX_free(context) }
         return ok
     }

@@ -26,7 +26,10 @@ struct PEMBlock: Sendable, Equatable {
                         )
                     }
                     guard let der = Base64.decode(body) else {
-                        throw CryptoError(.invalidPEM, "the body of the '\(label)' block ending on line \(lineNumber) is not valid base64")
+                        throw CryptoError(
+                            .invalidPEM,
+                            "the body of the '\(label)' block ending on line \(lineNumber) is not valid base64"
+                        )
                     }
                     guard !der.isEmpty else {
                         throw CryptoError(.invalidPEM, "the '\(label)' block ending on line \(lineNumber) is empty")
@@ -36,7 +39,10 @@ struct PEMBlock: Sendable, Equatable {
                     body = []
                 } else if line.contains(":") {
                     guard allowHeaders else {
-                        throw CryptoError(.invalidPEM, "line \(lineNumber): unexpected PEM header '\(line)' in '\(label)' block")
+                        throw CryptoError(
+                            .invalidPEM,
+                            "line \(lineNumber): unexpected PEM header '\(line)' in '\(label)' block"
+                        )
                     }
                 } else {
                     body.append(contentsOf: line.utf8.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") })

@@ -52,7 +52,8 @@ public struct PrivateKey: Sendable {
         guard utf8.count <= Self.maximumPEMLength else {
             throw CryptoError(.tooLarge, "\(source) has \(utf8.count) bytes; the limit is \(Self.maximumPEMLength)")
         }
-        let isEncrypted = pemEncoded.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        let isEncrypted =
+            pemEncoded.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
             || pemEncoded.contains("Proc-Type: 4,ENCRYPTED")
         if isEncrypted && passphrase == nil {
             throw CryptoError(.passphraseRequired, "\(source) is encrypted; give its passphrase")
@@ -63,7 +64,10 @@ public struct PrivateKey: Sendable {
             if let passphrase {
                 return passphrase.withCString { secret in
                     PEM_read_bio_PrivateKey(
-                        bio.pointer, nil, parley_passphrase_callback_pointer(), UnsafeMutableRawPointer(mutating: secret)
+                        bio.pointer,
+                        nil,
+                        parley_passphrase_callback_pointer(),
+                        UnsafeMutableRawPointer(mutating: secret)
                     )
                 }
             }
@@ -71,7 +75,10 @@ public struct PrivateKey: Sendable {
         }
         guard let parsed else {
             if isEncrypted {
-                throw CryptoError.openSSL(.wrongPassphrase, "cannot decrypt \(source): wrong passphrase (or damaged key)")
+                throw CryptoError.openSSL(
+                    .wrongPassphrase,
+                    "cannot decrypt \(source): wrong passphrase (or damaged key)"
+                )
             }
             throw CryptoError.openSSL(.invalidKey, "\(source) is not a PEM private key")
         }
@@ -124,15 +131,26 @@ public struct PrivateKey: Sendable {
             return bio.string
         }
         guard !passphrase.isEmpty else {
-            throw CryptoError(.wrongPassphrase, "an empty passphrase would not protect the key; give a real one or none")
+            throw CryptoError(
+                .wrongPassphrase,
+                "an empty passphrase would not protect the key; give a real one or none"
+            )
         }
         guard let info = EVP_PKEY2PKCS8(key.pointer) else {
             throw CryptoError.openSSL(.openSSLFailure, "cannot convert the private key to PKCS#8")
         }
         defer { PKCS8_PRIV_KEY_INFO_free(info) }
-        guard let algorithm = PKCS5_pbe2_set_scrypt(
-            EVP_aes_256_cbc(), nil, 0, nil, Self.scryptN, Self.scryptR, Self.scryptP
-        ) else {
+        guard
+            let algorithm = PKCS5_pbe2_set_scrypt(
+                EVP_aes_256_cbc(),
+                nil,
+                0,
+                nil,
+                Self.scryptN,
+                Self.scryptR,
+                Self.scryptP
+            )
+        else {
             throw CryptoError.openSSL(.openSSLFailure, "cannot set up scrypt + AES-256-CBC")
         }
         let encrypted = passphrase.withCString { secret in

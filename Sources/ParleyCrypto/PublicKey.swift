@@ -14,7 +14,10 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     /// Parses a DER SubjectPublicKeyInfo.
     public init(derEncoded: [UInt8]) throws {
         guard derEncoded.count <= Self.maximumDERLength else {
-            throw CryptoError(.tooLarge, "public key has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)")
+            throw CryptoError(
+                .tooLarge,
+                "public key has \(derEncoded.count) bytes; the limit is \(Self.maximumDERLength)"
+            )
         }
         OpenSSLErrorQueue.clear()
         let parsed: OpaquePointer? = derEncoded.withUnsafeBufferPointer { buffer in

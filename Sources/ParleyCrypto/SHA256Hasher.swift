@@ -27,9 +27,11 @@ public final class SHA256Hasher {
         let contiguous: Bool? = bytes.withContiguousStorageIfAvailable { (buffer: UnsafeBufferPointer<UInt8>) -> Bool in
             EVP_DigestUpdate(context, buffer.baseAddress, buffer.count) == 1
         }
-        let status: Bool = contiguous ?? Array(bytes).withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) -> Bool in
-            EVP_DigestUpdate(context, buffer.baseAddress, buffer.count) == 1
-        }
+        let status: Bool =
+            contiguous
+            ?? Array(bytes).withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) -> Bool in
+                EVP_DigestUpdate(context, buffer.baseAddress, buffer.count) == 1
+            }
         precondition(status, "EVP_DigestUpdate failed: \(OpenSSLErrorQueue.drain())")
     }
 

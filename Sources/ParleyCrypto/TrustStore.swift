@@ -96,12 +96,17 @@ public struct TrustStore: Sendable {
         let time = Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down))
         guard let leaf = chain.first else {
             throw ChainVerificationError(
-                check: .other, certificateIndex: 0, certificateSubject: "", reason: "the chain holds no certificate"
+                check: .other,
+                certificateIndex: 0,
+                certificateSubject: "",
+                reason: "the chain holds no certificate"
             )
         }
         guard chain.count <= Self.maximumChainLength else {
             throw ChainVerificationError(
-                check: .pathTooLong, certificateIndex: Self.maximumChainLength, certificateSubject: leaf.subject,
+                check: .pathTooLong,
+                certificateIndex: Self.maximumChainLength,
+                certificateSubject: leaf.subject,
                 reason: "the chain holds \(chain.count) certificates; at most \(Self.maximumChainLength) are accepted"
             )
         }
@@ -111,8 +116,11 @@ public struct TrustStore: Sendable {
         }
         if purpose == .messageSigning, let index = chain.firstIndex(where: { anchors.contains($0) }) {
             throw ChainVerificationError(
-                check: .untrustedIssuer, certificateIndex: index, certificateSubject: chain[index].subject,
-                reason: "x5chain includes the trust anchor '\(chain[index].subject)'; the signer must leave the root CA out (SPEC.md §5.2)"
+                check: .untrustedIssuer,
+                certificateIndex: index,
+                certificateSubject: chain[index].subject,
+                reason:
+                    "x5chain includes the trust anchor '\(chain[index].subject)'; the signer must leave the root CA out (SPEC.md §5.2)"
             )
         }
         let (verified, window) = try verifyWithOpenSSL(chain: chain, leaf: leaf, at: time, purpose: purpose)
@@ -132,7 +140,9 @@ public struct TrustStore: Sendable {
     ) throws -> VerifiedChain {
         guard !chainDER.isEmpty, chainDER.count <= Self.maximumChainLength else {
             throw ChainVerificationError(
-                check: chainDER.isEmpty ? .other : .pathTooLong, certificateIndex: 0, certificateSubject: "",
+                check: chainDER.isEmpty ? .other : .pathTooLong,
+                certificateIndex: 0,
+                certificateSubject: "",
                 reason: "the chain holds \(chainDER.count) certificates; 1 to \(Self.maximumChainLength) are accepted"
             )
         }
@@ -141,7 +151,9 @@ public struct TrustStore: Sendable {
         for (index, der) in chainDER.enumerated() {
             guard der.count <= Certificate.maximumDERLength else {
                 throw ChainVerificationError(
-                    check: .other, certificateIndex: index, certificateSubject: "",
+                    check: .other,
+                    certificateIndex: index,
+                    certificateSubject: "",
                     reason: "certificate #\(index) has \(der.count) bytes; the limit is \(Certificate.maximumDERLength)"
                 )
             }
@@ -158,8 +170,11 @@ public struct TrustStore: Sendable {
                 chain.append(try Certificate(derEncoded: der))
             } catch let error as CryptoError {
                 throw ChainVerificationError(
-                    check: .other, certificateIndex: index, certificateSubject: "",
-                    reason: "certificate #\(index) cannot be used: \(error.reason)", openSSLErrors: error.openSSLErrors
+                    check: .other,
+                    certificateIndex: index,
+                    certificateSubject: "",
+                    reason: "certificate #\(index) cannot be used: \(error.reason)",
+                    openSSLErrors: error.openSSLErrors
                 )
             }
         }
@@ -182,22 +197,31 @@ public struct TrustStore: Sendable {
         OpenSSLErrorQueue.clear()
         guard let context = X509_STORE_CTX_new() else {
             throw ChainVerificationError(
-                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
-                reason: "cannot allocate X509_STORE_CTX", openSSLErrors: OpenSSLErrorQueue.drain()
+                check: .other,
+                certificateIndex: 0,
+                certificateSubject: leaf.subject,
+                reason: "cannot allocate X509_STORE_CTX",
+                openSSLErrors: OpenSSLErrorQueue.drain()
             )
         }
         defer { X509_STORE_CTX_free(context) }
         guard let untrusted = parley_sk_X509_new_null() else {
             throw ChainVerificationError(
-                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
-                reason: "cannot allocate a certificate stack", openSSLErrors: OpenSSLErrorQueue.drain()
+                check: .other,
+                certificateIndex: 0,
+                certificateSubject: leaf.subject,
+                reason: "cannot allocate a certificate stack",
+                openSSLErrors: OpenSSLErrorQueue.drain()
             )
         }
         defer { parley_sk_X509_free(untrusted) }
         for certificate in chain.dropFirst() where parley_sk_X509_push(untrusted, certificate.object.pointer) <= 0 {
             throw ChainVerificationError(
-                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
-                reason: "cannot build the untrusted certificate stack", openSSLErrors: OpenSSLErrorQueue.drain()
+                check: .other,
+                certificateIndex: 0,
+                certificateSubject: leaf.subject,
+                reason: "cannot build the untrusted certificate stack",
+                openSSLErrors: OpenSSLErrorQueue.drain()
             )
         }
 
@@ -211,10 +235,16 @@ public struct TrustStore: Sendable {
         let (status, failure): (Int32, ChainVerificationError?) = withExtendedLifetime(chain) {
             withUnsafeMutablePointer(to: &settings) { settingsPointer in
                 guard X509_STORE_CTX_init(context, store.pointer, leaf.object.pointer, untrusted) == 1 else {
-                    return (0, ChainVerificationError(
-                        check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
-                        reason: "X509_STORE_CTX_init failed", openSSLErrors: OpenSSLErrorQueue.drain()
-                    ))
+                    return (
+                        0,
+                        ChainVerificationError(
+                            check: .other,
+                            certificateIndex: 0,
+                            certificateSubject: leaf.subject,
+                            reason: "X509_STORE_CTX_init failed",
+                            openSSLErrors: OpenSSLErrorQueue.drain()
+                        )
+                    )
                 }
                 let parameters = X509_STORE_CTX_get0_param(context)
                 X509_VERIFY_PARAM_set_flags(
@@ -237,7 +267,9 @@ public struct TrustStore: Sendable {
         }
         guard status == 1, let built = X509_STORE_CTX_get0_chain(context) else {
             throw ChainVerificationError(
-                check: .other, certificateIndex: 0, certificateSubject: leaf.subject,
+                check: .other,
+                certificateIndex: 0,
+                certificateSubject: leaf.subject,
                 reason: "OpenSSL could not check the chain (error \(X509_STORE_CTX_get_error(context)))",
                 openSSLErrors: OpenSSLErrorQueue.drain()
             )
@@ -279,15 +311,21 @@ public struct TrustStore: Sendable {
         for index in path.indices.dropLast() {
             let certificate = path[index]
             let issuer = path[index + 1]
-            for (crlIndex, entry) in history.compromises[certificate.serialNumberHex] ?? [] where entry.effectiveDate <= time {
+            for (crlIndex, entry) in history.compromises[certificate.serialNumberHex] ?? []
+            where entry.effectiveDate <= time {
                 let crl = history.all[crlIndex]
-                guard X509_NAME_cmp(X509_CRL_get_issuer(crl.object.pointer), X509_get_subject_name(issuer.object.pointer)) == 0,
+                guard
+                    X509_NAME_cmp(X509_CRL_get_issuer(crl.object.pointer), X509_get_subject_name(issuer.object.pointer))
+                        == 0,
                     storage.isSigned(crl: crlIndex, of: history, by: issuer)
                 else { continue }
-                let since = entry.invalidityDate.map { "its invalidityDate \($0.formatted(.iso8601))" }
+                let since =
+                    entry.invalidityDate.map { "its invalidityDate \($0.formatted(.iso8601))" }
                     ?? "its revocation at \(entry.revocationDate.formatted(.iso8601))"
                 throw ChainVerificationError(
-                    check: .revoked, certificateIndex: index, certificateSubject: certificate.subject,
+                    check: .revoked,
+                    certificateIndex: index,
+                    certificateSubject: certificate.subject,
                     reason: "the certificate was revoked for \(entry.reason) on the CRL of '\(crl.issuer)' issued "
                         + "\(crl.thisUpdate.formatted(.iso8601)); its key is not trusted from \(since), "
                         + "which is not after the verification time \(time.formatted(.iso8601))"
@@ -304,8 +342,11 @@ public struct TrustStore: Sendable {
         guard path.count == chain.count + 1, mismatch == nil else {
             let index = mismatch ?? chain.count - 1
             throw ChainVerificationError(
-                check: .untrustedIssuer, certificateIndex: index, certificateSubject: chain[index].subject,
-                reason: "x5chain is not a certification path: each certificate must be issued by the next one and the last by a trust anchor, "
+                check: .untrustedIssuer,
+                certificateIndex: index,
+                certificateSubject: chain[index].subject,
+                reason:
+                    "x5chain is not a certification path: each certificate must be issued by the next one and the last by a trust anchor, "
                     + "with no certificate repeated or left over (\(chain.count) given, \(path.count - 1) used)"
             )
         }
@@ -327,7 +368,8 @@ public struct TrustStore: Sendable {
         let serials = Set(path.map(\.serialNumberHex))
         for issuer in path.dropFirst() {
             let subject = X509_get_subject_name(issuer.object.pointer)
-            for index in selection where X509_NAME_cmp(X509_CRL_get_issuer(history.all[index].object.pointer), subject) == 0 {
+            for index in selection
+            where X509_NAME_cmp(X509_CRL_get_issuer(history.all[index].object.pointer), subject) == 0 {
                 let window = history.window(of: index, at: time, skew: maximumClockSkew, serials: serials)
                 start = max(start, window.lowerBound)
                 end = min(end, window.upperBound)
@@ -431,7 +473,8 @@ public struct TrustStore: Sendable {
         case X509_V_ERR_CERT_HAS_EXPIRED:
             check = .expired
             let notAfter = certificate.map { " at \($0.notValidAfter.formatted(.iso8601))" } ?? ""
-            advice = "the certificate expired\(notAfter), before the verification time \(at) (\(allowance)); "
+            advice =
+                "the certificate expired\(notAfter), before the verification time \(at) (\(allowance)); "
                 + "the signer must use a current certificate"
         case X509_V_ERR_CERT_NOT_YET_VALID:
             check = .notYetValid
@@ -446,7 +489,8 @@ public struct TrustStore: Sendable {
         case X509_V_ERR_CRL_HAS_EXPIRED:
             check = .crlExpired
             let nextUpdate = crl.map { " (nextUpdate \($0.nextUpdate.formatted(.iso8601)))" } ?? ""
-            advice = "the CRL from '\(issuer)'\(nextUpdate) is not current at the verification time \(at); "
+            advice =
+                "the CRL from '\(issuer)'\(nextUpdate) is not current at the verification time \(at); "
                 + "install a CRL whose validity covers that time"
         case X509_V_ERR_CRL_NOT_YET_VALID:
             check = .crlNotYetValid
@@ -456,7 +500,8 @@ public struct TrustStore: Sendable {
             X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION, X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD,
             X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
             check = .crlInvalid
-            advice = "the CRL from '\(issuer)' cannot be used (its signature or contents fail the checks); install a valid CRL"
+            advice =
+                "the CRL from '\(issuer)' cannot be used (its signature or contents fail the checks); install a valid CRL"
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
             X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:

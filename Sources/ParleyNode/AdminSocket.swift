@@ -29,7 +29,15 @@ enum AdminSocket {
         }
         guard FileManager.default.fileExists(atPath: path) else { return }
         if isListening(path) {
-            throw ConfigurationError(file: nil, problems: [.init(key: "admin.socket", "another process (a running parleyd?) listens on \(path); stop it or choose another admin.socket")])
+            throw ConfigurationError(
+                file: nil,
+                problems: [
+                    .init(
+                        key: "admin.socket",
+                        "another process (a running parleyd?) listens on \(path); stop it or choose another admin.socket"
+                    )
+                ]
+            )
         }
         unlink(path)
     }
@@ -41,17 +49,28 @@ enum AdminSocket {
         if let name = group ?? (groupID(defaultGroup) != nil ? defaultGroup : nil) {
             guard let gid = groupID(name) else {
                 chmod(path, 0o600)
-                return .failure(AdminSocketProblem(description: "group \(name) does not exist; the socket is left mode 0600 (only this user)"))
+                return .failure(
+                    AdminSocketProblem(
+                        description: "group \(name) does not exist; the socket is left mode 0600 (only this user)"
+                    )
+                )
             }
             guard chown(path, uid_t.max, gid) == 0 else {
                 let reason = String(cString: strerror(errno))
                 chmod(path, 0o600)
-                return .failure(AdminSocketProblem(description: "cannot give the socket to group \(name): \(reason); the socket is left mode 0600 (only this user): run the daemon with \(name) among its groups"))
+                return .failure(
+                    AdminSocketProblem(
+                        description:
+                            "cannot give the socket to group \(name): \(reason); the socket is left mode 0600 (only this user): run the daemon with \(name) among its groups"
+                    )
+                )
             }
             granted += ", group \(name)"
         }
         guard chmod(path, 0o660) == 0 else {
-            return .failure(AdminSocketProblem(description: "cannot set mode 0660: \(String(cString: strerror(errno)))"))
+            return .failure(
+                AdminSocketProblem(description: "cannot set mode 0660: \(String(cString: strerror(errno)))")
+            )
         }
         return .success(granted)
     }
@@ -77,7 +96,9 @@ enum AdminSocket {
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
     }
 }

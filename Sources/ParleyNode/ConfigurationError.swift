@@ -2,7 +2,10 @@
 public struct ConfigurationProblem: Sendable, Hashable, CustomStringConvertible {
     public var key: String
     public var problem: String
-    public init(key: String, _ problem: String) { self.key = key; self.problem = problem }
+    public init(key: String, _ problem: String) {
+        self.key = key
+        self.problem = problem
+    }
     public var description: String { "\(key): \(problem)" }
 }
 
@@ -10,8 +13,12 @@ public struct ConfigurationProblem: Sendable, Hashable, CustomStringConvertible 
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var file: String?
     public var problems: [ConfigurationProblem]
-    public init(file: String?, problems: [ConfigurationProblem]) { self.file = file; self.problems = problems }
+    public init(file: String?, problems: [ConfigurationProblem]) {
+        self.file = file
+        self.problems = problems
+    }
     public var description: String {
-        "configuration\(file.map { " \($0)" } ?? "") is not usable:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+        "configuration\(file.map { " \($0)" } ?? "") is not usable:\n"
+            + problems.map { "  \($0)" }.joined(separator: "\n")
     }
 }

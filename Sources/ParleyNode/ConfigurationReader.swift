@@ -10,12 +10,14 @@ final class KeyPresence: AccessReporter, Sendable {
     private let lastKeyIsSet = Mutex(false)
 
     func report(_ event: AccessEvent) {
-        let set = event.conversionError != nil || event.providerResults.contains { provider in
-            switch provider.result {
-            case .success(let lookup): lookup.value != nil
-            case .failure: true  // a value the provider could not read as the type asked for
+        let set =
+            event.conversionError != nil
+            || event.providerResults.contains { provider in
+                switch provider.result {
+                case .success(let lookup): lookup.value != nil
+                case .failure: true  // a value the provider could not read as the type asked for
+                }
             }
-        }
         lastKeyIsSet.withLock { $0 = set }
     }
 
@@ -51,11 +53,15 @@ struct ConfigurationReader {
         asked.insert(key)
         do {
             let value = try config.requiredString(forKey: ConfigKey(key))
-            if value.isEmpty { problems.append(.init(key: key, "must not be empty")); return nil }
+            if value.isEmpty {
+                problems.append(.init(key: key, "must not be empty"))
+                return nil
+            }
             return value
         } catch {
             if !required && isMissing(error) { return nil }
-            report(key, error, expected: "a string"); return nil
+            report(key, error, expected: "a string")
+            return nil
         }
     }
 
@@ -64,13 +70,16 @@ struct ConfigurationReader {
         do {
             let read = try config.requiredInt(forKey: ConfigKey(key))
             guard range.contains(read) else {
-                problems.append(.init(key: key, "must be between \(range.lowerBound) and \(range.upperBound), found \(read)"))
+                problems.append(
+                    .init(key: key, "must be between \(range.lowerBound) and \(range.upperBound), found \(read)")
+                )
                 return value
             }
             return read
         } catch {
             if isMissing(error) { return value }
-            report(key, error, expected: "an integer"); return value
+            report(key, error, expected: "an integer")
+            return value
         }
     }
 
@@ -86,7 +95,8 @@ struct ConfigurationReader {
             return .seconds(read)
         } catch {
             if isMissing(error) { return value }
-            report(key, error, expected: "a number of seconds"); return value
+            report(key, error, expected: "a number of seconds")
+            return value
         }
     }
 
@@ -96,7 +106,8 @@ struct ConfigurationReader {
             return try config.requiredBool(forKey: ConfigKey(key))
         } catch {
             if isMissing(error) { return value }
-            report(key, error, expected: "true or false"); return value
+            report(key, error, expected: "true or false")
+            return value
         }
     }
 
@@ -106,7 +117,8 @@ struct ConfigurationReader {
             return try config.requiredStringArray(forKey: ConfigKey(key))
         } catch {
             if isMissing(error) { return nil }
-            report(key, error, expected: "an array of strings"); return nil
+            report(key, error, expected: "an array of strings")
+            return nil
         }
     }
 
@@ -124,7 +136,9 @@ struct ConfigurationReader {
         let anchors = string("trust.anchors")
         let crls = strings("trust.crls")
         if crls?.isEmpty ?? true {
-            problems.append(.init(key: "trust.crls", "is required: at least one CRL file (a missing CRL is an error, never a pass)"))
+            problems.append(
+                .init(key: "trust.crls", "is required: at least one CRL file (a missing CRL is an error, never a pass)")
+            )
         }
         let transportAnchors = string("transportTrust.anchors", required: false)
         let transportCRLs = strings("transportTrust.crls")
@@ -140,22 +154,67 @@ struct ConfigurationReader {
         let metricsPort = int("metrics.port", default: -1, range: 0...65_535)
 
         var retry = NodeConfiguration.RetryPolicy()
-        retry.initialBackoff = duration("retry.initialSeconds", default: retry.initialBackoff, minimum: .milliseconds(10))
-        retry.maximumBackoff = duration("retry.maximumIntervalSeconds", default: retry.maximumBackoff, minimum: .milliseconds(10))
+        retry.initialBackoff = duration(
+            "retry.initialSeconds",
+            default: retry.initialBackoff,
+            minimum: .milliseconds(10)
+        )
+        retry.maximumBackoff = duration(
+            "retry.maximumIntervalSeconds",
+            default: retry.maximumBackoff,
+            minimum: .milliseconds(10)
+        )
         retry.expiry = duration("retry.giveUpAfterSeconds", default: retry.expiry, minimum: .seconds(1))
         if retry.maximumBackoff < retry.initialBackoff {
-            problems.append(.init(key: "retry.maximumIntervalSeconds", "must be ≥ retry.initialSeconds (\(retry.initialBackoff.seconds))"))
+            problems.append(
+                .init(
+                    key: "retry.maximumIntervalSeconds",
+                    "must be ≥ retry.initialSeconds (\(retry.initialBackoff.seconds))"
+                )
+            )
         }
         var limits = NodeConfiguration.Limits()
-        limits.maximumBodyBytes = int("limits.maximumBodyBytes", default: limits.maximumBodyBytes, range: 1_024...MessageVerifier.maximumSize)
-        limits.timeouts.request = duration("limits.requestTimeoutSeconds", default: limits.timeouts.request, minimum: .milliseconds(100))
-        limits.timeouts.header = duration("limits.headerTimeoutSeconds", default: limits.timeouts.header, minimum: .milliseconds(100))
-        limits.maximumConcurrentRequestsPerPeer = int("limits.maximumConcurrentRequestsPerPeer", default: limits.maximumConcurrentRequestsPerPeer, range: 1...1_024)
+        limits.maximumBodyBytes = int(
+            "limits.maximumBodyBytes",
+            default: limits.maximumBodyBytes,
+            range: 1_024...MessageVerifier.maximumSize
+        )
+        limits.timeouts.request = duration(
+            "limits.requestTimeoutSeconds",
+            default: limits.timeouts.request,
+            minimum: .milliseconds(100)
+        )
+        limits.timeouts.header = duration(
+            "limits.headerTimeoutSeconds",
+            default: limits.timeouts.header,
+            minimum: .milliseconds(100)
+        )
+        limits.maximumConcurrentRequestsPerPeer = int(
+            "limits.maximumConcurrentRequestsPerPeer",
+            default: limits.maximumConcurrentRequestsPerPeer,
+            range: 1...1_024
+        )
         limits.deliveryWindow = int("limits.deliveryWindow", default: limits.deliveryWindow, range: 1...256)
-        limits.deliveryBatch = int("limits.deliveryBatch", default: limits.deliveryBatch, range: 1...MessageBatch.maximumCount)
-        let skew = int("clockSkewSeconds", default: Int(NodeConfiguration.Defaults.maximumClockSkew.components.seconds), range: 0...3_600)
-        let expiryDays = int("certificateExpiryWarningDays", default: NodeConfiguration.Defaults.certificateExpiryWarningDays, range: 0...3_650)
-        let gapWarning = duration("gapWarningSeconds", default: NodeConfiguration.Defaults.gapWarning, minimum: .seconds(1))
+        limits.deliveryBatch = int(
+            "limits.deliveryBatch",
+            default: limits.deliveryBatch,
+            range: 1...MessageBatch.maximumCount
+        )
+        let skew = int(
+            "clockSkewSeconds",
+            default: Int(NodeConfiguration.Defaults.maximumClockSkew.components.seconds),
+            range: 0...3_600
+        )
+        let expiryDays = int(
+            "certificateExpiryWarningDays",
+            default: NodeConfiguration.Defaults.certificateExpiryWarningDays,
+            range: 0...3_650
+        )
+        let gapWarning = duration(
+            "gapWarningSeconds",
+            default: NodeConfiguration.Defaults.gapWarning,
+            minimum: .seconds(1)
+        )
 
         var peers: [NodeConfiguration.Peer] = []
         var peerPairs: [(String, String, String)] = []  // (key, id, url)
@@ -164,7 +223,8 @@ struct ConfigurationReader {
             for (index, item) in env.split(separator: ",").enumerated() {
                 let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else {
-                    problems.append(.init(key: "PARLEY_PEERS", "item \(index + 1) \"\(item)\" must be ID=URL")); continue
+                    problems.append(.init(key: "PARLEY_PEERS", "item \(index + 1) \"\(item)\" must be ID=URL"))
+                    continue
                 }
                 peerPairs.append(("PARLEY_PEERS[\(index)]", parts[0], parts[1]))
             }
@@ -179,25 +239,33 @@ struct ConfigurationReader {
         }
         for (key, id, urlText) in peerPairs {
             guard let peerID = try? ParticipantID(id) else {
-                problems.append(.init(key: key, "\"\(id)\" is not a participant id")); continue
+                problems.append(.init(key: key, "\"\(id)\" is not a participant id"))
+                continue
             }
             guard let url = URL(string: urlText), url.scheme == "https", url.host != nil else {
-                problems.append(.init(key: "\(key).url", "\"\(urlText)\" must be an https:// URL with a host")); continue
+                problems.append(.init(key: "\(key).url", "\"\(urlText)\" must be an https:// URL with a host"))
+                continue
             }
             if peerID == participant {
-                problems.append(.init(key: "\(key).id", "\(id) is this node itself")); continue
+                problems.append(.init(key: "\(key).id", "\(id) is this node itself"))
+                continue
             }
             if peers.contains(where: { $0.id == peerID }) {
-                problems.append(.init(key: "\(key).id", "\(id) is listed twice")); continue
+                problems.append(.init(key: "\(key).id", "\(id) is listed twice"))
+                continue
             }
             peers.append(.init(id: peerID, url: url))
         }
         for (key, id, hubID) in viaPairs {
             guard let peerID = try? ParticipantID(id) else {
-                problems.append(.init(key: key, "\"\(id)\" is not a participant id")); continue
+                problems.append(.init(key: key, "\"\(id)\" is not a participant id"))
+                continue
             }
             guard let hub = peers.first(where: { $0.id.rawValue == hubID && $0.via == nil }) else {
-                problems.append(.init(key: "\(key).via", "\"\(hubID)\" must be another peer of this configuration with a url")); continue
+                problems.append(
+                    .init(key: "\(key).via", "\"\(hubID)\" must be another peer of this configuration with a url")
+                )
+                continue
             }
             peers.append(.init(id: peerID, url: hub.url, via: hub.id))
         }
@@ -205,19 +273,25 @@ struct ConfigurationReader {
         var acceptForwardedFrom: [ParticipantID] = []
         for id in strings("acceptForwardedFrom") ?? [] {
             guard let hub = try? ParticipantID(id) else {
-                problems.append(.init(key: "acceptForwardedFrom", "\"\(id)\" is not a participant id")); continue
+                problems.append(.init(key: "acceptForwardedFrom", "\"\(id)\" is not a participant id"))
+                continue
             }
             acceptForwardedFrom.append(hub)
         }
 
         guard let participant, let signingKey, let signingChain, let tlsKey, let tlsChain, let anchors, let crls,
-              let dataDirectory else { return nil }
+            let dataDirectory
+        else { return nil }
         var configuration = NodeConfiguration(
-            participant: participant, signingKeyPath: signingKey, signingChainPath: signingChain,
-            tlsKeyPath: tlsKey, tlsChainPath: tlsChain,
+            participant: participant,
+            signingKeyPath: signingKey,
+            signingChainPath: signingChain,
+            tlsKeyPath: tlsKey,
+            tlsChainPath: tlsChain,
             signingTrust: .init(anchors: anchors, crls: crls),
             transportTrust: transportAnchors.map { .init(anchors: $0, crls: transportCRLs ?? []) },
-            dataDirectory: dataDirectory)
+            dataDirectory: dataDirectory
+        )
         configuration.listenHost = host
         configuration.listenPort = port
         configuration.adminSocketPath = socket

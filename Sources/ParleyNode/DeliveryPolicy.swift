@@ -32,8 +32,12 @@ struct DeliveryPolicy: Sendable, Hashable {
     }
 
     init(_ configuration: NodeConfiguration) {
-        self.init(initialInterval: configuration.retry.initialBackoff, maximumInterval: configuration.retry.maximumBackoff,
-                  window: configuration.limits.deliveryWindow, batchSize: configuration.limits.deliveryBatch)
+        self.init(
+            initialInterval: configuration.retry.initialBackoff,
+            maximumInterval: configuration.retry.maximumBackoff,
+            window: configuration.limits.deliveryWindow,
+            batchSize: configuration.limits.deliveryBatch
+        )
     }
 
     /// The wait after `attempts` failed attempts: `initialInterval` doubled for each attempt after

@@ -41,13 +41,23 @@ public final class DeliveryService: Service, Sendable {
     /// share one transaction and one fsync.
     let updates: GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>
 
-    public init(configuration: NodeConfiguration, store: ParleyStore, verifier: MessageVerifier,
-                tlsClient: TLSConfiguration, transportTrust: TrustStoreReference, logger: Logger, metrics: NodeMetrics? = nil) throws {
+    public init(
+        configuration: NodeConfiguration,
+        store: ParleyStore,
+        verifier: MessageVerifier,
+        tlsClient: TLSConfiguration,
+        transportTrust: TrustStoreReference,
+        logger: Logger,
+        metrics: NodeMetrics? = nil
+    ) throws {
         self.metrics = metrics
         current = Mutex(configuration)
         updates = GroupCommitter(label: "delivery") { batch in
             await GroupCommitter<DeliveryUpdate, DeliveryUpdateOutcome>.isolating(
-                batch, batch: { try await store.applyDeliveryUpdates($0) }, single: { try await store.applyDeliveryUpdates([$0])[0] })
+                batch,
+                batch: { try await store.applyDeliveryUpdates($0) },
+                single: { try await store.applyDeliveryUpdates([$0])[0] }
+            )
         }
         self.store = store
         self.verifier = verifier
@@ -64,10 +74,14 @@ public final class DeliveryService: Service, Sendable {
     public func reconfigure(_ configuration: NodeConfiguration) {
         current.withLock { $0 = configuration }
         doorbells.withLock { bells in
-            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil {
+                bells[peer.id.rawValue] = Doorbell()
+            }
         }
         retryBells.withLock { bells in
-            for peer in configuration.peers where bells[peer.id.rawValue] == nil { bells[peer.id.rawValue] = Doorbell() }
+            for peer in configuration.peers where bells[peer.id.rawValue] == nil {
+                bells[peer.id.rawValue] = Doorbell()
+            }
         }
         peersChanged.ring()
         expiryChanged.ring()
@@ -110,7 +124,8 @@ public final class DeliveryService: Service, Sendable {
                 // One loop per configured peer, also for peers added by `reconfigure`.
                 while !stopping {
                     _ = peersChanged.take()
-                    for peer in configuration.peers where runningLoops.withLock({ $0.insert(peer.id.rawValue).inserted }) {
+                    for peer in configuration.peers
+                    where runningLoops.withLock({ $0.insert(peer.id.rawValue).inserted }) {
                         group.addTask {
                             await self.runPeer(peer.id, client: client)
                             self.runningLoops.withLock { _ = $0.remove(peer.id.rawValue) }
@@ -142,7 +157,9 @@ public final class DeliveryService: Service, Sendable {
                 return
             } catch {
                 if !reported {
-                    logger.error("cannot requeue the deliveries left in flight by the previous run (retrying every second; delivery waits until the store can be written): \(error)")
+                    logger.error(
+                        "cannot requeue the deliveries left in flight by the previous run (retrying every second; delivery waits until the store can be written): \(error)"
+                    )
                     reported = true
                 }
                 try? await Task.sleep(for: .seconds(1))
@@ -157,8 +174,10 @@ public final class DeliveryService: Service, Sendable {
             do {
                 let expired = try await store.expireDeliveries(queuedBefore: cutoff)
                 for delivery in expired {
-                    logger.error("delivery EXPIRED: no receipt from \(delivery.recipient) within \(expiry.components.seconds) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
-                                 metadata: ["message": "\(delivery.messageID)", "peer": "\(delivery.recipient)"])
+                    logger.error(
+                        "delivery EXPIRED: no receipt from \(delivery.recipient) within \(expiry.components.seconds) s (retry.giveUpAfterSeconds); last error: \(delivery.lastError ?? "none"); contact \(delivery.recipient)'s operators, then `parley retry` or `parley cancel` it",
+                        metadata: ["message": "\(delivery.messageID)", "peer": "\(delivery.recipient)"]
+                    )
                 }
             } catch {
                 logger.error("cannot expire old deliveries: \(error)")
@@ -173,12 +192,17 @@ public final class DeliveryService: Service, Sendable {
     /// failed message is sent again before any later one. The decisions are `DeliveryLoopState`'s;
     /// this function does the I/O and the waiting.
     private func runPeer(_ id: ParticipantID, client: PeerClient) async {
-        guard let bell = doorbells.withLock({ $0[id.rawValue] }), let retryBell = retryBells.withLock({ $0[id.rawValue] }) else { return }
+        guard let bell = doorbells.withLock({ $0[id.rawValue] }),
+            let retryBell = retryBells.withLock({ $0[id.rawValue] })
+        else { return }
         let loop = SharedLoopState()
         await withTaskGroup(of: Void.self) { group in
             while !stopping {
                 guard let peer = configuration.peers.first(where: { $0.id == id }) else {
-                    logger.notice("delivery to \(id) stopped: no longer a configured peer; its queued messages stay in the outbox", metadata: ["peer": "\(id)"])
+                    logger.notice(
+                        "delivery to \(id) stopped: no longer a configured peer; its queued messages stay in the outbox",
+                        metadata: ["peer": "\(id)"]
+                    )
                     return
                 }
                 var log = logger
@@ -187,7 +211,9 @@ public final class DeliveryService: Service, Sendable {
                 // Rings from now on are kept for the wait below: none is lost while the store is read.
                 _ = bell.take()
                 let policy = self.policy
-                let action = loop.state.withLock { $0.next(at: Date(), policy: policy, retryRequested: retryBell.take()) }
+                let action = loop.state.withLock {
+                    $0.next(at: Date(), policy: policy, retryRequested: retryBell.take())
+                }
                 guard case .take(let limit) = action else {
                     await wait(action, bell)
                     continue
@@ -201,17 +227,25 @@ public final class DeliveryService: Service, Sendable {
                         continue
                     }
                 } catch {
-                    log.error("cannot read the outbox (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)")
+                    log.error(
+                        "cannot read the outbox (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)"
+                    )
                     await wait(loop.state.withLock { $0.storeFailed(at: Date()) }, bell)
                     continue
                 }
                 let marked: Set<MessageID>
                 do {
-                    let outcome = try await updates.submit(.markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue, at: Date()))
-                    guard case .markedInFlight(let ids) = outcome else { throw Problem.internalError("unexpected outcome \(outcome)") }
+                    let outcome = try await updates.submit(
+                        .markInFlight(due.map(\.record.messageID), recipient: peer.id.rawValue, at: Date())
+                    )
+                    guard case .markedInFlight(let ids) = outcome else {
+                        throw Problem.internalError("unexpected outcome \(outcome)")
+                    }
                     marked = Set(ids)
                 } catch {
-                    log.error("cannot mark \(due.count) deliveries in flight (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)")
+                    log.error(
+                        "cannot mark \(due.count) deliveries in flight (will try again in \(Int(DeliveryLoopState.storeRetryInterval)) s): \(error)"
+                    )
                     await wait(loop.state.withLock { $0.storeFailed(at: Date()) }, nil)
                     continue
                 }
@@ -255,7 +289,9 @@ public final class DeliveryService: Service, Sendable {
     /// could not be reached before.
     private func noteAnswered(_ peer: ParticipantID, log: Logger) {
         if let since = failing.withLock({ $0.removeValue(forKey: peer.rawValue)?.since }) {
-            log.notice("\(peer) answers again, after \(Int(Date().timeIntervalSince(since))) s unreachable; its queued messages go now")
+            log.notice(
+                "\(peer) answers again, after \(Int(Date().timeIntervalSince(since))) s unreachable; its queued messages go now"
+            )
         }
     }
 
@@ -265,7 +301,8 @@ public final class DeliveryService: Service, Sendable {
     /// with an error (it was up) is not woken this way.
     public func peerContacted(_ peer: ParticipantID) {
         let wake = failing.withLock { failing -> Bool in
-            guard var state = failing[peer.rawValue], state.woken.map({ Date().timeIntervalSince($0) >= 5 }) ?? true else { return false }
+            guard var state = failing[peer.rawValue], state.woken.map({ Date().timeIntervalSince($0) >= 5 }) ?? true
+            else { return false }
             state.woken = Date()
             failing[peer.rawValue] = state
             return true
@@ -275,8 +312,10 @@ public final class DeliveryService: Service, Sendable {
             do {
                 let waiting = try await store.makeDue(recipient: peer)
                 if waiting > 0 {
-                    logger.notice("\(peer) reached this node: its \(waiting) waiting \(waiting == 1 ? "delivery is" : "deliveries are") tried now, not at the end of the backoff",
-                                  metadata: ["peer": "\(peer)"])
+                    logger.notice(
+                        "\(peer) reached this node: its \(waiting) waiting \(waiting == 1 ? "delivery is" : "deliveries are") tried now, not at the end of the backoff",
+                        metadata: ["peer": "\(peer)"]
+                    )
                 }
             } catch {
                 logger.error("cannot make the deliveries to \(peer) due: \(error)", metadata: ["peer": "\(peer)"])
@@ -299,7 +338,12 @@ public final class DeliveryService: Service, Sendable {
 
     /// One attempt of deliveries already marked in flight, in one request. Returns nil when every
     /// delivery is settled, or the time of the earliest next attempt.
-    func deliver(_ deliveries: [DueDelivery], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> Date? {
+    func deliver(
+        _ deliveries: [DueDelivery],
+        to peer: NodeConfiguration.Peer,
+        client: PeerClient,
+        log: Logger
+    ) async -> Date? {
         var messages: [(DueDelivery, SentMessage)] = []
         for delivery in deliveries {
             if let sent = await sentMessage(delivery, to: peer, log: log) { messages.append((delivery, sent)) }
@@ -310,7 +354,12 @@ public final class DeliveryService: Service, Sendable {
         let timeout = requestTimeout
         if messages.count == 1 {
             answers = [await client.send(messages[0].0.bytes, to: peer, timeout: timeout)]
-        } else if case .answers(let batch, let failed) = await sendBatch(messages.map(\.0.bytes), to: peer, client: client, log: log) {
+        } else if case .answers(let batch, let failed) = await sendBatch(
+            messages.map(\.0.bytes),
+            to: peer,
+            client: client,
+            log: log
+        ) {
             answers = batch
             failedAsAWhole = failed
         } else {
@@ -329,7 +378,16 @@ public final class DeliveryService: Service, Sendable {
         return await withTaskGroup(of: Date?.self) { group in
             for (index, ((delivery, sent), answer)) in zip(messages, answers).enumerated() {
                 let failure = failedAsAWhole && messages.count > 1 ? (index: index, count: messages.count) : nil
-                group.addTask { await self.settle(delivery, sent: sent, answer: answer, peer: peer, log: log, requestFailure: failure) }
+                group.addTask {
+                    await self.settle(
+                        delivery,
+                        sent: sent,
+                        answer: answer,
+                        peer: peer,
+                        log: log,
+                        requestFailure: failure
+                    )
+                }
             }
             var earliest: Date?
             for await next in group {
@@ -341,7 +399,12 @@ public final class DeliveryService: Service, Sendable {
 
     /// `POST /v1/messages/batch`; a peer that has no batch endpoint (404 or 405) is remembered, and
     /// sent one message per request from then on.
-    private func sendBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, client: PeerClient, log: Logger) async -> PeerClient.BatchAnswers {
+    private func sendBatch(
+        _ messages: [Data],
+        to peer: NodeConfiguration.Peer,
+        client: PeerClient,
+        log: Logger
+    ) async -> PeerClient.BatchAnswers {
         let answers = await client.sendBatch(messages, to: peer, timeout: requestTimeout)
         if case .unsupported(let status) = answers {
             singleOnly.withLock { _ = $0.insert(peer.id.rawValue) }
@@ -352,13 +415,22 @@ public final class DeliveryService: Service, Sendable {
 
     /// The message a delivery sends, as the receipt must match it; nil (cancelled for this peer) if
     /// the stored bytes cannot be decoded.
-    private func sentMessage(_ delivery: DueDelivery, to peer: NodeConfiguration.Peer, log: Logger) async -> SentMessage? {
+    private func sentMessage(
+        _ delivery: DueDelivery,
+        to peer: NodeConfiguration.Peer,
+        log: Logger
+    ) async -> SentMessage? {
         let id = delivery.record.messageID
         let bytes = Array(delivery.bytes)
         do {
             let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
-            return SentMessage(id: id, digest: Digest.sha256(bytes), sender: envelope.sender, created: envelope.created,
-                               recipients: envelope.recipients.map(\.participant))
+            return SentMessage(
+                id: id,
+                digest: Digest.sha256(bytes),
+                sender: envelope.sender,
+                created: envelope.created,
+                recipients: envelope.recipients.map(\.participant)
+            )
         } catch {
             var log = log
             log[metadataKey: "message"] = "\(id)"
@@ -374,8 +446,14 @@ public final class DeliveryService: Service, Sendable {
     /// when to try again. Returns nil when the delivery is settled, or the time of its next attempt.
     /// `requestFailure`: the request failed as a whole (no connection, or an HTTP error to the batch),
     /// the delivery's place in it and how many messages it held; the failure is logged once, with the first.
-    func settle(_ delivery: DueDelivery, sent: SentMessage, answer: PeerClient.Answer, peer: NodeConfiguration.Peer, log: Logger,
-                requestFailure: (index: Int, count: Int)? = nil) async -> Date? {
+    func settle(
+        _ delivery: DueDelivery,
+        sent: SentMessage,
+        answer: PeerClient.Answer,
+        peer: NodeConfiguration.Peer,
+        log: Logger,
+        requestFailure: (index: Int, count: Int)? = nil
+    ) async -> Date? {
         var log = log
         let id = delivery.record.messageID
         log[metadataKey: "message"] = "\(id)"
@@ -386,8 +464,14 @@ public final class DeliveryService: Service, Sendable {
             if let requestFailure, requestFailure.index > 0 {
                 log.debug("delivery attempt \(attempts) failed: \(reason) (logged with this request's first message)")
             } else {
-                let others = requestFailure.map { " (and \($0.count - 1) more messages of this request, each to be tried again after it)" } ?? ""
-                log.log(level: level, "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s\(others)")
+                let others =
+                    requestFailure.map {
+                        " (and \($0.count - 1) more messages of this request, each to be tried again after it)"
+                    } ?? ""
+                log.log(
+                    level: level,
+                    "delivery attempt \(attempts) failed: \(reason); next attempt in \(Int(next.timeIntervalSinceNow.rounded())) s\(others)"
+                )
             }
             // The delivery is marked in flight, and in-flight deliveries are not due: until the failure
             // is recorded it would never be retried (before a restart). Keep trying; the channel cannot
@@ -398,14 +482,16 @@ public final class DeliveryService: Service, Sendable {
                     try await store.recordAttemptFailure(id, recipient: peer.id, error: reason, nextAttempt: next)
                     if reported { log.info("failed attempt recorded; the delivery is pending again") }
                     break
-                } catch where error.code == .invalidState || error.code == .notFound {
+                } catch  where error.code == .invalidState || error.code == .notFound {
                     // Settled while the request was out (expired, cancelled by an operator, delivered
                     // by a second attempt): nothing to retry, and nothing may hold this request's slot.
                     log.info("the failed attempt is not recorded: the delivery was settled meanwhile (\(error.reason))")
                     return nil
                 } catch {
                     if !reported {
-                        log.error("cannot record a failed attempt (retrying every second; the delivery waits in flight until the store can be written): \(error)")
+                        log.error(
+                            "cannot record a failed attempt (retrying every second; the delivery waits in flight until the store can be written): \(error)"
+                        )
                         reported = true
                     }
                     if stopping { break }
@@ -428,8 +514,11 @@ public final class DeliveryService: Service, Sendable {
             case 429, 500, 502, 503, 504:
                 return await fail("HTTP \(status): \(detail)", retryAfter: retryAfter)
             default:
-                return await fail("HTTP \(status), not retryable without operator action: \(detail)",
-                                  retryAfter: policy.maximumInterval, level: .error)
+                return await fail(
+                    "HTTP \(status), not retryable without operator action: \(detail)",
+                    retryAfter: policy.maximumInterval,
+                    level: .error
+                )
             }
         case .receipt(let bytes):
             receiptBytes = bytes
@@ -447,8 +536,13 @@ public final class DeliveryService: Service, Sendable {
         case .rejected(let code, let reason): status = .rejected(code: code.rawValue, reason: reason)
         }
         do {
-            let received = ReceivedReceipt(bytes: Data(receiptBytes), messageID: id, recipient: peer.id,
-                                           status: status, received: verified.receipt.received.date)
+            let received = ReceivedReceipt(
+                bytes: Data(receiptBytes),
+                messageID: id,
+                recipient: peer.id,
+                status: status,
+                received: verified.receipt.received.date
+            )
             _ = try await updates.submit(.receipt(received))
         } catch {
             return await fail("cannot store the receipt: \(error)", level: .error)

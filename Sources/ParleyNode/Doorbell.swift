@@ -26,7 +26,12 @@ final class Doorbell: Sendable {
     }
 
     /// Whether the bell rang since the last `take` or `wait` (and clears it).
-    func take() -> Bool { state.withLock { state in defer { state.rung = false }; return state.rung } }
+    func take() -> Bool {
+        state.withLock { state in
+            defer { state.rung = false }
+            return state.rung
+        }
+    }
 
     /// Returns when the bell rings (at once if it rang since the last `take` or `wait`), after
     /// `timeout` (nil: no timeout), or when the task is cancelled. One waiter at a time.

@@ -8,7 +8,12 @@ public struct Draft: Sendable, Hashable {
     public var references: [Reference]
     public var remarks: LocalizedText?
 
-    public init(recipients: [ParticipantID], body: NotificationBody, references: [Reference] = [], remarks: LocalizedText? = nil) {
+    public init(
+        recipients: [ParticipantID],
+        body: NotificationBody,
+        references: [Reference] = [],
+        remarks: LocalizedText? = nil
+    ) {
         self.recipients = recipients
         self.body = body
         self.references = references

@@ -1,7 +1,8 @@
 /// Levenshtein distance (insertions, deletions, substitutions), ignoring case: the "did you mean"
 /// of a mistyped configuration key and of a mistyped `parley` command.
 public func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.lowercased()), b = Array(b.lowercased())
+    let a = Array(a.lowercased())
+    let b = Array(b.lowercased())
     guard !a.isEmpty else { return b.count }
     var previous = Array(0...b.count)
     for i in 1...a.count {

@@ -30,14 +30,26 @@ public final class Forwarder: Service, Sendable {
     /// Posts `bytes` (a message, or a batch of messages: SPEC.md §12.8) to `peer` and relays its
     /// answer, which must be complete within `timeout`; 502 `upstream-unavailable` when it
     /// cannot be reached.
-    func forward(_ bytes: [UInt8], to peer: NodeConfiguration.Peer, batch: Bool = false, timeout: Duration, log: Logger) async -> Response {
+    func forward(
+        _ bytes: [UInt8],
+        to peer: NodeConfiguration.Peer,
+        batch: Bool = false,
+        timeout: Duration,
+        log: Logger
+    ) async -> Response {
         let mediaType = batch ? MessageBatch.mediaType : PeerServer.coseMediaType
         do {
-            let answer = try await client.post(try PeerClient.Endpoint(url: peer.url, participant: peer.id),
-                                               path: PeerClient.path(batch ? "/v1/messages/batch" : "/v1/messages", under: peer.url),
-                                               headers: [("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
-                                                         ("Parley-Recipient", peer.id.rawValue)],
-                                               body: ByteBuffer(bytes: bytes), timeout: TimeAmount(timeout), maximumResponseBytes: BatchAnswer.maximumSize)
+            let answer = try await client.post(
+                try PeerClient.Endpoint(url: peer.url, participant: peer.id),
+                path: PeerClient.path(batch ? "/v1/messages/batch" : "/v1/messages", under: peer.url),
+                headers: [
+                    ("Content-Type", mediaType), ("Accept", "\(mediaType), application/problem+json"),
+                    ("Parley-Recipient", peer.id.rawValue),
+                ],
+                body: ByteBuffer(bytes: bytes),
+                timeout: TimeAmount(timeout),
+                maximumResponseBytes: BatchAnswer.maximumSize
+            )
             var headers = HTTPFields()
             if let type = answer.headers.first(name: "Content-Type") { headers[.contentType] = type }
             if let retryAfter = answer.headers.first(name: "Retry-After") { headers[.retryAfter] = retryAfter }
@@ -48,8 +60,15 @@ public final class Forwarder: Service, Sendable {
             let reason = TransportErrorText.explain(error)
             log.warning("cannot forward to \(peer.id): \(reason)")
             lastAttempts.withLock { $0[peer.id.rawValue] = (Date(), reason) }
-            return PeerServer.problemResponse(Problem(status: 502, name: "upstream-unavailable", title: "Recipient unreachable",
-                                                      detail: "the hub could not reach \(peer.id): \(reason)", retryAfter: 30))
+            return PeerServer.problemResponse(
+                Problem(
+                    status: 502,
+                    name: "upstream-unavailable",
+                    title: "Recipient unreachable",
+                    detail: "the hub could not reach \(peer.id): \(reason)",
+                    retryAfter: 30
+                )
+            )
         }
     }
 }

@@ -25,15 +25,20 @@ final class GapWatch: Service, Sendable {
                 let now = Date()
                 let open = Set(gaps.map(GapKey.init))
                 warned.formIntersection(open)
-                for gap in gaps where now.timeIntervalSince(gap.detected) >= threshold && warned.insert(GapKey(gap)).inserted {
+                for gap in gaps
+                where now.timeIntervalSince(gap.detected) >= threshold && warned.insert(GapKey(gap)).inserted {
                     var log = logger
                     log[metadataKey: "peer"] = "\(gap.sender)"
-                    log.warning("gap \(gap.missing.lowerBound)…\(gap.missing.upperBound) from \(gap.sender) still open after \(Int(now.timeIntervalSince(gap.detected))) s (since \(UTCTime(gap.detected))): those messages were lost or rejected; ask \(gap.sender)'s operators (`parley status` lists open gaps, `parley receipts` the rejections)")
+                    log.warning(
+                        "gap \(gap.missing.lowerBound)…\(gap.missing.upperBound) from \(gap.sender) still open after \(Int(now.timeIntervalSince(gap.detected))) s (since \(UTCTime(gap.detected))): those messages were lost or rejected; ask \(gap.sender)'s operators (`parley status` lists open gaps, `parley receipts` the rejections)"
+                    )
                 }
             } catch {
                 logger.error("cannot read the open gaps of incoming channels: \(error)")
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(5, max(0.2, threshold / 4)))) }
+            try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: .seconds(min(5, max(0.2, threshold / 4))))
+            }
         }
     }
 

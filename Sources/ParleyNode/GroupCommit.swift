@@ -47,7 +47,11 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
         guard !requests.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
             let collector = Collector(count: requests.count) { continuation.resume(returning: $0) }
-            enqueue(requests.enumerated().map { index, request in (request, { @Sendable result in collector.set(index, result) }) })
+            enqueue(
+                requests.enumerated().map { index, request in
+                    (request, { @Sendable result in collector.set(index, result) })
+                }
+            )
         }
     }
 
@@ -73,7 +77,10 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
             guard !batch.isEmpty else { return }
             let results = await commit(batch.map(\.0))
             for (index, (_, complete)) in batch.enumerated() {
-                complete(index < results.count ? results[index] : .failure(Problem.internalError("group commit returned too few results")))
+                complete(
+                    index < results.count
+                        ? results[index] : .failure(Problem.internalError("group commit returned too few results"))
+                )
             }
         }
     }
@@ -100,8 +107,11 @@ final class GroupCommitter<Request: Sendable, Outcome: Sendable>: Sendable {
     }
 
     /// Runs `batch`; if it throws, runs `single` for each request so that each gets its own outcome.
-    static func isolating(_ requests: [Request], batch: ([Request]) async throws -> [Outcome],
-                          single: (Request) async throws -> Outcome) async -> [Result<Outcome, any Error>] {
+    static func isolating(
+        _ requests: [Request],
+        batch: ([Request]) async throws -> [Outcome],
+        single: (Request) async throws -> Outcome
+    ) async -> [Result<Outcome, any Error>] {
         if requests.count > 1, let outcomes = try? await batch(requests), outcomes.count == requests.count {
             return outcomes.map { .success($0) }
         }

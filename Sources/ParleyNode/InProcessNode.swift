@@ -18,7 +18,9 @@ public final class InProcessNode: Sendable {
     /// `StartFailure` when a service stops first or `timeout` passes, stopping what did start.
     public init(_ node: Node, logger: Logger, timeout: Duration = .seconds(90)) async throws {
         self.node = node
-        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger)
+        )
         self.group = group
         let failure = Mutex<String?>(nil)
         task = Task {

@@ -20,7 +20,13 @@ public struct JournalLogHandler: LogHandler {
                 var offset = 0
                 while offset < bytes.count {
                     let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { return }
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
                 }
             }
         }
@@ -71,12 +77,17 @@ public struct JournalLogHandler: LogHandler {
 
     /// Whether standard error is the journal stream systemd connected (`JOURNAL_STREAM` names its
     /// device and inode, systemd.exec(5)); a redirected standard error is not.
-    public static func standardErrorIsJournal(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func standardErrorIsJournal(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
         isJournal(STDERR_FILENO, environment: environment)
     }
 
     /// Whether `descriptor` is the journal stream systemd named in `JOURNAL_STREAM`.
-    public static func isJournal(_ descriptor: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func isJournal(
+        _ descriptor: Int32,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Bool {
         guard let value = environment["JOURNAL_STREAM"] else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }

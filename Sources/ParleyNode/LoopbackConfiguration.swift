@@ -10,8 +10,13 @@ extension NodeConfiguration {
     /// It retries after 0.2 s up to 1 s, because the demo's and the tests' nodes start and stop within
     /// seconds; every other setting is parleyd's default.
     public static func loopback(
-        _ participant: ParticipantID, testPKI: URL, port: Int = 0, dataDirectory: String, adminSocket: String,
-        peers: [Peer] = [], requestTimeout: Double = 10
+        _ participant: ParticipantID,
+        testPKI: URL,
+        port: Int = 0,
+        dataDirectory: String,
+        adminSocket: String,
+        peers: [Peer] = [],
+        requestTimeout: Double = 10
     ) throws -> NodeConfiguration {
         let own = testPKI.appendingPathComponent("participants/\(participant)")
         let trust = testPKI.appendingPathComponent("trust")
@@ -21,9 +26,12 @@ extension NodeConfiguration {
             signingChainPath: own.appendingPathComponent("signing-chain.pem").path,
             tlsKeyPath: own.appendingPathComponent("tls.key").path,
             tlsChainPath: own.appendingPathComponent("tls-chain.pem").path,
-            signingTrust: .init(anchors: trust.appendingPathComponent("anchors.pem").path,
-                                crls: [trust.appendingPathComponent("crls.pem").path]),
-            dataDirectory: dataDirectory)
+            signingTrust: .init(
+                anchors: trust.appendingPathComponent("anchors.pem").path,
+                crls: [trust.appendingPathComponent("crls.pem").path]
+            ),
+            dataDirectory: dataDirectory
+        )
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         configuration.listenHost = "127.0.0.1"
         configuration.listenPort = port

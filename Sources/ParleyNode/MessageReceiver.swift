@@ -33,8 +33,14 @@ public struct MessageReceiver: Sendable {
         var receipt: Receipt
     }
 
-    public init(identity: SigningIdentity, verifier: MessageVerifier, store: ParleyStore, logger: Logger,
-                acceptForwardedFrom: Set<ParticipantID> = [], metrics: NodeMetrics? = nil) {
+    public init(
+        identity: SigningIdentity,
+        verifier: MessageVerifier,
+        store: ParleyStore,
+        logger: Logger,
+        acceptForwardedFrom: Set<ParticipantID> = [],
+        metrics: NodeMetrics? = nil
+    ) {
         self.acceptForwardedFrom = acceptForwardedFrom
         self.metrics = metrics
         self.identity = identity
@@ -44,7 +50,9 @@ public struct MessageReceiver: Sendable {
         accepts = GroupCommitter(label: "accept") { requests in
             // In channel order within the batch, so that parallel arrivals do not open and close gaps.
             let order = requests.indices.sorted {
-                (requests[$0].message.sender, requests[$0].message.sequenceNumber) < (requests[$1].message.sender, requests[$1].message.sequenceNumber)
+                (requests[$0].message.sender, requests[$0].message.sequenceNumber) < (
+                    requests[$1].message.sender, requests[$1].message.sequenceNumber
+                )
             }
             @Sendable func request(_ pending: PendingAccept) -> AcceptRequest {
                 AcceptRequest(message: pending.message) { _ in Data(try identity.sign(pending.receipt)) }
@@ -52,8 +60,14 @@ public struct MessageReceiver: Sendable {
             let sorted = await GroupCommitter<PendingAccept, AcceptOutcome>.isolating(
                 order.map { requests[$0] },
                 batch: { try await store.acceptBatch($0.map(request)) },
-                single: { pending in try await store.accept(pending.message) { _ in Data(try identity.sign(pending.receipt)) } })
-            var results = [Result<AcceptOutcome, any Error>](repeating: .failure(Problem.internalError("not committed")), count: requests.count)
+                single: { pending in
+                    try await store.accept(pending.message) { _ in Data(try identity.sign(pending.receipt)) }
+                }
+            )
+            var results = [Result<AcceptOutcome, any Error>](
+                repeating: .failure(Problem.internalError("not committed")),
+                count: requests.count
+            )
             for (position, index) in order.enumerated() { results[index] = sorted[position] }
             return results
         }
@@ -73,7 +87,8 @@ public struct MessageReceiver: Sendable {
     /// `receive`; the answers are in the order of `messages`. The duplicate check (step 5) reads the
     /// stored digests of the whole batch at once instead of once per message.
     public func receiveBatch(_ messages: [[UInt8]], at time: UTCTime, peer: ParticipantID?) async -> [Answer] {
-        let identified = messages.map { bytes in bytes.count <= MessageVerifier.maximumSize ? Self.identify(bytes) : nil }
+        let identified = messages.map { bytes in bytes.count <= MessageVerifier.maximumSize ? Self.identify(bytes) : nil
+        }
         let ids = identified.compactMap { result -> MessageID? in
             guard case .success(let message)? = result else { return nil }
             return message.id
@@ -83,7 +98,13 @@ public struct MessageReceiver: Sendable {
         return await withTaskGroup(of: (Int, Answer).self) { group in
             for (index, bytes) in messages.enumerated() {
                 group.addTask {
-                    let answer = await process(bytes, at: time, peer: peer, identified: identified[index], stored: stored)
+                    let answer = await process(
+                        bytes,
+                        at: time,
+                        peer: peer,
+                        identified: identified[index],
+                        stored: stored
+                    )
                     metrics?.answered(answer)
                     return (index, answer)
                 }
@@ -97,11 +118,18 @@ public struct MessageReceiver: Sendable {
     /// `identified`: `identify(bytes)` if already done; `stored`: the digests of the received
     /// messages already stored among this message's batch, read just before (nil: read this
     /// message's own).
-    private func process(_ bytes: [UInt8], at time: UTCTime, peer: ParticipantID?, identified: Result<MessageVerifier.Identified, Problem>?,
-                         stored: [MessageID: Data]?) async -> Answer {
+    private func process(
+        _ bytes: [UInt8],
+        at time: UTCTime,
+        peer: ParticipantID?,
+        identified: Result<MessageVerifier.Identified, Problem>?,
+        stored: [MessageID: Data]?
+    ) async -> Answer {
         // Steps 1–4: identification.
         guard bytes.count <= MessageVerifier.maximumSize else {
-            return .problem(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
+            return .problem(
+                .tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes")
+            )
         }
         let message: MessageVerifier.Identified
         switch identified ?? Self.identify(bytes) {
@@ -114,7 +142,9 @@ public struct MessageReceiver: Sendable {
         log[metadataKey: "peer"] = "\(peer?.rawValue ?? sender.rawValue)"
         // SPEC.md §12.1: the TLS peer must be the sender or a hub this node accepts forwarded messages from.
         if let peer, peer != sender, !acceptForwardedFrom.contains(peer) {
-            log.warning("refused: the TLS peer \(peer) is not the message's sender \(sender), nor a hub this node accepts forwarded messages from (acceptForwardedFrom)")
+            log.warning(
+                "refused: the TLS peer \(peer) is not the message's sender \(sender), nor a hub this node accepts forwarded messages from (acceptForwardedFrom)"
+            )
             return .problem(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(sender)"))
         }
         // Forwarded by an accepted hub: `peer` is the participant whose channel the message is on (its
@@ -128,9 +158,10 @@ public struct MessageReceiver: Sendable {
             // Step 5: a duplicate of an accepted message.
             let storedDigest = if let stored { stored[id] } else { try await store.receivedDigest(of: id) }
             if storedDigest == Data(digest),
-               let record = try await store.message(id), record.message.direction == .received,
-               Array(record.message.digest) == digest,
-               let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted }) {
+                let record = try await store.message(id), record.message.direction == .received,
+                Array(record.message.digest) == digest,
+                let original = record.receipts.first(where: { $0.direction == .issued && $0.status == .accepted })
+            {
                 log.info("duplicate delivery answered with a duplicate receipt")
                 return try duplicateAnswer(original.bytes, id: id, sender: sender)
             }
@@ -144,7 +175,9 @@ public struct MessageReceiver: Sendable {
             verified = try verifier.verifyMessage(message, bytes, at: time, recipient: participant)
         } catch let error as ProtocolError {
             if error.code == .revocationUnavailable {
-                log.critical("cannot decide on a message: own revocation data is not current; refresh the CRLs (\(error.reason))")
+                log.critical(
+                    "cannot decide on a message: own revocation data is not current; refresh the CRLs (\(error.reason))"
+                )
                 return .problem(.revocationUnavailable("this node's CRLs are not current: \(error.reason)"))
             }
             guard let code = error.rejectionCode else {
@@ -160,15 +193,38 @@ public struct MessageReceiver: Sendable {
         // Steps 18–20.
         let envelope = verified.envelope
         guard let sequence = envelope.recipients.first(where: { $0.participant == participant })?.sequence else {
-            return await reject(id: id, sender: sender, digest: digest, at: time, code: .notARecipient, reason: "not addressed to \(participant)")
+            return await reject(
+                id: id,
+                sender: sender,
+                digest: digest,
+                at: time,
+                code: .notARecipient,
+                reason: "not addressed to \(participant)"
+            )
         }
         let fields = MessageFields(
-            id: id, bytes: Data(bytes), type: envelope.type.rawValue, created: envelope.created.date,
+            id: id,
+            bytes: Data(bytes),
+            type: envelope.type.rawValue,
+            created: envelope.created.date,
             references: envelope.references.map { MessageReference(target: $0.messageID, relation: $0.relation) },
-            remarks: envelope.remarks)
-        let incoming = IncomingMessage(fields: fields, sender: sender, recipient: participant,
-                                       sequenceNumber: sequence, received: time.date)
-        let receipt = Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: .accepted)
+            remarks: envelope.remarks
+        )
+        let incoming = IncomingMessage(
+            fields: fields,
+            sender: sender,
+            recipient: participant,
+            sequenceNumber: sequence,
+            received: time.date
+        )
+        let receipt = Receipt(
+            messageID: id,
+            digest: digest,
+            recipient: participant,
+            sender: sender,
+            received: time,
+            status: .accepted
+        )
         let outcome: AcceptOutcome
         do {
             outcome = try await accepts.submit(PendingAccept(message: incoming, receipt: receipt))
@@ -182,7 +238,10 @@ public struct MessageReceiver: Sendable {
             case .inOrder: log.info("accepted", metadata: ["seq": "\(sequence)"])
             case .gapDetected(let missing):
                 // Normal with several messages in flight; GapWatch warns if it stays open.
-                log.info("accepted ahead of order: gap \(missing.lowerBound)…\(missing.upperBound) from \(sender) (a warning follows if it is still open after gapWarningSeconds)", metadata: ["seq": "\(sequence)"])
+                log.info(
+                    "accepted ahead of order: gap \(missing.lowerBound)…\(missing.upperBound) from \(sender) (a warning follows if it is still open after gapWarningSeconds)",
+                    metadata: ["seq": "\(sequence)"]
+                )
             case .gapFilled: log.info("accepted, filling a gap", metadata: ["seq": "\(sequence)"])
             }
             return .receipt(Array(receiptBytes), status: .accepted, messageID: id, sender: sender)
@@ -192,31 +251,76 @@ public struct MessageReceiver: Sendable {
                 return .problem(.internalError("cannot sign a duplicate receipt: \(error)"))
             }
         case .equivocation(let storedDigest, _):
-            log.critical("EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)")
-            return await reject(id: id, sender: sender, digest: digest, at: time, code: .equivocation, evidence: bytes,
-                          reason: "message \(id) was accepted before with other bytes (SHA-256 \(Hex.encode(storedDigest)))")
+            log.critical(
+                "EQUIVOCATION: \(sender) sent two different messages with id \(id); both kept as evidence, tell the operators of \(sender)"
+            )
+            return await reject(
+                id: id,
+                sender: sender,
+                digest: digest,
+                at: time,
+                code: .equivocation,
+                evidence: bytes,
+                reason: "message \(id) was accepted before with other bytes (SHA-256 \(Hex.encode(storedDigest)))"
+            )
         case .replay(let number, let storedID):
-            log.error("replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")")
-            return await reject(id: id, sender: sender, digest: digest, at: time, code: .replay, evidence: bytes,
-                          reason: "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")")
+            log.error(
+                "replay: sequence number \(number) from \(sender) was used by message \(storedID.map(\.hex) ?? "?")"
+            )
+            return await reject(
+                id: id,
+                sender: sender,
+                digest: digest,
+                at: time,
+                code: .replay,
+                evidence: bytes,
+                reason:
+                    "sequence number \(number) for \(participant) was already used by message \(storedID.map(\.hex) ?? "(purged)")"
+            )
         }
     }
 
     /// Signs a rejection receipt and keeps it in the store for auditors (an answer is given even if
     /// it cannot be stored; that is logged).
-    private func reject(id: MessageID, sender: ParticipantID, digest: [UInt8], at time: UTCTime, code: RejectionCode,
-                        evidence: [UInt8]? = nil, reason: String) async -> Answer {
+    private func reject(
+        id: MessageID,
+        sender: ParticipantID,
+        digest: [UInt8],
+        at time: UTCTime,
+        code: RejectionCode,
+        evidence: [UInt8]? = nil,
+        reason: String
+    ) async -> Answer {
         let shortReason = String(reason.prefix(Receipt.maximumReasonLength / 4))
         let status = Receipt.Status.rejected(code, reason: shortReason)
         do {
-            let bytes = try identity.sign(Receipt(messageID: id, digest: digest, recipient: participant, sender: sender, received: time, status: status))
-            let rejection = IssuedRejection(bytes: Data(bytes), messageID: id, sender: sender, signer: participant,
-                                            code: code.rawValue, reason: shortReason, messageDigest: Data(digest),
-                                            evidence: evidence.map { Data($0) }, issued: time.date)
+            let bytes = try identity.sign(
+                Receipt(
+                    messageID: id,
+                    digest: digest,
+                    recipient: participant,
+                    sender: sender,
+                    received: time,
+                    status: status
+                )
+            )
+            let rejection = IssuedRejection(
+                bytes: Data(bytes),
+                messageID: id,
+                sender: sender,
+                signer: participant,
+                code: code.rawValue,
+                reason: shortReason,
+                messageDigest: Data(digest),
+                evidence: evidence.map { Data($0) },
+                issued: time.date
+            )
             do {
                 try await store.recordIssuedRejection(rejection)
             } catch {
-                logger.error("cannot store the rejection receipt issued for \(id) from \(sender): \(error); it was still returned to the sender")
+                logger.error(
+                    "cannot store the rejection receipt issued for \(id) from \(sender): \(error); it was still returned to the sender"
+                )
             }
             return .receipt(bytes, status: status, messageID: id, sender: sender)
         } catch {
@@ -236,7 +340,9 @@ public struct MessageReceiver: Sendable {
     /// COSE_Sign1 message, or the HTTP problem that names why it cannot be identified.
     static func identify(_ bytes: [UInt8]) -> Result<MessageVerifier.Identified, Problem> {
         guard bytes.count <= MessageVerifier.maximumSize else {
-            return .failure(.tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes"))
+            return .failure(
+                .tooLarge("request body of \(bytes.count) bytes exceeds \(MessageVerifier.maximumSize) bytes")
+            )
         }
         do {
             return .success(try MessageVerifier.identify(bytes))

@@ -19,7 +19,11 @@ public struct NodeConfiguration: Sendable, Hashable {
         public var url: URL
         /// The hub that forwards to this peer (SPEC.md §12.7), or nil for a direct peer.
         public var via: ParticipantID?
-        public init(id: ParticipantID, url: URL, via: ParticipantID? = nil) { self.id = id; self.url = url; self.via = via }
+        public init(id: ParticipantID, url: URL, via: ParticipantID? = nil) {
+            self.id = id
+            self.url = url
+            self.via = via
+        }
     }
 
     /// Retrying deliveries without a receipt (`retry.*`).
@@ -88,7 +92,10 @@ public struct NodeConfiguration: Sendable, Hashable {
     public struct TrustPaths: Sendable, Hashable {
         public var anchors: String
         public var crls: [String]
-        public init(anchors: String, crls: [String]) { self.anchors = anchors; self.crls = crls }
+        public init(anchors: String, crls: [String]) {
+            self.anchors = anchors
+            self.crls = crls
+        }
     }
 
     /// The defaults of the optional keys that are not in a nested structure, shared by the
@@ -148,8 +155,16 @@ public struct NodeConfiguration: Sendable, Hashable {
         set { gapWarning = .seconds(newValue) }
     }
 
-    public init(participant: ParticipantID, signingKeyPath: String, signingChainPath: String, tlsKeyPath: String,
-                tlsChainPath: String, signingTrust: TrustPaths, transportTrust: TrustPaths? = nil, dataDirectory: String) {
+    public init(
+        participant: ParticipantID,
+        signingKeyPath: String,
+        signingChainPath: String,
+        tlsKeyPath: String,
+        tlsChainPath: String,
+        signingTrust: TrustPaths,
+        transportTrust: TrustPaths? = nil,
+        dataDirectory: String
+    ) {
         self.participant = participant
         self.signingKeyPath = signingKeyPath
         self.signingChainPath = signingChainPath

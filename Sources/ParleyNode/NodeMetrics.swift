@@ -32,28 +32,94 @@ public final class NodeMetrics: Sendable {
     /// A swift-metrics factory writing into this node's registry.
     public var factory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
 
-    static var sent: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_sent", unitName: "total",
-                                           helpText: "Deliveries settled by a verified receipt, by receipt status.") }
-    static var received: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_received", unitName: "total",
-                                               helpText: "Messages accepted from peers.") }
-    static var duplicatesAnswered: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "duplicates_answered", unitName: "total",
-                                                         helpText: "Deliveries answered with a duplicate receipt.") }
-    static var rejected: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "messages_rejected", unitName: "total",
-                                               helpText: "Signed rejection receipts issued, by code.") }
-    static var problems: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "http_problems", unitName: "total",
-                                               helpText: "Requests answered with a problem instead of a receipt.") }
-    static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "queue_depth", unitName: "",
-                                                 helpText: "Deliveries not yet settled, per peer.") }
-    static var oldestUndelivered: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "oldest_undelivered_age", unitName: "seconds",
-                                                        helpText: "Age of the oldest unsettled delivery (0 if none).") }
-    static var certificateExpiry: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "certificate_expiry", unitName: "days",
-                                                        helpText: "Days until this node's certificates expire.") }
-    static var openGaps: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "open_gaps", unitName: "",
-                                               helpText: "Gaps open in incoming channels, per sending peer.") }
-    static var oldestGap: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "oldest_open_gap_age", unitName: "seconds",
-                                                helpText: "Age of the oldest gap open in an incoming channel (0 if none).") }
-    static var latency: MetricNameDescriptor { MetricNameDescriptor(namespace: "parley", metricName: "delivery_latency", unitName: "seconds",
-                                              helpText: "Time from queueing to a verified accepted or duplicate receipt.") }
+    static var sent: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "messages_sent",
+            unitName: "total",
+            helpText: "Deliveries settled by a verified receipt, by receipt status."
+        )
+    }
+    static var received: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "messages_received",
+            unitName: "total",
+            helpText: "Messages accepted from peers."
+        )
+    }
+    static var duplicatesAnswered: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "duplicates_answered",
+            unitName: "total",
+            helpText: "Deliveries answered with a duplicate receipt."
+        )
+    }
+    static var rejected: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "messages_rejected",
+            unitName: "total",
+            helpText: "Signed rejection receipts issued, by code."
+        )
+    }
+    static var problems: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "http_problems",
+            unitName: "total",
+            helpText: "Requests answered with a problem instead of a receipt."
+        )
+    }
+    static var queueDepth: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "queue_depth",
+            unitName: "",
+            helpText: "Deliveries not yet settled, per peer."
+        )
+    }
+    static var oldestUndelivered: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "oldest_undelivered_age",
+            unitName: "seconds",
+            helpText: "Age of the oldest unsettled delivery (0 if none)."
+        )
+    }
+    static var certificateExpiry: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "certificate_expiry",
+            unitName: "days",
+            helpText: "Days until this node's certificates expire."
+        )
+    }
+    static var openGaps: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "open_gaps",
+            unitName: "",
+            helpText: "Gaps open in incoming channels, per sending peer."
+        )
+    }
+    static var oldestGap: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "oldest_open_gap_age",
+            unitName: "seconds",
+            helpText: "Age of the oldest gap open in an incoming channel (0 if none)."
+        )
+    }
+    static var latency: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "parley",
+            metricName: "delivery_latency",
+            unitName: "seconds",
+            helpText: "Time from queueing to a verified accepted or duplicate receipt."
+        )
+    }
 
     func receiptRecorded(status: String, latency seconds: TimeInterval) {
         registry.makeCounter(descriptor: Self.sent, labels: [("status", status)]).increment()
@@ -77,21 +143,30 @@ public final class NodeMetrics: Sendable {
 
     /// The exposition text; `queueDepths`, `oldestUndeliveredAge` and `certificateDays` are read at scrape
     /// time and set on their gauges first.
-    func render(queueDepths: [String: Int], oldestUndeliveredAge: TimeInterval?, certificateDays: [(String, Int)],
-                openGaps: [String: Int] = [:], oldestGapAge: TimeInterval? = nil) -> String {
+    func render(
+        queueDepths: [String: Int],
+        oldestUndeliveredAge: TimeInterval?,
+        certificateDays: [(String, Int)],
+        openGaps: [String: Int] = [:],
+        oldestGapAge: TimeInterval? = nil
+    ) -> String {
         let peers = exportedPeers.withLock { peers in
             peers.formUnion(queueDepths.keys)
             peers.formUnion(openGaps.keys)
             return peers
         }
         for peer in peers {
-            registry.makeGauge(descriptor: Self.queueDepth, labels: [("peer", peer)]).set(Double(queueDepths[peer] ?? 0))
+            registry.makeGauge(descriptor: Self.queueDepth, labels: [("peer", peer)]).set(
+                Double(queueDepths[peer] ?? 0)
+            )
             registry.makeGauge(descriptor: Self.openGaps, labels: [("peer", peer)]).set(Double(openGaps[peer] ?? 0))
         }
         registry.makeGauge(descriptor: Self.oldestGap).set((oldestGapAge ?? 0).rounded())
         registry.makeGauge(descriptor: Self.oldestUndelivered).set((oldestUndeliveredAge ?? 0).rounded())
         for (certificate, days) in certificateDays {
-            registry.makeGauge(descriptor: Self.certificateExpiry, labels: [("certificate", certificate)]).set(Double(days))
+            registry.makeGauge(descriptor: Self.certificateExpiry, labels: [("certificate", certificate)]).set(
+                Double(days)
+            )
         }
         return registry.emitToString()
     }

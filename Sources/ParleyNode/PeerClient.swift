@@ -56,8 +56,12 @@ final class PeerClient: Sendable {
 
     /// `tls` supplies this node's TLS certificate and key (its own verification settings are
     /// replaced by the checks above).
-    init(tls: TLSConfiguration, trust: TrustStoreReference, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-         logger: Logger) throws {
+    init(
+        tls: TLSConfiguration,
+        trust: TrustStoreReference,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) throws {
         context = try NIOSSLContext(configuration: tls)
         self.trust = trust
         self.group = group
@@ -66,15 +70,32 @@ final class PeerClient: Sendable {
 
     /// POSTs `body` to `path` at `endpoint` and collects the answer (at most `maximumResponseBytes`
     /// of body) within `timeout`. A kept-alive connection that turns out closed is replaced once.
-    func post(_ endpoint: Endpoint, path: String, headers: [(String, String)], body: ByteBuffer,
-              timeout: TimeAmount, maximumResponseBytes: Int) async throws -> Response {
+    func post(
+        _ endpoint: Endpoint,
+        path: String,
+        headers: [(String, String)],
+        body: ByteBuffer,
+        timeout: TimeAmount,
+        maximumResponseBytes: Int
+    ) async throws -> Response {
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
-        head.headers.add(name: "Host", value: endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)")
+        head.headers.add(
+            name: "Host",
+            value: endpoint.host.contains(":")
+                ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)"
+        )
         head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let channel = takeIdle(endpoint) {
             do {
-                return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+                return try await exchange(
+                    on: channel,
+                    endpoint: endpoint,
+                    head: head,
+                    body: body,
+                    timeout: timeout,
+                    limit: maximumResponseBytes
+                )
             } catch let error as PeerClientError where error.beforeAnswer {
                 // The server closed the kept-alive connection meanwhile; nothing was answered.
             } catch {
@@ -84,7 +105,14 @@ final class PeerClient: Sendable {
         }
         do {
             let channel = try await connect(endpoint)
-            return try await exchange(on: channel, endpoint: endpoint, head: head, body: body, timeout: timeout, limit: maximumResponseBytes)
+            return try await exchange(
+                on: channel,
+                endpoint: endpoint,
+                head: head,
+                body: body,
+                timeout: timeout,
+                limit: maximumResponseBytes
+            )
         } catch {
             // Whatever broke this connection (a peer restarting, a link cutting or stalling) has
             // likely broken the idle ones to the same endpoint: they are not reused.
@@ -97,23 +125,43 @@ final class PeerClient: Sendable {
     /// timeout for the server's close_notify, and a stopping daemon must not wait that long for each
     /// connection of each peer in turn.
     func shutdown() async {
-        let channels = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0.map(\.channel) } }
+        let channels = idle.withLock { idle in
+            defer { idle.removeAll() }
+            return idle.values.flatMap { $0.map(\.channel) }
+        }
         for channel in channels { channel.close(promise: nil) }
     }
 
-    private func exchange(on channel: any Channel, endpoint: Endpoint, head: HTTPRequestHead, body: ByteBuffer,
-                          timeout: TimeAmount, limit: Int) async throws -> Response {
+    private func exchange(
+        on channel: any Channel,
+        endpoint: Endpoint,
+        head: HTTPRequestHead,
+        body: ByteBuffer,
+        timeout: TimeAmount,
+        limit: Int
+    ) async throws -> Response {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         // (Completing a promise a second time is ignored: the first outcome stands.)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(PeerClientError("no complete answer from \(endpoint.participant) at \(endpoint.host):\(endpoint.port) within \(timeout.nanoseconds / 1_000_000) ms"))
+            promise.fail(
+                PeerClientError(
+                    "no complete answer from \(endpoint.participant) at \(endpoint.host):\(endpoint.port) within \(timeout.nanoseconds / 1_000_000) ms"
+                )
+            )
             channel.close(promise: nil)
         }
         defer { deadline.cancel() }
         do {
-            try await channel.writeAndFlush(ExchangeHandler.Exchange(head: head, body: body, maximumResponseBytes: limit, promise: promise))
+            try await channel.writeAndFlush(
+                ExchangeHandler.Exchange(head: head, body: body, maximumResponseBytes: limit, promise: promise)
+            )
         } catch {
-            promise.fail(PeerClientError("cannot send to \(endpoint.participant) at \(endpoint.host):\(endpoint.port): \(error)", beforeAnswer: true))
+            promise.fail(
+                PeerClientError(
+                    "cannot send to \(endpoint.participant) at \(endpoint.host):\(endpoint.port): \(error)",
+                    beforeAnswer: true
+                )
+            )
             channel.close(promise: nil)
         }
         let response = try await promise.futureResult.get()
@@ -133,7 +181,10 @@ final class PeerClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let tls = try NIOSSLClientHandler(context: context, serverHostname: sni) { certificates, promise in
-                        promise.succeed(Self.verifyServer(certificates, endpoint: endpoint, trust: trust, logger: logger) ? .certificateVerified : .failed)
+                        promise.succeed(
+                            Self.verifyServer(certificates, endpoint: endpoint, trust: trust, logger: logger)
+                                ? .certificateVerified : .failed
+                        )
                     }
                     try channel.pipeline.syncOperations.addHandler(tls)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -145,7 +196,12 @@ final class PeerClient: Sendable {
 
     /// SPEC.md §12.1 for the server of `endpoint`: chain (anchors, CRLs, TLS profile), participant
     /// id, host name. Logged when it fails.
-    static func verifyServer(_ certificates: [NIOSSLCertificate], endpoint: Endpoint, trust: TrustStoreReference, logger: Logger) -> Bool {
+    static func verifyServer(
+        _ certificates: [NIOSSLCertificate],
+        endpoint: Endpoint,
+        trust: TrustStoreReference,
+        logger: Logger
+    ) -> Bool {
         let reason: String
         do {
             let chain = try certificates.map { try Certificate(derEncoded: try $0.toDERBytes()) }
@@ -160,8 +216,10 @@ final class PeerClient: Sendable {
         } catch {
             reason = "its certificate does not verify against the transport trust anchors and CRLs: \(error)"
         }
-        logger.warning("TLS server refused: \(endpoint.host):\(endpoint.port) should be \(endpoint.participant), but \(reason); check the peer's URL in the configuration",
-                       metadata: ["peer": "\(endpoint.participant)"])
+        logger.warning(
+            "TLS server refused: \(endpoint.host):\(endpoint.port) should be \(endpoint.participant), but \(reason); check the peer's URL in the configuration",
+            metadata: ["peer": "\(endpoint.participant)"]
+        )
         return false
     }
 
@@ -263,7 +321,9 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             guard let head = responseHead else { return }
             self.pending = nil
-            pending.promise.succeed(PeerClient.Response(status: Int(head.status.code), headers: head.headers, body: body))
+            pending.promise.succeed(
+                PeerClient.Response(status: Int(head.status.code), headers: head.headers, body: body)
+            )
         }
     }
 
@@ -274,7 +334,12 @@ final class ExchangeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(PeerClientError(TransportErrorText.explain(error), beforeAnswer: responseHead == nil && !(error is NIOSSLError)))
+        fail(
+            PeerClientError(
+                TransportErrorText.explain(error),
+                beforeAnswer: responseHead == nil && !(error is NIOSSLError)
+            )
+        )
         context.close(promise: nil)
     }
 
@@ -319,15 +384,24 @@ extension PeerClient {
     /// `POST /v1/messages` with one message (SPEC.md §12.2).
     func send(_ message: Data, to peer: NodeConfiguration.Peer, timeout: TimeAmount) async -> Answer {
         do {
-            let response = try await post(try Self.endpoint(peer), path: Self.path("/v1/messages", under: peer.url),
-                                          headers: [("Content-Type", PeerServer.coseMediaType),
-                                                    ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
-                                                    ("Parley-Recipient", peer.id.rawValue)],
-                                          body: ByteBuffer(bytes: message), timeout: timeout,
-                                          maximumResponseBytes: MessageVerifier.maximumSize)
+            let response = try await post(
+                try Self.endpoint(peer),
+                path: Self.path("/v1/messages", under: peer.url),
+                headers: [
+                    ("Content-Type", PeerServer.coseMediaType),
+                    ("Accept", "\(PeerServer.coseMediaType), application/problem+json"),
+                    ("Parley-Recipient", peer.id.rawValue),
+                ],
+                body: ByteBuffer(bytes: message),
+                timeout: timeout,
+                maximumResponseBytes: MessageVerifier.maximumSize
+            )
             guard response.status == 200 else {
-                return .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                                retryAfter: Self.retryAfter(response.headers))
+                return .problem(
+                    status: UInt(response.status),
+                    detail: Self.problemText(response.body),
+                    retryAfter: Self.retryAfter(response.headers)
+                )
             }
             return .receipt(Array(buffer: response.body))
         } catch {
@@ -339,32 +413,50 @@ extension PeerClient {
     func sendBatch(_ messages: [Data], to peer: NodeConfiguration.Peer, timeout: TimeAmount) async -> BatchAnswers {
         let all: Answer
         do {
-            let response = try await post(try Self.endpoint(peer), path: Self.path("/v1/messages/batch", under: peer.url),
-                                          headers: [("Content-Type", MessageBatch.mediaType),
-                                                    ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
-                                                    ("Parley-Recipient", peer.id.rawValue)],
-                                          body: ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded),
-                                          timeout: timeout, maximumResponseBytes: BatchAnswer.maximumSize)
+            let response = try await post(
+                try Self.endpoint(peer),
+                path: Self.path("/v1/messages/batch", under: peer.url),
+                headers: [
+                    ("Content-Type", MessageBatch.mediaType),
+                    ("Accept", "\(BatchAnswer.mediaType), application/problem+json"),
+                    ("Parley-Recipient", peer.id.rawValue),
+                ],
+                body: ByteBuffer(bytes: MessageBatch(messages.map { Array($0) }).encoded),
+                timeout: timeout,
+                maximumResponseBytes: BatchAnswer.maximumSize
+            )
             switch response.status {
             case 200:
                 do {
-                    let items = try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count).items
-                    return .answers(items.map { item in
-                        switch item {
-                        case .receipt(let bytes): return .receipt(bytes)
-                        case .problem(let problem):
-                            return .problem(status: UInt(problem.status), detail: "\(problem.name): \(problem.detail)",
-                                            retryAfter: problem.retryAfter.flatMap { DeliveryPolicy.retryAfter(seconds: Double($0)) })
-                        }
-                    }, failedAsAWhole: false)
+                    let items = try BatchAnswer(decoding: Array(buffer: response.body), expectedCount: messages.count)
+                        .items
+                    return .answers(
+                        items.map { item in
+                            switch item {
+                            case .receipt(let bytes): return .receipt(bytes)
+                            case .problem(let problem):
+                                return .problem(
+                                    status: UInt(problem.status),
+                                    detail: "\(problem.name): \(problem.detail)",
+                                    retryAfter: problem.retryAfter.flatMap {
+                                        DeliveryPolicy.retryAfter(seconds: Double($0))
+                                    }
+                                )
+                            }
+                        },
+                        failedAsAWhole: false
+                    )
                 } catch {
                     all = .invalid("HTTP 200 to a batch without a valid batch answer: \(error)")
                 }
             case 404, 405:
                 return .unsupported(status: response.status)
             default:
-                all = .problem(status: UInt(response.status), detail: Self.problemText(response.body),
-                               retryAfter: Self.retryAfter(response.headers))
+                all = .problem(
+                    status: UInt(response.status),
+                    detail: Self.problemText(response.body),
+                    retryAfter: Self.retryAfter(response.headers)
+                )
             }
         } catch {
             all = .transport(TransportErrorText.explain(error))
@@ -376,7 +468,8 @@ extension PeerClient {
     /// of the body.
     static func problemText(_ body: ByteBuffer) -> String {
         if let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-           let detail = object["detail"] as? String {
+            let detail = object["detail"] as? String
+        {
             let name = (object["type"] as? String)?.split(separator: ":").last.map { "\($0): " } ?? ""
             return String((name + detail).prefix(500))
         }
@@ -386,7 +479,9 @@ extension PeerClient {
     /// A `Retry-After` in seconds (a non-negative integer, RFC 9110 §10.2.3); nil for anything else
     /// (the date form, "nan", "inf", negative numbers).
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let text = headers.first(name: "Retry-After"), let seconds = UInt32(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        guard let text = headers.first(name: "Retry-After"),
+            let seconds = UInt32(text.trimmingCharacters(in: .whitespaces))
+        else { return nil }
         return .seconds(seconds)
     }
 }

@@ -47,18 +47,35 @@ struct UnroutedProblemMiddleware: RouterMiddleware {
     typealias Context = PeerRequestContext
     static let paths: Set<String> = ["/v1/messages", "/v1/messages/batch", "/v1/health"]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
             guard Self.paths.contains(path) else {
-                return PeerServer.problemResponse(Problem(status: 404, name: "not-found", title: "Not found",
-                                                          detail: "no such endpoint: \(path); the peer interface is POST /v1/messages, POST /v1/messages/batch and GET /v1/health"))
+                return PeerServer.problemResponse(
+                    Problem(
+                        status: 404,
+                        name: "not-found",
+                        title: "Not found",
+                        detail:
+                            "no such endpoint: \(path); the peer interface is POST /v1/messages, POST /v1/messages/batch and GET /v1/health"
+                    )
+                )
             }
             let allowed = path == "/v1/health" ? "GET" : "POST"
-            var response = PeerServer.problemResponse(Problem(status: 405, name: "method-not-allowed", title: "Method not allowed",
-                                                              detail: "\(request.method) is not allowed on \(path); use \(allowed)"))
+            var response = PeerServer.problemResponse(
+                Problem(
+                    status: 405,
+                    name: "method-not-allowed",
+                    title: "Method not allowed",
+                    detail: "\(request.method) is not allowed on \(path); use \(allowed)"
+                )
+            )
             response.headers[.allow] = allowed
             return response
         }
@@ -74,10 +91,14 @@ public enum PeerServer {
 
     /// The router, separate from TLS so it can be tested on its own. `limits` is read at each
     /// request (a reload applies to the next request); by default, those of `configuration`.
-    public static func router(receiver: MessageReceiver, configuration: NodeConfiguration, forwarder: Forwarder?,
-                              limits currentLimits: (@Sendable () -> NodeConfiguration.Limits)? = nil,
-                              contacted: @escaping @Sendable (ParticipantID) -> Void = { _ in },
-                              health: @escaping @Sendable () -> [String]) -> Router<PeerRequestContext> {
+    public static func router(
+        receiver: MessageReceiver,
+        configuration: NodeConfiguration,
+        forwarder: Forwarder?,
+        limits currentLimits: (@Sendable () -> NodeConfiguration.Limits)? = nil,
+        contacted: @escaping @Sendable (ParticipantID) -> Void = { _ in },
+        health: @escaping @Sendable () -> [String]
+    ) -> Router<PeerRequestContext> {
         let fixedLimits = configuration.limits
         let currentLimits = currentLimits ?? { fixedLimits }
         let router = Router(context: PeerRequestContext.self)
@@ -104,8 +125,14 @@ public enum PeerServer {
             /// The limits read for this request.
             var limits: NodeConfiguration.Limits
         }
-        @Sendable func admit(_ request: Request, _ context: PeerRequestContext, mediaType: String, matches: (String?) -> Bool,
-                             bodyLimit: (NodeConfiguration.Limits) -> Int, then handle: (Admitted) async -> Response) async throws -> Response {
+        @Sendable func admit(
+            _ request: Request,
+            _ context: PeerRequestContext,
+            mediaType: String,
+            matches: (String?) -> Bool,
+            bodyLimit: (NodeConfiguration.Limits) -> Int,
+            then handle: (Admitted) async -> Response
+        ) async throws -> Response {
             let limits = currentLimits()
             let bodyLimit = bodyLimit(limits)
             // The TLS peer: its certificate was verified during the handshake (TransportTrust).
@@ -120,17 +147,32 @@ public enum PeerServer {
             }
             guard limiter.enter(peer.rawValue, limit: limits.maximumConcurrentRequestsPerPeer) else {
                 logger.warning("too many concurrent requests", metadata: ["peer": "\(peer)"])
-                return refuse(.rateLimited("more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"))
+                return refuse(
+                    .rateLimited(
+                        "more than \(limits.maximumConcurrentRequestsPerPeer) concurrent requests from \(peer)"
+                    )
+                )
             }
             defer { limiter.leave(peer.rawValue) }
             guard matches(request.headers[.contentType]) else {
-                return refuse(.malformed("Content-Type must be \(mediaType), found \(request.headers[.contentType] ?? "none")", status: 415))
+                return refuse(
+                    .malformed(
+                        "Content-Type must be \(mediaType), found \(request.headers[.contentType] ?? "none")",
+                        status: 415
+                    )
+                )
             }
             let named = request.headers.first(where: { $0.name.canonicalName == "parley-recipient" })?.value
             var forwardTo: NodeConfiguration.Peer?
             if let named, named != participant.rawValue {
-                guard forwarder != nil, let target = configuration.peers.first(where: { $0.id.rawValue == named && $0.via == nil }) else {
-                    return refuse(.misdirected("Parley-Recipient names \(named); this node is \(participant) and does not forward to it"))
+                guard forwarder != nil,
+                    let target = configuration.peers.first(where: { $0.id.rawValue == named && $0.via == nil })
+                else {
+                    return refuse(
+                        .misdirected(
+                            "Parley-Recipient names \(named); this node is \(participant) and does not forward to it"
+                        )
+                    )
                 }
                 forwardTo = target
             }
@@ -146,8 +188,13 @@ public enum PeerServer {
                     return refuse(.tooLarge("request body exceeds \(bodyLimit) bytes"))
                 }
                 guard ContinuousClock.now <= deadline else {
-                    logger.warning("request body not received within \(limits.timeouts.request.seconds) s", metadata: ["peer": "\(peer)"])
-                    return refuse(.unavailable("the request body was not received within \(limits.timeouts.request.seconds) s"))
+                    logger.warning(
+                        "request body not received within \(limits.timeouts.request.seconds) s",
+                        metadata: ["peer": "\(peer)"]
+                    )
+                    return refuse(
+                        .unavailable("the request body was not received within \(limits.timeouts.request.seconds) s")
+                    )
                 }
                 body.writeImmutableBuffer(part)
             }
@@ -161,7 +208,11 @@ public enum PeerServer {
                 switch MessageReceiver.identify(bytes) {
                 case .failure(let problem): return .failure(problem)
                 case .success(let message):
-                    guard message.sender == peer else { return .failure(.forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(message.sender)")) }
+                    guard message.sender == peer else {
+                        return .failure(
+                            .forbiddenPeer("the TLS peer \(peer) may not deliver messages of \(message.sender)")
+                        )
+                    }
                     ids.append(message.id)
                 }
             }
@@ -169,8 +220,13 @@ public enum PeerServer {
         }
 
         router.post("/v1/messages") { request, context -> Response in
-            try await admit(request, context, mediaType: "application/cose; cose-type=\"cose-sign1\"", matches: isCOSEMediaType,
-                            bodyLimit: \.maximumBodyBytes) { admitted in
+            try await admit(
+                request,
+                context,
+                mediaType: "application/cose; cose-type=\"cose-sign1\"",
+                matches: isCOSEMediaType,
+                bodyLimit: \.maximumBodyBytes
+            ) { admitted in
                 if let target = admitted.forwardTo, let forwarder {
                     let ids: [MessageID]
                     switch checkForwardable([admitted.body], peer: admitted.peer) {
@@ -180,7 +236,12 @@ public enum PeerServer {
                     var log = logger
                     log[metadataKey: "message"] = "\(ids[0])"
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, timeout: admitted.limits.timeouts.request, log: log)
+                    return await forwarder.forward(
+                        admitted.body,
+                        to: target,
+                        timeout: admitted.limits.timeouts.request,
+                        log: log
+                    )
                 }
                 switch await receiver.receive(admitted.body, at: UTCTime.now, peer: admitted.peer) {
                 case .receipt(let receipt, _, _, _):
@@ -196,8 +257,13 @@ public enum PeerServer {
         // Several messages for one recipient in one request (SPEC.md §12.8): each processed as by
         // POST /v1/messages, concurrently, so that their acceptance shares one transaction.
         router.post("/v1/messages/batch") { request, context -> Response in
-            try await admit(request, context, mediaType: MessageBatch.mediaType, matches: isBatchMediaType,
-                            bodyLimit: { _ in MessageBatch.maximumSize }) { admitted in
+            try await admit(
+                request,
+                context,
+                mediaType: MessageBatch.mediaType,
+                matches: isBatchMediaType,
+                bodyLimit: { _ in MessageBatch.maximumSize }
+            ) { admitted in
                 let batch: MessageBatch
                 do {
                     batch = try MessageBatch(decoding: admitted.body)
@@ -207,35 +273,60 @@ public enum PeerServer {
                     return refuse(.malformed("\(error)"))
                 }
                 if let target = admitted.forwardTo, let forwarder {
-                    if case .failure(let problem) = checkForwardable(batch.messages, peer: admitted.peer) { return refuse(problem) }
+                    if case .failure(let problem) = checkForwardable(batch.messages, peer: admitted.peer) {
+                        return refuse(problem)
+                    }
                     var log = logger
                     log[metadataKey: "peer"] = "\(admitted.peer)"
-                    return await forwarder.forward(admitted.body, to: target, batch: true, timeout: admitted.limits.timeouts.request, log: log)
+                    return await forwarder.forward(
+                        admitted.body,
+                        to: target,
+                        batch: true,
+                        timeout: admitted.limits.timeouts.request,
+                        log: log
+                    )
                 }
-                let answers = await receiver.receiveBatch(batch.messages, at: UTCTime.now, peer: admitted.peer).map { answer -> BatchAnswer.Item in
+                let answers = await receiver.receiveBatch(batch.messages, at: UTCTime.now, peer: admitted.peer).map {
+                    answer -> BatchAnswer.Item in
                     switch answer {
                     case .receipt(let receipt, _, _, _): .receipt(receipt)
                     case .problem(let problem):
-                        .problem(BatchProblem(status: problem.status.code, name: problem.name, detail: problem.detail,
-                                              parleyCode: problem.parleyCode, retryAfter: problem.retryAfter))
+                        .problem(
+                            BatchProblem(
+                                status: problem.status.code,
+                                name: problem.name,
+                                detail: problem.detail,
+                                parleyCode: problem.parleyCode,
+                                retryAfter: problem.retryAfter
+                            )
+                        )
                     }
                 }
                 var headers = HTTPFields()
                 headers[.contentType] = BatchAnswer.mediaType
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: BatchAnswer(answers).encoded)))
+                return Response(
+                    status: .ok,
+                    headers: headers,
+                    body: .init(byteBuffer: ByteBuffer(bytes: BatchAnswer(answers).encoded))
+                )
             }
         }
 
         router.get("/v1/health") { _, _ -> Response in
             let problems = health()
-            var object: [String: Any] = ["status": problems.isEmpty ? "ok" : "unavailable",
-                                         "participant": participant.rawValue, "protocol-versions": [1]]
+            var object: [String: Any] = [
+                "status": problems.isEmpty ? "ok" : "unavailable",
+                "participant": participant.rawValue, "protocol-versions": [1],
+            ]
             if !problems.isEmpty { object["problems"] = problems }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
-            return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, headers: headers,
-                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return Response(
+                status: problems.isEmpty ? .ok : .serviceUnavailable,
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: data))
+            )
         }
         return router
     }
@@ -243,33 +334,49 @@ public enum PeerServer {
     /// The TLS server configuration: this node's TLS certificate and key; client certificates
     /// required and verified with ParleyCrypto against the transport anchors and CRLs, for the
     /// transport profile (SPEC.md §12.1).
-    public static func tlsConfiguration(keyPath: String, chainPath: String, transportTrust: TrustStoreReference,
-                                        logger: Logger) throws -> TLSChannelConfiguration {
+    public static func tlsConfiguration(
+        keyPath: String,
+        chainPath: String,
+        transportTrust: TrustStoreReference,
+        logger: Logger
+    ) throws -> TLSChannelConfiguration {
         let chain = try NIOSSLCertificate.fromPEMFile(chainPath)
         // ParleyCrypto refuses key files with group or other permissions; check before NIOSSL reads it.
         _ = try PrivateKey.load(path: keyPath)
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
         tls.minimumTLSVersion = .tlsv12
         tls.cipherSuites = tls12CipherSuites
         // A client is identified by the participant URI of its certificate (SPEC.md §8.3), checked
         // in the callback below; `.fullVerification` would also match the certificate's names
         // against the client's IP address and drop every production-profile certificate.
         tls.certificateVerification = .noHostnameVerification
-        tls.trustRoots = .certificates(try transportTrust.current.anchors.map { try NIOSSLCertificate(bytes: $0.derEncoded, format: .der) })
+        tls.trustRoots = .certificates(
+            try transportTrust.current.anchors.map { try NIOSSLCertificate(bytes: $0.derEncoded, format: .der) }
+        )
         return TLSChannelConfiguration(tlsConfiguration: tls) { certificates in
-            verifyTransportChain(certificates, trust: transportTrust, logger: logger) != nil ? .certificateVerified : .failed
+            verifyTransportChain(certificates, trust: transportTrust, logger: logger) != nil
+                ? .certificateVerified : .failed
         }
     }
 
     /// Verifies a TLS peer's presented chain; returns its participant id, or nil (logged).
-    static func verifyTransportChain(_ certificates: [NIOSSLCertificate], trust: TrustStoreReference, logger: Logger) -> String? {
+    static func verifyTransportChain(
+        _ certificates: [NIOSSLCertificate],
+        trust: TrustStoreReference,
+        logger: Logger
+    ) -> String? {
         do {
             let chain = try certificates.map { try Certificate(derEncoded: try $0.toDERBytes()) }
             let verified = try trust.current.verify(chain: chain, at: Date(), purpose: .transportTLS)
             return verified.participantID
         } catch {
-            logger.warning("TLS peer refused: its certificate does not verify against the transport trust anchors and CRLs: \(error)")
+            logger.warning(
+                "TLS peer refused: its certificate does not verify against the transport trust anchors and CRLs: \(error)"
+            )
             return nil
         }
     }
@@ -310,7 +417,8 @@ public enum PeerServer {
 
     static func isBatchMediaType(_ value: String?) -> Bool {
         guard let value else { return false }
-        return value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == MessageBatch.mediaType
+        return value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            == MessageBatch.mediaType
     }
 
     static func problemResponse(_ problem: Problem) -> Response { problem.response }

@@ -16,7 +16,14 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, HTTPR
     /// Seconds for the Retry-After header.
     public var retryAfter: Int?
 
-    public init(status: HTTPResponse.Status, name: String, title: String, detail: String, parleyCode: UInt64? = nil, retryAfter: Int? = nil) {
+    public init(
+        status: HTTPResponse.Status,
+        name: String,
+        title: String,
+        detail: String,
+        parleyCode: UInt64? = nil,
+        retryAfter: Int? = nil
+    ) {
         self.status = status
         self.name = name
         self.title = title
@@ -73,7 +80,13 @@ public struct Problem: Error, Sendable, Hashable, CustomStringConvertible, HTTPR
         Problem(status: 429, name: "rate-limited", title: "Too many concurrent requests", detail: detail, retryAfter: 1)
     }
     static func revocationUnavailable(_ detail: String) -> Problem {
-        Problem(status: 503, name: "revocation-unavailable", title: "Revocation data unavailable", detail: detail, retryAfter: 300)
+        Problem(
+            status: 503,
+            name: "revocation-unavailable",
+            title: "Revocation data unavailable",
+            detail: detail,
+            retryAfter: 300
+        )
     }
     static func unavailable(_ detail: String) -> Problem {
         Problem(status: 503, name: "unavailable", title: "Cannot accept messages now", detail: detail, retryAfter: 30)
@@ -96,11 +109,13 @@ extension Problem: Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let type = try container.decode(String.self, forKey: .type)
         let prefix = "urn:parley:problem:"
-        self.init(status: HTTPResponse.Status(code: try container.decode(Int.self, forKey: .status)),
-                  name: type.hasPrefix(prefix) ? String(type.dropFirst(prefix.count)) : type,
-                  title: try container.decodeIfPresent(String.self, forKey: .title) ?? "",
-                  detail: try container.decodeIfPresent(String.self, forKey: .detail) ?? "",
-                  parleyCode: try container.decodeIfPresent(UInt64.self, forKey: .parleyCode))
+        self.init(
+            status: HTTPResponse.Status(code: try container.decode(Int.self, forKey: .status)),
+            name: type.hasPrefix(prefix) ? String(type.dropFirst(prefix.count)) : type,
+            title: try container.decodeIfPresent(String.self, forKey: .title) ?? "",
+            detail: try container.decodeIfPresent(String.self, forKey: .detail) ?? "",
+            parleyCode: try container.decodeIfPresent(UInt64.self, forKey: .parleyCode)
+        )
     }
 
     public func encode(to encoder: any Encoder) throws {

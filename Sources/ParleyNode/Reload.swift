@@ -29,18 +29,25 @@ public struct ReloadReport: Sendable {
         var lines: [String] = []
         if let file = configurationFile {
             if configurationProblems.isEmpty {
-                lines.append(applied.isEmpty && restartRequired.isEmpty
-                             ? "configuration \(file): unchanged"
-                             : "configuration \(file): reloaded" + (applied.isEmpty ? "" : ", applied \(applied.joined(separator: ", "))"))
+                lines.append(
+                    applied.isEmpty && restartRequired.isEmpty
+                        ? "configuration \(file): unchanged"
+                        : "configuration \(file): reloaded"
+                            + (applied.isEmpty ? "" : ", applied \(applied.joined(separator: ", "))")
+                )
             } else {
-                lines.append("configuration \(file) NOT reloaded (\(configurationProblems.count) \(configurationProblems.count == 1 ? "problem" : "problems")); the previous configuration stays in use")
+                lines.append(
+                    "configuration \(file) NOT reloaded (\(configurationProblems.count) \(configurationProblems.count == 1 ? "problem" : "problems")); the previous configuration stays in use"
+                )
                 lines += configurationProblems.map { "  \(file): \($0.key): \($0.problem)" }
             }
         } else {
             lines.append("configuration: not read from a file; only trust reloaded")
         }
         if !restartRequired.isEmpty {
-            lines.append("changed but used only after a restart (systemctl restart parleyd): \(restartRequired.joined(separator: ", "))")
+            lines.append(
+                "changed but used only after a restart (systemctl restart parleyd): \(restartRequired.joined(separator: ", "))"
+            )
         }
         if let trustError {
             lines.append("trust NOT reloaded; the previous anchors and CRLs stay in use: \(trustError)")
@@ -56,9 +63,11 @@ extension NodeConfiguration {
     /// The keys that differ between two configurations, split into those the running node applies
     /// (trust paths, peers, retry policy, limits, clock skew, certificate and gap warning periods) and those that
     /// need a restart; and `self` with only the applicable changes of `new` taken over.
-    func merging(_ new: NodeConfiguration) -> (merged: NodeConfiguration, applied: [String], restartRequired: [String]) {
+    func merging(_ new: NodeConfiguration) -> (merged: NodeConfiguration, applied: [String], restartRequired: [String])
+    {
         var merged = self
-        var applied: [String] = [], restart: [String] = []
+        var applied: [String] = []
+        var restart: [String] = []
         func check<T: Equatable>(_ key: String, _ path: WritableKeyPath<NodeConfiguration, T>, live: Bool) {
             guard self[keyPath: path] != new[keyPath: path] else { return }
             if live {
@@ -128,14 +137,18 @@ extension Node {
         }
         do {
             try reloadTrust(log: false)
-            let signing = signingTrust.current, transport = transportTrust.current
-            report.trustSummary = "\(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs"
+            let signing = signingTrust.current
+            let transport = transportTrust.current
+            report.trustSummary =
+                "\(signing.anchors.count) signing anchors, \(signing.crls.count) CRLs; \(transport.anchors.count) transport anchors, \(transport.crls.count) CRLs"
         } catch {
             report.trustError = "\(error)"
             // δ lives in the trust stores, which were not replaced: the old value stays in force.
             if let index = report.applied.firstIndex(of: "clockSkewSeconds") {
                 report.applied.remove(at: index)
-                report.restartRequired.append("clockSkewSeconds (trust not reloaded; reload again once the trust files read)")
+                report.restartRequired.append(
+                    "clockSkewSeconds (trust not reloaded; reload again once the trust files read)"
+                )
                 current.withLock { $0.maximumClockSkew = .seconds(Int(signingTrust.current.maximumClockSkew)) }
             }
         }
@@ -161,6 +174,7 @@ struct ReloadService: Service {
             for await _ in signals.cancelOnGracefulShutdown() {
                 _ = await node.reload()
             }
-        } onGracefulShutdown: {}
+        } onGracefulShutdown: {
+        }
     }
 }

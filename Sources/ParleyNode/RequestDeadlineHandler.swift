@@ -47,8 +47,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// closed), the head within `headerTimeoutSeconds`, idle for at most `requestTimeoutSeconds`.
     convenience init(limits: NodeConfiguration.Limits) {
         let request = TimeAmount(limits.timeouts.request)
-        self.init(timeout: request + .seconds(1), headerTimeout: TimeAmount(limits.timeouts.header),
-                  idleTimeout: request)
+        self.init(
+            timeout: request + .seconds(1),
+            headerTimeout: TimeAmount(limits.timeouts.header),
+            idleTimeout: request
+        )
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -62,7 +65,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func armIdleDeadline(_ context: ChannelHandlerContext) {
         idleDeadline?.cancel()
-        idleDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) { self.close(context: context, mode: .all, promise: nil) }
+        idleDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) {
+            self.close(context: context, mode: .all, promise: nil)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -73,7 +78,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         if !partRead && !readingBody && headDeadline == nil {
-            headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) { self.close(context: context, mode: .all, promise: nil) }
+            headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: headerTimeout) {
+                self.close(context: context, mode: .all, promise: nil)
+            }
         }
         partRead = false
         context.fireChannelReadComplete()
@@ -90,7 +97,9 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             headDeadline?.cancel()
             headDeadline = nil
             deadline?.cancel()
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { self.close(context: context, mode: .all, promise: nil) }
+            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                self.close(context: context, mode: .all, promise: nil)
+            }
         case .body:
             break
         case .end:

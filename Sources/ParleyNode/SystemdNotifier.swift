@@ -51,8 +51,11 @@ public struct SystemdNotifyService: Service {
     let isReady: @Sendable () -> Bool
     let logger: Logger
 
-    public init?(environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger,
-                 isReady: @escaping @Sendable () -> Bool) {
+    public init?(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger,
+        isReady: @escaping @Sendable () -> Bool
+    ) {
         guard let notifier = SystemdNotifier(environment: environment) else { return nil }
         self.notifier = notifier
         self.logger = logger

@@ -10,28 +10,39 @@ public enum TransportErrorText {
     static func explain(_ error: any Error) -> String {
         if let code = errnoCode(error) {
             switch code {
-            case ECONNREFUSED: return "connection refused: nothing listens at that address (is the peer's parleyd running, and is its URL right?)"
+            case ECONNREFUSED:
+                return
+                    "connection refused: nothing listens at that address (is the peer's parleyd running, and is its URL right?)"
             case ETIMEDOUT: return "the connection timed out (the host is down, or a firewall drops the packets)"
-            case EHOSTUNREACH, ENETUNREACH: return "no route to the host (\(String(cString: strerror(code)))): check the network path"
+            case EHOSTUNREACH, ENETUNREACH:
+                return "no route to the host (\(String(cString: strerror(code)))): check the network path"
             case ECONNRESET, EPIPE: return "the connection was reset by the peer"
             default: break
             }
         }
         if let error = error as? ChannelError, case .connectTimeout(let timeout) = error {
-            return "no connection within \(timeout.nanoseconds / 1_000_000_000) s (the host is down, or a firewall drops the packets)"
+            return
+                "no connection within \(timeout.nanoseconds / 1_000_000_000) s (the host is down, or a firewall drops the packets)"
         }
-        if let error = error as? NIOConnectionError, error.dnsAError != nil || error.dnsAAAAError != nil, error.connectionErrors.isEmpty {
+        if let error = error as? NIOConnectionError, error.dnsAError != nil || error.dnsAAAAError != nil,
+            error.connectionErrors.isEmpty
+        {
             return "the host name \(error.host) does not resolve: check the peer's URL and DNS"
         }
         let text = "\(error)"
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return "TLS handshake failed: this node refused the server's certificate (the 'TLS server refused' line of this log says why)"
+            return
+                "TLS handshake failed: this node refused the server's certificate (the 'TLS server refused' line of this log says why)"
         }
-        let refusedUs = ["ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REVOKED",
-                         "ALERT_CERTIFICATE_EXPIRED", "ALERT_UNKNOWN_CA", "ALERT_ACCESS_DENIED", "ALERT_HANDSHAKE_FAILURE"]
+        let refusedUs = [
+            "ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REVOKED",
+            "ALERT_CERTIFICATE_EXPIRED", "ALERT_UNKNOWN_CA", "ALERT_ACCESS_DENIED", "ALERT_HANDSHAKE_FAILURE",
+        ]
         if let alert = refusedUs.first(where: text.contains) {
-            let name = alert.replacingOccurrences(of: "ALERT_", with: "").replacingOccurrences(of: "_", with: " ").lowercased()
-            return "TLS handshake failed: the peer refused this node's TLS certificate (alert: \(name)); its log says why: often its own CRLs are out of date, or it does not trust this node's CA or certificate"
+            let name = alert.replacingOccurrences(of: "ALERT_", with: "").replacingOccurrences(of: "_", with: " ")
+                .lowercased()
+            return
+                "TLS handshake failed: the peer refused this node's TLS certificate (alert: \(name)); its log says why: often its own CRLs are out of date, or it does not trust this node's CA or certificate"
         }
         return text
     }
@@ -59,7 +70,8 @@ extension Node {
         if let port = configuration.metricsPort, !canBind(configuration.metricsHost, port) {
             busy.append("metrics \(configuration.metricsHost):\(port)")
         }
-        return "address already in use (\(busy.isEmpty ? "listen or metrics" : busy.joined(separator: ", "))): another parleyd or another program listens there; stop it, or change the port in the configuration"
+        return
+            "address already in use (\(busy.isEmpty ? "listen or metrics" : busy.joined(separator: ", "))): another parleyd or another program listens there; stop it, or change the port in the configuration"
     }
 
     /// Whether a TCP listener could be bound to `host`:`port` now.

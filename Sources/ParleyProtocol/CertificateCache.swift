@@ -37,8 +37,11 @@ final class CertificateCache: Sendable {
             do {
                 certificates = try x5chain.certificates.map { try Certificate(derEncoded: $0) }
             } catch let error as CryptoError {
-                throw ProtocolError(error.code == .unsupportedAlgorithm ? .unsupportedAlgorithm : .untrustedCertificate,
-                                    field: "unprotected.x5chain", "a certificate of x5chain cannot be used: \(error)")
+                throw ProtocolError(
+                    error.code == .unsupportedAlgorithm ? .unsupportedAlgorithm : .untrustedCertificate,
+                    field: "unprotected.x5chain",
+                    "a certificate of x5chain cannot be used: \(error)"
+                )
             }
             entry = Entry(certificates: certificates, digest: digest)
             entries.withLock { entries in
@@ -51,7 +54,11 @@ final class CertificateCache: Sendable {
     }
 
     private static var digestMismatch: ProtocolError {
-        ProtocolError(.badSignature, field: "unprotected.x5chain", "the x5chain is not the chain the signer signed (its SHA-256 differs from the protected header's x5chain-sha256): it was changed after signing")
+        ProtocolError(
+            .badSignature,
+            field: "unprotected.x5chain",
+            "the x5chain is not the chain the signer signed (its SHA-256 differs from the protected header's x5chain-sha256): it was changed after signing"
+        )
     }
 
     /// DER chains as a dictionary key. Equality compares every byte; the hash reads only the
@@ -73,7 +80,11 @@ final class CertificateCache: Sendable {
             guard lhs.certificates.count == rhs.certificates.count else { return false }
             for (a, b) in zip(lhs.certificates, rhs.certificates) {
                 guard a.count == b.count else { return false }
-                let equal = a.isEmpty || a.withUnsafeBytes { a in b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+                let equal =
+                    a.isEmpty
+                    || a.withUnsafeBytes { a in
+                        b.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+                    }
                 guard equal else { return false }
             }
             return true

@@ -41,8 +41,15 @@ public struct Envelope: Sendable, Hashable {
     public var type: NotificationType { body.type }
 
     /// An envelope; recipients are put in the order SPEC.md requires. Call `validate()` before signing.
-    public init(id: MessageID, sender: ParticipantID, recipients: [Recipient], created: UTCTime, body: NotificationBody,
-                references: [Reference] = [], remarks: LocalizedText? = nil) {
+    public init(
+        id: MessageID,
+        sender: ParticipantID,
+        recipients: [Recipient],
+        created: UTCTime,
+        body: NotificationBody,
+        references: [Reference] = [],
+        remarks: LocalizedText? = nil
+    ) {
         self.id = id
         self.sender = sender
         self.recipients = recipients.sorted { $0.participant < $1.participant }
@@ -139,16 +146,29 @@ public struct Envelope: Sendable, Hashable {
             }
         }
         let remarks = try Field.envelope {
-            try r.optional(9, "remarks", &reader) { try LocalizedText(from: &$0, maximumLength: Self.maximumRemarksLength) }
+            try r.optional(9, "remarks", &reader) {
+                try LocalizedText(from: &$0, maximumLength: Self.maximumRemarksLength)
+            }
         }
         try Field.envelope { try r.finish() }
         try Field.structure { try reader.finish() }
-        try Self.checkStructure(sender: identity.sender, recipients: identity.recipients, references: references, remarks: remarks)
+        try Self.checkStructure(
+            sender: identity.sender,
+            recipients: identity.recipients,
+            references: references,
+            remarks: remarks
+        )
         guard type != nil else {
-            throw ProtocolError(.unknownType, field: "type", "notification type \(typeCode) is not in the version 1 catalogue")
+            throw ProtocolError(
+                .unknownType,
+                field: "type",
+                "notification type \(typeCode) is not in the version 1 catalogue"
+            )
         }
         // Consumed, not bound by `guard let`: that copied the body once more.
-        guard contentError == nil, case .some(let decodedBody) = consume body else { return .invalidContent(identity, contentError!) }
+        guard contentError == nil, case .some(let decodedBody) = consume body else {
+            return .invalidContent(identity, contentError!)
+        }
         let envelope = Envelope(identity, body: decodedBody, references: references, remarks: remarks)
         do {
             try envelope.validateContent()
@@ -162,27 +182,38 @@ public struct Envelope: Sendable, Hashable {
     public var encoded: [UInt8] {
         var w = CBORWriter(capacity: 256)
         w.writeMapHeader(7 + (references.isEmpty ? 0 : 1) + (remarks == nil ? 0 : 1))
-        w.writeUnsigned(1); w.writeUnsigned(Self.version)
-        w.writeUnsigned(2); w.writeByteString(id.bytes)
-        w.writeUnsigned(3); w.writeTextString(sender.rawValue)
-        w.writeUnsigned(4); w.writeArrayHeader(recipients.count)
+        w.writeUnsigned(1)
+        w.writeUnsigned(Self.version)
+        w.writeUnsigned(2)
+        w.writeByteString(id.bytes)
+        w.writeUnsigned(3)
+        w.writeTextString(sender.rawValue)
+        w.writeUnsigned(4)
+        w.writeArrayHeader(recipients.count)
         for recipient in recipients {
             w.writeArrayHeader(2)
             w.writeTextString(recipient.participant.rawValue)
             w.writeUnsigned(recipient.sequence)
         }
-        w.writeUnsigned(5); w.write(created)
-        w.writeUnsigned(6); w.write(code: type)
+        w.writeUnsigned(5)
+        w.write(created)
+        w.writeUnsigned(6)
+        w.write(code: type)
         if !references.isEmpty {
-            w.writeUnsigned(7); w.writeArrayHeader(references.count)
+            w.writeUnsigned(7)
+            w.writeArrayHeader(references.count)
             for reference in references {
                 w.writeArrayHeader(2)
                 w.writeByteString(reference.messageID.bytes)
                 w.write(code: reference.relation)
             }
         }
-        w.writeUnsigned(8); body.write(to: &w)
-        if let remarks { w.writeUnsigned(9); remarks.write(to: &w) }
+        w.writeUnsigned(8)
+        body.write(to: &w)
+        if let remarks {
+            w.writeUnsigned(9)
+            remarks.write(to: &w)
+        }
         return w.bytes
     }
 
@@ -198,35 +229,62 @@ public struct Envelope: Sendable, Hashable {
     }
 
     /// The envelope structure beyond each field's own (SPEC.md §6.1, §6.2): `malformed`.
-    static func checkStructure(sender: ParticipantID, recipients: [Recipient], references: [Reference], remarks: LocalizedText?) throws {
+    static func checkStructure(
+        sender: ParticipantID,
+        recipients: [Recipient],
+        references: [Reference],
+        remarks: LocalizedText?
+    ) throws {
         guard (1...Self.maximumRecipients).contains(recipients.count) else {
-            throw ProtocolError(.malformed, field: "recipients", "1…\(Self.maximumRecipients) recipients are required, found \(recipients.count)")
+            throw ProtocolError(
+                .malformed,
+                field: "recipients",
+                "1…\(Self.maximumRecipients) recipients are required, found \(recipients.count)"
+            )
         }
         for (i, recipient) in recipients.enumerated() {
             guard recipient.sequence >= 1 else {
                 throw ProtocolError(.malformed, field: "recipients[\(i)][1]", "sequence numbers start at 1")
             }
             guard recipient.participant != sender else {
-                throw ProtocolError(.malformed, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
+                throw ProtocolError(
+                    .malformed,
+                    field: "recipients[\(i)]",
+                    "the sender \(sender) cannot be its own recipient"
+                )
             }
             if i > 0 {
                 let previous = recipients[i - 1].participant
                 guard previous != recipient.participant else {
-                    throw ProtocolError(.malformed, field: "recipients[\(i)]", "recipient \(recipient.participant) is listed twice")
+                    throw ProtocolError(
+                        .malformed,
+                        field: "recipients[\(i)]",
+                        "recipient \(recipient.participant) is listed twice"
+                    )
                 }
                 guard previous < recipient.participant else {
-                    throw ProtocolError(.malformed, field: "recipients[\(i)]", "recipients must be sorted by participant id; \(recipient.participant) comes before \(previous)")
+                    throw ProtocolError(
+                        .malformed,
+                        field: "recipients[\(i)]",
+                        "recipients must be sorted by participant id; \(recipient.participant) comes before \(previous)"
+                    )
                 }
             }
         }
         guard references.count <= Self.maximumReferences else {
-            throw ProtocolError(.malformed, field: "refs", "at most \(Self.maximumReferences) references, found \(references.count)")
+            throw ProtocolError(
+                .malformed,
+                field: "refs",
+                "at most \(Self.maximumReferences) references, found \(references.count)"
+            )
         }
         if Set(references).count != references.count {
             throw ProtocolError(.malformed, field: "refs", "the same reference (message id and relation) appears twice")
         }
         if let remarks {
-            try Field.envelope { try Field.named("remarks") { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength) } }
+            try Field.envelope {
+                try Field.named("remarks") { try Field.checkText(remarks.text, maximum: Self.maximumRemarksLength) }
+            }
         }
     }
 
@@ -241,14 +299,27 @@ public struct Envelope: Sendable, Hashable {
         if let required {
             let count = references.filter { $0.relation == required }.count
             guard count == 1 else {
-                throw ProtocolError(.invalidField, field: "refs", "a \(type) needs exactly one reference with relation \(required), found \(count)")
+                throw ProtocolError(
+                    .invalidField,
+                    field: "refs",
+                    "a \(type) needs exactly one reference with relation \(required), found \(count)"
+                )
             }
         }
-        for (i, reference) in references.enumerated() where reference.relation != required && reference.relation != .respondsTo {
-            throw ProtocolError(.invalidField, field: "refs[\(i)]", "a \(type) may not reference another message with relation \(reference.relation)")
+        for (i, reference) in references.enumerated()
+        where reference.relation != required && reference.relation != .respondsTo {
+            throw ProtocolError(
+                .invalidField,
+                field: "refs[\(i)]",
+                "a \(type) may not reference another message with relation \(reference.relation)"
+            )
         }
         if type == .postLaunchReport && references.count > 1 {
-            throw ProtocolError(.invalidField, field: "refs", "a post-launch report responds to at most one message, found \(references.count) references")
+            throw ProtocolError(
+                .invalidField,
+                field: "refs",
+                "a post-launch report responds to at most one message, found \(references.count) references"
+            )
         }
     }
 }
@@ -259,7 +330,9 @@ extension Envelope {
     /// or `malformed` with the real reason (which fault, at which byte).
     public static func identify(payload: [UInt8]) throws -> (id: MessageID, sender: ParticipantID) {
         let item: CBOR
-        do { item = try CBOR(decoding: payload) } catch let error as CodecError { throw Field.decoding(error, of: "the payload") }
+        do { item = try CBOR(decoding: payload) } catch let error as CodecError {
+            throw Field.decoding(error, of: "the payload")
+        }
         guard case .map(let map) = item else {
             throw ProtocolError(.malformed, "the payload is a CBOR \(item.kindName), not a map (the envelope)")
         }
@@ -267,7 +340,11 @@ extension Envelope {
             throw ProtocolError(.malformed, field: "id", "the payload has no 16-byte message id at key 2")
         }
         guard case .textString(let text)? = map[3], let sender = try? ParticipantID(text) else {
-            throw ProtocolError(.malformed, field: "sender", "the payload has no participant id (SPEC.md §8.1) at key 3")
+            throw ProtocolError(
+                .malformed,
+                field: "sender",
+                "the payload has no participant id (SPEC.md §8.1) at key 3"
+            )
         }
         return (id, sender)
     }
@@ -290,14 +367,20 @@ extension Envelope {
         init(reading reader: inout CBORReader, fields r: inout FieldReader) throws {
             let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
             guard version == Envelope.version else {
-                throw ProtocolError(.unsupportedVersion, field: "version", "protocol version \(version) is not supported; this node speaks version 1")
+                throw ProtocolError(
+                    .unsupportedVersion,
+                    field: "version",
+                    "protocol version \(version) is not supported; this node speaks version 1"
+                )
             }
             id = try r.required(2, "id", &reader, Field.messageID)
             sender = try r.required(3, "sender", &reader, Field.participant)
             recipients = try r.required(4, "recipients", &reader) { reader in
                 let n = try Field.array(&reader, count: 1...Envelope.maximumRecipients)
                 return try Field.elements(&reader, count: n) { reader in
-                    let (participant, sequence) = try Field.pair(&reader, Field.participant) { try Field.uint(&$0, 1...UInt64.max) }
+                    let (participant, sequence) = try Field.pair(&reader, Field.participant) {
+                        try Field.uint(&$0, 1...UInt64.max)
+                    }
                     return Recipient(participant: participant, sequence: sequence)
                 }
             }

@@ -21,17 +21,27 @@ struct FieldReader {
         remaining -= 1
         let head = try Field.structure { try reader.readHead() }
         guard head.majorType == 0, let key = head.argument else {
-            throw ProtocolError(.unknownField, "unknown key of CBOR major type \(head.majorType) at byte \(head.offset); version 1 defines no such field")
+            throw ProtocolError(
+                .unknownField,
+                "unknown key of CBOR major type \(head.majorType) at byte \(head.offset); version 1 defines no such field"
+            )
         }
         if let lastKey, key <= lastKey {
-            throw ProtocolError(.malformed, key == lastKey ? "map key \(key) appears twice" : "map key \(key) is out of ascending order")
+            throw ProtocolError(
+                .malformed,
+                key == lastKey ? "map key \(key) appears twice" : "map key \(key) is out of ascending order"
+            )
         }
         lastKey = key
         nextKey = key
     }
 
-    mutating func optional<T>(_ key: UInt64, _ name: String, _ reader: inout CBORReader,
-                              _ parse: (inout CBORReader) throws -> T) throws -> T? {
+    mutating func optional<T>(
+        _ key: UInt64,
+        _ name: String,
+        _ reader: inout CBORReader,
+        _ parse: (inout CBORReader) throws -> T
+    ) throws -> T? {
         guard let next = nextKey else { return nil }
         guard next >= key else {
             throw ProtocolError(.unknownField, "unknown key \(next); version 1 defines no such field")
@@ -42,8 +52,12 @@ struct FieldReader {
         return value
     }
 
-    mutating func required<T>(_ key: UInt64, _ name: String, _ reader: inout CBORReader,
-                              _ parse: (inout CBORReader) throws -> T) throws -> T {
+    mutating func required<T>(
+        _ key: UInt64,
+        _ name: String,
+        _ reader: inout CBORReader,
+        _ parse: (inout CBORReader) throws -> T
+    ) throws -> T {
         guard let value = try optional(key, name, &reader, parse) else {
             throw ProtocolError(.missingField, field: name, "required field (key \(key)) is missing")
         }
@@ -70,7 +84,11 @@ enum Field {
             error.field = join(component(), error.field)
             throw error
         } catch let error as CodecError {
-            throw ProtocolError(error.code == .typeMismatch ? .invalidField : .malformed, field: component(), error.description)
+            throw ProtocolError(
+                error.code == .typeMismatch ? .invalidField : .malformed,
+                field: component(),
+                error.description
+            )
         }
     }
 
@@ -93,10 +111,14 @@ enum Field {
             return ProtocolError(.tooLarge, "\(error.reason)\(at): \(what) exceeds a limit of SPEC.md §4.3")
         case .headerLimitExceeded:
             return ProtocolError(.tooLarge, error.reason)
-        case .notCOSESign1, .detachedPayload, .unsupportedHeaderParameter, .invalidHeaderParameter, .missingHeaderParameter, .typeMismatch:
+        case .notCOSESign1, .detachedPayload, .unsupportedHeaderParameter, .invalidHeaderParameter,
+            .missingHeaderParameter, .typeMismatch:
             return ProtocolError(.malformed, "\(error.reason)\(at)")
         default:
-            return ProtocolError(.malformed, "\(error.reason)\(at): \(what) is not valid deterministic CBOR (SPEC.md §4.2)")
+            return ProtocolError(
+                .malformed,
+                "\(error.reason)\(at): \(what) is not valid deterministic CBOR (SPEC.md §4.2)"
+            )
         }
     }
 
@@ -129,7 +151,10 @@ enum Field {
     static func int(_ reader: inout CBORReader, _ range: ClosedRange<Int64>, unit: String) throws -> Int64 {
         let n = try reader.readInteger()
         guard range.contains(n) else {
-            throw ProtocolError(.invalidField, "\(n) \(unit) is out of range \(range.lowerBound)…\(range.upperBound) \(unit)")
+            throw ProtocolError(
+                .invalidField,
+                "\(n) \(unit) is out of range \(range.lowerBound)…\(range.upperBound) \(unit)"
+            )
         }
         return n
     }
@@ -137,24 +162,40 @@ enum Field {
     static func code<E: WireCode>(_ reader: inout CBORReader, _ type: E.Type) throws -> E {
         let n = try reader.readUnsigned()
         guard let value = E(rawValue: n) else {
-            throw ProtocolError(.invalidField, "\(n) is not one of the codes SPEC.md defines for this field (\(E.allCases.map { "\($0.rawValue) \($0.name)" }.joined(separator: ", ")))")
+            throw ProtocolError(
+                .invalidField,
+                "\(n) is not one of the codes SPEC.md defines for this field (\(E.allCases.map { "\($0.rawValue) \($0.name)" }.joined(separator: ", ")))"
+            )
         }
         return value
     }
 
     /// A text of 1…`maximum` Unicode scalar values, optionally limited to `allowed` ASCII characters.
-    static func text(_ reader: inout CBORReader, _ maximum: Int, allowed: ((UInt8) -> Bool)? = nil, describing: String = "") throws -> String {
+    static func text(
+        _ reader: inout CBORReader,
+        _ maximum: Int,
+        allowed: ((UInt8) -> Bool)? = nil,
+        describing: String = ""
+    ) throws -> String {
         let text = try reader.readTextString()
         try checkText(text, maximum: maximum, allowed: allowed, describing: describing)
         return text
     }
 
-    static func checkText(_ text: String, maximum: Int, allowed: ((UInt8) -> Bool)? = nil, describing: String = "") throws {
+    static func checkText(
+        _ text: String,
+        maximum: Int,
+        allowed: ((UInt8) -> Bool)? = nil,
+        describing: String = ""
+    ) throws {
         // A text has at most as many scalars as UTF-8 bytes: count them only when that could matter.
         let bytes = text.utf8.count
         let count = bytes <= maximum ? bytes : text.unicodeScalars.count
         guard bytes >= 1 && count <= maximum else {
-            throw ProtocolError(.invalidField, "text must be 1…\(maximum) characters, found \(text.unicodeScalars.count)")
+            throw ProtocolError(
+                .invalidField,
+                "text must be 1…\(maximum) characters, found \(text.unicodeScalars.count)"
+            )
         }
         if let allowed, !text.utf8.allSatisfy(allowed) {
             throw ProtocolError(.invalidField, "\"\(text.prefix(40))\" may contain only \(describing)")
@@ -165,15 +206,22 @@ enum Field {
     static func array(_ reader: inout CBORReader, count: ClosedRange<Int>) throws -> Int {
         let n = try reader.readArrayHeader()
         guard count.contains(n) else {
-            throw ProtocolError(.invalidField, count.count == 1
-                ? "must be an array of \(count.lowerBound) elements, found \(n)"
-                : "must hold \(count.lowerBound)…\(count.upperBound) elements, found \(n)")
+            throw ProtocolError(
+                .invalidField,
+                count.count == 1
+                    ? "must be an array of \(count.lowerBound) elements, found \(n)"
+                    : "must hold \(count.lowerBound)…\(count.upperBound) elements, found \(n)"
+            )
         }
         return n
     }
 
     /// Reads `count` elements, naming each `[i]` in errors.
-    static func elements<T>(_ reader: inout CBORReader, count: Int, _ parse: (inout CBORReader) throws -> T) throws -> [T] {
+    static func elements<T>(
+        _ reader: inout CBORReader,
+        count: Int,
+        _ parse: (inout CBORReader) throws -> T
+    ) throws -> [T] {
         var result: [T] = []
         result.reserveCapacity(count)
         for i in 0..<count { result.append(try named("[\(i)]") { try parse(&reader) }) }
@@ -181,8 +229,11 @@ enum Field {
     }
 
     /// A `[a, b]` pair.
-    static func pair<A, B>(_ reader: inout CBORReader, _ first: (inout CBORReader) throws -> A,
-                           _ second: (inout CBORReader) throws -> B) throws -> (A, B) {
+    static func pair<A, B>(
+        _ reader: inout CBORReader,
+        _ first: (inout CBORReader) throws -> A,
+        _ second: (inout CBORReader) throws -> B
+    ) throws -> (A, B) {
         _ = try array(&reader, count: 2...2)
         let a = try named("[0]") { try first(&reader) }
         let b = try named("[1]") { try second(&reader) }

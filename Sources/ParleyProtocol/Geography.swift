@@ -10,10 +10,16 @@ public struct Position: Sendable, Hashable, CustomStringConvertible {
 
     public init(latitudeMicrodegrees: Int64, longitudeMicrodegrees: Int64) throws {
         guard Self.latitudeRange.contains(latitudeMicrodegrees) else {
-            throw ProtocolError(.invalidField, "latitude \(latitudeMicrodegrees) µ° is out of range −90 000 000…90 000 000 µ°")
+            throw ProtocolError(
+                .invalidField,
+                "latitude \(latitudeMicrodegrees) µ° is out of range −90 000 000…90 000 000 µ°"
+            )
         }
         guard Self.longitudeRange.contains(longitudeMicrodegrees) else {
-            throw ProtocolError(.invalidField, "longitude \(longitudeMicrodegrees) µ° is out of range −180 000 000…180 000 000 µ°")
+            throw ProtocolError(
+                .invalidField,
+                "longitude \(longitudeMicrodegrees) µ° is out of range −180 000 000…180 000 000 µ°"
+            )
         }
         self.latitudeMicrodegrees = Int32(latitudeMicrodegrees)
         self.longitudeMicrodegrees = Int32(longitudeMicrodegrees)
@@ -24,8 +30,10 @@ public struct Position: Sendable, Hashable, CustomStringConvertible {
         guard latitude.isFinite, longitude.isFinite, abs(latitude) <= 1000, abs(longitude) <= 1000 else {
             throw ProtocolError(.invalidField, "coordinates must be finite numbers of degrees")
         }
-        try self.init(latitudeMicrodegrees: Int64((latitude * 1_000_000).rounded(.toNearestOrAwayFromZero)),
-                      longitudeMicrodegrees: Int64((longitude * 1_000_000).rounded(.toNearestOrAwayFromZero)))
+        try self.init(
+            latitudeMicrodegrees: Int64((latitude * 1_000_000).rounded(.toNearestOrAwayFromZero)),
+            longitudeMicrodegrees: Int64((longitude * 1_000_000).rounded(.toNearestOrAwayFromZero))
+        )
     }
 
     public var latitude: Double { Double(latitudeMicrodegrees) / 1_000_000 }
@@ -34,15 +42,18 @@ public struct Position: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         func format(_ micro: Int32, _ positive: String, _ negative: String) -> String {
             let magnitude = abs(Int64(micro))
-            return "\(magnitude / 1_000_000).\(String(magnitude % 1_000_000).leftPadded(to: 6))°\(micro < 0 ? negative : positive)"
+            return
+                "\(magnitude / 1_000_000).\(String(magnitude % 1_000_000).leftPadded(to: 6))°\(micro < 0 ? negative : positive)"
         }
         return "\(format(latitudeMicrodegrees, "N", "S")) \(format(longitudeMicrodegrees, "E", "W"))"
     }
 
     init(from reader: inout CBORReader) throws {
-        let (lat, lon) = try Field.pair(&reader,
+        let (lat, lon) = try Field.pair(
+            &reader,
             { try Field.int(&$0, Self.latitudeRange, unit: "µ° latitude") },
-            { try Field.int(&$0, Self.longitudeRange, unit: "µ° longitude") })
+            { try Field.int(&$0, Self.longitudeRange, unit: "µ° longitude") }
+        )
         try self.init(latitudeMicrodegrees: lat, longitudeMicrodegrees: lon)
     }
 
@@ -76,7 +87,10 @@ public enum Area: Sendable, Hashable, CustomStringConvertible {
                 throw ProtocolError(.invalidField, "a polygon needs 3…64 vertices, found \(vertices.count)")
             }
             guard vertices.last != vertices.first else {
-                throw ProtocolError(.invalidField, "the last vertex repeats the first; list each vertex once (the polygon is closed implicitly)")
+                throw ProtocolError(
+                    .invalidField,
+                    "the last vertex repeats the first; list each vertex once (the polygon is closed implicitly)"
+                )
             }
         case .circle(_, let radius):
             guard Self.radiusRange.contains(UInt64(radius)) else {
@@ -90,10 +104,12 @@ public enum Area: Sendable, Hashable, CustomStringConvertible {
         let kind = try Field.named("[0]") { try reader.readUnsigned() }
         switch (kind, count) {
         case (1, 2):
-            self = .polygon(try Field.named("[1]") {
-                let n = try Field.array(&reader, count: Self.vertexCount)
-                return try Field.elements(&reader, count: n) { try Position(from: &$0) }
-            })
+            self = .polygon(
+                try Field.named("[1]") {
+                    let n = try Field.array(&reader, count: Self.vertexCount)
+                    return try Field.elements(&reader, count: n) { try Position(from: &$0) }
+                }
+            )
         case (2, 3):
             let center = try Field.named("[1]") { try Position(from: &reader) }
             let radius = try Field.named("[2]") { try Field.uint(&reader, Self.radiusRange, unit: "m") }
@@ -127,7 +143,10 @@ public struct CountryCode: Sendable, Hashable, CustomStringConvertible {
     public init(_ rawValue: String) throws {
         let utf8 = Array(rawValue.utf8)
         guard utf8.count == 2, utf8.allSatisfy({ (0x41...0x5A).contains($0) }) else {
-            throw ProtocolError(.invalidField, "country \"\(rawValue)\" must be an ISO 3166-1 alpha-2 code: two letters A–Z")
+            throw ProtocolError(
+                .invalidField,
+                "country \"\(rawValue)\" must be an ISO 3166-1 alpha-2 code: two letters A–Z"
+            )
         }
         self.rawValue = rawValue
     }
@@ -166,18 +185,23 @@ public struct LocalizedText: Sendable, Hashable {
         }
         valid = valid && subtagLength > 0 && (!inFirstSubtag || subtagLength >= 2)
         guard valid else {
-            throw ProtocolError(.invalidField, "\"\(tag.prefix(40))\" is not a BCP 47 language tag (e.g. en, fr, ru, zh-Hans)")
+            throw ProtocolError(
+                .invalidField,
+                "\"\(tag.prefix(40))\" is not a BCP 47 language tag (e.g. en, fr, ru, zh-Hans)"
+            )
         }
     }
 
     init(from reader: inout CBORReader, maximumLength: Int) throws {
-        let (language, text) = try Field.pair(&reader,
+        let (language, text) = try Field.pair(
+            &reader,
             { r -> String in
                 let tag = try r.readTextString()
                 try Self.checkLanguage(tag)
                 return tag
             },
-            { try Field.text(&$0, maximumLength) })
+            { try Field.text(&$0, maximumLength) }
+        )
         self.language = language
         self.text = text
     }

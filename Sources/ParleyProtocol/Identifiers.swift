@@ -7,13 +7,19 @@ public struct ParticipantID: Sendable, Hashable, Comparable, CustomStringConvert
     public init(_ rawValue: String) throws {
         let utf8 = rawValue.utf8
         guard (1...64).contains(utf8.count) else {
-            throw ProtocolError(.invalidField, "participant id must be 1…64 characters, found \(rawValue.unicodeScalars.count)")
+            throw ProtocolError(
+                .invalidField,
+                "participant id must be 1…64 characters, found \(rawValue.unicodeScalars.count)"
+            )
         }
         let isIDByte: (UInt8) -> Bool = { (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         // Native strings expose their UTF-8 contiguously: scan the buffer rather than the view.
         let valid = utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isIDByte) } ?? utf8.allSatisfy(isIDByte)
         guard valid, utf8.first != 0x2D else {
-            throw ProtocolError(.invalidField, "participant id \"\(rawValue)\" may contain only A–Z, 0–9 and '-', and must start with a letter or digit")
+            throw ProtocolError(
+                .invalidField,
+                "participant id \"\(rawValue)\" may contain only A–Z, 0–9 and '-', and must start with a letter or digit"
+            )
         }
         self.rawValue = rawValue
     }

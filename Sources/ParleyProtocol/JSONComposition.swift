@@ -35,8 +35,12 @@ public struct Composition: Sendable {
     }
 
     private init(envelopeFields document: JSONValue) throws {
-        let doc = try JSONFields(document, path: "", required: ["type", "recipients"],
-                                 optional: ["refs", "remarks", "body", "id", "created"])
+        let doc = try JSONFields(
+            document,
+            path: "",
+            required: ["type", "recipients"],
+            optional: ["refs", "remarks", "body", "id", "created"]
+        )
         do {
             type = try JSONFields.enumeration(doc["type"]!, NotificationType.self, "type")
         } catch var error as ProtocolError {
@@ -44,7 +48,11 @@ public struct Composition: Sendable {
             throw error
         }
         guard case .array(let list) = doc["recipients"]!, (1...Envelope.maximumRecipients).contains(list.count) else {
-            throw ProtocolError(.invalidField, field: "recipients", "expected an array of 1…\(Envelope.maximumRecipients) participant ids")
+            throw ProtocolError(
+                .invalidField,
+                field: "recipients",
+                "expected an array of 1…\(Envelope.maximumRecipients) participant ids"
+            )
         }
         recipients = try list.enumerated().map { try JSONFields.participant($1, "recipients[\($0)]") }
         if Set(recipients).count != recipients.count {
@@ -53,14 +61,24 @@ public struct Composition: Sendable {
         references = []
         if let refs = doc["refs"] {
             guard case .array(let list) = refs, (1...Envelope.maximumReferences).contains(list.count) else {
-                throw ProtocolError(.invalidField, field: "refs", "expected an array of 1…\(Envelope.maximumReferences) references {\"id\": ..., \"relation\": ...}")
+                throw ProtocolError(
+                    .invalidField,
+                    field: "refs",
+                    "expected an array of 1…\(Envelope.maximumReferences) references {\"id\": ..., \"relation\": ...}"
+                )
             }
             for (i, item) in list.enumerated() {
                 let r = try JSONFields(item, path: "refs[\(i)]", required: ["id", "relation"])
-                let reference = Reference(messageID: try JSONFields.messageID(r["id"]!, r.path("id")),
-                                          relation: try JSONFields.enumeration(r["relation"]!, Relation.self, r.path("relation")))
+                let reference = Reference(
+                    messageID: try JSONFields.messageID(r["id"]!, r.path("id")),
+                    relation: try JSONFields.enumeration(r["relation"]!, Relation.self, r.path("relation"))
+                )
                 guard !references.contains(reference) else {
-                    throw ProtocolError(.invalidField, field: "refs[\(i)]", "duplicate reference (same id and relation)")
+                    throw ProtocolError(
+                        .invalidField,
+                        field: "refs[\(i)]",
+                        "duplicate reference (same id and relation)"
+                    )
                 }
                 references.append(reference)
             }
@@ -70,29 +88,58 @@ public struct Composition: Sendable {
         id = try doc["id"].map { try JSONFields.messageID($0, "id") }
         created = try doc["created"].map { try JSONFields.time($0, "created") }
         if body == nil && type != .acknowledgement {
-            throw ProtocolError(.missingField, field: "body", "a \(type) needs a body with the fields of its type (NOTIFICATIONS.md §3)")
+            throw ProtocolError(
+                .missingField,
+                field: "body",
+                "a \(type) needs a body with the fields of its type (NOTIFICATIONS.md §3)"
+            )
         }
     }
 
     /// The envelope, not yet validated as a whole (signing validates it). `now` and `newID` stand in
     /// for the creation time and id when the document gives none.
-    public func envelope(sender: ParticipantID, sequences: [ParticipantID: UInt64], now: UTCTime, newID: MessageID) throws -> Envelope {
+    public func envelope(
+        sender: ParticipantID,
+        sequences: [ParticipantID: UInt64],
+        now: UTCTime,
+        newID: MessageID
+    ) throws -> Envelope {
         if let i = recipients.firstIndex(of: sender) {
-            throw ProtocolError(.malformed, field: "recipients[\(i)]", "the sender \(sender) cannot be its own recipient")
+            throw ProtocolError(
+                .malformed,
+                field: "recipients[\(i)]",
+                "the sender \(sender) cannot be its own recipient"
+            )
         }
-        if let body, case .object = body {} else if let body {
-            throw ProtocolError(.malformed, field: "body", "expected an object with the fields of a \(type), found \(body.kindName)")
+        if let body, case .object = body {
+        } else if let body {
+            throw ProtocolError(
+                .malformed,
+                field: "body",
+                "expected an object with the fields of a \(type), found \(body.kindName)"
+            )
         }
         let created = created ?? now
         let body = try NotificationBody(type: type, json: body ?? .object([]), created: created)
         let recipients = try recipients.map { participant -> Recipient in
             guard let sequence = sequences[participant] else {
-                throw ProtocolError(.invalidField, field: "recipients", "no sequence number for recipient \(participant)")
+                throw ProtocolError(
+                    .invalidField,
+                    field: "recipients",
+                    "no sequence number for recipient \(participant)"
+                )
             }
             return Recipient(participant: participant, sequence: sequence)
         }
-        return Envelope(id: id ?? newID, sender: sender, recipients: recipients, created: created, body: body,
-                        references: references, remarks: remarks)
+        return Envelope(
+            id: id ?? newID,
+            sender: sender,
+            recipients: recipients,
+            created: created,
+            body: body,
+            references: references,
+            remarks: remarks
+        )
     }
 }
 
@@ -100,7 +147,13 @@ extension NotificationBody {
     /// The body of a notification of `type` from its JSON form (NOTIFICATIONS.md §3, field names in
     /// lower-kebab-case). `created` decides a pre-launch's `late` flag when it is omitted; inside a
     /// correction (`inCorrection`) `late` is required instead. Error paths start with `path`.
-    public init(type: NotificationType, json: JSONValue, created: UTCTime, path: String = "body", inCorrection: Bool = false) throws {
+    public init(
+        type: NotificationType,
+        json: JSONValue,
+        created: UTCTime,
+        path: String = "body",
+        inCorrection: Bool = false
+    ) throws {
         typealias F = JSONFields
         switch type {
         case .acknowledgement:
@@ -110,10 +163,21 @@ extension NotificationBody {
             let b = try F(json, path: path, required: ["corrected-type", "corrected-body"])
             let correctedType = try F.enumeration(b["corrected-type"]!, NotificationType.self, b.path("corrected-type"))
             guard correctedType != .acknowledgement && correctedType != .correction else {
-                throw ProtocolError(.invalidField, field: b.path("corrected-type"), "any type name except acknowledgement and correction")
+                throw ProtocolError(
+                    .invalidField,
+                    field: b.path("corrected-type"),
+                    "any type name except acknowledgement and correction"
+                )
             }
-            self = .correction(try NotificationBody(type: correctedType, json: b["corrected-body"]!, created: created,
-                                                    path: b.path("corrected-body"), inCorrection: true))
+            self = .correction(
+                try NotificationBody(
+                    type: correctedType,
+                    json: b["corrected-body"]!,
+                    created: created,
+                    path: b.path("corrected-body"),
+                    inCorrection: true
+                )
+            )
         default:
             // Every other type has a field table, which says which members its object has.
             guard let fieldType = Self.fieldType(of: type) else { preconditionFailure("\(type) has no field table") }
@@ -148,8 +212,11 @@ struct JSONFields {
         let allowed = Set(required + optional)
         if let unknown = list.first(where: { !allowed.contains($0.key) }) {
             let expected = (required + optional).joined(separator: ", ")
-            throw ProtocolError(.unknownField, field: Self.join(path, unknown.key),
-                                "unknown field; \(path.isEmpty ? "the document" : path) has \(expected.isEmpty ? "no fields" : expected)")
+            throw ProtocolError(
+                .unknownField,
+                field: Self.join(path, unknown.key),
+                "unknown field; \(path.isEmpty ? "the document" : path) has \(expected.isEmpty ? "no fields" : expected)"
+            )
         }
         if let missing = required.first(where: { members[$0] == nil }) {
             throw ProtocolError(.missingField, field: Self.join(path, missing), "required field is missing")
@@ -167,7 +234,8 @@ struct JSONFields {
         do {
             return try body()
         } catch var error as ProtocolError {
-            error.field = error.field.isEmpty ? path : (error.field.hasPrefix(path) ? error.field : join(path, error.field))
+            error.field =
+                error.field.isEmpty ? path : (error.field.hasPrefix(path) ? error.field : join(path, error.field))
             throw error
         }
     }
@@ -185,7 +253,8 @@ struct JSONFields {
         let u = Array(s.utf8)
         let digitPositions = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
         guard u.count == 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x5A,
-              digitPositions.allSatisfy({ (0x30...0x39).contains(u[$0]) }) else {
+            digitPositions.allSatisfy({ (0x30...0x39).contains(u[$0]) })
+        else {
             throw ProtocolError(.invalidField, field: path, "expected \(expected), found \"\(s.prefix(40))\"")
         }
         let time = try at(path) { try UTCTime(rfc3339: s) }
@@ -205,13 +274,23 @@ struct JSONFields {
         var u = Array(s.utf8)
         if u.count == 36 {
             guard [8, 13, 18, 23].allSatisfy({ u[$0] == 0x2D }) else {
-                throw ProtocolError(.invalidField, field: path, "expected a message id of 32 hex digits, all together or grouped 8-4-4-4-12, found \"\(s)\"")
+                throw ProtocolError(
+                    .invalidField,
+                    field: path,
+                    "expected a message id of 32 hex digits, all together or grouped 8-4-4-4-12, found \"\(s)\""
+                )
             }
             u.removeAll { $0 == 0x2D }
         }
-        let isHex: (UInt8) -> Bool = { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
+        let isHex: (UInt8) -> Bool = {
+            (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0)
+        }
         guard u.count == 32, u.allSatisfy(isHex) else {
-            throw ProtocolError(.invalidField, field: path, "expected a message id of 32 hex digits, all together or grouped 8-4-4-4-12, found \"\(s.prefix(40))\"")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected a message id of 32 hex digits, all together or grouped 8-4-4-4-12, found \"\(s.prefix(40))\""
+            )
         }
         return try at(path) { try MessageID(hex: String(decoding: u, as: UTF8.self)) }
     }
@@ -241,7 +320,11 @@ struct JSONFields {
         let s = try string(value, path, "text of \(length.lowerBound)…\(length.upperBound) characters")
         let count = s.unicodeScalars.count
         guard length.contains(count) else {
-            throw ProtocolError(.invalidField, field: path, "text must be \(length.lowerBound)…\(length.upperBound) characters, found \(count)")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "text must be \(length.lowerBound)…\(length.upperBound) characters, found \(count)"
+            )
         }
         return s
     }
@@ -252,10 +335,18 @@ struct JSONFields {
             throw ProtocolError(.invalidField, field: path, "expected \(expected), found \(value.kindName)")
         }
         guard numeral.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2D }) else {
-            throw ProtocolError(.invalidField, field: path, "expected \(expected) written without fraction or exponent, found \(numeral.prefix(40))")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected \(expected) written without fraction or exponent, found \(numeral.prefix(40))"
+            )
         }
         guard let n = UInt64(numeral), range.contains(n) else {
-            throw ProtocolError(.invalidField, field: path, "\(numeral.prefix(40)) is out of range: expected \(expected)")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "\(numeral.prefix(40)) is out of range: expected \(expected)"
+            )
         }
         return n
     }
@@ -275,43 +366,79 @@ struct JSONFields {
         return try at(path) { try Position(latitudeMicrodegrees: lat, longitudeMicrodegrees: lon) }
     }
 
-    static func microdegrees(_ value: JSONValue, _ range: ClosedRange<Int64>, _ name: String, _ degrees: String, _ path: String) throws -> Int64 {
+    static func microdegrees(
+        _ value: JSONValue,
+        _ range: ClosedRange<Int64>,
+        _ name: String,
+        _ degrees: String,
+        _ path: String
+    ) throws -> Int64 {
         guard case .number(let numeral) = value else {
-            throw ProtocolError(.invalidField, field: path, "expected a \(name) in decimal degrees (\(degrees)°), found \(value.kindName)")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected a \(name) in decimal degrees (\(degrees)°), found \(value.kindName)"
+            )
         }
         guard let m = ExactDecimal(numeral)?.scaled(byPowerOfTen: 6).value, range.contains(m) else {
-            throw ProtocolError(.invalidField, field: path, "\(name) \(numeral.prefix(40))° is out of range \(degrees)° (after rounding to whole microdegrees)")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "\(name) \(numeral.prefix(40))° is out of range \(degrees)° (after rounding to whole microdegrees)"
+            )
         }
         return m
     }
 
     static func area(_ value: JSONValue, _ path: String) throws -> Area {
         guard case .object(let list) = value, list.count == 1, ["polygon", "circle"].contains(list[0].key) else {
-            throw ProtocolError(.invalidField, field: path, "expected {\"polygon\": [position, ...]} or {\"circle\": {\"center\": position, \"radius-m\": metres}}")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected {\"polygon\": [position, ...]} or {\"circle\": {\"center\": position, \"radius-m\": metres}}"
+            )
         }
         if list[0].key == "polygon" {
             let p = join(path, "polygon")
             guard case .array(let vertices) = list[0].value, Area.vertexCount.contains(vertices.count) else {
-                throw ProtocolError(.invalidField, field: p, "expected an array of 3…64 positions {\"lat\": degrees, \"lon\": degrees}")
+                throw ProtocolError(
+                    .invalidField,
+                    field: p,
+                    "expected an array of 3…64 positions {\"lat\": degrees, \"lon\": degrees}"
+                )
             }
             let polygon = Area.polygon(try vertices.enumerated().map { try position($1, "\(p)[\($0)]") })
             try at(p) { try polygon.validate() }
             return polygon
         }
         let c = try JSONFields(list[0].value, path: join(path, "circle"), required: ["center", "radius-m"])
-        return .circle(center: try position(c["center"]!, c.path("center")),
-                       radiusMetres: UInt32(try uint(c["radius-m"]!, Area.radiusRange, unit: "metres", c.path("radius-m"))))
+        return .circle(
+            center: try position(c["center"]!, c.path("center")),
+            radiusMetres: UInt32(try uint(c["radius-m"]!, Area.radiusRange, unit: "metres", c.path("radius-m")))
+        )
     }
 
     static func azimuth(_ value: JSONValue, _ path: String) throws -> UInt16 {
         guard case .number(let numeral) = value else {
-            throw ProtocolError(.invalidField, field: path, "expected an azimuth in degrees (0 ≤ value < 360, at most 2 decimals), found \(value.kindName)")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected an azimuth in degrees (0 ≤ value < 360, at most 2 decimals), found \(value.kindName)"
+            )
         }
         guard let scaled = ExactDecimal(numeral)?.scaled(byPowerOfTen: 2), scaled.exact else {
-            throw ProtocolError(.invalidField, field: path, "azimuth \(numeral.prefix(40))° has more than 2 decimals; give it in hundredths of a degree at most, e.g. 247.55")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "azimuth \(numeral.prefix(40))° has more than 2 decimals; give it in hundredths of a degree at most, e.g. 247.55"
+            )
         }
         guard let n = scaled.value, (0...35_999).contains(n) else {
-            throw ProtocolError(.invalidField, field: path, "azimuth \(numeral.prefix(40))° is out of range: 0 ≤ degrees < 360")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "azimuth \(numeral.prefix(40))° is out of range: 0 ≤ degrees < 360"
+            )
         }
         return UInt16(n)
     }

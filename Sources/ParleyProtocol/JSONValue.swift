@@ -29,7 +29,11 @@ public indirect enum JSONValue: Sendable, Hashable {
 
     public func hash(into hasher: inout Hasher) {
         switch self {
-        case .object(let members): for m in members { hasher.combine(m.key); hasher.combine(m.value) }
+        case .object(let members):
+            for m in members {
+                hasher.combine(m.key)
+                hasher.combine(m.value)
+            }
         case .array(let a): hasher.combine(a)
         case .string(let s): hasher.combine(s)
         case .number(let n): hasher.combine(n)
@@ -41,7 +45,10 @@ public indirect enum JSONValue: Sendable, Hashable {
     /// Parses one JSON text (UTF-8). A duplicate object key is an error, as is anything after the value.
     public init(parsing bytes: [UInt8]) throws {
         guard bytes.count <= Self.maximumInputBytes else {
-            throw ProtocolError(.tooLarge, "the JSON document is \(bytes.count) bytes; at most \(Self.maximumInputBytes) are accepted")
+            throw ProtocolError(
+                .tooLarge,
+                "the JSON document is \(bytes.count) bytes; at most \(Self.maximumInputBytes) are accepted"
+            )
         }
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
@@ -102,9 +109,15 @@ private struct JSONParser {
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     func error(_ reason: String) -> ProtocolError {
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         for b in bytes[..<min(position, bytes.count)] {
-            if b == 0x0A { line += 1; column = 1 } else { column += 1 }
+            if b == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
         }
         return ProtocolError(.malformed, "not valid JSON at line \(line), column \(column): \(reason)")
     }
@@ -130,40 +143,68 @@ private struct JSONParser {
             var members: [(key: String, value: JSONValue)] = []
             var keys = Set<String>()
             skipSpace()
-            if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+                position += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
-                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                    throw error("expected a member name in quotes")
+                }
                 let key = try string()
-                guard keys.insert(key).inserted else { throw error("member \"\(key)\" appears twice in the same object") }
+                guard keys.insert(key).inserted else {
+                    throw error("member \"\(key)\" appears twice in the same object")
+                }
                 skipSpace()
                 try expect(":")
                 skipSpace()
                 members.append((key, try value(depth: depth + 1)))
                 skipSpace()
                 guard position < bytes.count else { throw error("unexpected end of input in an object") }
-                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
+                if bytes[position] == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                if bytes[position] == UInt8(ascii: "}") {
+                    position += 1
+                    return .object(members)
+                }
                 throw error("expected , or } in an object")
             }
         case UInt8(ascii: "["):
             position += 1
             var elements: [JSONValue] = []
             skipSpace()
-            if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                return .array(elements)
+            }
             while true {
                 skipSpace()
                 elements.append(try value(depth: depth + 1))
                 skipSpace()
                 guard position < bytes.count else { throw error("unexpected end of input in an array") }
-                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
-                if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(elements) }
+                if bytes[position] == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                if bytes[position] == UInt8(ascii: "]") {
+                    position += 1
+                    return .array(elements)
+                }
                 throw error("expected , or ] in an array")
             }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw error("unexpected character")
         }
@@ -180,14 +221,18 @@ private struct JSONParser {
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
         let intStart = position
         guard digits() > 0 else { throw error("a number needs digits") }
-        if bytes[intStart] == UInt8(ascii: "0") && position - intStart > 1 { throw error("a number may not have leading zeros") }
+        if bytes[intStart] == UInt8(ascii: "0") && position - intStart > 1 {
+            throw error("a number may not have leading zeros")
+        }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
             guard digits() > 0 else { throw error("digits expected after the decimal point") }
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
             position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
             guard digits() > 0 else { throw error("digits expected in the exponent") }
         }
         return String(decoding: bytes[start..<position], as: UTF8.self)
@@ -195,7 +240,8 @@ private struct JSONParser {
 
     mutating func hex4() throws -> UInt32 {
         guard position + 4 <= bytes.count,
-              let v = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
+            let v = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("\\u needs four hex digits")
         }
         position += 4

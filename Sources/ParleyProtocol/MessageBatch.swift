@@ -30,11 +30,20 @@ public struct MessageBatch: Sendable, Hashable {
         }
         let item: CBOR
         do {
-            item = try CBORDecoder(limits: .init(maximumInputSize: Self.maximumSize, maximumDepth: 2, maximumItemCount: Self.maximumCount + 1)).decode(bytes)
+            item = try CBORDecoder(
+                limits: .init(
+                    maximumInputSize: Self.maximumSize,
+                    maximumDepth: 2,
+                    maximumItemCount: Self.maximumCount + 1
+                )
+            ).decode(bytes)
         } catch let error as CodecError where error.code == .itemLimitExceeded {
             throw ProtocolError(.tooLarge, "a batch holds at most \(Self.maximumCount) messages")
         } catch {
-            throw ProtocolError(.malformed, "the batch is not a deterministically encoded CBOR array of byte strings: \(error)")
+            throw ProtocolError(
+                .malformed,
+                "the batch is not a deterministically encoded CBOR array of byte strings: \(error)"
+            )
         }
         guard case .array(let items) = item else {
             throw ProtocolError(.malformed, "the batch is a CBOR \(item.kindName), not an array of byte strings")
@@ -44,10 +53,16 @@ public struct MessageBatch: Sendable, Hashable {
         messages.reserveCapacity(items.count)
         for (index, element) in items.enumerated() {
             guard case .byteString(let message) = element else {
-                throw ProtocolError(.malformed, "batch element \(index) is a CBOR \(element.kindName), not a byte string")
+                throw ProtocolError(
+                    .malformed,
+                    "batch element \(index) is a CBOR \(element.kindName), not a byte string"
+                )
             }
             guard message.count <= MessageVerifier.maximumSize else {
-                throw ProtocolError(.tooLarge, "batch element \(index) has \(message.count) bytes; a message has at most \(MessageVerifier.maximumSize)")
+                throw ProtocolError(
+                    .tooLarge,
+                    "batch element \(index) has \(message.count) bytes; a message has at most \(MessageVerifier.maximumSize)"
+                )
             }
             messages.append(message)
         }
@@ -95,8 +110,13 @@ public struct BatchAnswer: Sendable, Hashable {
         }
         let item: CBOR
         do {
-            item = try CBORDecoder(limits: .init(maximumInputSize: Self.maximumSize, maximumDepth: 3,
-                                                 maximumItemCount: 1 + MessageBatch.maximumCount * 11)).decode(bytes)
+            item = try CBORDecoder(
+                limits: .init(
+                    maximumInputSize: Self.maximumSize,
+                    maximumDepth: 3,
+                    maximumItemCount: 1 + MessageBatch.maximumCount * 11
+                )
+            ).decode(bytes)
         } catch {
             throw ProtocolError(.malformed, "the batch answer is not deterministically encoded CBOR: \(error)")
         }
@@ -104,7 +124,10 @@ public struct BatchAnswer: Sendable, Hashable {
             throw ProtocolError(.malformed, "the batch answer is a CBOR \(item.kindName), not an array")
         }
         guard elements.count == expectedCount else {
-            throw ProtocolError(.malformed, "the batch answer has \(elements.count) items for \(expectedCount) messages")
+            throw ProtocolError(
+                .malformed,
+                "the batch answer has \(elements.count) items for \(expectedCount) messages"
+            )
         }
         var items: [Item] = []
         items.reserveCapacity(elements.count)
@@ -112,7 +135,11 @@ public struct BatchAnswer: Sendable, Hashable {
             switch element {
             case .byteString(let receipt): items.append(.receipt(receipt))
             case .map(let map): items.append(.problem(try BatchProblem(map, index: index)))
-            default: throw ProtocolError(.malformed, "batch answer item \(index) is a CBOR \(element.kindName), not a receipt or a problem")
+            default:
+                throw ProtocolError(
+                    .malformed,
+                    "batch answer item \(index) is a CBOR \(element.kindName), not a receipt or a problem"
+                )
             }
         }
         self.items = items
@@ -149,16 +176,21 @@ public struct BatchProblem: Sendable, Hashable {
     }
 
     init(_ map: CBORMap, index: Int) throws(ProtocolError) {
-        func fail(_ reason: String) -> ProtocolError { ProtocolError(.malformed, "batch answer item \(index): \(reason)") }
+        func fail(_ reason: String) -> ProtocolError {
+            ProtocolError(.malformed, "batch answer item \(index): \(reason)")
+        }
         for key in map.keys {
-            guard let name = key.textValue, ["status", "type", "detail", "parley-code", "retry-after"].contains(name) else {
+            guard let name = key.textValue, ["status", "type", "detail", "parley-code", "retry-after"].contains(name)
+            else {
                 throw fail("unknown problem field \(key)")
             }
         }
-        guard let status = map["status"]?.uint64Value, (400...599).contains(status) else { throw fail("status must be an HTTP error status") }
+        guard let status = map["status"]?.uint64Value, (400...599).contains(status) else {
+            throw fail("status must be an HTTP error status")
+        }
         guard let type = map["type"]?.textValue, type.hasPrefix("urn:parley:problem:"),
-              case let name = type.dropFirst("urn:parley:problem:".count), (1...64).contains(name.count),
-              name.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
+            case let name = type.dropFirst("urn:parley:problem:".count), (1...64).contains(name.count),
+            name.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
         else { throw fail("type must be urn:parley:problem:<name>, the name of lowercase letters and hyphens") }
         guard let detail = map["detail"]?.textValue else { throw fail("detail must be a text string") }
         var parleyCode: UInt64?
@@ -168,10 +200,17 @@ public struct BatchProblem: Sendable, Hashable {
         }
         var retryAfter: Int?
         if let value = map["retry-after"] {
-            guard let seconds = value.uint64Value, seconds <= 86_400 else { throw fail("retry-after must be seconds, at most 86400") }
+            guard let seconds = value.uint64Value, seconds <= 86_400 else {
+                throw fail("retry-after must be seconds, at most 86400")
+            }
             retryAfter = Int(seconds)
         }
-        self.init(status: Int(status), name: String(name), detail: detail,
-                  parleyCode: parleyCode, retryAfter: retryAfter)
+        self.init(
+            status: Int(status),
+            name: String(name),
+            detail: detail,
+            parleyCode: parleyCode,
+            retryAfter: retryAfter
+        )
     }
 }

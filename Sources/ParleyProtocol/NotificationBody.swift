@@ -84,8 +84,10 @@ public enum NotificationBody: Sendable, Hashable {
         case .acknowledgement: w.writeMapHeader(0)
         case .correction(let corrected):
             w.writeMapHeader(2)
-            w.writeUnsigned(1); w.write(code: corrected.type)
-            w.writeUnsigned(2); corrected.write(to: &w)
+            w.writeUnsigned(1)
+            w.write(code: corrected.type)
+            w.writeUnsigned(2)
+            corrected.write(to: &w)
         case .generalCommunication(let b): b.write(to: &w)
         }
     }
@@ -111,11 +113,19 @@ public enum NotificationBody: Sendable, Hashable {
         case .generalCommunication: self = .generalCommunication(try GeneralCommunication(from: &reader))
         case .correction:
             var r = try FieldReader(&reader)
-            let correctedType = try r.required(1, "corrected-type", &reader) { try Field.code(&$0, NotificationType.self) }
-            guard correctedType != .acknowledgement && correctedType != .correction else {
-                throw ProtocolError(.invalidField, field: "corrected-type", "an \(correctedType) cannot be corrected; send a new one instead")
+            let correctedType = try r.required(1, "corrected-type", &reader) {
+                try Field.code(&$0, NotificationType.self)
             }
-            let corrected = try r.required(2, "corrected-body", &reader) { try NotificationBody(type: correctedType, from: &$0) }
+            guard correctedType != .acknowledgement && correctedType != .correction else {
+                throw ProtocolError(
+                    .invalidField,
+                    field: "corrected-type",
+                    "an \(correctedType) cannot be corrected; send a new one instead"
+                )
+            }
+            let corrected = try r.required(2, "corrected-body", &reader) {
+                try NotificationBody(type: correctedType, from: &$0)
+            }
             try r.finish()
             self = .correction(corrected)
         case .acknowledgement:

@@ -12,8 +12,12 @@ public struct ParleyHeaders: Sendable, Hashable {
 
     public init(algorithm: Int, contentType: String, chain: X5Chain) {
         let encodedChain = chain.encoded
-        protected = ProtectedHeader(algorithm: algorithm, contentType: contentType,
-                                    chainDigest: Digest.sha256(encodedChain)).encoded
+        protected =
+            ProtectedHeader(
+                algorithm: algorithm,
+                contentType: contentType,
+                chainDigest: Digest.sha256(encodedChain)
+            ).encoded
         unprotected = [.integer(X5Chain.label): chain.item]
         var writer = CBORWriter(capacity: encodedChain.count + 3)
         writer.writeMapHeader(1)
@@ -29,6 +33,11 @@ public struct ParleyHeaders: Sendable, Hashable {
 
     /// The encoding of `object(payload:signature:)`, written without re-encoding the headers.
     public func encoded(payload: [UInt8], signature: [UInt8]) -> [UInt8] {
-        COSESign1.encode(protectedHeader: protected, encodedUnprotectedHeader: encodedUnprotected, payload: payload, signature: signature)
+        COSESign1.encode(
+            protectedHeader: protected,
+            encodedUnprotectedHeader: encodedUnprotected,
+            payload: payload,
+            signature: signature
+        )
     }
 }

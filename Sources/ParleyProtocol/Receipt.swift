@@ -29,8 +29,14 @@ public struct Receipt: Sendable, Hashable {
     public var received: UTCTime
     public var status: Status
 
-    public init(messageID: MessageID, digest: [UInt8], recipient: ParticipantID, sender: ParticipantID,
-                received: UTCTime, status: Status) {
+    public init(
+        messageID: MessageID,
+        digest: [UInt8],
+        recipient: ParticipantID,
+        sender: ParticipantID,
+        received: UTCTime,
+        status: Status
+    ) {
         self.messageID = messageID
         self.digest = digest
         self.recipient = recipient
@@ -44,7 +50,11 @@ public struct Receipt: Sendable, Hashable {
         var r = try FieldReader(&reader)
         let version = try r.required(1, "version", &reader) { try $0.readUnsigned() }
         guard version == Envelope.version else {
-            throw ProtocolError(.unsupportedVersion, field: "version", "receipt version \(version) is not supported; this node speaks version 1")
+            throw ProtocolError(
+                .unsupportedVersion,
+                field: "version",
+                "receipt version \(version) is not supported; this node speaks version 1"
+            )
         }
         messageID = try r.required(2, "message-id", &reader, Field.messageID)
         digest = try r.required(3, "digest", &reader) { reader in
@@ -59,7 +69,11 @@ public struct Receipt: Sendable, Hashable {
         received = try r.required(6, "received", &reader, Field.time)
         let statusCode = try r.required(7, "status", &reader) { try Field.code(&$0, ReceiptStatusCode.self) }
         let rejection = try r.optional(8, "rejection", &reader) { reader in
-            try Field.pair(&reader, { try Field.code(&$0, RejectionCode.self) }, { try Field.text(&$0, Self.maximumReasonLength) })
+            try Field.pair(
+                &reader,
+                { try Field.code(&$0, RejectionCode.self) },
+                { try Field.text(&$0, Self.maximumReasonLength) }
+            )
         }
         try r.finish()
         try Field.structure { try reader.finish() }
@@ -68,7 +82,11 @@ public struct Receipt: Sendable, Hashable {
         case (.duplicate, nil): status = .duplicate
         case (.rejected, let (code, reason)?): status = .rejected(code, reason: reason)
         case (.rejected, nil):
-            throw ProtocolError(.missingField, field: "rejection", "a rejected receipt must carry a rejection code and reason")
+            throw ProtocolError(
+                .missingField,
+                field: "rejection",
+                "a rejected receipt must carry a rejection code and reason"
+            )
         default:
             throw ProtocolError(.invalidField, field: "rejection", "only a rejected receipt carries a rejection")
         }
@@ -80,13 +98,20 @@ public struct Receipt: Sendable, Hashable {
         var reason: (RejectionCode, String)? = nil
         if case .rejected(let code, let text) = status { reason = (code, text) }
         w.writeMapHeader(reason == nil ? 7 : 8)
-        w.writeUnsigned(1); w.writeUnsigned(Envelope.version)
-        w.writeUnsigned(2); w.writeByteString(messageID.bytes)
-        w.writeUnsigned(3); w.writeByteString(digest)
-        w.writeUnsigned(4); w.writeTextString(recipient.rawValue)
-        w.writeUnsigned(5); w.writeTextString(sender.rawValue)
-        w.writeUnsigned(6); w.write(received)
-        w.writeUnsigned(7); w.write(code: status.code)
+        w.writeUnsigned(1)
+        w.writeUnsigned(Envelope.version)
+        w.writeUnsigned(2)
+        w.writeByteString(messageID.bytes)
+        w.writeUnsigned(3)
+        w.writeByteString(digest)
+        w.writeUnsigned(4)
+        w.writeTextString(recipient.rawValue)
+        w.writeUnsigned(5)
+        w.writeTextString(sender.rawValue)
+        w.writeUnsigned(6)
+        w.write(received)
+        w.writeUnsigned(7)
+        w.write(code: status.code)
         if let (code, text) = reason {
             w.writeUnsigned(8)
             w.writeArrayHeader(2)

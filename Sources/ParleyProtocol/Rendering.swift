@@ -46,7 +46,8 @@ public enum Rendering {
         case .acknowledgement:
             return []
         case .correction(let corrected):
-            return [(prefix + "corrects with", corrected.type.name)] + Rendering.body(corrected, prefix: prefix + "corrected ")
+            return [(prefix + "corrects with", corrected.type.name)]
+                + Rendering.body(corrected, prefix: prefix + "corrected ")
         default:
             return (body.fields?.renderedLines() ?? []).map { (prefix + $0.0, $0.1) }
         }

@@ -14,24 +14,35 @@ public struct UTCTime: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public static func < (lhs: UTCTime, rhs: UTCTime) -> Bool { lhs.secondsSince1970 < rhs.secondsSince1970 }
 
-    public static func + (lhs: UTCTime, seconds: Int64) -> UTCTime { UTCTime(secondsSince1970: lhs.secondsSince1970 + seconds) }
+    public static func + (lhs: UTCTime, seconds: Int64) -> UTCTime {
+        UTCTime(secondsSince1970: lhs.secondsSince1970 + seconds)
+    }
 
     /// RFC 3339 with a `Z` offset, e.g. `2026-12-01T06:00:00Z`.
     public var description: String {
         let days = secondsSince1970 >= 0 ? secondsSince1970 / 86_400 : (secondsSince1970 - 86_399) / 86_400
         let secondOfDay = secondsSince1970 - days * 86_400
         let date = CalendarDate(daysSince1970: days)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", date.year, date.month, date.day,
-                      secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02dZ",
+            date.year,
+            date.month,
+            date.day,
+            secondOfDay / 3600,
+            secondOfDay / 60 % 60,
+            secondOfDay % 60
+        )
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, no fractions; every field its exact digits).
     public init(rfc3339 text: String) throws {
         let utf8 = Array(text.utf8)
-        guard utf8.count == 20, utf8[10] == UInt8(ascii: "T"), utf8[13] == UInt8(ascii: ":"), utf8[16] == UInt8(ascii: ":"),
-              utf8[19] == UInt8(ascii: "Z"),
-              let h = CalendarDate.digits(utf8[11..<13]), let m = CalendarDate.digits(utf8[14..<16]), let s = CalendarDate.digits(utf8[17..<19]),
-              h <= 23, m <= 59, s <= 59
+        guard utf8.count == 20, utf8[10] == UInt8(ascii: "T"), utf8[13] == UInt8(ascii: ":"),
+            utf8[16] == UInt8(ascii: ":"),
+            utf8[19] == UInt8(ascii: "Z"),
+            let h = CalendarDate.digits(utf8[11..<13]), let m = CalendarDate.digits(utf8[14..<16]),
+            let s = CalendarDate.digits(utf8[17..<19]),
+            h <= 23, m <= 59, s <= 59
         else {
             throw ProtocolError(.invalidField, "time \"\(text)\" must be RFC 3339 UTC, like 2026-12-01T06:00:00Z")
         }
@@ -47,7 +58,9 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     public let day: Int
 
     public init(year: Int, month: Int, day: Int) throws {
-        guard (1...9999).contains(year), (1...12).contains(month), (1...Self.daysIn(month: month, year: year)).contains(day) else {
+        guard (1...9999).contains(year), (1...12).contains(month),
+            (1...Self.daysIn(month: month, year: year)).contains(day)
+        else {
             throw ProtocolError(.invalidField, "\(year)-\(month)-\(day) is not a calendar date")
         }
         (self.year, self.month, self.day) = (year, month, day)
@@ -61,8 +74,8 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     init(utf8: ArraySlice<UInt8>, text: () -> String) throws {
         let start = utf8.startIndex
         guard utf8.count == 10, utf8[start + 4] == UInt8(ascii: "-"), utf8[start + 7] == UInt8(ascii: "-"),
-              let y = Self.digits(utf8[start..<start + 4]), let m = Self.digits(utf8[start + 5..<start + 7]),
-              let d = Self.digits(utf8[start + 8..<start + 10])
+            let y = Self.digits(utf8[start..<start + 4]), let m = Self.digits(utf8[start + 5..<start + 7]),
+            let d = Self.digits(utf8[start + 8..<start + 10])
         else {
             throw ProtocolError(.invalidField, "date \"\(text())\" must be YYYY-MM-DD")
         }

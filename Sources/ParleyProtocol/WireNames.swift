@@ -18,25 +18,35 @@ public enum WireNames {
     }
 
     /// Names the keys of an envelope of `type` (and of a corrected body of `correctedType`).
-    public static func envelopeNamer(type: NotificationType?, correctedType: NotificationType? = nil) -> CBORDiagnostic.KeyNamer {
+    public static func envelopeNamer(
+        type: NotificationType?,
+        correctedType: NotificationType? = nil
+    ) -> CBORDiagnostic.KeyNamer {
         { path, key in
             switch path.count {
             case 0: return name(envelope, key)
             case 1 where path[0] == 8: return type.flatMap { name(body($0), key) }
-            case 2 where path[0] == 8 && path[1] == 2 && type == .correction: return correctedType.flatMap { name(body($0), key) }
+            case 2 where path[0] == 8 && path[1] == 2 && type == .correction:
+                return correctedType.flatMap { name(body($0), key) }
             default: return nil
             }
         }
     }
 
     public static let receiptNamer: CBORDiagnostic.KeyNamer = { path, key in path.isEmpty ? name(receipt, key) : nil }
-    public static let headerNamer: CBORDiagnostic.KeyNamer = { path, key in path.isEmpty ? key.intValue.flatMap { header[$0] } : nil }
+    public static let headerNamer: CBORDiagnostic.KeyNamer = { path, key in
+        path.isEmpty ? key.intValue.flatMap { header[$0] } : nil
+    }
 
     /// Indented diagnostic notation of an envelope with its keys named.
     public static func diagnostic(of envelope: Envelope) -> String {
         var correctedType: NotificationType? = nil
         if case .correction(let corrected) = envelope.body { correctedType = corrected.type }
-        return CBORDiagnostic.format(canonical(envelope.encoded), indent: 2, namer: envelopeNamer(type: envelope.type, correctedType: correctedType))
+        return CBORDiagnostic.format(
+            canonical(envelope.encoded),
+            indent: 2,
+            namer: envelopeNamer(type: envelope.type, correctedType: correctedType)
+        )
     }
 
     public static func diagnostic(of receipt: Receipt) -> String {

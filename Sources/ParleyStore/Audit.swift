@@ -44,17 +44,29 @@ public struct AuditEvent: Hashable, Sendable {
 }
 
 enum Audit {
-    static func append(_ db: Database, _ kind: AuditKind, at: Int64, message: MessageID? = nil,
-                       peer: String? = nil, detail: String? = nil) throws {
-        let statement = try db.cachedStatement(sql: "INSERT INTO audit (at, kind, message_id, peer, detail) VALUES (?, ?, ?, ?, ?)")
+    static func append(
+        _ db: Database,
+        _ kind: AuditKind,
+        at: Int64,
+        message: MessageID? = nil,
+        peer: String? = nil,
+        detail: String? = nil
+    ) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO audit (at, kind, message_id, peer, detail) VALUES (?, ?, ?, ?, ?)"
+        )
         try statement.execute(arguments: [at, kind.rawValue, message?.data, peer, detail])
     }
 }
 
 extension ParleyStore {
     /// Audit events after position `after` (0 for the start), oldest first.
-    public func auditEvents(after: Int64 = 0, kinds: Set<AuditKind>? = nil, messageID: MessageID? = nil,
-                            limit: Int = 1000) async throws(StoreError) -> [AuditEvent] {
+    public func auditEvents(
+        after: Int64 = 0,
+        kinds: Set<AuditKind>? = nil,
+        messageID: MessageID? = nil,
+        limit: Int = 1000
+    ) async throws(StoreError) -> [AuditEvent] {
         var sql = "SELECT rowid, at, kind, message_id, peer, detail FROM audit WHERE rowid > ?"
         var arguments: StatementArguments = [after]
         if let kinds {
@@ -76,7 +88,8 @@ extension ParleyStore {
                     kindName: row["kind"],
                     messageID: (row["message_id"] as Data?).flatMap { MessageID($0) },
                     peer: row["peer"],
-                    detail: row["detail"])
+                    detail: row["detail"]
+                )
             }
         }
     }
@@ -84,7 +97,9 @@ extension ParleyStore {
     /// How many alerts (equivocations and replays) the audit log holds.
     public func alertCount() async throws(StoreError) -> Int {
         let kinds = AuditKind.allCases.filter(\.isAlert).map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        return try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0 }
+        return try await read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM audit WHERE kind IN (\(kinds))") ?? 0
+        }
     }
 
     /// Alerts (equivocations and replays) after position `after`.

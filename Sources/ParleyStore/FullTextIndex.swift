@@ -21,9 +21,11 @@ enum FullTextIndex {
     /// Indexes the remarks of the messages inserted since `mark` (rowids are assigned in increasing
     /// order within a transaction: no other writer runs).
     static func indexMessages(_ db: Database, after mark: Int64) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO message_fts(rowid, remarks_text)
-            SELECT rowid, remarks_text FROM message WHERE rowid > ? AND remarks_text IS NOT NULL
-            """).execute(arguments: [mark])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO message_fts(rowid, remarks_text)
+                SELECT rowid, remarks_text FROM message WHERE rowid > ? AND remarks_text IS NOT NULL
+                """
+        ).execute(arguments: [mark])
     }
 }

@@ -19,7 +19,10 @@ extension ParticipantID {
     /// A participant id read from the store (written only from checked ids: anything else is damage).
     static func stored(_ text: String) throws(StoreError) -> ParticipantID {
         do { return try ParticipantID(text) } catch {
-            throw StoreError(.corrupt, "the store holds \(text.debugDescription) where a participant id belongs; check the store with `checkIntegrity()` and report this")
+            throw StoreError(
+                .corrupt,
+                "the store holds \(text.debugDescription) where a participant id belongs; check the store with `checkIntegrity()` and report this"
+            )
         }
     }
 }
@@ -40,7 +43,12 @@ enum ParticipantIDRule {
 
     static func check(_ pid: String, _ role: String, file: String = #fileID, line: Int = #line) throws(StoreError) {
         guard isValid(pid) else {
-            throw StoreError(.invalidArgument, "\(role) \(pid.debugDescription) is not a participant id (1–64 of A–Z 0–9 -, starting with a letter or digit)", file: file, line: line)
+            throw StoreError(
+                .invalidArgument,
+                "\(role) \(pid.debugDescription) is not a participant id (1–64 of A–Z 0–9 -, starting with a letter or digit)",
+                file: file,
+                line: line
+            )
         }
     }
 }

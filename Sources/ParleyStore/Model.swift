@@ -31,8 +31,14 @@ public struct MessageFields: Hashable, Sendable {
     public var references: [MessageReference]
     public var remarks: LocalizedText?
 
-    public init(id: MessageID, bytes: Data, type: UInt64, created: Date,
-                references: [MessageReference] = [], remarks: LocalizedText? = nil) {
+    public init(
+        id: MessageID,
+        bytes: Data,
+        type: UInt64,
+        created: Date,
+        references: [MessageReference] = [],
+        remarks: LocalizedText? = nil
+    ) {
         self.id = id
         self.bytes = bytes
         self.type = type
@@ -102,7 +108,13 @@ public struct IncomingMessage: Hashable, Sendable {
     public var sequenceNumber: UInt64
     public var received: Date
 
-    public init(fields: MessageFields, sender: ParticipantID, recipient: ParticipantID, sequenceNumber: UInt64, received: Date) {
+    public init(
+        fields: MessageFields,
+        sender: ParticipantID,
+        recipient: ParticipantID,
+        sequenceNumber: UInt64,
+        received: Date
+    ) {
         self.fields = fields
         self.sender = sender.rawValue
         self.recipient = recipient.rawValue
@@ -120,13 +132,17 @@ public struct EnqueueRequest: Sendable {
     /// Throwing rolls the transaction back: no sequence number is consumed.
     public var build: @Sendable ([String: UInt64]) throws -> MessageFields
 
-    public init(sender: ParticipantID, recipients: [ParticipantID],
-                build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields) {
+    public init(
+        sender: ParticipantID,
+        recipients: [ParticipantID],
+        build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields
+    ) {
         self.sender = sender.rawValue
         self.recipients = recipients.map(\.rawValue)
         let ids = Dictionary(recipients.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
         // Called only with the numbers of `recipients` (`ParleyStore.enqueue`).
-        self.build = { numbers in try build(Dictionary(uniqueKeysWithValues: numbers.map { (ids[$0.key]!, $0.value) })) }
+        self.build = { numbers in try build(Dictionary(uniqueKeysWithValues: numbers.map { (ids[$0.key]!, $0.value) }))
+        }
     }
 }
 

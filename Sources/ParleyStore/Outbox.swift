@@ -74,7 +74,8 @@ enum DeliveryRows {
             updated: StoreTime.date(row["updated"]),
             receiptDigest: row["receipt_digest"],
             rejectionCode: (row["rejection_code"] as Int64?).map { UInt64($0) },
-            rejectionReason: row["rejection_reason"])
+            rejectionReason: row["rejection_reason"]
+        )
     }
 }
 
@@ -87,8 +88,12 @@ extension ParleyStore {
     ///
     /// Throws `StoreError`, or what `build` throws.
     @discardableResult
-    public func enqueue(sender: ParticipantID, recipients: [ParticipantID], queuedAt: Date = Date(),
-                        build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields) async throws -> QueuedMessage {
+    public func enqueue(
+        sender: ParticipantID,
+        recipients: [ParticipantID],
+        queuedAt: Date = Date(),
+        build: @escaping @Sendable ([ParticipantID: UInt64]) throws -> MessageFields
+    ) async throws -> QueuedMessage {
         let request = EnqueueRequest(sender: sender, recipients: recipients, build: build)
         try Self.validateChannel(sender: request.sender, recipients: request.recipients)
         let now = StoreTime.seconds(queuedAt)
@@ -107,7 +112,13 @@ extension ParleyStore {
         let now = StoreTime.seconds(queuedAt)
         return try await write { db in
             try requests.map { request in
-                try Self.enqueue(db, sender: request.sender, recipients: request.recipients, now: now, build: request.build)
+                try Self.enqueue(
+                    db,
+                    sender: request.sender,
+                    recipients: request.recipients,
+                    now: now,
+                    build: request.build
+                )
             }
         }
     }
@@ -128,9 +139,16 @@ extension ParleyStore {
         }
     }
 
-    static func enqueue(_ db: Database, sender: String, recipients: [String], now: Int64,
-                                build: ([String: UInt64]) throws -> MessageFields) throws -> QueuedMessage {
-        let nextStatement = try db.cachedStatement(sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?")
+    static func enqueue(
+        _ db: Database,
+        sender: String,
+        recipients: [String],
+        now: Int64,
+        build: ([String: UInt64]) throws -> MessageFields
+    ) throws -> QueuedMessage {
+        let nextStatement = try db.cachedStatement(
+            sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?"
+        )
         var sequenceNumbers = [String: UInt64]()
         for recipient in recipients {
             let next = try Int64.fetchOne(nextStatement, arguments: [sender, recipient]) ?? 1
@@ -139,18 +157,25 @@ extension ParleyStore {
         let fields = try build(sequenceNumbers)
         try MessageRows.validate(fields)
         if try MessageRows.rowid(db, id: fields.id) != nil {
-            throw StoreError(.invalidArgument, "message id \(fields.id) is already stored; every message needs a new id (UUIDv7 or 16 random bytes)")
+            throw StoreError(
+                .invalidArgument,
+                "message id \(fields.id) is already stored; every message needs a new id (UUIDv7 or 16 random bytes)"
+            )
         }
         let digest = fields.bytes.sha256
         let rowid = try MessageRows.insert(db, fields, direction: .sent, sender: sender, stored: now, digest: digest)
-        let deliveryStatement = try db.cachedStatement(sql: """
-            INSERT INTO delivery (message, sender, recipient, seq, state, attempts, next_attempt, updated)
-            VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
-            """)
-        let channelStatement = try db.cachedStatement(sql: """
-            INSERT INTO channel_out (sender, recipient, next_seq) VALUES (?, ?, ?)
-            ON CONFLICT (sender, recipient) DO UPDATE SET next_seq = excluded.next_seq
-            """)
+        let deliveryStatement = try db.cachedStatement(
+            sql: """
+                INSERT INTO delivery (message, sender, recipient, seq, state, attempts, next_attempt, updated)
+                VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+                """
+        )
+        let channelStatement = try db.cachedStatement(
+            sql: """
+                INSERT INTO channel_out (sender, recipient, next_seq) VALUES (?, ?, ?)
+                ON CONFLICT (sender, recipient) DO UPDATE SET next_seq = excluded.next_seq
+                """
+        )
         var detail = [String]()
         for recipient in recipients {
             let seq = Int64(sequenceNumbers[recipient]!)
@@ -158,7 +183,14 @@ extension ParleyStore {
             try channelStatement.execute(arguments: [sender, recipient, seq + 1])
             detail.append("\(recipient)#\(seq)")
         }
-        try Audit.append(db, .queued, at: now, message: fields.id, peer: nil, detail: "to \(detail.joined(separator: ", "))")
+        try Audit.append(
+            db,
+            .queued,
+            at: now,
+            message: fields.id,
+            peer: nil,
+            detail: "to \(detail.joined(separator: ", "))"
+        )
         return QueuedMessage(id: fields.id, sequenceNumbers: sequenceNumbers, digest: digest)
     }
 
@@ -172,17 +204,26 @@ extension ParleyStore {
     /// Retry-After or a 4xx's wait applies to the channel's first message only). (A node's outbox holds
     /// one channel per recipient; with several, a channel whose first message is not due still counts
     /// towards `limit`, and the first channel's waiting head returns nothing.)
-    public func dueDeliveries(to peer: ParticipantID, at now: Date = Date(), limit: Int = 100) async throws(StoreError) -> [DueDelivery] {
+    public func dueDeliveries(
+        to peer: ParticipantID,
+        at now: Date = Date(),
+        limit: Int = 100
+    ) async throws(StoreError) -> [DueDelivery] {
         let recipient = peer.rawValue
         return try await read { db in
             // While the first channel's head waits (the usual blocked case), read nothing more.
             guard try Self.firstPendingIsDue(db, recipient: recipient, at: now) else { return [] }
-            let pending = try Row.fetchAll(db.cachedStatement(sql: """
-                \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
-                WHERE d.recipient = ? AND d.state = 'pending'
-                ORDER BY d.sender, d.seq LIMIT ?
-                """), arguments: [recipient, max(0, limit)])
-                .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
+            let pending = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        \(DeliveryRows.select), m.bytes \(DeliveryRows.dueOrder)
+                        WHERE d.recipient = ? AND d.state = 'pending'
+                        ORDER BY d.sender, d.seq LIMIT ?
+                        """
+                ),
+                arguments: [recipient, max(0, limit)]
+            )
+            .map { DueDelivery(record: DeliveryRows.record($0), bytes: $0["bytes"]) }
             var heads: [String: Bool] = [:]
             return pending.filter { delivery in
                 if let due = heads[delivery.record.sender] { return due }
@@ -200,8 +241,11 @@ extension ParleyStore {
         let recipient = peer.rawValue
         let time = StoreTime.seconds(now)
         return try await writeStore { db in
-            try db.execute(sql: "UPDATE delivery SET next_attempt = ? WHERE recipient = ? AND state = 'pending' AND next_attempt > ?",
-                           arguments: [time, recipient, time])
+            try db.execute(
+                sql:
+                    "UPDATE delivery SET next_attempt = ? WHERE recipient = ? AND state = 'pending' AND next_attempt > ?",
+                arguments: [time, recipient, time]
+            )
             return db.changesCount
         }
     }
@@ -209,25 +253,35 @@ extension ParleyStore {
     /// Recipients with at least one pending delivery due at `now`.
     public func peersWithDueDeliveries(at now: Date = Date()) async throws(StoreError) -> [ParticipantID] {
         try await read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' ORDER BY recipient")
-                .filter { try Self.firstPendingIsDue(db, recipient: $0, at: now) }
-                .map(ParticipantID.stored)
+            try String.fetchAll(
+                db,
+                sql: "SELECT DISTINCT recipient FROM delivery WHERE state = 'pending' ORDER BY recipient"
+            )
+            .filter { try Self.firstPendingIsDue(db, recipient: $0, at: now) }
+            .map(ParticipantID.stored)
         }
     }
 
     /// Whether the first pending delivery to `recipient`, in channel order, is due at `now`.
     static func firstPendingIsDue(_ db: Database, recipient: String, at now: Date) throws -> Bool {
-        let next = try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
-            WHERE recipient = ? AND state = 'pending' ORDER BY sender, seq LIMIT 1
-            """), arguments: [recipient])
+        let next = try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
+                    WHERE recipient = ? AND state = 'pending' ORDER BY sender, seq LIMIT 1
+                    """
+            ),
+            arguments: [recipient]
+        )
         return next.map { StoreTime.date($0) <= now } ?? false
     }
 
     /// The earliest next-attempt time of any pending delivery (to schedule a wake-up), or nil.
     public func nextAttemptTime() async throws(StoreError) -> Date? {
         try await read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending'").map(StoreTime.date)
+            try Int64.fetchOne(db, sql: "SELECT min(next_attempt) FROM delivery WHERE state = 'pending'").map(
+                StoreTime.date
+            )
         }
     }
 
@@ -235,18 +289,29 @@ extension ParleyStore {
     public func delivery(_ id: MessageID, recipient peer: ParticipantID) async throws(StoreError) -> DeliveryRecord? {
         let recipient = peer.rawValue
         return try await read { db in
-            try Row.fetchOne(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE m.id = ? AND d.recipient = ?",
-                             arguments: [id.data, recipient]).map(DeliveryRows.record)
+            try Row.fetchOne(
+                db,
+                sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE m.id = ? AND d.recipient = ?",
+                arguments: [id.data, recipient]
+            ).map(DeliveryRows.record)
         }
     }
 
     /// pending → in flight, counting an attempt.
-    public func markInFlight(_ id: MessageID, recipient peer: ParticipantID, at: Date = Date()) async throws(StoreError) {
+    public func markInFlight(_ id: MessageID, recipient peer: ParticipantID, at: Date = Date()) async throws(StoreError)
+    {
         let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
         try await writeStore { db in
-            try Self.transition(db, id, recipient: recipient, from: [.pending], action: "mark in flight",
-                                set: "state = 'inflight', attempts = attempts + 1, updated = ?", arguments: [now])
+            try Self.transition(
+                db,
+                id,
+                recipient: recipient,
+                from: [.pending],
+                action: "mark in flight",
+                set: "state = 'inflight', attempts = attempts + 1, updated = ?",
+                arguments: [now]
+            )
             try Audit.append(db, .attempt, at: now, message: id, peer: recipient)
         }
     }
@@ -255,17 +320,25 @@ extension ParleyStore {
     /// commit), counting an attempt for each. Deliveries no longer pending (cancelled or settled
     /// meanwhile) are left alone. Returns the ids marked, in the order given.
     @discardableResult
-    public func markInFlight(_ ids: [MessageID], recipient peer: ParticipantID, at: Date = Date()) async throws(StoreError) -> [MessageID] {
+    public func markInFlight(
+        _ ids: [MessageID],
+        recipient peer: ParticipantID,
+        at: Date = Date()
+    ) async throws(StoreError) -> [MessageID] {
         guard !ids.isEmpty else { return [] }
         let recipient = peer.rawValue
-        return try await writeStore { db in try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)) }
+        return try await writeStore { db in
+            try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at))
+        }
     }
 
     static func markInFlight(_ db: Database, _ ids: [MessageID], recipient: String, now: Int64) throws -> [MessageID] {
-        let statement = try db.cachedStatement(sql: """
-            UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
-            WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
-            """)
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE delivery SET state = 'inflight', attempts = attempts + 1, updated = ?
+                WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state = 'pending'
+                """
+        )
         var marked: [MessageID] = []
         for id in ids {
             try statement.execute(arguments: [now, id.data, recipient])
@@ -287,7 +360,9 @@ extension ParleyStore {
             try updates.map { update -> DeliveryUpdateOutcome in
                 switch update {
                 case .markInFlight(let ids, let recipient, let at):
-                    return .markedInFlight(try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at)))
+                    return .markedInFlight(
+                        try Self.markInFlight(db, ids, recipient: recipient, now: StoreTime.seconds(at))
+                    )
                 case .receipt(let receipt):
                     return .receipt(try Self.record(db, receipt))
                 }
@@ -297,14 +372,25 @@ extension ParleyStore {
 
     /// in flight → pending after a failed attempt, to be tried again at `nextAttempt` (the caller's
     /// backoff).
-    public func recordAttemptFailure(_ id: MessageID, recipient peer: ParticipantID, error: String, nextAttempt: Date,
-                                     at: Date = Date()) async throws(StoreError) {
+    public func recordAttemptFailure(
+        _ id: MessageID,
+        recipient peer: ParticipantID,
+        error: String,
+        nextAttempt: Date,
+        at: Date = Date()
+    ) async throws(StoreError) {
         let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
         try await writeStore { db in
-            try Self.transition(db, id, recipient: recipient, from: [.inFlight, .pending], action: "record a failed attempt",
-                                set: "state = 'pending', last_error = ?, next_attempt = ?, updated = ?",
-                                arguments: [error, StoreTime.seconds(nextAttempt), now])
+            try Self.transition(
+                db,
+                id,
+                recipient: recipient,
+                from: [.inFlight, .pending],
+                action: "record a failed attempt",
+                set: "state = 'pending', last_error = ?, next_attempt = ?, updated = ?",
+                arguments: [error, StoreTime.seconds(nextAttempt), now]
+            )
             try Audit.append(db, .attemptFailed, at: now, message: id, peer: recipient, detail: error)
         }
     }
@@ -319,7 +405,9 @@ extension ParleyStore {
 
     static func validate(_ receipt: ReceivedReceipt) throws(StoreError) {
         try ParticipantIDRule.check(receipt.recipient, "receipt signer")
-        guard !receipt.bytes.isEmpty else { throw StoreError(.invalidArgument, "receipt for \(receipt.messageID) has no bytes") }
+        guard !receipt.bytes.isEmpty else {
+            throw StoreError(.invalidArgument, "receipt for \(receipt.messageID) has no bytes")
+        }
         if case .rejected(let code, _) = receipt.status { _ = try code.storable("rejection code") }
     }
 
@@ -333,51 +421,98 @@ extension ParleyStore {
         let now = StoreTime.seconds(receipt.received)
         let digest = receipt.bytes.sha256
         // Cached statements: this runs for every receipt a sender records.
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
-            WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
-            """), arguments: [receipt.messageID.data, receipt.recipient])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT d.message, d.state FROM delivery d JOIN message m ON m.rowid = d.message
+                        WHERE m.id = ? AND m.direction = 0 AND d.recipient = ?
+                        """
+                ),
+                arguments: [receipt.messageID.data, receipt.recipient]
+            )
         else {
-            throw StoreError(.notFound, "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored")
+            throw StoreError(
+                .notFound,
+                "receipt from \(receipt.recipient) for message \(receipt.messageID): no such message was sent to \(receipt.recipient); the receipt was not stored"
+            )
         }
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?"),
-                               arguments: [receipt.messageID.data, digest]) == true {
+        if try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM receipt WHERE message_id = ? AND digest = ?"),
+            arguments: [receipt.messageID.data, digest]
+        ) == true {
             return .alreadyStored
         }
-        try db.cachedStatement(sql: """
-            INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
-            VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
-                                     rejectionCode, rejectionReason, now, receipt.bytes, digest])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO receipt (message_id, direction, signer, status, rejection_code, rejection_reason, stored, bytes, digest)
+                VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            receipt.messageID.data, receipt.recipient, Int64(receipt.status.code),
+            rejectionCode, rejectionReason, now, receipt.bytes, digest,
+        ])
         let receiptRowid = db.lastInsertedRowID
         let state = DeliveryState(rawValue: row["state"]) ?? .pending
         guard state != .delivered && state != .rejected else {
-            try Audit.append(db, .receiptReceived, at: now, message: receipt.messageID, peer: receipt.recipient,
-                             detail: "additional receipt, status \(receipt.status.code); delivery already \(state.rawValue)")
+            try Audit.append(
+                db,
+                .receiptReceived,
+                at: now,
+                message: receipt.messageID,
+                peer: receipt.recipient,
+                detail: "additional receipt, status \(receipt.status.code); delivery already \(state.rawValue)"
+            )
             return .additional
         }
         let newState: DeliveryState
         if case .rejected(let code, let reason) = receipt.status {
             newState = .rejected
-            try Audit.append(db, .rejected, at: now, message: receipt.messageID, peer: receipt.recipient,
-                             detail: "code \(code): \(reason)")
+            try Audit.append(
+                db,
+                .rejected,
+                at: now,
+                message: receipt.messageID,
+                peer: receipt.recipient,
+                detail: "code \(code): \(reason)"
+            )
         } else {
             newState = .delivered
-            try Audit.append(db, .delivered, at: now, message: receipt.messageID, peer: receipt.recipient,
-                             detail: receipt.status == .duplicate ? "status duplicate" : "status accepted")
+            try Audit.append(
+                db,
+                .delivered,
+                at: now,
+                message: receipt.messageID,
+                peer: receipt.recipient,
+                detail: receipt.status == .duplicate ? "status duplicate" : "status accepted"
+            )
         }
-        try db.cachedStatement(sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?")
-            .execute(arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
+        try db.cachedStatement(
+            sql: "UPDATE delivery SET state = ?, receipt = ?, updated = ? WHERE message = ? AND recipient = ?"
+        )
+        .execute(arguments: [newState.rawValue, receiptRowid, now, row["message"] as Int64, receipt.recipient])
         return .recorded(newState)
     }
 
     /// pending or in flight → expired (gave up).
-    public func expire(_ id: MessageID, recipient peer: ParticipantID, reason: String, at: Date = Date()) async throws(StoreError) {
+    public func expire(
+        _ id: MessageID,
+        recipient peer: ParticipantID,
+        reason: String,
+        at: Date = Date()
+    ) async throws(StoreError) {
         let recipient = peer.rawValue
         let now = StoreTime.seconds(at)
         try await writeStore { db in
-            try Self.transition(db, id, recipient: recipient, from: [.pending, .inFlight], action: "expire",
-                                set: "state = 'expired', last_error = ?, updated = ?", arguments: [reason, now])
+            try Self.transition(
+                db,
+                id,
+                recipient: recipient,
+                from: [.pending, .inFlight],
+                action: "expire",
+                set: "state = 'expired', last_error = ?, updated = ?",
+                arguments: [reason, now]
+            )
             try Audit.append(db, .expired, at: now, message: id, peer: recipient, detail: reason)
         }
     }
@@ -395,19 +530,37 @@ extension ParleyStore {
     public func expireDeliveries(queuedBefore: Date, at: Date = Date()) async throws(StoreError) -> [ExpiredDelivery] {
         let now = StoreTime.seconds(at)
         return try await writeStore { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT m.id, d.message, d.recipient, d.last_error FROM delivery d JOIN message m ON m.rowid = d.message
-                WHERE d.state IN ('pending', 'inflight') AND m.stored < ?
-                """, arguments: [StoreTime.seconds(queuedBefore)])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, d.message, d.recipient, d.last_error FROM delivery d JOIN message m ON m.rowid = d.message
+                    WHERE d.state IN ('pending', 'inflight') AND m.stored < ?
+                    """,
+                arguments: [StoreTime.seconds(queuedBefore)]
+            )
             var expired: [ExpiredDelivery] = []
             for row in rows {
                 let lastError: String? = row["last_error"]
-                try db.execute(sql: "UPDATE delivery SET state = 'expired', last_error = ?, updated = ? WHERE message = ? AND recipient = ?",
-                               arguments: ["expired: no receipt in time" + (lastError.map { "; last error: \($0)" } ?? ""), now,
-                                           row["message"] as Int64, row["recipient"] as String])
+                try db.execute(
+                    sql:
+                        "UPDATE delivery SET state = 'expired', last_error = ?, updated = ? WHERE message = ? AND recipient = ?",
+                    arguments: [
+                        "expired: no receipt in time" + (lastError.map { "; last error: \($0)" } ?? ""), now,
+                        row["message"] as Int64, row["recipient"] as String,
+                    ]
+                )
                 let id = MessageID(row["id"] as Data)
-                try Audit.append(db, .expired, at: now, message: id, peer: row["recipient"], detail: "no receipt before the expiry time")
-                if let id { expired.append(ExpiredDelivery(messageID: id, recipient: row["recipient"], lastError: lastError)) }
+                try Audit.append(
+                    db,
+                    .expired,
+                    at: now,
+                    message: id,
+                    peer: row["recipient"],
+                    detail: "no receipt before the expiry time"
+                )
+                if let id {
+                    expired.append(ExpiredDelivery(messageID: id, recipient: row["recipient"], lastError: lastError))
+                }
             }
             return expired
         }
@@ -417,64 +570,141 @@ extension ParleyStore {
     /// pending again, due at `at`. Returns how many deliveries were requeued. `note` is added to
     /// the audit event (who asked, why).
     @discardableResult
-    public func retry(_ id: MessageID, recipient: ParticipantID? = nil, at: Date = Date(), note: String? = nil) async throws(StoreError) -> Int {
-        try await operatorAction(id, recipient: recipient?.rawValue, at: at, from: [.pending, .inFlight, .rejected, .expired, .cancelled],
-                           set: "state = 'pending', next_attempt = ?, updated = ?", kind: .retried, withNextAttempt: true, note: note)
+    public func retry(
+        _ id: MessageID,
+        recipient: ParticipantID? = nil,
+        at: Date = Date(),
+        note: String? = nil
+    ) async throws(StoreError) -> Int {
+        try await operatorAction(
+            id,
+            recipient: recipient?.rawValue,
+            at: at,
+            from: [.pending, .inFlight, .rejected, .expired, .cancelled],
+            set: "state = 'pending', next_attempt = ?, updated = ?",
+            kind: .retried,
+            withNextAttempt: true,
+            note: note
+        )
     }
 
     /// Operator: stop trying to deliver `id` (to `recipient`, or to all recipients not yet settled).
     /// A delivered or rejected delivery is never cancelled. `note` is added to the audit event.
     @discardableResult
-    public func cancel(_ id: MessageID, recipient: ParticipantID? = nil, at: Date = Date(), note: String? = nil) async throws(StoreError) -> Int {
-        try await operatorAction(id, recipient: recipient?.rawValue, at: at, from: [.pending, .inFlight, .expired],
-                           set: "state = 'cancelled', updated = ?", kind: .cancelled, withNextAttempt: false, note: note)
+    public func cancel(
+        _ id: MessageID,
+        recipient: ParticipantID? = nil,
+        at: Date = Date(),
+        note: String? = nil
+    ) async throws(StoreError) -> Int {
+        try await operatorAction(
+            id,
+            recipient: recipient?.rawValue,
+            at: at,
+            from: [.pending, .inFlight, .expired],
+            set: "state = 'cancelled', updated = ?",
+            kind: .cancelled,
+            withNextAttempt: false,
+            note: note
+        )
     }
 
     /// At start-up: deliveries left in flight by a previous run become pending, due at `at`.
     @discardableResult
-    public func requeueInFlight(at: Date = Date(), nextAttemptNotAfter latest: Date? = nil) async throws(StoreError) -> Int {
+    public func requeueInFlight(
+        at: Date = Date(),
+        nextAttemptNotAfter latest: Date? = nil
+    ) async throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
         return try await writeStore { db in
             if let latest {
                 // A retry time set by a clock that was ahead (stepped back since, or a restart on
                 // another clock) would hold the delivery back for as long as it was ahead.
-                try db.execute(sql: "UPDATE delivery SET next_attempt = ? WHERE state = 'pending' AND next_attempt > ?",
-                               arguments: [StoreTime.seconds(latest), StoreTime.seconds(latest)])
+                try db.execute(
+                    sql: "UPDATE delivery SET next_attempt = ? WHERE state = 'pending' AND next_attempt > ?",
+                    arguments: [StoreTime.seconds(latest), StoreTime.seconds(latest)]
+                )
             }
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state = 'inflight'
-                """)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, d.message, d.recipient FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state = 'inflight'
+                    """
+            )
             for row in rows {
-                try db.execute(sql: "UPDATE delivery SET state = 'pending', next_attempt = ?, updated = ? WHERE message = ? AND recipient = ?",
-                               arguments: [now, now, row["message"] as Int64, row["recipient"] as String])
-                try Audit.append(db, .requeued, at: now, message: MessageID(row["id"] as Data), peer: row["recipient"],
-                                 detail: "was in flight when the previous run stopped")
+                try db.execute(
+                    sql:
+                        "UPDATE delivery SET state = 'pending', next_attempt = ?, updated = ? WHERE message = ? AND recipient = ?",
+                    arguments: [now, now, row["message"] as Int64, row["recipient"] as String]
+                )
+                try Audit.append(
+                    db,
+                    .requeued,
+                    at: now,
+                    message: MessageID(row["id"] as Data),
+                    peer: row["recipient"],
+                    detail: "was in flight when the previous run stopped"
+                )
             }
             return rows.count
         }
     }
 
-    private func operatorAction(_ id: MessageID, recipient: String?, at: Date, from: Set<DeliveryState>,
-                                set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) async throws(StoreError) -> Int {
+    private func operatorAction(
+        _ id: MessageID,
+        recipient: String?,
+        at: Date,
+        from: Set<DeliveryState>,
+        set: String,
+        kind: AuditKind,
+        withNextAttempt: Bool,
+        note: String?
+    ) async throws(StoreError) -> Int {
         let now = StoreTime.seconds(at)
         return try await writeStore { db in
-            try Self.operatorAction(db, id, recipient: recipient, now: now, from: from, set: set, kind: kind,
-                                    withNextAttempt: withNextAttempt, note: note)
+            try Self.operatorAction(
+                db,
+                id,
+                recipient: recipient,
+                now: now,
+                from: from,
+                set: set,
+                kind: kind,
+                withNextAttempt: withNextAttempt,
+                note: note
+            )
         }
     }
 
     /// The change behind `retry` and `cancel`, inside their transaction.
-    static func operatorAction(_ db: Database, _ id: MessageID, recipient: String?, now: Int64, from: Set<DeliveryState>,
-                               set: String, kind: AuditKind, withNextAttempt: Bool, note: String?) throws -> Int {
+    static func operatorAction(
+        _ db: Database,
+        _ id: MessageID,
+        recipient: String?,
+        now: Int64,
+        from: Set<DeliveryState>,
+        set: String,
+        kind: AuditKind,
+        withNextAttempt: Bool,
+        note: String?
+    ) throws -> Int {
         guard let rowid = try MessageRows.rowid(db, id: id),
-              try Int.fetchOne(db, sql: "SELECT direction FROM message WHERE rowid = ?", arguments: [rowid]) == MessageDirection.sent.rawValue
+            try Int.fetchOne(db, sql: "SELECT direction FROM message WHERE rowid = ?", arguments: [rowid])
+                == MessageDirection.sent.rawValue
         else {
             throw StoreError(.notFound, "no sent message \(id) in the outbox; check the id")
         }
-        var recipients = try String.fetchAll(db, sql: "SELECT recipient FROM delivery WHERE message = ? ORDER BY recipient", arguments: [rowid])
+        var recipients = try String.fetchAll(
+            db,
+            sql: "SELECT recipient FROM delivery WHERE message = ? ORDER BY recipient",
+            arguments: [rowid]
+        )
         if let recipient {
             guard recipients.contains(recipient) else {
-                throw StoreError(.notFound, "message \(id) was not sent to \(recipient); its recipients are \(recipients.joined(separator: ", "))")
+                throw StoreError(
+                    .notFound,
+                    "message \(id) was not sent to \(recipient); its recipients are \(recipients.joined(separator: ", "))"
+                )
             }
             recipients = [recipient]
         }
@@ -482,43 +712,81 @@ extension ParleyStore {
         var changed = 0
         for peer in recipients {
             let arguments: StatementArguments = withNextAttempt ? [now, now, rowid, peer] : [now, rowid, peer]
-            try db.execute(sql: "UPDATE delivery SET \(set) WHERE message = ? AND recipient = ? AND state IN (\(states))",
-                           arguments: arguments)
+            try db.execute(
+                sql: "UPDATE delivery SET \(set) WHERE message = ? AND recipient = ? AND state IN (\(states))",
+                arguments: arguments
+            )
             if db.changesCount > 0 {
                 changed += 1
-                try Audit.append(db, kind, at: now, message: id, peer: peer, detail: "by the operator" + (note.map { ": \($0)" } ?? ""))
+                try Audit.append(
+                    db,
+                    kind,
+                    at: now,
+                    message: id,
+                    peer: peer,
+                    detail: "by the operator" + (note.map { ": \($0)" } ?? "")
+                )
                 if withNextAttempt {
                     // The channel moves in order (`dueDeliveries`): the undelivered messages before
                     // this one to the same recipient become due with it, and go first.
-                    try db.execute(sql: """
-                        UPDATE delivery SET next_attempt = ?
-                        WHERE recipient = ? AND state = 'pending' AND next_attempt > ?
-                          AND sender = (SELECT sender FROM delivery WHERE message = ? AND recipient = ?)
-                          AND seq < (SELECT seq FROM delivery WHERE message = ? AND recipient = ?)
-                        """, arguments: [now, peer, now, rowid, peer, rowid, peer])
+                    try db.execute(
+                        sql: """
+                            UPDATE delivery SET next_attempt = ?
+                            WHERE recipient = ? AND state = 'pending' AND next_attempt > ?
+                              AND sender = (SELECT sender FROM delivery WHERE message = ? AND recipient = ?)
+                              AND seq < (SELECT seq FROM delivery WHERE message = ? AND recipient = ?)
+                            """,
+                        arguments: [now, peer, now, rowid, peer, rowid, peer]
+                    )
                 }
             }
         }
         if changed == 0, let recipient {
-            let state = try String.fetchOne(db, sql: "SELECT state FROM delivery WHERE message = ? AND recipient = ?", arguments: [rowid, recipient]) ?? "?"
-            throw StoreError(.invalidState, "cannot \(kind == .retried ? "retry" : "cancel") the delivery of \(id) to \(recipient): it is \(state)")
+            let state =
+                try String.fetchOne(
+                    db,
+                    sql: "SELECT state FROM delivery WHERE message = ? AND recipient = ?",
+                    arguments: [rowid, recipient]
+                ) ?? "?"
+            throw StoreError(
+                .invalidState,
+                "cannot \(kind == .retried ? "retry" : "cancel") the delivery of \(id) to \(recipient): it is \(state)"
+            )
         }
         return changed
     }
 
-    static func transition(_ db: Database, _ id: MessageID, recipient: String, from: Set<DeliveryState>,
-                                   action: String, set: String, arguments: StatementArguments) throws {
+    static func transition(
+        _ db: Database,
+        _ id: MessageID,
+        recipient: String,
+        from: Set<DeliveryState>,
+        action: String,
+        set: String,
+        arguments: StatementArguments
+    ) throws {
         let states = from.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
-        try db.execute(sql: """
-            UPDATE delivery SET \(set)
-            WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state IN (\(states))
-            """, arguments: arguments + [id.data, recipient])
+        try db.execute(
+            sql: """
+                UPDATE delivery SET \(set)
+                WHERE message = (SELECT rowid FROM message WHERE id = ? AND direction = 0) AND recipient = ? AND state IN (\(states))
+                """,
+            arguments: arguments + [id.data, recipient]
+        )
         guard db.changesCount == 0 else { return }
-        guard let state = try String.fetchOne(db, sql: """
-            SELECT d.state FROM delivery d JOIN message m ON m.rowid = d.message WHERE m.id = ? AND d.recipient = ?
-            """, arguments: [id.data, recipient])
+        guard
+            let state = try String.fetchOne(
+                db,
+                sql: """
+                    SELECT d.state FROM delivery d JOIN message m ON m.rowid = d.message WHERE m.id = ? AND d.recipient = ?
+                    """,
+                arguments: [id.data, recipient]
+            )
         else {
-            throw StoreError(.notFound, "no delivery of message \(id) to \(recipient) in the outbox; check the id and the peer")
+            throw StoreError(
+                .notFound,
+                "no delivery of message \(id) to \(recipient) in the outbox; check the id and the peer"
+            )
         }
         throw StoreError(.invalidState, "cannot \(action) the delivery of \(id) to \(recipient): it is \(state)")
     }

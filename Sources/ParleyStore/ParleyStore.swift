@@ -64,7 +64,10 @@ public final class ParleyStore: Sendable {
             if options.readOnly {
                 let version = try pool.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
                 guard version == Schema.currentVersion else {
-                    throw StoreError(.schemaTooOld, "the store \(path) has schema version \(version) and needs migrating to \(Schema.currentVersion); open it read-write once (start the daemon), then retry")
+                    throw StoreError(
+                        .schemaTooOld,
+                        "the store \(path) has schema version \(version) and needs migrating to \(Schema.currentVersion); open it read-write once (start the daemon), then retry"
+                    )
                 }
             } else {
                 // GRDB sets synchronous=NORMAL for WAL; NORMAL may lose the last commits on power
@@ -109,17 +112,30 @@ public final class ParleyStore: Sendable {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         // GRDB's migrator creates its bookkeeping table before the first migration's transaction:
         // a store killed in between holds only that table, and is still a fresh store.
-        let tableCount = try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM sqlite_master WHERE name <> 'grdb_migrations' AND name NOT LIKE 'sqlite_%'
-            """) ?? 0
+        let tableCount =
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) FROM sqlite_master WHERE name <> 'grdb_migrations' AND name NOT LIKE 'sqlite_%'
+                    """
+            ) ?? 0
         if applicationID != Schema.applicationID && (applicationID != 0 || tableCount > 0) {
-            throw StoreError(.notAParleyStore, "\(path) is a SQLite database but not a Parley store (application id \(applicationID)); check the configured store path")
+            throw StoreError(
+                .notAParleyStore,
+                "\(path) is a SQLite database but not a Parley store (application id \(applicationID)); check the configured store path"
+            )
         }
         if version > Schema.currentVersion {
-            throw StoreError(.schemaTooNew, "the store \(path) has schema version \(version), newer than this software understands (\(Schema.currentVersion)); it was left untouched. Run the newer parleyd that wrote it, or restore a backup made for this version")
+            throw StoreError(
+                .schemaTooNew,
+                "the store \(path) has schema version \(version), newer than this software understands (\(Schema.currentVersion)); it was left untouched. Run the newer parleyd that wrote it, or restore a backup made for this version"
+            )
         }
         if try Schema.migrator.hasBeenSuperseded(db) {
-            throw StoreError(.schemaTooNew, "the store \(path) contains migrations this software does not know; it was left untouched. Run the newer parleyd that wrote it")
+            throw StoreError(
+                .schemaTooNew,
+                "the store \(path) contains migrations this software does not know; it was left untouched. Run the newer parleyd that wrote it"
+            )
         }
     }
 
@@ -133,7 +149,10 @@ public final class ParleyStore: Sendable {
     public func checkIntegrity() async throws(StoreError) {
         let findings = try await read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         guard findings == ["ok"] else {
-            throw StoreError(.corrupt, "the store \(path) failed its integrity check: \(findings.prefix(5).joined(separator: "; ")). Stop the daemon and restore a backup or the last archive")
+            throw StoreError(
+                .corrupt,
+                "the store \(path) failed its integrity check: \(findings.prefix(5).joined(separator: "; ")). Stop the daemon and restore a backup or the last archive"
+            )
         }
     }
 
@@ -174,9 +193,13 @@ public final class ParleyStore: Sendable {
 
     /// Blocking work that is not SQLite (reading or writing an archive file outside a transaction),
     /// on a dispatch queue rather than on the calling task's thread.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws(StoreError) -> T) async throws(StoreError) -> T {
+    static func offPool<T: Sendable>(
+        _ body: @escaping @Sendable () throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { () throws(StoreError) -> T in try body() }) }
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(StoreError) -> T in try body() })
+            }
         }
         return try result.get()
     }

@@ -41,34 +41,63 @@ extension ParleyStore {
             ids.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT sender FROM inbox"))
             let gaps = try Self.fetchGaps(db, sender: nil, recipient: nil)
             return try ids.sorted().map { peer in
-                let queue = try Row.fetchOne(db, sql: """
-                    SELECT count(*) AS n, sum(d.state = 'inflight') AS inflight, min(m.stored) AS oldest FROM delivery d JOIN message m ON m.rowid = d.message
-                    WHERE d.state IN ('pending', 'inflight') AND d.recipient = ?
-                    """, arguments: [peer])
+                let queue = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) AS n, sum(d.state = 'inflight') AS inflight, min(m.stored) AS oldest FROM delivery d JOIN message m ON m.rowid = d.message
+                        WHERE d.state IN ('pending', 'inflight') AND d.recipient = ?
+                        """,
+                    arguments: [peer]
+                )
                 // The channel moves in order (`dueDeliveries`): its first pending message decides.
-                let next = try Int64.fetchOne(db, sql: """
-                    SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
-                    WHERE state = 'pending' AND recipient = ? ORDER BY sender, seq LIMIT 1
-                    """, arguments: [peer])
-                let error = try Row.fetchOne(db, sql: """
-                    SELECT last_error, updated FROM delivery WHERE state IN ('pending', 'inflight') AND recipient = ? AND last_error IS NOT NULL
-                    ORDER BY updated DESC LIMIT 1
-                    """, arguments: [peer])
-                let counts = try Row.fetchOne(db, sql: """
-                    SELECT sum(state = 'expired') AS expired, sum(state = 'rejected') AS rejected FROM delivery
-                    WHERE state IN ('expired', 'rejected') AND recipient = ?
-                    """, arguments: [peer])
-                let lastReceipt = try Int64.fetchOne(db, sql: "SELECT max(stored) FROM receipt WHERE direction = 0 AND signer = ?",
-                                                     arguments: [peer])
-                let lastMessage = try Int64.fetchOne(db, sql: "SELECT max(m.stored) FROM inbox i JOIN message m ON m.rowid = i.message WHERE i.sender = ?",
-                                                     arguments: [peer])
+                let next = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT next_attempt FROM delivery INDEXED BY delivery_pending_order
+                        WHERE state = 'pending' AND recipient = ? ORDER BY sender, seq LIMIT 1
+                        """,
+                    arguments: [peer]
+                )
+                let error = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT last_error, updated FROM delivery WHERE state IN ('pending', 'inflight') AND recipient = ? AND last_error IS NOT NULL
+                        ORDER BY updated DESC LIMIT 1
+                        """,
+                    arguments: [peer]
+                )
+                let counts = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT sum(state = 'expired') AS expired, sum(state = 'rejected') AS rejected FROM delivery
+                        WHERE state IN ('expired', 'rejected') AND recipient = ?
+                        """,
+                    arguments: [peer]
+                )
+                let lastReceipt = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT max(stored) FROM receipt WHERE direction = 0 AND signer = ?",
+                    arguments: [peer]
+                )
+                let lastMessage = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT max(m.stored) FROM inbox i JOIN message m ON m.rowid = i.message WHERE i.sender = ?",
+                    arguments: [peer]
+                )
                 return PeerDeliveryState(
-                    peer: peer, queueDepth: queue?["n"] ?? 0, oldestUndelivered: (queue?["oldest"] as Int64?).map(StoreTime.date), inFlight: queue?["inflight"] ?? 0,
-                    nextAttempt: next.map(StoreTime.date), lastError: error?["last_error"],
+                    peer: peer,
+                    queueDepth: queue?["n"] ?? 0,
+                    oldestUndelivered: (queue?["oldest"] as Int64?).map(StoreTime.date),
+                    inFlight: queue?["inflight"] ?? 0,
+                    nextAttempt: next.map(StoreTime.date),
+                    lastError: error?["last_error"],
                     lastErrorAt: (error?["updated"] as Int64?).map(StoreTime.date),
-                    lastReceipt: lastReceipt.map(StoreTime.date), lastMessage: lastMessage.map(StoreTime.date),
-                    expired: counts?["expired"] ?? 0, rejected: counts?["rejected"] ?? 0,
-                    gaps: gaps.filter { $0.sender == peer }.map(\.missing))
+                    lastReceipt: lastReceipt.map(StoreTime.date),
+                    lastMessage: lastMessage.map(StoreTime.date),
+                    expired: counts?["expired"] ?? 0,
+                    rejected: counts?["rejected"] ?? 0,
+                    gaps: gaps.filter { $0.sender == peer }.map(\.missing)
+                )
             }
         }
     }

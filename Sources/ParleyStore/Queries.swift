@@ -54,7 +54,9 @@ public struct PageCursor: Hashable, Sendable {
     /// A cursor from its `token`, or nil if `token` is not one.
     public init?(token: String) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let time = Int64(parts[0]), let rowid = Int64(parts[1]), time >= 0, rowid >= 0 else { return nil }
+        guard parts.count == 2, let time = Int64(parts[0]), let rowid = Int64(parts[1]), time >= 0, rowid >= 0 else {
+            return nil
+        }
         self.time = time
         self.rowid = rowid
     }
@@ -80,8 +82,15 @@ public struct InboxQuery: Sendable {
     /// Continue after this item (the last item of the previous page).
     public var after: PageCursor?
 
-    public init(sender: String? = nil, type: UInt64? = nil, createdFrom: Date? = nil, createdBefore: Date? = nil,
-                remarksContaining: String? = nil, limit: Int = 100, after: PageCursor? = nil) {
+    public init(
+        sender: String? = nil,
+        type: UInt64? = nil,
+        createdFrom: Date? = nil,
+        createdBefore: Date? = nil,
+        remarksContaining: String? = nil,
+        limit: Int = 100,
+        after: PageCursor? = nil
+    ) {
         self.sender = sender
         self.type = type
         self.createdFrom = createdFrom
@@ -105,8 +114,14 @@ public struct OutboxQuery: Sendable {
     /// Most recently queued first (an operator's list), instead of queue order.
     public var newestFirst: Bool
 
-    public init(state: DeliveryState? = nil, recipient: String? = nil, limit: Int = 100, after: DeliveryRecord? = nil,
-                position: DeliveryCursor? = nil, newestFirst: Bool = false) {
+    public init(
+        state: DeliveryState? = nil,
+        recipient: String? = nil,
+        limit: Int = 100,
+        after: DeliveryRecord? = nil,
+        position: DeliveryCursor? = nil,
+        newestFirst: Bool = false
+    ) {
         self.state = state
         self.recipient = recipient
         self.limit = limit
@@ -128,8 +143,10 @@ public struct DeliveryCursor: Hashable, Sendable {
     /// A cursor from its `token`, or nil if `token` is not one.
     public init?(token: String) {
         let parts = token.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let queued = Int64(parts[0]), queued >= 0, let id = try? MessageID(hex: String(parts[1])),
-              (1...64).contains(parts[2].utf8.count) else { return nil }
+        guard parts.count == 3, let queued = Int64(parts[0]), queued >= 0,
+            let id = try? MessageID(hex: String(parts[1])),
+            (1...64).contains(parts[2].utf8.count)
+        else { return nil }
         self.queued = queued
         self.messageID = id
         self.recipient = String(parts[2])
@@ -166,21 +183,34 @@ enum MessageQueries {
             references: try MessageRows.references(db, rowid: rowid),
             remarks: try text.map { text in
                 do { return try LocalizedText(language: lang ?? "", text: text) } catch {
-                    throw StoreError(.corrupt, "the remarks of stored message \(MessageID(row["id"] as Data)!) are not valid (\(error)); the message bytes are intact: check the store with `checkIntegrity()` and report this")
+                    throw StoreError(
+                        .corrupt,
+                        "the remarks of stored message \(MessageID(row["id"] as Data)!) are not valid (\(error)); the message bytes are intact: check the store with `checkIntegrity()` and report this"
+                    )
                 }
-            })
+            }
+        )
         return StoredMessage(
             direction: MessageDirection(rawValue: row["direction"]) ?? .received,
-            sender: row["sender"], fields: fields, digest: row["digest"], stored: StoreTime.date(row["stored"]),
-            inboxRecipient: row["inbox_recipient"], inboxSequenceNumber: (row["inbox_seq"] as Int64?).map { UInt64($0) },
-            rowid: rowid)
+            sender: row["sender"],
+            fields: fields,
+            digest: row["digest"],
+            stored: StoreTime.date(row["stored"]),
+            inboxRecipient: row["inbox_recipient"],
+            inboxSequenceNumber: (row["inbox_seq"] as Int64?).map { UInt64($0) },
+            rowid: rowid
+        )
     }
 
     static func receipts(_ db: Database, messageID: MessageID) throws -> [StoredReceipt] {
-        try Row.fetchAll(db, sql: """
-            SELECT direction, message_id, signer, status, rejection_code, rejection_reason, stored, bytes, digest
-            FROM receipt WHERE message_id = ? ORDER BY rowid
-            """, arguments: [messageID.data]).map(receipt)
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT direction, message_id, signer, status, rejection_code, rejection_reason, stored, bytes, digest
+                FROM receipt WHERE message_id = ? ORDER BY rowid
+                """,
+            arguments: [messageID.data]
+        ).map(receipt)
     }
 
     static func receipt(_ row: Row) -> StoredReceipt {
@@ -188,16 +218,28 @@ enum MessageQueries {
         switch row["status"] as Int64 {
         case 0: status = .accepted
         case 1: status = .duplicate
-        default: status = .rejected(code: UInt64((row["rejection_code"] as Int64?) ?? 0), reason: row["rejection_reason"] ?? "")
+        default:
+            status = .rejected(
+                code: UInt64((row["rejection_code"] as Int64?) ?? 0),
+                reason: row["rejection_reason"] ?? ""
+            )
         }
-        return StoredReceipt(direction: StoredReceipt.Direction(rawValue: row["direction"]) ?? .received,
-                             messageID: MessageID(row["message_id"] as Data)!, signer: row["signer"], status: status,
-                             stored: StoreTime.date(row["stored"]), bytes: row["bytes"], digest: row["digest"])
+        return StoredReceipt(
+            direction: StoredReceipt.Direction(rawValue: row["direction"]) ?? .received,
+            messageID: MessageID(row["message_id"] as Data)!,
+            signer: row["signer"],
+            status: status,
+            stored: StoreTime.date(row["stored"]),
+            bytes: row["bytes"],
+            digest: row["digest"]
+        )
     }
 
     /// An FTS5 query matching all the words of `text` (each quoted, so operators are literal).
     static func ftsPattern(_ text: String) -> String? {
-        let words = text.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let words = text.split(whereSeparator: { $0.isWhitespace }).map {
+            "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
         return words.isEmpty ? nil : words.joined(separator: " ")
     }
 }
@@ -220,13 +262,23 @@ extension ParleyStore {
     func inboxConditions(_ query: InboxQuery) -> ([String], StatementArguments)? {
         var conditions = ["m.direction = 1"]
         var arguments = StatementArguments()
-        if let sender = query.sender { conditions.append("m.sender = ?"); arguments += [sender] }
+        if let sender = query.sender {
+            conditions.append("m.sender = ?")
+            arguments += [sender]
+        }
         if let type = query.type {
             guard type <= UInt64(Int64.max) else { return nil }
-            conditions.append("m.type = ?"); arguments += [Int64(type)]
+            conditions.append("m.type = ?")
+            arguments += [Int64(type)]
         }
-        if let from = query.createdFrom { conditions.append("m.created >= ?"); arguments += [StoreTime.seconds(from)] }
-        if let before = query.createdBefore { conditions.append("m.created < ?"); arguments += [StoreTime.seconds(before)] }
+        if let from = query.createdFrom {
+            conditions.append("m.created >= ?")
+            arguments += [StoreTime.seconds(from)]
+        }
+        if let before = query.createdBefore {
+            conditions.append("m.created < ?")
+            arguments += [StoreTime.seconds(before)]
+        }
         if let text = query.remarksContaining {
             guard let pattern = MessageQueries.ftsPattern(text) else { return nil }
             conditions.append("m.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?)")
@@ -256,7 +308,9 @@ extension ParleyStore {
             \(DeliveryRows.select) \(DeliveryRows.from)
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?
             """
-        return try await read { [arguments] db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record) }
+        return try await read { [arguments] db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(DeliveryRows.record)
+        }
     }
 
     /// How many deliveries match `query` after its position (its limit ignored).
@@ -269,11 +323,19 @@ extension ParleyStore {
     func outboxConditions(_ query: OutboxQuery) -> ([String], StatementArguments) {
         var conditions = ["1"]
         var arguments = StatementArguments()
-        if let state = query.state { conditions.append("d.state = ?"); arguments += [state.rawValue] }
-        if let recipient = query.recipient { conditions.append("d.recipient = ?"); arguments += [recipient] }
+        if let state = query.state {
+            conditions.append("d.state = ?")
+            arguments += [state.rawValue]
+        }
+        if let recipient = query.recipient {
+            conditions.append("d.recipient = ?")
+            arguments += [recipient]
+        }
         if let after = query.position ?? query.after.map(DeliveryCursor.init) {
             let later = query.newestFirst ? "<" : ">"
-            conditions.append("(m.stored \(later) ? OR (m.stored = ? AND (m.id \(later) ? OR (m.id = ? AND d.recipient > ?))))")
+            conditions.append(
+                "(m.stored \(later) ? OR (m.stored = ? AND (m.id \(later) ? OR (m.id = ? AND d.recipient > ?))))"
+            )
             arguments += [after.queued, after.queued, after.messageID.data, after.messageID.data, after.recipient]
         }
         return (conditions, arguments)
@@ -292,7 +354,9 @@ extension ParleyStore {
             let statement = try db.cachedStatement(sql: "SELECT digest FROM message WHERE id = ? AND direction = ?")
             var digests: [MessageID: Data] = [:]
             for id in ids {
-                if let digest = try Data.fetchOne(statement, arguments: [id.data, MessageDirection.received.rawValue]) { digests[id] = digest }
+                if let digest = try Data.fetchOne(statement, arguments: [id.data, MessageDirection.received.rawValue]) {
+                    digests[id] = digest
+                }
             }
             return digests
         }
@@ -301,12 +365,24 @@ extension ParleyStore {
     /// A message (either direction) with its deliveries and all its receipts, or nil.
     public func message(_ id: MessageID) async throws(StoreError) -> MessageRecord? {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
-                                             arguments: [id.data]) else { return nil }
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
+                    arguments: [id.data]
+                )
+            else { return nil }
             let message = try MessageQueries.message(db, row)
-            let deliveries = try Row.fetchAll(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
-                                              arguments: [message.rowid]).map(DeliveryRows.record)
-            return MessageRecord(message: message, deliveries: deliveries, receipts: try MessageQueries.receipts(db, messageID: id))
+            let deliveries = try Row.fetchAll(
+                db,
+                sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
+                arguments: [message.rowid]
+            ).map(DeliveryRows.record)
+            return MessageRecord(
+                message: message,
+                deliveries: deliveries,
+                receipts: try MessageQueries.receipts(db, messageID: id)
+            )
         }
     }
 
@@ -315,28 +391,43 @@ extension ParleyStore {
     /// cancellations, responses, acknowledgements), oldest first. Empty if `id` is not stored.
     public func referenceChain(of id: MessageID, limit: Int = 10_000) async throws(StoreError) -> [MessageRecord] {
         try await read { db in
-            let ids = try Data.fetchAll(db, sql: """
-                WITH RECURSIVE
-                  up(id) AS (
-                    SELECT ?
-                    UNION
-                    SELECT r.target FROM up JOIN message m ON m.id = up.id JOIN reference r ON r.message = m.rowid
-                  ),
-                  down(id) AS (
-                    SELECT id FROM up
-                    UNION
-                    SELECT m.id FROM down JOIN reference r ON r.target = down.id JOIN message m ON m.rowid = r.message
-                  )
-                SELECT m.id FROM message m JOIN down ON down.id = m.id ORDER BY m.created, m.rowid LIMIT ?
-                """, arguments: [id.data, max(0, limit)])
+            let ids = try Data.fetchAll(
+                db,
+                sql: """
+                    WITH RECURSIVE
+                      up(id) AS (
+                        SELECT ?
+                        UNION
+                        SELECT r.target FROM up JOIN message m ON m.id = up.id JOIN reference r ON r.message = m.rowid
+                      ),
+                      down(id) AS (
+                        SELECT id FROM up
+                        UNION
+                        SELECT m.id FROM down JOIN reference r ON r.target = down.id JOIN message m ON m.rowid = r.message
+                      )
+                    SELECT m.id FROM message m JOIN down ON down.id = m.id ORDER BY m.created, m.rowid LIMIT ?
+                    """,
+                arguments: [id.data, max(0, limit)]
+            )
             return try ids.compactMap { bytes in
-                guard let row = try Row.fetchOne(db, sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
-                                                 arguments: [bytes]) else { return nil }
+                guard
+                    let row = try Row.fetchOne(
+                        db,
+                        sql: "SELECT \(MessageQueries.columns) \(MessageQueries.from) WHERE m.id = ?",
+                        arguments: [bytes]
+                    )
+                else { return nil }
                 let message = try MessageQueries.message(db, row)
-                let deliveries = try Row.fetchAll(db, sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
-                                                  arguments: [message.rowid]).map(DeliveryRows.record)
-                return MessageRecord(message: message, deliveries: deliveries,
-                                     receipts: try MessageQueries.receipts(db, messageID: message.fields.id))
+                let deliveries = try Row.fetchAll(
+                    db,
+                    sql: "\(DeliveryRows.select) \(DeliveryRows.from) WHERE d.message = ? ORDER BY d.recipient",
+                    arguments: [message.rowid]
+                ).map(DeliveryRows.record)
+                return MessageRecord(
+                    message: message,
+                    deliveries: deliveries,
+                    receipts: try MessageQueries.receipts(db, messageID: message.fields.id)
+                )
             }
         }
     }
@@ -345,11 +436,15 @@ extension ParleyStore {
     /// pending, in flight or expired), oldest first, with those deliveries.
     public func overdue(queuedBefore: Date, limit: Int = 1000) async throws(StoreError) -> [DeliveryRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: """
-                \(DeliveryRows.select) \(DeliveryRows.from)
-                WHERE d.state IN ('pending', 'inflight', 'expired') AND m.stored < ?
-                ORDER BY m.stored, m.id, d.recipient LIMIT ?
-                """, arguments: [StoreTime.seconds(queuedBefore), max(0, limit)]).map(DeliveryRows.record)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    \(DeliveryRows.select) \(DeliveryRows.from)
+                    WHERE d.state IN ('pending', 'inflight', 'expired') AND m.stored < ?
+                    ORDER BY m.stored, m.id, d.recipient LIMIT ?
+                    """,
+                arguments: [StoreTime.seconds(queuedBefore), max(0, limit)]
+            ).map(DeliveryRows.record)
         }
     }
 
@@ -357,9 +452,12 @@ extension ParleyStore {
     public func queueDepths() async throws(StoreError) -> [ParticipantID: Int] {
         try await read { db in
             var depths = [ParticipantID: Int]()
-            for row in try Row.fetchAll(db, sql: """
-                SELECT recipient, count(*) AS n FROM delivery WHERE state IN ('pending', 'inflight') GROUP BY recipient
-                """) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT recipient, count(*) AS n FROM delivery WHERE state IN ('pending', 'inflight') GROUP BY recipient
+                    """
+            ) {
                 depths[try ParticipantID.stored(row["recipient"])] = row["n"]
             }
             return depths
@@ -369,9 +467,12 @@ extension ParleyStore {
     /// When the oldest message still undelivered to some recipient was queued, or nil if none is.
     public func oldestUndelivered() async throws(StoreError) -> Date? {
         try await read { db in
-            try Int64.fetchOne(db, sql: """
-                SELECT min(m.stored) FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state IN ('pending', 'inflight')
-                """).map(StoreTime.date)
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT min(m.stored) FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.state IN ('pending', 'inflight')
+                    """
+            ).map(StoreTime.date)
         }
     }
 

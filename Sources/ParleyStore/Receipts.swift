@@ -22,8 +22,17 @@ public struct IssuedRejection: Hashable, Sendable {
     public var evidence: Data?
     public var issued: Date
 
-    public init(bytes: Data, messageID: MessageID, sender: ParticipantID, signer: ParticipantID, code: UInt64, reason: String,
-                messageDigest: Data, evidence: Data? = nil, issued: Date) {
+    public init(
+        bytes: Data,
+        messageID: MessageID,
+        sender: ParticipantID,
+        signer: ParticipantID,
+        code: UInt64,
+        reason: String,
+        messageDigest: Data,
+        evidence: Data? = nil,
+        issued: Date
+    ) {
         self.bytes = bytes
         self.messageID = messageID
         self.sender = sender.rawValue
@@ -64,8 +73,16 @@ public struct ReceiptQuery: Sendable {
     /// Continue after this position (`ReceiptListing.cursor` of the last of the previous page).
     public var after: ReceiptCursor?
 
-    public init(direction: StoredReceipt.Direction? = nil, peer: String? = nil, status: UInt64? = nil, messageID: MessageID? = nil,
-                storedFrom: Date? = nil, storedBefore: Date? = nil, limit: Int = 100, after: ReceiptCursor? = nil) {
+    public init(
+        direction: StoredReceipt.Direction? = nil,
+        peer: String? = nil,
+        status: UInt64? = nil,
+        messageID: MessageID? = nil,
+        storedFrom: Date? = nil,
+        storedBefore: Date? = nil,
+        limit: Int = 100,
+        after: ReceiptCursor? = nil
+    ) {
         self.direction = direction
         self.peer = peer
         self.status = status
@@ -91,7 +108,8 @@ public struct ReceiptCursor: Hashable, Sendable {
     public init?(token: String) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let stored = Int64(parts[0]), let table = Int64(parts[1]), let rowid = Int64(parts[2]),
-              stored >= 0, (0...1).contains(table), rowid >= 0 else { return nil }
+            stored >= 0, (0...1).contains(table), rowid >= 0
+        else { return nil }
         self.stored = stored
         self.table = table
         self.rowid = rowid
@@ -121,36 +139,66 @@ extension ParleyStore {
             throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID) has no bytes")
         }
         guard rejection.messageDigest.count == 32 else {
-            throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID): the message digest must be 32 bytes (SHA-256)")
+            throw StoreError(
+                .invalidArgument,
+                "rejection receipt for \(rejection.messageID): the message digest must be 32 bytes (SHA-256)"
+            )
         }
         if let evidence = rejection.evidence, evidence.sha256 != rejection.messageDigest {
-            throw StoreError(.invalidArgument, "rejection receipt for \(rejection.messageID): the evidence bytes do not have the message digest")
+            throw StoreError(
+                .invalidArgument,
+                "rejection receipt for \(rejection.messageID): the evidence bytes do not have the message digest"
+            )
         }
         let code = try rejection.code.storable("rejection code")
         let now = StoreTime.seconds(rejection.issued)
         let digest = rejection.bytes.sha256
         try await writeStore { db in
-            try db.execute(sql: """
-                INSERT INTO issued_rejection (message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING
-                """, arguments: [rejection.messageID.data, rejection.sender, rejection.signer, code, rejection.reason, now,
-                                 rejection.messageDigest, rejection.evidence, rejection.bytes, digest])
+            try db.execute(
+                sql: """
+                    INSERT INTO issued_rejection (message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes, digest)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING
+                    """,
+                arguments: [
+                    rejection.messageID.data, rejection.sender, rejection.signer, code, rejection.reason, now,
+                    rejection.messageDigest, rejection.evidence, rejection.bytes, digest,
+                ]
+            )
             guard db.changesCount > 0 else { return }
-            try Audit.append(db, .rejectionIssued, at: now, message: rejection.messageID, peer: rejection.sender,
-                             detail: "code \(rejection.code): \(rejection.reason); message sha-256 \(rejection.messageDigest.hexString)")
+            try Audit.append(
+                db,
+                .rejectionIssued,
+                at: now,
+                message: rejection.messageID,
+                peer: rejection.sender,
+                detail:
+                    "code \(rejection.code): \(rejection.reason); message sha-256 \(rejection.messageDigest.hexString)"
+            )
         }
     }
 
     /// Rejection receipts this node issued for message `id` (its messages are not stored).
     public func issuedRejections(for id: MessageID) async throws(StoreError) -> [IssuedRejection] {
         try await read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes
-                FROM issued_rejection WHERE message_id = ? ORDER BY rowid
-                """, arguments: [id.data]).map { row in
-                IssuedRejection(bytes: row["bytes"], messageID: MessageID(row["message_id"] as Data)!, sender: try .stored(row["sender"]),
-                                signer: try .stored(row["signer"]), code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"],
-                                messageDigest: row["message_digest"], evidence: row["evidence"], issued: StoreTime.date(row["stored"]))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT message_id, sender, signer, rejection_code, rejection_reason, stored, message_digest, evidence, bytes
+                    FROM issued_rejection WHERE message_id = ? ORDER BY rowid
+                    """,
+                arguments: [id.data]
+            ).map { row in
+                IssuedRejection(
+                    bytes: row["bytes"],
+                    messageID: MessageID(row["message_id"] as Data)!,
+                    sender: try .stored(row["sender"]),
+                    signer: try .stored(row["signer"]),
+                    code: UInt64(row["rejection_code"] as Int64),
+                    reason: row["rejection_reason"],
+                    messageDigest: row["message_digest"],
+                    evidence: row["evidence"],
+                    issued: StoreTime.date(row["stored"])
+                )
             }
         }
     }
@@ -162,26 +210,51 @@ extension ParleyStore {
         return try await read { db in
             var listings: [ReceiptListing] = []
             if let receiptWhere {
-                listings += try Row.fetchAll(db, sql: """
-                    SELECT r.direction, r.message_id, r.signer, r.status, r.rejection_code, r.rejection_reason, r.stored, r.bytes, r.digest,
-                           CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END AS peer, r.rowid
-                    FROM receipt r LEFT JOIN message m ON m.id = r.message_id
-                    WHERE \(receiptWhere) ORDER BY r.stored DESC, r.rowid DESC LIMIT ?
-                    """, arguments: receiptArguments + [limit]).map { row in
-                    ReceiptListing(receipt: MessageQueries.receipt(row), peer: row["peer"] ?? "", messageStored: true,
-                                   cursor: ReceiptCursor(stored: row["stored"], table: 0, rowid: row["rowid"]))
+                listings += try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT r.direction, r.message_id, r.signer, r.status, r.rejection_code, r.rejection_reason, r.stored, r.bytes, r.digest,
+                               CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END AS peer, r.rowid
+                        FROM receipt r LEFT JOIN message m ON m.id = r.message_id
+                        WHERE \(receiptWhere) ORDER BY r.stored DESC, r.rowid DESC LIMIT ?
+                        """,
+                    arguments: receiptArguments + [limit]
+                ).map { row in
+                    ReceiptListing(
+                        receipt: MessageQueries.receipt(row),
+                        peer: row["peer"] ?? "",
+                        messageStored: true,
+                        cursor: ReceiptCursor(stored: row["stored"], table: 0, rowid: row["rowid"])
+                    )
                 }
             }
             if let rejectionWhere {
-                listings += try Row.fetchAll(db, sql: """
-                    SELECT x.rowid, x.message_id, x.sender, x.signer, x.rejection_code, x.rejection_reason, x.stored, x.bytes, x.digest
-                    FROM issued_rejection x WHERE \(rejectionWhere) ORDER BY x.stored DESC, x.rowid DESC LIMIT ?
-                    """, arguments: rejectionArguments + [limit]).map { row in
-                    let receipt = StoredReceipt(direction: .issued, messageID: MessageID(row["message_id"] as Data)!, signer: row["signer"],
-                                                status: .rejected(code: UInt64(row["rejection_code"] as Int64), reason: row["rejection_reason"]),
-                                                stored: StoreTime.date(row["stored"]), bytes: row["bytes"], digest: row["digest"])
-                    return ReceiptListing(receipt: receipt, peer: row["sender"], messageStored: false,
-                                          cursor: ReceiptCursor(stored: row["stored"], table: 1, rowid: row["rowid"]))
+                listings += try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT x.rowid, x.message_id, x.sender, x.signer, x.rejection_code, x.rejection_reason, x.stored, x.bytes, x.digest
+                        FROM issued_rejection x WHERE \(rejectionWhere) ORDER BY x.stored DESC, x.rowid DESC LIMIT ?
+                        """,
+                    arguments: rejectionArguments + [limit]
+                ).map { row in
+                    let receipt = StoredReceipt(
+                        direction: .issued,
+                        messageID: MessageID(row["message_id"] as Data)!,
+                        signer: row["signer"],
+                        status: .rejected(
+                            code: UInt64(row["rejection_code"] as Int64),
+                            reason: row["rejection_reason"]
+                        ),
+                        stored: StoreTime.date(row["stored"]),
+                        bytes: row["bytes"],
+                        digest: row["digest"]
+                    )
+                    return ReceiptListing(
+                        receipt: receipt,
+                        peer: row["sender"],
+                        messageStored: false,
+                        cursor: ReceiptCursor(stored: row["stored"], table: 1, rowid: row["rowid"])
+                    )
                 }
             }
             let key = { (c: ReceiptCursor) in (c.stored, c.table, c.rowid) }
@@ -195,11 +268,21 @@ extension ParleyStore {
         return try await read { db in
             var count = 0
             if let receiptWhere {
-                count += try Int.fetchOne(db, sql: "SELECT count(*) FROM receipt r LEFT JOIN message m ON m.id = r.message_id WHERE \(receiptWhere)",
-                                          arguments: receiptArguments) ?? 0
+                count +=
+                    try Int.fetchOne(
+                        db,
+                        sql:
+                            "SELECT count(*) FROM receipt r LEFT JOIN message m ON m.id = r.message_id WHERE \(receiptWhere)",
+                        arguments: receiptArguments
+                    ) ?? 0
             }
             if let rejectionWhere {
-                count += try Int.fetchOne(db, sql: "SELECT count(*) FROM issued_rejection x WHERE \(rejectionWhere)", arguments: rejectionArguments) ?? 0
+                count +=
+                    try Int.fetchOne(
+                        db,
+                        sql: "SELECT count(*) FROM issued_rejection x WHERE \(rejectionWhere)",
+                        arguments: rejectionArguments
+                    ) ?? 0
             }
             return count
         }
@@ -208,44 +291,63 @@ extension ParleyStore {
     /// The WHERE clauses of `query` for received/issued receipts and for issued rejections (nil:
     /// that table cannot match).
     func receiptConditions(_ query: ReceiptQuery) -> (String?, StatementArguments, String?, StatementArguments) {
-        var receiptConditions = ["1"], rejectionConditions = ["1"]
-        var receiptArguments = StatementArguments(), rejectionArguments = StatementArguments()
+        var receiptConditions = ["1"]
+        var rejectionConditions = ["1"]
+        var receiptArguments = StatementArguments()
+        var rejectionArguments = StatementArguments()
         var includeReceipts = true
-        var includeRejections = query.direction != .received && (query.status == nil || query.status == 2) && query.limit > 0
-        if let direction = query.direction { receiptConditions.append("r.direction = ?"); receiptArguments += [direction.rawValue] }
+        var includeRejections =
+            query.direction != .received && (query.status == nil || query.status == 2) && query.limit > 0
+        if let direction = query.direction {
+            receiptConditions.append("r.direction = ?")
+            receiptArguments += [direction.rawValue]
+        }
         if let peer = query.peer {
-            receiptConditions.append("(CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END) = ?"); receiptArguments += [peer]
-            rejectionConditions.append("x.sender = ?"); rejectionArguments += [peer]
+            receiptConditions.append("(CASE r.direction WHEN 0 THEN r.signer ELSE m.sender END) = ?")
+            receiptArguments += [peer]
+            rejectionConditions.append("x.sender = ?")
+            rejectionArguments += [peer]
         }
         if let status = query.status {
             if status <= 2 {
-                receiptConditions.append("r.status = ?"); receiptArguments += [Int64(status)]
+                receiptConditions.append("r.status = ?")
+                receiptArguments += [Int64(status)]
             } else {
                 includeReceipts = false
                 includeRejections = false
             }
         }
         if let id = query.messageID {
-            receiptConditions.append("r.message_id = ?"); receiptArguments += [id.data]
-            rejectionConditions.append("x.message_id = ?"); rejectionArguments += [id.data]
+            receiptConditions.append("r.message_id = ?")
+            receiptArguments += [id.data]
+            rejectionConditions.append("x.message_id = ?")
+            rejectionArguments += [id.data]
         }
         if let from = query.storedFrom {
             let seconds = StoreTime.seconds(from)
-            receiptConditions.append("r.stored >= ?"); receiptArguments += [seconds]
-            rejectionConditions.append("x.stored >= ?"); rejectionArguments += [seconds]
+            receiptConditions.append("r.stored >= ?")
+            receiptArguments += [seconds]
+            rejectionConditions.append("x.stored >= ?")
+            rejectionArguments += [seconds]
         }
         if let before = query.storedBefore {
             let seconds = StoreTime.seconds(before)
-            receiptConditions.append("r.stored < ?"); receiptArguments += [seconds]
-            rejectionConditions.append("x.stored < ?"); rejectionArguments += [seconds]
+            receiptConditions.append("r.stored < ?")
+            receiptArguments += [seconds]
+            rejectionConditions.append("x.stored < ?")
+            rejectionArguments += [seconds]
         }
         if let after = query.after {
             let (receipt, receiptValues) = after.condition(table: 0, prefix: "r")
-            receiptConditions.append(receipt); receiptArguments += receiptValues
+            receiptConditions.append(receipt)
+            receiptArguments += receiptValues
             let (rejection, rejectionValues) = after.condition(table: 1, prefix: "x")
-            rejectionConditions.append(rejection); rejectionArguments += rejectionValues
+            rejectionConditions.append(rejection)
+            rejectionArguments += rejectionValues
         }
-        return (includeReceipts ? receiptConditions.joined(separator: " AND ") : nil, receiptArguments,
-                includeRejections ? rejectionConditions.joined(separator: " AND ") : nil, rejectionArguments)
+        return (
+            includeReceipts ? receiptConditions.joined(separator: " AND ") : nil, receiptArguments,
+            includeRejections ? rejectionConditions.joined(separator: " AND ") : nil, rejectionArguments
+        )
     }
 }

@@ -29,42 +29,67 @@ extension ParleyStore {
     /// deleted, so sequence numbers are never reused; a purged message that arrives again is
     /// answered as a replay (its number is used), not as a duplicate.
     @discardableResult
-    public func purge(receivedOrQueuedBefore cutoff: Date, requireArchivedIn archive: String?,
-                      at: Date = Date()) async throws(StoreError) -> PurgeSummary {
+    public func purge(
+        receivedOrQueuedBefore cutoff: Date,
+        requireArchivedIn archive: String?,
+        at: Date = Date()
+    ) async throws(StoreError) -> PurgeSummary {
         let cutoffSeconds = StoreTime.seconds(cutoff)
         var summary = PurgeSummary(cutoff: StoreTime.date(cutoffSeconds))
         // Message id → (message digest, receipt digests) as archived.
         var archived: [MessageID: (Data, Set<Data>)]?
         if let archive {
-            (summary.archive, archived) = try await Self.offPool { () throws(StoreError) in try Self.archivedDigests(in: archive) }
+            (summary.archive, archived) = try await Self.offPool { () throws(StoreError) in
+                try Self.archivedDigests(in: archive)
+            }
         }
         let now = StoreTime.seconds(at)
         return try await writeStore { [summary, archived] db in
             var summary = summary
-            summary.keptUndelivered = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM message m WHERE m.stored < ? AND EXISTS
-                    (SELECT 1 FROM delivery d WHERE d.message = m.rowid AND d.state IN ('pending', 'inflight'))
-                """, arguments: [cutoffSeconds]) ?? 0
-            let candidates = try Row.fetchAll(db, sql: """
-                SELECT m.rowid, m.id, m.direction, m.digest, m.stored FROM message m WHERE m.stored < ? AND NOT EXISTS
-                    (SELECT 1 FROM delivery d WHERE d.message = m.rowid AND d.state IN ('pending', 'inflight'))
-                ORDER BY m.stored, m.rowid
-                """, arguments: [cutoffSeconds])
+            summary.keptUndelivered =
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM message m WHERE m.stored < ? AND EXISTS
+                            (SELECT 1 FROM delivery d WHERE d.message = m.rowid AND d.state IN ('pending', 'inflight'))
+                        """,
+                    arguments: [cutoffSeconds]
+                ) ?? 0
+            let candidates = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.rowid, m.id, m.direction, m.digest, m.stored FROM message m WHERE m.stored < ? AND NOT EXISTS
+                        (SELECT 1 FROM delivery d WHERE d.message = m.rowid AND d.state IN ('pending', 'inflight'))
+                    ORDER BY m.stored, m.rowid
+                    """,
+                arguments: [cutoffSeconds]
+            )
             if let archived, let archive {
                 for row in candidates {
                     let id = MessageID(row["id"] as Data)!
-                    let receipts = try Set(Data.fetchAll(db, sql: "SELECT digest FROM receipt WHERE message_id = ?", arguments: [id.data]))
+                    let receipts = try Set(
+                        Data.fetchAll(db, sql: "SELECT digest FROM receipt WHERE message_id = ?", arguments: [id.data])
+                    )
                     guard let (digest, archivedReceipts) = archived[id], digest == row["digest"] as Data else {
-                        throw StoreError(.invalidState, "message \(id) (stored \(StoreTime.date(row["stored"]))) is not in the archive \(archive) with the same bytes; export its range first; nothing was deleted")
+                        throw StoreError(
+                            .invalidState,
+                            "message \(id) (stored \(StoreTime.date(row["stored"]))) is not in the archive \(archive) with the same bytes; export its range first; nothing was deleted"
+                        )
                     }
                     guard receipts.isSubset(of: archivedReceipts) else {
-                        throw StoreError(.invalidState, "the archive \(archive) lacks \(receipts.subtracting(archivedReceipts).count) receipt(s) of message \(id) that the store holds (received after the export?); export its range again; nothing was deleted")
+                        throw StoreError(
+                            .invalidState,
+                            "the archive \(archive) lacks \(receipts.subtracting(archivedReceipts).count) receipt(s) of message \(id) that the store holds (received after the export?); export its range again; nothing was deleted"
+                        )
                     }
                 }
             }
             guard !candidates.isEmpty else { return summary }
 
-            try db.execute(sql: "INSERT INTO purge_authorization (id, cutoff) VALUES (1, ?)", arguments: [cutoffSeconds])
+            try db.execute(
+                sql: "INSERT INTO purge_authorization (id, cutoff) VALUES (1, ?)",
+                arguments: [cutoffSeconds]
+            )
             for row in candidates {
                 let rowid: Int64 = row["rowid"]
                 let id: Data = row["id"]
@@ -82,17 +107,26 @@ extension ParleyStore {
                 }
             }
             try db.execute(sql: "DELETE FROM purge_authorization")
-            let checked = summary.archive.map { " (all present in the archive \(archive!), sha-256 \($0.digest.hexString))" } ?? ""
-            try Audit.append(db, .purged, at: now, detail: """
-                retention purge of messages stored before \(summary.cutoff): \(summary.sentMessagesDeleted) sent and \
-                \(summary.receivedMessagesDeleted) received messages, \(summary.receiptsDeleted) receipts, \
-                \(summary.deliveriesDeleted) deliveries deleted\(checked); \(summary.keptUndelivered) kept (undelivered)
-                """)
+            let checked =
+                summary.archive.map { " (all present in the archive \(archive!), sha-256 \($0.digest.hexString))" }
+                ?? ""
+            try Audit.append(
+                db,
+                .purged,
+                at: now,
+                detail: """
+                    retention purge of messages stored before \(summary.cutoff): \(summary.sentMessagesDeleted) sent and \
+                    \(summary.receivedMessagesDeleted) received messages, \(summary.receiptsDeleted) receipts, \
+                    \(summary.deliveriesDeleted) deliveries deleted\(checked); \(summary.keptUndelivered) kept (undelivered)
+                    """
+            )
             return summary
         }
     }
     /// The archive's summary, and for each message in it: its digest and the digests of its receipts.
-    private static func archivedDigests(in archive: String) throws(StoreError) -> (ArchiveSummary, [MessageID: (Data, Set<Data>)]) {
+    private static func archivedDigests(
+        in archive: String
+    ) throws(StoreError) -> (ArchiveSummary, [MessageID: (Data, Set<Data>)]) {
         var contents: [MessageID: (Data, Set<Data>)] = [:]
         do {
             let summary = try Self.readArchive(at: archive) { entry in

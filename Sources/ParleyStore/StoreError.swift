@@ -77,7 +77,12 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
 extension StoreError {
     /// The calling task was cancelled: GRDB interrupts the statement and rolls the transaction back.
     static func cancelled(path: String, file: String = #fileID, line: Int = #line) -> StoreError {
-        StoreError(.cancelled, "the operation on the store \(path) was cancelled before it completed (the daemon is stopping); nothing of it was written. Retry it if it still matters.", file: file, line: line)
+        StoreError(
+            .cancelled,
+            "the operation on the store \(path) was cancelled before it completed (the daemon is stopping); nothing of it was written. Retry it if it still matters.",
+            file: file,
+            line: line
+        )
     }
 
     /// Translates a SQLite failure into an operator-facing error for the store at `path`.
@@ -85,19 +90,54 @@ extension StoreError {
         let detail = error.message ?? "\(error.resultCode)"
         switch error.resultCode {
         case .SQLITE_FULL:
-            return StoreError(.diskFull, "the store \(path) cannot grow: the disk is full or the store reached its configured size limit (\(detail)); nothing from this operation was written. Free disk space (or raise the limit) and retry.", file: file, line: line)
+            return StoreError(
+                .diskFull,
+                "the store \(path) cannot grow: the disk is full or the store reached its configured size limit (\(detail)); nothing from this operation was written. Free disk space (or raise the limit) and retry.",
+                file: file,
+                line: line
+            )
         case .SQLITE_READONLY:
-            return StoreError(.readOnly, "the store \(path) is read-only (\(detail)); nothing was written. Check the file system is mounted read-write and the daemon owns the file and its directory, or use a read-write open.", file: file, line: line)
+            return StoreError(
+                .readOnly,
+                "the store \(path) is read-only (\(detail)); nothing was written. Check the file system is mounted read-write and the daemon owns the file and its directory, or use a read-write open.",
+                file: file,
+                line: line
+            )
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return StoreError(.corrupt, "the store \(path) is damaged or not a SQLite database (\(detail)). Stop the daemon, keep the file for analysis, and restore the last backup or import the last archive into a new store.", file: file, line: line)
+            return StoreError(
+                .corrupt,
+                "the store \(path) is damaged or not a SQLite database (\(detail)). Stop the daemon, keep the file for analysis, and restore the last backup or import the last archive into a new store.",
+                file: file,
+                line: line
+            )
         case .SQLITE_CONSTRAINT:
-            return StoreError(.constraintViolation, "the store \(path) refused a change that would break its rules (\(detail)); nothing was written.", file: file, line: line)
+            return StoreError(
+                .constraintViolation,
+                "the store \(path) refused a change that would break its rules (\(detail)); nothing was written.",
+                file: file,
+                line: line
+            )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError(.busy, "the store \(path) is locked by another process (\(detail)); make sure only one daemon uses it, then retry.", file: file, line: line)
+            return StoreError(
+                .busy,
+                "the store \(path) is locked by another process (\(detail)); make sure only one daemon uses it, then retry.",
+                file: file,
+                line: line
+            )
         case .SQLITE_CANTOPEN:
-            return StoreError(.cannotOpen, "cannot open the store \(path) (\(detail)); check the directory exists and the daemon may read and write it.", file: file, line: line)
+            return StoreError(
+                .cannotOpen,
+                "cannot open the store \(path) (\(detail)); check the directory exists and the daemon may read and write it.",
+                file: file,
+                line: line
+            )
         case .SQLITE_IOERR:
-            return StoreError(.io, "I/O error on the store \(path) (\(detail)); check the disk and the kernel log; nothing from this operation was committed.", file: file, line: line)
+            return StoreError(
+                .io,
+                "I/O error on the store \(path) (\(detail)); check the disk and the kernel log; nothing from this operation was committed.",
+                file: file,
+                line: line
+            )
         default:
             return StoreError(.database, "SQLite error on the store \(path): \(detail)", file: file, line: line)
         }

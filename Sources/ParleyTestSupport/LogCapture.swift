@@ -27,7 +27,9 @@ public final class LogCapture: Sendable {
         func log(event: LogEvent) {
             capture.storage.withLock { $0.append("\(event.level) \(event.message)") }
             let fields = metadata.merging(event.metadata ?? [:]) { $1 }.map { "\($0.key)=\($0.value)" }.sorted()
-            capture.detailed.withLock { $0.append("\(event.level) \(event.message) [\(fields.joined(separator: " "))]") }
+            capture.detailed.withLock {
+                $0.append("\(event.level) \(event.message) [\(fields.joined(separator: " "))]")
+            }
         }
     }
 }

@@ -6,14 +6,22 @@ import ParleyProtocol
 extension TestPKI {
     /// `NodeConfiguration.loopback` for `participant` of this PKI on `port`, with `peers` (id → port
     /// on 127.0.0.1), its data directory `directory/<ID>` and admin socket `directory/<ID>.sock`.
-    public func nodeConfiguration(_ participant: String, port: Int, peers: [String: Int], directory: URL,
-                                  requestTimeout: Double = 5) throws -> NodeConfiguration {
+    public func nodeConfiguration(
+        _ participant: String,
+        port: Int,
+        peers: [String: Int],
+        directory: URL,
+        requestTimeout: Double = 5
+    ) throws -> NodeConfiguration {
         try NodeConfiguration.loopback(
-            try ParticipantID(participant), testPKI: self.directory, port: port,
+            try ParticipantID(participant),
+            testPKI: self.directory,
+            port: port,
             dataDirectory: directory.appendingPathComponent(participant).path,
             adminSocket: directory.appendingPathComponent("\(participant).sock").path,
             peers: try peers.map { .loopback(try ParticipantID($0.key), port: $0.value) },
-            requestTimeout: requestTimeout)
+            requestTimeout: requestTimeout
+        )
     }
 }
 
@@ -25,12 +33,19 @@ public final class RunningNode: Sendable {
 
     /// With `logs`, the node's log lines at info and above are kept there; `configurationFile` is
     /// the file a reload reads.
-    public init(_ configuration: NodeConfiguration, logs: LogCapture? = nil, configurationFile: String? = nil) async throws {
-        var logger = logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
+    public init(
+        _ configuration: NodeConfiguration,
+        logs: LogCapture? = nil,
+        configurationFile: String? = nil
+    ) async throws {
+        var logger =
+            logs.map { logs in Logger(label: "test.\(configuration.participant)") { _ in logs.handler() } }
             ?? testLogger("test.\(configuration.participant)")
         if logs != nil { logger.logLevel = .info }
-        running = try await InProcessNode(try Node(configuration: configuration, logger: logger, configurationFile: configurationFile),
-                                          logger: logger)
+        running = try await InProcessNode(
+            try Node(configuration: configuration, logger: logger, configurationFile: configurationFile),
+            logger: logger
+        )
     }
 
     /// Stops the node; an error it stops with is the business of the test that provoked it.

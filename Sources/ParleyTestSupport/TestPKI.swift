@@ -27,7 +27,11 @@ public struct TestPKI: Sendable {
 
     /// A new PKI, for a test that changes it: leaf keys of `algorithm` (the script's default when nil),
     /// further script `arguments` (e.g. `--ca-alg ed25519`).
-    public static func make(algorithm: String? = nil, arguments: [String] = [], participants: [String] = participants) throws -> TestPKI {
+    public static func make(
+        algorithm: String? = nil,
+        arguments: [String] = [],
+        participants: [String] = participants
+    ) throws -> TestPKI {
         let parent = try temporaryDirectory("parley-pki")
         let directory = parent.appendingPathComponent("pki")
         let log = parent.appendingPathComponent("make-test-pki.log")
@@ -36,14 +40,17 @@ public struct TestPKI: Sendable {
         defer { try? output.close() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", script] + (algorithm.map { ["--alg", $0] } ?? []) + arguments + [directory.path] + participants
+        process.arguments =
+            ["bash", script] + (algorithm.map { ["--alg", $0] } ?? []) + arguments + [directory.path] + participants
         process.standardOutput = output
         process.standardError = output
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            throw TestPKIError(description: "make-test-pki.sh exited with \(process.terminationStatus): \(text.suffix(2_000))")
+            throw TestPKIError(
+                description: "make-test-pki.sh exited with \(process.terminationStatus): \(text.suffix(2_000))"
+            )
         }
         return TestPKI(directory: directory)
     }
@@ -72,14 +79,18 @@ public struct TestPKI: Sendable {
 
     /// A participant's identity: its `certificate` key ("signing", or e.g. "rollover") and chain.
     public func identity(_ participant: String, certificate: String = "signing") throws -> SigningIdentity {
-        try SigningIdentity.load(keyPath: path("participants/\(participant)/\(certificate).key"),
-                                 chainPath: path("participants/\(participant)/\(certificate)-chain.pem"))
+        try SigningIdentity.load(
+            keyPath: path("participants/\(participant)/\(certificate).key"),
+            chainPath: path("participants/\(participant)/\(certificate)-chain.pem")
+        )
     }
 
     /// The key and chain of one of the script's negative cases (`negative/<folder>/`).
     public func negativeIdentity(_ folder: String) throws -> (PrivateKey, [Certificate]) {
-        (try PrivateKey.load(path: path("negative/\(folder)/signing.key")),
-         try Certificate.load(path: path("negative/\(folder)/signing-chain.pem")))
+        (
+            try PrivateKey.load(path: path("negative/\(folder)/signing.key")),
+            try Certificate.load(path: path("negative/\(folder)/signing-chain.pem"))
+        )
     }
 
     /// The regime's trust store, as a node loads it.
@@ -88,10 +99,16 @@ public struct TestPKI: Sendable {
     }
 
     /// A trust store of the given anchors and CRLs (paths relative to the PKI).
-    public func trustStore(crls crlPaths: [String] = ["trust/crls.pem"], anchors: [String] = ["trust/anchors.pem"],
-                           maximumClockSkew: TimeInterval = 300) throws -> TrustStore {
-        try TrustStore(anchors: anchors.flatMap { try certificates($0) }, crls: crlPaths.flatMap { try revocationLists($0) },
-                       maximumClockSkew: maximumClockSkew)
+    public func trustStore(
+        crls crlPaths: [String] = ["trust/crls.pem"],
+        anchors: [String] = ["trust/anchors.pem"],
+        maximumClockSkew: TimeInterval = 300
+    ) throws -> TrustStore {
+        try TrustStore(
+            anchors: anchors.flatMap { try certificates($0) },
+            crls: crlPaths.flatMap { try revocationLists($0) },
+            maximumClockSkew: maximumClockSkew
+        )
     }
 
     public func verifier(crls: String = "trust/crls.pem") throws -> MessageVerifier {
@@ -100,7 +117,11 @@ public struct TestPKI: Sendable {
 
     /// Re-issues a CA's CRL with the given thisUpdate and nextUpdate (`generalizedTime`), to `output`.
     public func issueCRL(ca: String, config: String, lastUpdate: String, nextUpdate: String, output: String) throws {
-        try openssl(ca: ca, config: config, ["-gencrl", "-crl_lastupdate", lastUpdate, "-crl_nextupdate", nextUpdate, "-out", path(output)])
+        try openssl(
+            ca: ca,
+            config: config,
+            ["-gencrl", "-crl_lastupdate", lastUpdate, "-crl_nextupdate", nextUpdate, "-out", path(output)]
+        )
     }
 
     /// Revokes a certificate in the issuing CA's database (the next CRL it issues lists it) for
@@ -110,7 +131,8 @@ public struct TestPKI: Sendable {
     public func revoke(_ certificate: String, compromisedSince: Date? = nil) throws {
         let since = try compromisedSince ?? certificates(certificate)[0].notValidBefore.addingTimeInterval(-86_400)
         try openssl(
-            ca: "issuing", config: "issuing-ca.cnf",
+            ca: "issuing",
+            config: "issuing-ca.cnf",
             ["-revoke", path(certificate), "-crl_compromise", Self.generalizedTime(since)]
         )
     }
@@ -127,7 +149,9 @@ public struct TestPKI: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestPKIError(description: "openssl \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            throw TestPKIError(
+                description: "openssl \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)"
+            )
         }
     }
 

@@ -35,35 +35,62 @@ func randomID() -> MessageID {
 /// Queues and accepts messages until the process is killed.
 func writeUntilKilled(storePath: String) async throws {
     let store = try ParleyStore(path: storePath)
-    let ru = try ParticipantID("RU-NRRC"), hcoc = try ParticipantID("HCOC-CC")
-    let sender = try ParticipantID("US-NRRC"), peers = [hcoc, ru]
+    let ru = try ParticipantID("RU-NRRC")
+    let hcoc = try ParticipantID("HCOC-CC")
+    let sender = try ParticipantID("US-NRRC")
+    let peers = [hcoc, ru]
     var nextIncoming = (try await store.incomingChannels().first { $0.sender == ru.rawValue }?.highest ?? 0) + 1
     while true {
         switch Int.random(in: 0..<10) {
         case 0..<5:
             let queued = try await store.enqueue(sender: sender, recipients: peers) { seqs in
                 let id = randomID()
-                return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
-                                     type: 11, created: Date(), remarks: try LocalizedText(language: "en", text: "crash test"))
+                return MessageFields(
+                    id: id,
+                    bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
+                    type: 11,
+                    created: Date(),
+                    remarks: try LocalizedText(language: "en", text: "crash test")
+                )
             }
-            emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
+            emit(
+                "out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))"
+            )
         case 5..<8:
             let requests = (0..<Int.random(in: 2...20)).map { _ in
                 EnqueueRequest(sender: sender, recipients: peers) { seqs in
                     let id = randomID()
-                    return MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
-                                         type: 1, created: Date())
+                    return MessageFields(
+                        id: id,
+                        bytes: crashTestBytes(id: id, seqs: [seqs[ru]!, seqs[hcoc]!]),
+                        type: 1,
+                        created: Date()
+                    )
                 }
             }
             for queued in try await store.enqueueBatch(requests) {
-                emit("out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))")
+                emit(
+                    "out \(queued.id.hex) \(queued.sequenceNumbers["RU-NRRC"]!) \(queued.sequenceNumbers["HCOC-CC"]!) \(Hex.encode(queued.digest))"
+                )
             }
         default:
             let id = randomID()
-            let fields = MessageFields(id: id, bytes: crashTestBytes(id: id, seqs: [nextIncoming]), type: 9, created: Date())
-            let incoming = IncomingMessage(fields: fields, sender: ru, recipient: sender,
-                                           sequenceNumber: nextIncoming, received: Date())
-            let outcome = try await store.accept(incoming) { message in Data("receipt for ".utf8) + message.fields.id.bytes }
+            let fields = MessageFields(
+                id: id,
+                bytes: crashTestBytes(id: id, seqs: [nextIncoming]),
+                type: 9,
+                created: Date()
+            )
+            let incoming = IncomingMessage(
+                fields: fields,
+                sender: ru,
+                recipient: sender,
+                sequenceNumber: nextIncoming,
+                received: Date()
+            )
+            let outcome = try await store.accept(incoming) { message in
+                Data("receipt for ".utf8) + message.fields.id.bytes
+            }
             guard case .accepted = outcome else {
                 FileHandle.standardError.write(Data("unexpected outcome \(outcome)\n".utf8))
                 exit(3)

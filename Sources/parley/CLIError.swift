@@ -37,28 +37,28 @@ enum ExitStatus {
     /// The table of `parley --help` and README.md; every line fits 80 columns (ArgumentParser wraps
     /// longer ones at column 0).
     static let helpText = """
-    Exit status (sysexits.h):
-      0   success (verify commands: everything verified)
-      1   verification failed (a message, receipt or archive is not valid);
-          status: the node reports a problem
-      2   status: the node works but reports warnings (a certificate to renew,
-          expired deliveries, a failed reload)
-      64  usage error (unknown option, missing or malformed argument)
-      65  invalid input data (a composition field, key, certificate, CRL or
-          archive is not valid), or parleyd refused the request
-      66  an input file is missing or unreadable, or parleyd holds no such
-          message
-      69  a required tool is unavailable (openssl, Certs/make-test-pki.sh), or
-          parleyd cannot be reached
-      70  internal error, or a helper program failed (its messages are shown)
-      73  an output file already exists or cannot be created (nothing is
-          overwritten)
-      74  input/output error while reading or writing
-      77  permission problem (private key file readable by others, wrong
-          passphrase)
-      78  reload: parleyd kept its configuration or trust because a file has
-          problems (each is listed)
-    """
+        Exit status (sysexits.h):
+          0   success (verify commands: everything verified)
+          1   verification failed (a message, receipt or archive is not valid);
+              status: the node reports a problem
+          2   status: the node works but reports warnings (a certificate to renew,
+              expired deliveries, a failed reload)
+          64  usage error (unknown option, missing or malformed argument)
+          65  invalid input data (a composition field, key, certificate, CRL or
+              archive is not valid), or parleyd refused the request
+          66  an input file is missing or unreadable, or parleyd holds no such
+              message
+          69  a required tool is unavailable (openssl, Certs/make-test-pki.sh), or
+              parleyd cannot be reached
+          70  internal error, or a helper program failed (its messages are shown)
+          73  an output file already exists or cannot be created (nothing is
+              overwritten)
+          74  input/output error while reading or writing
+          77  permission problem (private key file readable by others, wrong
+              passphrase)
+          78  reload: parleyd kept its configuration or trust because a file has
+              problems (each is listed)
+        """
 
     /// The pointer each subcommand's help gives instead of repeating the table.
     static let seeTable = "Exit statuses of every command: see `parley --help`."
@@ -87,27 +87,32 @@ struct CLIError: Error, CustomStringConvertible {
             if error.code == .invalidSigningIdentity { text += " (check --key and --cert)" }
             return CLIError(ExitStatus.invalidData, text)
         case let error as CryptoError:
-            let status: Int32 = switch error.code {
-            case .fileAccess: ExitStatus.noInput
-            case .fileExists: ExitStatus.cannotCreate
-            case .insecureKeyFile, .wrongPassphrase, .passphraseRequired: ExitStatus.permission
-            default: ExitStatus.invalidData
-            }
+            let status: Int32 =
+                switch error.code {
+                case .fileAccess: ExitStatus.noInput
+                case .fileExists: ExitStatus.cannotCreate
+                case .insecureKeyFile, .wrongPassphrase, .passphraseRequired: ExitStatus.permission
+                default: ExitStatus.invalidData
+                }
             return CLIError(status, error.description)
         case let error as ChainVerificationError:
             return CLIError(ExitStatus.invalidData, error.description)
         case let error as StoreError:
-            let status: Int32 = switch error.code {
-            case .archiveInvalid, .corrupt, .notAParleyStore: ExitStatus.invalidData
-            case .cannotOpen, .notFound: ExitStatus.noInput
-            default: ExitStatus.ioError
-            }
+            let status: Int32 =
+                switch error.code {
+                case .archiveInvalid, .corrupt, .notAParleyStore: ExitStatus.invalidData
+                case .cannotOpen, .notFound: ExitStatus.noInput
+                default: ExitStatus.ioError
+                }
             return CLIError(status, error.reason)
         case let error as CodecError:
             return CLIError(ExitStatus.invalidData, "not valid CBOR: \(error)")
         default:
             let text = (error as? LocalizedError)?.errorDescription ?? (error as NSError).localizedDescription
-            return CLIError(ExitStatus.software, "internal error: \(text); please report it with the command that caused it")
+            return CLIError(
+                ExitStatus.software,
+                "internal error: \(text); please report it with the command that caused it"
+            )
         }
     }
 }
@@ -139,7 +144,8 @@ extension CLIError {
     /// writing, syncing or moving it into place failed.
     init(writing error: DurableFileError) {
         switch error.step {
-        case .exists: self.init(ExitStatus.cannotCreate, "\(error.path) exists already; choose another --out or remove it first")
+        case .exists:
+            self.init(ExitStatus.cannotCreate, "\(error.path) exists already; choose another --out or remove it first")
         case .create: self.init(ExitStatus.cannotCreate, error.description)
         case .write, .sync, .rename: self.init(ExitStatus.ioError, error.description)
         }
@@ -152,6 +158,8 @@ func readInputFile(_ path: String, what: String, limit: Int = 16 * 1_048_576) th
     guard let data = FileManager.default.contents(atPath: path) else {
         throw CLIError(ExitStatus.noInput, "cannot read \(what) \(path): no such file, or no permission to read it")
     }
-    guard data.count <= limit else { throw CLIError(ExitStatus.invalidData, "\(what) \(path) is \(data.count) bytes; at most \(limit) are accepted") }
+    guard data.count <= limit else {
+        throw CLIError(ExitStatus.invalidData, "\(what) \(path) is \(data.count) bytes; at most \(limit) are accepted")
+    }
     return Array(data)
 }

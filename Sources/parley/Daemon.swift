@@ -13,10 +13,18 @@ import Glibc
 struct DaemonOptions: ParsableArguments {
     static let defaultSocket = "/run/parley/admin.sock"
 
-    @Option(help: ArgumentHelp("The daemon's admin socket (admin.socket in parleyd.json). Example: --socket /run/parley/admin.sock", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The daemon's admin socket (admin.socket in parleyd.json). Example: --socket /run/parley/admin.sock",
+            valueName: "path"
+        )
+    )
     var socket: String = DaemonOptions.defaultSocket
 
-    @Flag(help: "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal). Example: parley status --json | jq .peers")
+    @Flag(
+        help:
+            "Print the daemon's JSON answer instead of a table (whether or not standard output is a terminal). Example: parley status --json | jq .peers"
+    )
     var json = false
 
     /// ` --socket PATH` when it is not the default, for the commands a hint suggests.
@@ -26,13 +34,20 @@ struct DaemonOptions: ParsableArguments {
 /// `text` as one shell word (single-quoted when it holds anything but safe characters).
 func shellQuoted(_ text: String) -> String {
     let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,")
-    guard !text.isEmpty, text.unicodeScalars.allSatisfy(safe.contains) else { return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    guard !text.isEmpty, text.unicodeScalars.allSatisfy(safe.contains) else {
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
     return text
 }
 
 /// A JSON request to parleyd's admin API over its Unix socket (AsyncHTTPClient, `http+unix://`).
 enum AdminClient {
-    static func request(_ socket: String, _ uri: String, post body: [UInt8]? = nil, timeout: TimeAmount = .seconds(30)) async throws -> [UInt8] {
+    static func request(
+        _ socket: String,
+        _ uri: String,
+        post body: [UInt8]? = nil,
+        timeout: TimeAmount = .seconds(30)
+    ) async throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: socket) else {
             throw unreachable(socket, "no such socket")
         }
@@ -63,19 +78,26 @@ enum AdminClient {
     static func check(_ status: UInt, _ data: [UInt8]) throws {
         guard (200..<300).contains(status) else {
             let problem = try? JSONDecoder().decode(Problem.self, from: Data(data))
-            let text = [problem?.title, problem?.detail].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            let text = [problem?.title, problem?.detail].compactMap { $0 }.filter { !$0.isEmpty }.joined(
+                separator: ": "
+            )
             let what = text.isEmpty ? "HTTP \(status)" : text
             switch status {
             case 404: throw CLIError(ExitStatus.noInput, "parleyd: \(what)")
             case 400..<500: throw CLIError(ExitStatus.invalidData, "parleyd refused the request: \(what)")
-            default: throw CLIError(ExitStatus.unavailable, "parleyd failed (HTTP \(status)): \(what); see its log (journalctl -u parleyd)")
+            default:
+                throw CLIError(
+                    ExitStatus.unavailable,
+                    "parleyd failed (HTTP \(status)): \(what); see its log (journalctl -u parleyd)"
+                )
             }
         }
     }
 
     /// Percent-encodes a query parameter value.
     static func encode(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? value
     }
 
     /// `path?name=value&…` for the given parameters (nil values left out).
@@ -90,7 +112,9 @@ enum AdminClient {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return "the socket path is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes" }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            return "the socket path is longer than \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes"
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             for (i, byte) in bytes.enumerated() { buffer[i] = byte }
         }
@@ -98,7 +122,9 @@ enum AdminClient {
         guard fd >= 0 else { return String(cString: strerror(errno)) }
         defer { close(fd) }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
         return connected ? nil : String(cString: strerror(errno)).lowercased()
     }
@@ -108,7 +134,9 @@ enum AdminClient {
     }
 
     static func reason(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError, error == .connectTimeout || error == .deadlineExceeded { return "no answer in time" }
+        if let error = error as? HTTPClientError, error == .connectTimeout || error == .deadlineExceeded {
+            return "no answer in time"
+        }
         if let error = error as? ChannelError, case .connectTimeout = error { return "no answer in time" }
         switch TransportErrorText.errnoCode(error) {
         case ECONNREFUSED: return "connection refused"
@@ -137,7 +165,10 @@ enum AdminClient {
         do {
             return try JSONDecoder().decode(Answer.self, from: Data(bytes))
         } catch {
-            throw CLIError(ExitStatus.software, "parleyd answered with something this parley cannot read (is it the same version as parleyd?)")
+            throw CLIError(
+                ExitStatus.software,
+                "parleyd answered with something this parley cannot read (is it the same version as parleyd?)"
+            )
         }
     }
 
@@ -151,11 +182,18 @@ struct PageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("At most this many items (1–10000). Example: --limit 500", valueName: "n"))
     var limit: Int = AdminLimits.defaultLimit
 
-    @Option(help: ArgumentHelp("Continue after this position: the one printed after a page that has more (\"next\" in --json).", valueName: "position"))
+    @Option(
+        help: ArgumentHelp(
+            "Continue after this position: the one printed after a page that has more (\"next\" in --json).",
+            valueName: "position"
+        )
+    )
     var after: String?
 
     func validate() throws {
-        guard (1...AdminLimits.maximumLimit).contains(limit) else { throw ValidationError("--limit \(limit) must be between 1 and \(AdminLimits.maximumLimit)") }
+        guard (1...AdminLimits.maximumLimit).contains(limit) else {
+            throw ValidationError("--limit \(limit) must be between 1 and \(AdminLimits.maximumLimit)")
+        }
         if let after, after.isEmpty { throw ValidationError("--after needs the position a previous page ended with") }
     }
 
@@ -167,12 +205,20 @@ struct PageOptions: ParsableArguments {
         var arguments: [String] = []
         var words = CommandLine.arguments.dropFirst()[...]
         while let word = words.popFirst() {
-            if word == "--after" { _ = words.popFirst(); continue }
+            if word == "--after" {
+                _ = words.popFirst()
+                continue
+            }
             if word.hasPrefix("--after=") { continue }
             arguments.append(shellQuoted(word))
         }
         let command = (["parley"] + arguments + ["--after", shellQuoted(next)]).joined(separator: " ")
-        FileHandle.standardError.write(Data("… \(more) more \(more == 1 ? one : many); next page: \(command) (or a larger --limit, up to \(AdminLimits.maximumLimit))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "… \(more) more \(more == 1 ? one : many); next page: \(command) (or a larger --limit, up to \(AdminLimits.maximumLimit))\n"
+                    .utf8
+            )
+        )
     }
 }
 
@@ -187,8 +233,10 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
-        cells.enumerated().map { i, cell in i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-            .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        cells.enumerated().map { i, cell in
+            i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }
+        .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
     }
     return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }
@@ -205,26 +253,26 @@ struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a notification to the local parleyd, which signs and delivers it.",
         discussion: """
-        Takes a composition document (--document) or the same parts as `parley compose` (--type, \
-        --to, --ref, --body, --field, --remarks/--lang), without key, certificate or sequence \
-        numbers: the daemon signs with its own key and numbers each channel. Prints the message id.
+            Takes a composition document (--document) or the same parts as `parley compose` (--type, \
+            --to, --ref, --body, --field, --remarks/--lang), without key, certificate or sequence \
+            numbers: the daemon signs with its own key and numbers each channel. Prints the message id.
 
-        A --document holding a JSON array of 1 to 1000 composition documents (and no other draft \
-        option) submits them in one request: each is queued or refused on its own, as if sent \
-        alone; one line per draft, in order: its message id, or `refused` and why.
+            A --document holding a JSON array of 1 to 1000 composition documents (and no other draft \
+            option) submits them in one request: each is queued or refused on its own, as if sent \
+            alone; one line per draft, in order: its message id, or `refused` and why.
 
-        Examples:
-          parley send --document prelaunch.json
-          parley send --type launch-cancellation --to RU-NRRC \\
-              --ref 0192f3a06c007a108b2c3d4e5f601001:cancels --field reason=technical
-          parley send --document declarations.json      # an array of drafts
+            Examples:
+              parley send --document prelaunch.json
+              parley send --type launch-cancellation --to RU-NRRC \\
+                  --ref 0192f3a06c007a108b2c3d4e5f601001:cancels --field reason=technical
+              parley send --document declarations.json      # an array of drafts
 
-        Exit status: 0 queued (every draft of an array), 65 the daemon refused the draft (the \
-        field is named; for an array: at least one draft, the others were queued), 69 the daemon \
-        cannot be reached.
+            Exit status: 0 queued (every draft of an array), 65 the daemon refused the draft (the \
+            field is named; for an array: at least one draft, the others were queued), 69 the daemon \
+            cannot be reached.
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
@@ -232,7 +280,8 @@ struct Send: AsyncParsableCommand {
     @OptionGroup var draft: DraftOptions
 
     func run() async throws {
-        if let path = draft.document, case .array(let drafts) = try draft.parseJSON(path, what: "composition document") {
+        if let path = draft.document, case .array(let drafts) = try draft.parseJSON(path, what: "composition document")
+        {
             return try await sendArray(drafts, from: path)
         }
         let document = try draft.documentFromOptions()
@@ -240,28 +289,51 @@ struct Send: AsyncParsableCommand {
         if daemon.json { return AdminClient.printRaw(answer) }
         let queued = try AdminClient.decode(AdminAPI.QueuedDraft.self, answer)
         print(queued.id)
-        FileHandle.standardError.write(Data("queued for \(Self.numbers(queued)); follow it with `parley show \(queued.id)\(daemon.socketOption)`\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "queued for \(Self.numbers(queued)); follow it with `parley show \(queued.id)\(daemon.socketOption)`\n"
+                    .utf8
+            )
+        )
     }
 
     /// Submits an array of drafts in one request (`POST /v1/drafts` with a JSON array).
     private func sendArray(_ drafts: [JSONValue], from path: String) async throws {
-        guard draft.type == nil, draft.recipients.isEmpty, draft.references.isEmpty, draft.body == nil, draft.fields.isEmpty,
-              draft.remarks == nil else {
-            throw CLIError(ExitStatus.usage, "\(path) holds an array of drafts: give each draft's parts in the file, not as --type, --to, --ref, --body, --field or --remarks")
+        guard draft.type == nil, draft.recipients.isEmpty, draft.references.isEmpty, draft.body == nil,
+            draft.fields.isEmpty,
+            draft.remarks == nil
+        else {
+            throw CLIError(
+                ExitStatus.usage,
+                "\(path) holds an array of drafts: give each draft's parts in the file, not as --type, --to, --ref, --body, --field or --remarks"
+            )
         }
         guard (1...1_000).contains(drafts.count) else {
-            throw CLIError(ExitStatus.invalidData, "\(path) holds \(drafts.count) drafts; an array holds 1 to 1000 (split it)")
+            throw CLIError(
+                ExitStatus.invalidData,
+                "\(path) holds \(drafts.count) drafts; an array holds 1 to 1000 (split it)"
+            )
         }
         for (index, item) in drafts.enumerated() {
             guard case .object = item else {
-                throw CLIError(ExitStatus.invalidData, "\(path): draft \(index + 1) is not a JSON object (a composition document, NOTIFICATIONS.md §2.1)")
+                throw CLIError(
+                    ExitStatus.invalidData,
+                    "\(path): draft \(index + 1) is not a JSON object (a composition document, NOTIFICATIONS.md §2.1)"
+                )
             }
         }
-        let answer = try await AdminClient.request(daemon.socket, "/v1/drafts", post: Array(JSONValue.array(drafts).serialized.utf8),
-                                                   timeout: .seconds(120))
+        let answer = try await AdminClient.request(
+            daemon.socket,
+            "/v1/drafts",
+            post: Array(JSONValue.array(drafts).serialized.utf8),
+            timeout: .seconds(120)
+        )
         let results = try AdminClient.decode(AdminAPI.DraftArrayAnswer.self, answer).results
         guard results.count == drafts.count else {
-            throw CLIError(ExitStatus.software, "parleyd answered \(results.count) results for \(drafts.count) drafts; see `parley outbox` for what was queued")
+            throw CLIError(
+                ExitStatus.software,
+                "parleyd answered \(results.count) results for \(drafts.count) drafts; see `parley outbox` for what was queued"
+            )
         }
         if daemon.json {
             AdminClient.printRaw(answer)
@@ -275,9 +347,14 @@ struct Send: AsyncParsableCommand {
         }
         let refused = results.filter { if case .refused = $0 { true } else { false } }.count
         guard refused == 0 else {
-            throw CLIError(ExitStatus.invalidData, "parleyd refused \(refused) of \(drafts.count) drafts (the others were queued); fix those and send them again")
+            throw CLIError(
+                ExitStatus.invalidData,
+                "parleyd refused \(refused) of \(drafts.count) drafts (the others were queued); fix those and send them again"
+            )
         }
-        FileHandle.standardError.write(Data("queued \(drafts.count) drafts; follow them with `parley outbox\(daemon.socketOption)`\n".utf8))
+        FileHandle.standardError.write(
+            Data("queued \(drafts.count) drafts; follow them with `parley outbox\(daemon.socketOption)`\n".utf8)
+        )
     }
 
     /// "RU-NRRC #7, HCOC-CC #3" from a queued draft's `sequenceNumbers`.
@@ -291,25 +368,33 @@ struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the local parleyd's outgoing deliveries (one row per message and recipient).",
         discussion: """
-        Most recently queued first (--oldest-first: queue order), a message's deliveries by \
-        recipient; --limit rows (default 100). When more match, the last line (on standard error) \
-        says how many and gives the command for the next page (--after).
+            Most recently queued first (--oldest-first: queue order), a message's deliveries by \
+            recipient; --limit rows (default 100). When more match, the last line (on standard error) \
+            says how many and gives the command for the next page (--after).
 
-        Examples:
-          parley outbox
-          parley outbox --state pending --to RU-NRRC --oldest-first
-          parley outbox --limit 1000 --json
+            Examples:
+              parley outbox
+              parley outbox --state pending --to RU-NRRC --oldest-first
+              parley outbox --limit 1000 --json
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Option(help: ArgumentHelp("Only deliveries in this state: pending, inflight, delivered, rejected, expired, cancelled. Example: --state pending", valueName: "state"))
+    @Option(
+        help: ArgumentHelp(
+            "Only deliveries in this state: pending, inflight, delivered, rejected, expired, cancelled. Example: --state pending",
+            valueName: "state"
+        )
+    )
     var state: String?
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("Only deliveries to this participant. Example: --to RU-NRRC", valueName: "id"))
+    @Option(
+        name: .customLong("to"),
+        help: ArgumentHelp("Only deliveries to this participant. Example: --to RU-NRRC", valueName: "id")
+    )
     var recipient: String?
 
     @Flag(help: "Oldest queued first (the order in which they are delivered), instead of newest first.")
@@ -319,19 +404,29 @@ struct Outbox: AsyncParsableCommand {
 
     func validate() throws {
         if let state, DeliveryState(rawValue: state) == nil {
-            throw ValidationError("--state \(state) is not a delivery state; use one of \(DeliveryState.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--state \(state) is not a delivery state; use one of \(DeliveryState.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
     }
 
     func run() async throws {
-        let uri = AdminClient.uri("/v1/outbox", [("state", state), ("recipient", recipient), ("order", oldestFirst ? "oldest" : "newest")] + page.parameters)
+        let uri = AdminClient.uri(
+            "/v1/outbox",
+            [("state", state), ("recipient", recipient), ("order", oldestFirst ? "oldest" : "newest")] + page.parameters
+        )
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
         let outbox = try AdminClient.decode(AdminAPI.OutboxPage.self, answer)
         guard !outbox.deliveries.isEmpty else { return print("no deliveries") }
-        print(table(["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"], outbox.deliveries.map { d in
-            [d.id, d.type, d.recipient, "\(d.seq)", d.state, "\(d.attempts)", d.queued, deliveryError(d)]
-        }))
+        print(
+            table(
+                ["ID", "TYPE", "TO", "SEQ", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"],
+                outbox.deliveries.map { d in
+                    [d.id, d.type, d.recipient, "\(d.seq)", d.state, "\(d.attempts)", d.queued, deliveryError(d)]
+                }
+            )
+        )
         page.reportMore(more: outbox.more, next: outbox.next, one: "delivery", many: "deliveries")
     }
 }
@@ -341,63 +436,96 @@ struct Inbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the messages the local parleyd has received and accepted, newest first.",
         discussion: """
-        Filters combine (all must match). Times are RFC 3339 UTC (2026-11-01T06:00:00Z), a date \
-        (2026-11-01, midnight UTC), an age (30m, 24h, 7d: that long ago) or now. --since and --until \
-        compare with the message's creation time; --until is exclusive. --grep finds messages whose \
-        remarks contain all the given words (case and accents ignored). Shows --limit messages \
-        (default 100); when more match, the last line (on standard error) says how many and gives \
-        the command for the next page (--after; the JSON answer's "next").
+            Filters combine (all must match). Times are RFC 3339 UTC (2026-11-01T06:00:00Z), a date \
+            (2026-11-01, midnight UTC), an age (30m, 24h, 7d: that long ago) or now. --since and --until \
+            compare with the message's creation time; --until is exclusive. --grep finds messages whose \
+            remarks contain all the given words (case and accents ignored). Shows --limit messages \
+            (default 100); when more match, the last line (on standard error) says how many and gives \
+            the command for the next page (--after; the JSON answer's "next").
 
-        Examples:
-          parley inbox
-          parley inbox --from RU-NRRC --type pre-launch --since 7d
-          parley inbox --since 2026-11-01 --until 2026-12-01 \\
-              --grep "range safety" --limit 20
-          parley inbox --json --after 1795000000.42
+            Examples:
+              parley inbox
+              parley inbox --from RU-NRRC --type pre-launch --since 7d
+              parley inbox --since 2026-11-01 --until 2026-12-01 \\
+                  --grep "range safety" --limit 20
+              parley inbox --json --after 1795000000.42
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Option(name: .customLong("from"), help: ArgumentHelp("Only messages from this participant. Example: --from RU-NRRC", valueName: "id"))
+    @Option(
+        name: .customLong("from"),
+        help: ArgumentHelp("Only messages from this participant. Example: --from RU-NRRC", valueName: "id")
+    )
     var sender: String?
 
-    @Option(help: ArgumentHelp("Only messages of this type (a catalogue name). Example: --type pre-launch", valueName: "type"))
+    @Option(
+        help: ArgumentHelp(
+            "Only messages of this type (a catalogue name). Example: --type pre-launch",
+            valueName: "type"
+        )
+    )
     var type: String?
 
-    @Option(help: ArgumentHelp("Only messages created at or after this time. Example: --since 2026-11-01T00:00:00Z, --since 24h", valueName: "time"))
+    @Option(
+        help: ArgumentHelp(
+            "Only messages created at or after this time. Example: --since 2026-11-01T00:00:00Z, --since 24h",
+            valueName: "time"
+        )
+    )
     var since: String?
 
-    @Option(help: ArgumentHelp("Only messages created before this time. Example: --until 2026-12-01", valueName: "time"))
+    @Option(
+        help: ArgumentHelp("Only messages created before this time. Example: --until 2026-12-01", valueName: "time")
+    )
     var until: String?
 
-    @Option(help: ArgumentHelp("Only messages whose remarks contain all these words. Example: --grep \"range safety\"", valueName: "text"))
+    @Option(
+        help: ArgumentHelp(
+            "Only messages whose remarks contain all these words. Example: --grep \"range safety\"",
+            valueName: "text"
+        )
+    )
     var grep: String?
 
     @OptionGroup var page: PageOptions
 
     func validate() throws {
         if let type, NotificationType(name: type) == nil {
-            throw ValidationError("--type \(type) is not a notification type; use one of \(NotificationType.allCases.map(\.name).joined(separator: ", "))")
+            throw ValidationError(
+                "--type \(type) is not a notification type; use one of \(NotificationType.allCases.map(\.name).joined(separator: ", "))"
+            )
         }
         _ = try CLITime.parse(since, option: "--since")
         _ = try CLITime.parse(until, option: "--until")
     }
 
     func run() async throws {
-        let uri = AdminClient.uri("/v1/inbox", [
-            ("sender", sender), ("type", type), ("since", try CLITime.parse(since, option: "--since")?.description),
-            ("until", try CLITime.parse(until, option: "--until")?.description), ("text", grep),
-        ] + page.parameters)
+        let uri = AdminClient.uri(
+            "/v1/inbox",
+            [
+                ("sender", sender), ("type", type), ("since", try CLITime.parse(since, option: "--since")?.description),
+                ("until", try CLITime.parse(until, option: "--until")?.description), ("text", grep),
+            ] + page.parameters
+        )
         let answer = try await AdminClient.request(daemon.socket, uri)
         if daemon.json { return AdminClient.printRaw(answer) }
         let inbox = try AdminClient.decode(AdminAPI.InboxPage.self, answer)
         guard !inbox.messages.isEmpty else { return print("no messages") }
-        print(table(["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"], inbox.messages.map { m in
-            [m.id, m.type, m.sender, m.seq.map { "\($0)" } ?? "", m.created, m.stored, shorten(m.remarks ?? "", 40)]
-        }))
+        print(
+            table(
+                ["ID", "TYPE", "FROM", "SEQ", "CREATED", "STORED", "REMARKS"],
+                inbox.messages.map { m in
+                    [
+                        m.id, m.type, m.sender, m.seq.map { "\($0)" } ?? "", m.created, m.stored,
+                        shorten(m.remarks ?? "", 40),
+                    ]
+                }
+            )
+        )
         page.reportMore(more: inbox.more, next: inbox.next, one: "message", many: "messages")
     }
 }
@@ -407,27 +535,33 @@ struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one message of the local parleyd: its fields, deliveries, receipts and reference chain.",
         discussion: """
-        The reference chain lists, oldest first, the messages this one references (up to the \
-        original) and every message referencing those: extensions, corrections, cancellations, \
-        responses, acknowledgements. For a message this node rejected (and so did not store), the \
-        signed rejection receipts it issued are shown.
+            The reference chain lists, oldest first, the messages this one references (up to the \
+            original) and every message referencing those: extensions, corrections, cancellations, \
+            responses, acknowledgements. For a message this node rejected (and so did not store), the \
+            signed rejection receipts it issued are shown.
 
-        Example:
-          parley show 0192f3a06c007a108b2c3d4e5f601001
+            Example:
+              parley show 0192f3a06c007a108b2c3d4e5f601001
 
-        Exit status 66 if the daemon holds no such message.
+            Exit status 66 if the daemon holds no such message.
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @OptionGroup var daemon: DaemonOptions
 
-    @Argument(help: ArgumentHelp("The message id (32 hex digits). Example: 0192f3a06c007a108b2c3d4e5f601001", valueName: "id"))
+    @Argument(
+        help: ArgumentHelp("The message id (32 hex digits). Example: 0192f3a06c007a108b2c3d4e5f601001", valueName: "id")
+    )
     var id: String
 
     func validate() throws {
-        guard (try? MessageID(hex: id)) != nil else { throw ValidationError("\(id) is not a message id: expected 32 hex digits, e.g. 0192f3a06c007a108b2c3d4e5f601001") }
+        guard (try? MessageID(hex: id)) != nil else {
+            throw ValidationError(
+                "\(id) is not a message id: expected 32 hex digits, e.g. 0192f3a06c007a108b2c3d4e5f601001"
+            )
+        }
     }
 
     func run() async throws {
@@ -445,26 +579,36 @@ struct Show: AsyncParsableCommand {
             rejections = rejected.rejections
         case .stored(let detail):
             let m = detail.message
-            lines += ["message \(m.id)",
-                      "  type:      \(m.type)",
-                      "  direction: \(m.direction)",
-                      "  sender:    \(m.sender)",
-                      "  created:   \(m.created)",
-                      "  stored:    \(m.stored)",
-                      "  sha256:    \(m.sha256)"]
+            lines += [
+                "message \(m.id)",
+                "  type:      \(m.type)",
+                "  direction: \(m.direction)",
+                "  sender:    \(m.sender)",
+                "  created:   \(m.created)",
+                "  stored:    \(m.stored)",
+                "  sha256:    \(m.sha256)",
+            ]
             if let fields = detail.fields, !fields.isEmpty {
                 lines.append("fields:")
                 for (label, value) in fields.sorted(by: { $0.key < $1.key }) { lines.append("  \(label): \(value)") }
             }
             if !detail.deliveries.isEmpty {
                 lines.append("deliveries:")
-                lines.append(table(["  TO", "SEQ", "STATE", "ATTEMPTS", "LAST ERROR"], detail.deliveries.map { d in
-                    ["  " + d.recipient, "\(d.seq)", d.state, "\(d.attempts)", deliveryError(d)]
-                }))
+                lines.append(
+                    table(
+                        ["  TO", "SEQ", "STATE", "ATTEMPTS", "LAST ERROR"],
+                        detail.deliveries.map { d in
+                            ["  " + d.recipient, "\(d.seq)", d.state, "\(d.attempts)", deliveryError(d)]
+                        }
+                    )
+                )
             }
             lines.append(detail.receipts.isEmpty ? "receipts: none yet" : "receipts:")
             for r in detail.receipts {
-                lines.append("  \(r.direction) \(r.status) signed by \(r.signer), stored \(r.stored)" + (r.reason.map { ": \($0)" } ?? ""))
+                lines.append(
+                    "  \(r.direction) \(r.status) signed by \(r.signer), stored \(r.stored)"
+                        + (r.reason.map { ": \($0)" } ?? "")
+                )
             }
             rejections = detail.rejections ?? []
         }
@@ -477,11 +621,19 @@ struct Show: AsyncParsableCommand {
         if case .stored(let detail) = answer {
             if detail.chain.count > 1 {
                 lines.append("reference chain (oldest first):")
-                lines.append(table(["  ID", "TYPE", "FROM", "CREATED", "REFERENCES"], detail.chain.map { c in
-                    let references = c.references.map { "\($0.relation) \($0.id)" }
-                    let marker = c.message.id == detail.message.id ? "* " : "  "
-                    return [marker + c.message.id, c.message.type, c.message.sender, c.message.created, references.joined(separator: "; ")]
-                }))
+                lines.append(
+                    table(
+                        ["  ID", "TYPE", "FROM", "CREATED", "REFERENCES"],
+                        detail.chain.map { c in
+                            let references = c.references.map { "\($0.relation) \($0.id)" }
+                            let marker = c.message.id == detail.message.id ? "* " : "  "
+                            return [
+                                marker + c.message.id, c.message.type, c.message.sender, c.message.created,
+                                references.joined(separator: "; "),
+                            ]
+                        }
+                    )
+                )
             } else if !detail.references.isEmpty {
                 lines.append("references (not stored here):")
                 for r in detail.references { lines.append("  \(r.relation) \(r.id)") }

@@ -11,18 +11,18 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a complete exchange between four test nodes in this process, then verify the archive.",
         discussion: """
-        In a new temporary directory: creates a test PKI for US-NRRC, RU-NRRC, FR-CNRR and the hub \
-        HCOC-CC; starts their nodes on free loopback ports (US-NRRC reaches RU-NRRC directly and \
-        FR-CNRR through HCOC-CC); sends a pre-launch notification to RU-NRRC and FR-CNRR, then a \
-        launch-window extension and a cancellation referencing it; shows each delivery and signed \
-        receipt; exports US-NRRC's archive and verifies it offline; stops the nodes and removes the \
-        directory. Exit status 0 only if everything succeeded.
+            In a new temporary directory: creates a test PKI for US-NRRC, RU-NRRC, FR-CNRR and the hub \
+            HCOC-CC; starts their nodes on free loopback ports (US-NRRC reaches RU-NRRC directly and \
+            FR-CNRR through HCOC-CC); sends a pre-launch notification to RU-NRRC and FR-CNRR, then a \
+            launch-window extension and a cancellation referencing it; shows each delivery and signed \
+            receipt; exports US-NRRC's archive and verifies it offline; stops the nodes and removes the \
+            directory. Exit status 0 only if everything succeeded.
 
-        Example:
-          swift run parley demo
+            Example:
+              swift run parley demo
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @Flag(help: "Keep the temporary directory (PKI, stores, archive) and print its path.")
@@ -41,7 +41,10 @@ struct Demo: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         } catch {
-            throw CLIError(ExitStatus.cannotCreate, "cannot create the demo directory \(directory.path): \(error.localizedDescription)")
+            throw CLIError(
+                ExitStatus.cannotCreate,
+                "cannot create the demo directory \(directory.path): \(error.localizedDescription)"
+            )
         }
         var nodes: [(name: String, running: InProcessNode)] = []
         var failure: (any Error)?
@@ -54,7 +57,12 @@ struct Demo: AsyncParsableCommand {
             say("stopping the nodes")
             for entry in nodes.reversed() {
                 do { try await entry.running.stop() } catch {
-                    if failure == nil { failure = CLIError(ExitStatus.software, "node \(entry.name) did not stop cleanly: \(CLIError.describe(error).message)") }
+                    if failure == nil {
+                        failure = CLIError(
+                            ExitStatus.software,
+                            "node \(entry.name) did not stop cleanly: \(CLIError.describe(error).message)"
+                        )
+                    }
                 }
             }
             say("all nodes stopped")
@@ -84,8 +92,11 @@ struct Demo: AsyncParsableCommand {
         for id in [Self.direct, Self.viaHub, Self.hub, Self.sender] {
             let participant = try ParticipantID(id)
             var configuration = try NodeConfiguration.loopback(
-                participant, testPKI: pki, dataDirectory: directory.appendingPathComponent("data/\(id)").path,
-                adminSocket: directory.appendingPathComponent("\(id).sock").path)
+                participant,
+                testPKI: pki,
+                dataDirectory: directory.appendingPathComponent("data/\(id)").path,
+                adminSocket: directory.appendingPathComponent("\(id).sock").path
+            )
             switch id {
             case Self.sender:
                 configuration.peers = [
@@ -105,7 +116,11 @@ struct Demo: AsyncParsableCommand {
             logger.logLevel = verbose ? .info : .critical
             let running: InProcessNode
             do {
-                running = try await InProcessNode(try Node(configuration: configuration, logger: logger), logger: logger, timeout: .seconds(30))
+                running = try await InProcessNode(
+                    try Node(configuration: configuration, logger: logger),
+                    logger: logger,
+                    timeout: .seconds(30)
+                )
             } catch let failure as InProcessNode.StartFailure {
                 throw CLIError(ExitStatus.software, "\(failure); run again with --verbose to see its log")
             }
@@ -119,14 +134,22 @@ struct Demo: AsyncParsableCommand {
         say("\(Self.sender) delivers to \(Self.direct) directly and to \(Self.viaHub) through \(Self.hub)")
 
         let now = UTCTime.now
-        let windowStart = now + 3 * 86_400, windowEnd = now + 3 * 86_400 + 4 * 3_600
+        let windowStart = now + 3 * 86_400
+        let windowEnd = now + 3 * 86_400 + 4 * 3_600
         let preLaunch: [String: Any] = [
             "type": "pre-launch", "recipients": recipients,
             "body": [
                 "class": "space-launch-vehicle",
                 "window-start": windowStart.description, "window-end": windowEnd.description,
                 "launch-area": ["circle": ["center": ["lat": 28.573469, "lon": -80.65107], "radius-m": 5_000]],
-                "impact-areas": [["polygon": [["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0], ["lat": 28.0, "lon": -60.0]]]],
+                "impact-areas": [
+                    [
+                        "polygon": [
+                            ["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0],
+                            ["lat": 28.0, "lon": -60.0],
+                        ]
+                    ]
+                ],
                 "azimuth": 90.5, "designator": "SLV-7 flight 12",
             ] as [String: Any],
             "remarks": ["lang": "en", "text": "Demonstration launch notification."],
@@ -139,7 +162,12 @@ struct Demo: AsyncParsableCommand {
             "refs": [["id": original.hex, "relation": "extends"]],
             "body": ["new-window-end": (windowEnd + 2 * 3_600).description, "reason": "weather"],
         ]
-        let extended = try await submit(extensionDocument, to: us, what: "launch-window extension (extends \(original.hex))", recipients: recipients)
+        let extended = try await submit(
+            extensionDocument,
+            to: us,
+            what: "launch-window extension (extends \(original.hex))",
+            recipients: recipients
+        )
         try await awaitReceipts(of: extended, from: recipients, store: us.store)
 
         let cancellation: [String: Any] = [
@@ -147,53 +175,94 @@ struct Demo: AsyncParsableCommand {
             "refs": [["id": original.hex, "relation": "cancels"]],
             "body": ["reason": "technical"],
         ]
-        let cancelled = try await submit(cancellation, to: us, what: "launch cancellation (cancels \(original.hex))", recipients: recipients)
+        let cancelled = try await submit(
+            cancellation,
+            to: us,
+            what: "launch cancellation (cancels \(original.hex))",
+            recipients: recipients
+        )
         try await awaitReceipts(of: cancelled, from: recipients, store: us.store)
 
         let archive = directory.appendingPathComponent("US-NRRC.parley").path
-        let summary = try await us.store.exportArchive(to: archive, exporter: try ParticipantID(Self.sender), from: Date(timeIntervalSince1970: 0), to: Date().addingTimeInterval(3_600))
+        let summary = try await us.store.exportArchive(
+            to: archive,
+            exporter: try ParticipantID(Self.sender),
+            from: Date(timeIntervalSince1970: 0),
+            to: Date().addingTimeInterval(3_600)
+        )
         say("exported \(Self.sender)'s archive: \(summary.messages) messages, \(summary.receipts) receipts")
-        let trust = try TrustStore.load(anchorsPath: pki.appendingPathComponent("trust/anchors.pem").path,
-                                        crlPaths: [pki.appendingPathComponent("trust/crls.pem").path], maximumClockSkew: 300)
+        let trust = try TrustStore.load(
+            anchorsPath: pki.appendingPathComponent("trust/anchors.pem").path,
+            crlPaths: [pki.appendingPathComponent("trust/crls.pem").path],
+            maximumClockSkew: 300
+        )
         let report = try ParleyStore.verifyArchive(at: archive, verifier: MessageVerifier(trust: trust))
-        let passed = report.isValid && report.channelsWithGaps.isEmpty && report.unreceipted.isEmpty && report.archive.messages == 3 && report.archive.receipts == 6
+        let passed =
+            report.isValid && report.channelsWithGaps.isEmpty && report.unreceipted.isEmpty
+            && report.archive.messages == 3 && report.archive.receipts == 6
         say(ArchiveVerify.text(report, file: archive, passed: passed))
         guard passed else {
-            throw CLIError(ExitStatus.verificationFailed, "the exported archive did not verify completely (3 messages and 6 receipts expected; details above)")
+            throw CLIError(
+                ExitStatus.verificationFailed,
+                "the exported archive did not verify completely (3 messages and 6 receipts expected; details above)"
+            )
         }
     }
 
-    private func submit(_ document: [String: Any], to node: Node, what: String, recipients: [String]) async throws -> MessageID {
+    private func submit(
+        _ document: [String: Any],
+        to node: Node,
+        what: String,
+        recipients: [String]
+    ) async throws -> MessageID {
         let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
         let queued = try await node.submit(try Composition(json: data))
-        let numbers = queued.sequenceNumbers.sorted { $0.key < $1.key }.map { "\($0.key) #\($0.value)" }.joined(separator: ", ")
-        say("submitted \(what): id \(queued.id.hex) to \(recipients.joined(separator: ", ")) (channel numbers \(numbers))")
+        let numbers = queued.sequenceNumbers.sorted { $0.key < $1.key }.map { "\($0.key) #\($0.value)" }.joined(
+            separator: ", "
+        )
+        say(
+            "submitted \(what): id \(queued.id.hex) to \(recipients.joined(separator: ", ")) (channel numbers \(numbers))"
+        )
         return queued.id
     }
 
     /// Polls the sender's store until every recipient's receipt for `id` is stored, printing each as it arrives.
     private func awaitReceipts(of id: MessageID, from recipients: [String], store: ParleyStore) async throws {
-        var delivered: Set<String> = [], receipted: Set<String> = []
+        var delivered: Set<String> = []
+        var receipted: Set<String> = []
         let deadline = ContinuousClock.now + .seconds(timeout)
         while receipted.count < recipients.count {
             guard ContinuousClock.now < deadline else {
                 let missing = recipients.filter { !receipted.contains($0) }
-                throw CLIError(ExitStatus.software, "no receipt for message \(id.hex) from \(missing.joined(separator: ", ")) within \(timeout) s; run again with --verbose to see the nodes' logs")
+                throw CLIError(
+                    ExitStatus.software,
+                    "no receipt for message \(id.hex) from \(missing.joined(separator: ", ")) within \(timeout) s; run again with --verbose to see the nodes' logs"
+                )
             }
-            guard let record = try await store.message(id) else { throw CLIError(ExitStatus.software, "message \(id.hex) is not in \(Self.sender)'s store") }
+            guard let record = try await store.message(id) else {
+                throw CLIError(ExitStatus.software, "message \(id.hex) is not in \(Self.sender)'s store")
+            }
             for delivery in record.deliveries where !delivered.contains(delivery.recipient) {
                 switch delivery.state {
                 case .delivered:
                     delivered.insert(delivery.recipient)
                     let route = delivery.recipient == Self.viaHub ? " through \(Self.hub)" : ""
-                    say("  delivered to \(delivery.recipient)\(route) after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s")")
+                    say(
+                        "  delivered to \(delivery.recipient)\(route) after \(delivery.attempts) attempt\(delivery.attempts == 1 ? "" : "s")"
+                    )
                 case .rejected, .expired, .cancelled:
-                    throw CLIError(ExitStatus.software, "delivery of \(id.hex) to \(delivery.recipient) ended \(delivery.state.rawValue): \(delivery.rejectionReason ?? delivery.lastError ?? "no reason given")")
+                    throw CLIError(
+                        ExitStatus.software,
+                        "delivery of \(id.hex) to \(delivery.recipient) ended \(delivery.state.rawValue): \(delivery.rejectionReason ?? delivery.lastError ?? "no reason given")"
+                    )
                 case .pending, .inFlight:
                     break
                 }
             }
-            for receipt in record.receipts where receipt.direction == .received && delivered.contains(receipt.signer) && !receipted.contains(receipt.signer) {
+            for receipt in record.receipts
+            where receipt.direction == .received && delivered.contains(receipt.signer)
+                && !receipted.contains(receipt.signer)
+            {
                 receipted.insert(receipt.signer)
                 let status: String
                 switch receipt.status {

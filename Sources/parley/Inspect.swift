@@ -9,16 +9,16 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a message or receipt in CBOR diagnostic notation, with every label named.",
         discussion: """
-        Nothing is verified: use `parley verify` for that. Any CBOR file can be shown; a Parley \
-        COSE_Sign1 is taken apart into its protected header (with the certificates of x5chain \
-        summarised), its payload (envelope or receipt) and its signature.
+            Nothing is verified: use `parley verify` for that. Any CBOR file can be shown; a Parley \
+            COSE_Sign1 is taken apart into its protected header (with the certificates of x5chain \
+            summarised), its payload (envelope or receipt) and its signature.
 
-        Example:
-          parley inspect Protocol/vectors/signed/ed25519/message-pre-launch.cose
+            Example:
+              parley inspect Protocol/vectors/signed/ed25519/message-pre-launch.cose
 
-        Exit status: 0 shown, 65 the file is not CBOR, 66 it cannot be read. \
-        \(ExitStatus.seeTable)
-        """
+            Exit status: 0 shown, 65 the file is not CBOR, 66 it cannot be read. \
+            \(ExitStatus.seeTable)
+            """
     )
 
     @Argument(help: ArgumentHelp("The file to show (binary CBOR).", valueName: "file"))
@@ -35,24 +35,34 @@ struct Inspect: ParsableCommand {
         print("COSE_Sign1 (tag 18)")
         print("protected header (\(object.protectedHeader.count) bytes):")
         if let header = try? ProtectedHeader(decoding: object.protectedHeader) {
-            let algorithm = SignatureAlgorithm(rawValue: header.algorithm).map { " (\($0))" } ?? " (not a Parley algorithm)"
+            let algorithm =
+                SignatureAlgorithm(rawValue: header.algorithm).map { " (\($0))" } ?? " (not a Parley algorithm)"
             print("  1 / alg /: \(header.algorithm)\(algorithm)")
             print("  3 / content type /: \"\(header.contentType)\"")
             print("  \(ProtectedHeader.Label.x5chainSHA256) / x5chain-sha256 /: h'\(Hex.encode(header.chainDigest))'")
         } else {
             let item = try? CBORDecoder(mode: .wellFormed).decode(object.protectedHeader)
-            print("  not a Parley protected header: " + (item.map { CBORDiagnostic.format($0, indent: 2, namer: WireNames.headerNamer) } ?? "not CBOR"))
+            print(
+                "  not a Parley protected header: "
+                    + (item.map { CBORDiagnostic.format($0, indent: 2, namer: WireNames.headerNamer) } ?? "not CBOR")
+            )
         }
         let header = try? ProtectedHeader(decoding: object.protectedHeader)
         if let chain = try? object.certificateChain, object.unprotectedHeader.count == 1 {
             let digest = Digest.sha256(chain.encoded)
-            let matches = header.map { $0.chainDigest == digest ? ", SHA-256 matches x5chain-sha256" : ", SHA-256 does NOT match x5chain-sha256" } ?? ""
+            let matches =
+                header.map {
+                    $0.chainDigest == digest
+                        ? ", SHA-256 matches x5chain-sha256" : ", SHA-256 does NOT match x5chain-sha256"
+                } ?? ""
             print("unprotected header:")
             print("  33 / x5chain /: \(chain.certificates.count) certificate(s), leaf first\(matches)")
             for (index, der) in chain.certificates.enumerated() {
                 if let certificate = try? Certificate(derEncoded: der) {
                     let participant = certificate.participantID.map { ", participant \($0)" } ?? ""
-                    print("    [\(index)] \(certificate.subject)\(participant), valid \(UTCTime(certificate.notValidBefore)) – \(UTCTime(certificate.notValidAfter)), SHA-256 \(Hex.encode(certificate.sha256Fingerprint).prefix(16))…")
+                    print(
+                        "    [\(index)] \(certificate.subject)\(participant), valid \(UTCTime(certificate.notValidBefore)) – \(UTCTime(certificate.notValidAfter)), SHA-256 \(Hex.encode(certificate.sha256Fingerprint).prefix(16))…"
+                    )
                 } else {
                     print("    [\(index)] \(der.count) bytes, not a readable X.509 certificate")
                 }
@@ -75,7 +85,10 @@ struct Inspect: ParsableCommand {
     }
 
     private func validationError(_ payload: [UInt8]) -> String? {
-        do { _ = try Envelope(decoding: payload); return nil } catch { return "\(error)" }
+        do {
+            _ = try Envelope(decoding: payload)
+            return nil
+        } catch { return "\(error)" }
     }
 }
 

@@ -7,17 +7,17 @@ struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a signing private key (PKCS#8 PEM, file mode 0600).",
         discussion: """
-        The key is written to a new file readable only by its owner; an existing file is never \
-        overwritten. With --passphrase-file the key is encrypted (scrypt, AES-256-CBC) with the \
-        first line of that file. Get a certificate for it from the regime's issuing CA \
-        (see Certs/README.md); for tests use `parley pki test`.
+            The key is written to a new file readable only by its owner; an existing file is never \
+            overwritten. With --passphrase-file the key is encrypted (scrypt, AES-256-CBC) with the \
+            first line of that file. Get a certificate for it from the regime's issuing CA \
+            (see Certs/README.md); for tests use `parley pki test`.
 
-        Examples:
-          parley keygen --alg ed25519 --out /etc/parley/signing.key
-          parley keygen --alg p384 --out signing.key --passphrase-file secret.txt
+            Examples:
+              parley keygen --alg ed25519 --out /etc/parley/signing.key
+              parley keygen --alg p384 --out signing.key --passphrase-file secret.txt
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     enum Algorithm: String, ExpressibleByArgument, CaseIterable {
@@ -37,17 +37,30 @@ struct Keygen: ParsableCommand {
     @Option(help: ArgumentHelp("The new key file (must not exist). Example: --out signing.key", valueName: "file"))
     var out: String
 
-    @Option(help: ArgumentHelp("Encrypt the key with the first line of this file. Example: --passphrase-file secret.txt", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Encrypt the key with the first line of this file. Example: --passphrase-file secret.txt",
+            valueName: "file"
+        )
+    )
     var passphraseFile: String?
 
     func run() throws {
         guard !FileManager.default.fileExists(atPath: out) else {
-            throw CLIError(ExitStatus.cannotCreate, "\(out) exists already; a key file is never overwritten: choose another --out or remove the old key deliberately")
+            throw CLIError(
+                ExitStatus.cannotCreate,
+                "\(out) exists already; a key file is never overwritten: choose another --out or remove the old key deliberately"
+            )
         }
         let passphrase = try passphraseFile.map { file -> String in
             let text = String(decoding: try readInputFile(file, what: "passphrase file", limit: 4096), as: UTF8.self)
             let line = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-            guard !line.isEmpty else { throw CLIError(ExitStatus.invalidData, "passphrase file \(file) is empty; put the passphrase on its first line") }
+            guard !line.isEmpty else {
+                throw CLIError(
+                    ExitStatus.invalidData,
+                    "passphrase file \(file) is empty; put the passphrase on its first line"
+                )
+            }
             return line
         }
         let key = try PrivateKey.generate(alg.signatureAlgorithm)

@@ -9,15 +9,18 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Compose, sign, verify and inspect Parley notifications.",
         discussion: """
-        Offline commands: compose, verify, inspect, keygen, pki test, archive verify; demo runs four \
-        nodes in this process. Daemon commands (admin socket): send, outbox, inbox, show, receipts, status, retry, cancel, \
-        reload, archive export. \
-        Every command has --help with examples.
+            Offline commands: compose, verify, inspect, keygen, pki test, archive verify; demo runs four \
+            nodes in this process. Daemon commands (admin socket): send, outbox, inbox, show, receipts, status, retry, cancel, \
+            reload, archive export. \
+            Every command has --help with examples.
 
-        \(ExitStatus.helpText)
-        """,
-        subcommands: [Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Demo.self, Send.self, Outbox.self,
-                      Inbox.self, Show.self, Receipts.self, Status.self, Retry.self, Cancel.self, Reload.self]
+            \(ExitStatus.helpText)
+            """,
+        subcommands: [
+            Compose.self, Verify.self, Inspect.self, Keygen.self, PKI.self, ArchiveCommand.self, Demo.self, Send.self,
+            Outbox.self,
+            Inbox.self, Show.self, Receipts.self, Status.self, Retry.self, Cancel.self, Reload.self,
+        ]
     )
 
     /// Runs the command; a user error is one line on standard error and a documented exit status.
@@ -32,9 +35,12 @@ struct Parley: AsyncParsableCommand {
             }
             let words = Array(CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("-") })
             let known = commandPath(words)
-            if let unknown = words.dropFirst(known.count).first, let suggestion = suggestion(for: unknown, after: known) {
+            if let unknown = words.dropFirst(known.count).first, let suggestion = suggestion(for: unknown, after: known)
+            {
                 let prefix = known.map { $0 + " " }.joined()
-                printError("unknown command '\(prefix)\(unknown)'; did you mean '\(prefix)\(suggestion)'? (see `parley help\(known.map { " " + $0 }.joined())`)")
+                printError(
+                    "unknown command '\(prefix)\(unknown)'; did you mean '\(prefix)\(suggestion)'? (see `parley help\(known.map { " " + $0 }.joined())`)"
+                )
             } else {
                 printError("\(line) (see `parley help\(known.map { " " + $0 }.joined())`)")
             }
@@ -51,7 +57,7 @@ struct Parley: AsyncParsableCommand {
             exit(withError: ExitCode(ExitStatus.usage))
         } catch let error as ExitCode {
             exit(withError: error)
-        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+        } catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             exit(withError: error)  // --help of a command group, and ArgumentParser's own exits
         } catch {
             let failure = CLIError.describe(error)
@@ -78,10 +84,11 @@ struct Parley: AsyncParsableCommand {
         for name in path { command = command.configuration.subcommands.first { $0._commandName == name } ?? command }
         let names = command.configuration.subcommands.map { $0._commandName } + (path.isEmpty ? ["help"] : [])
         guard !names.contains(word), !names.isEmpty else { return nil }
-        let scored = names.map { (name: $0, distance: editDistance(word.lowercased(), $0)) }.sorted { $0.distance < $1.distance }
+        let scored = names.map { (name: $0, distance: editDistance(word.lowercased(), $0)) }.sorted {
+            $0.distance < $1.distance
+        }
         if let best = scored.first, best.distance <= min(2, max(1, word.count / 3)) { return best.name }
         let prefixed = names.filter { $0.hasPrefix(word.lowercased()) }
         return word.count >= 3 && prefixed.count == 1 ? prefixed[0] : nil
     }
 }
-

@@ -9,54 +9,85 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify messages and receipts offline against the regime's trust anchors and CRLs.",
         discussion: """
-        Each file is checked as SPEC.md §9 says: COSE_Sign1 profile, signature, certificate chain \
-        to a trust anchor at the verification time, revocation (a CRL must be present and current \
-        for every CA in the path), participant binding, and the content rules of its type. A \
-        receipt is checked on its own, or with --for-message against the message it answers; \
-        `parley archive verify` matches the receipts of a whole archive.
+            Each file is checked as SPEC.md §9 says: COSE_Sign1 profile, signature, certificate chain \
+            to a trust anchor at the verification time, revocation (a CRL must be present and current \
+            for every CA in the path), participant binding, and the content rules of its type. A \
+            receipt is checked on its own, or with --for-message against the message it answers; \
+            `parley archive verify` matches the receipts of a whole archive.
 
-        One result per file, then a total line: `N valid, M not valid (F files)`. A failure is \
-        named by its outcome (SPEC.md §15.7: a rejection code such as bad-signature, or \
-        revocation-unavailable, receipt-mismatch), with the rejection code a receiving node would \
-        sign. With --json: one JSON object per file, then {"summary": {...}}; a file that cannot \
-        be read has the code "unreadable".
+            One result per file, then a total line: `N valid, M not valid (F files)`. A failure is \
+            named by its outcome (SPEC.md §15.7: a rejection code such as bad-signature, or \
+            revocation-unavailable, receipt-mismatch), with the rejection code a receiving node would \
+            sign. With --json: one JSON object per file, then {"summary": {...}}; a file that cannot \
+            be read has the code "unreadable".
 
-        Exit status: 0 if every file verifies, 1 if any does not, 64 for a usage error (such as a \
-        malformed --at), 65 if the trust anchors or CRLs cannot be used, 66 if a file (a message, \
-        anchors or CRLs) cannot be read; the readable files are still verified and listed.
+            Exit status: 0 if every file verifies, 1 if any does not, 64 for a usage error (such as a \
+            malformed --at), 65 if the trust anchors or CRLs cannot be used, 66 if a file (a message, \
+            anchors or CRLs) cannot be read; the readable files are still verified and listed.
 
-        Examples:
-          parley verify msg.cose --trust anchors.pem --crl crls.pem
-          parley verify rcpt.cose --for-message msg.cose --trust anchors.pem \\
-              --crl crls.pem --json
-          parley verify Protocol/vectors/signed/ed25519/*.cose \\
-              --trust Protocol/vectors/signed/ed25519/anchors.pem \\
-              --crl Protocol/vectors/signed/ed25519/crls.pem \\
-              --at 2026-12-01T06:01:00Z
+            Examples:
+              parley verify msg.cose --trust anchors.pem --crl crls.pem
+              parley verify rcpt.cose --for-message msg.cose --trust anchors.pem \\
+                  --crl crls.pem --json
+              parley verify Protocol/vectors/signed/ed25519/*.cose \\
+                  --trust Protocol/vectors/signed/ed25519/anchors.pem \\
+                  --crl Protocol/vectors/signed/ed25519/crls.pem \\
+                  --at 2026-12-01T06:01:00Z
 
-        \(ExitStatus.seeTable)
-        """
+            \(ExitStatus.seeTable)
+            """
     )
 
     @Argument(help: ArgumentHelp("Messages or receipts to verify (COSE_Sign1 files).", valueName: "file"))
     var files: [String]
 
-    @Option(help: ArgumentHelp("PEM file of trust anchors (the regime's root CA certificates). Example: --trust /etc/parley/anchors.pem", valueName: "anchors"))
+    @Option(
+        help: ArgumentHelp(
+            "PEM file of trust anchors (the regime's root CA certificates). Example: --trust /etc/parley/anchors.pem",
+            valueName: "anchors"
+        )
+    )
     var trust: String
 
-    @Option(name: .customLong("crl"), help: ArgumentHelp("CRL file (PEM or DER); repeat for each CA. Example: --crl root.crl --crl issuing.crl", valueName: "crl"))
+    @Option(
+        name: .customLong("crl"),
+        help: ArgumentHelp(
+            "CRL file (PEM or DER); repeat for each CA. Example: --crl root.crl --crl issuing.crl",
+            valueName: "crl"
+        )
+    )
     var crls: [String] = []
 
-    @Option(help: ArgumentHelp("Verify as of this UTC time (RFC 3339) instead of now. Example: --at 2026-12-01T06:01:00Z", valueName: "time"))
+    @Option(
+        help: ArgumentHelp(
+            "Verify as of this UTC time (RFC 3339) instead of now. Example: --at 2026-12-01T06:01:00Z",
+            valueName: "time"
+        )
+    )
     var at: String?
 
-    @Option(help: ArgumentHelp("Also require messages to be addressed to this participant. Example: --recipient HCOC-CC", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "Also require messages to be addressed to this participant. Example: --recipient HCOC-CC",
+            valueName: "id"
+        )
+    )
     var recipient: String?
 
-    @Option(help: ArgumentHelp("Check receipts against this message: they must answer it (id, digest, sender) and come from one of its recipients (or from --recipient). Example: --for-message msg.cose", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Check receipts against this message: they must answer it (id, digest, sender) and come from one of its recipients (or from --recipient). Example: --for-message msg.cose",
+            valueName: "file"
+        )
+    )
     var forMessage: String?
 
-    @Option(help: ArgumentHelp("Seconds a message's creation time may lie ahead of the verification time.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a message's creation time may lie ahead of the verification time.",
+            valueName: "seconds"
+        )
+    )
     var clockSkew: Int = 300
 
     @Flag(help: "One JSON object per file on standard output, then a summary object.")
@@ -64,11 +95,15 @@ struct Verify: ParsableCommand {
 
     func validate() throws {
         guard !crls.isEmpty else {
-            throw ValidationError("no --crl given: revocation must be checked, so a current CRL for every CA is required")
+            throw ValidationError(
+                "no --crl given: revocation must be checked, so a current CRL for every CA is required"
+            )
         }
         _ = try verificationTime()
         _ = try recipientID()
-        guard (0...3_600).contains(clockSkew) else { throw ValidationError("--clock-skew \(clockSkew) must be between 0 and 3600 seconds (SPEC.md §2)") }
+        guard (0...3_600).contains(clockSkew) else {
+            throw ValidationError("--clock-skew \(clockSkew) must be between 0 and 3600 seconds (SPEC.md §2)")
+        }
     }
 
     /// `--at`, or now; a malformed time is a usage error.
@@ -108,7 +143,10 @@ struct Verify: ParsableCommand {
         }
         print(json ? summary.json : summary.text)
         if summary.unreadable > 0 {
-            throw CLIError(ExitStatus.noInput, "\(summary.unreadable) of \(files.count) \(files.count == 1 ? "file" : "files") could not be read (listed above); check the paths and permissions")
+            throw CLIError(
+                ExitStatus.noInput,
+                "\(summary.unreadable) of \(files.count) \(files.count == 1 ? "file" : "files") could not be read (listed above); check the paths and permissions"
+            )
         }
         if summary.invalid > 0 { throw ExitCode(ExitStatus.verificationFailed) }
     }
@@ -129,7 +167,9 @@ struct Verify: ParsableCommand {
         }
 
         var json: String {
-            let object: [String: Any] = ["summary": ["files": valid + invalid, "valid": valid, "invalid": invalid, "unreadable": unreadable]]
+            let object: [String: Any] = [
+                "summary": ["files": valid + invalid, "valid": valid, "invalid": invalid, "unreadable": unreadable]
+            ]
             let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return String(decoding: data, as: UTF8.self)
         }
@@ -151,11 +191,15 @@ struct Verify: ParsableCommand {
             guard valid else {
                 var lines = ["✘ \(file): \(error?.outcomeName ?? "unreadable")"]
                 if let error {
-                    if let id = error.messageID { lines.append("  message \(id)\(error.sender.map { " from \($0)" } ?? "")") }
+                    if let id = error.messageID {
+                        lines.append("  message \(id)\(error.sender.map { " from \($0)" } ?? "")")
+                    }
                     if !error.field.isEmpty { lines.append("  field: \(error.field)") }
                     lines.append("  \(error.reason)")
                     if let code = error.rejectionCode {
-                        lines.append("  a receiving node answers with a signed rejection, code \(code.rawValue) \(code.name)")
+                        lines.append(
+                            "  a receiving node answers with a signed rejection, code \(code.rawValue) \(code.name)"
+                        )
                     } else if error.code == .revocationUnavailable {
                         lines.append("  a receiving node cannot decide either: it answers 503 and the sender retries")
                     }
@@ -164,7 +208,9 @@ struct Verify: ParsableCommand {
                 }
                 return lines.joined(separator: "\n")
             }
-            var lines = ["✔ \(file): valid \(kind ?? ""), signed by \(signer ?? "?")", "  certificate: \(certificate ?? "?")"]
+            var lines = [
+                "✔ \(file): valid \(kind ?? ""), signed by \(signer ?? "?")", "  certificate: \(certificate ?? "?")",
+            ]
             let width = fields.map(\.label.count).max() ?? 0
             lines += fields.map { "  \($0.label.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.value)" }
             return lines.joined(separator: "\n")
@@ -183,18 +229,30 @@ struct Verify: ParsableCommand {
                 if let sender = error.sender { e["sender"] = sender.rawValue }
                 if let code = error.rejectionCode { e["rejection"] = ["code": code.rawValue, "name": code.name] }
                 if let diagnostic = error.chainDiagnostic {
-                    e["certificate"] = ["index": diagnostic.certificateIndex, "subject": diagnostic.certificateSubject, "check": diagnostic.check.name]
+                    e["certificate"] = [
+                        "index": diagnostic.certificateIndex, "subject": diagnostic.certificateSubject,
+                        "check": diagnostic.check.name,
+                    ]
                 }
                 object["error"] = e
             } else if let other {
                 object["error"] = ["code": "unreadable", "reason": other]
             }
-            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try! JSONSerialization.data(
+                withJSONObject: object,
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
             return String(decoding: data, as: UTF8.self)
         }
     }
 
-    func verify(_ file: String, verifier: MessageVerifier, at time: UTCTime, recipient: ParticipantID?, message: SentMessage?) -> Result {
+    func verify(
+        _ file: String,
+        verifier: MessageVerifier,
+        at time: UTCTime,
+        recipient: ParticipantID?,
+        message: SentMessage?
+    ) -> Result {
         var result = Result(file: file, valid: false)
         let bytes: [UInt8]
         do {
@@ -204,9 +262,16 @@ struct Verify: ParsableCommand {
             return result
         }
         do {
-            let isReceipt = (try? COSESign1(decoding: bytes)).flatMap { try? ProtectedHeader(decoding: $0.protectedHeader) }?.contentType == ContentType.receipt
+            let isReceipt =
+                (try? COSESign1(decoding: bytes)).flatMap { try? ProtectedHeader(decoding: $0.protectedHeader) }?
+                .contentType == ContentType.receipt
             if isReceipt {
-                let verified = try verifier.verifyReceipt(bytes, at: time, for: message, from: message == nil ? nil : recipient)
+                let verified = try verifier.verifyReceipt(
+                    bytes,
+                    at: time,
+                    for: message,
+                    from: message == nil ? nil : recipient
+                )
                 result.kind = "receipt"
                 result.signer = verified.signer.participantID
                 result.certificate = describe(verified.signer.leaf, verified.algorithm)
@@ -220,7 +285,9 @@ struct Verify: ParsableCommand {
             }
             result.valid = true
         } catch var error as ProtocolError {
-            if error.code == .malformed, let what = Self.notAParleyMessage(bytes) { error.reason = "not a Parley message (\(what))" }
+            if error.code == .malformed, let what = Self.notAParleyMessage(bytes) {
+                error.reason = "not a Parley message (\(what))"
+            }
             result.error = error
         } catch {
             result.other = CLIError.describe(error).message
@@ -236,9 +303,12 @@ struct Verify: ParsableCommand {
         let text = String(decoding: sample, as: UTF8.self)
         // A sample cut inside a character ends in one replacement character.
         let scalars = text.unicodeScalars.dropLast(sample.count < bytes.count ? 1 : 0)
-        if scalars.allSatisfy({ $0 != "\u{FFFD}" && ($0.properties.isWhitespace || $0.properties.generalCategory != .control) }) {
+        if scalars.allSatisfy({
+            $0 != "\u{FFFD}" && ($0.properties.isWhitespace || $0.properties.generalCategory != .control)
+        }) {
             let start = text.prefix(while: { $0 != "\n" }).prefix(40)
-            return "it is a text file, starting \"\(start)\"; a message is a binary COSE_Sign1 (tag 18), e.g. from parley compose"
+            return
+                "it is a text file, starting \"\(start)\"; a message is a binary COSE_Sign1 (tag 18), e.g. from parley compose"
         }
         return "it does not begin with a COSE_Sign1 (tag 18, byte 0xd2) but with byte 0x\(Hex.encode(bytes.prefix(1)))"
     }

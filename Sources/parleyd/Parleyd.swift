@@ -19,13 +19,21 @@ struct Parleyd: AsyncParsableCommand {
         discussion: """
             SIGTERM or SIGINT drain and stop; SIGHUP reloads the configuration file and the trust anchors and CRLs.
             Exit codes: 0 stopped cleanly (or configuration valid), 64 usage, 78 configuration error, 1 other failure.
-            """)
+            """
+    )
 
-    @Option(help: ArgumentHelp("The configuration file (JSON); PARLEY_* environment variables override its keys. Example: --config /etc/parley/parleyd.json",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The configuration file (JSON); PARLEY_* environment variables override its keys. Example: --config /etc/parley/parleyd.json",
+            valueName: "file"
+        )
+    )
     var config: String?
 
-    @Flag(help: "Check the configuration and the files it names, print every problem (one line each), and exit: 0 valid, 78 not.")
+    @Flag(
+        help:
+            "Check the configuration and the files it names, print every problem (one line each), and exit: 0 valid, 78 not."
+    )
     var checkConfig = false
 
     func run() async throws {
@@ -41,7 +49,8 @@ let problemPrefix = JournalLogHandler.isJournal(STDOUT_FILENO) ? "<3>" : ""
 
 /// Under systemd, each line carries its priority for the journal; elsewhere, timestamped lines.
 func bootstrapLogging() -> Logger {
-    let logLevel = ProcessInfo.processInfo.environment["PARLEY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    let logLevel =
+        ProcessInfo.processInfo.environment["PARLEY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     if JournalLogHandler.standardErrorIsJournal() {
         LoggingSystem.bootstrap { _ in
             var handler = JournalLogHandler()
@@ -76,8 +85,12 @@ func lockDataDirectory(_ directory: String, logger: Logger) -> FileLock {
         return lock
     } catch {
         if error.step == .held {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            logger.critical("dataDirectory: another parleyd\(holder.map { " (pid \($0))" } ?? "") is running on \(directory); stop it, or give this one its own dataDirectory")
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+            logger.critical(
+                "dataDirectory: another parleyd\(holder.map { " (pid \($0))" } ?? "") is running on \(directory); stop it, or give this one its own dataDirectory"
+            )
         } else {
             logger.critical("dataDirectory: cannot open the lock file \(path): \(error.reason)")
         }
@@ -115,10 +128,13 @@ func runDaemon(configPath: String?, checkOnly: Bool) async {
         }
         // swift-metrics instrumentation (e.g. Hummingbird's request metrics) goes into the node's registry.
         MetricsSystem.bootstrap(node.metrics.factory)
-        let group = ServiceGroup(configuration: .init(
-            services: try node.services().map { .init(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: try node.services().map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         logger.info("parleyd starting as \(configuration.participant) with \(configuration.peers.count) peers")
         do {
             try await group.run()

@@ -10,8 +10,10 @@ import ParleyTestSupport
     /// `parley archive verify` as for a node; a larger value is a usage error (64) that names the bound.
     @Test func clockSkewAboveAnHourIsAUsageError() throws {
         let message = Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path
-        let trust = ["--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
-                     "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path]
+        let trust = [
+            "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
+            "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path,
+        ]
         for command in [["verify", message], ["archive", "verify", "/nonexistent/archive"]] {
             let refused = try CLI.run(command + trust + ["--clock-skew", "3601"])
             #expect(refused.status == 64, "\(command): \(refused.stderr)")

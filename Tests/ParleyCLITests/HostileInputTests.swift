@@ -25,13 +25,25 @@ import ParleyTestSupport
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try freePort()
-        var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory, requestTimeout: 10)
+        var configuration = try pki.nodeConfiguration(
+            "RU-NRRC",
+            port: port,
+            peers: [:],
+            directory: directory,
+            requestTimeout: 10
+        )
         // HCOC-CC is a hub RU-NRRC accepts forwarded messages from, so that messages naming any sender reach verification.
         configuration.acceptForwardedFrom = [try ParticipantID("HCOC-CC")]
         configuration.limits.requestTimeout = Self.requestTimeout
         let node = try await RunningNode(configuration)
         var clients: [String: HTTPClient] = [:]
-        for peer in ["US-NRRC", "HCOC-CC", "FR-CNES"] { clients[peer] = try Self.client(pki, chain: pki.path("participants/\(peer)/tls-chain.pem"), key: pki.path("participants/\(peer)/tls.key")) }
+        for peer in ["US-NRRC", "HCOC-CC", "FR-CNES"] {
+            clients[peer] = try Self.client(
+                pki,
+                chain: pki.path("participants/\(peer)/tls-chain.pem"),
+                key: pki.path("participants/\(peer)/tls.key")
+            )
+        }
         let outcome: Result<Void, any Error>
         do {
             try await exercise(pki: pki, node: node.node, port: port, clients: clients, directory: directory)
@@ -44,7 +56,13 @@ import ParleyTestSupport
         try outcome.get()
     }
 
-    private func exercise(pki: TestPKI, node: Node, port: Int, clients: [String: HTTPClient], directory: URL) async throws {
+    private func exercise(
+        pki: TestPKI,
+        node: Node,
+        port: Int,
+        clients: [String: HTTPClient],
+        directory: URL
+    ) async throws {
         let base = "https://127.0.0.1:\(port)"
         let signer = try pki.identity("US-NRRC")
         // Valid traffic before: sequence numbers 1 and 2 of US-NRRC → RU-NRRC.
@@ -59,7 +77,9 @@ import ParleyTestSupport
         let rogueDirectory = directory.appendingPathComponent("rogue")
         try FileManager.default.createDirectory(at: rogueDirectory, withIntermediateDirectories: true)
         let rogue = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try HostileForge.makeRogueChain(pki, in: rogueDirectory) }) }
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try HostileForge.makeRogueChain(pki, in: rogueDirectory) })
+            }
         }
         let forge = try HostileForge(pki: pki, first: valid[0], firstEnvelope: firstEnvelope, rogue: rogue)
         let cases = try forge.cases()
@@ -80,7 +100,10 @@ import ParleyTestSupport
         valid.append(third)
         try await node.store.checkIntegrity()
         let inbox = try await node.store.inbox(InboxQuery())
-        #expect(Set(inbox.map { Array($0.fields.bytes) }) == Set(valid), "the inbox holds exactly the three valid messages, byte for byte")
+        #expect(
+            Set(inbox.map { Array($0.fields.bytes) }) == Set(valid),
+            "the inbox holds exactly the three valid messages, byte for byte"
+        )
         #expect(inbox.count == 3)
         #expect(inbox.allSatisfy { $0.sender == "US-NRRC" && $0.inboxRecipient == "RU-NRRC" })
         #expect(Set(inbox.compactMap(\.inboxSequenceNumber)) == [1, 2, 3])
@@ -102,25 +125,44 @@ import ParleyTestSupport
 
     // MARK: The node
 
-    private func checkDaemon(_ hostile: HostileCase, node: Node, port: Int, clients: [String: HTTPClient], pki: TestPKI) async throws {
+    private func checkDaemon(
+        _ hostile: HostileCase,
+        node: Node,
+        port: Int,
+        clients: [String: HTTPClient],
+        pki: TestPKI
+    ) async throws {
         let label = "\(hostile.id) \(hostile.name): expected \(hostile.daemon)"
         switch hostile.input {
         case .body(let bytes, let request):
             let client = try clients[request.peer].required("client for \(request.peer)")
-            let status: UInt, body: [UInt8], type: String?
+            let status: UInt
+            let body: [UInt8]
+            let type: String?
             do {
-                (status, body, type) = try await Self.send(bytes, request, client: client, base: "https://127.0.0.1:\(port)")
+                (status, body, type) = try await Self.send(
+                    bytes,
+                    request,
+                    client: client,
+                    base: "https://127.0.0.1:\(port)"
+                )
             } catch {
                 Issue.record("\(label); the request failed: \(error)")
                 return
             }
             switch hostile.daemon {
             case .rejected(let code):
-                #expect(status == 200 && type == PeerServer.coseMediaType, "\(label); got \(status) \(String(decoding: body, as: UTF8.self))")
+                #expect(
+                    status == 200 && type == PeerServer.coseMediaType,
+                    "\(label); got \(status) \(String(decoding: body, as: UTF8.self))"
+                )
                 guard status == 200 else { return }
                 let receipt = try node.verifier.verifyReceipt(body, at: .now)
                 #expect(receipt.signer.participantID == "RU-NRRC", "\(label)")
-                #expect(receipt.receipt.digest == Digest.sha256(bytes), "\(label): the receipt names the digest of the bytes sent")
+                #expect(
+                    receipt.receipt.digest == Digest.sha256(bytes),
+                    "\(label): the receipt names the digest of the bytes sent"
+                )
                 guard case .rejected(let got, let reason) = receipt.receipt.status else {
                     Issue.record("\(label); got status \(receipt.receipt.status)")
                     return
@@ -134,10 +176,19 @@ import ParleyTestSupport
                 #expect(receipt.receipt.digest == Digest.sha256(bytes), "\(label)")
             case .problem(let expected, let name):
                 let problem = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
-                #expect(Int(status) == expected && type == Problem.mediaType, "\(label); got \(status) \(String(decoding: body, as: UTF8.self))")
-                #expect(problem?["type"] as? String == "urn:parley:problem:\(name)", "\(label); got \(String(decoding: body, as: UTF8.self))")
+                #expect(
+                    Int(status) == expected && type == Problem.mediaType,
+                    "\(label); got \(status) \(String(decoding: body, as: UTF8.self))"
+                )
+                #expect(
+                    problem?["type"] as? String == "urn:parley:problem:\(name)",
+                    "\(label); got \(String(decoding: body, as: UTF8.self))"
+                )
                 if let detail = hostile.detail {
-                    #expect((problem?["detail"] as? String)?.contains(detail) == true, "\(label): the detail names the real reason (\(detail)); got \(String(decoding: body, as: UTF8.self))")
+                    #expect(
+                        (problem?["detail"] as? String)?.contains(detail) == true,
+                        "\(label): the detail names the real reason (\(detail)); got \(String(decoding: body, as: UTF8.self))"
+                    )
                 }
             case .tlsRefused, .cutOff:
                 Issue.record("\(label): not an expectation for a request body")
@@ -147,12 +198,24 @@ import ParleyTestSupport
         }
     }
 
-    private func checkTransport(_ attack: HostileCase.TransportAttack, label: String, expected: HostileCase.Daemon,
-                                port: Int, pki: TestPKI) async throws {
+    private func checkTransport(
+        _ attack: HostileCase.TransportAttack,
+        label: String,
+        expected: HostileCase.Daemon,
+        port: Int,
+        pki: TestPKI
+    ) async throws {
         let limit = Duration.milliseconds(Int64(Self.requestTimeout * 1000)) + Self.slack
-        let hub = try Self.tls(pki, chain: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"))
+        let hub = try Self.tls(
+            pki,
+            chain: pki.path("participants/HCOC-CC/tls-chain.pem"),
+            key: pki.path("participants/HCOC-CC/tls.key")
+        )
         let message = try pki.identity("US-NRRC").sign(HostileForge.envelope(seq: 300))
-        let head = Array("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/cose; cose-type=\"cose-sign1\"\r\nContent-Length: \(message.count)\r\n\r\n".utf8)
+        let head = Array(
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/cose; cose-type=\"cose-sign1\"\r\nContent-Length: \(message.count)\r\n\r\n"
+                .utf8
+        )
         switch attack {
         case .tlsClient(let chain, let key, let cbc):
             var tls = try Self.tls(pki, chain: chain, key: key)
@@ -160,10 +223,15 @@ import ParleyTestSupport
                 tls.maximumTLSVersion = .tlsv12
                 tls.cipherSuites = "ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256"
             }
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+            let client = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: .init(tlsConfiguration: tls)
+            )
             do {
                 let result = try await Self.send(message, .init(), client: client, base: "https://127.0.0.1:\(port)")
-                Issue.record("\(label); the request got through: \(result.0) \(String(decoding: result.1, as: UTF8.self))")
+                Issue.record(
+                    "\(label); the request got through: \(result.0) \(String(decoding: result.1, as: UTF8.self))"
+                )
             } catch {
                 #expect(expected == .tlsRefused, "\(label); got \(error)")
             }
@@ -172,13 +240,19 @@ import ParleyTestSupport
             let connection = try await RawConnection.open(port: port, tls: nil)
             let closed = await connection.trickle([], every: .milliseconds(100), limit: limit + .seconds(3))
             print("\(label): closed \(closed.map { "\($0)" } ?? "never") after the connection opened")
-            #expect(closed != nil && closed! <= limit, "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
+            #expect(
+                closed != nil && closed! <= limit,
+                "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")"
+            )
             await connection.close()
         case .slowHeaders:
             let connection = try await RawConnection.open(port: port, tls: hub)
             let closed = await connection.trickle(head, every: .milliseconds(500), limit: limit + .seconds(3))
             print("\(label): closed \(closed.map { "\($0)" } ?? "never") after the connection opened")
-            #expect(closed != nil && closed! <= limit, "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
+            #expect(
+                closed != nil && closed! <= limit,
+                "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")"
+            )
             #expect(connection.status == nil, "\(label); got a response: \(connection.received)")
             await connection.close()
         case .slowBody(let interval):
@@ -187,9 +261,15 @@ import ParleyTestSupport
             let headSent = ContinuousClock.now - connection.opened
             let closed = await connection.trickle(message, every: interval, limit: limit + .seconds(4))
             print("\(label): closed \(closed.map { "\($0)" } ?? "never") after the connection opened")
-            #expect(closed != nil && closed! - headSent <= limit, "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
+            #expect(
+                closed != nil && closed! - headSent <= limit,
+                "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")"
+            )
             if case .cutOff(503?) = expected {
-                #expect(connection.status == 503 && connection.received.contains("urn:parley:problem:unavailable"), "\(label); got \(connection.received)")
+                #expect(
+                    connection.status == 503 && connection.received.contains("urn:parley:problem:unavailable"),
+                    "\(label); got \(connection.received)"
+                )
             } else {
                 #expect(connection.status == nil || connection.status == 503, "\(label); got \(connection.received)")
             }
@@ -199,7 +279,10 @@ import ParleyTestSupport
             await connection.send(head + message.prefix(message.count / 2))
             let closed = await connection.trickle([], every: .milliseconds(100), limit: limit + .seconds(3))
             print("\(label): closed \(closed.map { "\($0)" } ?? "never") after the connection opened")
-            #expect(closed != nil && closed! <= limit, "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")")
+            #expect(
+                closed != nil && closed! <= limit,
+                "\(label); closed after \(closed.map { "\($0)" } ?? "never (still open)")"
+            )
             #expect(connection.status == nil || connection.status == 503, "\(label); got \(connection.received)")
             await connection.close()
         }
@@ -211,25 +294,42 @@ import ParleyTestSupport
         let label = "\(hostile.id) \(hostile.name): parley verify, expected \(hostile.verify)"
         let file = directory.appendingPathComponent("\(hostile.id).cose")
         try Data(bytes).write(to: file)
-        let output = try await CLI.runOffPool(["verify", file.path, "--trust", pki.anchors, "--crl", pki.crls, "--recipient", "RU-NRRC", "--json"])
+        let output = try await CLI.runOffPool([
+            "verify", file.path, "--trust", pki.anchors, "--crl", pki.crls, "--recipient", "RU-NRRC", "--json",
+        ])
         let result = output.stdout.split(separator: "\n").first.map(String.init)?.jsonObject
         switch hostile.verify {
         case .valid:
-            #expect(output.status == 0 && result?["valid"] as? Bool == true, "\(label); got \(output.status) \(output.stdout)\(output.stderr)")
+            #expect(
+                output.status == 0 && result?["valid"] as? Bool == true,
+                "\(label); got \(output.status) \(output.stdout)\(output.stderr)"
+            )
         case .fails(let code):
             let error = result?["error"] as? [String: Any]
-            #expect(output.status == 1 && result?["valid"] as? Bool == false, "\(label); got \(output.status) \(output.stdout)\(output.stderr)")
+            #expect(
+                output.status == 1 && result?["valid"] as? Bool == false,
+                "\(label); got \(output.status) \(output.stdout)\(output.stderr)"
+            )
             #expect(error?["code"] as? String == code.outcomeName, "\(label); got \(output.stdout)\(output.stderr)")
             if let detail = hostile.detail {
-                #expect((error?["reason"] as? String)?.contains(detail) == true, "\(label): the reason names the real fault (\(detail)); got \(output.stdout)")
+                #expect(
+                    (error?["reason"] as? String)?.contains(detail) == true,
+                    "\(label): the reason names the real fault (\(detail)); got \(output.stdout)"
+                )
             }
             if let check = hostile.chainCheck {
                 let certificate = error?["certificate"] as? [String: Any]
-                #expect(certificate?["check"] as? String == check, "\(label): chain check \(check); got \(output.stdout)")
+                #expect(
+                    certificate?["check"] as? String == check,
+                    "\(label): chain check \(check); got \(output.stdout)"
+                )
             }
             if case .rejected(let rejection) = hostile.daemon {
                 let name = (error?["rejection"] as? [String: Any])?["name"] as? String
-                #expect(name == rejection.name, "\(label): the CLI names the receiver's rejection; got \(output.stdout)")
+                #expect(
+                    name == rejection.name,
+                    "\(label): the CLI names the receiver's rejection; got \(output.stdout)"
+                )
             }
         case .notApplicable:
             break
@@ -239,13 +339,18 @@ import ParleyTestSupport
     // MARK: The committed catalogue
 
     static let catalogue = HostileForge.directory.appendingPathComponent("CATALOGUE.md")
-    static let tableStart = "<!-- table: generated by HostileInputTests (PARLEY_WRITE_HOSTILE_CATALOGUE=1); checked by every run -->"
+    static let tableStart =
+        "<!-- table: generated by HostileInputTests (PARLEY_WRITE_HOSTILE_CATALOGUE=1); checked by every run -->"
     static let tableEnd = "<!-- end of table -->"
 
     static func table(_ cases: [HostileCase]) -> String {
-        var lines = ["| id | input | what is sent | the node answers | `parley verify` | SPEC.md |", "|---|---|---|---|---|---|"]
+        var lines = [
+            "| id | input | what is sent | the node answers | `parley verify` | SPEC.md |", "|---|---|---|---|---|---|",
+        ]
         for c in cases {
-            lines.append("| \(c.id) | \(c.name) | \(c.what.replacingOccurrences(of: "|", with: "\\|")) | \(c.daemon) | \(c.verify)\(c.chainCheck.map { " (check `\($0)`)" } ?? "") | \(c.spec) |")
+            lines.append(
+                "| \(c.id) | \(c.name) | \(c.what.replacingOccurrences(of: "|", with: "\\|")) | \(c.daemon) | \(c.verify)\(c.chainCheck.map { " (check `\($0)`)" } ?? "") | \(c.spec) |"
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -262,7 +367,10 @@ import ParleyTestSupport
             try updated.write(to: Self.catalogue, atomically: true, encoding: .utf8)
             return
         }
-        #expect(committed == generated, "Tests/Hostile/CATALOGUE.md differs from the cases run; rewrite it with PARLEY_WRITE_HOSTILE_CATALOGUE=1")
+        #expect(
+            committed == generated,
+            "Tests/Hostile/CATALOGUE.md differs from the cases run; rewrite it with PARLEY_WRITE_HOSTILE_CATALOGUE=1"
+        )
     }
 
     // MARK: HTTP
@@ -287,13 +395,20 @@ import ParleyTestSupport
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    static func send(_ bytes: [UInt8], _ request: HostileCase.Request, client: HTTPClient, base: String) async throws -> (UInt, [UInt8], String?) {
+    static func send(
+        _ bytes: [UInt8],
+        _ request: HostileCase.Request,
+        client: HTTPClient,
+        base: String
+    ) async throws -> (UInt, [UInt8], String?) {
         var http = HTTPClientRequest(url: base + request.path)
         http.method = request.get ? .GET : .POST
         if let type = request.contentType { http.headers.add(name: "Content-Type", value: type) }
         if let recipient = request.parleyRecipient { http.headers.add(name: "Parley-Recipient", value: recipient) }
         if request.chunked {
-            let chunks = stride(from: 0, to: bytes.count, by: 16_384).map { ByteBuffer(bytes: bytes[$0..<min($0 + 16_384, bytes.count)]) }
+            let chunks = stride(from: 0, to: bytes.count, by: 16_384).map {
+                ByteBuffer(bytes: bytes[$0..<min($0 + 16_384, bytes.count)])
+            }
             http.body = .stream(chunks.async, length: .unknown)
         } else {
             http.body = .bytes(ByteBuffer(bytes: bytes))

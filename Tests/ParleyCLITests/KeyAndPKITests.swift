@@ -63,12 +63,17 @@ import ParleyTestSupport
     }
 
     @Test func pkiTestWithAMissingScriptSaysSo() throws {
-        let output = try CLI.run(["pki", "test", dir.path("new"), "--participants", "US-NRRC", "--script", dir.path("none.sh")])
+        let output = try CLI.run([
+            "pki", "test", dir.path("new"), "--participants", "US-NRRC", "--script", dir.path("none.sh"),
+        ])
         #expect(output.status == 69)
         #expect(output.stderr.contains("none.sh"))
     }
 
-    @Test(arguments: [["compose", "--type", "acknowledgement"], ["keygen", "--alg", "rsa", "--out", "x"], ["frobnicate"], ["pki", "test"]])
+    @Test(arguments: [
+        ["compose", "--type", "acknowledgement"], ["keygen", "--alg", "rsa", "--out", "x"], ["frobnicate"],
+        ["pki", "test"],
+    ])
     func usageErrorIsOneLine(_ arguments: [String]) throws {
         let output = try CLI.run(arguments)
         #expect(output.status == 64)
@@ -82,6 +87,8 @@ import ParleyTestSupport
         for line in ["64  usage error", "65  invalid input data", "66  an input file", "73  an output file"] {
             #expect(output.stdout.contains(line), "\(line)")
         }
-        for command in ["compose", "verify", "inspect", "keygen", "pki", "archive"] { #expect(output.stdout.contains(command)) }
+        for command in ["compose", "verify", "inspect", "keygen", "pki", "archive"] {
+            #expect(output.stdout.contains(command))
+        }
     }
 }

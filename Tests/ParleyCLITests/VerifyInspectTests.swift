@@ -30,14 +30,21 @@ import ParleyTestSupport
     @Test(arguments: entries)
     func vectorGetsExpectedVerdict(_ entry: Entry) throws {
         let folder = Self.signed.appendingPathComponent(entry.file).deletingLastPathComponent()
-        var arguments = ["verify", Self.signed.appendingPathComponent(entry.file).path,
-                         "--trust", folder.appendingPathComponent("anchors.pem").path,
-                         "--crl", Self.signed.appendingPathComponent(entry.crls).path,
-                         "--at", entry.verifyAt, "--json"]
+        var arguments = [
+            "verify", Self.signed.appendingPathComponent(entry.file).path,
+            "--trust", folder.appendingPathComponent("anchors.pem").path,
+            "--crl", Self.signed.appendingPathComponent(entry.crls).path,
+            "--at", entry.verifyAt, "--json",
+        ]
         if let recipient = entry.recipient { arguments += ["--recipient", recipient] }
-        if let message = entry.forMessage { arguments += ["--for-message", Self.signed.appendingPathComponent(message).path] }
+        if let message = entry.forMessage {
+            arguments += ["--for-message", Self.signed.appendingPathComponent(message).path]
+        }
         let output = try CLI.run(arguments)
-        let result = try #require(output.stdout.split(separator: "\n").first.map(String.init)?.jsonObject, "no JSON line: \(output.stdout) \(output.stderr)")
+        let result = try #require(
+            output.stdout.split(separator: "\n").first.map(String.init)?.jsonObject,
+            "no JSON line: \(output.stdout) \(output.stderr)"
+        )
         if entry.expect == "valid" {
             #expect(output.status == 0, "\(output.stdout)")
             #expect(result["valid"] as? Bool == true)
@@ -49,30 +56,40 @@ import ParleyTestSupport
             // One name for the outcome, the registry's (SPEC.md §15.7), and the rejection a node signs.
             #expect(error["code"] as? String == entry.expect, "got \(error)")
             let rejection = (error["rejection"] as? [String: Any])?["name"] as? String
-            #expect(rejection == (["revocation-unavailable", "receipt-mismatch"].contains(entry.expect) ? nil : entry.expect), "got \(error)")
+            #expect(
+                rejection
+                    == (["revocation-unavailable", "receipt-mismatch"].contains(entry.expect) ? nil : entry.expect),
+                "got \(error)"
+            )
         }
     }
 
     @Test func textOutputNamesSignerAndFields() throws {
-        let output = try CLI.run(["verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
-                                  "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
-                                  "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path,
-                                  "--at", "2026-12-01T06:01:00Z"])
+        let output = try CLI.run([
+            "verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
+            "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
+            "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path,
+            "--at", "2026-12-01T06:01:00Z",
+        ])
         #expect(output.status == 0)
         #expect(output.stdout.contains("valid pre-launch message, signed by US-NRRC"))
         #expect(output.stdout.contains("window"))
     }
 
     @Test func missingCRLIsAUsageError() throws {
-        let output = try CLI.run(["verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
-                                  "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path])
+        let output = try CLI.run([
+            "verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
+            "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
+        ])
         #expect(output.status == 64)
         #expect(output.stderr.contains("--crl"))
     }
 
     @Test func missingAnchorsFileIsNamedOnOneLine() throws {
-        let output = try CLI.run(["verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
-                                  "--trust", "/nonexistent/anchors.pem", "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path])
+        let output = try CLI.run([
+            "verify", Self.signed.appendingPathComponent("ed25519/message-pre-launch.cose").path,
+            "--trust", "/nonexistent/anchors.pem", "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path,
+        ])
         #expect(output.status == 66, "\(output.stderr)")
         #expect(output.stderr.contains("/nonexistent/anchors.pem"))
         #expect(output.stderr.split(separator: "\n").count == 1, "\(output.stderr)")
@@ -105,8 +122,11 @@ import ParleyTestSupport
     }
 
     @Test func unreadableMessageCountsAsNotVerifiedAndExits66() throws {
-        let output = try CLI.run(["verify", "/nonexistent/message.cose", "--trust", Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
-                                  "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path, "--json"])
+        let output = try CLI.run([
+            "verify", "/nonexistent/message.cose", "--trust",
+            Self.signed.appendingPathComponent("ed25519/anchors.pem").path,
+            "--crl", Self.signed.appendingPathComponent("ed25519/crls.pem").path, "--json",
+        ])
         #expect(output.status == 66, "EX_NOINPUT, as README and `parley --help` say")
         let line = output.stdout.split(separator: "\n").first.map(String.init)?.jsonObject
         #expect(line?["valid"] as? Bool == false)

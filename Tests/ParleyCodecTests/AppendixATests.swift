@@ -21,7 +21,9 @@ import ParleyTestSupport
 
     static let examples: [Example] = {
         let data = try! Data(contentsOf: vectorURL("appendix_a.json"))
-        guard case .array(let items) = try! JSONParser.parse(data) else { fatalError("appendix_a.json is not an array") }
+        guard case .array(let items) = try! JSONParser.parse(data) else {
+            fatalError("appendix_a.json is not an array")
+        }
         return items.map { item in
             Example(
                 hex: item["hex"]!.string!,
@@ -103,9 +105,10 @@ import ParleyTestSupport
         case (.array(let items), .array(let values)):
             return items.count == values.count && zip(items, values).allSatisfy { matches($0, $1) }
         case (.map(let map), .object(let fields)):
-            return map.count == fields.count && zip(map.entries, fields).allSatisfy { entry, field in
-                entry.key == .textString(field.0) && matches(entry.value, field.1)
-            }
+            return map.count == fields.count
+                && zip(map.entries, fields).allSatisfy { entry, field in
+                    entry.key == .textString(field.0) && matches(entry.value, field.1)
+                }
         default:
             return false
         }

@@ -52,19 +52,37 @@ import ParleyTestSupport
         Case(name: "signalling NaN in half precision", hex: "f97c01", code: .nonPreferredFloat),
         Case(name: "integer keys out of order", hex: "a202000100", code: .unsortedMapKeys),
         Case(name: "text keys out of order", hex: "a2616200616100", code: .unsortedMapKeys),
-        Case(name: "key 24 before key 23 (bytewise order)", hex: "a218180017 00".replacingOccurrences(of: " ", with: ""), code: .unsortedMapKeys),
-        Case(name: "negative key before positive key", hex: "a2200000 00".replacingOccurrences(of: " ", with: ""), code: .unsortedMapKeys),
+        Case(
+            name: "key 24 before key 23 (bytewise order)",
+            hex: "a218180017 00".replacingOccurrences(of: " ", with: ""),
+            code: .unsortedMapKeys
+        ),
+        Case(
+            name: "negative key before positive key",
+            hex: "a2200000 00".replacingOccurrences(of: " ", with: ""),
+            code: .unsortedMapKeys
+        ),
         Case(name: "duplicate integer key", hex: "a201000100", code: .duplicateMapKey),
         Case(name: "duplicate text key", hex: "a2616100616100", code: .duplicateMapKey),
         Case(name: "duplicate key in a well-formed map", hex: "a201000100", code: .duplicateMapKey, mode: .wellFormed),
-        Case(name: "duplicate key, differently encoded", hex: "a2011800180100", code: .duplicateMapKey, mode: .wellFormed),
+        Case(
+            name: "duplicate key, differently encoded",
+            hex: "a2011800180100",
+            code: .duplicateMapKey,
+            mode: .wellFormed
+        ),
         Case(name: "overlong UTF-8", hex: "62c0af", code: .invalidUTF8),
         Case(name: "lone continuation byte", hex: "6180", code: .invalidUTF8),
         Case(name: "UTF-8 encoded surrogate", hex: "63eda080", code: .invalidUTF8),
         Case(name: "byte 0xff in text", hex: "61ff", code: .invalidUTF8),
         Case(name: "truncated UTF-8 sequence", hex: "62e282", code: .invalidUTF8),
         Case(name: "text chunk with invalid UTF-8", hex: "7f61ffff", code: .invalidUTF8, mode: .wellFormed),
-        Case(name: "byte string chunk in a text string", hex: "7f4161ff", code: .invalidIndefiniteChunk, mode: .wellFormed),
+        Case(
+            name: "byte string chunk in a text string",
+            hex: "7f4161ff",
+            code: .invalidIndefiniteChunk,
+            mode: .wellFormed
+        ),
         Case(name: "nested indefinite chunk", hex: "5f5f4101ffff", code: .invalidIndefiniteChunk, mode: .wellFormed),
         Case(name: "indefinite array never closed", hex: "9f00", code: .truncated, mode: .wellFormed),
         Case(name: "4 GiB byte string declared in 5 bytes", hex: "5affffffff", code: .lengthExceedsInput),
@@ -74,8 +92,16 @@ import ParleyTestSupport
         Case(name: "17 nested arrays", hex: String(repeating: "81", count: 17) + "00", code: .depthLimitExceeded),
         Case(name: "17 nested tags", hex: String(repeating: "c1", count: 17) + "00", code: .depthLimitExceeded),
         Case(name: "17 nested maps", hex: String(repeating: "a100", count: 17) + "00", code: .depthLimitExceeded),
-        Case(name: "array of 16385 items", hex: "9940 01" .replacingOccurrences(of: " ", with: "") + String(repeating: "00", count: 16_385), code: .itemLimitExceeded),
-        Case(name: "16384 items plus the array itself", hex: "994000" + String(repeating: "00", count: 16_384), code: .itemLimitExceeded),
+        Case(
+            name: "array of 16385 items",
+            hex: "9940 01".replacingOccurrences(of: " ", with: "") + String(repeating: "00", count: 16_385),
+            code: .itemLimitExceeded
+        ),
+        Case(
+            name: "16384 items plus the array itself",
+            hex: "994000" + String(repeating: "00", count: 16_384),
+            code: .itemLimitExceeded
+        ),
     ]
 
     @Test func catalogueHasAtLeastThirtyCasesAndCoversEveryDecoderError() {

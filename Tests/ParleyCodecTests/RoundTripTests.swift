@@ -18,21 +18,45 @@ import ParleyTestSupport
     static func randomItem(depth: Int, using rng: inout SplitMix64) -> CBOR {
         let choice = Int.random(in: 0..<(depth > 4 ? 8 : 11), using: &rng)
         switch choice {
-        case 0: return .unsignedInteger(UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng))
-        case 1: return .negativeInteger(UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng))
-        case 2: return .byteString((0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        case 0:
+            return .unsignedInteger(
+                UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng)
+            )
+        case 1:
+            return .negativeInteger(
+                UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng)
+            )
+        case 2:
+            return .byteString(
+                (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            )
         case 3:
             let scalars = (0..<Int.random(in: 0...12, using: &rng)).compactMap { _ in
-                Unicode.Scalar(UInt32.random(in: [0x20...0x7E, 0xA0...0xD7FF, 0xE000...0x10FFFF].randomElement(using: &rng)!, using: &rng))
+                Unicode.Scalar(
+                    UInt32.random(
+                        in: [0x20...0x7E, 0xA0...0xD7FF, 0xE000...0x10FFFF].randomElement(using: &rng)!,
+                        using: &rng
+                    )
+                )
             }
             return .textString(String(String.UnicodeScalarView(scalars)))
         case 4: return .boolean(Bool.random(using: &rng))
-        case 5: return [.null, .undefined, .simple(UInt8.random(in: 0...19, using: &rng)), .simple(UInt8.random(in: 32...255, using: &rng))].randomElement(using: &rng)!
+        case 5:
+            return [
+                .null, .undefined, .simple(UInt8.random(in: 0...19, using: &rng)),
+                .simple(UInt8.random(in: 32...255, using: &rng)),
+            ].randomElement(using: &rng)!
         case 6:
-            let candidates: [Double] = [0, -0.0, 1.5, -4.25, 65504, 1e-7, 3.4028234663852886e38, 1.1, .pi, .infinity, -.infinity, .nan, 5.960464477539063e-8]
+            let candidates: [Double] = [
+                0, -0.0, 1.5, -4.25, 65504, 1e-7, 3.4028234663852886e38, 1.1, .pi, .infinity, -.infinity, .nan,
+                5.960464477539063e-8,
+            ]
             return .float(candidates.randomElement(using: &rng)!)
         case 7: return .float(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng)))
-        case 8: return .array((0..<Int.random(in: 0...5, using: &rng)).map { _ in randomItem(depth: depth + 1, using: &rng) })
+        case 8:
+            return .array(
+                (0..<Int.random(in: 0...5, using: &rng)).map { _ in randomItem(depth: depth + 1, using: &rng) }
+            )
         case 9:
             var map = CBORMap()
             for _ in 0..<Int.random(in: 0...5, using: &rng) {
@@ -59,9 +83,11 @@ import ParleyTestSupport
         for _ in 0..<5_000 {
             var bytes = CBOREncoder.encode(Self.randomItem(depth: 1, using: &rng))
             switch Int.random(in: 0..<3, using: &rng) {
-            case 0: bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng)
+            case 0:
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8(1) << UInt8.random(in: 0...7, using: &rng)
             case 1: bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng))
-            default: bytes.insert(UInt8.random(in: 0...255, using: &rng), at: Int.random(in: 0...bytes.count, using: &rng))
+            default:
+                bytes.insert(UInt8.random(in: 0...255, using: &rng), at: Int.random(in: 0...bytes.count, using: &rng))
             }
             do {
                 // Whatever is accepted must be canonical: re-encoding gives the same bytes.

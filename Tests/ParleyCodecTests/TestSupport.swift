@@ -28,9 +28,18 @@ indirect enum JSONValue: Equatable {
         return fields.first(where: { $0.0 == key })?.1
     }
 
-    var string: String? { if case .string(let s) = self { return s } else { return nil } }
-    var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
-    var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    var string: String? {
+        guard case .string(let s) = self else { return nil }
+        return s
+    }
+    var array: [JSONValue]? {
+        guard case .array(let a) = self else { return nil }
+        return a
+    }
+    var bool: Bool? {
+        guard case .bool(let b) = self else { return nil }
+        return b
+    }
 }
 
 /// A small strict JSON parser for test vector files.
@@ -69,7 +78,10 @@ struct JSONParser {
             i += 1
             var fields: [(String, JSONValue)] = []
             skipSpace()
-            if scalars[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+            if scalars[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(fields)
+            }
             while true {
                 skipSpace()
                 guard case .string(let key) = try value() else { throw ParseError(offset: i) }
@@ -78,7 +90,10 @@ struct JSONParser {
                 skipSpace()
                 fields.append((key, try value()))
                 skipSpace()
-                if scalars[i] == UInt8(ascii: ",") { i += 1; continue }
+                if scalars[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 try expect("}")
                 return .object(fields)
             }
@@ -86,12 +101,18 @@ struct JSONParser {
             i += 1
             var items: [JSONValue] = []
             skipSpace()
-            if scalars[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if scalars[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             while true {
                 skipSpace()
                 items.append(try value())
                 skipSpace()
-                if scalars[i] == UInt8(ascii: ",") { i += 1; continue }
+                if scalars[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 try expect("]")
                 return .array(items)
             }
@@ -124,9 +145,15 @@ struct JSONParser {
             }
             i += 1
             return .string(String(decoding: units, as: UTF16.self))
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
         default:
             let start = i
             while i < scalars.count, "+-0123456789.eE".utf8.contains(scalars[i]) { i += 1 }
@@ -146,7 +173,10 @@ func decimalString(bigEndian bytes: [UInt8]) -> String {
             digits[k] = UInt8(v % 10)
             carry = v / 10
         }
-        while carry > 0 { digits.append(UInt8(carry % 10)); carry /= 10 }
+        while carry > 0 {
+            digits.append(UInt8(carry % 10))
+            carry /= 10
+        }
     }
     while digits.count > 1 && digits.last == 0 { digits.removeLast() }
     return String(digits.reversed().map { Character(String($0)) })
@@ -157,7 +187,12 @@ func decimalStringPlusOne(bigEndian bytes: [UInt8]) -> String {
     var bytes = bytes
     var k = bytes.count - 1
     while k >= 0 {
-        if bytes[k] == 0xFF { bytes[k] = 0; k -= 1 } else { bytes[k] += 1; break }
+        guard bytes[k] == 0xFF else {
+            bytes[k] += 1
+            break
+        }
+        bytes[k] = 0
+        k -= 1
     }
     if k < 0 { bytes.insert(1, at: 0) }
     return decimalString(bigEndian: bytes)
@@ -165,5 +200,7 @@ func decimalStringPlusOne(bigEndian bytes: [UInt8]) -> String {
 
 /// The file next to this test file's `Vectors/` folder.
 func vectorURL(_ name: String, filePath: String = #filePath) -> URL {
-    URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("Vectors").appendingPathComponent(name)
+    URL(fileURLWithPath: filePath).deletingLastPathComponent().appendingPathComponent("Vectors").appendingPathComponent(
+        name
+    )
 }

@@ -44,14 +44,22 @@ struct CRLHistoryTests {
 
         func issue(_ name: String, from: Double, until: Double) throws {
             try pki.issueCRL(
-                ca: "issuing", config: "issuing-ca.cnf", lastUpdate: TestPKI.generalizedTime(at(from)),
-                nextUpdate: TestPKI.generalizedTime(at(until)), output: "issuing/\(name).pem"
+                ca: "issuing",
+                config: "issuing-ca.cnf",
+                lastUpdate: TestPKI.generalizedTime(at(from)),
+                nextUpdate: TestPKI.generalizedTime(at(until)),
+                output: "issuing/\(name).pem"
             )
         }
 
         /// Revokes with `openssl ca`, then sets the revocation date in the CA database, which
         /// `openssl ca` always records as the present.
-        func revoke(_ certificate: String, on day: Double, reason: String = "keyCompromise", invalidOn: Double? = nil) throws {
+        func revoke(
+            _ certificate: String,
+            on day: Double,
+            reason: String = "keyCompromise",
+            invalidOn: Double? = nil
+        ) throws {
             var environment = ProcessInfo.processInfo.environment
             environment["PARLEY_CA_DIR"] = pki.path("issuing")
             var arguments = [
@@ -70,7 +78,9 @@ struct CRLHistoryTests {
             let utcTime = String(TestPKI.generalizedTime(at(day)).dropFirst(2))
             let lines = try String(contentsOfFile: index, encoding: .utf8).split(separator: "\n").map { line in
                 var fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-                guard fields.count > 3, fields[0] == "R", fields[3].uppercased().hasSuffix(serial) else { return String(line) }
+                guard fields.count > 3, fields[0] == "R", fields[3].uppercased().hasSuffix(serial) else {
+                    return String(line)
+                }
                 var revocation = fields[2].split(separator: ",").map(String.init)
                 revocation[0] = utcTime
                 fields[2] = revocation.joined(separator: ",")
@@ -87,12 +97,19 @@ struct CRLHistoryTests {
         #expect(history.store.crlHistory.count == 4)
         #expect(history.store.crls.count == 2, "newest per CA: root and C")
         for day in [2.0, 20, 36.5, 45, 61, 70, 90] {
-            #expect(try history.store.verify(chain: chain, at: history.at(day)).participantID == "US-NRRC", "day \(day)")
+            #expect(
+                try history.store.verify(chain: chain, at: history.at(day)).participantID == "US-NRRC",
+                "day \(day)"
+            )
         }
         // The same chain answered from the cache must not outlive the CRL that allowed it.
-        let afterAll = #expect(throws: ChainVerificationError.self) { try history.store.verify(chain: chain, at: history.at(91, plus: 1)) }
+        let afterAll = #expect(throws: ChainVerificationError.self) {
+            try history.store.verify(chain: chain, at: history.at(91, plus: 1))
+        }
         #expect(afterAll?.check == .crlExpired, "\(String(describing: afterAll))")
-        let beforeAll = #expect(throws: ChainVerificationError.self) { try history.store.verify(chain: chain, at: history.at(0.5)) }
+        let beforeAll = #expect(throws: ChainVerificationError.self) {
+            try history.store.verify(chain: chain, at: history.at(0.5))
+        }
         #expect(beforeAll?.check == .crlNotYetValid, "\(String(describing: beforeAll))")
     }
 

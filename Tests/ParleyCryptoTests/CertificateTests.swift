@@ -19,7 +19,10 @@ struct CertificateTests {
         for host in ["us-nrrc.parley.test", "US-NRRC.Parley.Test", "localhost", "127.0.0.1"] {
             #expect(tls.matchesHost(host), "\(host)")
         }
-        for host in ["ru-nrrc.parley.test", "parley.test", "x.us-nrrc.parley.test", "US-NRRC", "127.0.0.2", "::1", "", "localhost."] {
+        for host in [
+            "ru-nrrc.parley.test", "parley.test", "x.us-nrrc.parley.test", "US-NRRC", "127.0.0.2", "::1", "",
+            "localhost.",
+        ] {
             #expect(!tls.matchesHost(host), "\(host)")
         }
         // A signing certificate names no host.
@@ -47,17 +50,24 @@ struct CertificateTests {
     @Test func fieldsMatchOpenSSL() throws {
         let path = pki.path("participants/US-NRRC/signing.pem")
         let certificate = try #require(try Certificate.load(path: path).first)
-        let report = try run("/usr/bin/openssl", [
-            "x509", "-in", path, "-noout", "-serial", "-fingerprint", "-sha256", "-subject", "-issuer",
-            "-nameopt", "RFC2253", "-startdate", "-enddate",
-        ])
+        let report = try run(
+            "/usr/bin/openssl",
+            [
+                "x509", "-in", path, "-noout", "-serial", "-fingerprint", "-sha256", "-subject", "-issuer",
+                "-nameopt", "RFC2253", "-startdate", "-enddate",
+            ]
+        )
         func field(_ name: String) -> String? {
-            report.split(separator: "\n").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
+            report.split(separator: "\n").first { $0.hasPrefix(name + "=") }.map {
+                String($0.dropFirst(name.count + 1))
+            }
         }
         #expect(field("serial")?.lowercased() == certificate.serialNumberHex)
         let fingerprint = try #require(report.split(separator: "\n").first { $0.contains("Fingerprint=") })
-        #expect(fingerprint.split(separator: "=").last?.replacingOccurrences(of: ":", with: "").lowercased()
-            == certificate.sha256Fingerprint.hexString)
+        #expect(
+            fingerprint.split(separator: "=").last?.replacingOccurrences(of: ":", with: "").lowercased()
+                == certificate.sha256Fingerprint.hexString
+        )
         #expect(field("subject") == certificate.subject)
         #expect(field("issuer") == certificate.issuer)
         #expect(certificate.subject == "CN=US-NRRC,O=Parley TEST PKI - NOT FOR PRODUCTION")
@@ -113,8 +123,10 @@ struct CertificateTests {
     @Test func badInputsGiveTypedErrorsNeverCrashes() throws {
         let good = try pki.certificates("participants/US-NRRC/signing.pem")[0].derEncoded
         let goodCRL = try pki.revocationLists("issuing/crl.der")[0].derEncoded
-        let derCases: [[UInt8]] = [[], [0x30], [0x30, 0x00], Array(good.dropLast()), good + [0x00], Array(good.prefix(100)),
-                                   [UInt8](repeating: 0xff, count: 70_000)]
+        let derCases: [[UInt8]] = [
+            [], [0x30], [0x30, 0x00], Array(good.dropLast()), good + [0x00], Array(good.prefix(100)),
+            [UInt8](repeating: 0xff, count: 70_000),
+        ]
         for bytes in derCases {
             #expect(throws: CryptoError.self) { try Certificate(derEncoded: bytes) }
             #expect(throws: CryptoError.self) { try CertificateRevocationList(derEncoded: bytes) }

@@ -14,7 +14,9 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var shortComponents = 0
         for _ in 0..<1_500 {
-            let message = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let message = (0..<Int.random(in: 0...64, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             let signature = try key.signature(for: message)
             #expect(signature.count == algorithm.signatureLength)
             #expect(key.publicKey.isValidSignature(signature, for: message))
@@ -35,8 +37,8 @@ import Testing
     }
 
     @Test func derIntegersAreMinimal() throws {
-        let r: [UInt8] = [0x00, 0x00, 0x7F] + Array(repeating: 1, count: 29)   // leading zeros dropped
-        let s: [UInt8] = [0x80] + Array(repeating: 2, count: 31)               // top bit: 0x00 pad
+        let r: [UInt8] = [0x00, 0x00, 0x7F] + Array(repeating: 1, count: 29)  // leading zeros dropped
+        let s: [UInt8] = [0x80] + Array(repeating: 2, count: 31)  // top bit: 0x00 pad
         let der = try #require(KeyOperations.derSignature(r: r[...], s: s[...]))
         #expect(Array(der.prefix(4)) == [0x30, UInt8(der.count - 2), 0x02, 30])
         #expect(der[4] == 0x7F)
@@ -47,7 +49,10 @@ import Testing
 
     @Test func nonStrictDERIsRefused() throws {
         let good: [UInt8] = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02]
-        #expect(try KeyOperations.rawSignature(fromDER: good, scalarLength: 32) == [UInt8](repeating: 0, count: 31) + [1] + [UInt8](repeating: 0, count: 31) + [2])
+        #expect(
+            try KeyOperations.rawSignature(fromDER: good, scalarLength: 32) == [UInt8](repeating: 0, count: 31) + [1]
+                + [UInt8](repeating: 0, count: 31) + [2]
+        )
         let bad: [(String, [UInt8])] = [
             ("not a SEQUENCE", [0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02]),
             ("wrong length", [0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02]),
@@ -59,7 +64,9 @@ import Testing
             ("too long", [0x30, 0x26, 0x02, 0x21, 0x01] + Array(repeating: 1, count: 32) + [0x02, 0x01, 0x02]),
         ]
         for (what, der) in bad {
-            #expect(throws: CryptoError.self, "\(what)") { try KeyOperations.rawSignature(fromDER: der, scalarLength: 32) }
+            #expect(throws: CryptoError.self, "\(what)") {
+                try KeyOperations.rawSignature(fromDER: der, scalarLength: 32)
+            }
         }
     }
 }

@@ -59,7 +59,8 @@ import Testing
         let path = directory.path("export")
         #expect(FileManager.default.createFile(atPath: path + ".partial", contents: Data("earlier".utf8)))
         #expect { try DurableFile(path: path) } throws: { error in
-            (error as? DurableFileError)?.step == .create && "\(error)".contains("left by an interrupted write? remove it")
+            (error as? DurableFileError)?.step == .create
+                && "\(error)".contains("left by an interrupted write? remove it")
         }
         #expect(contents(path + ".partial") == "earlier")
         #expect(contents(path) == nil)
@@ -68,7 +69,8 @@ import Testing
     @Test func aMissingDirectoryIsACreateError() throws {
         let path = directory.path("missing/file")
         #expect { try DurableFile.write([1, 2, 3], to: path) } throws: { error in
-            (error as? DurableFileError)?.step == .create && "\(error)".hasPrefix("cannot create \(path).partial: No such file")
+            (error as? DurableFileError)?.step == .create
+                && "\(error)".hasPrefix("cannot create \(path).partial: No such file")
         }
     }
 

@@ -6,7 +6,9 @@ import Testing
 @Suite("Key file owner")
 struct KeyFileOwnerTests {
     @Test func keyOwnedByAnotherUserIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-key-owner-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-key-owner-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("signing.key").path

@@ -72,8 +72,10 @@ struct KeyTests {
         let half = signature.count / 2
         let zero = [UInt8](repeating: 0, count: half)
         let ones = [UInt8](repeating: 0xff, count: half)
-        for bad in [zero + Array(signature[half...]), Array(signature[..<half]) + zero, ones + Array(signature[half...]),
-                    Array(signature[..<half]) + ones] {
+        for bad in [
+            zero + Array(signature[half...]), Array(signature[..<half]) + zero, ones + Array(signature[half...]),
+            Array(signature[..<half]) + ones,
+        ] {
             #expect(!key.publicKey.isValidSignature(bad, for: Self.message))
         }
         // The same signature in DER form (as OpenSSL itself produces) is not COSE form.
@@ -189,19 +191,27 @@ struct KeyTests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rsaPath = directory.appendingPathComponent("rsa.pem").path
-        _ = try run("/usr/bin/openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", rsaPath])
+        _ = try run(
+            "/usr/bin/openssl",
+            ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", rsaPath]
+        )
         let rsa = #expect(throws: CryptoError.self) {
             try PrivateKey(pemEncoded: String(contentsOfFile: rsaPath, encoding: .utf8))
         }
         #expect(rsa?.code == .unsupportedAlgorithm)
         let secp256k1Path = directory.appendingPathComponent("k1.pem").path
-        _ = try run("/usr/bin/openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", secp256k1Path])
+        _ = try run(
+            "/usr/bin/openssl",
+            ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", secp256k1Path]
+        )
         let k1 = #expect(throws: CryptoError.self) {
             try PrivateKey(pemEncoded: String(contentsOfFile: secp256k1Path, encoding: .utf8))
         }
         #expect(k1?.code == .unsupportedAlgorithm)
 
-        let missing = #expect(throws: CryptoError.self) { try PrivateKey.load(path: directory.appendingPathComponent("nope").path) }
+        let missing = #expect(throws: CryptoError.self) {
+            try PrivateKey.load(path: directory.appendingPathComponent("nope").path)
+        }
         #expect(missing?.code == .fileAccess)
         #expect(missing?.reason.contains("nope") == true)
     }
@@ -217,7 +227,9 @@ struct KeyTests {
         offCurve[64] ^= 1
         #expect(throws: CryptoError.self) { try PublicKey(uncompressedPoint: offCurve, algorithm: .es256) }
         #expect(throws: CryptoError.self) { try PublicKey(rawEd25519: [1, 2, 3]) }
-        #expect(throws: CryptoError.self) { try PublicKey(pemEncoded: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n") }
+        #expect(throws: CryptoError.self) {
+            try PublicKey(pemEncoded: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")
+        }
         for _ in 0..<200 {
             let random = (0..<Int.random(in: 0..<200)).map { _ in UInt8.random(in: 0...255) }
             _ = try? PublicKey(derEncoded: random)
@@ -226,15 +238,25 @@ struct KeyTests {
     }
 
     @Test func digests() {
-        #expect(Digest.sha256(Array("abc".utf8)) == hexBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
-        #expect(Digest.sha384(Array("abc".utf8)) == hexBytes("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"))
+        #expect(
+            Digest.sha256(Array("abc".utf8))
+                == hexBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        )
+        #expect(
+            Digest.sha384(Array("abc".utf8))
+                == hexBytes(
+                    "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"
+                )
+        )
         #expect(Digest.sha256([]) == hexBytes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
     }
 
     @Test func incrementalSHA256() {
         let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let hasher = SHA256Hasher()
-        for start in stride(from: 0, to: data.count, by: 777) { hasher.update(data[start..<min(start + 777, data.count)]) }
+        for start in stride(from: 0, to: data.count, by: 777) {
+            hasher.update(data[start..<min(start + 777, data.count)])
+        }
         #expect(hasher.finalize() == Digest.sha256(data))
         #expect(SHA256Hasher().finalize() == Digest.sha256([]))
         let abc = SHA256Hasher()

@@ -7,7 +7,9 @@ import ParleyTestSupport
 @Suite("OpenSSL error queue")
 struct OpenSSLErrorQueueTests {
     @Test func failuresCarryTheDrainedQueueAndLeaveItEmpty() throws {
-        let certificate = #expect(throws: CryptoError.self) { try Certificate(derEncoded: [0x30, 0x03, 0x02, 0x01, 0x01]) }
+        let certificate = #expect(throws: CryptoError.self) {
+            try Certificate(derEncoded: [0x30, 0x03, 0x02, 0x01, 0x01])
+        }
         #expect(certificate?.openSSLErrors.isEmpty == false, "\(String(describing: certificate))")
         #expect(certificate?.description.contains("OpenSSL:") == true)
         #expect(OpenSSLErrorQueue.isEmpty)

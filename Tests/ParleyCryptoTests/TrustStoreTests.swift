@@ -45,7 +45,11 @@ struct TrustStoreTests {
         let tlsChain = try pki.certificates("participants/\(id)/tls-chain.pem")
         #expect(try store.verify(chain: tlsChain + store.anchors, at: now, purpose: .transportTLS).participantID == id)
         // TLS certificate for TLS.
-        let tls = try store.verify(chain: pki.certificates("participants/\(id)/tls-chain.pem"), at: now, purpose: .transportTLS)
+        let tls = try store.verify(
+            chain: pki.certificates("participants/\(id)/tls-chain.pem"),
+            at: now,
+            purpose: .transportTLS
+        )
         #expect(tls.participantID == id)
     }
 
@@ -56,7 +60,9 @@ struct TrustStoreTests {
         let chain = try pki.certificates("participants/US-NRRC/signing-chain.pem")
         let (leaf, issuing) = (chain[0], chain[1])
         let other = try pki.certificates("participants/\("RU-NRRC")/signing.pem")[0]
-        for (bad, index) in [([leaf, issuing, issuing], 2), ([leaf, issuing, leaf, issuing], 2), ([leaf, other, issuing], 1)] {
+        for (bad, index) in [
+            ([leaf, issuing, issuing], 2), ([leaf, issuing, leaf, issuing], 2), ([leaf, other, issuing], 1),
+        ] {
             let error = expectRejection(.untrustedIssuer, index: index) { try store.verify(chain: bad, at: now) }
             #expect(error?.reason.contains("not a certification path") == true, "\(String(describing: error))")
         }
@@ -114,16 +120,39 @@ struct TrustStoreTests {
         // CRLs current from the day before the certificate expired until a month from now.
         let from = TestPKI.generalizedTime(expired[0].notValidAfter.addingTimeInterval(-2 * 86_400))
         let until = TestPKI.generalizedTime(now.addingTimeInterval(30 * 86_400))
-        try pki.issueCRL(ca: "root", config: "root-ca.cnf", lastUpdate: from, nextUpdate: until, output: "root/wide-crl.pem")
-        try pki.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: from, nextUpdate: until, output: "issuing/revoking-crl.pem")
+        try pki.issueCRL(
+            ca: "root",
+            config: "root-ca.cnf",
+            lastUpdate: from,
+            nextUpdate: until,
+            output: "root/wide-crl.pem"
+        )
+        try pki.issueCRL(
+            ca: "issuing",
+            config: "issuing-ca.cnf",
+            lastUpdate: from,
+            nextUpdate: until,
+            output: "issuing/revoking-crl.pem"
+        )
         let revoking = try pki.trustStore(crls: ["root/wide-crl.pem", "issuing/revoking-crl.pem"])
         #expect(revoking.crls.contains { !$0.revokedSerialNumbersHex.isEmpty })
         let error = expectRejection(.expired, index: 0) { try revoking.verify(chain: expired, at: now) }
-        #expect(error?.reason.contains(now.formatted(.iso8601)) == true, "names the verification time: \(String(describing: error))")
-        #expect(error?.reason.contains(expired[0].notValidAfter.formatted(.iso8601)) == true, "names notAfter: \(String(describing: error))")
-        #expect(error?.reason.contains("clock") == false, "a given time is not blamed on the clock: \(String(describing: error))")
+        #expect(
+            error?.reason.contains(now.formatted(.iso8601)) == true,
+            "names the verification time: \(String(describing: error))"
+        )
+        #expect(
+            error?.reason.contains(expired[0].notValidAfter.formatted(.iso8601)) == true,
+            "names notAfter: \(String(describing: error))"
+        )
+        #expect(
+            error?.reason.contains("clock") == false,
+            "a given time is not blamed on the clock: \(String(describing: error))"
+        )
         // The same certificate while it was valid: revoked.
-        expectRejection(.revoked, index: 0) { try revoking.verify(chain: expired, at: expired[0].notValidAfter.addingTimeInterval(-86_400)) }
+        expectRejection(.revoked, index: 0) {
+            try revoking.verify(chain: expired, at: expired[0].notValidAfter.addingTimeInterval(-86_400))
+        }
 
         // Not yet valid, at a time without a current CRL: the validity verdict, not "revocation unavailable".
         let staleCRLs = try pki.trustStore(crls: ["negative/expired-crl/crls.pem"])
@@ -136,7 +165,9 @@ struct TrustStoreTests {
         }
         // An untrusted path whose certificates have also expired: untrusted.
         let later = now.addingTimeInterval(30 * 365 * 86_400)
-        expectRejection(.untrustedIssuer) { try revoking.verify(chain: pki.certificates("negative/other-ca/signing-chain.pem"), at: later) }
+        expectRejection(.untrustedIssuer) {
+            try revoking.verify(chain: pki.certificates("negative/other-ca/signing-chain.pem"), at: later)
+        }
         // A leaf outside the signing profile and expired: the profile verdict.
         expectRejection(.keyUsage, index: 0) {
             try revoking.verify(chain: pki.certificates("participants/US-NRRC/tls-chain.pem"), at: later)
@@ -170,7 +201,10 @@ struct TrustStoreTests {
         let noIssuingCRL = try pki.trustStore(crls: ["root/crl.pem"])
         let error = expectRejection(.crlMissing, index: 0) { try noIssuingCRL.verify(chain: chain, at: now) }
         #expect(error?.reason.contains("unable to get certificate CRL") == true)
-        #expect(error?.reason.contains("Issuing CA") == true, "names the CA whose CRL is missing: \(String(describing: error))")
+        #expect(
+            error?.reason.contains("Issuing CA") == true,
+            "names the CA whose CRL is missing: \(String(describing: error))"
+        )
 
         let noRootCRL = try pki.trustStore(crls: ["issuing/crl.pem"])
         expectRejection(.crlMissing, index: 1) { try noRootCRL.verify(chain: chain, at: now) }
@@ -187,10 +221,15 @@ struct TrustStoreTests {
         #expect(error?.reason.contains("CRL has expired") == true)
 
         // An expired CRL next to the current one of the same CA is superseded, not used.
-        for files in [["trust/crls.pem", "negative/expired-crl/crls.pem"], ["negative/expired-crl/crls.pem", "trust/crls.pem"]] {
+        for files in [
+            ["trust/crls.pem", "negative/expired-crl/crls.pem"], ["negative/expired-crl/crls.pem", "trust/crls.pem"],
+        ] {
             let mixed = try pki.trustStore(crls: files)
             #expect(mixed.crls.count == 2)
-            #expect(try mixed.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now).participantID == "US-NRRC")
+            #expect(
+                try mixed.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now)
+                    .participantID == "US-NRRC"
+            )
         }
         // CRLs of another CA are kept apart.
         #expect(try pki.trustStore(crls: ["trust/crls.pem", "negative/other-ca/crls.pem"]).crls.count == 4)
@@ -208,8 +247,13 @@ struct TrustStoreTests {
         defer { fresh.remove() }
         let leafChain = try fresh.certificates("participants/US-NRRC/signing-chain.pem")
         let thisUpdate = leafChain[0].notValidBefore.addingTimeInterval(86_400)
-        try fresh.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: TestPKI.generalizedTime(thisUpdate),
-                         nextUpdate: TestPKI.generalizedTime(thisUpdate.addingTimeInterval(30 * 86_400)), output: "issuing/later-crl.pem")
+        try fresh.issueCRL(
+            ca: "issuing",
+            config: "issuing-ca.cnf",
+            lastUpdate: TestPKI.generalizedTime(thisUpdate),
+            nextUpdate: TestPKI.generalizedTime(thisUpdate.addingTimeInterval(30 * 86_400)),
+            output: "issuing/later-crl.pem"
+        )
         let later = try fresh.trustStore(crls: ["root/crl.pem", "issuing/later-crl.pem"])
         _ = try later.verify(chain: leafChain, at: thisUpdate.addingTimeInterval(-300))
         expectRejection(.crlNotYetValid) { try later.verify(chain: leafChain, at: thisUpdate.addingTimeInterval(-301)) }
@@ -219,7 +263,9 @@ struct TrustStoreTests {
         let store = try pki.trustStore()
         let tls = try pki.certificates("participants/US-NRRC/tls-chain.pem")
         let signing = try pki.certificates("participants/US-NRRC/signing-chain.pem")
-        let tlsForSigning = expectRejection(.keyUsage, index: 0) { try store.verify(chain: tls, at: now, purpose: .messageSigning) }
+        let tlsForSigning = expectRejection(.keyUsage, index: 0) {
+            try store.verify(chain: tls, at: now, purpose: .messageSigning)
+        }
         #expect(tlsForSigning?.reason.contains("serverAuth") == true)
         expectRejection(.keyUsage, index: 0) { try store.verify(chain: signing, at: now, purpose: .transportTLS) }
         #expect(try store.verify(chain: tls, at: now, purpose: .transportTLS).participantID == "US-NRRC")
@@ -256,10 +302,20 @@ struct TrustStoreTests {
         let pki = try TestPKI.make()
         defer { pki.remove() }
         let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: now).year!
-        try pki.issueCRL(ca: "root", config: "root-ca.cnf", lastUpdate: "\(year - 3)0101000000Z",
-                         nextUpdate: "\(year + 5)0101000000Z", output: "root/wide-crl.pem")
-        try pki.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: "\(year - 3)0101000000Z",
-                         nextUpdate: "\(year + 5)0101000000Z", output: "issuing/wide-crl.pem")
+        try pki.issueCRL(
+            ca: "root",
+            config: "root-ca.cnf",
+            lastUpdate: "\(year - 3)0101000000Z",
+            nextUpdate: "\(year + 5)0101000000Z",
+            output: "root/wide-crl.pem"
+        )
+        try pki.issueCRL(
+            ca: "issuing",
+            config: "issuing-ca.cnf",
+            lastUpdate: "\(year - 3)0101000000Z",
+            nextUpdate: "\(year + 5)0101000000Z",
+            output: "issuing/wide-crl.pem"
+        )
         let crls = ["root/wide-crl.pem", "issuing/wide-crl.pem"]
 
         for skew in [300.0, 0.0, 3_600.0] {
@@ -268,9 +324,14 @@ struct TrustStoreTests {
             let notAfter = expired[0].notValidAfter
             #expect(try store.verify(chain: expired, at: notAfter.addingTimeInterval(-1)).participantID == "US-NRRC")
             if skew > 0 {
-                #expect(try store.verify(chain: expired, at: notAfter.addingTimeInterval(skew - 1)).participantID == "US-NRRC")
+                #expect(
+                    try store.verify(chain: expired, at: notAfter.addingTimeInterval(skew - 1)).participantID
+                        == "US-NRRC"
+                )
             }
-            expectRejection(.expired, index: 0) { try store.verify(chain: expired, at: notAfter.addingTimeInterval(skew)) }
+            expectRejection(.expired, index: 0) {
+                try store.verify(chain: expired, at: notAfter.addingTimeInterval(skew))
+            }
 
             let future = try pki.certificates("negative/not-yet-valid/signing-chain.pem")
             let notBefore = future[0].notValidBefore
@@ -287,9 +348,15 @@ struct TrustStoreTests {
         let leaf = try pki.certificates("participants/US-NRRC/signing.pem")
         let error = #expect(throws: CryptoError.self) { try TrustStore(anchors: leaf, crls: []) }
         #expect(error?.reason.contains("not a CA") == true)
-        let loaded = try TrustStore.load(anchorsPath: pki.path("trust/anchors.pem"), crlPaths: [pki.path("root/crl.der"), pki.path("issuing/crl.der")])
+        let loaded = try TrustStore.load(
+            anchorsPath: pki.path("trust/anchors.pem"),
+            crlPaths: [pki.path("root/crl.der"), pki.path("issuing/crl.der")]
+        )
         #expect(loaded.crls.count == 2)
-        #expect(try loaded.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now).participantID == "US-NRRC")
+        #expect(
+            try loaded.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now).participantID
+                == "US-NRRC"
+        )
         let missing = #expect(throws: CryptoError.self) {
             try TrustStore.load(anchorsPath: pki.path("trust/nope.pem"), crlPaths: [])
         }
@@ -324,7 +391,9 @@ struct TrustStoreTests {
         let verified = try store.verify(chain: chain, at: now)
         #expect(verified.participantID == "US-NRRC")
         #expect(verified.leaf.publicKey.algorithm == algorithms.signing)
-        expectRejection(.revoked) { try store.verify(chain: pki.certificates("negative/revoked/signing-chain.pem"), at: now) }
+        expectRejection(.revoked) {
+            try store.verify(chain: pki.certificates("negative/revoked/signing-chain.pem"), at: now)
+        }
 
         let key = try PrivateKey.load(path: pki.path("participants/US-NRRC/signing.key"))
         #expect(key.publicKey == verified.leaf.publicKey)

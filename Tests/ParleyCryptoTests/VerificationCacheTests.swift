@@ -29,7 +29,9 @@ struct VerificationCacheTests {
 
         // Outside the window the cache does not answer: past the issuing CRL's nextUpdate, before notBefore.
         let issuingCRL = try #require(store.crls.first { $0.issuer.contains("Issuing CA") })
-        let late = #expect(throws: ChainVerificationError.self) { try store.verify(chain: chain, at: issuingCRL.nextUpdate) }
+        let late = #expect(throws: ChainVerificationError.self) {
+            try store.verify(chain: chain, at: issuingCRL.nextUpdate)
+        }
         #expect(late?.check == .crlExpired)
         let early = #expect(throws: ChainVerificationError.self) {
             try store.verify(chain: chain, at: chain[0].notValidBefore.addingTimeInterval(-86_400))
@@ -39,7 +41,9 @@ struct VerificationCacheTests {
         // The purpose is part of the key: a TLS chain accepted for TLS is still refused for signing.
         let tls = try pki.certificates("participants/US-NRRC/tls-chain.pem")
         _ = try store.verify(chain: tls, at: now, purpose: .transportTLS)
-        let misuse = #expect(throws: ChainVerificationError.self) { try store.verify(chain: tls, at: now, purpose: .messageSigning) }
+        let misuse = #expect(throws: ChainVerificationError.self) {
+            try store.verify(chain: tls, at: now, purpose: .messageSigning)
+        }
         #expect(misuse?.check == .keyUsage)
 
         store.clearCache()
@@ -56,7 +60,10 @@ struct VerificationCacheTests {
         #expect(store.storage.cache.count == 1)
 
         let revoked = #expect(throws: ChainVerificationError.self) {
-            try store.verify(chainDER: pki.certificates("negative/revoked/signing-chain.pem").map(\.derEncoded), at: now)
+            try store.verify(
+                chainDER: pki.certificates("negative/revoked/signing-chain.pem").map(\.derEncoded),
+                at: now
+            )
         }
         #expect(revoked?.check == .revoked)
         let garbage = #expect(throws: ChainVerificationError.self) {
@@ -74,10 +81,14 @@ struct VerificationCacheTests {
 
     @Test func theCacheIsBounded() throws {
         let store = try TrustStore(
-            anchors: pki.certificates("trust/anchors.pem"), crls: pki.revocationLists("trust/crls.pem"), cacheCapacity: 2
+            anchors: pki.certificates("trust/anchors.pem"),
+            crls: pki.revocationLists("trust/crls.pem"),
+            cacheCapacity: 2
         )
-        for path in ["participants/US-NRRC/signing-chain.pem", "participants/US-NRRC/signing-2-chain.pem",
-                     "participants/RU-NRRC/signing-chain.pem", "participants/US-NRRC/signing-chain.pem"] {
+        for path in [
+            "participants/US-NRRC/signing-chain.pem", "participants/US-NRRC/signing-2-chain.pem",
+            "participants/RU-NRRC/signing-chain.pem", "participants/US-NRRC/signing-chain.pem",
+        ] {
             _ = try store.verify(chain: pki.certificates(path), at: now)
             #expect(store.storage.cache.count <= 2)
         }
@@ -96,8 +107,13 @@ struct VerificationCacheTests {
         try pki.revoke("participants/RU-NRRC/signing.pem")
         let later = TestPKI.generalizedTime(now.addingTimeInterval(-60))
         let nextMonth = TestPKI.generalizedTime(now.addingTimeInterval(30 * 86_400))
-        try pki.issueCRL(ca: "issuing", config: "issuing-ca.cnf", lastUpdate: later, nextUpdate: nextMonth,
-                         output: "issuing/refreshed-crl.pem")
+        try pki.issueCRL(
+            ca: "issuing",
+            config: "issuing-ca.cnf",
+            lastUpdate: later,
+            nextUpdate: nextMonth,
+            output: "issuing/refreshed-crl.pem"
+        )
         let refreshed = try pki.trustStore(crls: ["root/crl.pem", "issuing/refreshed-crl.pem"])
         let old = reference.current
         reference.replace(with: refreshed)
@@ -105,10 +121,14 @@ struct VerificationCacheTests {
         let error = #expect(throws: ChainVerificationError.self) { try reference.current.verify(chain: chain, at: now) }
         #expect(error?.check == .revoked)
         // Others under the same CA still verify.
-        #expect(try reference.current.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now)
-            .participantID == "US-NRRC")
+        #expect(
+            try reference.current.verify(chain: pki.certificates("participants/US-NRRC/signing-chain.pem"), at: now)
+                .participantID == "US-NRRC"
+        )
         // Old and new CRL files loaded together: the newest CRL per CA is used, in either order.
-        for files in [["trust/crls.pem", "issuing/refreshed-crl.pem"], ["issuing/refreshed-crl.pem", "trust/crls.pem"]] {
+        for files in [
+            ["trust/crls.pem", "issuing/refreshed-crl.pem"], ["issuing/refreshed-crl.pem", "trust/crls.pem"],
+        ] {
             let both = try pki.trustStore(crls: files)
             #expect(both.crls.count == 2)
             let again = #expect(throws: ChainVerificationError.self) { try both.verify(chain: chain, at: now) }

@@ -17,7 +17,8 @@ import Glibc
 /// Percent-encoding of a query value (a cursor holds only digits, letters, `.` and `-`).
 enum AdminClientEncoding {
     static func encode(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? value
     }
 }
 
@@ -52,18 +53,38 @@ enum AdminClientEncoding {
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
         let logs = LogCapture()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory), logs: logs)
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory),
+            logs: logs
+        )
         let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
-        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
-            let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+        try await withHTTPClient(
+            configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))
+        ) { client in
+            let identity = try SigningIdentity.load(
+                keyPath: usConfiguration.signingKeyPath,
+                chainPath: usConfiguration.signingChainPath
+            )
             func message(seq: UInt64) throws -> [UInt8] {
-                try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
-                                           created: .now, body: preLaunchBody()))
+                try identity.sign(
+                    Envelope(
+                        id: .generate(),
+                        sender: Self.us,
+                        recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                        created: .now,
+                        body: preLaunchBody()
+                    )
+                )
             }
             let url = "https://127.0.0.1:\(ruPort)/v1/messages"
             var tampered = try COSESign1(decoding: try message(seq: 1))
             tampered.signature[tampered.signature.count / 2] ^= 0x01
-            let (status, answered, _) = try await post(client, url, tampered.encoded, contentType: PeerServer.coseMediaType)
+            let (status, answered, _) = try await post(
+                client,
+                url,
+                tampered.encoded,
+                contentType: PeerServer.coseMediaType
+            )
             #expect(status == 200)
             let tamperedID = try Envelope(decoding: tampered.payload).id
 
@@ -84,10 +105,18 @@ enum AdminClientEncoding {
             #expect(entry["message"] as? String == tamperedID.hex && entry["peer"] as? String == "US-NRRC")
             #expect(entry["messageStored"] as? Bool == false && entry["status"] as? String == "rejected:bad-signature")
             let bytes = try #require(Data(base64Encoded: entry["base64"] as? String ?? ""))
-            let sent = SentMessage(id: tamperedID, digest: Digest.sha256(tampered.encoded), sender: Self.us, created: try Envelope(decoding: tampered.payload).created,
-                                   recipients: [Self.ru])
+            let sent = SentMessage(
+                id: tamperedID,
+                digest: Digest.sha256(tampered.encoded),
+                sender: Self.us,
+                created: try Envelope(decoding: tampered.payload).created,
+                recipients: [Self.ru]
+            )
             let verified = try ru.node.verifier.verifyReceipt(Array(bytes), at: .now, for: sent, from: Self.ru)
-            guard case .rejected(.badSignature, _) = verified.receipt.status else { Issue.record("not a bad-signature rejection"); return }
+            guard case .rejected(.badSignature, _) = verified.receipt.status else {
+                Issue.record("not a bad-signature rejection")
+                return
+            }
             // The message endpoint shows the rejection of a message it never stored.
             let (shown, shownMessage) = try await admin(ru.node, "/v1/messages/\(tamperedID.hex)")
             #expect(shown == 200 && shownMessage["stored"] as? Bool == false)
@@ -107,14 +136,25 @@ enum AdminClientEncoding {
             let replaying = try message(seq: 2)
             #expect(try await post(client, url, replaying, contentType: PeerServer.coseMediaType).0 == 200)
             let equivocation = try #require(try await ru.node.store.issuedRejections(for: second.id).first)
-            #expect(equivocation.code == RejectionCode.equivocation.rawValue && equivocation.evidence.map(Array.init) == equivocating)
-            #expect(logs.lines.filter { $0.hasPrefix("critical EQUIVOCATION: US-NRRC") }.count == 1, "\(logs.lines.filter { $0.hasPrefix("critical") })")
+            #expect(
+                equivocation.code == RejectionCode.equivocation.rawValue
+                    && equivocation.evidence.map(Array.init) == equivocating
+            )
+            #expect(
+                logs.lines.filter { $0.hasPrefix("critical EQUIVOCATION: US-NRRC") }.count == 1,
+                "\(logs.lines.filter { $0.hasPrefix("critical") })"
+            )
             let replayID = try Envelope(decoding: try COSESign1(decoding: replaying).payload).id
-            #expect(try await ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying)
+            #expect(
+                try await ru.node.store.issuedRejections(for: replayID).first?.evidence.map(Array.init) == replaying
+            )
             #expect(stored.first?.evidence == nil, "a message with a bad signature is not evidence of anything")
             let (_, shownEquivocation) = try await admin(ru.node, "/v1/messages/\(second.id.hex)")
-            #expect(shownEquivocation["direction"] as? String == "received" && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
-                    == Data(equivocating).base64EncodedString())
+            #expect(
+                shownEquivocation["direction"] as? String == "received"
+                    && (shownEquivocation["rejections"] as? [[String: Any]])?.first?["evidenceBase64"] as? String
+                        == Data(equivocating).base64EncodedString()
+            )
         }
         await ru.stop()
     }
@@ -122,19 +162,28 @@ enum AdminClientEncoding {
     @Test func statusPeersRetryCancelChainInboxAndArchive() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let ruPort = try freePort(), hcocPort = try freePort()  // HCOC-CC never runs
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: try freePort(),
-                                                    peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort], directory: directory)
+        let ruPort = try freePort()
+        let hcocPort = try freePort()  // HCOC-CC never runs
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        )
+        var usConfiguration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: try freePort(),
+            peers: ["RU-NRRC": ruPort, "HCOC-CC": hcocPort],
+            directory: directory
+        )
         // After its first failed attempt (a refused connection fails at once), the delivery to HCOC
         // waits pending for a minute: the peer state below is read while it waits, not in flight.
         usConfiguration.retry.initialInterval = 60
         usConfiguration.retry.maximumInterval = 60
         let us = try await RunningNode(usConfiguration)
         let first = try await submit(us.node, preLaunchComposition(recipients: ["RU-NRRC", "HCOC-CC"]))
-        let cancellation: [String: Any] = ["type": "launch-cancellation", "recipients": ["RU-NRRC"],
-                                           "refs": [["id": first.hex, "relation": "cancels"]],
-                                           "body": ["reason": "weather"], "remarks": ["lang": "en", "text": "Storm over the range."]]
+        let cancellation: [String: Any] = [
+            "type": "launch-cancellation", "recipients": ["RU-NRRC"],
+            "refs": [["id": first.hex, "relation": "cancels"]],
+            "body": ["reason": "weather"], "remarks": ["lang": "en", "text": "Storm over the range."],
+        ]
         let second = try await submit(us.node, cancellation)
         try await waitUntil("both delivered to RU") {
             try await us.node.store.outbox(OutboxQuery(state: .delivered, recipient: "RU-NRRC")).count == 2
@@ -157,22 +206,43 @@ enum AdminClientEncoding {
         let peers = status["peers"] as? [[String: Any]] ?? []
         let ruState = try #require(peers.first { $0["id"] as? String == "RU-NRRC" })
         let hcocState = try #require(peers.first { $0["id"] as? String == "HCOC-CC" })
-        #expect(ruState["queueDepth"] as? Int == 0 && ruState["lastContact"] != nil && ruState["configured"] as? Bool == true)
-        #expect(hcocState["queueDepth"] as? Int == 1 && hcocState["oldestUndelivered"] != nil && hcocState["nextAttempt"] != nil)
+        #expect(
+            ruState["queueDepth"] as? Int == 0 && ruState["lastContact"] != nil
+                && ruState["configured"] as? Bool == true
+        )
+        #expect(
+            hcocState["queueDepth"] as? Int == 1 && hcocState["oldestUndelivered"] != nil
+                && hcocState["nextAttempt"] != nil
+        )
         #expect((hcocState["lastError"] as? String)?.isEmpty == false && hcocState["lastContact"] == nil)
         let (_, peerList) = try await admin(us.node, "/v1/peers")
         #expect((peerList["peers"] as? [Any])?.count == 2)
 
         // Retry HCOC now; cancel: never a delivered delivery; all → only HCOC's.
-        let (retried, retry) = try await admin(us.node, "/v1/messages/\(first.hex)/retry", post: ["recipient": "HCOC-CC", "note": "test"])
+        let (retried, retry) = try await admin(
+            us.node,
+            "/v1/messages/\(first.hex)/retry",
+            post: ["recipient": "HCOC-CC", "note": "test"]
+        )
         #expect(retried == 200 && retry["retried"] as? Int == 1, "\(retry)")
-        let (refused, problem) = try await admin(us.node, "/v1/messages/\(first.hex)/cancel", post: ["recipient": "RU-NRRC"])
+        let (refused, problem) = try await admin(
+            us.node,
+            "/v1/messages/\(first.hex)/cancel",
+            post: ["recipient": "RU-NRRC"]
+        )
         #expect(refused == 409 && (problem["detail"] as? String)?.contains("delivered") == true, "\(problem)")
-        let (cancelled, cancel) = try await admin(us.node, "/v1/messages/\(first.hex)/cancel", post: ["note": "launch scrubbed"])
+        let (cancelled, cancel) = try await admin(
+            us.node,
+            "/v1/messages/\(first.hex)/cancel",
+            post: ["note": "launch scrubbed"]
+        )
         #expect(cancelled == 200 && cancel["cancelled"] as? Int == 1, "\(cancel)")
         #expect(try await us.node.store.delivery(first, recipient: "HCOC-CC".pid)?.state == .cancelled)
         #expect(try await us.node.store.delivery(first, recipient: "RU-NRRC".pid)?.state == .delivered)
-        #expect(try await us.node.store.auditEvents(kinds: [.cancelled], messageID: first).first?.detail == "by the operator: launch scrubbed")
+        #expect(
+            try await us.node.store.auditEvents(kinds: [.cancelled], messageID: first).first?.detail
+                == "by the operator: launch scrubbed"
+        )
         let (again, _) = try await admin(us.node, "/v1/messages/\(first.hex)/cancel", post: [:])
         #expect(again == 409)
         let (unknown, _) = try await admin(us.node, "/v1/messages/\(MessageID.generate().hex)/retry", post: [:])
@@ -200,30 +270,51 @@ enum AdminClientEncoding {
         let (_, page) = try await admin(ru.node, "/v1/inbox?limit=1")
         let next = try #require(page["next"] as? String)
         let rest = try await inbox("limit=5&after=\(next)")
-        #expect(rest.count == 1 && !rest.contains((page["messages"] as? [[String: Any]])?.first?["id"] as? String ?? ""))
+        #expect(
+            rest.count == 1 && !rest.contains((page["messages"] as? [[String: Any]])?.first?["id"] as? String ?? "")
+        )
         for bad in ["since=yesterday", "limit=0", "type=lunch", "after=x"] {
             let (code, _) = try await admin(ru.node, "/v1/inbox?\(bad)")
             #expect(code == 400, "\(bad)")
         }
 
         // Archive: streamed back, and written by the daemon to a path.
-        let streamURL = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath,
-                            uri: "/v1/archive?since=\(hour)&until=\(UTCTime.now + 3_600)")!.absoluteString
-        let (streamStatus, archiveBytes) = try await withHTTPClient { client in try await get(client, streamURL, timeout: .seconds(60)) }
+        let streamURL = URL(
+            httpURLWithSocketPath: us.node.configuration.adminSocketPath,
+            uri: "/v1/archive?since=\(hour)&until=\(UTCTime.now + 3_600)"
+        )!.absoluteString
+        let (streamStatus, archiveBytes) = try await withHTTPClient { client in
+            try await get(client, streamURL, timeout: .seconds(60))
+        }
         #expect(streamStatus == 200)
         let streamed = directory.appendingPathComponent("streamed.parley").path
         try Data(archiveBytes).write(to: URL(fileURLWithPath: streamed))
         let summary = try ParleyStore.readArchive(at: streamed)
         #expect(summary.messages == 2 && summary.receipts == 2)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: us.node.configuration.dataDirectory + "/exports").isEmpty,
-                "the daemon's temporary export is removed")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: us.node.configuration.dataDirectory + "/exports")
+                .isEmpty,
+            "the daemon's temporary export is removed"
+        )
         let written = directory.appendingPathComponent("written.parley").path
-        let (exported, export) = try await admin(us.node, "/v1/archive/export", post: ["since": hour.description, "until": (UTCTime.now + 3_600).description, "path": written])
+        let (exported, export) = try await admin(
+            us.node,
+            "/v1/archive/export",
+            post: ["since": hour.description, "until": (UTCTime.now + 3_600).description, "path": written]
+        )
         #expect(exported == 200 && export["messages"] as? Int == 2, "\(export)")
         #expect(try ParleyStore.readArchive(at: written).messages == 2)
-        let (badRange, _) = try await admin(us.node, "/v1/archive/export", post: ["since": "2026-12-01T00:00:00Z", "until": "2026-11-01T00:00:00Z", "path": written + "2"])
+        let (badRange, _) = try await admin(
+            us.node,
+            "/v1/archive/export",
+            post: ["since": "2026-12-01T00:00:00Z", "until": "2026-11-01T00:00:00Z", "path": written + "2"]
+        )
         #expect(badRange == 400)
-        let (exists, _) = try await admin(us.node, "/v1/archive/export", post: ["since": hour.description, "until": hour.description, "path": written])
+        let (exists, _) = try await admin(
+            us.node,
+            "/v1/archive/export",
+            post: ["since": hour.description, "until": hour.description, "path": written]
+        )
         #expect(exists == 400, "an existing archive is never overwritten")
 
         await us.stop()
@@ -236,10 +327,18 @@ enum AdminClientEncoding {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let ruPort = try freePort()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
-        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": ruPort], directory: directory))
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        )
+        let us = try await RunningNode(
+            try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": ruPort], directory: directory)
+        )
         let count = 150
-        let body = Array(try JSONSerialization.data(withJSONObject: Array(repeating: preLaunchComposition(recipients: ["RU-NRRC"]), count: count)))
+        let body = Array(
+            try JSONSerialization.data(
+                withJSONObject: Array(repeating: preLaunchComposition(recipients: ["RU-NRRC"]), count: count)
+            )
+        )
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
         let (status, _, _) = try await withHTTPClient { try await post($0, url, body, contentType: "application/json") }
         #expect(status == 201)
@@ -248,7 +347,12 @@ enum AdminClientEncoding {
         }
 
         /// Follows `next` from the first page; returns each page's item keys and `more`.
-        func pages(_ node: Node, _ path: String, _ list: String, key: ([String: Any]) -> String) async throws -> [(keys: [String], more: Int?)] {
+        func pages(
+            _ node: Node,
+            _ path: String,
+            _ list: String,
+            key: ([String: Any]) -> String
+        ) async throws -> [(keys: [String], more: Int?)] {
             var result: [(keys: [String], more: Int?)] = []
             var uri = path
             while true {
@@ -269,7 +373,10 @@ enum AdminClientEncoding {
         #expect(Set(outbox.flatMap(\.keys)).count == count)
         let oldest = try await pages(us.node, "/v1/outbox?order=oldest&limit=60", "deliveries", key: delivery)
         #expect(oldest.map(\.keys.count) == [60, 60, 30] && oldest.map(\.more) == [90, 30, 0])
-        #expect(oldest.flatMap(\.keys) == outbox.flatMap(\.keys).reversed(), "queue order is the reverse of newest first")
+        #expect(
+            oldest.flatMap(\.keys) == outbox.flatMap(\.keys).reversed(),
+            "queue order is the reverse of newest first"
+        )
         let delivered = try await pages(us.node, "/v1/outbox?state=delivered&limit=149", "deliveries", key: delivery)
         #expect(delivered.map(\.more) == [1, 0])
 
@@ -285,7 +392,9 @@ enum AdminClientEncoding {
         let issued = try await pages(ru.node, "/v1/receipts?limit=149", "receipts", key: receipt)
         #expect(issued.map(\.keys.count) == [149, 1] && Set(issued.flatMap(\.keys)).count == count)
 
-        for bad in ["/v1/outbox?after=x", "/v1/outbox?order=sideways", "/v1/receipts?after=1.2", "/v1/outbox?limit=10001"] {
+        for bad in [
+            "/v1/outbox?after=x", "/v1/outbox?order=sideways", "/v1/receipts?after=1.2", "/v1/outbox?limit=10001",
+        ] {
             let (code, _) = try await admin(us.node, bad)
             #expect(code == 400, "\(bad)")
         }
@@ -296,11 +405,15 @@ enum AdminClientEncoding {
     @Test func anArrayOfDraftsQueuesEachValidOneAndNamesTheFieldOfEachRefusedOne() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
+        let us = try await RunningNode(
+            try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory)
+        )
         let url = URL(httpURLWithSocketPath: us.node.configuration.adminSocketPath, uri: "/v1/drafts")!.absoluteString
         func postDrafts(_ drafts: [[String: Any]]) async throws -> (UInt, [String: Any]) {
             let body = Array(try JSONSerialization.data(withJSONObject: drafts))
-            let (status, bytes, _) = try await withHTTPClient { try await post($0, url, body, contentType: "application/json") }
+            let (status, bytes, _) = try await withHTTPClient {
+                try await post($0, url, body, contentType: "application/json")
+            }
             return (status, (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:])
         }
         let good = preLaunchComposition(recipients: ["RU-NRRC"])
@@ -317,7 +430,10 @@ enum AdminClientEncoding {
         let problem = try #require(results[1]["problem"] as? [String: Any])
         #expect(problem["status"] as? Int == 400 && (problem["detail"] as? String ?? "").contains("type"), "\(problem)")
         let lateProblem = try #require(results[3]["problem"] as? [String: Any], "\(results[3])")
-        #expect(lateProblem["status"] as? Int == 400 && (lateProblem["detail"] as? String ?? "").contains("late"), "\(lateProblem)")
+        #expect(
+            lateProblem["status"] as? Int == 400 && (lateProblem["detail"] as? String ?? "").contains("late"),
+            "\(lateProblem)"
+        )
         // The valid drafts got consecutive numbers on the channel, in array order; the refused ones consumed none.
         let numbers = results.compactMap { ($0["sequenceNumbers"] as? [String: Any])?["RU-NRRC"] as? Int }
         #expect(numbers == [1, 2, 3])
@@ -337,17 +453,26 @@ enum AdminClientEncoding {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let hcocPort = try freePort()
-        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["HCOC-CC": hcocPort], directory: directory)
+        var configuration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: try freePort(),
+            peers: ["HCOC-CC": hcocPort],
+            directory: directory
+        )
         configuration.retry.initialInterval = 600
         configuration.retry.maximumInterval = 600
         let us = try await RunningNode(configuration)
         let id = try await submit(us.node, preLaunchComposition(recipients: ["HCOC-CC"]))
         try await waitUntil("a failed attempt") {
-            try await us.node.store.delivery(id, recipient: "HCOC-CC".pid).map { $0.state == .pending && $0.attempts == 1 } ?? false
+            try await us.node.store.delivery(id, recipient: "HCOC-CC".pid).map {
+                $0.state == .pending && $0.attempts == 1
+            } ?? false
         }
         let next = try #require(try await us.node.store.delivery(id, recipient: "HCOC-CC".pid)?.nextAttempt)
         #expect(next.timeIntervalSinceNow > 400, "backing off for about 600 s")
-        let hcoc = try await RunningNode(try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: [:], directory: directory))
+        let hcoc = try await RunningNode(
+            try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: [:], directory: directory)
+        )
         let (status, answer) = try await admin(us.node, "/v1/messages/\(id.hex)/retry", post: [:])
         #expect(status == 200 && answer["retried"] as? Int == 1, "\(answer)")
         try await waitUntil("delivered long before the backoff ends", timeout: .seconds(120)) {
@@ -361,20 +486,36 @@ enum AdminClientEncoding {
     @Test func reloadAppliesPeersAndRetryPolicyKeepsRestartKeysAndRefusesABadFile() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let ruPort = try freePort(), usPort = try freePort()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory))
+        let ruPort = try freePort()
+        let usPort = try freePort()
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: [:], directory: directory)
+        )
         let usDirectory = directory.appendingPathComponent("US-NRRC")
         try FileManager.default.createDirectory(at: usDirectory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("us.json").path
         func write(port: Int, peers: String, retry: String) throws {
-            try writeConfigurationFile(file, pki, "US-NRRC", port: port, adminSocket: "\(directory.path)/us-admin.sock",
-                                       dataDirectory: usDirectory.path, members: [#""peers": {\#(peers)}"#, #""retry": \#(retry)"#])
+            try writeConfigurationFile(
+                file,
+                pki,
+                "US-NRRC",
+                port: port,
+                adminSocket: "\(directory.path)/us-admin.sock",
+                dataDirectory: usDirectory.path,
+                members: [#""peers": {\#(peers)}"#, #""retry": \#(retry)"#]
+            )
         }
-        try write(port: usPort, peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:1\"}", retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}")
+        try write(
+            port: usPort,
+            peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:1\"}",
+            retry: "{\"initialSeconds\": 0.2, \"maximumIntervalSeconds\": 1}"
+        )
         let configuration = try await NodeConfiguration.load(file: file, environment: [:], checkResources: true)
         let logger = testLogger("test.reload")
         let node = try Node(configuration: configuration, logger: logger, configurationFile: file)
-        let group = ServiceGroup(configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: try node.services().map { .init(service: $0) }, logger: logger)
+        )
         let task = Task { try await group.run() }
         try await waitUntil("US listening") { node.peerPort != nil && node.adminListening }
 
@@ -384,8 +525,11 @@ enum AdminClientEncoding {
         #expect(try await node.store.delivery(id, recipient: "RU-NRRC".pid)?.state == .pending)
 
         // Correct RU's address, change the retry policy and the listen port.
-        try write(port: usPort + 1, peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:\(ruPort)\"}",
-                  retry: "{\"initialSeconds\": 0.5, \"maximumIntervalSeconds\": 2}")
+        try write(
+            port: usPort + 1,
+            peers: "\"RU-NRRC\": {\"url\": \"https://127.0.0.1:\(ruPort)\"}",
+            retry: "{\"initialSeconds\": 0.5, \"maximumIntervalSeconds\": 2}"
+        )
         let (reloaded, report) = try await admin(node, "/v1/reload", post: [:])
         #expect(reloaded == 200 && report["status"] as? String == "reloaded", "\(report)")
         let applied = (report["configuration"] as? [String: Any])?["applied"] as? [String] ?? []
@@ -394,9 +538,15 @@ enum AdminClientEncoding {
         #expect(restart == ["listen.port"])
         #expect(node.configuration.listenPort == usPort, "the running listener keeps its port until a restart")
         let (_, pending) = try await admin(node, "/v1/status")
-        #expect((pending["warnings"] as? [String])?.contains("changed keys wait for a restart (systemctl restart parleyd): listen.port") == true,
-                "\(pending["warnings"] ?? "")")
-        #expect(node.configuration.retry.initialInterval == 0.5 && node.delivery.configuration.retry.maximumInterval == 2)
+        #expect(
+            (pending["warnings"] as? [String])?.contains(
+                "changed keys wait for a restart (systemctl restart parleyd): listen.port"
+            ) == true,
+            "\(pending["warnings"] ?? "")"
+        )
+        #expect(
+            node.configuration.retry.initialInterval == 0.5 && node.delivery.configuration.retry.maximumInterval == 2
+        )
         try await waitUntil("the queued message delivered to the new peer") {
             try await node.store.delivery(id, recipient: "RU-NRRC".pid)?.state == .delivered
         }
@@ -406,7 +556,10 @@ enum AdminClientEncoding {
         let (refusedStatus, refused) = try await admin(node, "/v1/reload", post: [:])
         #expect(refusedStatus == 200 && refused["status"] as? String == "failed")
         let problems = (refused["configuration"] as? [String: Any])?["problems"] as? [[String: Any]] ?? []
-        #expect(Set(problems.compactMap { $0["key"] as? String }) == ["peers.RU-NRRC.url", "retry.initialSeconds"], "\(problems)")
+        #expect(
+            Set(problems.compactMap { $0["key"] as? String }) == ["peers.RU-NRRC.url", "retry.initialSeconds"],
+            "\(problems)"
+        )
         #expect(((refused["trust"] as? [String: Any])?["status"] as? String) == "reloaded", "trust is still re-read")
         #expect(node.configuration.peers.first?.url.absoluteString == "https://127.0.0.1:\(ruPort)")
         #expect(node.configuration.retry.initialInterval == 0.5)
@@ -416,8 +569,15 @@ enum AdminClientEncoding {
         let (_, removed) = try await admin(node, "/v1/reload", post: [:])
         #expect(((removed["configuration"] as? [String: Any])?["applied"] as? [String]) == ["peers"])
         // Nobody would deliver a draft for a participant that is no longer a peer: refused.
-        let (refusedDraft, refusal) = try await admin(node, "/v1/drafts", post: preLaunchComposition(recipients: ["RU-NRRC"]))
-        #expect(refusedDraft == 400 && (refusal["detail"] as? String ?? "").contains("RU-NRRC is not a peer of this node"), "\(refusal)")
+        let (refusedDraft, refusal) = try await admin(
+            node,
+            "/v1/drafts",
+            post: preLaunchComposition(recipients: ["RU-NRRC"])
+        )
+        #expect(
+            refusedDraft == 400 && (refusal["detail"] as? String ?? "").contains("RU-NRRC is not a peer of this node"),
+            "\(refusal)"
+        )
         let (_, status) = try await admin(node, "/v1/status")
         #expect((status["lastReload"] as? [String: Any])?["succeeded"] as? Bool == true)
         #expect(((status["peers"] as? [[String: Any]])?.first?["configured"] as? Bool) == false)

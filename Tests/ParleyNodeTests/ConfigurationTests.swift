@@ -28,7 +28,10 @@ import ParleyTestSupport
         let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
         let path = try write(validJSON(pki, data: data))
-        let configuration = try await NodeConfiguration.load(file: path, environment: ["PARLEY_LISTEN_PORT": "9443", "PARLEY_PEERS_RU_NRRC_URL": "https://10.0.0.2:8443"])
+        let configuration = try await NodeConfiguration.load(
+            file: path,
+            environment: ["PARLEY_LISTEN_PORT": "9443", "PARLEY_PEERS_RU_NRRC_URL": "https://10.0.0.2:8443"]
+        )
         #expect(configuration.participant.rawValue == "US-NRRC")
         #expect(configuration.listenPort == 9443)
         #expect(configuration.retry.initialInterval == 2)
@@ -53,10 +56,14 @@ import ParleyTestSupport
         let data = try temporaryDirectory().path
         let path = try write(validJSON(pki, data: data))
         let error = await #expect(throws: ConfigurationError.self) {
-            try await NodeConfiguration.load(file: path, environment: [
-                "PARLEY_PARTICIPANT": "us_nrrc", "PARLEY_LISTEN_PORT": "70000", "PARLEY_RETRY_INITIAL_SECONDS": "soon",
-                "PARLEY_PEERS_RU_NRRC_URL": "http://plain.example",
-            ])
+            try await NodeConfiguration.load(
+                file: path,
+                environment: [
+                    "PARLEY_PARTICIPANT": "us_nrrc", "PARLEY_LISTEN_PORT": "70000",
+                    "PARLEY_RETRY_INITIAL_SECONDS": "soon",
+                    "PARLEY_PEERS_RU_NRRC_URL": "http://plain.example",
+                ]
+            )
         }
         let keys = Set(error?.problems.map(\.key) ?? [])
         #expect(keys == ["participant", "listen.port", "retry.initialSeconds", "peers.RU-NRRC.url"])
@@ -70,14 +77,26 @@ import ParleyTestSupport
         let data = try temporaryDirectory().path
         var json = validJSON(pki, data: data)
         json = json.replacingOccurrences(of: "\"initialSeconds\"", with: "\"initalSeconds\"")
-            .replacingOccurrences(of: "\"dataDirectory\"", with: "\"acceptForwardedFromm\": [\"HCOC-CC\"], \"retyr\": {\"giveUpAfterSeconds\": 60}, \"limits\": {}, \"dataDirectory\"")
-            .replacingOccurrences(of: "{\"url\": \"https://127.0.0.1:8444\"}", with: "{\"url\": \"https://127.0.0.1:8444\", \"ulr\": \"x\"}")
+            .replacingOccurrences(
+                of: "\"dataDirectory\"",
+                with:
+                    "\"acceptForwardedFromm\": [\"HCOC-CC\"], \"retyr\": {\"giveUpAfterSeconds\": 60}, \"limits\": {}, \"dataDirectory\""
+            )
+            .replacingOccurrences(
+                of: "{\"url\": \"https://127.0.0.1:8444\"}",
+                with: "{\"url\": \"https://127.0.0.1:8444\", \"ulr\": \"x\"}"
+            )
         let path = try write(json)
         let error = await #expect(throws: ConfigurationError.self) {
             try await NodeConfiguration.load(file: path, environment: [:])
         }
         let problems = Dictionary(uniqueKeysWithValues: (error?.problems ?? []).map { ($0.key, $0.problem) })
-        #expect(Set(problems.keys) == ["retry.initalSeconds", "acceptForwardedFromm", "retyr.giveUpAfterSeconds", "peers.RU-NRRC.ulr"], "\(problems)")
+        #expect(
+            Set(problems.keys) == [
+                "retry.initalSeconds", "acceptForwardedFromm", "retyr.giveUpAfterSeconds", "peers.RU-NRRC.ulr",
+            ],
+            "\(problems)"
+        )
         #expect(problems["retry.initalSeconds"]?.contains("did you mean retry.initialSeconds?") == true)
         #expect(problems["acceptForwardedFromm"]?.contains("did you mean acceptForwardedFrom?") == true)
         #expect(problems["retyr.giveUpAfterSeconds"]?.contains("did you mean retry.giveUpAfterSeconds?") == true)
@@ -90,7 +109,9 @@ import ParleyTestSupport
         let data = try temporaryDirectory().path
         let json = validJSON(pki, data: data).replacingOccurrences(
             of: #""HCOC-CC": {"url": "https://hcoc.example:443"}}"#,
-            with: #""HCOC-CC": {"url": "https://hcoc.example:443"}, "CN-NRRC": {"via": "HCOC-CC"}}, "hub": {"enabled": true}, "acceptForwardedFrom": ["HCOC-CC"]"#)
+            with:
+                #""HCOC-CC": {"url": "https://hcoc.example:443"}, "CN-NRRC": {"via": "HCOC-CC"}}, "hub": {"enabled": true}, "acceptForwardedFrom": ["HCOC-CC"]"#
+        )
         let configuration = try await NodeConfiguration.load(file: try write(json), environment: [:])
         #expect(configuration.hub)
         #expect(configuration.acceptForwardedFrom.map(\.rawValue) == ["HCOC-CC"])
@@ -98,14 +119,22 @@ import ParleyTestSupport
         #expect(cn.via?.rawValue == "HCOC-CC")
         #expect(cn.url.absoluteString == "https://hcoc.example:443")
         let error = await #expect(throws: ConfigurationError.self) {
-            try await NodeConfiguration.load(file: try write(json), environment: ["PARLEY_PEERS_CN_NRRC_VIA": "XX-HUB", "PARLEY_HUB_ENABLED": "maybe"])
+            try await NodeConfiguration.load(
+                file: try write(json),
+                environment: ["PARLEY_PEERS_CN_NRRC_VIA": "XX-HUB", "PARLEY_HUB_ENABLED": "maybe"]
+            )
         }
         #expect(Set(error?.problems.map(\.key) ?? []) == ["peers.CN-NRRC.via", "hub.enabled"])
     }
 
     @Test func certificatesNearExpiryAreReported() async throws {
         let pki = try TestPKI.shared()
-        var configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: try temporaryDirectory())
+        var configuration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: 0,
+            peers: [:],
+            directory: try temporaryDirectory()
+        )
         let node = try Node(configuration: configuration, logger: testLogger("test"))
         #expect(node.certificatesNearExpiry().isEmpty)  // the test certificates are valid for two years
         configuration.certificateExpiryWarningDays = 3_650
@@ -120,13 +149,20 @@ import ParleyTestSupport
             try await NodeConfiguration.load(file: path, environment: [:])
         }
         let keys = Set(error?.problems.map(\.key) ?? [])
-        #expect(keys.isSuperset(of: ["signing.key", "signing.chain", "tls.key", "tls.chain", "trust.anchors", "trust.crls", "dataDirectory"]))
+        #expect(
+            keys.isSuperset(of: [
+                "signing.key", "signing.chain", "tls.key", "tls.chain", "trust.anchors", "trust.crls", "dataDirectory",
+            ])
+        )
     }
 
     @Test func looseKeyPermissionsReachTheOperator() async throws {
         let pki = try TestPKI.make()
         let data = try temporaryDirectory().path
-        let configuration = try await NodeConfiguration.load(file: try write(validJSON(pki, data: data)), environment: [:])
+        let configuration = try await NodeConfiguration.load(
+            file: try write(validJSON(pki, data: data)),
+            environment: [:]
+        )
         chmod(pki.path("participants/US-NRRC/signing.key"), 0o644)
         let problems = configuration.checkResources()
         #expect(problems.map(\.key) == ["signing.key"])
@@ -135,9 +171,15 @@ import ParleyTestSupport
 
     @Test func aJSONSyntaxErrorSaysWhere() async throws {
         let path = try write("{\"participant\": \"US-NRRC\",\n \"x\": [1,}\n")
-        let error = await #expect(throws: ConfigurationError.self) { try await NodeConfiguration.load(file: path, environment: [:]) }
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await NodeConfiguration.load(file: path, environment: [:])
+        }
         let problem = try #require(error?.problems.first)
-        #expect(problem.key == "(file)" && problem.problem.contains("(line 2, column 10)") && !problem.problem.contains("NSCocoaErrorDomain"), "\(problem)")
+        #expect(
+            problem.key == "(file)" && problem.problem.contains("(line 2, column 10)")
+                && !problem.problem.contains("NSCocoaErrorDomain"),
+            "\(problem)"
+        )
     }
 
     /// A CRL that cannot be read is reported under the key that names it, once (the transport trust
@@ -145,7 +187,10 @@ import ParleyTestSupport
     @Test func anUnreadableCRLIsReportedUnderItsKey() async throws {
         let pki = try TestPKI.shared()
         let data = try temporaryDirectory().path
-        var configuration = try await NodeConfiguration.load(file: try write(validJSON(pki, data: data)), environment: [:])
+        var configuration = try await NodeConfiguration.load(
+            file: try write(validJSON(pki, data: data)),
+            environment: [:]
+        )
         configuration.signingTrust.crls = ["\(data)/nothere.pem"]
         configuration.transportTrust = configuration.signingTrust
         let problems = configuration.checkResources()
@@ -161,7 +206,9 @@ import ParleyTestSupport
         let directory = try temporaryDirectory()
         var configuration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
         let chain = directory.appendingPathComponent("chain-with-root.pem")
-        let pem = try String(contentsOfFile: configuration.signingChainPath, encoding: .utf8) + String(contentsOfFile: pki.path("trust/anchors.pem"), encoding: .utf8)
+        let pem =
+            try String(contentsOfFile: configuration.signingChainPath, encoding: .utf8)
+            + String(contentsOfFile: pki.path("trust/anchors.pem"), encoding: .utf8)
         try pem.write(to: chain, atomically: true, encoding: .utf8)
         configuration.signingChainPath = chain.path
         let problems = configuration.checkResources()

@@ -23,18 +23,34 @@ import Testing
         return testBinary.deletingLastPathComponent().appendingPathComponent("parleyd")
     }
 
-    func configFile(_ pki: TestPKI, directory: URL, port: Int, participant: String = "US-NRRC", metricsPort: Int? = nil) throws -> String {
+    func configFile(
+        _ pki: TestPKI,
+        directory: URL,
+        port: Int,
+        participant: String = "US-NRRC",
+        metricsPort: Int? = nil
+    ) throws -> String {
         let path = directory.appendingPathComponent("parleyd.json").path
-        try writeConfigurationFile(path, pki, participant, port: port, adminSocket: "\(directory.path)/admin.sock",
-                                   dataDirectory: directory.path,
-                                   members: (metricsPort.map { [#""metrics": {"host": "127.0.0.1", "port": \#($0)}"#] } ?? [])
-                                       + [#""peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}"#])
+        try writeConfigurationFile(
+            path,
+            pki,
+            participant,
+            port: port,
+            adminSocket: "\(directory.path)/admin.sock",
+            dataDirectory: directory.path,
+            members: (metricsPort.map { [#""metrics": {"host": "127.0.0.1", "port": \#($0)}"#] } ?? [])
+                + [#""peers": {"RU-NRRC": {"url": "https://127.0.0.1:1"}}"#]
+        )
         return path
     }
 
     /// With `standardOutputAsJournal`, `JOURNAL_STREAM` names the output pipe, as systemd names the
     /// journal stream it connects.
-    func run(_ arguments: [String], environment: [String: String] = [:], standardOutputAsJournal: Bool = false) throws -> (Int32, String) {
+    func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        standardOutputAsJournal: Bool = false
+    ) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = Self.parleyd
         process.arguments = arguments
@@ -75,31 +91,45 @@ import Testing
     }
 
     @Test func checkConfigExitsZeroOrSeventyEightWithOneLinePerProblem() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.parleyd.path),
+            "build parleyd: \(Self.parleyd.path)"
+        )
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let path = try configFile(pki, directory: directory, port: 8443)
         let (ok, okOutput) = try run(["--config", path, "--check-config"])
         #expect(ok == 0, "\(okOutput)")
-        let (bad, badOutput) = try run(["--config", path, "--check-config"],
-                                       environment: ["PARLEY_LISTEN_PORT": "99999", "PARLEY_TLS_KEY": "/nonexistent/tls.key"])
+        let (bad, badOutput) = try run(
+            ["--config", path, "--check-config"],
+            environment: ["PARLEY_LISTEN_PORT": "99999", "PARLEY_TLS_KEY": "/nonexistent/tls.key"]
+        )
         #expect(bad == 78)
         let lines = badOutput.split(separator: "\n")
         #expect(lines.count == 2, "\(badOutput)")
         #expect(lines.contains { $0.contains("listen.port:") })
-        let (bad2, bad2Output) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"])
+        let (bad2, bad2Output) = try run(
+            ["--config", path, "--check-config"],
+            environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"]
+        )
         #expect(bad2 == 78)
         #expect(bad2Output.contains("tls.key:"))
         // Under systemd (JOURNAL_STREAM names standard output's stream) each problem carries the
         // error priority, so `journalctl -p err` shows why a start failed.
-        let (journaled, journaledOutput) = try run(["--config", path, "--check-config"], environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"],
-                                                   standardOutputAsJournal: true)
+        let (journaled, journaledOutput) = try run(
+            ["--config", path, "--check-config"],
+            environment: ["PARLEY_TLS_KEY": "/nonexistent/tls.key"],
+            standardOutputAsJournal: true
+        )
         #expect(journaled == 78)
         #expect(journaledOutput.hasPrefix("<3>\(path): tls.key:"), "\(journaledOutput)")
     }
 
     @Test func readyAndStoppingArriveOnNotifySocket() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.parleyd.path),
+            "build parleyd: \(Self.parleyd.path)"
+        )
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let metricsPort = try freePort()
@@ -114,7 +144,9 @@ import Testing
             for (i, byte) in socketPath.utf8.enumerated() { buffer[i] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         try #require(bound == 0)
         var timeout = timeval(tv_sec: 15, tv_usec: 0)
@@ -123,7 +155,9 @@ import Testing
         let process = Process()
         process.executableURL = Self.parleyd
         process.arguments = ["--config", path]
-        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "400000"]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "400000",
+        ]) { $1 }
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -138,10 +172,15 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path))
         #expect(receive() == "WATCHDOG=1")
         // The daemon's metrics listener serves the swift-prometheus registry.
-        let (metricsData, metricsResponse) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
+        let (metricsData, metricsResponse) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!
+        )
         #expect((metricsResponse as? HTTPURLResponse)?.statusCode == 200)
         let exposition = String(decoding: metricsData, as: UTF8.self)
-        #expect(exposition.contains("# TYPE parley_messages_received_total counter\nparley_messages_received_total 0\n"), "\(exposition)")
+        #expect(
+            exposition.contains("# TYPE parley_messages_received_total counter\nparley_messages_received_total 0\n"),
+            "\(exposition)"
+        )
         #expect(exposition.contains("parley_queue_depth{peer=\"RU-NRRC\"} 0.0\n"), "\(exposition)")
         process.terminate()
         var messages: [String] = []
@@ -155,7 +194,10 @@ import Testing
     }
 
     @Test func sighupReloadsTrustAndSigtermStopsTheDaemonCleanly() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.parleyd.path),
+            "build parleyd: \(Self.parleyd.path)"
+        )
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let path = try configFile(pki, directory: directory, port: try freePort())
@@ -194,7 +236,10 @@ import Testing
     /// close_notify; the stop must not wait for NIOSSL's 5 s shutdown timeout (nor for a service's
     /// sleep): systemd's restart, and the time the node does not listen, depend on it.
     @Test func sigtermStopsPromptlyWhileAPeerHoldsAKeptAliveConnection() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.parleyd.path),
+            "build parleyd: \(Self.parleyd.path)"
+        )
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
@@ -229,21 +274,38 @@ import Testing
     /// Two daemons on one store would number channels and sign from it at the same time: the second
     /// stops at once, naming the first. A second daemon on the first one's port says which address.
     @Test func aSecondDaemonOnTheSameDataDirectoryOrPortIsRefusedWithTheReason() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.parleyd.path), "build parleyd: \(Self.parleyd.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.parleyd.path),
+            "build parleyd: \(Self.parleyd.path)"
+        )
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
         let first = try launch(try configFile(pki, directory: directory, port: port))
         defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
-        try await waitUntil("the admin socket") { FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path) }
+        try await waitUntil("the admin socket") {
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.sock").path)
+        }
 
         let other = try temporaryDirectory()
         let path = other.appendingPathComponent("second.json").path
-        try writeConfigurationFile(path, pki, "US-NRRC", port: try freePort(), adminSocket: "\(other.path)/admin.sock",
-                                   dataDirectory: directory.path, members: [#""peers": {}"#])
+        try writeConfigurationFile(
+            path,
+            pki,
+            "US-NRRC",
+            port: try freePort(),
+            adminSocket: "\(other.path)/admin.sock",
+            dataDirectory: directory.path,
+            members: [#""peers": {}"#]
+        )
         let (secondStatus, text) = try runToExit(path)
         #expect(secondStatus == 1)
-        #expect(text.contains("dataDirectory: another parleyd (pid \(first.processIdentifier)) is running on \(directory.path)"), "\(text)")
+        #expect(
+            text.contains(
+                "dataDirectory: another parleyd (pid \(first.processIdentifier)) is running on \(directory.path)"
+            ),
+            "\(text)"
+        )
         #expect(!FileManager.default.fileExists(atPath: "\(other.path)/admin.sock"))
         #expect(first.isRunning)
 
@@ -251,8 +313,15 @@ import Testing
         // admin socket it had bound is removed again.
         let otherData = other.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: otherData, withIntermediateDirectories: true)
-        try writeConfigurationFile(path, pki, "US-NRRC", port: port, adminSocket: "\(other.path)/admin.sock",
-                                   dataDirectory: otherData.path, members: [#""peers": {}"#])
+        try writeConfigurationFile(
+            path,
+            pki,
+            "US-NRRC",
+            port: port,
+            adminSocket: "\(other.path)/admin.sock",
+            dataDirectory: otherData.path,
+            members: [#""peers": {}"#]
+        )
         let (thirdStatus, thirdText) = try runToExit(path)
         #expect(thirdStatus == 1)
         #expect(thirdText.contains("parleyd failed: address already in use (listen 127.0.0.1:\(port))"), "\(thirdText)")

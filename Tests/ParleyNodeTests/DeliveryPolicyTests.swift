@@ -44,9 +44,17 @@ import Testing
     }
 
     @Test func configuredLimitsAreClampedToWhatTheProtocolAllows() {
-        let clamped = DeliveryPolicy(initialInterval: .seconds(1), maximumInterval: .seconds(1), window: 0, batchSize: 1_000)
+        let clamped = DeliveryPolicy(
+            initialInterval: .seconds(1),
+            maximumInterval: .seconds(1),
+            window: 0,
+            batchSize: 1_000
+        )
         #expect(clamped.window == 1 && clamped.batchSize == MessageBatch.maximumCount)
-        #expect(DeliveryPolicy(initialInterval: .seconds(1), maximumInterval: .seconds(1), window: 4, batchSize: 0).batchSize == 1)
+        #expect(
+            DeliveryPolicy(initialInterval: .seconds(1), maximumInterval: .seconds(1), window: 4, batchSize: 0)
+                .batchSize == 1
+        )
     }
 
     @Test func requestsKeepChannelOrderAndTheBatchSize() {
@@ -121,9 +129,16 @@ import Testing
     @Test func nothingDueWaitsForTheNextAttemptOrToBeWoken() {
         let state = DeliveryLoopState()
         #expect(state.nothingDue(nextAttempt: nil, at: now) == .wait(until: nil))
-        #expect(state.nothingDue(nextAttempt: now.addingTimeInterval(10), at: now) == .wait(until: now.addingTimeInterval(10)))
-        #expect(state.nothingDue(nextAttempt: now.addingTimeInterval(3_600), at: now)
-                == .wait(until: now.addingTimeInterval(DeliveryLoopState.longestTimedWait)))
-        #expect(state.storeFailed(at: now) == .wait(until: now.addingTimeInterval(DeliveryLoopState.storeRetryInterval)))
+        #expect(
+            state.nothingDue(nextAttempt: now.addingTimeInterval(10), at: now)
+                == .wait(until: now.addingTimeInterval(10))
+        )
+        #expect(
+            state.nothingDue(nextAttempt: now.addingTimeInterval(3_600), at: now)
+                == .wait(until: now.addingTimeInterval(DeliveryLoopState.longestTimedWait))
+        )
+        #expect(
+            state.storeFailed(at: now) == .wait(until: now.addingTimeInterval(DeliveryLoopState.storeRetryInterval))
+        )
     }
 }

@@ -18,7 +18,12 @@ import Glibc
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let peer = try ClosingListener()
-        let configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
+        let configuration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: try freePort(),
+            peers: ["RU-NRRC": peer.port],
+            directory: directory
+        )
         let us = try await RunningNode(configuration)
         let draft = try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"]))
         let id = try await us.node.submit(try Composition(json: draft)).id
@@ -49,7 +54,9 @@ import Glibc
             let delivery = try await us.node.store.message(id)?.deliveries.first
             return delivery?.lastError != nil && delivery?.state != .inFlight
         }
-        try await waitUntil("another attempt", timeout: .seconds(30)) { (try await us.node.store.message(id)?.deliveries.first?.attempts ?? 0) >= 2 }
+        try await waitUntil("another attempt", timeout: .seconds(30)) {
+            (try await us.node.store.message(id)?.deliveries.first?.attempts ?? 0) >= 2
+        }
         #expect(try await us.node.store.message(id)?.deliveries.first?.lastError?.contains("transport") == true)
         peer.closeAll()
         await us.stop()
@@ -64,11 +71,20 @@ import Glibc
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let peer = try ClosingListener()
-        var configuration = try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": peer.port], directory: directory)
+        var configuration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: try freePort(),
+            peers: ["RU-NRRC": peer.port],
+            directory: directory
+        )
         configuration.limits.deliveryWindow = 1
         let us = try await RunningNode(configuration)
         func submit() async throws -> MessageID {
-            try await us.node.submit(try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))).id
+            try await us.node.submit(
+                try Composition(
+                    json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"]))
+                )
+            ).id
         }
         let first = try await submit()
         try await waitUntil("the first attempt") { peer.connections >= 1 }
@@ -110,7 +126,9 @@ final class ClosingListener: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
         }
         precondition(bound && listen(descriptor, 16) == 0)
         fd = descriptor
@@ -120,7 +138,10 @@ final class ClosingListener: Sendable {
                 let client = accept(descriptor, nil, nil)
                 if client < 0 { return }
                 accepted.add(1, ordering: .releasing)
-                if refusing.isSet { close(client); continue }
+                if refusing.isSet {
+                    close(client)
+                    continue
+                }
                 open.withLock { $0.append(client) }
             }
         }

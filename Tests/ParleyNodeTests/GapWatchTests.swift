@@ -25,12 +25,24 @@ import ParleyTestSupport
         let logs = LogCapture()
         let ru = try await RunningNode(configuration, logs: logs)
         let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
-        try await withHTTPClient(configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))) { client in
+        try await withHTTPClient(
+            configuration: .init(tlsConfiguration: try DeliveryService.tlsClientConfiguration(usConfiguration))
+        ) { client in
             let url = "https://127.0.0.1:\(ruPort)/v1/messages"
-            let identity = try SigningIdentity.load(keyPath: usConfiguration.signingKeyPath, chainPath: usConfiguration.signingChainPath)
+            let identity = try SigningIdentity.load(
+                keyPath: usConfiguration.signingKeyPath,
+                chainPath: usConfiguration.signingChainPath
+            )
             func send(_ seq: UInt64) async throws {
-                let bytes = try identity.sign(Envelope(id: .generate(), sender: Self.us, recipients: [Recipient(participant: Self.ru, sequence: seq)],
-                                                       created: .now, body: preLaunchBody()))
+                let bytes = try identity.sign(
+                    Envelope(
+                        id: .generate(),
+                        sender: Self.us,
+                        recipients: [Recipient(participant: Self.ru, sequence: seq)],
+                        created: .now,
+                        body: preLaunchBody()
+                    )
+                )
                 let (status, _, _) = try await post(client, url, bytes, contentType: PeerServer.coseMediaType)
                 #expect(status == 200)
             }

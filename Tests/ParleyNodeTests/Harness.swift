@@ -19,21 +19,29 @@ import Glibc
 /// Writes a parleyd configuration file (JSON) for `participant` of the test PKI to `path`:
 /// identity, trust, listen address, admin socket and data directory, then `members` (further
 /// top-level members as JSON text, e.g. `"peers": {}`).
-func writeConfigurationFile(_ path: String, _ pki: TestPKI, _ participant: String, port: Int, adminSocket: String,
-                            dataDirectory: String, members: [String] = []) throws {
+func writeConfigurationFile(
+    _ path: String,
+    _ pki: TestPKI,
+    _ participant: String,
+    port: Int,
+    adminSocket: String,
+    dataDirectory: String,
+    members: [String] = []
+) throws {
     let base = "participants/\(participant)"
     let (signingKey, signingChain) = (pki.path("\(base)/signing.key"), pki.path("\(base)/signing-chain.pem"))
     let (tlsKey, tlsChain) = (pki.path("\(base)/tls.key"), pki.path("\(base)/tls-chain.pem"))
     let (anchors, crls) = (pki.path("trust/anchors.pem"), pki.path("trust/crls.pem"))
-    let json = ([
-        #""participant": "\#(participant)""#,
-        #""signing": {"key": "\#(signingKey)", "chain": "\#(signingChain)"}"#,
-        #""tls": {"key": "\#(tlsKey)", "chain": "\#(tlsChain)"}"#,
-        #""trust": {"anchors": "\#(anchors)", "crls": ["\#(crls)"]}"#,
-        #""listen": {"host": "127.0.0.1", "port": \#(port)}"#,
-        #""admin": {"socket": "\#(adminSocket)"}"#,
-        #""dataDirectory": "\#(dataDirectory)""#,
-    ] + members).joined(separator: ",\n ")
+    let json =
+        ([
+            #""participant": "\#(participant)""#,
+            #""signing": {"key": "\#(signingKey)", "chain": "\#(signingChain)"}"#,
+            #""tls": {"key": "\#(tlsKey)", "chain": "\#(tlsChain)"}"#,
+            #""trust": {"anchors": "\#(anchors)", "crls": ["\#(crls)"]}"#,
+            #""listen": {"host": "127.0.0.1", "port": \#(port)}"#,
+            #""admin": {"socket": "\#(adminSocket)"}"#,
+            #""dataDirectory": "\#(dataDirectory)""#,
+        ] + members).joined(separator: ",\n ")
     try Data(("{" + json + "}").utf8).write(to: URL(fileURLWithPath: path))
 }
 
@@ -49,8 +57,15 @@ struct ConfigurationFile {
         let path = directory.appendingPathComponent("\(participant).json").path
         self.path = path
         write = { members in
-            try writeConfigurationFile(path, pki, participant, port: port, adminSocket: "\(directory.path)/\(participant)-admin.sock",
-                                       dataDirectory: dataDirectory, members: members)
+            try writeConfigurationFile(
+                path,
+                pki,
+                participant,
+                port: port,
+                adminSocket: "\(directory.path)/\(participant)-admin.sock",
+                dataDirectory: dataDirectory,
+                members: members
+            )
         }
     }
 
@@ -64,7 +79,11 @@ struct Timeout: Error, CustomStringConvertible { var description: String }
 
 /// Polls `condition`. The generous default is for CI, where every suite runs at once on two cores
 /// and synchronous tests can hold the cooperative threads for seconds; a pass returns at once.
-func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: @Sendable () async throws -> Bool) async throws {
+func waitUntil(
+    _ what: String,
+    timeout: Duration = .seconds(90),
+    _ condition: @Sendable () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -90,12 +109,21 @@ func preLaunchComposition(recipients: [String], opensIn: Int64 = 3 * 86_400, lat
         "class": "space-launch-vehicle",
         "window-start": (now + opensIn).description, "window-end": (now + opensIn + 4 * 3_600).description,
         "launch-area": ["circle": ["center": ["lat": 28.573469, "lon": -80.65107], "radius-m": 5_000]],
-        "impact-areas": [["polygon": [["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0], ["lat": 28.0, "lon": -60.0]]]],
+        "impact-areas": [
+            [
+                "polygon": [
+                    ["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0],
+                    ["lat": 28.0, "lon": -60.0],
+                ]
+            ]
+        ],
         "azimuth": 90.5, "designator": "SLV-7 flight 12",
     ]
     if let late { body["late"] = late }
-    return ["type": "pre-launch", "recipients": recipients, "body": body,
-            "remarks": ["lang": "en", "text": "Routine test launch."]]
+    return [
+        "type": "pre-launch", "recipients": recipients, "body": body,
+        "remarks": ["lang": "en", "text": "Routine test launch."],
+    ]
 }
 
 /// A client TLS configuration trusting the test PKI's anchors and presenting `chain` and `key`.
@@ -109,15 +137,24 @@ func mutualTLSConfiguration(certificate chain: String, key: String, pki: TestPKI
 
 /// A fresh mutual-TLS connection to the node at `port`, presenting `participant`'s TLS certificate,
 /// for raw bytes. Reads are made only while its inbound stream is iterated.
-func rawTLSConnection(_ pki: TestPKI, port: Int, as participant: String) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
-    var tls = try mutualTLSConfiguration(certificate: pki.path("participants/\(participant)/tls-chain.pem"),
-                                         key: pki.path("participants/\(participant)/tls.key"), pki: pki)
+func rawTLSConnection(
+    _ pki: TestPKI,
+    port: Int,
+    as participant: String
+) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+    var tls = try mutualTLSConfiguration(
+        certificate: pki.path("participants/\(participant)/tls-chain.pem"),
+        key: pki.path("participants/\(participant)/tls.key"),
+        pki: pki
+    )
     tls.certificateVerification = .noHostnameVerification
     let context = try NIOSSLContext(configuration: tls)
     return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                try channel.pipeline.syncOperations.addHandler(
+                    NIOSSLClientHandler(context: context, serverHostname: nil)
+                )
                 return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
@@ -128,7 +165,10 @@ func rawTLSConnection(_ pki: TestPKI, port: Int, as participant: String) async t
 /// Kept-alive connections are dropped after a second idle, before any test node's idle timeout
 /// closes them (a request sent on a connection the server is closing fails, as HTTP/1.1 allows).
 @discardableResult
-func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body: (HTTPClient) async throws -> T) async throws -> T {
+func withHTTPClient<T>(
+    configuration: HTTPClient.Configuration = .init(),
+    _ body: (HTTPClient) async throws -> T
+) async throws -> T {
     var configuration = configuration
     configuration.connectionPool.idleTimeout = .seconds(1)
     let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -143,8 +183,13 @@ func withHTTPClient<T>(configuration: HTTPClient.Configuration = .init(), _ body
 }
 
 /// POSTs `body` to `url` (through the admin socket when `socketPath` is given) and returns status and body.
-func post(_ client: HTTPClient, _ url: String, _ body: [UInt8], contentType: String,
-          headers: [(String, String)] = []) async throws -> (UInt, [UInt8], String?) {
+func post(
+    _ client: HTTPClient,
+    _ url: String,
+    _ body: [UInt8],
+    contentType: String,
+    headers: [(String, String)] = []
+) async throws -> (UInt, [UInt8], String?) {
     var request = HTTPClientRequest(url: url)
     request.method = .POST
     request.headers.add(name: "Content-Type", value: contentType)

@@ -19,14 +19,35 @@ import ParleyTestSupport
     @Test func aRequestOnAConnectionClosedWithoutAnAnswerIsSentAgainOnANewOne() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let server = try await ClosingServer.start(chain: pki.path("participants/RU-NRRC/tls-chain.pem"), key: pki.path("participants/RU-NRRC/tls.key"))
+        let server = try await ClosingServer.start(
+            chain: pki.path("participants/RU-NRRC/tls-chain.pem"),
+            key: pki.path("participants/RU-NRRC/tls.key")
+        )
         let usConfiguration = try pki.nodeConfiguration("US-NRRC", port: 0, peers: [:], directory: directory)
-        let trust = TrustStoreReference(try TrustStore.load(anchorsPath: usConfiguration.transportTrust.anchors, crlPaths: usConfiguration.transportTrust.crls))
-        let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(usConfiguration), trust: trust, logger: testLogger("test.client"))
-        let endpoint = try PeerClient.Endpoint(url: URL(string: "https://127.0.0.1:\(server.port)")!, participant: try ParticipantID("RU-NRRC"))
+        let trust = TrustStoreReference(
+            try TrustStore.load(
+                anchorsPath: usConfiguration.transportTrust.anchors,
+                crlPaths: usConfiguration.transportTrust.crls
+            )
+        )
+        let client = try PeerClient(
+            tls: try DeliveryService.tlsClientConfiguration(usConfiguration),
+            trust: trust,
+            logger: testLogger("test.client")
+        )
+        let endpoint = try PeerClient.Endpoint(
+            url: URL(string: "https://127.0.0.1:\(server.port)")!,
+            participant: try ParticipantID("RU-NRRC")
+        )
         for request in 1...3 {
-            let response = try await client.post(endpoint, path: "/v1/messages", headers: [], body: ByteBuffer(string: "request \(request)"),
-                                                 timeout: .seconds(10), maximumResponseBytes: 1 << 16)
+            let response = try await client.post(
+                endpoint,
+                path: "/v1/messages",
+                headers: [],
+                body: ByteBuffer(string: "request \(request)"),
+                timeout: .seconds(10),
+                maximumResponseBytes: 1 << 16
+            )
             #expect(response.status == 200)
             #expect(String(buffer: response.body) == "request \(request)", "each answer is for its own request")
         }
@@ -55,10 +76,14 @@ private struct ClosingServer {
     }
 
     static func start(chain: String, key: String) async throws -> ClosingServer {
-        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) },
-                                                           privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
         let context = try NIOSSLContext(configuration: tls)
-        let connections = Arc(0), unanswered = Arc(0), children = Arc<[any Channel]>([])
+        let connections = Arc(0)
+        let unanswered = Arc(0)
+        let children = Arc<[any Channel]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 connections.withLock { $0 += 1 }
@@ -70,8 +95,13 @@ private struct ClosingServer {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return ClosingServer(channel: channel, port: try #require(channel.localAddress?.port), connections: connections,
-                             unanswered: unanswered, children: children)
+        return ClosingServer(
+            channel: channel,
+            port: try #require(channel.localAddress?.port),
+            connections: connections,
+            unanswered: unanswered,
+            children: children
+        )
     }
 
     /// Closes the listener and every connection it accepted.

@@ -20,7 +20,10 @@ import ParleyTestSupport
 
     /// A committer whose commit doubles each request and refuses 13 (failing the batch holding
     /// it, so that the requests are retried one by one); `observe` sees each batch first.
-    static func doublingCommitter(maximumBatch: Int = 256, observe: @escaping @Sendable ([Int]) -> Void) -> GroupCommitter<Int, Int> {
+    static func doublingCommitter(
+        maximumBatch: Int = 256,
+        observe: @escaping @Sendable ([Int]) -> Void
+    ) -> GroupCommitter<Int, Int> {
         GroupCommitter<Int, Int>(label: "test", maximumBatch: maximumBatch) { requests in
             observe(requests)
             return await GroupCommitter<Int, Int>.isolating(
@@ -32,7 +35,8 @@ import ParleyTestSupport
                 single: { request in
                     guard request != 13 else { throw Problem.internalError("13 is refused") }
                     return request * 2
-                })
+                }
+            )
         }
     }
 
@@ -56,7 +60,8 @@ import ParleyTestSupport
 
     @Test func submitAllReturnsEachOutcomeInOrderAcrossSeveralCommits() async throws {
         let batches = Mutex<[[Int]]>([])
-        let committer = Self.doublingCommitter(maximumBatch: 64) { requests in batches.withLock { $0.append(requests) } }
+        let committer = Self.doublingCommitter(maximumBatch: 64) { requests in batches.withLock { $0.append(requests) }
+        }
         // 150 at once, with single submissions from other tasks in between.
         async let singles = withTaskGroup(of: Int?.self) { group in
             for n in 1_000..<1_020 { group.addTask { try? await committer.submit(n) } }
@@ -79,7 +84,9 @@ import ParleyTestSupport
     @Test func concurrentDraftsGetConsecutiveNumbersAndAnInvalidOneConsumesNone() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
-        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory))
+        let us = try await RunningNode(
+            try pki.nodeConfiguration("US-NRRC", port: try freePort(), peers: ["RU-NRRC": 1], directory: directory)
+        )
         let valid = try composition(preLaunchComposition(recipients: ["RU-NRRC"]))
         let late = try composition(preLaunchComposition(recipients: ["RU-NRRC"], opensIn: 3_600, late: false))
         let outcomes = await withTaskGroup(of: (Bool, QueuedMessage?).self) { group in
@@ -98,14 +105,26 @@ import ParleyTestSupport
     }
 
     /// One message per request, and batches of four (SPEC.md §12.8).
-    @Test(arguments: [1, 4]) func pipelinedDeliveryDeliversEverythingOnceInOrderAcrossAReceiverRestart(batch: Int) async throws {
+    @Test(arguments: [1, 4]) func pipelinedDeliveryDeliversEverythingOnceInOrderAcrossAReceiverRestart(
+        batch: Int
+    ) async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let (usPort, ruPort) = (try freePort(), try freePort())
-        var usConfiguration = try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": ruPort], directory: directory)
+        var usConfiguration = try pki.nodeConfiguration(
+            "US-NRRC",
+            port: usPort,
+            peers: ["RU-NRRC": ruPort],
+            directory: directory
+        )
         usConfiguration.limits.deliveryWindow = 8
         usConfiguration.limits.deliveryBatch = batch
-        let ruConfiguration = try pki.nodeConfiguration("RU-NRRC", port: ruPort, peers: ["US-NRRC": usPort], directory: directory)
+        let ruConfiguration = try pki.nodeConfiguration(
+            "RU-NRRC",
+            port: ruPort,
+            peers: ["US-NRRC": usPort],
+            directory: directory
+        )
         var ru = try await RunningNode(ruConfiguration)
         let us = try await RunningNode(usConfiguration)
         let count = 400
@@ -118,7 +137,9 @@ import ParleyTestSupport
         }
         var queued = try await submit(300)
         // Stop the receiver while deliveries are in flight, queue more while it is down, start it again.
-        let delivered = { @Sendable in try await us.node.store.outbox(OutboxQuery(state: .delivered, limit: count + 1)).count }
+        let delivered = { @Sendable in
+            try await us.node.store.outbox(OutboxQuery(state: .delivered, limit: count + 1)).count
+        }
         try await waitUntil("some deliveries") { try await delivered() >= 40 }
         await ru.stop()
         queued += try await submit(count - 300)
@@ -144,15 +165,26 @@ import ParleyTestSupport
             #expect(record.deliveries.map(\.state) == [.delivered])
             let bytes = Array(record.message.fields.bytes)
             let envelope = try Envelope(decoding: try COSESign1(decoding: bytes).payload)
-            let sent = SentMessage(id: item.id, digest: Digest.sha256(bytes), sender: Self.us, created: envelope.created,
-                                   recipients: envelope.recipients.map(\.participant))
+            let sent = SentMessage(
+                id: item.id,
+                digest: Digest.sha256(bytes),
+                sender: Self.us,
+                created: envelope.created,
+                recipients: envelope.recipients.map(\.participant)
+            )
             let receipts = record.receipts.filter { $0.direction == .received }
             #expect(!receipts.isEmpty)
             for receipt in receipts {
-                let verified = try us.node.verifier.verifyReceipt(Array(receipt.bytes), at: .now, for: sent, from: Self.ru)
+                let verified = try us.node.verifier.verifyReceipt(
+                    Array(receipt.bytes),
+                    at: .now,
+                    for: sent,
+                    from: Self.ru
+                )
                 #expect(verified.receipt.status == .accepted || verified.receipt.status == .duplicate)
             }
         }
-        await us.stop(); await ru.stop()
+        await us.stop()
+        await ru.stop()
     }
 }

@@ -27,7 +27,11 @@ import Testing
 
     @Test func aConnectionClosedOnItsDeadlineReadsOnUntilTheClientsCloseNotify() throws {
         let tls = TLSStandIn()
-        let deadlines = RequestDeadlineHandler(timeout: .seconds(2), headerTimeout: .milliseconds(100), idleTimeout: .milliseconds(500))
+        let deadlines = RequestDeadlineHandler(
+            timeout: .seconds(2),
+            headerTimeout: .milliseconds(100),
+            idleTimeout: .milliseconds(500)
+        )
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([tls, deadlines])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
@@ -51,7 +55,9 @@ import Testing
     @Test func anOpenConnectionReadsOnlyOnDemand() throws {
         let tls = TLSStandIn()
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers([tls, RequestDeadlineHandler(timeout: .seconds(2), headerTimeout: .seconds(1), idleTimeout: .seconds(5))])
+        try channel.pipeline.syncOperations.addHandlers([
+            tls, RequestDeadlineHandler(timeout: .seconds(2), headerTimeout: .seconds(1), idleTimeout: .seconds(5)),
+        ])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         channel.pipeline.fireChannelReadComplete()
         channel.pipeline.fireChannelReadComplete()

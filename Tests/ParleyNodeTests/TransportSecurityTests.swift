@@ -52,14 +52,22 @@ import ParleyTestSupport
     /// Sends `bytes` over a fresh mutual-TLS connection as US-NRRC and reads the answer: returns its
     /// head and whether the server closed the connection within `closeWithin` of a complete answer
     /// (or, when none comes, within `limit`).
-    func exchange(_ pki: TestPKI, port: Int, bytes: [UInt8], closeWithin: Duration, limit: Duration = .seconds(20)) async throws
-        -> (head: String, closed: Bool) {
+    func exchange(
+        _ pki: TestPKI,
+        port: Int,
+        bytes: [UInt8],
+        closeWithin: Duration,
+        limit: Duration = .seconds(20)
+    ) async throws
+        -> (head: String, closed: Bool)
+    {
         let channel = try await rawConnection(pki, port: port)
         /// The head, once the bytes read hold a whole response (head and Content-Length bytes of body).
         @Sendable func completeHead(_ read: [UInt8]) -> String? {
             guard let end = read.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
             let head = String(decoding: read[..<end.lowerBound], as: UTF8.self)
-            let length = head.lowercased().split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            let length =
+                head.lowercased().split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
             return read.count - end.upperBound >= length ? head : nil
         }
@@ -95,19 +103,32 @@ import ParleyTestSupport
         let directory = try temporaryDirectory()
         let port = try freePort()
         var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
-        configuration.limits.requestTimeout = 30  // the idle timeout: far from the 1 s checked below, however slow the machine
+        // The idle timeout: far from the 1 s checked below, however slow the machine.
+        configuration.limits.requestTimeout = 30
         let ru = try await RunningNode(configuration)
         // A body announced larger than the limit, of which only the first bytes are ever sent: the
         // 413 comes before the body is read, says that the connection closes, and closes it.
-        let head = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(PeerServer.coseMediaType)\r\nContent-Length: 300000\r\n\r\n"
-        let (answer, closed) = try await exchange(pki, port: port, bytes: Array(head.utf8) + Array(repeating: 0, count: 1_000), closeWithin: .seconds(3))
+        let head =
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(PeerServer.coseMediaType)\r\nContent-Length: 300000\r\n\r\n"
+        let (answer, closed) = try await exchange(
+            pki,
+            port: port,
+            bytes: Array(head.utf8) + Array(repeating: 0, count: 1_000),
+            closeWithin: .seconds(3)
+        )
         #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
         #expect(answer.lowercased().contains("\r\nconnection: close"), "\(answer)")
         #expect(closed, "the connection was not closed within 3 s of the answer")
         // An answer to a whole request keeps the connection open.
         let message = try signedMessage(pki, to: "RU-NRRC")
-        let whole = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(PeerServer.coseMediaType)\r\nContent-Length: \(message.count)\r\n\r\n"
-        let (accepted, acceptedClosed) = try await exchange(pki, port: port, bytes: Array(whole.utf8) + message, closeWithin: .seconds(1))
+        let whole =
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(PeerServer.coseMediaType)\r\nContent-Length: \(message.count)\r\n\r\n"
+        let (accepted, acceptedClosed) = try await exchange(
+            pki,
+            port: port,
+            bytes: Array(whole.utf8) + message,
+            closeWithin: .seconds(1)
+        )
         #expect(accepted.hasPrefix("HTTP/1.1 200"), "\(accepted)")
         #expect(!accepted.lowercased().contains("connection: close"), "\(accepted)")
         #expect(!acceptedClosed, "the connection closed within 1 s of the answer (the idle timeout is 30 s)")
@@ -115,26 +136,48 @@ import ParleyTestSupport
     }
 
     func signedMessage(_ pki: TestPKI, to recipient: String) throws -> [UInt8] {
-        let identity = try SigningIdentity.load(keyPath: pki.path("participants/US-NRRC/signing.key"),
-                                                chainPath: pki.path("participants/US-NRRC/signing-chain.pem"))
-        return try identity.sign(Envelope(id: .generate(), sender: try ParticipantID("US-NRRC"),
-                                          recipients: [Recipient(participant: try ParticipantID(recipient), sequence: 1)],
-                                          created: .now, body: preLaunchBody()))
+        let identity = try SigningIdentity.load(
+            keyPath: pki.path("participants/US-NRRC/signing.key"),
+            chainPath: pki.path("participants/US-NRRC/signing-chain.pem")
+        )
+        return try identity.sign(
+            Envelope(
+                id: .generate(),
+                sender: try ParticipantID("US-NRRC"),
+                recipients: [Recipient(participant: try ParticipantID(recipient), sequence: 1)],
+                created: .now,
+                body: preLaunchBody()
+            )
+        )
     }
 
     @Test func revokedClientCertificateIsRefusedByTLS() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
+        )
         // NIOSSL alone would accept this chain (it does not read CRLs); the ParleyCrypto check refuses it.
-        try await withHTTPClient(configuration: try client(certificate: pki.path("negative/revoked/tls-chain.pem"), key: pki.path("negative/revoked/tls.key"), pki: pki)) { revoked in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("negative/revoked/tls-chain.pem"),
+                key: pki.path("negative/revoked/tls.key"),
+                pki: pki
+            )
+        ) { revoked in
             await #expect(throws: (any Error).self) {
                 _ = try await get(revoked, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
             }
         }
         // A signing certificate (no TLS profile) is refused as a client certificate too.
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/signing-chain.pem"), key: pki.path("participants/US-NRRC/signing.key"), pki: pki)) { wrongProfile in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/US-NRRC/signing-chain.pem"),
+                key: pki.path("participants/US-NRRC/signing.key"),
+                pki: pki
+            )
+        ) { wrongProfile in
             await #expect(throws: (any Error).self) {
                 _ = try await get(wrongProfile, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
             }
@@ -149,14 +192,22 @@ import ParleyTestSupport
         var configuration = try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
         configuration.limits.requestTimeout = 1
         let ru = try await RunningNode(configuration)
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+                key: pki.path("participants/US-NRRC/tls.key"),
+                pki: pki
+            )
+        ) { us in
             let message = try signedMessage(pki, to: "RU-NRRC")
             // Six parts 0.3 s apart: each well within the 1 s idle timeout (a loaded CI machine can
             // delay a part by several tenths of a second), the body as a whole not within the
             // request timeout; the 503 comes at the first part after 1 s, long before the
             // connection is closed at 2 s.
             let size = (message.count + 5) / 6
-            let parts = stride(from: 0, to: message.count, by: size).map { Array(message[$0..<min($0 + size, message.count)]) }
+            let parts = stride(from: 0, to: message.count, by: size).map {
+                Array(message[$0..<min($0 + size, message.count)])
+            }
             let slow = AsyncStream<ByteBuffer> { continuation in
                 Task {
                     for part in parts {
@@ -176,7 +227,14 @@ import ParleyTestSupport
             #expect(String(buffer: body).contains("not received within"))
             #expect(try await ru.node.store.inbox(InboxQuery()).isEmpty)
             // The same bytes sent at once are accepted.
-            #expect(try await post(us, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0 == 200)
+            #expect(
+                try await post(
+                    us,
+                    "https://127.0.0.1:\(port)/v1/messages",
+                    message,
+                    contentType: PeerServer.coseMediaType
+                ).0 == 200
+            )
         }
         await ru.stop()
     }
@@ -195,7 +253,13 @@ import ParleyTestSupport
         #expect(open < .seconds(4), "the connection stayed open \(open)")
         #expect(open >= .milliseconds(900))
         // A complete request on a fresh connection is answered as usual.
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+                key: pki.path("participants/US-NRRC/tls.key"),
+                pki: pki
+            )
+        ) { us in
             let (status, _) = try await get(us, "https://127.0.0.1:\(port)/v1/health")
             #expect(status == 200)
         }
@@ -215,24 +279,46 @@ import ParleyTestSupport
         let ru = try await RunningNode(try await file.load(), configurationFile: file.path)
         let message = try signedMessage(pki, to: "RU-NRRC")
         #expect(message.count > 1_100)
-        let us = try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)
+        let us = try client(
+            certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+            key: pki.path("participants/US-NRRC/tls.key"),
+            pki: pki
+        )
         let accepted = try await withHTTPClient(configuration: us) { client in
-            try await post(client, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType).0
+            try await post(
+                client,
+                "https://127.0.0.1:\(port)/v1/messages",
+                message,
+                contentType: PeerServer.coseMediaType
+            ).0
         }
         #expect(accepted == 200)
         // With the 8 s header timeout, a trickled head keeps its connection for the whole 2.5 s.
         #expect(try await trickleHead(pki, port: port, limit: .milliseconds(2500)) >= .milliseconds(2400))
 
-        try write(limits: #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 1, "maximumBodyBytes": 1024, "deliveryWindow": 8, "deliveryBatch": 2}"#)
+        try write(
+            limits:
+                #"{"requestTimeoutSeconds": 8, "headerTimeoutSeconds": 1, "maximumBodyBytes": 1024, "deliveryWindow": 8, "deliveryBatch": 2}"#
+        )
         let report = await ru.node.reload(environment: [:])
-        #expect(Set(report.applied) == ["limits.headerTimeoutSeconds", "limits.maximumBodyBytes", "limits.deliveryWindow", "limits.deliveryBatch"],
-                "\(report.lines)")
+        #expect(
+            Set(report.applied) == [
+                "limits.headerTimeoutSeconds", "limits.maximumBodyBytes", "limits.deliveryWindow",
+                "limits.deliveryBatch",
+            ],
+            "\(report.lines)"
+        )
         #expect(report.restartRequired.isEmpty, "\(report.lines)")
         #expect(ru.node.delivery.policy.window == 8 && ru.node.delivery.policy.batchSize == 2)
 
         // The same bytes are now above the body limit: 413 before they are read.
         let (status, body, _) = try await withHTTPClient(configuration: us) { client in
-            try await post(client, "https://127.0.0.1:\(port)/v1/messages", message, contentType: PeerServer.coseMediaType)
+            try await post(
+                client,
+                "https://127.0.0.1:\(port)/v1/messages",
+                message,
+                contentType: PeerServer.coseMediaType
+            )
         }
         #expect(status == 413, "\(String(decoding: body, as: UTF8.self))")
         #expect(String(decoding: body, as: UTF8.self).contains("exceeds 1024 bytes"))
@@ -250,51 +336,91 @@ import ParleyTestSupport
         let (usPort, hcocPort) = (try freePort(), try freePort())
         // US-NRRC's configuration says RU-NRRC is at HCOC-CC's address: a valid regime certificate, the wrong participant.
         let log = LogCapture()
-        let us = try await RunningNode(try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": hcocPort], directory: directory), logs: log)
+        let us = try await RunningNode(
+            try pki.nodeConfiguration("US-NRRC", port: usPort, peers: ["RU-NRRC": hcocPort], directory: directory),
+            logs: log
+        )
         var hcocConfiguration = try pki.nodeConfiguration("HCOC-CC", port: hcocPort, peers: [:], directory: directory)
         hcocConfiguration.listenHost = "0.0.0.0"
         let hcoc = try await RunningNode(hcocConfiguration)
-        let draft = try Composition(json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"])))
+        let draft = try Composition(
+            json: try JSONSerialization.data(withJSONObject: preLaunchComposition(recipients: ["RU-NRRC"]))
+        )
         let queued = try await us.node.submit(draft)
         try await waitUntil("a refused attempt") {
             try await us.node.store.delivery(queued.id, recipient: "RU-NRRC".pid)?.lastError != nil
         }
         let record = try #require(try await us.node.store.delivery(queued.id, recipient: "RU-NRRC".pid))
         #expect(record.state == DeliveryState.pending || record.state == DeliveryState.inFlight)
-        #expect(log.lines.contains { $0.contains("should be RU-NRRC, but it presents a valid certificate of HCOC-CC") }, "\(log.lines.suffix(5))")
+        #expect(
+            log.lines.contains { $0.contains("should be RU-NRRC, but it presents a valid certificate of HCOC-CC") },
+            "\(log.lines.suffix(5))"
+        )
         // Nothing reached HCOC-CC: no message, no rejection issued.
         #expect(try await hcoc.node.store.inbox(InboxQuery()).isEmpty)
         #expect(try await hcoc.node.store.issuedRejections(for: queued.id).isEmpty)
 
         // The right participant at an address its certificate does not name (127.0.0.2; the test
         // certificates name localhost and 127.0.0.1): refused as well.
-        let client = try PeerClient(tls: try DeliveryService.tlsClientConfiguration(us.node.configuration), trust: us.node.transportTrust,
-                                    logger: us.node.logger)
-        let wrongHost = try PeerClient.Endpoint(url: URL(string: "https://127.0.0.2:\(hcocPort)")!, participant: try ParticipantID("HCOC-CC"))
+        let client = try PeerClient(
+            tls: try DeliveryService.tlsClientConfiguration(us.node.configuration),
+            trust: us.node.transportTrust,
+            logger: us.node.logger
+        )
+        let wrongHost = try PeerClient.Endpoint(
+            url: URL(string: "https://127.0.0.2:\(hcocPort)")!,
+            participant: try ParticipantID("HCOC-CC")
+        )
         await #expect(throws: (any Error).self) {
-            _ = try await client.post(wrongHost, path: "/v1/messages", headers: [], body: ByteBuffer(), timeout: .seconds(5), maximumResponseBytes: 1 << 16)
+            _ = try await client.post(
+                wrongHost,
+                path: "/v1/messages",
+                headers: [],
+                body: ByteBuffer(),
+                timeout: .seconds(5),
+                maximumResponseBytes: 1 << 16
+            )
         }
-        #expect(log.lines.contains { $0.contains("is not valid for the host name 127.0.0.2") }, "\(log.lines.suffix(3))")
+        #expect(
+            log.lines.contains { $0.contains("is not valid for the host name 127.0.0.2") },
+            "\(log.lines.suffix(3))"
+        )
         // The right participant at a name it carries: answered (a 415 for this empty body).
         for host in ["127.0.0.1", "localhost"] {
-            let right = try PeerClient.Endpoint(url: URL(string: "https://\(host):\(hcocPort)")!, participant: try ParticipantID("HCOC-CC"))
-            let response = try await client.post(right, path: "/v1/messages", headers: [], body: ByteBuffer(), timeout: .seconds(5), maximumResponseBytes: 1 << 16)
+            let right = try PeerClient.Endpoint(
+                url: URL(string: "https://\(host):\(hcocPort)")!,
+                participant: try ParticipantID("HCOC-CC")
+            )
+            let response = try await client.post(
+                right,
+                path: "/v1/messages",
+                headers: [],
+                body: ByteBuffer(),
+                timeout: .seconds(5),
+                maximumResponseBytes: 1 << 16
+            )
             #expect(response.status == 415)
         }
         await client.shutdown()
-        await us.stop(); await hcoc.stop()
+        await us.stop()
+        await hcoc.stop()
     }
 
     @Test func tls12OnlyWithECDHEAndAEAD() async throws {
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
+        )
         func tls12Client(_ suites: String) throws -> HTTPClient.Configuration {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.path("trust/anchors.pem")))
-            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map { .certificate($0) }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem))
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.path("participants/US-NRRC/tls-chain.pem")).map
+            { .certificate($0) }
+            tls.privateKey = .privateKey(
+                try NIOSSLPrivateKey(file: pki.path("participants/US-NRRC/tls.key"), format: .pem)
+            )
             tls.maximumTLSVersion = .tlsv12
             tls.cipherSuites = suites
             return .init(tlsConfiguration: tls)
@@ -303,7 +429,8 @@ import ParleyTestSupport
             let (status, _) = try await get(aead, "https://127.0.0.1:\(port)/v1/health")
             #expect(status == 200)
         }
-        try await withHTTPClient(configuration: try tls12Client("ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256")) { cbc in
+        try await withHTTPClient(configuration: try tls12Client("ECDHE+AES128+SHA1:ECDHE+AES256+SHA1:ECDHE+SHA256")) {
+            cbc in
             await #expect(throws: (any Error).self) {
                 _ = try await get(cbc, "https://127.0.0.1:\(port)/v1/health", timeout: .seconds(2))
             }
@@ -315,10 +442,22 @@ import ParleyTestSupport
         let pki = try TestPKI.shared()
         let directory = try temporaryDirectory()
         let port = try freePort()
-        let ru = try await RunningNode(try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory))
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/HCOC-CC/tls-chain.pem"), key: pki.path("participants/HCOC-CC/tls.key"), pki: pki)) { hcoc in
-            let (status, body, type) = try await post(hcoc, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
-                                                      contentType: PeerServer.coseMediaType)
+        let ru = try await RunningNode(
+            try pki.nodeConfiguration("RU-NRRC", port: port, peers: [:], directory: directory)
+        )
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/HCOC-CC/tls-chain.pem"),
+                key: pki.path("participants/HCOC-CC/tls.key"),
+                pki: pki
+            )
+        ) { hcoc in
+            let (status, body, type) = try await post(
+                hcoc,
+                "https://127.0.0.1:\(port)/v1/messages",
+                try signedMessage(pki, to: "RU-NRRC"),
+                contentType: PeerServer.coseMediaType
+            )
             #expect(status == 403)
             #expect(type == Problem.mediaType)
             #expect(String(decoding: body, as: UTF8.self).contains("urn:parley:problem:forbidden-peer"))
@@ -338,13 +477,20 @@ import ParleyTestSupport
         configuration.tlsKeyPath = pki.path("participants/RU-NRRC/tls-production.key")
         configuration.tlsChainPath = pki.path("participants/RU-NRRC/tls-production-chain.pem")
         let ru = try await RunningNode(configuration)
-        var tls = try mutualTLSConfiguration(certificate: pki.path("participants/US-NRRC/tls-production-chain.pem"),
-                                             key: pki.path("participants/US-NRRC/tls-production.key"), pki: pki)
+        var tls = try mutualTLSConfiguration(
+            certificate: pki.path("participants/US-NRRC/tls-production-chain.pem"),
+            key: pki.path("participants/US-NRRC/tls-production.key"),
+            pki: pki
+        )
         // This client reaches the server by address; the server's certificate names it by DNS only.
         tls.certificateVerification = .noHostnameVerification
         try await withHTTPClient(configuration: .init(tlsConfiguration: tls)) { us in
-            let (status, _, _) = try await post(us, "https://127.0.0.1:\(port)/v1/messages", try signedMessage(pki, to: "RU-NRRC"),
-                                                contentType: PeerServer.coseMediaType)
+            let (status, _, _) = try await post(
+                us,
+                "https://127.0.0.1:\(port)/v1/messages",
+                try signedMessage(pki, to: "RU-NRRC"),
+                contentType: PeerServer.coseMediaType
+            )
             #expect(status == 200)
             #expect(try await ru.node.store.inbox(InboxQuery()).count == 1)
         }
@@ -361,15 +507,24 @@ import ParleyTestSupport
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [crlFile.path]
         let ru = try await RunningNode(configuration)
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+                key: pki.path("participants/US-NRRC/tls.key"),
+                pki: pki
+            )
+        ) { us in
             let url = "https://127.0.0.1:\(port)/v1/messages"
             let message = try signedMessage(pki, to: "RU-NRRC")
             #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 503)
 
             try FileManager.default.removeItem(at: crlFile)
             try FileManager.default.copyItem(atPath: pki.path("trust/crls.pem"), toPath: crlFile.path)
-            let reload = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/reload-trust")!.absoluteString
-            let (status, _, _) = try await withHTTPClient { admin in try await post(admin, reload, [], contentType: "application/json") }
+            let reload = URL(httpURLWithSocketPath: configuration.adminSocketPath, uri: "/v1/reload-trust")!
+                .absoluteString
+            let (status, _, _) = try await withHTTPClient { admin in
+                try await post(admin, reload, [], contentType: "application/json")
+            }
             #expect(status == 200)
             #expect(try await post(us, url, message, contentType: PeerServer.coseMediaType).0 == 200)
             #expect(try await ru.node.store.inbox(InboxQuery()).count == 1)
@@ -385,7 +540,13 @@ import ParleyTestSupport
         configuration.transportTrust = configuration.signingTrust
         configuration.signingTrust.crls = [pki.path("negative/expired-crl/crls.pem")]
         let ru = try await RunningNode(configuration)
-        try await withHTTPClient(configuration: try client(certificate: pki.path("participants/US-NRRC/tls-chain.pem"), key: pki.path("participants/US-NRRC/tls.key"), pki: pki)) { us in
+        try await withHTTPClient(
+            configuration: try client(
+                certificate: pki.path("participants/US-NRRC/tls-chain.pem"),
+                key: pki.path("participants/US-NRRC/tls.key"),
+                pki: pki
+            )
+        ) { us in
             var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/v1/messages")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: PeerServer.coseMediaType)

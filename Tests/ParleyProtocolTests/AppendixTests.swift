@@ -21,7 +21,9 @@ import ParleyTestSupport
         let receipt = try vector("receipt-accepted.cose")
         let envelope = try Envelope(decoding: try COSESign1(decoding: message).payload)
         let answer = try Receipt(decoding: try COSESign1(decoding: receipt).payload)
-        let recipients = envelope.recipients.map { "`\($0.participant)` (seq \($0.sequence))" }.joined(separator: " and ")
+        let recipients = envelope.recipients.map { "`\($0.participant)` (seq \($0.sequence))" }.joined(
+            separator: " and "
+        )
         return """
             \(heading)
 
@@ -54,7 +56,10 @@ import ParleyTestSupport
             try (String(text[..<start.lowerBound]) + expected).write(to: Self.spec, atomically: true, encoding: .utf8)
             return
         }
-        #expect(String(text[start.lowerBound...]) == expected, "regenerate with PARLEY_WRITE_SPEC=1 swift test --filter AppendixTests")
+        #expect(
+            String(text[start.lowerBound...]) == expected,
+            "regenerate with PARLEY_WRITE_SPEC=1 swift test --filter AppendixTests"
+        )
     }
 
     /// The receipt of the appendix keeps §5.2's header split, which an earlier hand-written example broke.
@@ -63,6 +68,9 @@ import ParleyTestSupport
         let protected = try #require(receipt.components(separatedBy: "/ unprotected /").first)
         #expect(protected.contains("x5chain-sha256"))
         #expect(!protected.contains("33 / x5chain /"))
-        #expect(receipt.contains("/ unprotected / {\n    33 / x5chain /") || receipt.contains("/ unprotected / {33 / x5chain /"))
+        #expect(
+            receipt.contains("/ unprotected / {\n    33 / x5chain /")
+                || receipt.contains("/ unprotected / {33 / x5chain /")
+        )
     }
 }

@@ -20,7 +20,10 @@ import Testing
         let enumerator = FileManager.default.enumerator(at: tests, includingPropertiesForKeys: nil)
         while let url = enumerator?.nextObject() as? URL {
             guard url.pathExtension == "swift" else { continue }
-            sources[String(url.path.dropFirst(packageRoot.path.count + 1))] = try String(contentsOf: url, encoding: .utf8)
+            sources[String(url.path.dropFirst(packageRoot.path.count + 1))] = try String(
+                contentsOf: url,
+                encoding: .utf8
+            )
         }
         return sources
     }
@@ -41,7 +44,8 @@ import Testing
             notifications: try read("Protocol/NOTIFICATIONS.md"),
             testSources: try testSources(),
             catalogue: try read("Tests/Hostile/CATALOGUE.md"),
-            fileExists: { FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent($0).path) })
+            fileExists: { FileManager.default.fileExists(atPath: packageRoot.appendingPathComponent($0).path) }
+        )
         return checker.problems(conformance: try read("Protocol/CONFORMANCE.md"))
     }
 
@@ -55,7 +59,9 @@ import Testing
     /// or as a known gap (⚠ under Gaps, with the work that closes it). The known gaps only shrink:
     /// `knownGapCeiling` is lowered as each one gets its test, and a ⚠ row that has a test fails.
     @Test func everyRequirementHasATest() async throws {
-        let untested = try await Self.problemsOffPool().filter { $0.contains(ConformanceChecker.untested) || $0.contains("has a test now") }
+        let untested = try await Self.problemsOffPool().filter {
+            $0.contains(ConformanceChecker.untested) || $0.contains("has a test now")
+        }
         #expect(untested.isEmpty, "Protocol/CONFORMANCE.md:\n\(untested.joined(separator: "\n"))")
         let known = ConformanceChecker.knownUntested(try Self.read("Protocol/CONFORMANCE.md"))
         #expect(known.count <= Self.knownGapCeiling, "known untested requirements may only shrink: \(known.sorted())")
@@ -129,18 +135,29 @@ import Testing
         """
 
     static func checker(spec: String = spec) -> ConformanceChecker {
-        ConformanceChecker(spec: spec, notifications: notifications,
-                           testSources: ["Tests/X/SuiteTests.swift": "@Suite struct Suite {\n    @Test func checksBytes() {}\n}"],
-                           catalogue: "| H001 | empty | … |", fileExists: { $0 == "Protocol/tools/check.py" })
+        ConformanceChecker(
+            spec: spec,
+            notifications: notifications,
+            testSources: ["Tests/X/SuiteTests.swift": "@Suite struct Suite {\n    @Test func checksBytes() {}\n}"],
+            catalogue: "| H001 | empty | … |",
+            fileExists: { $0 == "Protocol/tools/check.py" }
+        )
     }
 
     @Test func countingRuleFindsKeyWordSentencesAndSteps() {
         let counted = ConformanceChecker.requirements(in: Self.spec, stepSections: ["9.1"])
         #expect(counted["1.1"] == nil, "§1.1 defines the key words; it states no requirement")
-        #expect(counted["4.2"] == ["A receiver MUST reject bytes (e.g. `0x18 0x05`) that are not shortest.",
-                                   "A sender SHOULD NOT send them; see below.",
-                                   "| depth | MUST be ≤ 16 |"])
-        #expect(counted["9.1"]?.count == 4, "two steps (one of them with a MUST inside, counted once) and two key-word sentences")
+        #expect(
+            counted["4.2"] == [
+                "A receiver MUST reject bytes (e.g. `0x18 0x05`) that are not shortest.",
+                "A sender SHOULD NOT send them; see below.",
+                "| depth | MUST be ≤ 16 |",
+            ]
+        )
+        #expect(
+            counted["9.1"]?.count == 4,
+            "two steps (one of them with a MUST inside, counted once) and two key-word sentences"
+        )
         #expect(ConformanceChecker.requirements(in: Self.notifications, stepSections: [])["3.1"]?.count == 1)
     }
 
@@ -153,7 +170,10 @@ import Testing
             .replacingOccurrences(of: "It MAY\nlog them.", with: "It MUST\nlog them.")
         #expect(grown != Self.spec)
         let problems = Self.checker(spec: grown).problems(conformance: Self.table)
-        #expect(problems.contains { $0.contains("SPEC.md §4.2") && $0.contains("4 requirements") && $0.contains("3 rows") }, "\(problems)")
+        #expect(
+            problems.contains { $0.contains("SPEC.md §4.2") && $0.contains("4 requirements") && $0.contains("3 rows") },
+            "\(problems)"
+        )
         let newStep = Self.spec.replacingOccurrences(of: "Steps 1 and 2", with: "3. Store it.\n\nSteps 1 and 2")
         #expect(Self.checker(spec: newStep).problems(conformance: Self.table).contains { $0.contains("SPEC.md §9.1") })
     }
@@ -161,57 +181,99 @@ import Testing
     @Test func aQuoteNotInItsSectionFails() {
         let moved = Self.table.replacingOccurrences(of: "| S4.2-2 | 4.2 |", with: "| S4.2-2 | 9.1 |")
         #expect(Self.checker().problems(conformance: moved).contains { $0.contains("S4.2-2") })
-        let changed = Self.table.replacingOccurrences(of: "\"A receiver MUST reject bytes\"", with: "\"A receiver MUST refuse bytes\"")
-        #expect(Self.checker().problems(conformance: changed).contains { $0.contains("S4.2-1") && $0.contains("quote") })
+        let changed = Self.table.replacingOccurrences(
+            of: "\"A receiver MUST reject bytes\"",
+            with: "\"A receiver MUST refuse bytes\""
+        )
+        #expect(
+            Self.checker().problems(conformance: changed).contains { $0.contains("S4.2-1") && $0.contains("quote") }
+        )
     }
 
     @Test func aCitedTestThatDoesNotExistFails() {
-        for (bad, what) in [("Suite.checksBites", "Suite.checksBites"), ("H002", "H002"), ("Protocol/tools/gone.py", "gone.py"),
-                            ("Other.checksBytes", "Other.checksBytes"), ("whatever", "whatever")] {
-            let table = Self.table.replacingOccurrences(of: "| n/a (receiver rule) | Suite.checksBytes | H001 | n/a (none) |\n| S9.1-2",
-                                                        with: "| n/a (receiver rule) | \(bad) | H001 | n/a (none) |\n| S9.1-2")
+        for (bad, what) in [
+            ("Suite.checksBites", "Suite.checksBites"), ("H002", "H002"), ("Protocol/tools/gone.py", "gone.py"),
+            ("Other.checksBytes", "Other.checksBytes"), ("whatever", "whatever"),
+        ] {
+            let table = Self.table.replacingOccurrences(
+                of: "| n/a (receiver rule) | Suite.checksBytes | H001 | n/a (none) |\n| S9.1-2",
+                with: "| n/a (receiver rule) | \(bad) | H001 | n/a (none) |\n| S9.1-2"
+            )
             #expect(table != Self.table)
-            #expect(Self.checker().problems(conformance: table).contains { $0.contains("S9.1-1") && $0.contains(what) }, "\(bad)")
+            #expect(
+                Self.checker().problems(conformance: table).contains { $0.contains("S9.1-1") && $0.contains(what) },
+                "\(bad)"
+            )
         }
     }
 
     @Test func aCaseNamedInANoteMustExist() {
-        let named = Self.table.replacingOccurrences(of: "| Suite.checksBytes (the sender side) |", with: "| Suite.checksBytes (S4.2-2 a case) |")
+        let named = Self.table.replacingOccurrences(
+            of: "| Suite.checksBytes (the sender side) |",
+            with: "| Suite.checksBytes (S4.2-2 a case) |"
+        )
         #expect(named != Self.table)
-        #expect(Self.checker().problems(conformance: named).contains { $0.contains("S4.2-2") && $0.contains("no case") })
-        let checker = ConformanceChecker(spec: Self.spec, notifications: Self.notifications,
-                                         testSources: ["Tests/X/SuiteTests.swift": "@Suite struct Suite {\n    static let cases = [\"S4.2-2\"]\n    @Test func checksBytes() {}\n}"],
-                                         catalogue: "| H001 | empty | … |", fileExists: { $0 == "Protocol/tools/check.py" })
+        #expect(
+            Self.checker().problems(conformance: named).contains { $0.contains("S4.2-2") && $0.contains("no case") }
+        )
+        let checker = ConformanceChecker(
+            spec: Self.spec,
+            notifications: Self.notifications,
+            testSources: [
+                "Tests/X/SuiteTests.swift":
+                    "@Suite struct Suite {\n    static let cases = [\"S4.2-2\"]\n    @Test func checksBytes() {}\n}"
+            ],
+            catalogue: "| H001 | empty | … |",
+            fileExists: { $0 == "Protocol/tools/check.py" }
+        )
         #expect(checker.problems(conformance: named) == [])
     }
 
     @Test func missingCellsAndGapsMustAgree() {
         let unlisted = Self.table.replacingOccurrences(of: "- S4.2-3 verify: no test decodes a 17-deep item.", with: "")
         #expect(unlisted != Self.table)
-        #expect(Self.checker().problems(conformance: unlisted).contains { $0.contains("S4.2-3") && $0.contains("Gaps") })
+        #expect(
+            Self.checker().problems(conformance: unlisted).contains { $0.contains("S4.2-3") && $0.contains("Gaps") }
+        )
         let stale = Self.table + "\n- S4.2-1 node: listed but not MISSING.\n"
         #expect(Self.checker().problems(conformance: stale).contains { $0.contains("S4.2-1") && $0.contains("Gaps") })
     }
 
     @Test func aRowWithoutAnyTestFailsUnlessListedAsNotTestable() {
-        let untested = Self.table.replacingOccurrences(of: "| S4.2-2 | 4.2 | \"A sender SHOULD NOT send them\" | Suite.checksBytes (the sender side) |",
-                                                       with: "| S4.2-2 | 4.2 | \"A sender SHOULD NOT send them\" | n/a (a habit) |")
+        let untested = Self.table.replacingOccurrences(
+            of: "| S4.2-2 | 4.2 | \"A sender SHOULD NOT send them\" | Suite.checksBytes (the sender side) |",
+            with: "| S4.2-2 | 4.2 | \"A sender SHOULD NOT send them\" | n/a (a habit) |"
+        )
         #expect(untested != Self.table)
-        #expect(Self.checker().problems(conformance: untested).contains { $0.contains("S4.2-2") && $0.contains(ConformanceChecker.untested) })
+        #expect(
+            Self.checker().problems(conformance: untested).contains {
+                $0.contains("S4.2-2") && $0.contains(ConformanceChecker.untested)
+            }
+        )
         let listed = untested + "\n## Not testable by software\n\n- S4.2-2: a habit of people.\n"
         #expect(Self.checker().problems(conformance: listed) == [])
         let tested = Self.table + "\n## Not testable by software\n\n- S4.2-1: but it has a test.\n"
-        #expect(Self.checker().problems(conformance: tested).contains { $0.contains("S4.2-1") && $0.contains("not testable") })
+        #expect(
+            Self.checker().problems(conformance: tested).contains {
+                $0.contains("S4.2-1") && $0.contains("not testable")
+            }
+        )
     }
 
     @Test func aRowWithoutAnyTestFails() {
         let untested = Self.table.replacingOccurrences(
-            of: "| S9.1-4 | 9.1 | \"MUST be atomic\" | n/a (receiver rule) | n/a (state) | Suite.checksBytes | n/a (none) |",
-            with: "| S9.1-4 | 9.1 | \"MUST be atomic\" | n/a (receiver rule) | n/a (state) | MISSING | n/a (none) |")
-            .replacingOccurrences(of: "## Gaps\n", with: "## Gaps\n\n- S9.1-4 node: none.\n")
-        #expect(Self.checker().problems(conformance: untested).contains { $0.contains("S9.1-4") && $0.contains("no test") })
+            of:
+                "| S9.1-4 | 9.1 | \"MUST be atomic\" | n/a (receiver rule) | n/a (state) | Suite.checksBytes | n/a (none) |",
+            with: "| S9.1-4 | 9.1 | \"MUST be atomic\" | n/a (receiver rule) | n/a (state) | MISSING | n/a (none) |"
+        )
+        .replacingOccurrences(of: "## Gaps\n", with: "## Gaps\n\n- S9.1-4 node: none.\n")
+        #expect(
+            Self.checker().problems(conformance: untested).contains { $0.contains("S9.1-4") && $0.contains("no test") }
+        )
         let duplicate = Self.table.replacingOccurrences(of: "| S9.1-4 |", with: "| S9.1-3 |")
-        #expect(Self.checker().problems(conformance: duplicate).contains { $0.contains("S9.1-3") && $0.contains("twice") })
+        #expect(
+            Self.checker().problems(conformance: duplicate).contains { $0.contains("S9.1-3") && $0.contains("twice") }
+        )
     }
 }
 
@@ -235,7 +297,10 @@ struct ConformanceChecker {
         var inSection = false
         var fenced = false
         for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("```") { fenced.toggle(); continue }
+            if line.hasPrefix("```") {
+                fenced.toggle()
+                continue
+            }
             if fenced { continue }
             if line.hasPrefix("#") {
                 inSection = false
@@ -265,10 +330,18 @@ struct ConformanceChecker {
     static func blocks(_ lines: [String]) -> [String] {
         var blocks: [String] = []
         var current: [String] = []
-        func close() { if !current.isEmpty { blocks.append(current.joined(separator: " ")); current = [] } }
+        func close() {
+            if !current.isEmpty {
+                blocks.append(current.joined(separator: " "))
+                current = []
+            }
+        }
         for raw in lines {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("<!--") { close(); continue }
+            if line.isEmpty || line.hasPrefix("<!--") {
+                close()
+                continue
+            }
             if line.hasPrefix("|") {
                 close()
                 if line.wholeMatch(of: /\|[\s\-:|]+\|/) == nil { blocks.append(line) }
@@ -293,7 +366,8 @@ struct ConformanceChecker {
             if ".!?".contains(character), index + 2 < characters.count, characters[index + 1] == " " {
                 let next = characters[index + 2]
                 let opens = (next.isUppercase && next.isASCII) || "*(`\"".contains(next)
-                let abbreviation = String(characters[max(0, index - 3)...index]).hasSuffix("e.g.")
+                let abbreviation =
+                    String(characters[max(0, index - 3)...index]).hasSuffix("e.g.")
                     || String(characters[max(0, index - 3)...index]).hasSuffix("i.e.")
                 if opens && !abbreviation {
                     sentences.append(String(characters[start...index]))
@@ -349,8 +423,12 @@ struct ConformanceChecker {
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count == 7, cells[0].wholeMatch(of: /[SN][0-9A-Z.]+-\d+/) != nil else { continue }
             var quote = cells[2]
-            if quote.hasPrefix("\""), quote.hasSuffix("\""), quote.count >= 2 { quote = String(quote.dropFirst().dropLast()) }
-            rows.append(Row(id: cells[0], section: cells[1], quote: quote, cells: Array(cells[3...6]), line: offset + 1))
+            if quote.hasPrefix("\""), quote.hasSuffix("\""), quote.count >= 2 {
+                quote = String(quote.dropFirst().dropLast())
+            }
+            rows.append(
+                Row(id: cells[0], section: cells[1], quote: quote, cells: Array(cells[3...6]), line: offset + 1)
+            )
         }
         return rows
     }
@@ -378,7 +456,9 @@ struct ConformanceChecker {
     static func knownUntested(_ conformance: String) -> Set<String> {
         var ids: Set<String> = []
         for line in lines(under: "## Gaps", in: conformance) {
-            if line.contains("⚠"), let match = line.prefixMatch(of: /- ([SN][0-9A-Z.]+-\d+)\s/) { ids.insert(String(match.1)) }
+            if line.contains("⚠"), let match = line.prefixMatch(of: /- ([SN][0-9A-Z.]+-\d+)\s/) {
+                ids.insert(String(match.1))
+            }
         }
         return ids
     }
@@ -400,7 +480,11 @@ struct ConformanceChecker {
         for character in cell {
             if character == "(" { depth += 1 }
             if character == ")" { depth -= 1 }
-            if character == ",", depth == 0 { items.append(current); current = ""; continue }
+            if character == ",", depth == 0 {
+                items.append(current)
+                current = ""
+                continue
+            }
             current.append(character)
         }
         items.append(current)
@@ -418,10 +502,12 @@ struct ConformanceChecker {
     /// or starts with it and a space.
     func unresolved(_ citation: String, note: String?) -> String? {
         guard let note, let id = note.prefixMatch(of: /[SN][0-9A-Z.]+-\d+/).map({ String($0.0) }),
-              let match = citation.wholeMatch(of: /([A-Za-z_]\w*)\.([A-Za-z_]\w*)/),
-              let declaration = try? Regex("(struct|class|enum|extension)\\s+\(match.1)\\b") else { return nil }
+            let match = citation.wholeMatch(of: /([A-Za-z_]\w*)\.([A-Za-z_]\w*)/),
+            let declaration = try? Regex("(struct|class|enum|extension)\\s+\(match.1)\\b")
+        else { return nil }
         let declaring = testSources.values.filter { $0.contains(declaration) }
-        return declaring.contains { $0.contains("\"\(id)\"") || $0.contains("\"\(id) ") } ? nil : "\(citation) has no case \"\(id)\""
+        return declaring.contains { $0.contains("\"\(id)\"") || $0.contains("\"\(id) ") }
+            ? nil : "\(citation) has no case \"\(id)\""
     }
 
     /// Why a citation does not name a real test, or nil when it does.
@@ -430,11 +516,15 @@ struct ConformanceChecker {
             return catalogue.contains("| \(citation) |") ? nil : "\(citation) is not in Tests/Hostile/CATALOGUE.md"
         }
         if let match = citation.wholeMatch(of: /([A-Za-z_]\w*)\.([A-Za-z_]\w*)/) {
-            let suite = String(match.1), function = String(match.2)
-            guard let declaration = try? Regex("(struct|class|enum|extension)\\s+\(suite)\\b") else { return "\(citation): not a suite name" }
+            let suite = String(match.1)
+            let function = String(match.2)
+            guard let declaration = try? Regex("(struct|class|enum|extension)\\s+\(suite)\\b") else {
+                return "\(citation): not a suite name"
+            }
             let declaring = testSources.values.filter { $0.contains(declaration) }
             if declaring.isEmpty { return "\(citation): no suite \(suite) under Tests/" }
-            return declaring.contains { $0.contains("func \(function)(") } ? nil : "\(citation): no func \(function)( in the files declaring \(suite)"
+            return declaring.contains { $0.contains("func \(function)(") }
+                ? nil : "\(citation): no func \(function)( in the files declaring \(suite)"
         }
         if citation.contains("/") {
             return fileExists(citation) ? nil : "\(citation) does not exist"
@@ -451,12 +541,18 @@ struct ConformanceChecker {
             ("S", "SPEC.md", spec, ["9.1", "9.2"]), ("N", "NOTIFICATIONS.md", notifications, []),
         ]
         for document in documents {
-            let texts = Dictionary(Self.sections(of: document.text).map { ($0.number, Self.flattened($0.lines)) },
-                                   uniquingKeysWith: { first, _ in first })
-            for (section, counted) in Self.requirements(in: document.text, stepSections: document.steps).sorted(by: { $0.key < $1.key }) {
+            let texts = Dictionary(
+                Self.sections(of: document.text).map { ($0.number, Self.flattened($0.lines)) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            for (section, counted) in Self.requirements(in: document.text, stepSections: document.steps).sorted(by: {
+                $0.key < $1.key
+            }) {
                 let covering = rows.filter { $0.id.hasPrefix(document.prefix) && $0.section == section }.count
                 if covering < counted.count {
-                    problems.append("\(document.name) §\(section) has \(counted.count) requirements but CONFORMANCE.md has \(covering) rows for it")
+                    problems.append(
+                        "\(document.name) §\(section) has \(counted.count) requirements but CONFORMANCE.md has \(covering) rows for it"
+                    )
                 }
             }
             for row in rows where row.id.hasPrefix(document.prefix) {
@@ -469,7 +565,9 @@ struct ConformanceChecker {
                 }
                 let quote = row.quote.split(whereSeparator: \.isWhitespace).joined(separator: " ")
                 if quote.isEmpty || !text.contains(quote) {
-                    problems.append("\(row.id) (line \(row.line)): quote \"\(row.quote)\" is not in \(document.name) §\(row.section)")
+                    problems.append(
+                        "\(row.id) (line \(row.line)): quote \"\(row.quote)\" is not in \(document.name) §\(row.section)"
+                    )
                 }
             }
         }
@@ -479,15 +577,22 @@ struct ConformanceChecker {
         var missing: Set<String> = []
         let knownUntested = Self.knownUntested(conformance)
         let notTestable = Self.notTestable(conformance)
-        for id in notTestable where !rows.contains(where: { $0.id == id }) { problems.append("\(id) is listed as not testable but has no row") }
+        for id in notTestable where !rows.contains(where: { $0.id == id }) {
+            problems.append("\(id) is listed as not testable but has no row")
+        }
         for row in rows {
             if notTestable.contains(row.id) {
-                if !row.cells.allSatisfy({ $0.hasPrefix("n/a (") }) { problems.append("\(row.id) is listed as not testable but names a test or MISSING") }
+                if !row.cells.allSatisfy({ $0.hasPrefix("n/a (") }) {
+                    problems.append("\(row.id) is listed as not testable but names a test or MISSING")
+                }
                 continue
             }
             var tested = false
             for (path, cell) in zip(Self.paths, row.cells) {
-                if cell == "MISSING" { missing.insert("\(row.id) \(path)"); continue }
+                if cell == "MISSING" {
+                    missing.insert("\(row.id) \(path)")
+                    continue
+                }
                 if cell.hasPrefix("n/a (") && cell.hasSuffix(")") { continue }
                 for (citation, note) in Self.citations(cell) {
                     if let problem = unresolved(citation) ?? unresolved(citation, note: note) {
@@ -497,12 +602,20 @@ struct ConformanceChecker {
                     }
                 }
             }
-            if !tested && !knownUntested.contains(row.id) { problems.append("\(row.id) (line \(row.line)): \(Self.untested)") }
-            if tested && knownUntested.contains(row.id) { problems.append("\(row.id) has a test now: remove its ⚠ under Gaps") }
+            if !tested && !knownUntested.contains(row.id) {
+                problems.append("\(row.id) (line \(row.line)): \(Self.untested)")
+            }
+            if tested && knownUntested.contains(row.id) {
+                problems.append("\(row.id) has a test now: remove its ⚠ under Gaps")
+            }
         }
         let gaps = Self.gaps(of: conformance)
-        for cell in missing.subtracting(gaps).sorted() { problems.append("\(cell) is MISSING but not listed under Gaps") }
-        for cell in gaps.subtracting(missing).sorted() { problems.append("\(cell) is listed under Gaps but its cell is not MISSING") }
+        for cell in missing.subtracting(gaps).sorted() {
+            problems.append("\(cell) is MISSING but not listed under Gaps")
+        }
+        for cell in gaps.subtracting(missing).sorted() {
+            problems.append("\(cell) is listed under Gaps but its cell is not MISSING")
+        }
         return problems
     }
 }

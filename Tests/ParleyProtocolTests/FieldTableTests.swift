@@ -18,7 +18,9 @@ import ParleyTestSupport
         return .treatyEvent(event)
     }
 
-    static var fieldTypes: [NotificationType] { NotificationType.allCases.filter { NotificationBody.fieldType(of: $0) != nil } }
+    static var fieldTypes: [NotificationType] {
+        NotificationType.allCases.filter { NotificationBody.fieldType(of: $0) != nil }
+    }
 
     static func fields(_ type: NotificationType) -> [FieldDescription] {
         NotificationBody.fieldType(of: type)!.fieldDescriptions
@@ -96,7 +98,10 @@ import ParleyTestSupport
         for field in Self.fields(type) {
             guard let label = field.label else { continue }
             let found = labels[position...].firstIndex { $0 == label || $0.hasPrefix(label + " ") }
-            let index = try #require(found, "\(type): no line for \(field.name) (\(label)) after \(labels[..<position])")
+            let index = try #require(
+                found,
+                "\(type): no line for \(field.name) (\(label)) after \(labels[..<position])"
+            )
             position = index
         }
     }
@@ -129,7 +134,8 @@ import ParleyTestSupport
     }
 
     /// The entries of a `<type>-body = { ... }` rule: key, optional, type, and the name in the comment.
-    static func cddlBody(_ type: NotificationType) throws -> [(key: UInt64, optional: Bool, type: String, name: String)] {
+    static func cddlBody(_ type: NotificationType) throws -> [(key: UInt64, optional: Bool, type: String, name: String)]
+    {
         let text = try String(contentsOf: root.appendingPathComponent("Protocol/parley.cddl"), encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
         let start = try #require(lines.firstIndex(of: "\(type.name)-body = {"), "parley.cddl has no \(type.name)-body")
@@ -156,13 +162,21 @@ import ParleyTestSupport
         let rules = try Self.cddlRules()
         let entries = try Self.cddlBody(type)
         let fields = Self.fields(type)
-        #expect(entries.count == fields.count, "\(type): parley.cddl has \(entries.map(\.name)), the table \(fields.map(\.name))")
+        #expect(
+            entries.count == fields.count,
+            "\(type): parley.cddl has \(entries.map(\.name)), the table \(fields.map(\.name))"
+        )
         for (entry, field) in zip(entries, fields) {
             #expect(entry.key == field.key && entry.name == field.name, "\(type): \(entry) against \(field.name)")
-            #expect(entry.optional == (field.presence == .optional), "\(type) \(field.name): optional in one, not the other")
+            #expect(
+                entry.optional == (field.presence == .optional),
+                "\(type) \(field.name): optional in one, not the other"
+            )
             let definition = rules[entry.type]
-            #expect(entry.type == field.cddl || definition == field.cddl,
-                    "\(type) \(field.name): parley.cddl has \(entry.type) (\(definition ?? "no rule")), the table \(field.cddl)")
+            #expect(
+                entry.type == field.cddl || definition == field.cddl,
+                "\(type) \(field.name): parley.cddl has \(entry.type) (\(definition ?? "no rule")), the table \(field.cddl)"
+            )
         }
     }
 
@@ -179,7 +193,9 @@ import ParleyTestSupport
 
     @Test func cddlHasNoOtherBodies() throws {
         let text = try String(contentsOf: Self.root.appendingPathComponent("Protocol/parley.cddl"), encoding: .utf8)
-        let bodies = text.split(separator: "\n").filter { $0.hasSuffix("-body = {") }.map { String($0.dropLast("-body = {".count)) }
+        let bodies = text.split(separator: "\n").filter { $0.hasSuffix("-body = {") }.map {
+            String($0.dropLast("-body = {".count))
+        }
         #expect(Set(bodies) == Set(Self.fieldTypes.map(\.name) + ["correction"]))
     }
 
@@ -189,12 +205,16 @@ import ParleyTestSupport
     static func catalogueRows(_ type: NotificationType) throws -> [(key: UInt64, name: String, required: Bool)] {
         let text = try String(contentsOf: root.appendingPathComponent("Protocol/NOTIFICATIONS.md"), encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
-        let heading = try #require(lines.firstIndex { $0.hasPrefix("### 3.") && $0.hasSuffix(". \(type.name) (\(type.rawValue))") })
+        let heading = try #require(
+            lines.firstIndex { $0.hasPrefix("### 3.") && $0.hasSuffix(". \(type.name) (\(type.rawValue))") }
+        )
         let table = try #require(lines[heading...].firstIndex { $0.hasPrefix("| key | name |") })
         var rows: [(UInt64, String, Bool)] = []
         for line in lines[(table + 2)...] {
             guard line.hasPrefix("|") else { break }
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             rows.append((try #require(UInt64(cells[1])), cells[2], cells[cells.count - 2] == "req"))
         }
         return rows

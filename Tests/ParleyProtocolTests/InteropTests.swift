@@ -33,7 +33,9 @@ import ParleyTestSupport
     }
 
     static func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("parley-interop-\(UUID().uuidString)-\(name)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-interop-\(UUID().uuidString)-\(name)"
+        )
         try Data(bytes).write(to: url)
         return url.path
     }
@@ -42,7 +44,10 @@ import ParleyTestSupport
     func pycoseVerifiesWhatParleySigns(_ algorithm: SignatureAlgorithm) throws {
         guard try Self.available() else { return }
         let pki = try TestPKI.shared(algorithm)
-        let message = try Self.temporaryFile("message.cose", try pki.identity("US-NRRC").sign(Examples.envelope(.preLaunch)))
+        let message = try Self.temporaryFile(
+            "message.cose",
+            try pki.identity("US-NRRC").sign(Examples.envelope(.preLaunch))
+        )
         let result = try Self.run(["verify", message, pki.path("participants/US-NRRC/signing.pem")])
         #expect(result.status == 0, "pycose: \(result.output)")
 
@@ -61,9 +66,13 @@ import ParleyTestSupport
         let now = UTCTime.now
         let envelope = Examples.envelope(.preLaunch, created: now)
         let payload = try Self.temporaryFile("payload.cbor", envelope.encoded)
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("parley-interop-\(UUID().uuidString).cose").path
-        let result = try Self.run(["sign", pki.path("participants/US-NRRC/signing.key"), pki.path("participants/US-NRRC/signing-chain.pem"),
-                                   payload, ContentType.message, output])
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-interop-\(UUID().uuidString).cose"
+        ).path
+        let result = try Self.run([
+            "sign", pki.path("participants/US-NRRC/signing.key"), pki.path("participants/US-NRRC/signing-chain.pem"),
+            payload, ContentType.message, output,
+        ])
         try #require(result.status == 0, "pycose: \(result.output)")
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: output)))
         // pycose does not apply the low-S rule of SPEC.md §5.3: bring an ECDSA signature to low S

@@ -14,7 +14,10 @@ struct MessageBatchTests {
 
     @Test func batchLimitsAndEncodingAreEnforced() throws {
         func code(_ bytes: [UInt8]) -> ProtocolError.Code? {
-            do { _ = try MessageBatch(decoding: bytes); return nil } catch { return error.code }
+            do {
+                _ = try MessageBatch(decoding: bytes)
+                return nil
+            } catch { return error.code }
         }
         #expect(code([0x80]) == .malformed)  // empty
         #expect(code([0xA0]) == .malformed)  // a map
@@ -97,8 +100,22 @@ struct MessageBatchVectorTests {
     @Test func answerWithAReceiptAndAProblem() throws {
         let answer = BatchAnswer([
             .receipt(try Self.signed("ed25519/receipt-accepted.cose")),
-            .problem(BatchProblem(status: 400, name: "malformed", detail: "not a COSE_Sign1 message: the input is not CBOR", parleyCode: 1)),
-            .problem(BatchProblem(status: 503, name: "unavailable", detail: "the message could not be stored: disk full", retryAfter: 30)),
+            .problem(
+                BatchProblem(
+                    status: 400,
+                    name: "malformed",
+                    detail: "not a COSE_Sign1 message: the input is not CBOR",
+                    parleyCode: 1
+                )
+            ),
+            .problem(
+                BatchProblem(
+                    status: 503,
+                    name: "unavailable",
+                    detail: "the message could not be stored: disk full",
+                    retryAfter: 30
+                )
+            ),
         ])
         try Self.check("batch-answer-receipt-and-problems.cbor", answer.encoded)
         #expect(try BatchAnswer(decoding: answer.encoded, expectedCount: 3) == answer)

@@ -16,7 +16,11 @@ import ParleyTestSupport
         Examples.envelope(type, created: created)
     }
 
-    static func expect(_ code: ProtocolError.Code, _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expect(
+        _ code: ProtocolError.Code,
+        _ body: () throws -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(sourceLocation: sourceLocation) { try body() } throws: { error in
             guard let error = error as? ProtocolError else { return false }
             return error.code == code
@@ -53,7 +57,11 @@ import ParleyTestSupport
         // Every example moved to the test PKI's own present (the PKI is made at run time).
         for type in NotificationType.allCases {
             let envelope = Self.envelope(type)
-            let verified = try verifier.verifyMessage(try identity.sign(envelope), at: Self.now + 10, recipient: Self.russia)
+            let verified = try verifier.verifyMessage(
+                try identity.sign(envelope),
+                at: Self.now + 10,
+                recipient: Self.russia
+            )
             #expect(verified.envelope == envelope)
         }
     }
@@ -123,12 +131,19 @@ import ParleyTestSupport
     @Test func preEncodedHeadersMatchTheObjectEncoding() throws {
         let identity = try TestPKI.shared(.edDSA).identity("US-NRRC")
         for certificates in [[identity.chain[0].derEncoded], identity.chain.map(\.derEncoded)] {
-            let headers = ParleyHeaders(algorithm: -8, contentType: ContentType.receipt, chain: try X5Chain(certificates))
+            let headers = ParleyHeaders(
+                algorithm: -8,
+                contentType: ContentType.receipt,
+                chain: try X5Chain(certificates)
+            )
             let object = headers.object(payload: [0xA0], signature: Array(repeating: 9, count: 64))
             let bytes = headers.encoded(payload: [0xA0], signature: Array(repeating: 9, count: 64))
             #expect(bytes == object.encoded)
             #expect(try COSESign1(decoding: bytes) == object)
-            #expect(try ProtectedHeader(decoding: object.protectedHeader).chainDigest == Digest.sha256(try X5Chain(certificates).encoded))
+            #expect(
+                try ProtectedHeader(decoding: object.protectedHeader).chainDigest
+                    == Digest.sha256(try X5Chain(certificates).encoded)
+            )
         }
     }
 
@@ -142,10 +157,15 @@ import ParleyTestSupport
     @Test func algorithmNotMatchingTheKeyIsABadSignature() throws {
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
-        let headers = ParleyHeaders(algorithm: SignatureAlgorithm.es256.rawValue, contentType: ContentType.message,
-                                    chain: try X5Chain(identity.chain.map(\.derEncoded)))
+        let headers = ParleyHeaders(
+            algorithm: SignatureAlgorithm.es256.rawValue,
+            contentType: ContentType.message,
+            chain: try X5Chain(identity.chain.map(\.derEncoded))
+        )
         let payload = Self.envelope().encoded
-        let signature = try identity.key.signature(for: COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload))
+        let signature = try identity.key.signature(
+            for: COSESign1.toBeSigned(protectedHeader: headers.protected, payload: payload)
+        )
         let bytes = headers.object(payload: payload, signature: signature).encoded
         Self.expect(.badSignature) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
     }
@@ -153,7 +173,11 @@ import ParleyTestSupport
     @Test func unsupportedAlgorithmIsNamed() throws {
         let pki = try TestPKI.shared(.edDSA)
         let identity = try pki.identity("US-NRRC")
-        let headers = ParleyHeaders(algorithm: -36, contentType: ContentType.message, chain: try X5Chain(identity.chain.map(\.derEncoded)))
+        let headers = ParleyHeaders(
+            algorithm: -36,
+            contentType: ContentType.message,
+            chain: try X5Chain(identity.chain.map(\.derEncoded))
+        )
         let bytes = headers.object(payload: Self.envelope().encoded, signature: Array(repeating: 1, count: 64)).encoded
         Self.expect(.unsupportedAlgorithm) { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) }
     }
@@ -165,7 +189,8 @@ import ParleyTestSupport
         let bytes = try russia.sign(payload: Self.envelope().encoded, contentType: ContentType.message)
         #expect { _ = try pki.verifier().verifyMessage(bytes, at: Self.now) } throws: { error in
             guard let error = error as? ProtocolError else { return false }
-            return error.code == .participantMismatch && error.sender?.rawValue == "US-NRRC" && error.reason.contains("RU-NRRC")
+            return error.code == .participantMismatch && error.sender?.rawValue == "US-NRRC"
+                && error.reason.contains("RU-NRRC")
         }
         Self.expect(.participantMismatch) { _ = try russia.sign(Self.envelope()) }
     }
@@ -173,12 +198,17 @@ import ParleyTestSupport
     @Test func certificateProblemsAreNamed() throws {
         let pki = try TestPKI.shared(.edDSA)
         let verifier = try pki.verifier()
-        for (folder, code) in [("expired", ProtocolError.Code.certificateNotValidAtTime), ("not-yet-valid", .certificateNotValidAtTime),
-                               ("other-ca", .untrustedCertificate)] {
+        for (folder, code) in [
+            ("expired", ProtocolError.Code.certificateNotValidAtTime), ("not-yet-valid", .certificateNotValidAtTime),
+            ("other-ca", .untrustedCertificate),
+        ] {
             let (key, chain) = try pki.negativeIdentity(folder)
             var envelope = Self.envelope()
             envelope.sender = try ParticipantID(chain[0].participantID ?? "US-NRRC")
-            let bytes = try SigningIdentity(key: key, chain: chain).sign(payload: envelope.encoded, contentType: ContentType.message)
+            let bytes = try SigningIdentity(key: key, chain: chain).sign(
+                payload: envelope.encoded,
+                contentType: ContentType.message
+            )
             #expect { _ = try verifier.verifyMessage(bytes, at: Self.now) } throws: { error in
                 guard let error = error as? ProtocolError, error.code == code else { return false }
                 return error.chainDiagnostic != nil
@@ -194,19 +224,34 @@ import ParleyTestSupport
     @Test func missingOrExpiredCRLMeansTheVerifierCannotDecide() throws {
         let pki = try TestPKI.shared(.edDSA)
         let bytes = try pki.identity("US-NRRC").sign(Self.envelope())
-        Self.expect(.revocationUnavailable) { _ = try pki.verifier(crls: "negative/expired-crl/crls.pem").verifyMessage(bytes, at: Self.now) }
-        Self.expect(.revocationUnavailable) { _ = try pki.verifier(crls: "root/crl.pem").verifyMessage(bytes, at: Self.now) }
+        Self.expect(.revocationUnavailable) {
+            _ = try pki.verifier(crls: "negative/expired-crl/crls.pem").verifyMessage(bytes, at: Self.now)
+        }
+        Self.expect(.revocationUnavailable) {
+            _ = try pki.verifier(crls: "root/crl.pem").verifyMessage(bytes, at: Self.now)
+        }
         #expect(ProtocolError(.revocationUnavailable, "").rejectionCode == nil)
     }
 
     /// A message signed with any key and chain, even one `SigningIdentity` refuses.
     static func sign(_ payload: [UInt8], key: PrivateKey, chain: [Certificate]) throws -> [UInt8] {
         let x5chain = try X5Chain(chain.map(\.derEncoded)).item
-        let header = CBOREncoder.encode(.map([1: .integer(Int64(key.algorithm.rawValue)), 3: .textString(ContentType.message),
-                                               .integer(ProtectedHeader.Label.x5chainSHA256): .byteString(Digest.sha256(CBOREncoder.encode(x5chain)))]))
-        let toBeSigned = CBOREncoder.encode(.array([.textString("Signature1"), .byteString(header), .byteString([]), .byteString(payload)]))
+        let header = CBOREncoder.encode(
+            .map([
+                1: .integer(Int64(key.algorithm.rawValue)), 3: .textString(ContentType.message),
+                .integer(ProtectedHeader.Label.x5chainSHA256): .byteString(Digest.sha256(CBOREncoder.encode(x5chain))),
+            ])
+        )
+        let toBeSigned = CBOREncoder.encode(
+            .array([.textString("Signature1"), .byteString(header), .byteString([]), .byteString(payload)])
+        )
         let signature = ECDSALowS.normalized(try key.signature(for: toBeSigned), algorithm: key.algorithm)
-        return COSESign1(protectedHeader: header, unprotectedHeader: [33: x5chain], payload: payload, signature: signature).encoded
+        return COSESign1(
+            protectedHeader: header,
+            unprotectedHeader: [33: x5chain],
+            payload: payload,
+            signature: signature
+        ).encoded
     }
 
     /// SPEC.md §8.5: validity is decided before revocation data, so a not-yet-valid certificate at a
@@ -215,8 +260,10 @@ import ParleyTestSupport
     @Test func certificateVerdictsFollowTheOrderOfSPEC85() throws {
         let pki = try TestPKI.shared(.edDSA)
         let stale = try pki.verifier(crls: "negative/expired-crl/crls.pem")
-        for (folder, code) in [("not-yet-valid", ProtocolError.Code.certificateNotValidAtTime), ("expired", .certificateNotValidAtTime),
-                               ("uppercase-participant-uri", .untrustedCertificate), ("other-ca", .untrustedCertificate)] {
+        for (folder, code) in [
+            ("not-yet-valid", ProtocolError.Code.certificateNotValidAtTime), ("expired", .certificateNotValidAtTime),
+            ("uppercase-participant-uri", .untrustedCertificate), ("other-ca", .untrustedCertificate),
+        ] {
             let (key, chain) = try pki.negativeIdentity(folder)
             let bytes = try Self.sign(Self.envelope().encoded, key: key, chain: chain)
             Self.expect(code) { _ = try stale.verifyMessage(bytes, at: Self.now) }
@@ -229,7 +276,9 @@ import ParleyTestSupport
         let identity = try pki.identity("US-NRRC")
         let verifier = try pki.verifier()
         let bytes = try identity.sign(Self.envelope())
-        Self.expect(.notARecipient) { _ = try verifier.verifyMessage(bytes, at: Self.now, recipient: try ParticipantID("FR-CNRR")) }
+        Self.expect(.notARecipient) {
+            _ = try verifier.verifyMessage(bytes, at: Self.now, recipient: try ParticipantID("FR-CNRR"))
+        }
         let ahead = try identity.sign(Self.envelope(created: Self.now + 301))
         Self.expect(.clockSkew) { _ = try verifier.verifyMessage(ahead, at: Self.now) }
         _ = try verifier.verifyMessage(try identity.sign(Self.envelope(created: Self.now + 300)), at: Self.now)
@@ -266,9 +315,19 @@ import ParleyTestSupport
 
     // MARK: Receipts
 
-    static func receipt(for message: [UInt8], status: Receipt.Status = .accepted, recipient: ParticipantID = hcoc) -> Receipt {
-        Receipt(messageID: Self.envelope().id, digest: Digest.sha256(message), recipient: recipient,
-                sender: Examples.sender, received: now, status: status)
+    static func receipt(
+        for message: [UInt8],
+        status: Receipt.Status = .accepted,
+        recipient: ParticipantID = hcoc
+    ) -> Receipt {
+        Receipt(
+            messageID: Self.envelope().id,
+            digest: Digest.sha256(message),
+            recipient: recipient,
+            sender: Examples.sender,
+            received: now,
+            status: status
+        )
     }
 
     @Test(arguments: SignatureAlgorithm.allCases)
@@ -278,7 +337,10 @@ import ParleyTestSupport
         let message = try verifier.verifyMessage(try pki.identity("US-NRRC").sign(Self.envelope()), at: Self.now)
         let sent = SentMessage(message)
         let hcoc = try pki.identity("HCOC-CC")
-        for status in [Receipt.Status.accepted, .duplicate, .rejected(.replay, reason: "sequence number 1 was used by another message")] {
+        for status in [
+            Receipt.Status.accepted, .duplicate,
+            .rejected(.replay, reason: "sequence number 1 was used by another message"),
+        ] {
             let bytes = try hcoc.sign(Self.receipt(for: message.bytes, status: status))
             let verified = try verifier.verifyReceipt(bytes, at: Self.now, for: sent, from: Self.hcoc)
             #expect(verified.receipt.status == status)
@@ -291,9 +353,19 @@ import ParleyTestSupport
             return error.code == .receiptMismatch && error.field == "digest"
         }
         // From somebody else than the recipient delivered to.
-        Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(try hcoc.sign(Self.receipt(for: message.bytes)), at: Self.now, for: sent, from: Self.russia) }
+        Self.expect(.receiptMismatch) {
+            _ = try verifier.verifyReceipt(
+                try hcoc.sign(Self.receipt(for: message.bytes)),
+                at: Self.now,
+                for: sent,
+                from: Self.russia
+            )
+        }
         // Signed by a participant other than the one it names.
-        let forged = try pki.identity("RU-NRRC").sign(payload: Self.receipt(for: message.bytes).encoded, contentType: ContentType.receipt)
+        let forged = try pki.identity("RU-NRRC").sign(
+            payload: Self.receipt(for: message.bytes).encoded,
+            contentType: ContentType.receipt
+        )
         Self.expect(.participantMismatch) { _ = try verifier.verifyReceipt(forged, at: Self.now, for: sent) }
         // A receipt from a participant that is not a recipient.
         let france = Self.receipt(for: message.bytes, recipient: Examples.sender)
@@ -301,10 +373,17 @@ import ParleyTestSupport
         Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(selfSigned, at: Self.now, for: sent) }
         // ... except the not-a-recipient rejection (§9.1 step 15), which only a non-recipient can sign (§9.2 step 6).
         let notForMe = Receipt.Status.rejected(.notARecipient, reason: "not addressed to US-NRRC")
-        let fromNonRecipient = try pki.identity("US-NRRC").sign(Self.receipt(for: message.bytes, status: notForMe, recipient: Examples.sender))
-        #expect(try verifier.verifyReceipt(fromNonRecipient, at: Self.now, for: sent, from: Examples.sender).receipt.status == notForMe)
+        let fromNonRecipient = try pki.identity("US-NRRC").sign(
+            Self.receipt(for: message.bytes, status: notForMe, recipient: Examples.sender)
+        )
+        #expect(
+            try verifier.verifyReceipt(fromNonRecipient, at: Self.now, for: sent, from: Examples.sender).receipt.status
+                == notForMe
+        )
         let fromRecipient = try hcoc.sign(Self.receipt(for: message.bytes, status: notForMe))
-        Self.expect(.receiptMismatch) { _ = try verifier.verifyReceipt(fromRecipient, at: Self.now, for: sent, from: Self.hcoc) }
+        Self.expect(.receiptMismatch) {
+            _ = try verifier.verifyReceipt(fromRecipient, at: Self.now, for: sent, from: Self.hcoc)
+        }
     }
 
     @Test func signingIdentityRefusesAKeyOfAnotherCertificate() throws {

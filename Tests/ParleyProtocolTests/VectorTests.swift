@@ -37,14 +37,24 @@ import ParleyTestSupport
     ]
 
     static func exampleReceipt(_ status: Receipt.Status) -> Receipt {
-        Receipt(messageID: Examples.messageID(1), digest: Array(Digest256.fixed), recipient: Examples.recipients[1],
-                sender: Examples.sender, received: Examples.created + 3, status: status)
+        Receipt(
+            messageID: Examples.messageID(1),
+            digest: Array(Digest256.fixed),
+            recipient: Examples.recipients[1],
+            sender: Examples.sender,
+            received: Examples.created + 3,
+            status: status
+        )
     }
 
     @Test(arguments: NotificationType.allCases)
     func envelopeVector(_ type: NotificationType) throws {
         let envelope = Examples.envelope(type)
-        try Self.check(name: "envelope-\(type.name)", bytes: envelope.encoded, diagnostic: WireNames.diagnostic(of: envelope))
+        try Self.check(
+            name: "envelope-\(type.name)",
+            bytes: envelope.encoded,
+            diagnostic: WireNames.diagnostic(of: envelope)
+        )
         let committed = try Data(contentsOf: Self.directory.appendingPathComponent("envelope-\(type.name).cbor"))
         #expect(try Envelope(decoding: Array(committed)) == envelope)
     }
@@ -81,7 +91,9 @@ enum Digest256 {
     }()
 
     @Test func everyTypeHasAnExample() throws {
-        let types = try Set(Self.files.map { try Envelope(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: $0)))).type })
+        let types = try Set(
+            Self.files.map { try Envelope(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: $0)))).type }
+        )
         #expect(types == Set(NotificationType.allCases))
     }
 

@@ -11,9 +11,23 @@ import ParleyTestSupport
     let dir = TemporaryDirectory()
     var store: ParleyStore { get throws { try ParleyStore(path: dir.path("store.sqlite")) } }
 
-    func rejection(_ id: MessageID, from sender: String = Fixture.ru, code: UInt64 = 3, at: Date = Fixture.base, label: String = "r") -> IssuedRejection {
-        IssuedRejection(bytes: Data("rejection:\(label)".utf8) + id.data, messageID: id, sender: sender.pid, signer: Fixture.us.pid,
-                        code: code, reason: "bad signature", messageDigest: Data(repeating: 7, count: 32), issued: at)
+    func rejection(
+        _ id: MessageID,
+        from sender: String = Fixture.ru,
+        code: UInt64 = 3,
+        at: Date = Fixture.base,
+        label: String = "r"
+    ) -> IssuedRejection {
+        IssuedRejection(
+            bytes: Data("rejection:\(label)".utf8) + id.data,
+            messageID: id,
+            sender: sender.pid,
+            signer: Fixture.us.pid,
+            code: code,
+            reason: "bad signature",
+            messageDigest: Data(repeating: 7, count: 32),
+            issued: at
+        )
     }
 
     @Test func issuedRejectionsAreStoredOnceAuditedAndImmutable() async throws {
@@ -29,8 +43,12 @@ import ParleyTestSupport
         #expect(audit.count == 2)
         #expect(audit.first?.peer == Fixture.ru && audit.first?.messageID == id)
         #expect(audit.first?.detail?.contains("code 3: bad signature") == true)
-        #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "UPDATE issued_rejection SET rejection_code = 0") } }
-        #expect(throws: (any Error).self) { try store.pool.write { try $0.execute(sql: "DELETE FROM issued_rejection") } }
+        #expect(throws: (any Error).self) {
+            try store.pool.write { try $0.execute(sql: "UPDATE issued_rejection SET rejection_code = 0") }
+        }
+        #expect(throws: (any Error).self) {
+            try store.pool.write { try $0.execute(sql: "DELETE FROM issued_rejection") }
+        }
         #expect(try await store.issuedRejections(for: id).count == 2)
         await #expect(throws: StoreError.self) {
             var bad = rejection(id, label: "x")
@@ -57,12 +75,29 @@ import ParleyTestSupport
         let store = try store
         // Sent to RU and HCOC: RU accepts, HCOC rejects.
         try await store.queue(Fixture.id(10), at: Fixture.base)
-        try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru-ok".utf8), messageID: Fixture.id(10), recipient: Fixture.ru.pid,
-                                                status: .accepted, received: Fixture.base + 10))
-        try await store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-no".utf8), messageID: Fixture.id(10), recipient: Fixture.hcoc.pid,
-                                                status: .rejected(code: 11, reason: "invalid body"), received: Fixture.base + 20))
+        try await store.recordReceipt(
+            ReceivedReceipt(
+                bytes: Data("ru-ok".utf8),
+                messageID: Fixture.id(10),
+                recipient: Fixture.ru.pid,
+                status: .accepted,
+                received: Fixture.base + 10
+            )
+        )
+        try await store.recordReceipt(
+            ReceivedReceipt(
+                bytes: Data("hcoc-no".utf8),
+                messageID: Fixture.id(10),
+                recipient: Fixture.hcoc.pid,
+                status: .rejected(code: 11, reason: "invalid body"),
+                received: Fixture.base + 20
+            )
+        )
         // Received from RU: our accepted receipt is issued at +30.
-        _ = try await store.accept(Fixture.incoming(Fixture.id(11), seq: 1, received: Fixture.base + 30), buildReceipt: Fixture.receipt)
+        _ = try await store.accept(
+            Fixture.incoming(Fixture.id(11), seq: 1, received: Fixture.base + 30),
+            buildReceipt: Fixture.receipt
+        )
         // A rejection we issued to HCOC at +40.
         try await store.recordIssuedRejection(rejection(Fixture.id(12), from: Fixture.hcoc, at: Fixture.base + 40))
 
@@ -70,7 +105,9 @@ import ParleyTestSupport
         #expect(all.map(\.receipt.stored) == [40, 30, 20, 10].map { Fixture.base + Double($0) }, "newest first")
         #expect(all.map(\.peer) == [Fixture.hcoc, Fixture.ru, Fixture.hcoc, Fixture.ru])
         #expect(all.map(\.messageStored) == [false, true, true, true])
-        #expect(all[0].receipt.status == .rejected(code: 3, reason: "bad signature") && all[0].receipt.direction == .issued)
+        #expect(
+            all[0].receipt.status == .rejected(code: 3, reason: "bad signature") && all[0].receipt.direction == .issued
+        )
 
         let issued = try await store.receipts(ReceiptQuery(direction: .issued))
         #expect(issued.map(\.receipt.messageID) == [Fixture.id(12), Fixture.id(11)])
@@ -80,11 +117,17 @@ import ParleyTestSupport
         #expect(rejected.map(\.receipt.messageID) == [Fixture.id(12), Fixture.id(10)])
         let hcoc = try await store.receipts(ReceiptQuery(peer: Fixture.hcoc))
         #expect(hcoc.count == 2 && hcoc.allSatisfy { $0.peer == Fixture.hcoc })
-        let window = try await store.receipts(ReceiptQuery(storedFrom: Fixture.base + 20, storedBefore: Fixture.base + 40))
+        let window = try await store.receipts(
+            ReceiptQuery(storedFrom: Fixture.base + 20, storedBefore: Fixture.base + 40)
+        )
         #expect(window.map(\.receipt.stored) == [Fixture.base + 30, Fixture.base + 20])
         #expect(try await store.receipts(ReceiptQuery(messageID: Fixture.id(12))).count == 1)
         #expect(try await store.receipts(ReceiptQuery(limit: 2)).count == 2)
-        #expect(try await store.receipts(ReceiptQuery(status: 0, limit: 10)).map(\.receipt.messageID) == [Fixture.id(11), Fixture.id(10)])
+        #expect(
+            try await store.receipts(ReceiptQuery(status: 0, limit: 10)).map(\.receipt.messageID) == [
+                Fixture.id(11), Fixture.id(10),
+            ]
+        )
     }
 
     @Test func peerStatesFromTheStore() async throws {
@@ -92,11 +135,26 @@ import ParleyTestSupport
         try await store.queue(Fixture.id(1), at: Fixture.base)
         try await store.queue(Fixture.id(2), at: Fixture.base + 60)
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: Fixture.base + 61)
-        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru.pid, error: "transport: connection refused",
-                                       nextAttempt: Fixture.base + 90, at: Fixture.base + 62)
-        try await store.recordReceipt(ReceivedReceipt(bytes: Data("hcoc-1".utf8), messageID: Fixture.id(1), recipient: Fixture.hcoc.pid,
-                                                status: .accepted, received: Fixture.base + 70))
-        _ = try await store.accept(Fixture.incoming(Fixture.id(3), seq: 3, received: Fixture.base + 80), buildReceipt: Fixture.receipt)
+        try await store.recordAttemptFailure(
+            Fixture.id(1),
+            recipient: Fixture.ru.pid,
+            error: "transport: connection refused",
+            nextAttempt: Fixture.base + 90,
+            at: Fixture.base + 62
+        )
+        try await store.recordReceipt(
+            ReceivedReceipt(
+                bytes: Data("hcoc-1".utf8),
+                messageID: Fixture.id(1),
+                recipient: Fixture.hcoc.pid,
+                status: .accepted,
+                received: Fixture.base + 70
+            )
+        )
+        _ = try await store.accept(
+            Fixture.incoming(Fixture.id(3), seq: 3, received: Fixture.base + 80),
+            buildReceipt: Fixture.receipt
+        )
         try await store.markInFlight(Fixture.id(2), recipient: Fixture.hcoc.pid, at: Fixture.base + 81)
 
         let states = try await store.peerStates(["JP-METI".pid, Fixture.ru.pid])
@@ -104,7 +162,10 @@ import ParleyTestSupport
         let ru = try #require(states.last)
         #expect(ru.queueDepth == 2)
         #expect(ru.oldestUndelivered == Fixture.base)
-        #expect(ru.nextAttempt == Fixture.base + 90, "the channel moves in order: message 1's retry, message 2 goes with it")
+        #expect(
+            ru.nextAttempt == Fixture.base + 90,
+            "the channel moves in order: message 1's retry, message 2 goes with it"
+        )
         #expect(ru.lastError == "transport: connection refused" && ru.lastErrorAt == Fixture.base + 62)
         #expect(ru.lastReceipt == nil && ru.lastMessage == Fixture.base + 80 && ru.lastContact == Fixture.base + 80)
         #expect(ru.gaps == [1...2])
@@ -123,7 +184,10 @@ import ParleyTestSupport
         let store = try store
         #expect(try await store.alertCount() == 0)
         _ = try await store.accept(Fixture.incoming(Fixture.id(1), seq: 1), buildReceipt: Fixture.receipt)
-        _ = try await store.accept(Fixture.incoming(Fixture.id(1), seq: 2, label: "other"), buildReceipt: Fixture.receipt)  // equivocation
+        _ = try await store.accept(
+            Fixture.incoming(Fixture.id(1), seq: 2, label: "other"),
+            buildReceipt: Fixture.receipt
+        )  // equivocation
         _ = try await store.accept(Fixture.incoming(Fixture.id(2), seq: 1), buildReceipt: Fixture.receipt)  // replay
         #expect(try await store.alertCount() == 2)
         #expect(try await store.alerts().count == 2)
@@ -132,7 +196,10 @@ import ParleyTestSupport
     @Test func pageTokensRoundTrip() async throws {
         let store = try store
         for n in 1...5 {
-            _ = try await store.accept(Fixture.incoming(Fixture.id(n), seq: UInt64(n), created: Fixture.base + Double(n)), buildReceipt: Fixture.receipt)
+            _ = try await store.accept(
+                Fixture.incoming(Fixture.id(n), seq: UInt64(n), created: Fixture.base + Double(n)),
+                buildReceipt: Fixture.receipt
+            )
         }
         let first = try await store.inbox(InboxQuery(limit: 2))
         let token = try #require(first.last?.cursor.token)
@@ -149,9 +216,18 @@ import ParleyTestSupport
         let store = try store
         for n in 1...7 {
             try await store.queue(Fixture.id(n), at: Fixture.base + Double(n / 3))
-            try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru-\(n)".utf8), messageID: Fixture.id(n), recipient: Fixture.ru.pid,
-                                                    status: .accepted, received: Fixture.base + 100 + Double(n / 2)))
-            try await store.recordIssuedRejection(rejection(Fixture.id(20 + n), from: Fixture.hcoc, at: Fixture.base + 100 + Double(n / 2), label: "\(n)"))
+            try await store.recordReceipt(
+                ReceivedReceipt(
+                    bytes: Data("ru-\(n)".utf8),
+                    messageID: Fixture.id(n),
+                    recipient: Fixture.ru.pid,
+                    status: .accepted,
+                    received: Fixture.base + 100 + Double(n / 2)
+                )
+            )
+            try await store.recordIssuedRejection(
+                rejection(Fixture.id(20 + n), from: Fixture.hcoc, at: Fixture.base + 100 + Double(n / 2), label: "\(n)")
+            )
         }
         let everyReceipt = try await store.receipts(ReceiptQuery(limit: 100))
         let receiptCount = try await store.receiptsCount(ReceiptQuery())
@@ -169,8 +245,13 @@ import ParleyTestSupport
         #expect(pagedReceipts == everyReceipt, "the pages together are the whole list, in order")
         var rejections = ReceiptQuery(status: 2, limit: 2)
         rejections.after = everyReceipt[5].cursor
-        #expect(try await store.receiptsCount(rejections) == everyReceipt.dropFirst(6).filter { !$0.messageStored }.count)
-        #expect(ReceiptCursor(token: "1.2.3") == nil && ReceiptCursor(token: "1.0") == nil && ReceiptCursor(token: "-1.0.3") == nil)
+        #expect(
+            try await store.receiptsCount(rejections) == everyReceipt.dropFirst(6).filter { !$0.messageStored }.count
+        )
+        #expect(
+            ReceiptCursor(token: "1.2.3") == nil && ReceiptCursor(token: "1.0") == nil
+                && ReceiptCursor(token: "-1.0.3") == nil
+        )
 
         for newestFirst in [true, false] {
             let every = try await store.outbox(OutboxQuery(limit: 100, newestFirst: newestFirst))
@@ -195,7 +276,10 @@ import ParleyTestSupport
 
         let inbox = InboxQuery(limit: 100)
         for n in 1...5 {
-            _ = try await store.accept(Fixture.incoming(Fixture.id(40 + n), seq: UInt64(n), created: Fixture.base + Double(n / 2)), buildReceipt: Fixture.receipt)
+            _ = try await store.accept(
+                Fixture.incoming(Fixture.id(40 + n), seq: UInt64(n), created: Fixture.base + Double(n / 2)),
+                buildReceipt: Fixture.receipt
+            )
         }
         let messages = try await store.inbox(inbox)
         #expect(try await store.inboxCount(inbox) == 5)
@@ -210,8 +294,15 @@ import ParleyTestSupport
         let events = try await store.auditEvents(kinds: [.cancelled, .retried])
         #expect(events.map(\.detail) == ["by the operator: duplicate of 0192", "by the operator: sent after all"])
         // A delivered delivery is never cancelled.
-        try await store.recordReceipt(ReceivedReceipt(bytes: Data("ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru.pid,
-                                                status: .accepted, received: Fixture.base + 1))
+        try await store.recordReceipt(
+            ReceivedReceipt(
+                bytes: Data("ru".utf8),
+                messageID: Fixture.id(1),
+                recipient: Fixture.ru.pid,
+                status: .accepted,
+                received: Fixture.base + 1
+            )
+        )
         await #expect(throws: StoreError.self) { try await store.cancel(Fixture.id(1), recipient: Fixture.ru.pid) }
         #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.ru.pid)?.state == .delivered)
     }
@@ -225,7 +316,11 @@ import ParleyTestSupport
                 "SELECT * FROM issued_rejection x ORDER BY x.stored DESC, x.rowid DESC LIMIT 10",
                 "SELECT * FROM issued_rejection WHERE message_id = x'00'",
                 "SELECT min(next_attempt) FROM delivery WHERE state = 'pending' AND recipient = 'RU-NRRC'",
-            ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map { $0["detail"] as String }.joined(separator: "; ") }
+            ].map { sql in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map { $0["detail"] as String }.joined(
+                    separator: "; "
+                )
+            }
         }
         for plan in plans {
             #expect(plan.contains("USING INDEX") || plan.contains("USING COVERING INDEX"), "\(plan)")

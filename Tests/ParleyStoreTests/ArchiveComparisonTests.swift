@@ -10,7 +10,12 @@ import Testing
 
     /// US-NRRC sends 1…`count` to RU-NRRC; RU-NRRC accepts those in `delivered` (with `tampered`
     /// arriving with other bytes); US-NRRC holds the receipts of `receipted`.
-    func archives(count: Int, delivered: [Int], tampered: Int? = nil, receipted: [Int]) async throws -> (us: String, ru: String) {
+    func archives(
+        count: Int,
+        delivered: [Int],
+        tampered: Int? = nil,
+        receipted: [Int]
+    ) async throws -> (us: String, ru: String) {
         let us = try ParleyStore(path: dir.path("us.sqlite"))
         let ru = try ParleyStore(path: dir.path("ru.sqlite"))
         let at = Fixture.base + 100
@@ -20,14 +25,26 @@ import Testing
         @Sendable func receiptBytes(_ n: Int) -> Data { Data("receipt of \(n) by RU-NRRC".utf8) }
         for n in delivered {
             let fields = Fixture.fields(Fixture.id(n), created: at, label: n == tampered ? "other" : "out")
-            let message = IncomingMessage(fields: fields, sender: Fixture.us.pid, recipient: Fixture.ru.pid,
-                                          sequenceNumber: UInt64(n), received: at + 1)
+            let message = IncomingMessage(
+                fields: fields,
+                sender: Fixture.us.pid,
+                recipient: Fixture.ru.pid,
+                sequenceNumber: UInt64(n),
+                received: at + 1
+            )
             _ = try await ru.accept(message) { _ in receiptBytes(n) }
         }
         for n in receipted {
             try await us.markInFlight(Fixture.id(n), recipient: Fixture.ru.pid, at: at + 1)
-            _ = try await us.recordReceipt(ReceivedReceipt(bytes: receiptBytes(n), messageID: Fixture.id(n), recipient: Fixture.ru.pid,
-                                                           status: .accepted, received: at + 1))
+            _ = try await us.recordReceipt(
+                ReceivedReceipt(
+                    bytes: receiptBytes(n),
+                    messageID: Fixture.id(n),
+                    recipient: Fixture.ru.pid,
+                    status: .accepted,
+                    received: at + 1
+                )
+            )
         }
         let paths = (us: dir.path("us.parley"), ru: dir.path("ru.parley"))
         try await us.exportArchive(to: paths.us, exporter: Fixture.us.pid, from: Fixture.base, to: Fixture.base + 1_000)
@@ -51,11 +68,24 @@ import Testing
         let findings = Set(comparison.findings)
         #expect(findings.contains(.differentBytes(Fixture.id(5), sides: [0, 1])))
         #expect(findings.contains(.messageMissing(Fixture.id(3), heldBy: 0, missingFrom: 1)))
-        #expect(findings.contains(.gapOnlyAtRecipient(sender: Fixture.us, recipient: Fixture.ru, sequenceNumber: 3,
-                                                      message: Fixture.id(3), recipientSide: 1, senderSide: 0)))
+        #expect(
+            findings.contains(
+                .gapOnlyAtRecipient(
+                    sender: Fixture.us,
+                    recipient: Fixture.ru,
+                    sequenceNumber: 3,
+                    message: Fixture.id(3),
+                    recipientSide: 1,
+                    senderSide: 0
+                )
+            )
+        )
         let missingReceipts = comparison.findings.compactMap { finding -> MessageID? in
             if case .receiptMissing(let id, let signer, _, let heldBy, let missingFrom) = finding, signer == Fixture.ru,
-                heldBy == 1, missingFrom == 0 { return id }
+                heldBy == 1, missingFrom == 0
+            {
+                return id
+            }
             return nil
         }
         #expect(Set(missingReceipts) == [Fixture.id(2), Fixture.id(5)], "\(comparison.findings)")

@@ -21,30 +21,62 @@ import ParleyTestSupport
         hcoc = try pki.identity(Fixture.hcoc)
     }
 
-    func signedMessage(by signer: SigningIdentity, to numbers: [ParticipantID: UInt64], created: UTCTime? = nil) throws -> (Envelope, Data) {
+    func signedMessage(
+        by signer: SigningIdentity,
+        to numbers: [ParticipantID: UInt64],
+        created: UTCTime? = nil
+    ) throws -> (Envelope, Data) {
         let template = Examples.envelope(.generalCommunication)
-        let envelope = Envelope(id: MessageID.generate(at: now), sender: signer.participantID,
-                                recipients: numbers.map { Recipient(participant: $0.key, sequence: $0.value) },
-                                created: created ?? now, body: template.body, remarks: try LocalizedText(language: "en", text: "archive test"))
+        let envelope = Envelope(
+            id: MessageID.generate(at: now),
+            sender: signer.participantID,
+            recipients: numbers.map { Recipient(participant: $0.key, sequence: $0.value) },
+            created: created ?? now,
+            body: template.body,
+            remarks: try LocalizedText(language: "en", text: "archive test")
+        )
         return (envelope, Data(try signer.sign(envelope)))
     }
 
     func fields(_ envelope: Envelope, _ bytes: Data) -> MessageFields {
-        MessageFields(id: envelope.id, bytes: bytes, type: envelope.type.rawValue, created: envelope.created.date,
-                      remarks: envelope.remarks)
+        MessageFields(
+            id: envelope.id,
+            bytes: bytes,
+            type: envelope.type.rawValue,
+            created: envelope.created.date,
+            remarks: envelope.remarks
+        )
     }
 
     func receipt(by signer: SigningIdentity, for envelope: Envelope, digestOf bytes: Data) throws -> Data {
-        Data(try signer.sign(Receipt(messageID: envelope.id, digest: Digest.sha256([UInt8](bytes)), recipient: signer.participantID,
-                                     sender: envelope.sender, received: now, status: .accepted)))
+        Data(
+            try signer.sign(
+                Receipt(
+                    messageID: envelope.id,
+                    digest: Digest.sha256([UInt8](bytes)),
+                    recipient: signer.participantID,
+                    sender: envelope.sender,
+                    received: now,
+                    status: .accepted
+                )
+            )
+        )
     }
 
     /// Queues a signed message to RU and HCOC; each recipient in `receipted` returns an accepted
     /// receipt (over `receiptDigestOf` bytes when given, else the bytes sent).
     @discardableResult
-    func send(_ store: ParleyStore, receipted: [SigningIdentity], receiptDigestOf: Data? = nil) async throws -> (Envelope, Data) {
+    func send(
+        _ store: ParleyStore,
+        receipted: [SigningIdentity],
+        receiptDigestOf: Data? = nil
+    ) async throws -> (Envelope, Data) {
         let signed = Mutex<(Envelope, Data)?>(nil)
-        try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid], queuedAt: now.date) { numbers in
+        try await store.enqueue(
+            sender: Fixture.us.pid,
+            recipients: [Fixture.ru.pid, Fixture.hcoc.pid],
+            queuedAt: now.date
+        ) { numbers in
             let message = try signedMessage(by: us, to: numbers)
             signed.withLock { $0 = message }
             return fields(message.0, message.1)
@@ -53,8 +85,15 @@ import ParleyTestSupport
         for recipient in receipted {
             let peer = recipient.participantID.rawValue
             try await store.markInFlight(envelope.id, recipient: peer.pid, at: now.date)
-            try await store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: recipient, for: envelope, digestOf: receiptDigestOf ?? bytes),
-                                                    messageID: envelope.id, recipient: peer.pid, status: .accepted, received: now.date))
+            try await store.recordReceipt(
+                ReceivedReceipt(
+                    bytes: try receipt(by: recipient, for: envelope, digestOf: receiptDigestOf ?? bytes),
+                    messageID: envelope.id,
+                    recipient: peer.pid,
+                    status: .accepted,
+                    received: now.date
+                )
+            )
         }
         return (envelope, bytes)
     }
@@ -63,16 +102,29 @@ import ParleyTestSupport
     @discardableResult
     func receive(_ store: ParleyStore, seq: UInt64) async throws -> (Envelope, Data) {
         let (envelope, bytes) = try signedMessage(by: ru, to: [Fixture.us.pid: seq])
-        let incoming = IncomingMessage(fields: fields(envelope, bytes), sender: Fixture.ru.pid, recipient: Fixture.us.pid,
-                                       sequenceNumber: seq, received: now.date)
+        let incoming = IncomingMessage(
+            fields: fields(envelope, bytes),
+            sender: Fixture.ru.pid,
+            recipient: Fixture.us.pid,
+            sequenceNumber: seq,
+            received: now.date
+        )
         let outcome = try await store.accept(incoming) { _ in try receipt(by: us, for: envelope, digestOf: bytes) }
-        guard case .accepted = outcome else { throw StoreError(.invalidState, "message \(envelope.id) not accepted: \(outcome)") }
+        guard case .accepted = outcome else {
+            throw StoreError(.invalidState, "message \(envelope.id) not accepted: \(outcome)")
+        }
         return (envelope, bytes)
     }
 
     func export(_ store: ParleyStore, _ name: String) async throws -> String {
         let path = dir.path(name)
-        try await store.exportArchive(to: path, exporter: Fixture.us.pid, from: now.date - 3600, to: now.date + 3600, createdAt: now.date)
+        try await store.exportArchive(
+            to: path,
+            exporter: Fixture.us.pid,
+            from: now.date - 3600,
+            to: now.date + 3600,
+            createdAt: now.date
+        )
         return path
     }
 
@@ -87,7 +139,10 @@ import ParleyTestSupport
 
     @Test func completeArchiveVerifies() async throws {
         let (store, _) = try await completeStore()
-        let report = try ParleyStore.verifyArchive(at: try await export(store, "complete.parley-archive"), verifier: try pki.verifier())
+        let report = try ParleyStore.verifyArchive(
+            at: try await export(store, "complete.parley-archive"),
+            verifier: try pki.verifier()
+        )
         #expect(report.failures.isEmpty, "\(report.summaryText)")
         #expect(report.isValid)
         #expect(report.stepsPerformed == 1...7)
@@ -95,7 +150,11 @@ import ParleyTestSupport
         #expect(report.receiptsValid == 3 * 2 + 3 && report.receiptsFailed == 0)
         #expect(report.unreceipted.isEmpty)
         #expect(report.messages.count == 6)
-        #expect(report.channels.map { "\($0.sender)>\($0.recipient)" } == ["RU-NRRC>US-NRRC", "US-NRRC>HCOC-CC", "US-NRRC>RU-NRRC"])
+        #expect(
+            report.channels.map { "\($0.sender)>\($0.recipient)" } == [
+                "RU-NRRC>US-NRRC", "US-NRRC>HCOC-CC", "US-NRRC>RU-NRRC",
+            ]
+        )
         #expect(report.channels.allSatisfy { $0.isComplete && $0.highest == 3 && $0.messages == 3 })
     }
 
@@ -123,11 +182,18 @@ import ParleyTestSupport
         #expect(failure.messageID == envelope.id)
         #expect(failure.error.code == .badSignature)
         #expect(failure.error.field == "signature")
-        #expect(failure.itemIndex == 1 + 3 * 1, "item index of the second message (header, message, two receipts, message)")
+        #expect(
+            failure.itemIndex == 1 + 3 * 1,
+            "item index of the second message (header, message, two receipts, message)"
+        )
         // Its receipts now name a digest of other bytes.
         let receiptFailures = report.failures.filter { $0.kind == .receipt }
         #expect(receiptFailures.count == 2)
-        #expect(receiptFailures.allSatisfy { $0.messageID == envelope.id && $0.error.code == .receiptMismatch && $0.error.field == "digest" })
+        #expect(
+            receiptFailures.allSatisfy {
+                $0.messageID == envelope.id && $0.error.code == .receiptMismatch && $0.error.field == "digest"
+            }
+        )
         #expect(report.messagesValid == 5 && report.messagesFailed == 1)
         #expect(report.unreceipted.map(\.messageID) == [envelope.id])
     }
@@ -142,7 +208,10 @@ import ParleyTestSupport
         // Number 3 from RU never arrived.
         for seq in [1, 2, 4] as [UInt64] { try await receive(store, seq: seq) }
 
-        let report = try ParleyStore.verifyArchive(at: try await export(store, "d.parley-archive"), verifier: try pki.verifier())
+        let report = try ParleyStore.verifyArchive(
+            at: try await export(store, "d.parley-archive"),
+            verifier: try pki.verifier()
+        )
         #expect(!report.isValid)
         #expect(report.failures.count == 2, "\(report.summaryText)")
         #expect(report.failures.allSatisfy { $0.kind == .receipt && $0.messageID == mismatched.id })
@@ -169,7 +238,8 @@ import ParleyTestSupport
         let past = UTCTime(secondsSince1970: now.secondsSince1970 - 10 * 86_400)
         let queued = Mutex([(Envelope, Data)]())
         for _ in 0..<2 {
-            try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid], queuedAt: now.date) { numbers in
+            try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid], queuedAt: now.date) {
+                numbers in
                 let signed = try signedMessage(by: us, to: numbers, created: past)
                 queued.withLock { $0.append(signed) }
                 return fields(signed.0, signed.1)
@@ -177,9 +247,19 @@ import ParleyTestSupport
         }
         let messages = queued.withLock { $0 }
         let (receipted, bytes) = messages[0]
-        try await store.recordReceipt(ReceivedReceipt(bytes: try receipt(by: ru, for: receipted, digestOf: bytes), messageID: receipted.id,
-                                                recipient: Fixture.ru.pid, status: .accepted, received: now.date))
-        let report = try ParleyStore.verifyArchive(at: try await export(store, "times.parley-archive"), verifier: try pki.verifier())
+        try await store.recordReceipt(
+            ReceivedReceipt(
+                bytes: try receipt(by: ru, for: receipted, digestOf: bytes),
+                messageID: receipted.id,
+                recipient: Fixture.ru.pid,
+                status: .accepted,
+                received: now.date
+            )
+        )
+        let report = try ParleyStore.verifyArchive(
+            at: try await export(store, "times.parley-archive"),
+            verifier: try pki.verifier()
+        )
         #expect(report.receiptsValid == 1 && report.messagesValid == 1)
         let failure = try #require(report.failures.first, "\(report.summaryText)")
         #expect(report.failures.count == 1)

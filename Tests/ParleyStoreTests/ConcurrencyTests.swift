@@ -10,7 +10,8 @@ import ParleyTestSupport
     @Test func concurrentEnqueuesNeitherDuplicateNorSkip() async throws {
         let dir = TemporaryDirectory()
         let store = try ParleyStore(path: dir.path("store.sqlite"))
-        let tasks = 16, perTask = 40
+        let tasks = 16
+        let perTask = 40
         let recipientSets = [[Fixture.ru], [Fixture.hcoc], [Fixture.ru, Fixture.hcoc], ["GB-NRRC", Fixture.ru]]
         let results = try await withThrowingTaskGroup(of: [QueuedMessage].self) { group in
             for task in 0..<tasks {
@@ -19,17 +20,32 @@ import ParleyTestSupport
                     for i in 0..<perTask {
                         let recipients = recipientSets[(task + i) % recipientSets.count]
                         if i % 5 == 4 {
-                            queued += try await store.enqueueBatch((0..<3).map { _ in
-                                EnqueueRequest(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) { seqs in
-                                    let id = Fixture.randomID()
-                                    return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
+                            queued += try await store.enqueueBatch(
+                                (0..<3).map { _ in
+                                    EnqueueRequest(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) { seqs in
+                                        let id = Fixture.randomID()
+                                        return MessageFields(
+                                            id: id,
+                                            bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id),
+                                            type: 1,
+                                            created: Fixture.base
+                                        )
+                                    }
                                 }
-                            })
+                            )
                         } else {
-                            queued.append(try await store.enqueue(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) { seqs in
-                                let id = Fixture.randomID()
-                                return MessageFields(id: id, bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id), type: 1, created: Fixture.base)
-                            })
+                            queued.append(
+                                try await store.enqueue(sender: Fixture.us.pid, recipients: recipients.map(\.pid)) {
+                                    seqs in
+                                    let id = Fixture.randomID()
+                                    return MessageFields(
+                                        id: id,
+                                        bytes: Fixture.bytes("c\(seqs.sorted { $0.key < $1.key })", id),
+                                        type: 1,
+                                        created: Fixture.base
+                                    )
+                                }
+                            )
                         }
                         await Task.yield()
                     }
@@ -67,7 +83,10 @@ import ParleyTestSupport
         // And the store agrees with what was acknowledged.
         for queued in results.prefix(50) {
             let record = try #require(try await store.message(queued.id))
-            #expect(Dictionary(uniqueKeysWithValues: record.deliveries.map { ($0.recipient, $0.sequenceNumber) }) == queued.sequenceNumbers)
+            #expect(
+                Dictionary(uniqueKeysWithValues: record.deliveries.map { ($0.recipient, $0.sequenceNumber) })
+                    == queued.sequenceNumbers
+            )
             #expect(record.message.digest == queued.digest)
         }
     }
@@ -80,7 +99,9 @@ import ParleyTestSupport
             for _ in 0..<6 {
                 group.addTask {
                     var outcomes: [AcceptOutcome] = []
-                    for message in messages.shuffled() { outcomes.append(try await store.accept(message, buildReceipt: Fixture.receipt)) }
+                    for message in messages.shuffled() {
+                        outcomes.append(try await store.accept(message, buildReceipt: Fixture.receipt))
+                    }
                     return outcomes
                 }
             }

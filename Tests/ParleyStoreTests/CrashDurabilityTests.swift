@@ -58,7 +58,10 @@ import ParleyTestSupport
     /// daemon tests that run at the same time need them).
     @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let writer = Self.writerExecutable
-        try #require(FileManager.default.isExecutableFile(atPath: writer.path), "build parley-store-crashtest (a test dependency): \(writer.path)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: writer.path),
+            "build parley-store-crashtest (a test dependency): \(writer.path)"
+        )
         let dir = TemporaryDirectory()
         let storePath = dir.path("store.sqlite")
         var acknowledged = Acknowledged()
@@ -78,21 +81,30 @@ import ParleyTestSupport
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             try output.close()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the writer stopped by itself (status \(process.terminationStatus))")
+            #expect(
+                process.terminationReason == .uncaughtSignal,
+                "round \(round): the writer stopped by itself (status \(process.terminationStatus))"
+            )
 
-            let lines = String(decoding: try #require(fileBytes(outputPath)), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
+            let lines = String(decoding: try #require(fileBytes(outputPath)), as: UTF8.self).split(
+                separator: "\n",
+                omittingEmptySubsequences: true
+            )
             var newInRound = 0
             for line in lines {
                 let parts = line.split(separator: " ").map(String.init)
                 switch parts.first {
                 case "out" where parts.count == 5:
-                    let id = try MessageID(hex: parts[1]), ru = UInt64(parts[2])!, hcoc = UInt64(parts[3])!
+                    let id = try MessageID(hex: parts[1])
+                    let ru = UInt64(parts[2])!
+                    let hcoc = UInt64(parts[3])!
                     let bytes = Self.crashTestBytes(id: id, seqs: [ru, hcoc])
                     #expect(bytes.sha256.hexString == parts[4], "round \(round): digest printed for \(id)")
                     acknowledged.outgoing[id] = (ru, hcoc, bytes)
                     newInRound += 1
                 case "in" where parts.count == 3:
-                    let id = try MessageID(hex: parts[1]), seq = UInt64(parts[2])!
+                    let id = try MessageID(hex: parts[1])
+                    let seq = UInt64(parts[2])!
                     acknowledged.incoming[id] = (seq, Self.crashTestBytes(id: id, seqs: [seq]))
                     newInRound += 1
                 default:
@@ -104,7 +116,9 @@ import ParleyTestSupport
             try verify(storePath: storePath, acknowledged: acknowledged, round: round)
         }
         try await ParleyStore(path: storePath).checkIntegrity()
-        print("crash test: \(Self.kills) SIGKILLs (\(killsWithAcknowledgedWrites) after acknowledged writes); checked \(acknowledged.outgoing.count) queued and \(acknowledged.incoming.count) accepted acknowledged messages")
+        print(
+            "crash test: \(Self.kills) SIGKILLs (\(killsWithAcknowledgedWrites) after acknowledged writes); checked \(acknowledged.outgoing.count) queued and \(acknowledged.incoming.count) accepted acknowledged messages"
+        )
         #expect(killsWithAcknowledgedWrites >= Self.kills / 2)
         #expect(acknowledged.outgoing.count > 100)
     }
@@ -114,28 +128,48 @@ import ParleyTestSupport
         try store.pool.read { db in
             // Load the store once, then compare in memory.
             var sent = [Data: Data]()
-            for row in try Row.fetchAll(db, sql: "SELECT id, bytes FROM message WHERE direction = 0") { sent[row["id"]] = row["bytes"] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, bytes FROM message WHERE direction = 0") {
+                sent[row["id"]] = row["bytes"]
+            }
             var seqsByID = [Data: [String: UInt64]]()
             var seqsByChannel = [String: [Int64]]()
-            for row in try Row.fetchAll(db, sql: """
-                SELECT m.id, d.recipient, d.seq FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.sender = ? ORDER BY d.seq
-                """, arguments: [Fixture.us]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, d.recipient, d.seq FROM delivery d JOIN message m ON m.rowid = d.message WHERE d.sender = ? ORDER BY d.seq
+                    """,
+                arguments: [Fixture.us]
+            ) {
                 seqsByID[row["id"], default: [:]][row["recipient"]] = UInt64(row["seq"] as Int64)
                 seqsByChannel[row["recipient"], default: []].append(row["seq"])
             }
             var received = [Data: (Data, UInt64)]()
-            for row in try Row.fetchAll(db, sql: "SELECT m.id, m.bytes, i.seq FROM message m JOIN inbox i ON i.message = m.rowid") {
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT m.id, m.bytes, i.seq FROM message m JOIN inbox i ON i.message = m.rowid"
+            ) {
                 received[row["id"]] = (row["bytes"], UInt64(row["seq"] as Int64))
             }
 
             // Every acknowledged message: present, exact bytes, the sequence numbers acknowledged.
-            var lost = 0, wrong = 0
+            var lost = 0
+            var wrong = 0
             for (id, expected) in acknowledged.outgoing {
-                guard let bytes = sent[id.data] else { lost += 1; continue }
-                if bytes != expected.bytes || seqsByID[id.data] != [Fixture.ru: expected.ru, Fixture.hcoc: expected.hcoc] { wrong += 1 }
+                guard let bytes = sent[id.data] else {
+                    lost += 1
+                    continue
+                }
+                if bytes != expected.bytes
+                    || seqsByID[id.data] != [Fixture.ru: expected.ru, Fixture.hcoc: expected.hcoc]
+                {
+                    wrong += 1
+                }
             }
             for (id, expected) in acknowledged.incoming {
-                guard let (bytes, seq) = received[id.data] else { lost += 1; continue }
+                guard let (bytes, seq) = received[id.data] else {
+                    lost += 1
+                    continue
+                }
                 if bytes != expected.bytes || seq != expected.seq { wrong += 1 }
             }
             #expect(lost == 0, "round \(round): \(lost) acknowledged messages lost")
@@ -144,14 +178,31 @@ import ParleyTestSupport
             // Sequence numbers: 1...n per channel, no holes, no duplicates, channel state agrees.
             for recipient in [Fixture.ru, Fixture.hcoc] {
                 let seqs = seqsByChannel[recipient] ?? []
-                #expect(seqs == Array(stride(from: Int64(1), through: Int64(seqs.count), by: 1)), "round \(round): channel to \(recipient)")
-                let next = try Int64.fetchOne(db, sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?",
-                                              arguments: [Fixture.us, recipient])
+                #expect(
+                    seqs == Array(stride(from: Int64(1), through: Int64(seqs.count), by: 1)),
+                    "round \(round): channel to \(recipient)"
+                )
+                let next = try Int64.fetchOne(
+                    db,
+                    sql: "SELECT next_seq FROM channel_out WHERE sender = ? AND recipient = ?",
+                    arguments: [Fixture.us, recipient]
+                )
                 #expect((next ?? 1) == Int64(seqs.count + 1), "round \(round): next sequence number to \(recipient)")
             }
-            let inSeqs = try Int64.fetchAll(db, sql: "SELECT seq FROM inbox WHERE sender = ? ORDER BY seq", arguments: [Fixture.ru])
-            #expect(inSeqs == Array(stride(from: Int64(1), through: Int64(inSeqs.count), by: 1)), "round \(round): incoming channel")
-            let channel = try Row.fetchOne(db, sql: "SELECT contiguous, highest FROM channel_in WHERE sender = ?", arguments: [Fixture.ru])
+            let inSeqs = try Int64.fetchAll(
+                db,
+                sql: "SELECT seq FROM inbox WHERE sender = ? ORDER BY seq",
+                arguments: [Fixture.ru]
+            )
+            #expect(
+                inSeqs == Array(stride(from: Int64(1), through: Int64(inSeqs.count), by: 1)),
+                "round \(round): incoming channel"
+            )
+            let channel = try Row.fetchOne(
+                db,
+                sql: "SELECT contiguous, highest FROM channel_in WHERE sender = ?",
+                arguments: [Fixture.ru]
+            )
             #expect((channel?["contiguous"] as Int64?) ?? 0 == Int64(inSeqs.count))
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM channel_gap") == 0)
         }

@@ -15,7 +15,10 @@ import ParleyTestSupport
         let queue = try DatabaseQueue(path: path)
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.inTransaction { try db.execute(sql: sql); return .commit }
+            try db.inTransaction {
+                try db.execute(sql: sql)
+                return .commit
+            }
         }
         try queue.close()
     }
@@ -44,18 +47,33 @@ import ParleyTestSupport
         #expect(one.receipts.map(\.bytes) == [Data("receipt issued for one".utf8)])
         let three = try #require(try await store.message(MessageID(Data(repeating: 3, count: 16))!))
         #expect(three.deliveries.map(\.state) == [.pending, .delivered])
-        #expect(try await store.gaps() .map(\.missing) == [2...2])
+        #expect(try await store.gaps().map(\.missing) == [2...2])
         #expect(try await store.auditEvents().count == 5)
 
         // The v2 full-text index covers rows written by v1, accents folded.
-        #expect(try await store.inbox(InboxQuery(remarksContaining: "weather")).map(\.fields.id.data) == [Data(repeating: 1, count: 16)])
-        #expect(try await store.inbox(InboxQuery(remarksContaining: "annule techniques")).map(\.fields.id.data) == [Data(repeating: 2, count: 16)])
+        #expect(
+            try await store.inbox(InboxQuery(remarksContaining: "weather")).map(\.fields.id.data) == [
+                Data(repeating: 1, count: 16)
+            ]
+        )
+        #expect(
+            try await store.inbox(InboxQuery(remarksContaining: "annule techniques")).map(\.fields.id.data) == [
+                Data(repeating: 2, count: 16)
+            ]
+        )
 
         // And the store carries on: channels continue where v1 left them.
         let queued = try await store.queue(Fixture.id(10))
         #expect(queued.sequenceNumbers == [Fixture.hcoc: 2, Fixture.ru: 2])
-        let late = Fixture.incoming(Fixture.id(11), seq: 2, remarks: try! LocalizedText(language: "en", text: "late arrival"))
-        #expect(try await store.accept(late, buildReceipt: Fixture.receipt) == .accepted(receipt: Fixture.receipt(for: late), channel: .gapFilled))
+        let late = Fixture.incoming(
+            Fixture.id(11),
+            seq: 2,
+            remarks: try! LocalizedText(language: "en", text: "late arrival")
+        )
+        #expect(
+            try await store.accept(late, buildReceipt: Fixture.receipt)
+                == .accepted(receipt: Fixture.receipt(for: late), channel: .gapFilled)
+        )
         #expect(try await store.gaps().isEmpty)
         #expect(try await store.incomingChannels().map(\.contiguous) == [3])
         #expect(try await store.inbox(InboxQuery(remarksContaining: "late")).count == 1)

@@ -11,8 +11,10 @@ import ParleyTestSupport
         let store = try ParleyStore(path: dir.path("store.sqlite"))
         #expect(try await store.storedSchemaVersion() == ParleyStore.schemaVersion)
         let (journal, synchronous, foreignKeys, applicationID) = try await store.pool.writeWithoutTransaction { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
-             try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int32.fetchOne(db, sql: "PRAGMA application_id"))
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+                try Int.fetchOne(db, sql: "PRAGMA foreign_keys"), try Int32.fetchOne(db, sql: "PRAGMA application_id")
+            )
         }
         #expect(journal == "wal")
         #expect(synchronous == 2, "synchronous must be FULL on the writer connection")
@@ -87,7 +89,9 @@ import ParleyTestSupport
         let path = dir.path("store.sqlite")
         _ = try ParleyStore(path: path)
         let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v\(Schema.currentVersion + 1)-from-the-future')") }
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v\(Schema.currentVersion + 1)-from-the-future')")
+        }
         try queue.close()
         let error = try #require(throws: StoreError.self) { try ParleyStore(path: path) }
         #expect(error.code == .schemaTooNew)
@@ -99,7 +103,9 @@ import ParleyTestSupport
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
         let queue = try DatabaseQueue(path: path)
-        try await queue.write { db in try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+        try await queue.write { db in
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        }
         try queue.close()
         let store = try ParleyStore(path: path)
         #expect(try await store.storedSchemaVersion() == ParleyStore.schemaVersion)
@@ -167,7 +173,9 @@ import ParleyTestSupport
 
     @Test func readOnlyOpenOfMissingStoreFails() async throws {
         let dir = TemporaryDirectory()
-        let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("absent.sqlite"), options: .init(readOnly: true)) }
+        let error = try #require(throws: StoreError.self) {
+            try ParleyStore(path: dir.path("absent.sqlite"), options: .init(readOnly: true))
+        }
         #expect(error.code == .cannotOpen)
     }
 
@@ -188,7 +196,12 @@ import ParleyTestSupport
     }
 
     /// A file the kernel refuses to open for writing, even for root: `chattr +i` (immutable).
-    @Test(.enabled(if: Immutable.available, "needs chattr and CAP_LINUX_IMMUTABLE on an ext2/3/4 or xfs temporary directory"))
+    @Test(
+        .enabled(
+            if: Immutable.available,
+            "needs chattr and CAP_LINUX_IMMUTABLE on an ext2/3/4 or xfs temporary directory"
+        )
+    )
     func immutableFileIsReadOnly() async throws {
         let dir = TemporaryDirectory()
         let path = dir.path("store.sqlite")
@@ -213,7 +226,9 @@ import ParleyTestSupport
 
     @Test func missingDirectoryCannotOpen() async throws {
         let dir = TemporaryDirectory()
-        let error = try #require(throws: StoreError.self) { try ParleyStore(path: dir.path("no/such/dir/store.sqlite")) }
+        let error = try #require(throws: StoreError.self) {
+            try ParleyStore(path: dir.path("no/such/dir/store.sqlite"))
+        }
         #expect(error.code == .cannotOpen)
     }
 
@@ -226,7 +241,12 @@ import ParleyTestSupport
         for n in 1...5000 {
             do {
                 try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid]) { _ in
-                    MessageFields(id: Fixture.id(n), bytes: Fixture.bytes("big", Fixture.id(n), size: 2000), type: 1, created: Fixture.base)
+                    MessageFields(
+                        id: Fixture.id(n),
+                        bytes: Fixture.bytes("big", Fixture.id(n), size: 2000),
+                        type: 1,
+                        created: Fixture.base
+                    )
                 }
                 queued += 1
             } catch let error as StoreError {

@@ -15,7 +15,8 @@ struct BuildFailed: Error {}
     @Test func allocatesSequenceNumbersPerChannel() async throws {
         let store = try store
         let seen = Mutex([[ParticipantID: UInt64]]())
-        let first = try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid]) { seqs in
+        let first = try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid]) {
+            seqs in
             seen.withLock { $0.append(seqs) }
             return Fixture.fields(Fixture.id(1))
         }
@@ -27,7 +28,9 @@ struct BuildFailed: Error {}
         let third = try await store.queue(Fixture.id(3))
         #expect(third.sequenceNumbers == [Fixture.ru: 3, Fixture.hcoc: 2])
         // Another sender has its own channels.
-        let other = try await store.enqueue(sender: "GB-NRRC".pid, recipients: [Fixture.ru.pid]) { _ in Fixture.fields(Fixture.id(4)) }
+        let other = try await store.enqueue(sender: "GB-NRRC".pid, recipients: [Fixture.ru.pid]) { _ in
+            Fixture.fields(Fixture.id(4))
+        }
         #expect(other.sequenceNumbers == [Fixture.ru: 1])
 
         let record = try #require(try await store.message(Fixture.id(3)))
@@ -43,7 +46,9 @@ struct BuildFailed: Error {}
         let store = try store
         try await store.queue(Fixture.id(1))
         await #expect(throws: BuildFailed.self) {
-            try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid]) { _ in throw BuildFailed() }
+            try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.hcoc.pid]) { _ in
+                throw BuildFailed()
+            }
         }
         let next = try await store.queue(Fixture.id(2))
         #expect(next.sequenceNumbers == [Fixture.ru: 2, Fixture.hcoc: 2])
@@ -61,22 +66,45 @@ struct BuildFailed: Error {}
         await #expect(throws: BuildFailed.self) { try await store.enqueueBatch(requests) }
         #expect(try await store.messageCounts().sent == 0)
         #expect(try await store.outgoingChannels().isEmpty)
-        let batch = try await store.enqueueBatch((1...5).map { n in
-            EnqueueRequest(sender: Fixture.us.pid, recipients: [Fixture.ru.pid]) { _ in Fixture.fields(Fixture.id(n)) }
-        })
+        let batch = try await store.enqueueBatch(
+            (1...5).map { n in
+                EnqueueRequest(sender: Fixture.us.pid, recipients: [Fixture.ru.pid]) { _ in
+                    Fixture.fields(Fixture.id(n))
+                }
+            }
+        )
         #expect(batch.map { $0.sequenceNumbers[Fixture.ru]! } == [1, 2, 3, 4, 5])
     }
 
     @Test func rejectsInvalidRequests() async throws {
         let store = try store
         func code(_ body: () async throws -> Void) async -> StoreError.Code? {
-            do { try await body(); return nil } catch let error as StoreError { return error.code } catch { return nil }
+            do {
+                try await body()
+                return nil
+            } catch let error as StoreError { return error.code } catch { return nil }
         }
         // An invalid sender cannot be named: the API takes a ParticipantID, which refuses it.
         #expect((try? ParticipantID("us")) == nil)
-        #expect(await code { try await store.enqueue(sender: Fixture.us.pid, recipients: []) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
-        #expect(await code { try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.ru.pid]) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
-        #expect(await code { try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.us.pid]) { _ in Fixture.fields(Fixture.id(1)) } } == .invalidArgument)
+        #expect(
+            await code {
+                try await store.enqueue(sender: Fixture.us.pid, recipients: []) { _ in Fixture.fields(Fixture.id(1)) }
+            } == .invalidArgument
+        )
+        #expect(
+            await code {
+                try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.ru.pid, Fixture.ru.pid]) { _ in
+                    Fixture.fields(Fixture.id(1))
+                }
+            } == .invalidArgument
+        )
+        #expect(
+            await code {
+                try await store.enqueue(sender: Fixture.us.pid, recipients: [Fixture.us.pid]) { _ in
+                    Fixture.fields(Fixture.id(1))
+                }
+            } == .invalidArgument
+        )
         try await store.queue(Fixture.id(1))
         let reused = try await #require(throws: StoreError.self) { try await store.queue(Fixture.id(1)) }
         #expect(reused.code == .invalidArgument)
@@ -93,17 +121,30 @@ struct BuildFailed: Error {}
         for n in 1...4 {
             try await store.markInFlight(Fixture.id(n), recipient: Fixture.ru.pid, at: t0)
             // Jittered retry times: the later messages would be due first.
-            try await store.recordAttemptFailure(Fixture.id(n), recipient: Fixture.ru.pid, error: "connection refused",
-                                           nextAttempt: t0 + TimeInterval(40 - 5 * n), at: t0)
+            try await store.recordAttemptFailure(
+                Fixture.id(n),
+                recipient: Fixture.ru.pid,
+                error: "connection refused",
+                nextAttempt: t0 + TimeInterval(40 - 5 * n),
+                at: t0
+            )
         }
         #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 30).isEmpty)
         #expect(try await store.peersWithDueDeliveries(at: t0 + 30).isEmpty)
         #expect(try await store.peerStates([Fixture.ru.pid]).first?.nextAttempt == t0 + 35, "the first message decides")
-        #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 35).map(\.record.sequenceNumber) == [1, 2, 3, 4])
+        #expect(
+            try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 35).map(\.record.sequenceNumber) == [1, 2, 3, 4]
+        )
         #expect(try await store.peersWithDueDeliveries(at: t0 + 35) == [Fixture.ru.pid])
-        #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 35, limit: 2).map(\.record.sequenceNumber) == [1, 2])
+        #expect(
+            try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 35, limit: 2).map(\.record.sequenceNumber) == [
+                1, 2,
+            ]
+        )
         #expect(try await store.retry(Fixture.id(3), recipient: Fixture.ru.pid, at: t0 + 1) == 1)
-        #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 1).map(\.record.sequenceNumber) == [1, 2, 3, 4])
+        #expect(
+            try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 1).map(\.record.sequenceNumber) == [1, 2, 3, 4]
+        )
         #expect(try await store.delivery(Fixture.id(4), recipient: Fixture.ru.pid)?.nextAttempt == t0 + 20)
     }
 
@@ -118,10 +159,17 @@ struct BuildFailed: Error {}
         #expect(due[0].bytes == Fixture.bytes("out", Fixture.id(1)))
 
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: t0)
-        let again = try await #require(throws: StoreError.self) { try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: t0) }
+        let again = try await #require(throws: StoreError.self) {
+            try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: t0)
+        }
         #expect(again.code == .invalidState)
-        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru.pid, error: "connection refused",
-                                       nextAttempt: t0 + 30, at: t0)
+        try await store.recordAttemptFailure(
+            Fixture.id(1),
+            recipient: Fixture.ru.pid,
+            error: "connection refused",
+            nextAttempt: t0 + 30,
+            at: t0
+        )
         // Channel order: #2 (due since t0) waits behind #1's retry, then both go, in order.
         #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0).isEmpty)
         #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 29).isEmpty)
@@ -134,8 +182,13 @@ struct BuildFailed: Error {}
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: t0 + 30)
         // A message in flight does not hold back the ones behind it (several in flight, §12.4).
         #expect(try await store.dueDeliveries(to: Fixture.ru.pid, at: t0 + 30).map(\.record.sequenceNumber) == [2])
-        let receipt = ReceivedReceipt(bytes: Data("receipt-1-ru".utf8), messageID: Fixture.id(1), recipient: Fixture.ru.pid,
-                                      status: .accepted, received: t0 + 31)
+        let receipt = ReceivedReceipt(
+            bytes: Data("receipt-1-ru".utf8),
+            messageID: Fixture.id(1),
+            recipient: Fixture.ru.pid,
+            status: .accepted,
+            received: t0 + 31
+        )
         #expect(try await store.recordReceipt(receipt) == .recorded(.delivered))
         #expect(try await store.recordReceipt(receipt) == .alreadyStored)
         var duplicate = receipt
@@ -147,14 +200,27 @@ struct BuildFailed: Error {}
         #expect(delivered.receiptDigest == receipt.bytes.sha256)
 
         // Rejected receipt → rejected with code and reason.
-        let rejection = ReceivedReceipt(bytes: Data("receipt-2-ru".utf8), messageID: Fixture.id(2), recipient: Fixture.ru.pid,
-                                        status: .rejected(code: 11, reason: "invalid body"), received: t0 + 40)
+        let rejection = ReceivedReceipt(
+            bytes: Data("receipt-2-ru".utf8),
+            messageID: Fixture.id(2),
+            recipient: Fixture.ru.pid,
+            status: .rejected(code: 11, reason: "invalid body"),
+            received: t0 + 40
+        )
         #expect(try await store.recordReceipt(rejection) == .recorded(.rejected))
         let rejected = try #require(try await store.delivery(Fixture.id(2), recipient: Fixture.ru.pid))
-        #expect(rejected.state == .rejected && rejected.rejectionCode == 11 && rejected.rejectionReason == "invalid body")
+        #expect(
+            rejected.state == .rejected && rejected.rejectionCode == 11 && rejected.rejectionReason == "invalid body"
+        )
 
         // A receipt from a participant the message was not sent to is refused and not stored.
-        let stray = ReceivedReceipt(bytes: Data("stray".utf8), messageID: Fixture.id(1), recipient: "FR-NRRC".pid, status: .accepted, received: t0)
+        let stray = ReceivedReceipt(
+            bytes: Data("stray".utf8),
+            messageID: Fixture.id(1),
+            recipient: "FR-NRRC".pid,
+            status: .accepted,
+            received: t0
+        )
         #expect((try? await store.recordReceipt(stray)) == nil)
         #expect(try await store.message(Fixture.id(1))?.receipts.count == 2)
 
@@ -163,17 +229,28 @@ struct BuildFailed: Error {}
         #expect(try await store.delivery(Fixture.id(2), recipient: Fixture.ru.pid)?.state == .pending)
         #expect(try await store.cancel(Fixture.id(2), at: t0 + 51) == 2)
         #expect(try await store.message(Fixture.id(2))?.deliveries.map(\.state) == [.cancelled, .cancelled])
-        let notCancellable = try await #require(throws: StoreError.self) { try await store.cancel(Fixture.id(1), recipient: Fixture.ru.pid) }
+        let notCancellable = try await #require(throws: StoreError.self) {
+            try await store.cancel(Fixture.id(1), recipient: Fixture.ru.pid)
+        }
         #expect(notCancellable.code == .invalidState)
         #expect(notCancellable.reason.contains("delivered"))
 
         // Expiry.
-        try await store.expire(Fixture.id(1), recipient: Fixture.hcoc.pid, reason: "no receipt within 24 h", at: t0 + 60)
+        try await store.expire(
+            Fixture.id(1),
+            recipient: Fixture.hcoc.pid,
+            reason: "no receipt within 24 h",
+            at: t0 + 60
+        )
         #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.hcoc.pid)?.state == .expired)
 
         let kinds = try await store.auditEvents().compactMap(\.kind)
-        #expect(kinds == [.queued, .queued, .attempt, .attemptFailed, .attempt, .delivered, .receiptReceived, .rejected,
-                          .retried, .cancelled, .cancelled, .expired])
+        #expect(
+            kinds == [
+                .queued, .queued, .attempt, .attemptFailed, .attempt, .delivered, .receiptReceived, .rejected,
+                .retried, .cancelled, .cancelled, .expired,
+            ]
+        )
     }
 
     @Test func requeueInFlightAfterRestart() async throws {
@@ -189,12 +266,27 @@ struct BuildFailed: Error {}
         let store = try store
         try await store.queue(Fixture.id(1))
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid)
-        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru.pid, error: "reset", nextAttempt: Fixture.base + 3_600, at: Fixture.base)
+        try await store.recordAttemptFailure(
+            Fixture.id(1),
+            recipient: Fixture.ru.pid,
+            error: "reset",
+            nextAttempt: Fixture.base + 3_600,
+            at: Fixture.base
+        )
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.hcoc.pid)
-        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.hcoc.pid, error: "reset", nextAttempt: Fixture.base + 5, at: Fixture.base)
+        try await store.recordAttemptFailure(
+            Fixture.id(1),
+            recipient: Fixture.hcoc.pid,
+            error: "reset",
+            nextAttempt: Fixture.base + 5,
+            at: Fixture.base
+        )
         #expect(try await store.requeueInFlight(at: Fixture.base, nextAttemptNotAfter: Fixture.base + 15) == 0)
         #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.ru.pid)?.nextAttempt == Fixture.base + 15)
-        #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.hcoc.pid)?.nextAttempt == Fixture.base + 5, "an earlier time is kept")
+        #expect(
+            try await store.delivery(Fixture.id(1), recipient: Fixture.hcoc.pid)?.nextAttempt == Fixture.base + 5,
+            "an earlier time is kept"
+        )
     }
 
     @Test func expireDeliveriesByAge() async throws {
@@ -202,19 +294,33 @@ struct BuildFailed: Error {}
         try await store.queue(Fixture.id(1), at: Fixture.base)
         try await store.queue(Fixture.id(2), at: Fixture.base + 3600)
         try await store.markInFlight(Fixture.id(1), recipient: Fixture.ru.pid, at: Fixture.base)
-        try await store.recordAttemptFailure(Fixture.id(1), recipient: Fixture.ru.pid, error: "connection refused", nextAttempt: Fixture.base + 5, at: Fixture.base)
+        try await store.recordAttemptFailure(
+            Fixture.id(1),
+            recipient: Fixture.ru.pid,
+            error: "connection refused",
+            nextAttempt: Fixture.base + 5,
+            at: Fixture.base
+        )
         let expired = try await store.expireDeliveries(queuedBefore: Fixture.base + 60)
-        #expect(Set(expired.map(\.recipient)) == [Fixture.ru, Fixture.hcoc] && expired.allSatisfy { $0.messageID == Fixture.id(1) })
+        #expect(
+            Set(expired.map(\.recipient)) == [Fixture.ru, Fixture.hcoc]
+                && expired.allSatisfy { $0.messageID == Fixture.id(1) }
+        )
         #expect(expired.first { $0.recipient == Fixture.ru }?.lastError == "connection refused")
         // The cause stays readable after the expiry note.
-        #expect(try await store.delivery(Fixture.id(1), recipient: Fixture.ru.pid)?.lastError == "expired: no receipt in time; last error: connection refused")
+        #expect(
+            try await store.delivery(Fixture.id(1), recipient: Fixture.ru.pid)?.lastError
+                == "expired: no receipt in time; last error: connection refused"
+        )
         #expect(try await store.message(Fixture.id(1))?.deliveries.map(\.state) == [.expired, .expired])
         #expect(try await store.message(Fixture.id(2))?.deliveries.map(\.state) == [.pending, .pending])
     }
 
     @Test func unknownMessageIsNotFound() async throws {
         let store = try store
-        let error = try await #require(throws: StoreError.self) { try await store.markInFlight(Fixture.id(9), recipient: Fixture.ru.pid) }
+        let error = try await #require(throws: StoreError.self) {
+            try await store.markInFlight(Fixture.id(9), recipient: Fixture.ru.pid)
+        }
         #expect(error.code == .notFound)
         #expect(try await #require(throws: StoreError.self) { try await store.retry(Fixture.id(9)) }.code == .notFound)
     }

@@ -10,10 +10,14 @@ import ParleyProtocol
     @Test func fipsVectors() async {
         #expect(Data().sha256.hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(Data("abc".utf8).sha256.hexString == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).sha256.hexString
-                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(Data(repeating: 0x61, count: 1_000_000).sha256.hexString
-                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8).sha256.hexString
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        )
+        #expect(
+            Data(repeating: 0x61, count: 1_000_000).sha256.hexString
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        )
     }
 
     @Test func incrementalEqualsOneShot() async {
@@ -25,7 +29,9 @@ import ParleyProtocol
         #expect(Data(hasher.finalize()) == data.sha256)
         let million = SHA256Hasher()
         for _ in 0..<1000 { million.update([UInt8](repeating: 0x61, count: 1000)) }
-        #expect(Data(million.finalize()).hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            Data(million.finalize()).hexString == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        )
     }
 }
 
@@ -45,8 +51,13 @@ import ParleyProtocol
                 Issue.record("\(bytes) reported as truncated, expected \(expected)", sourceLocation: sourceLocation)
             case .invalid(let reason):
                 #expect(reason.contains(expected), "\(reason)", sourceLocation: sourceLocation)
-                #expect(CodecError.Code.allCases.allSatisfy { !reason.contains($0.rawValue) || $0.rawValue == $0.rawValue.lowercased() },
-                        "an operator's text, no Swift case name: \(reason)", sourceLocation: sourceLocation)
+                #expect(
+                    CodecError.Code.allCases.allSatisfy {
+                        !reason.contains($0.rawValue) || $0.rawValue == $0.rawValue.lowercased()
+                    },
+                    "an operator's text, no Swift case name: \(reason)",
+                    sourceLocation: sourceLocation
+                )
             }
         }
     }
@@ -60,7 +71,9 @@ import ParleyProtocol
         let decoded = try #require(try decode(encoded).arrayValue)
         #expect(decoded.count == 6)
         #expect(decoded[1].archiveMap == entries)
-        #expect(decoded[0] == .uint(1) && Array(decoded[2...]) == [.uint(UInt64.max), .uint(23), .uint(24), .uint(65_536)])
+        #expect(
+            decoded[0] == .uint(1) && Array(decoded[2...]) == [.uint(UInt64.max), .uint(23), .uint(24), .uint(65_536)]
+        )
         var reencoded = [UInt8]()
         ArchiveCBOR.encode(.array(decoded), into: &reencoded)
         #expect(reencoded == encoded)

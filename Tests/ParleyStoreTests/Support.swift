@@ -12,7 +12,10 @@ enum Fixture {
     static func id(_ n: Int) -> MessageID {
         var bytes = [UInt8](repeating: 0, count: 16)
         var value = UInt64(n)
-        for i in 0..<8 { bytes[15 - i] = UInt8(value & 0xFF); value >>= 8 }
+        for i in 0..<8 {
+            bytes[15 - i] = UInt8(value & 0xFF)
+            value >>= 8
+        }
         bytes[0] = 0xA5
         return try! MessageID(bytes: bytes)
     }
@@ -28,16 +31,42 @@ enum Fixture {
         return data
     }
 
-    static func fields(_ id: MessageID, type: UInt64 = 11, created: Date = base, references: [MessageReference] = [],
-                       remarks: LocalizedText? = nil, label: String = "msg") -> MessageFields {
-        MessageFields(id: id, bytes: bytes(label, id), type: type, created: created, references: references, remarks: remarks)
+    static func fields(
+        _ id: MessageID,
+        type: UInt64 = 11,
+        created: Date = base,
+        references: [MessageReference] = [],
+        remarks: LocalizedText? = nil,
+        label: String = "msg"
+    ) -> MessageFields {
+        MessageFields(
+            id: id,
+            bytes: bytes(label, id),
+            type: type,
+            created: created,
+            references: references,
+            remarks: remarks
+        )
     }
 
-    static func incoming(_ id: MessageID, seq: UInt64, from sender: String = ru, type: UInt64 = 11, created: Date = base,
-                         references: [MessageReference] = [], remarks: LocalizedText? = nil, label: String = "in",
-                         received: Date = base) -> IncomingMessage {
-        IncomingMessage(fields: fields(id, type: type, created: created, references: references, remarks: remarks, label: label),
-                        sender: sender.pid, recipient: us.pid, sequenceNumber: seq, received: received)
+    static func incoming(
+        _ id: MessageID,
+        seq: UInt64,
+        from sender: String = ru,
+        type: UInt64 = 11,
+        created: Date = base,
+        references: [MessageReference] = [],
+        remarks: LocalizedText? = nil,
+        label: String = "in",
+        received: Date = base
+    ) -> IncomingMessage {
+        IncomingMessage(
+            fields: fields(id, type: type, created: created, references: references, remarks: remarks, label: label),
+            sender: sender.pid,
+            recipient: us.pid,
+            sequenceNumber: seq,
+            received: received
+        )
     }
 
     static func receipt(for message: IncomingMessage) -> Data {
@@ -50,8 +79,14 @@ enum Fixture {
 extension ParleyStore {
     /// Queues a message with fixed contents to `recipients`.
     @discardableResult
-    func queue(_ id: MessageID, to recipients: [String] = [Fixture.ru, Fixture.hcoc], type: UInt64 = 11,
-               references: [MessageReference] = [], remarks: LocalizedText? = nil, at: Date = Fixture.base) async throws -> QueuedMessage {
+    func queue(
+        _ id: MessageID,
+        to recipients: [String] = [Fixture.ru, Fixture.hcoc],
+        type: UInt64 = 11,
+        references: [MessageReference] = [],
+        remarks: LocalizedText? = nil,
+        at: Date = Fixture.base
+    ) async throws -> QueuedMessage {
         try await enqueue(sender: Fixture.us.pid, recipients: recipients.map(\.pid), queuedAt: at) { _ in
             Fixture.fields(id, type: type, created: at, references: references, remarks: remarks, label: "out")
         }

@@ -6,17 +6,30 @@
 import Synchronization
 import Dispatch
 final class Box: Sendable {
-    struct S { var items: [Int] = []; var flag = false }
+    struct S {
+        var items: [Int] = []
+        var flag = false
+    }
     let state = Mutex(S())
 }
 let box = Box()
 let q = DispatchQueue(label: "drain")
 DispatchQueue.concurrentPerform(iterations: 20000) { i in
-    let start = box.state.withLock { s in s.items.append(i); if s.flag { return false }; s.flag = true; return true }
+    let start = box.state.withLock { s in
+        s.items.append(i)
+        if s.flag { return false }
+        s.flag = true
+        return true
+    }
     if start {
         q.async {
             while true {
-                let taken = box.state.withLock { s -> [Int] in let t = Array(s.items.prefix(8)); s.items.removeFirst(t.count); if t.isEmpty { s.flag = false }; return t }
+                let taken = box.state.withLock { s -> [Int] in
+                    let t = Array(s.items.prefix(8))
+                    s.items.removeFirst(t.count)
+                    if t.isEmpty { s.flag = false }
+                    return t
+                }
                 if taken.isEmpty { return }
             }
         }

@@ -6,16 +6,20 @@ import BenchSupport
 func codecBenchmarks() {
     let work = CodecWorkload()
 
-    Benchmark("Codec.EnvelopeEncodeDecode", configuration: Metrics.configuration(Metrics.counted, scalingFactor: .kilo)) { benchmark in
+    Benchmark("Codec.EnvelopeEncodeDecode", configuration: Metrics.configuration(Metrics.counted, scalingFactor: .kilo))
+    { benchmark in
         for _ in benchmark.scaledIterations { try work.envelopeRoundTrip() }
     }
 
-    Benchmark("Codec.FoundationJSONEncodeDecode",
-              configuration: Metrics.configuration(Metrics.counted, scalingFactor: .kilo)) { benchmark in
+    Benchmark(
+        "Codec.FoundationJSONEncodeDecode",
+        configuration: Metrics.configuration(Metrics.counted, scalingFactor: .kilo)
+    ) { benchmark in
         for _ in benchmark.scaledIterations { try work.jsonRoundTrip() }
     }
 
-    Benchmark("Codec.EnvelopeRatioToFoundationJSON", configuration: Metrics.ratioConfiguration(rounds: 8)) { benchmark in
+    Benchmark("Codec.EnvelopeRatioToFoundationJSON", configuration: Metrics.ratioConfiguration(rounds: 8)) {
+        benchmark in
         Metrics.record(benchmark, try interleavedRatio(seconds: 0.5, work.envelopeRoundTrip, work.jsonRoundTrip))
     }
 }

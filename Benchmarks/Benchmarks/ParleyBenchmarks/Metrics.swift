@@ -5,7 +5,11 @@ import BenchSupport
 enum Metrics {
     /// Throughput divided by the reference's, measured right after it, in thousandths (a metric
     /// holds integers): the figure that holds while other work slows the machine.
-    static let ratio = BenchmarkMetric.custom("ratioToReferencePerMille", polarity: .prefersLarger, useScalingFactor: false)
+    static let ratio = BenchmarkMetric.custom(
+        "ratioToReferencePerMille",
+        polarity: .prefersLarger,
+        useScalingFactor: false
+    )
 
     /// Allocations per operation (the same for the same code) and throughput.
     static let counted: [BenchmarkMetric] = [.throughput, .mallocCountTotal]
@@ -26,17 +30,31 @@ enum Metrics {
     // underscores, and `thresholds check` looks them up as they are.
 
     /// A configuration measuring `metrics`, `scalingFactor` operations per iteration.
-    static func configuration(_ metrics: [BenchmarkMetric], scalingFactor: BenchmarkScalingFactor = .one,
-                              maxDuration: Duration = .seconds(3), maxIterations: Int = 100_000) -> Benchmark.Configuration {
-        .init(metrics: metrics, scalingFactor: scalingFactor, maxDuration: maxDuration, maxIterations: maxIterations,
-              thresholds: tolerances.filter { metrics.contains($0.key) })
+    static func configuration(
+        _ metrics: [BenchmarkMetric],
+        scalingFactor: BenchmarkScalingFactor = .one,
+        maxDuration: Duration = .seconds(3),
+        maxIterations: Int = 100_000
+    ) -> Benchmark.Configuration {
+        .init(
+            metrics: metrics,
+            scalingFactor: scalingFactor,
+            maxDuration: maxDuration,
+            maxIterations: maxIterations,
+            thresholds: tolerances.filter { metrics.contains($0.key) }
+        )
     }
 
     /// A ratio benchmark's configuration: `rounds` iterations, each measuring both sides, and the
     /// tolerance in percent (wider where a round measures few operations or waits for the disk).
     static func ratioConfiguration(rounds: Int, tolerance: Double = 15) -> Benchmark.Configuration {
-        .init(metrics: [ratio], warmupIterations: 1, maxDuration: .seconds(60), maxIterations: rounds,
-              thresholds: [ratio: .init(relative: [.p90: tolerance])])
+        .init(
+            metrics: [ratio],
+            warmupIterations: 1,
+            maxDuration: .seconds(60),
+            maxIterations: rounds,
+            thresholds: [ratio: .init(relative: [.p90: tolerance])]
+        )
     }
 
     /// Records a ratio (`interleavedRatio`, or two rates) as the ratio metric.

@@ -9,17 +9,24 @@ import ParleyStore
 /// SQLite inserts of the same bodies in the same configuration and batch size, in the same run
 /// (`parley-bench store` adds inbox batches, query latency and start-up on a large store).
 func storeBenchmarks() {
-    Benchmark("Store.EnqueueBatch64", configuration: Metrics.configuration([.throughput, .mallocCountTotal])) { benchmark, work in
+    Benchmark("Store.EnqueueBatch64", configuration: Metrics.configuration([.throughput, .mallocCountTotal])) {
+        benchmark,
+        work in
         for _ in benchmark.scaledIterations { try await work.enqueueBatch() }
     } setup: {
         try StoreWorkload()
-    } teardown: {}
+    } teardown: {
+    }
 
-    Benchmark("Store.EnqueueBatch64RatioToRawSQLite", configuration: Metrics.ratioConfiguration(rounds: 5, tolerance: 35)) { benchmark, work in
+    Benchmark(
+        "Store.EnqueueBatch64RatioToRawSQLite",
+        configuration: Metrics.ratioConfiguration(rounds: 5, tolerance: 35)
+    ) { benchmark, work in
         Metrics.record(benchmark, try await work.interleavedRatio())
     } setup: {
         try StoreWorkload()
-    } teardown: {}
+    } teardown: {
+    }
 }
 
 /// A new store and a raw SQLite file in a temporary directory, and 64 message bodies of 500 bytes.
@@ -33,7 +40,9 @@ final class StoreWorkload: @unchecked Sendable {
     private let sender = try! ParticipantID("US-NRRC"), recipient = try! ParticipantID("RU-NRRC")
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-store-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-bench-store-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try ParleyStore(path: directory.appendingPathComponent("outbox.sqlite").path)
         var configuration = Configuration()
@@ -41,7 +50,10 @@ final class StoreWorkload: @unchecked Sendable {
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        raw = try DatabaseQueue(path: directory.appendingPathComponent("reference.sqlite").path, configuration: configuration)
+        raw = try DatabaseQueue(
+            path: directory.appendingPathComponent("reference.sqlite").path,
+            configuration: configuration
+        )
         try raw.write { try $0.execute(sql: "CREATE TABLE blob (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
         bodies = (0..<Self.batch).map { n in Data((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) }) }
     }
@@ -57,8 +69,13 @@ final class StoreWorkload: @unchecked Sendable {
             next += 1
             var id = [UInt8](repeating: 0, count: 16)
             withUnsafeBytes(of: UInt64(next).bigEndian) { id.replaceSubrange(8..<16, with: $0) }
-            let fields = MessageFields(id: try! MessageID(bytes: id), bytes: body, type: 1, created: created,
-                                       remarks: try! LocalizedText(language: "en", text: "Notification \(next)."))
+            let fields = MessageFields(
+                id: try! MessageID(bytes: id),
+                bytes: body,
+                type: 1,
+                created: created,
+                remarks: try! LocalizedText(language: "en", text: "Notification \(next).")
+            )
             return EnqueueRequest(sender: sender, recipients: [recipient]) { _ in fields }
         }
         _ = try await store.enqueueBatch(requests)
@@ -75,7 +92,8 @@ final class StoreWorkload: @unchecked Sendable {
     /// enqueueBatch's rate over raw inserts', alternating one batch of each ten times (wall clock:
     /// the cost is the disk's, and the disk's speed changes with the other work on the machine).
     func interleavedRatio() async throws -> Double {
-        var ours: Duration = .zero, reference: Duration = .zero
+        var ours: Duration = .zero
+        var reference: Duration = .zero
         for _ in 0..<10 {
             let start = ContinuousClock.now
             try await enqueueBatch()

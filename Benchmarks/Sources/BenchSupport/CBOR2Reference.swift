@@ -20,7 +20,8 @@ public enum CBOR2Reference {
         let hex = Hex.encode(bytes)
         for python in candidates() {
             guard let output = try? runTool(python, ["-c", script, hex, String(seconds)]),
-                  let rate = Double(output.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+                let rate = Double(output.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { continue }
             return rate
         }
         return nil

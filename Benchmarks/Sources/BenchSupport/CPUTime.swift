@@ -38,20 +38,27 @@ public func opaque<T>(_ value: T) {}
 public func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return .nan }
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 /// Throughput of `ours` divided by that of `reference`, measured in alternating slices of about
 /// `slice` CPU-seconds each, `seconds` in all: a change of the machine's speed (other work, a
 /// virtual machine's steal time) falls on both sides alike, which separate measurements of a
 /// quarter of a second each did not ensure on a shared 2-core machine.
-public func interleavedRatio(seconds: Double, slice: Double = 0.01, batch: Int = 16,
-                             _ ours: () throws -> Void, _ reference: () throws -> Void) rethrows -> Double {
+public func interleavedRatio(
+    seconds: Double,
+    slice: Double = 0.01,
+    batch: Int = 16,
+    _ ours: () throws -> Void,
+    _ reference: () throws -> Void
+) rethrows -> Double {
     for _ in 0..<batch {
         try ours()
         try reference()
     }
-    var counts = (ours: 0, reference: 0), times = (ours: 0.0, reference: 0.0)
+    var counts = (ours: 0, reference: 0)
+    var times = (ours: 0.0, reference: 0.0)
     func run(_ body: () throws -> Void) rethrows -> (operations: Int, seconds: Double) {
         var operations = 0
         let start = threadCPUSeconds()
@@ -62,7 +69,8 @@ public func interleavedRatio(seconds: Double, slice: Double = 0.01, batch: Int =
         return (operations, threadCPUSeconds() - start)
     }
     while times.ours + times.reference < seconds {
-        let a = try run(ours), b = try run(reference)
+        let a = try run(ours)
+        let b = try run(reference)
         counts.ours += a.operations
         times.ours += a.seconds
         counts.reference += b.operations

@@ -37,9 +37,19 @@ public final class CodecWorkload {
 
 /// The same pre-launch notification as a Codable structure, for the JSON reference.
 public struct PreLaunchJSON: Codable {
-    public struct Recipient: Codable { var participant: String; var sequence: UInt64 }
-    public struct Position: Codable { var lat: Int32; var lon: Int32 }
-    public struct Area: Codable { var polygon: [Position]?; var center: Position?; var radius: UInt32? }
+    public struct Recipient: Codable {
+        var participant: String
+        var sequence: UInt64
+    }
+    public struct Position: Codable {
+        var lat: Int32
+        var lon: Int32
+    }
+    public struct Area: Codable {
+        var polygon: [Position]?
+        var center: Position?
+        var radius: UInt32?
+    }
 
     var version = 1
     var id: String
@@ -61,8 +71,10 @@ public struct PreLaunchJSON: Codable {
         guard case .preLaunch(let body) = envelope.body else { fatalError("not a pre-launch envelope") }
         func area(_ a: ParleyProtocol.Area) -> Area {
             switch a {
-            case .polygon(let v): return Area(polygon: v.map { Position(lat: $0.latitudeMicrodegrees, lon: $0.longitudeMicrodegrees) })
-            case .circle(let c, let r): return Area(center: Position(lat: c.latitudeMicrodegrees, lon: c.longitudeMicrodegrees), radius: r)
+            case .polygon(let v):
+                return Area(polygon: v.map { Position(lat: $0.latitudeMicrodegrees, lon: $0.longitudeMicrodegrees) })
+            case .circle(let c, let r):
+                return Area(center: Position(lat: c.latitudeMicrodegrees, lon: c.longitudeMicrodegrees), radius: r)
             }
         }
         id = envelope.id.hex

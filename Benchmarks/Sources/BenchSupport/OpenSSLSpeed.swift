@@ -12,8 +12,13 @@ public enum OpenSSLSpeed {
     }
 
     /// Signs and verifies per second of `algorithms`, from `openssl speed -seconds N ...`.
-    public static func run(_ openssl: String = "openssl", seconds: Int, _ algorithms: [SignatureAlgorithm])
-        throws -> [SignatureAlgorithm: (sign: Double, verify: Double)] {
+    public static func run(
+        _ openssl: String = "openssl",
+        seconds: Int,
+        _ algorithms: [SignatureAlgorithm]
+    )
+        throws -> [SignatureAlgorithm: (sign: Double, verify: Double)]
+    {
         parse(try runTool(openssl, ["speed", "-seconds", String(seconds)] + algorithms.map(name)))
     }
 

@@ -22,14 +22,22 @@ public final class SignedMessageWorkload {
     /// Makes a test PKI for `algorithm` in a temporary directory (removed once loaded).
     public init(_ algorithm: SignatureAlgorithm) throws {
         let option = ["ed25519", "p256", "p384"][SignatureAlgorithm.allCases.firstIndex(of: algorithm)!]
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-bench-pki-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: root) }
         try makeTestPKI(in: root.path, algorithm: option, participants: ["US-NRRC", "RU-NRRC"])
-        let trust = try TrustStore.load(anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
-                                        crlPaths: [root.appendingPathComponent("trust/crls.pem").path])
-        let chain = try Certificate.load(path: root.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path)
+        let trust = try TrustStore.load(
+            anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
+            crlPaths: [root.appendingPathComponent("trust/crls.pem").path]
+        )
+        let chain = try Certificate.load(
+            path: root.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path
+        )
         key = try PrivateKey.load(path: root.appendingPathComponent("participants/US-NRRC/signing.key").path)
-        guard key.algorithm == algorithm else { throw BenchError("the test PKI made a \(key.algorithm) key for --alg \(option)") }
+        guard key.algorithm == algorithm else {
+            throw BenchError("the test PKI made a \(key.algorithm) key for --alg \(option)")
+        }
         let now = Date()
         leafKey = try trust.verify(chain: chain, at: now).leaf.publicKey
         self.algorithm = algorithm
@@ -62,7 +70,9 @@ public final class SignedMessageWorkload {
     /// The reference for `verifyMessage`: OpenSSL's verification of the same signature alone.
     @inline(__always)
     public func verifyBytes() throws {
-        guard leafKey.isValidSignature(signature, for: toBeSigned) else { throw BenchError("the bare signature does not verify") }
+        guard leafKey.isValidSignature(signature, for: toBeSigned) else {
+            throw BenchError("the bare signature does not verify")
+        }
     }
 
     /// A short name for reports: Ed25519, ES256, ES384.

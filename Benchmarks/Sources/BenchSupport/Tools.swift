@@ -75,7 +75,9 @@ public func runTool(_ executable: String, _ arguments: [String]) throws -> Strin
     let exited = exitStatus & 0x7f == 0
     let code = (exitStatus >> 8) & 0xff
     guard exited && code == 0 else {
-        throw BenchError("\(executable) \(arguments.prefix(3).joined(separator: " ")) failed (wait status \(exitStatus))")
+        throw BenchError(
+            "\(executable) \(arguments.prefix(3).joined(separator: " ")) failed (wait status \(exitStatus))"
+        )
     }
     return String(decoding: output, as: UTF8.self)
 }

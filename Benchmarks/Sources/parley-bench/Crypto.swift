@@ -29,12 +29,18 @@ struct Crypto: AsyncParsableCommand {
     @Flag(name: .customLong("skip-openssl"), help: "Skip the `openssl speed` reference.")
     var skipOpenSSL = false
 
-    @Option(help: "Rounds of the whole-message comparison, each an `openssl speed` run of the algorithm next to Parley's sign and verify; the median ratio is reported.")
+    @Option(
+        help:
+            "Rounds of the whole-message comparison, each an `openssl speed` run of the algorithm next to Parley's sign and verify; the median ratio is reported."
+    )
     var rounds: Int = 3
 
-    @Option(help: ArgumentHelp(
-        "Only repeat one whole-message operation for --seconds and print its rate, for a profiler: ALG-sign or ALG-verify, ALG one of ed25519, p256, p384.",
-        valueName: "operation"))
+    @Option(
+        help: ArgumentHelp(
+            "Only repeat one whole-message operation for --seconds and print its rate, for a profiler: ALG-sign or ALG-verify, ALG one of ed25519, p256, p384.",
+            valueName: "operation"
+        )
+    )
     var only: String?
 
     func run() async throws {
@@ -69,11 +75,18 @@ struct Crypto: AsyncParsableCommand {
         for algorithm in SignatureAlgorithm.allCases {
             guard let ours = parley[algorithm] else { continue }
             let theirs = reference[algorithm]
-            for (operation, value, base) in [("sign", ours.sign, theirs?.sign), ("verify", ours.verify, theirs?.verify)] {
-                print(Self.row([
-                    Self.name(algorithm), operation, Self.format(value), base.map(Self.format) ?? "n/a",
-                    base.map { String(format: "%.2f", value / $0) } ?? "n/a",
-                ], widths: widths))
+            for (operation, value, base) in [
+                ("sign", ours.sign, theirs?.sign), ("verify", ours.verify, theirs?.verify),
+            ] {
+                print(
+                    Self.row(
+                        [
+                            Self.name(algorithm), operation, Self.format(value), base.map(Self.format) ?? "n/a",
+                            base.map { String(format: "%.2f", value / $0) } ?? "n/a",
+                        ],
+                        widths: widths
+                    )
+                )
             }
         }
 
@@ -82,29 +95,42 @@ struct Crypto: AsyncParsableCommand {
 
     private func loop(_ operation: String) throws {
         let parts = operation.split(separator: "-").map(String.init)
-        guard parts.count == 2, ["ed25519", "p256", "p384"].contains(parts[0]), ["sign", "verify"].contains(parts[1]) else {
-            throw ValidationError("--only takes ed25519-sign, ed25519-verify, p256-sign, p256-verify, p384-sign or p384-verify")
+        guard parts.count == 2, ["ed25519", "p256", "p384"].contains(parts[0]), ["sign", "verify"].contains(parts[1])
+        else {
+            throw ValidationError(
+                "--only takes ed25519-sign, ed25519-verify, p256-sign, p256-verify, p384-sign or p384-verify"
+            )
         }
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "parley-bench-pki-\(UUID().uuidString)"
+        )
         defer { try? FileManager.default.removeItem(at: root) }
         try makeTestPKI(in: root.path, algorithm: parts[0], participants: ["US-NRRC", "RU-NRRC"])
-        let store = try TrustStore.load(anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
-                                        crlPaths: [root.appendingPathComponent("trust/crls.pem").path])
-        let identity = try SigningIdentity.load(keyPath: root.appendingPathComponent("participants/US-NRRC/signing.key").path,
-                                                chainPath: root.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path)
+        let store = try TrustStore.load(
+            anchorsPath: root.appendingPathComponent("trust/anchors.pem").path,
+            crlPaths: [root.appendingPathComponent("trust/crls.pem").path]
+        )
+        let identity = try SigningIdentity.load(
+            keyPath: root.appendingPathComponent("participants/US-NRRC/signing.key").path,
+            chainPath: root.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path
+        )
         let envelope = Examples.envelope(.preLaunch, created: UTCTime(Date()))
         let signed = try identity.sign(envelope)
         let verifier = MessageVerifier(trust: store)
         let time = UTCTime(Date())
-        let rate = parts[1] == "sign"
+        let rate =
+            parts[1] == "sign"
             ? try Self.rate(for: .seconds(seconds)) { _ = try identity.sign(envelope) }
             : try Self.rate(for: .seconds(seconds)) { _ = try verifier.verifyMessage(signed, at: time) }
         print("\(operation): \(Self.format(rate)) per CPU-second")
     }
 
     /// Bare signature verification vs. the same plus `TrustStore.verify` on a chain seen before.
-    private func chainBenchmark(message: [UInt8], duration: Duration,
-                                reference: [SignatureAlgorithm: (sign: Double, verify: Double)]) throws {
+    private func chainBenchmark(
+        message: [UInt8],
+        duration: Duration,
+        reference: [SignatureAlgorithm: (sign: Double, verify: Double)]
+    ) throws {
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("parley-bench-pki-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -121,8 +147,12 @@ struct Crypto: AsyncParsableCommand {
                 anchorsPath: directory.appendingPathComponent("trust/anchors.pem").path,
                 crlPaths: [directory.appendingPathComponent("trust/crls.pem").path]
             )
-            let chain = try Certificate.load(path: directory.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path)
-            let key = try PrivateKey.load(path: directory.appendingPathComponent("participants/US-NRRC/signing.key").path)
+            let chain = try Certificate.load(
+                path: directory.appendingPathComponent("participants/US-NRRC/signing-chain.pem").path
+            )
+            let key = try PrivateKey.load(
+                path: directory.appendingPathComponent("participants/US-NRRC/signing.key").path
+            )
             guard key.algorithm == algorithm else {
                 throw ValidationError("test PKI made a \(key.algorithm) key for --alg \(option)")
             }
@@ -166,8 +196,18 @@ struct Crypto: AsyncParsableCommand {
             let time = UTCTime(now)
             _ = try verifier.verifyMessage(signed, at: time)
             let verifyMessage = try Self.rate(for: duration) { _ = try verifier.verifyMessage(signed, at: time) }
-            whole.append(WholeMessageSetup(algorithm: algorithm, identity: identity, envelope: envelope, signed: signed,
-                                           verifier: verifier, time: time, key: key, leafKey: leafKey))
+            whole.append(
+                WholeMessageSetup(
+                    algorithm: algorithm,
+                    identity: identity,
+                    envelope: envelope,
+                    signed: signed,
+                    verifier: verifier,
+                    time: time,
+                    key: key,
+                    leafKey: leafKey
+                )
+            )
 
             for (label, value) in [
                 ("bare signature verify", bare),
@@ -177,10 +217,12 @@ struct Crypto: AsyncParsableCommand {
                 ("uncached chain + signature verify", uncached),
                 ("cached chain lookup alone (no signature)", lookupOnly),
             ] {
-                print(Self.row(
-                    [Self.name(algorithm), label, Self.format(value), String(format: "%.3f", bare / value)],
-                    widths: [16, 50, 12, 14]
-                ))
+                print(
+                    Self.row(
+                        [Self.name(algorithm), label, Self.format(value), String(format: "%.3f", bare / value)],
+                        widths: [16, 50, 12, 14]
+                    )
+                )
             }
         }
 
@@ -206,10 +248,19 @@ struct Crypto: AsyncParsableCommand {
         print("")
         print("Whole messages: a pre-launch envelope signed as a COSE_Sign1 with its x5chain (SigningIdentity.sign),")
         print("and verified by MessageVerifier.verifyMessage (the full SPEC.md §9.1 procedure, chain cached), against")
-        print("`openssl speed` run right before in each of \(rounds) round(s); median ratio (range). \"same bytes\": the bare")
-        print("OpenSSL sign/verify of the message's Sig_structure in the same round, so that column is the cost of framing alone.")
+        print(
+            "`openssl speed` run right before in each of \(rounds) round(s); median ratio (range). \"same bytes\": the bare"
+        )
+        print(
+            "OpenSSL sign/verify of the message's Sig_structure in the same round, so that column is the cost of framing alone."
+        )
         let widths = [16, 16, 14, 14, 22, 18]
-        print(Self.row(["algorithm", "operation", "Parley ops/s", "OpenSSL ops/s", "Parley/OpenSSL", "Parley/same bytes"], widths: widths))
+        print(
+            Self.row(
+                ["algorithm", "operation", "Parley ops/s", "OpenSSL ops/s", "Parley/OpenSSL", "Parley/same bytes"],
+                widths: widths
+            )
+        )
         for setup in setups {
             let toBeSigned = try COSESign1(decoding: setup.signed).toBeSigned()
             let signature = try setup.key.signature(for: toBeSigned)
@@ -222,9 +273,13 @@ struct Crypto: AsyncParsableCommand {
                 }
                 let signMessage = try Self.rate(for: duration) { _ = try setup.identity.sign(setup.envelope) }
                 let signPrimitive = try Self.rate(for: duration) { opaque(try setup.key.signature(for: toBeSigned)) }
-                let verifyMessage = try Self.rate(for: duration) { _ = try setup.verifier.verifyMessage(setup.signed, at: setup.time) }
+                let verifyMessage = try Self.rate(for: duration) {
+                    _ = try setup.verifier.verifyMessage(setup.signed, at: setup.time)
+                }
                 let verifyPrimitive = try Self.rate(for: duration) {
-                    guard setup.leafKey.isValidSignature(signature, for: toBeSigned) else { throw BenchFailure.verificationFailed }
+                    guard setup.leafKey.isValidSignature(signature, for: toBeSigned) else {
+                        throw BenchFailure.verificationFailed
+                    }
                 }
                 sign.append((signMessage, reference?.sign, signPrimitive))
                 verify.append((verifyMessage, reference?.verify, verifyPrimitive))
@@ -232,12 +287,20 @@ struct Crypto: AsyncParsableCommand {
             for (operation, results) in [("sign message", sign), ("verify message", verify)] {
                 let ratios = results.compactMap { result in result.openssl.map { result.parley / $0 } }.sorted()
                 let median = results.sorted { $0.parley < $1.parley }[results.count / 2]
-                let ratio = ratios.isEmpty ? "n/a" : String(format: "%.2f (%.2f–%.2f)", ratios[ratios.count / 2], ratios.first!, ratios.last!)
+                let ratio =
+                    ratios.isEmpty
+                    ? "n/a" : String(format: "%.2f (%.2f–%.2f)", ratios[ratios.count / 2], ratios.first!, ratios.last!)
                 let framing = results.map { $0.parley / $0.primitive }.sorted()[results.count / 2]
-                print(Self.row([
-                    Self.name(setup.algorithm), operation, Self.format(median.parley), median.openssl.map(Self.format) ?? "n/a",
-                    ratio, String(format: "%.2f", framing),
-                ], widths: widths) + "  (\(setup.signed.count)-byte message, \(toBeSigned.count)-byte Sig_structure)")
+                print(
+                    Self.row(
+                        [
+                            Self.name(setup.algorithm), operation, Self.format(median.parley),
+                            median.openssl.map(Self.format) ?? "n/a",
+                            ratio, String(format: "%.2f", framing),
+                        ],
+                        widths: widths
+                    ) + "  (\(setup.signed.count)-byte message, \(toBeSigned.count)-byte Sig_structure)"
+                )
             }
         }
     }

@@ -22,26 +22,26 @@ struct E2E: AsyncParsableCommand {
         commandName: "e2e",
         abstract: "Measure end-to-end delivery between two parleyd processes on loopback.",
         discussion: """
-        Creates a test PKI (Certs/make-test-pki.sh) for US-NRRC and RU-NRRC in a new directory, starts \
-        one parleyd for each (WAL + synchronous=FULL stores, mutual TLS, every message and receipt \
-        verified), submits --count pre-launch notifications to US-NRRC's admin socket (POST /v1/drafts, \
-        --concurrency at a time) and times each from the start of its submission to the moment its \
-        verified receipt is committed in US-NRRC's store (seen by polling the store read-only, every \
-        10 ms in a burst, every millisecond at the steady rate). Then submits at a steady --rate for --seconds. Finally checks that RU-NRRC holds \
-        every message once, with no gap in the channel, and that every delivery is receipted.
+            Creates a test PKI (Certs/make-test-pki.sh) for US-NRRC and RU-NRRC in a new directory, starts \
+            one parleyd for each (WAL + synchronous=FULL stores, mutual TLS, every message and receipt \
+            verified), submits --count pre-launch notifications to US-NRRC's admin socket (POST /v1/drafts, \
+            --concurrency at a time) and times each from the start of its submission to the moment its \
+            verified receipt is committed in US-NRRC's store (seen by polling the store read-only, every \
+            10 ms in a burst, every millisecond at the steady rate). Then submits at a steady --rate for --seconds. Finally checks that RU-NRRC holds \
+            every message once, with no gap in the channel, and that every delivery is receipted.
 
-        Two references are measured right before each burst: SQLite's durable commit rate on the \
-        same disk, and the signature work of one message — two signatures and two verifications \
-        (message and receipt) at `openssl speed`'s single-core rates for --alg, spread over every \
-        core — which bounds what any implementation of the protocol could reach on this machine. \
-        With --runs N the burst is repeated N times on the same daemons and the median is reported \
-        (the speed of a virtual machine drifts between runs).
+            Two references are measured right before each burst: SQLite's durable commit rate on the \
+            same disk, and the signature work of one message — two signatures and two verifications \
+            (message and receipt) at `openssl speed`'s single-core rates for --alg, spread over every \
+            core — which bounds what any implementation of the protocol could reach on this machine. \
+            With --runs N the burst is repeated N times on the same daemons and the median is reported \
+            (the speed of a virtual machine drifts between runs).
 
-        Example:
-          swift build -c release --scratch-path .build-bench --product parleyd
-          swift run -c release --package-path Benchmarks --scratch-path .build-bench parley-bench e2e \\
-              --parleyd .build-bench/release/parleyd --count 2000 --seconds 5
-        """
+            Example:
+              swift build -c release --scratch-path .build-bench --product parleyd
+              swift run -c release --package-path Benchmarks --scratch-path .build-bench parley-bench e2e \\
+                  --parleyd .build-bench/release/parleyd --count 2000 --seconds 5
+            """
     )
 
     @Option(help: "Notifications in the burst.")
@@ -65,16 +65,27 @@ struct E2E: AsyncParsableCommand {
     @Option(help: "Steady phase: duration in seconds.")
     var seconds = 30
 
-    @Option(help: "The parleyd executable (default: next to this parley-bench executable, then .build/release/parleyd of the source tree).")
+    @Option(
+        help:
+            "The parleyd executable (default: next to this parley-bench executable, then .build/release/parleyd of the source tree)."
+    )
     var parleyd: String?
 
-    @Option(help: "Messages in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default.")
+    @Option(
+        help:
+            "Messages in flight per peer (limits.deliveryWindow; the receiver's limits.maximumConcurrentRequestsPerPeer is raised to match). Default: the daemon's default."
+    )
     var window: Int?
 
-    @Option(help: "Signature algorithm of both participants' signing certificates: ed25519, p256 (ES256) or p384 (ES384).")
+    @Option(
+        help: "Signature algorithm of both participants' signing certificates: ed25519, p256 (ES256) or p384 (ES384)."
+    )
     var alg = "ed25519"
 
-    @Option(help: "Messages per delivery request (limits.deliveryBatch; 1: one POST /v1/messages each). Default: the daemon's default.")
+    @Option(
+        help:
+            "Messages per delivery request (limits.deliveryBatch; 1: one POST /v1/messages each). Default: the daemon's default."
+    )
     var batch: Int?
 
     @Option(help: "Log level of the daemons (their logs are in the directory's *.log files).")
@@ -93,8 +104,12 @@ struct E2E: AsyncParsableCommand {
             throw ValidationError("--count and --concurrency must be positive, --rate at least 0, --seconds positive")
         }
         guard (1...10).contains(runs) else { throw ValidationError("--runs must be 1…10") }
-        guard ["ed25519", "p256", "p384"].contains(alg) else { throw ValidationError("--alg must be ed25519, p256 or p384") }
-        guard (1...1_000).contains(draftsPerRequest) else { throw ValidationError("--drafts-per-request must be 1…1000") }
+        guard ["ed25519", "p256", "p384"].contains(alg) else {
+            throw ValidationError("--alg must be ed25519, p256 or p384")
+        }
+        guard (1...1_000).contains(draftsPerRequest) else {
+            throw ValidationError("--drafts-per-request must be 1…1000")
+        }
         if let batch, !(1...64).contains(batch) { throw ValidationError("--batch must be 1…64 (SPEC.md §12.8)") }
     }
 
@@ -105,19 +120,33 @@ struct E2E: AsyncParsableCommand {
         var daemons: [DaemonProcess] = []
         defer {
             for process in daemons { process.stop() }
-            if directory == nil && !keep { try? FileManager.default.removeItem(atPath: dir) } else { say("kept \(dir)") }
+            if directory == nil && !keep {
+                try? FileManager.default.removeItem(atPath: dir)
+            } else {
+                say("kept \(dir)")
+            }
         }
-        say("parley-bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, \(alg) signatures, WAL + synchronous=FULL, in \(dir)")
-        say("  machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage()) at start")
+        say(
+            "parley-bench e2e: \(Self.sender) → \(Self.recipient), two parleyd processes on loopback, \(alg) signatures, WAL + synchronous=FULL, in \(dir)"
+        )
+        say(
+            "  machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(Self.loadAverage()) at start"
+        )
 
         try makePKI(in: dir)
         let ports = [Self.sender: try freePort(), Self.recipient: try freePort()]
         for id in [Self.recipient, Self.sender] {
             let config = try writeConfiguration(id, dir: dir, ports: ports)
-            daemons.append(try DaemonProcess(executable: daemon, config: config, log: "\(dir)/\(id).log", logLevel: logLevel))
+            daemons.append(
+                try DaemonProcess(executable: daemon, config: config, log: "\(dir)/\(id).log", logLevel: logLevel)
+            )
         }
         for id in [Self.recipient, Self.sender] {
-            try await Self.waitForSocket("\(dir)/\(id).sock", port: ports[id]!, daemon: daemons.first { $0.config.hasSuffix("\(id).json") }!)
+            try await Self.waitForSocket(
+                "\(dir)/\(id).sock",
+                port: ports[id]!,
+                daemon: daemons.first { $0.config.hasSuffix("\(id).json") }!
+            )
         }
         let socket = "\(dir)/\(Self.sender).sock"
         let senderStore = "\(dir)/data/\(Self.sender)/parley.sqlite"
@@ -134,8 +163,13 @@ struct E2E: AsyncParsableCommand {
         try await client.shutdown()
     }
 
-    private func measure(_ client: HTTPClient, socket: String, senderStore: String, dir: String,
-                         daemons: [DaemonProcess]) async throws {
+    private func measure(
+        _ client: HTTPClient,
+        socket: String,
+        senderStore: String,
+        dir: String,
+        daemons: [DaemonProcess]
+    ) async throws {
         let watcher = try ReceiptWatcher(path: senderStore)
         // Polls all the time, so that each receipt is timed when it is committed, not when waited for.
         let polling = Task.detached { await watcher.pollUntilCancelled() }
@@ -147,7 +181,9 @@ struct E2E: AsyncParsableCommand {
         _ = try await watcher.waitFor([warm.id], timeout: 30)
 
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        say("  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request")
+        say(
+            "  delivery   \(window.map { "\($0)" } ?? "default") messages in flight per peer, \(batch.map { "\($0)" } ?? "default") per request"
+        )
         var results: [(rate: Double, disk: Double, signatures: Double?, cpu: Double)] = []
         for run in 1...runs {
             let label = runs > 1 ? "burst \(run)/\(runs)" : "burst"
@@ -155,48 +191,105 @@ struct E2E: AsyncParsableCommand {
             let signatures = signatureWorkBound(cores: cores)
             say(String(format: "  reference  raw SQLite durable commits, one row each     %8.0f /s", disk))
             if let signatures {
-                say(String(format: "  reference  signature work alone (2 signs + 2 verifies per message, openssl speed %@, %d cores) %8.0f /s",
-                           alg, Int(cores), signatures))
+                say(
+                    String(
+                        format:
+                            "  reference  signature work alone (2 signs + 2 verifies per message, openssl speed %@, %d cores) %8.0f /s",
+                        alg,
+                        Int(cores),
+                        signatures
+                    )
+                )
             }
-            let cpuBefore = daemons.map(\.cpuSeconds).reduce(0, +), benchBefore = Self.ownCPUSeconds()
+            let cpuBefore = daemons.map(\.cpuSeconds).reduce(0, +)
+            let benchBefore = Self.ownCPUSeconds()
             let burst = try await burstPhase(client, socket: socket, draft: draft, watcher: watcher)
-            let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore, benchCPU = Self.ownCPUSeconds() - benchBefore
+            let cpu = daemons.map(\.cpuSeconds).reduce(0, +) - cpuBefore
+            let benchCPU = Self.ownCPUSeconds() - benchBefore
             let burstRate = Double(count) / burst.elapsed
             results.append((burstRate, disk, signatures, cpu * 1000 / Double(count)))
-            say(String(format: "  %@%@ %d notifications, %d submissions in flight%@: %8.0f receipted /s   (%.2f × SQLite reference%@)",
-                       label, String(repeating: " ", count: max(0, 10 - label.count)), count, concurrency,
-                       draftsPerRequest > 1 ? " of \(draftsPerRequest) drafts" : "", burstRate, burstRate / disk,
-                       signatures.map { String(format: ", %.2f × signature work", burstRate / $0) } ?? ""))
-            say(String(format: "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                       Double(count) / burst.submitElapsed, burst.latency.p50 * 1000, burst.latency.p99 * 1000, burst.latency.max * 1000))
-            say(String(format: "             CPU: both daemons %.2f ms per message (%.2f ms in this client); %d cores idle would allow at most %.0f /s",
-                       cpu * 1000 / Double(count), benchCPU * 1000 / Double(count), Int(cores), cores * Double(count) / (cpu + benchCPU)))
+            say(
+                String(
+                    format:
+                        "  %@%@ %d notifications, %d submissions in flight%@: %8.0f receipted /s   (%.2f × SQLite reference%@)",
+                    label,
+                    String(repeating: " ", count: max(0, 10 - label.count)),
+                    count,
+                    concurrency,
+                    draftsPerRequest > 1 ? " of \(draftsPerRequest) drafts" : "",
+                    burstRate,
+                    burstRate / disk,
+                    signatures.map { String(format: ", %.2f × signature work", burstRate / $0) } ?? ""
+                )
+            )
+            say(
+                String(
+                    format:
+                        "             submitted at %.0f /s; submit-to-receipt latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    Double(count) / burst.submitElapsed,
+                    burst.latency.p50 * 1000,
+                    burst.latency.p99 * 1000,
+                    burst.latency.max * 1000
+                )
+            )
+            say(
+                String(
+                    format:
+                        "             CPU: both daemons %.2f ms per message (%.2f ms in this client); %d cores idle would allow at most %.0f /s",
+                    cpu * 1000 / Double(count),
+                    benchCPU * 1000 / Double(count),
+                    Int(cores),
+                    cores * Double(count) / (cpu + benchCPU)
+                )
+            )
             say("             load average \(Self.loadAverage())")
         }
         if runs > 1 {
             func median(_ values: [Double]) -> Double {
                 let sorted = values.sorted()
-                return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+                return sorted.count % 2 == 1
+                    ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
             }
             let rates = results.map(\.rate)
             let workRatios = results.compactMap { result in result.signatures.map { result.rate / $0 } }
-            say(String(format: "  median     of %d bursts: %.0f receipted /s (range %.0f–%.0f), %.2f × SQLite reference%@, %.2f ms CPU per message",
-                       runs, median(rates), rates.min()!, rates.max()!, median(results.map { $0.rate / $0.disk }),
-                       workRatios.isEmpty ? "" : String(format: ", %.2f × signature work", median(workRatios)),
-                       median(results.map(\.cpu))))
+            say(
+                String(
+                    format:
+                        "  median     of %d bursts: %.0f receipted /s (range %.0f–%.0f), %.2f × SQLite reference%@, %.2f ms CPU per message",
+                    runs,
+                    median(rates),
+                    rates.min()!,
+                    rates.max()!,
+                    median(results.map { $0.rate / $0.disk }),
+                    workRatios.isEmpty ? "" : String(format: ", %.2f × signature work", median(workRatios)),
+                    median(results.map(\.cpu))
+                )
+            )
         }
 
         var total = runs * count + 1
         if rate > 0 {
             let steady = try await steadyPhase(client, socket: socket, draft: draft, watcher: watcher)
             total += steady.count
-            say(String(format: "  steady     %d /s for %d s (%d notifications):            latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                       rate, seconds, steady.count, steady.latency.p50 * 1000, steady.latency.p99 * 1000, steady.latency.max * 1000))
+            say(
+                String(
+                    format:
+                        "  steady     %d /s for %d s (%d notifications):            latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    rate,
+                    seconds,
+                    steady.count,
+                    steady.latency.p50 * 1000,
+                    steady.latency.p99 * 1000,
+                    steady.latency.max * 1000
+                )
+            )
             say("             load average \(Self.loadAverage())")
         }
 
         try await checkComplete(dir: dir, total: total)
-        say("  check      \(Self.recipient) holds all \(total) messages once, channel contiguous 1…\(total) with no gap; \(Self.sender) holds \(total) verified receipts")
+        say(
+            "  check      \(Self.recipient) holds all \(total) messages once, channel contiguous 1…\(total) with no gap; \(Self.sender) holds \(total) verified receipts"
+        )
     }
 
     // MARK: - Phases
@@ -205,12 +298,20 @@ struct E2E: AsyncParsableCommand {
 
     static func latency(_ values: [Double]) -> Latency {
         let sorted = values.sorted()
-        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)] }
+        func at(_ q: Double) -> Double {
+            sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)]
+        }
         return Latency(p50: at(0.5), p99: at(0.99), max: sorted.last ?? 0)
     }
 
-    private func burstPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
-        -> (elapsed: Double, submitElapsed: Double, latency: Latency) {
+    private func burstPhase(
+        _ client: HTTPClient,
+        socket: String,
+        draft: [UInt8],
+        watcher: ReceiptWatcher
+    ) async throws
+        -> (elapsed: Double, submitElapsed: Double, latency: Latency)
+    {
         let count = self.count
         let next = Counter()
         watcher.interval.store(10, ordering: .relaxed)
@@ -226,7 +327,11 @@ struct E2E: AsyncParsableCommand {
                         if n == 1 {
                             mine.append(try await Self.submit(client, socket: socket, draft: draft))
                         } else {
-                            mine += try await Self.submit(client, socket: socket, drafts: Array(repeating: draft, count: n))
+                            mine += try await Self.submit(
+                                client,
+                                socket: socket,
+                                drafts: Array(repeating: draft, count: n)
+                            )
                         }
                     }
                     return mine
@@ -237,12 +342,20 @@ struct E2E: AsyncParsableCommand {
         let submitEnd = ContinuousClock.now
         let receipted = try await watcher.waitFor(submitted.map(\.id), timeout: max(120, Double(count) / 20))
         let end = receipted.values.max()!
-        return (Self.elapsed(end - start), Self.elapsed(submitEnd - start),
-                Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) }))
+        return (
+            Self.elapsed(end - start), Self.elapsed(submitEnd - start),
+            Self.latency(submitted.map { Self.elapsed(receipted[$0.id]! - $0.start) })
+        )
     }
 
-    private func steadyPhase(_ client: HTTPClient, socket: String, draft: [UInt8], watcher: ReceiptWatcher) async throws
-        -> (count: Int, latency: Latency) {
+    private func steadyPhase(
+        _ client: HTTPClient,
+        socket: String,
+        draft: [UInt8],
+        watcher: ReceiptWatcher
+    ) async throws
+        -> (count: Int, latency: Latency)
+    {
         let (total, rate) = (self.rate * seconds, self.rate)
         watcher.interval.store(1, ordering: .relaxed)
         let start = ContinuousClock.now + .milliseconds(100)
@@ -272,8 +385,8 @@ struct E2E: AsyncParsableCommand {
         let response = try await client.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status.code == 201,
-              let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-              let hex = object["id"] as? String, let id = try? MessageID(hex: hex)
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+            let hex = object["id"] as? String, let id = try? MessageID(hex: hex)
         else {
             throw BenchError("parleyd refused a draft: HTTP \(response.status.code) \(String(buffer: body))")
         }
@@ -296,10 +409,12 @@ struct E2E: AsyncParsableCommand {
         let response = try await client.execute(request, timeout: .seconds(60))
         let answer = try await response.body.collect(upTo: 16 << 20)
         guard response.status.code == 201,
-              let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
-              let results = object["results"] as? [[String: Any]], results.count == drafts.count
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: answer)) as? [String: Any],
+            let results = object["results"] as? [[String: Any]], results.count == drafts.count
         else {
-            throw BenchError("parleyd refused drafts: HTTP \(response.status.code) \(String(buffer: answer).prefix(500))")
+            throw BenchError(
+                "parleyd refused drafts: HTTP \(response.status.code) \(String(buffer: answer).prefix(500))"
+            )
         }
         return try results.map { result in
             guard let hex = result["id"] as? String, let id = try? MessageID(hex: hex) else {
@@ -314,7 +429,9 @@ struct E2E: AsyncParsableCommand {
         func time(_ offset: TimeInterval) -> String {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime]
-            return formatter.string(from: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + offset).rounded(.down)))
+            return formatter.string(
+                from: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + offset).rounded(.down))
+            )
         }
         let document: [String: Any] = [
             "type": "pre-launch", "recipients": [recipient],
@@ -322,7 +439,14 @@ struct E2E: AsyncParsableCommand {
                 "class": "space-launch-vehicle",
                 "window-start": time(3 * 86_400), "window-end": time(3 * 86_400 + 4 * 3_600),
                 "launch-area": ["circle": ["center": ["lat": 28.573469, "lon": -80.65107], "radius-m": 5_000]],
-                "impact-areas": [["polygon": [["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0], ["lat": 28.0, "lon": -60.0]]]],
+                "impact-areas": [
+                    [
+                        "polygon": [
+                            ["lat": 30.0, "lon": -60.0], ["lat": 30.0, "lon": -58.0], ["lat": 28.0, "lon": -58.0],
+                            ["lat": 28.0, "lon": -60.0],
+                        ]
+                    ]
+                ],
                 "azimuth": 90.5, "designator": "SLV-7 flight 12",
             ] as [String: Any],
             "remarks": ["lang": "en", "text": "Benchmark notification."],
@@ -365,20 +489,30 @@ struct E2E: AsyncParsableCommand {
             "retry": ["initialSeconds": 1, "maximumIntervalSeconds": 5, "giveUpAfterSeconds": 86_400],
         ]
         var limits: [String: Int] = [:]
-        if let window { limits["deliveryWindow"] = window; limits["maximumConcurrentRequestsPerPeer"] = max(8, window) }
+        if let window {
+            limits["deliveryWindow"] = window
+            limits["maximumConcurrentRequestsPerPeer"] = max(8, window)
+        }
         if let batch { limits["deliveryBatch"] = batch }
         if !limits.isEmpty { object["limits"] = limits }
         try FileManager.default.createDirectory(atPath: "\(dir)/data/\(id)", withIntermediateDirectories: true)
         let path = "\(dir)/\(id).json"
-        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path))
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(
+            to: URL(fileURLWithPath: path)
+        )
         return path
     }
 
     static func findParleyd() throws -> String {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidates = [here.appendingPathComponent("parleyd").path, sourceRoot.appendingPathComponent(".build/release/parleyd").path]
+        let candidates = [
+            here.appendingPathComponent("parleyd").path,
+            sourceRoot.appendingPathComponent(".build/release/parleyd").path,
+        ]
         guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
-            throw BenchError("no parleyd at \(candidates.joined(separator: " or ")); build it (swift build -c release --product parleyd) or give --parleyd PATH")
+            throw BenchError(
+                "no parleyd at \(candidates.joined(separator: " or ")); build it (swift build -c release --product parleyd) or give --parleyd PATH"
+            )
         }
         return found
     }
@@ -409,7 +543,9 @@ struct E2E: AsyncParsableCommand {
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
     }
 
@@ -422,7 +558,9 @@ struct E2E: AsyncParsableCommand {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
     }
 
@@ -432,7 +570,8 @@ struct E2E: AsyncParsableCommand {
     private func signatureWorkBound(cores: Double) -> Double? {
         let name = ["ed25519": "ed25519", "p256": "ecdsap256", "p384": "ecdsap384"][alg]!
         guard let output = try? runTool(openssl, ["speed", "-seconds", "1", name]),
-              let rates = OpenSSLSpeed.parse(output).values.first, rates.sign > 0, rates.verify > 0 else {
+            let rates = OpenSSLSpeed.parse(output).values.first, rates.sign > 0, rates.verify > 0
+        else {
             say("  reference  signature work: `\(openssl) speed \(name)` did not run; that reference is left out")
             return nil
         }
@@ -461,29 +600,41 @@ struct E2E: AsyncParsableCommand {
     }
 
     private func checkComplete(dir: String, total: Int) async throws {
-        let receiver = try ParleyStore(path: "\(dir)/data/\(Self.recipient)/parley.sqlite", options: .init(readOnly: true))
+        let receiver = try ParleyStore(
+            path: "\(dir)/data/\(Self.recipient)/parley.sqlite",
+            options: .init(readOnly: true)
+        )
         let channels = try await receiver.incomingChannels().filter { $0.sender == Self.sender }
         let received = try await receiver.messageCounts().received
         guard received == total, let channel = channels.first, channel.contiguous == UInt64(total),
-              channel.highest == UInt64(total), channel.gaps.isEmpty else {
-            throw BenchError("\(Self.recipient) holds \(received) messages (expected \(total)); channel state \(channels)")
+            channel.highest == UInt64(total), channel.gaps.isEmpty
+        else {
+            throw BenchError(
+                "\(Self.recipient) holds \(received) messages (expected \(total)); channel state \(channels)"
+            )
         }
         let store = try ParleyStore(path: "\(dir)/data/\(Self.sender)/parley.sqlite", options: .init(readOnly: true))
         let undelivered = try await store.queueDepths().values.reduce(0, +)
         let delivered = try await store.outbox(OutboxQuery(state: .delivered, limit: total + 1)).count
         guard undelivered == 0, delivered == total else {
-            throw BenchError("\(Self.sender): \(delivered) deliveries receipted, \(undelivered) still queued (expected \(total) and 0)")
+            throw BenchError(
+                "\(Self.sender): \(delivered) deliveries receipted, \(undelivered) still queued (expected \(total) and 0)"
+            )
         }
     }
 
     static func ownCPUSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+            usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+        ) / 1e6
     }
 
     static func loadAverage() -> String {
-        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(
+            separator: " "
+        )
     }
 
     static func elapsed(_ duration: Duration) -> Double {
@@ -495,7 +646,9 @@ struct E2E: AsyncParsableCommand {
 /// notes when each was first seen.
 final class ReceiptWatcher: Sendable {
     let store: ParleyStore
-    private let seen = Mutex<(position: AcceptedReceiptPosition, at: [MessageID: ContinuousClock.Instant])>((.start, [:]))
+    private let seen = Mutex<(position: AcceptedReceiptPosition, at: [MessageID: ContinuousClock.Instant])>(
+        (.start, [:])
+    )
 
     init(path: String) throws {
         store = try ParleyStore(path: path, options: .init(readOnly: true))
@@ -538,7 +691,9 @@ final class ReceiptWatcher: Sendable {
             if let times { return times }
             guard ContinuousClock.now < deadline else {
                 let missing = seen.withLock { state in pending.filter { state.at[$0] == nil }.count }
-                throw BenchError("\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs")
+                throw BenchError(
+                    "\(missing) of \(ids.count) messages have no accepted receipt after \(Int(timeout)) s; see the daemons' logs"
+                )
             }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -577,7 +732,8 @@ final class DaemonProcess {
     /// User + system CPU time consumed so far (from /proc), seconds.
     var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         // Fields after "(comm)": state is field 3, utime 14, stime 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }

@@ -22,7 +22,10 @@ struct Store: AsyncParsableCommand {
     @Option(help: "Size of each message in bytes.")
     var size = 500
 
-    @Option(help: "Messages in the large store for the query-latency and start-up measurements (0 skips them). An existing large store in --directory with at least this many messages is reused.")
+    @Option(
+        help:
+            "Messages in the large store for the query-latency and start-up measurements (0 skips them). An existing large store in --directory with at least this many messages is reused."
+    )
     var messages = 1_000_000
 
     @Option(help: "Queries to time on the large store.")
@@ -48,30 +51,67 @@ struct Store: AsyncParsableCommand {
         }
         // Fresh small stores every run; only the large store is reused.
         for name in ["reference", "single", "outbox", "inbox"] {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(name).sqlite\(suffix)") }
+            for suffix in ["", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: "\(dir)/\(name).sqlite\(suffix)")
+            }
         }
-        say("parley-bench store: \(count) messages of \(size) bytes, batches of \(batch), WAL + synchronous=FULL, in \(dir)")
+        say(
+            "parley-bench store: \(count) messages of \(size) bytes, batches of \(batch), WAL + synchronous=FULL, in \(dir)"
+        )
 
         let reference = try await referenceInserts(path: dir + "/reference.sqlite")
         say(String(format: "  reference  raw SQLite blob inserts      %9.0f /s", reference))
 
         let single = try await singleEnqueues(path: dir + "/single.sqlite", count: min(count, 2_000))
-        say(String(format: "  outbox     enqueue, 1 per transaction %9.0f /s   (%.2f × reference; bound by one fsync per message)", single, single / reference))
+        say(
+            String(
+                format:
+                    "  outbox     enqueue, 1 per transaction %9.0f /s   (%.2f × reference; bound by one fsync per message)",
+                single,
+                single / reference
+            )
+        )
 
         let enqueue = try await batchedEnqueues(path: dir + "/outbox.sqlite")
-        say(String(format: "  outbox     enqueueBatch               %9.0f /s   (%.2f × reference)", enqueue, enqueue / reference))
+        say(
+            String(
+                format: "  outbox     enqueueBatch               %9.0f /s   (%.2f × reference)",
+                enqueue,
+                enqueue / reference
+            )
+        )
 
         let due = try await dueDeliveryReads(path: dir + "/outbox.sqlite")
-        say(String(format: "  outbox     dueDeliveries, %d queued, limit 256: head due %.3f ms per call (%d rows with their bytes); head waiting for its retry %.3f ms (one row read, nothing returned)",
-                   count, due.headDue * 1000, due.rows, due.headWaiting * 1000))
+        say(
+            String(
+                format:
+                    "  outbox     dueDeliveries, %d queued, limit 256: head due %.3f ms per call (%d rows with their bytes); head waiting for its retry %.3f ms (one row read, nothing returned)",
+                count,
+                due.headDue * 1000,
+                due.rows,
+                due.headWaiting * 1000
+            )
+        )
 
         let accept = try await batchedAccepts(path: dir + "/inbox.sqlite", count: count, senders: 1)
-        say(String(format: "  inbox      acceptBatch                %9.0f /s   (%.2f × reference)", accept, accept / reference))
+        say(
+            String(
+                format: "  inbox      acceptBatch                %9.0f /s   (%.2f × reference)",
+                accept,
+                accept / reference
+            )
+        )
 
         let smallCount = min(count, 2_000)
         guard messages > 0 else {
             let small = try await startup(path: dir + "/single.sqlite")
-            say(String(format: "  start-up   open + schema check, %d messages: %.2f ms (median of 21)", smallCount, small * 1000))
+            say(
+                String(
+                    format: "  start-up   open + schema check, %d messages: %.2f ms (median of 21)",
+                    smallCount,
+                    small * 1000
+                )
+            )
             return
         }
         let largePath = dir + "/large.sqlite"
@@ -84,17 +124,35 @@ struct Store: AsyncParsableCommand {
             say(String(format: "  inbox      acceptBatch into the large store %9.0f /s", rate))
         }
         // Interleaved, so that background I/O affects both alike.
-        var small = [Double](), large = [Double]()
+        var small = [Double]()
+        var large = [Double]()
         for _ in 0..<3 {
             small.append(try await startup(path: dir + "/single.sqlite"))
             large.append(try await startup(path: largePath))
         }
-        let smallMedian = small.sorted()[1], largeMedian = large.sorted()[1]
+        let smallMedian = small.sorted()[1]
+        let largeMedian = large.sorted()[1]
         say(String(format: "  start-up   open + schema check, %d messages: %.2f ms", smallCount, smallMedian * 1000))
-        say(String(format: "  start-up   open + schema check, %d messages: %.2f ms   (%.2f × the small store)", max(existing, messages), largeMedian * 1000, largeMedian / smallMedian))
+        say(
+            String(
+                format: "  start-up   open + schema check, %d messages: %.2f ms   (%.2f × the small store)",
+                max(existing, messages),
+                largeMedian * 1000,
+                largeMedian / smallMedian
+            )
+        )
         for (pass, figures) in zip(["first pass ", "second pass"], try await queryLatency(path: largePath)) {
-            say(String(format: "  query      inbox by sender + one-week range, limit 100, %@: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%.0f rows on average)",
-                         pass, figures.p50 * 1000, figures.p99 * 1000, figures.max * 1000, figures.rows))
+            say(
+                String(
+                    format:
+                        "  query      inbox by sender + one-week range, limit 100, %@: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%.0f rows on average)",
+                    pass,
+                    figures.p50 * 1000,
+                    figures.p99 * 1000,
+                    figures.max * 1000,
+                    figures.rows
+                )
+            )
         }
     }
 
@@ -106,7 +164,9 @@ struct Store: AsyncParsableCommand {
             let bytes = raw.bindMemory(to: UInt8.self)
             var x = UInt64(n) &* 0x9E37_79B9_7F4A_7C15 | 1
             for i in 0..<bytes.count {
-                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                x ^= x << 13
+                x ^= x >> 7
+                x ^= x << 17
                 bytes[i] = UInt8(truncatingIfNeeded: x)
             }
         }
@@ -115,14 +175,20 @@ struct Store: AsyncParsableCommand {
 
     /// Remarks as an operator would write them (every message has some; they go to the full-text index).
     func remarks(_ n: Int) -> LocalizedText {
-        try! LocalizedText(language: "en", text: "Notification \(n): launch from the declared area within the notified window.")
+        try! LocalizedText(
+            language: "en",
+            text: "Notification \(n): launch from the declared area within the notified window."
+        )
     }
 
     func id(_ n: Int, tag: UInt8) -> MessageID {
         var bytes = [UInt8](repeating: 0, count: 16)
         bytes[0] = tag
         var value = UInt64(n)
-        for i in 0..<8 { bytes[15 - i] = UInt8(value & 0xFF); value >>= 8 }
+        for i in 0..<8 {
+            bytes[15 - i] = UInt8(value & 0xFF)
+            value >>= 8
+        }
         return try! MessageID(bytes: bytes)
     }
 
@@ -168,7 +234,13 @@ struct Store: AsyncParsableCommand {
         let created = Date()
         let seconds = try await elapsed {
             for n in 0..<count {
-                let fields = MessageFields(id: id(n, tag: 1), bytes: bodies[n], type: 11, created: created, remarks: remarks(n))
+                let fields = MessageFields(
+                    id: id(n, tag: 1),
+                    bytes: bodies[n],
+                    type: 11,
+                    created: created,
+                    remarks: remarks(n)
+                )
                 try await store.enqueue(sender: Self.sender, recipients: [Self.recipient]) { _ in fields }
             }
         }
@@ -185,7 +257,13 @@ struct Store: AsyncParsableCommand {
             while next < count {
                 let end = min(next + batch, count)
                 let requests = (next..<end).map { n in
-                    let fields = MessageFields(id: id(n, tag: 2), bytes: bodies[n], type: 11, created: created, remarks: remarks(n))
+                    let fields = MessageFields(
+                        id: id(n, tag: 2),
+                        bytes: bodies[n],
+                        type: 11,
+                        created: created,
+                        remarks: remarks(n)
+                    )
                     return EnqueueRequest(sender: Self.sender, recipients: [Self.recipient]) { _ in fields }
                 }
                 acknowledged += try await store.enqueueBatch(requests).count
@@ -218,9 +296,16 @@ struct Store: AsyncParsableCommand {
         let headDue = try await median { rows = try await store.dueDeliveries(to: Self.recipient, limit: 256).count }
         let head = id(0, tag: 2)
         _ = try await store.markInFlight([head], recipient: Self.recipient)
-        try await store.recordAttemptFailure(head, recipient: Self.recipient, error: "benchmark: connection refused", nextAttempt: Date() + 3600)
+        try await store.recordAttemptFailure(
+            head,
+            recipient: Self.recipient,
+            error: "benchmark: connection refused",
+            nextAttempt: Date() + 3600
+        )
         var returned = 0
-        let headWaiting = try await median { returned += try await store.dueDeliveries(to: Self.recipient, limit: 256).count }
+        let headWaiting = try await median {
+            returned += try await store.dueDeliveries(to: Self.recipient, limit: 256).count
+        }
         precondition(returned == 0, "nothing is due while the first message waits for its retry")
         return (headDue, headWaiting, rows)
     }
@@ -246,8 +331,18 @@ struct Store: AsyncParsableCommand {
                     withUnsafeBytes(of: UInt64(n).bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
                     let created = start + year * Double(n) / Double(count)
                     let message = IncomingMessage(
-                        fields: MessageFields(id: id(n, tag: 3), bytes: bytes, type: UInt64(n % 11 + 1), created: created, remarks: remarks(n)),
-                        sender: senderIDs[s], recipient: own, sequenceNumber: seqs[s], received: created + 2)
+                        fields: MessageFields(
+                            id: id(n, tag: 3),
+                            bytes: bytes,
+                            type: UInt64(n % 11 + 1),
+                            created: created,
+                            remarks: remarks(n)
+                        ),
+                        sender: senderIDs[s],
+                        recipient: own,
+                        sequenceNumber: seqs[s],
+                        received: created + 2
+                    )
                     return AcceptRequest(message: message) { m in receipt + m.fields.id.bytes }
                 }
                 accepted += try await store.acceptBatch(requests).count
@@ -284,13 +379,22 @@ struct Store: AsyncParsableCommand {
             var rows = 0
             for (sender, from) in windows {
                 var result = [StoredMessage]()
-                times.append(try await elapsed {
-                    result = try await store.inbox(InboxQuery(sender: sender, createdFrom: from, createdBefore: from + 7 * 86_400, limit: 100))
-                })
+                times.append(
+                    try await elapsed {
+                        result = try await store.inbox(
+                            InboxQuery(sender: sender, createdFrom: from, createdBefore: from + 7 * 86_400, limit: 100)
+                        )
+                    }
+                )
                 rows += result.count
             }
             times.sort()
-            passes.append((times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last!, Double(rows) / Double(queries)))
+            passes.append(
+                (
+                    times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last!,
+                    Double(rows) / Double(queries)
+                )
+            )
         }
         return passes
     }

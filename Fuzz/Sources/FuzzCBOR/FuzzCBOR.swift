@@ -24,7 +24,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let canonical = CBOREncoder.encode(wellFormed)
         if canonical.count <= CBORDecoder.Limits.parley.maximumInputSize {
             guard let again = try? CBORDecoder(mode: .deterministic).decode(canonical) else {
-                fatalError("canonical re-encoding of a well-formed item is rejected: \(hex(bytes)) -> \(hex(canonical))")
+                fatalError(
+                    "canonical re-encoding of a well-formed item is rejected: \(hex(bytes)) -> \(hex(canonical))"
+                )
             }
             if CBOREncoder.encode(again) != canonical {
                 fatalError("canonical re-encoding is not stable: \(hex(canonical))")
@@ -36,7 +38,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        .joined()
 }
 
 // SwiftPM links every Linux executable with `--defsym main=FuzzCBOR_main`, which hides libFuzzer's own

@@ -12,12 +12,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("COSE_Sign1 (\(profile)) does not re-encode to the input: \(hex(bytes))")
         }
         if profile == .parley {
-            guard object.unprotectedHeader.keys == [.integer(X5Chain.label)], let chain = try? object.certificateChain else {
+            guard object.unprotectedHeader.keys == [.integer(X5Chain.label)], let chain = try? object.certificateChain
+            else {
                 fatalError("parley profile accepted an unprotected header other than {33: x5chain}: \(hex(bytes))")
             }
             let certificates = chain.certificates
             if certificates.isEmpty || certificates.count > X5Chain.maximumLength
-                || certificates.contains(where: { $0.isEmpty || $0.count > X5Chain.maximumCertificateSize }) {
+                || certificates.contains(where: { $0.isEmpty || $0.count > X5Chain.maximumCertificateSize })
+            {
                 fatalError("x5chain accepted outside its limits: \(hex(bytes))")
             }
             if CBOREncoder.encode(.map(object.unprotectedHeader)) != [0xA1, 0x18, 0x21] + chain.encoded {
@@ -42,7 +44,8 @@ func checkHeader(_ bytes: [UInt8]) {
 }
 
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        .joined()
 }
 
 // SwiftPM links every Linux executable with `--defsym main=FuzzCOSE_main`, which hides libFuzzer's own

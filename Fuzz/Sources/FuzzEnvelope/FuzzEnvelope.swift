@@ -34,10 +34,16 @@ func check(_ bytes: [UInt8]) {
     if let batch = try? MessageBatch(decoding: bytes), batch.encoded != bytes {
         fatalError("batch does not re-encode to the input: \(hex(bytes)) -> \(hex(batch.encoded))")
     }
-    if case .array(let items)? = try? CBOR(decoding: bytes, limits: .init(maximumInputSize: BatchAnswer.maximumSize, maximumDepth: 3, maximumItemCount: 1_000)),
-       let answer = try? BatchAnswer(decoding: bytes, expectedCount: items.count) {
+    if case .array(let items)? = try? CBOR(
+        decoding: bytes,
+        limits: .init(maximumInputSize: BatchAnswer.maximumSize, maximumDepth: 3, maximumItemCount: 1_000)
+    ),
+        let answer = try? BatchAnswer(decoding: bytes, expectedCount: items.count)
+    {
         let encoded = answer.encoded
-        if encoded != bytes { fatalError("batch answer does not re-encode to the input: \(hex(bytes)) -> \(hex(encoded))") }
+        if encoded != bytes {
+            fatalError("batch answer does not re-encode to the input: \(hex(bytes)) -> \(hex(encoded))")
+        }
         guard let again = try? BatchAnswer(decoding: encoded, expectedCount: items.count), again == answer else {
             fatalError("batch answer's re-encoding does not decode to the same value: \(hex(bytes))")
         }
@@ -45,7 +51,8 @@ func check(_ bytes: [UInt8]) {
 }
 
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        .joined()
 }
 
 // SwiftPM links every Linux executable with `--defsym main=FuzzEnvelope_main`, which hides libFuzzer's own

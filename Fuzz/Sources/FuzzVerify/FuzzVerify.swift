@@ -25,20 +25,27 @@ struct Fixture: Sendable {
     let acceptableReceipts: Set<[UInt8]>
 
     init() {
-        let signed = ProcessInfo.processInfo.environment["PARLEY_SIGNED_VECTORS"].map { URL(fileURLWithPath: $0) }
+        let signed =
+            ProcessInfo.processInfo.environment["PARLEY_SIGNED_VECTORS"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../../../Protocol/vectors/signed").standardizedFileURL
+            .appendingPathComponent("../../../Protocol/vectors/signed").standardizedFileURL
         do {
             let folder = signed.appendingPathComponent("ed25519")
-            let trust = try TrustStore.load(anchorsPath: folder.appendingPathComponent("anchors.pem").path,
-                                            crlPaths: [folder.appendingPathComponent("crls.pem").path])
+            let trust = try TrustStore.load(
+                anchorsPath: folder.appendingPathComponent("anchors.pem").path,
+                crlPaths: [folder.appendingPathComponent("crls.pem").path]
+            )
             verifier = MessageVerifier(trust: trust)
             time = try UTCTime(rfc3339: "2026-12-01T06:01:00Z")
-            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: signed.appendingPathComponent("manifest.json")))
-            var messages = Set<[UInt8]>(), receipts = Set<[UInt8]>(), rejected: [(String, [UInt8], String)] = []
+            let manifest = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: signed.appendingPathComponent("manifest.json"))
+            )
+            var messages = Set<[UInt8]>()
+            var receipts = Set<[UInt8]>()
+            var rejected: [(String, [UInt8], String)] = []
             for case let entry as [String: String] in manifest as? [Any] ?? [] {
                 guard let file = entry["file"], file.hasPrefix("ed25519/"), entry["crls"] == "ed25519/crls.pem",
-                      entry["verifyAt"] == "2026-12-01T06:01:00Z", let expect = entry["expect"], let kind = entry["kind"]
+                    entry["verifyAt"] == "2026-12-01T06:01:00Z", let expect = entry["expect"], let kind = entry["kind"]
                 else { continue }
                 let bytes = Array(try Data(contentsOf: signed.appendingPathComponent(file)))
                 if kind == "message", ["valid", "not-a-recipient"].contains(expect) {
@@ -58,8 +65,10 @@ struct Fixture: Sendable {
             for bytes in messages { _ = try verifier.verifyMessage(bytes, at: time) }
             for bytes in receipts { _ = try verifier.verifyReceipt(bytes, at: time) }
             for (file, bytes, kind) in rejected {
-                let accepted = kind == "message" ? (try? verifier.verifyMessage(bytes, at: time)) != nil
-                                                 : (try? verifier.verifyReceipt(bytes, at: time)) != nil
+                let accepted =
+                    kind == "message"
+                    ? (try? verifier.verifyMessage(bytes, at: time)) != nil
+                    : (try? verifier.verifyReceipt(bytes, at: time)) != nil
                 if accepted { fatalError("FuzzVerify: \(file) verifies but the manifest says it must not") }
             }
         } catch {
@@ -78,9 +87,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("verifyMessage accepted bytes that are not a valid vector: \(hex(bytes))")
         }
         guard verified.bytes == bytes, let again = try? fixture.verifier.verifyMessage(bytes, at: fixture.time),
-              again.envelope == verified.envelope,
-              let object = try? COSESign1(decoding: bytes), object.encoded == bytes,
-              verified.envelope.encoded == object.payload
+            again.envelope == verified.envelope,
+            let object = try? COSESign1(decoding: bytes), object.encoded == bytes,
+            verified.envelope.encoded == object.payload
         else { fatalError("an accepted message does not verify again or re-encode identically: \(hex(bytes))") }
     }
     if let verified = try? fixture.verifier.verifyReceipt(bytes, at: fixture.time) {
@@ -88,16 +97,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("verifyReceipt accepted bytes that are not a valid vector: \(hex(bytes))")
         }
         guard verified.bytes == bytes, let again = try? fixture.verifier.verifyReceipt(bytes, at: fixture.time),
-              again.receipt == verified.receipt,
-              let object = try? COSESign1(decoding: bytes), object.encoded == bytes,
-              verified.receipt.encoded == object.payload
+            again.receipt == verified.receipt,
+            let object = try? COSESign1(decoding: bytes), object.encoded == bytes,
+            verified.receipt.encoded == object.payload
         else { fatalError("an accepted receipt does not verify again or re-encode identically: \(hex(bytes))") }
     }
     return 0
 }
 
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    bytes.prefix(512).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        .joined()
 }
 
 // SwiftPM links every Linux executable with `--defsym main=FuzzVerify_main`, which hides libFuzzer's own

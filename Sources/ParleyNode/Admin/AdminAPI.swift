@@ -47,7 +47,11 @@ public enum AdminAPI {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder().encode(value))))
+        return Response(
+            status: status,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder().encode(value)))
+        )
     }
 
     /// The problem a failure is answered with: a `Problem` as it is; a store error by its code; a
@@ -59,22 +63,55 @@ public enum AdminAPI {
         case let error as StoreError:
             switch error.code {
             case .notFound: return Problem(status: 404, name: "not-found", title: "Not found", detail: error.reason)
-            case .invalidState: return Problem(status: 409, name: "invalid-state", title: "Not possible in this state", detail: error.reason)
-            case .invalidArgument, .cannotOpen: return Problem(status: 400, name: "invalid-request", title: "Invalid request", detail: error.reason)
+            case .invalidState:
+                return Problem(
+                    status: 409,
+                    name: "invalid-state",
+                    title: "Not possible in this state",
+                    detail: error.reason
+                )
+            case .invalidArgument, .cannotOpen:
+                return Problem(status: 400, name: "invalid-request", title: "Invalid request", detail: error.reason)
             default: return .unavailable(error.reason)
             }
         case is NIOTooManyBytesError:
-            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))")
+            return Problem(
+                status: 413,
+                name: "too-large",
+                title: "Request too large",
+                detail:
+                    "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))"
+            )
         case let error as HTTPError where error.status == .contentTooLarge:
-            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))")
+            return Problem(
+                status: 413,
+                name: "too-large",
+                title: "Request too large",
+                detail:
+                    "a request body has at most \(maximumRequestBytes) bytes (a draft request \(maximumDraftsBytes))"
+            )
         case let error as HTTPError where error.status == .notFound:
-            return Problem(status: 404, name: "not-found", title: "Not found",
-                           detail: "no such endpoint; the admin API is described in Sources/ParleyNode/Admin/openapi.yaml")
+            return Problem(
+                status: 404,
+                name: "not-found",
+                title: "Not found",
+                detail: "no such endpoint; the admin API is described in Sources/ParleyNode/Admin/openapi.yaml"
+            )
         case let error as HTTPError where error.status == .methodNotAllowed:
-            return Problem(status: 405, name: "method-not-allowed", title: "Method not allowed",
-                           detail: "this method is not allowed on this path; the admin API is described in Sources/ParleyNode/Admin/openapi.yaml")
+            return Problem(
+                status: 405,
+                name: "method-not-allowed",
+                title: "Method not allowed",
+                detail:
+                    "this method is not allowed on this path; the admin API is described in Sources/ParleyNode/Admin/openapi.yaml"
+            )
         case let error as HTTPError where (400..<500).contains(error.status.code):
-            return Problem(status: error.status, name: "invalid-request", title: "Invalid request", detail: error.body ?? error.status.reasonPhrase)
+            return Problem(
+                status: error.status,
+                name: "invalid-request",
+                title: "Invalid request",
+                detail: error.body ?? error.status.reasonPhrase
+            )
         default:
             return .internalError("\(error)")
         }
@@ -103,11 +140,16 @@ public struct AdminRequestContext: RequestContext {
 /// Writes answers with `AdminAPI.encoder()` as `application/json`; reads request bodies of at most
 /// `AdminAPI.maximumRequestBytes` (an empty body is `{}`), answering 400 for one that does not decode.
 public struct AdminJSONCoder: ResponseEncoder, RequestDecoder {
-    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
+    {
         try AdminAPI.response(value)
     }
 
-    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+    public func decode<T: Decodable>(
+        _ type: T.Type,
+        from request: Request,
+        context: some RequestContext
+    ) async throws -> T {
         let body = try await request.body.collect(upTo: AdminAPI.maximumRequestBytes)
         let data = body.readableBytes == 0 ? Data("{}".utf8) : Data(buffer: body)
         do {
@@ -120,12 +162,19 @@ public struct AdminJSONCoder: ResponseEncoder, RequestDecoder {
     /// What is wrong with the body, naming the member.
     static func reason(_ error: DecodingError) -> String {
         func name(_ path: [any CodingKey]) -> String {
-            path.isEmpty ? "the body" : "\"" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
+            path.isEmpty
+                ? "the body"
+                : "\"" + path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "\""
         }
         switch error {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            let expected = type == String.self ? "a string" : type == Bool.self ? "true or false"
-                : [Int.self, UInt64.self, Double.self].contains(where: { $0 == type }) ? "a number" : "a JSON object"
+            let expected =
+                type == String.self
+                ? "a string"
+                : type == Bool.self
+                    ? "true or false"
+                    : [Int.self, UInt64.self, Double.self].contains(where: { $0 == type })
+                        ? "a number" : "a JSON object"
             return "\(name(context.codingPath)) must be \(expected)"
         case .keyNotFound(let key, let context):
             return "\(name(context.codingPath + [key])) is missing"
@@ -144,7 +193,11 @@ public struct AdminJSONCoder: ResponseEncoder, RequestDecoder {
 struct AdminProblemMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
@@ -180,7 +233,12 @@ struct AdminParameters {
     func value<T>(_ name: String, _ parse: (String) throws -> T?) throws -> T? {
         guard let text = self[name] else { return nil }
         guard let value = try parse(text) else {
-            throw Problem(status: 400, name: "invalid-request", title: "Invalid parameter", detail: "\(name)=\(text) is not valid")
+            throw Problem(
+                status: 400,
+                name: "invalid-request",
+                title: "Invalid parameter",
+                detail: "\(name)=\(text) is not valid"
+            )
         }
         return value
     }
@@ -190,7 +248,8 @@ struct AdminParameters {
     }
 
     func limit() throws -> Int {
-        try value("limit") { Int($0).flatMap { (1...AdminAPI.maximumLimit).contains($0) ? $0 : nil } } ?? AdminAPI.defaultLimit
+        try value("limit") { Int($0).flatMap { (1...AdminAPI.maximumLimit).contains($0) ? $0 : nil } }
+            ?? AdminAPI.defaultLimit
     }
 }
 

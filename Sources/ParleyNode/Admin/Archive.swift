@@ -46,9 +46,15 @@ extension AdminAPI {
 
     /// [since, until) from two RFC 3339 UTC times, or 400.
     static func archiveRange(since: String?, until: String?) throws -> (Date, Date) {
-        guard let since, let until, let from = try? UTCTime(rfc3339: since), let to = try? UTCTime(rfc3339: until), from <= to else {
-            throw Problem(status: 400, name: "invalid-request", title: "Invalid archive range",
-                          detail: "since and until must be RFC 3339 UTC times (e.g. 2026-11-01T00:00:00Z) with since ≤ until")
+        guard let since, let until, let from = try? UTCTime(rfc3339: since), let to = try? UTCTime(rfc3339: until),
+            from <= to
+        else {
+            throw Problem(
+                status: 400,
+                name: "invalid-request",
+                title: "Invalid archive range",
+                detail: "since and until must be RFC 3339 UTC times (e.g. 2026-11-01T00:00:00Z) with since ≤ until"
+            )
         }
         return (from.date, to.date)
     }
@@ -69,13 +75,26 @@ struct ArchiveRoutes {
         let body = try await request.decode(as: AdminAPI.ArchiveExportRequest.self, context: context)
         let (from, to) = try AdminAPI.archiveRange(since: body.since, until: body.until)
         guard let path = body.path, path.hasPrefix("/") else {
-            throw Problem(status: 400, name: "invalid-request", title: "Invalid request", detail: "\"path\" must be an absolute file path the daemon may write")
+            throw Problem(
+                status: 400,
+                name: "invalid-request",
+                title: "Invalid request",
+                detail: "\"path\" must be an absolute file path the daemon may write"
+            )
         }
         let summary = try await node.store.exportArchive(to: path, exporter: node.participant, from: from, to: to)
         node.logger.notice("archive exported to \(path): \(summary.messages) messages, \(summary.receipts) receipts")
-        return .init(path: path, messages: summary.messages, receipts: summary.receipts, channels: summary.channels, size: summary.size,
-                     sha256: AdminAPI.hex(summary.digest), from: AdminAPI.time(summary.header.from), to: AdminAPI.time(summary.header.to),
-                     exporter: "\(summary.header.exporter)")
+        return .init(
+            path: path,
+            messages: summary.messages,
+            receipts: summary.receipts,
+            channels: summary.channels,
+            size: summary.size,
+            sha256: AdminAPI.hex(summary.digest),
+            from: AdminAPI.time(summary.header.from),
+            to: AdminAPI.time(summary.header.to),
+            exporter: "\(summary.header.exporter)"
+        )
     }
 
     /// Written first to `<dataDirectory>/exports/`, unlinked once open, and streamed from the handle.
@@ -83,7 +102,11 @@ struct ArchiveRoutes {
         let parameters = AdminParameters(request)
         let (from, to) = try AdminAPI.archiveRange(since: parameters["since"], until: parameters["until"])
         let exports = (node.configuration.dataDirectory as NSString).appendingPathComponent("exports")
-        try FileManager.default.createDirectory(atPath: exports, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: exports,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let path = (exports as NSString).appendingPathComponent("stream-\(UUID().uuidString).parley")
         let summary = try await node.store.exportArchive(to: path, exporter: node.participant, from: from, to: to)
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -97,16 +120,20 @@ struct ArchiveRoutes {
         headers[AdminAPI.ArchiveHeader.receipts] = "\(summary.receipts)"
         headers[AdminAPI.ArchiveHeader.sha256] = AdminAPI.hex(summary.digest)
         let size = summary.size
-        return Response(status: .ok, headers: headers, body: ResponseBody(contentLength: size) { writer in
-            defer { try? handle.close() }
-            var sent = 0
-            while sent < size {
-                let chunk = try await blocking { try handle.read(upToCount: 1 << 20) ?? Data() }
-                guard !chunk.isEmpty else { break }
-                try await writer.write(ByteBuffer(bytes: chunk))
-                sent += chunk.count
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody(contentLength: size) { writer in
+                defer { try? handle.close() }
+                var sent = 0
+                while sent < size {
+                    let chunk = try await blocking { try handle.read(upToCount: 1 << 20) ?? Data() }
+                    guard !chunk.isEmpty else { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                    sent += chunk.count
+                }
+                try await writer.finish(nil)
             }
-            try await writer.finish(nil)
-        })
+        )
     }
 }

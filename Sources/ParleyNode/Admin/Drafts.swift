@@ -18,7 +18,12 @@ extension AdminAPI {
         }
 
         init(_ queued: QueuedMessage) {
-            self.init(id: queued.id.hex, sequenceNumbers: Dictionary(uniqueKeysWithValues: queued.sequenceNumbers.map { ("\($0.key)", $0.value) }))
+            self.init(
+                id: queued.id.hex,
+                sequenceNumbers: Dictionary(
+                    uniqueKeysWithValues: queued.sequenceNumbers.map { ("\($0.key)", $0.value) }
+                )
+            )
         }
     }
 
@@ -68,14 +73,28 @@ extension AdminAPI {
         switch error {
         case let problem as Problem: return problem
         case is NIOTooManyBytesError:
-            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a draft request has at most \(maximumDraftsBytes) bytes")
+            return Problem(
+                status: 413,
+                name: "too-large",
+                title: "Request too large",
+                detail: "a draft request has at most \(maximumDraftsBytes) bytes"
+            )
         case let error as HTTPError where error.status == .contentTooLarge:
-            return Problem(status: 413, name: "too-large", title: "Request too large", detail: "a draft request has at most \(maximumDraftsBytes) bytes")
+            return Problem(
+                status: 413,
+                name: "too-large",
+                title: "Request too large",
+                detail: "a draft request has at most \(maximumDraftsBytes) bytes"
+            )
         case let error as ProtocolError:
             return Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft", detail: "\(error)")
         case let error as StoreError:
-            return Problem(status: error.code == .invalidArgument ? 400 : 503, name: "invalid-draft",
-                           title: "Cannot queue the draft", detail: "\(error)")
+            return Problem(
+                status: error.code == .invalidArgument ? 400 : 503,
+                name: "invalid-draft",
+                title: "Cannot queue the draft",
+                detail: "\(error)"
+            )
         default:
             return .internalError("\(error)")
         }
@@ -103,8 +122,12 @@ struct DraftRoutes {
             }
             // Numbered in array order, in as few transactions as the submission committer allows.
             guard (1...AdminAPI.maximumDrafts).contains(drafts.count) else {
-                throw Problem(status: 400, name: "invalid-draft", title: "Invalid notification draft",
-                              detail: "an array of drafts holds 1 to \(AdminAPI.maximumDrafts) drafts, not \(drafts.count)")
+                throw Problem(
+                    status: 400,
+                    name: "invalid-draft",
+                    title: "Invalid notification draft",
+                    detail: "an array of drafts holds 1 to \(AdminAPI.maximumDrafts) drafts, not \(drafts.count)"
+                )
             }
             let parsed = drafts.map { draft in Result { try Composition(document: draft) } }
             var submitted = await node.submit(parsed.compactMap { try? $0.get() })[...]

@@ -58,7 +58,11 @@ struct InboxRoutes {
         query.remarksContaining = parameters["text"]
         query.after = try parameters.value("after") { PageCursor(token: $0) }
         let messages = try await node.store.inbox(query)
-        let page = PageInfo(shown: messages.count, matching: try await node.store.inboxCount(query), last: messages.last?.cursor.token)
+        let page = PageInfo(
+            shown: messages.count,
+            matching: try await node.store.inboxCount(query),
+            last: messages.last?.cursor.token
+        )
         return .init(messages: messages.map(AdminAPI.MessageSummary.init), more: page.more, next: page.next)
     }
 }

@@ -92,7 +92,10 @@ extension AdminAPI {
             references = record.message.fields.references.map(Reference.init)
             self.chain = chain.map(ChainEntry.init)
             if let envelope = try? Envelope(decoding: COSESign1(decoding: Array(record.message.fields.bytes)).payload) {
-                fields = Dictionary(Rendering.lines(of: envelope).map { ($0.label, $0.value) }, uniquingKeysWith: { a, b in a + "; " + b })
+                fields = Dictionary(
+                    Rendering.lines(of: envelope).map { ($0.label, $0.value) },
+                    uniquingKeysWith: { a, b in a + "; " + b }
+                )
             }
         }
     }
@@ -176,10 +179,22 @@ struct MessageRoutes {
         let rejections = try await node.store.issuedRejections(for: id)
         guard let record else {
             guard rejections.isEmpty else {
-                return .rejectedOnly(.init(id: id.hex, stored: false, rejections: rejections.map(AdminAPI.Rejection.init),
-                                           note: "this node rejected the message and did not store it; the rejection receipts it issued are listed"))
+                return .rejectedOnly(
+                    .init(
+                        id: id.hex,
+                        stored: false,
+                        rejections: rejections.map(AdminAPI.Rejection.init),
+                        note:
+                            "this node rejected the message and did not store it; the rejection receipts it issued are listed"
+                    )
+                )
             }
-            throw Problem(status: 404, name: "not-found", title: "No such message", detail: "no message \(id.hex) in the outbox or inbox of \(node.participant)")
+            throw Problem(
+                status: 404,
+                name: "not-found",
+                title: "No such message",
+                detail: "no message \(id.hex) in the outbox or inbox of \(node.participant)"
+            )
         }
         return .stored(AdminAPI.MessageDetail(record, chain: chain, rejections: rejections))
     }
@@ -189,13 +204,19 @@ struct MessageRoutes {
         let (recipient, note) = try await Self.operatorRequest(request, context)
         let count = try await node.store.retry(id, recipient: recipient, note: note)
         guard count > 0 else {
-            throw Problem(status: 409, name: "invalid-state", title: "Nothing to retry",
-                          detail: "every delivery of \(id.hex) is delivered; nothing was changed")
+            throw Problem(
+                status: 409,
+                name: "invalid-state",
+                title: "Nothing to retry",
+                detail: "every delivery of \(id.hex) is delivered; nothing was changed"
+            )
         }
         let deliveries = try await node.store.message(id)?.deliveries ?? []
         node.delivery.retryNow(recipient.map { [$0.rawValue] })
-        node.logger.notice("operator retry: \(count) \(count == 1 ? "delivery" : "deliveries") due now (to \(recipient?.rawValue ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
-                           metadata: ["message": "\(id)"])
+        node.logger.notice(
+            "operator retry: \(count) \(count == 1 ? "delivery" : "deliveries") due now (to \(recipient?.rawValue ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
+            metadata: ["message": "\(id)"]
+        )
         return .init(retried: count, deliveries: deliveries.map(AdminAPI.Delivery.init))
     }
 
@@ -206,11 +227,18 @@ struct MessageRoutes {
         let deliveries = try await node.store.message(id)?.deliveries ?? []
         guard count > 0 else {
             let states = deliveries.map { "\($0.recipient) \($0.state.rawValue)" }.joined(separator: ", ")
-            throw Problem(status: 409, name: "invalid-state", title: "Nothing to cancel",
-                          detail: "no delivery of \(id.hex) is pending, in flight or expired (\(states)); settled deliveries are never cancelled")
+            throw Problem(
+                status: 409,
+                name: "invalid-state",
+                title: "Nothing to cancel",
+                detail:
+                    "no delivery of \(id.hex) is pending, in flight or expired (\(states)); settled deliveries are never cancelled"
+            )
         }
-        node.logger.notice("operator cancel: \(count) \(count == 1 ? "delivery" : "deliveries") cancelled (to \(recipient?.rawValue ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
-                           metadata: ["message": "\(id)"])
+        node.logger.notice(
+            "operator cancel: \(count) \(count == 1 ? "delivery" : "deliveries") cancelled (to \(recipient?.rawValue ?? "every unsettled recipient"))\(note.map { "; note: \($0)" } ?? "")",
+            metadata: ["message": "\(id)"]
+        )
         return .init(cancelled: count, deliveries: deliveries.map(AdminAPI.Delivery.init))
     }
 
@@ -222,12 +250,20 @@ struct MessageRoutes {
     }
 
     /// The request's recipient, checked, and its note cut to 500 characters.
-    static func operatorRequest(_ request: Request, _ context: AdminRequestContext) async throws -> (recipient: ParticipantID?, note: String?) {
+    static func operatorRequest(
+        _ request: Request,
+        _ context: AdminRequestContext
+    ) async throws -> (recipient: ParticipantID?, note: String?) {
         let body = try await request.decode(as: AdminAPI.OperatorRequest.self, context: context)
         var recipient: ParticipantID?
         if let text = body.recipient {
             guard let id = try? ParticipantID(text) else {
-                throw Problem(status: 400, name: "invalid-request", title: "Invalid request", detail: "recipient \(text) is not a participant id")
+                throw Problem(
+                    status: 400,
+                    name: "invalid-request",
+                    title: "Invalid request",
+                    detail: "recipient \(text) is not a participant id"
+                )
             }
             recipient = id
         }

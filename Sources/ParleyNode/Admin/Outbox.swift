@@ -64,11 +64,19 @@ struct OutboxRoutes {
         let parameters = AdminParameters(request)
         let state = try parameters.value("state") { DeliveryState(rawValue: $0) }
         let orders = ["newest": true, "oldest": false]
-        var query = OutboxQuery(state: state, recipient: parameters["recipient"], limit: try parameters.limit(),
-                                newestFirst: try parameters.value("order") { orders[$0] } ?? true)
+        var query = OutboxQuery(
+            state: state,
+            recipient: parameters["recipient"],
+            limit: try parameters.limit(),
+            newestFirst: try parameters.value("order") { orders[$0] } ?? true
+        )
         query.position = try parameters.value("after") { DeliveryCursor(token: $0) }
         let records = try await node.store.outbox(query)
-        let page = PageInfo(shown: records.count, matching: try await node.store.outboxCount(query), last: records.last?.cursor.token)
+        let page = PageInfo(
+            shown: records.count,
+            matching: try await node.store.outboxCount(query),
+            last: records.last?.cursor.token
+        )
         return .init(deliveries: records.map(AdminAPI.Delivery.init), more: page.more, next: page.next)
     }
 }

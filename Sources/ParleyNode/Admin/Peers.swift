@@ -70,17 +70,28 @@ struct PeerRoutes {
             let lastContact = [state.lastContact, seen[id], forwardedOK].compactMap { $0 }.max()
             let forwardError = forwarded[id].flatMap { attempt in attempt.error.map { (error: $0, at: attempt.at) } }
             return AdminAPI.Peer(
-                id: id, configured: peer != nil, url: peer?.url.absoluteString, via: peer?.via?.rawValue,
-                queueDepth: state.queueDepth, inFlight: state.inFlight > 0 ? state.inFlight : nil,
-                expired: state.expired, rejected: state.rejected,
+                id: id,
+                configured: peer != nil,
+                url: peer?.url.absoluteString,
+                via: peer?.via?.rawValue,
+                queueDepth: state.queueDepth,
+                inFlight: state.inFlight > 0 ? state.inFlight : nil,
+                expired: state.expired,
+                rejected: state.rejected,
                 gaps: state.gaps.map { [$0.lowerBound, $0.upperBound] },
                 openGaps: openGaps.filter { "\($0.sender)" == id }.map {
                     .init(first: $0.missing.lowerBound, last: $0.missing.upperBound, since: AdminAPI.time($0.detected))
                 },
-                oldestUndelivered: state.oldestUndelivered.map(AdminAPI.time), nextAttempt: state.nextAttempt.map(AdminAPI.time),
-                lastContact: lastContact.map(AdminAPI.time), lastReceipt: state.lastReceipt.map(AdminAPI.time),
-                lastMessage: state.lastMessage.map(AdminAPI.time), lastError: state.lastError, lastErrorAt: state.lastErrorAt.map(AdminAPI.time),
-                forwardError: forwardError?.error, forwardErrorAt: forwardError.map { AdminAPI.time($0.at) })
+                oldestUndelivered: state.oldestUndelivered.map(AdminAPI.time),
+                nextAttempt: state.nextAttempt.map(AdminAPI.time),
+                lastContact: lastContact.map(AdminAPI.time),
+                lastReceipt: state.lastReceipt.map(AdminAPI.time),
+                lastMessage: state.lastMessage.map(AdminAPI.time),
+                lastError: state.lastError,
+                lastErrorAt: state.lastErrorAt.map(AdminAPI.time),
+                forwardError: forwardError?.error,
+                forwardErrorAt: forwardError.map { AdminAPI.time($0.at) }
+            )
         }
     }
 }

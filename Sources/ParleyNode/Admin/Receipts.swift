@@ -90,17 +90,34 @@ struct ReceiptRoutes {
         query.storedBefore = try parameters.time("until")
         query.after = try parameters.value("after") { ReceiptCursor(token: $0) }
         let listings = try await node.store.receipts(query)
-        let page = PageInfo(shown: listings.count, matching: try await node.store.receiptsCount(query), last: listings.last?.cursor.token)
-        return .init(receipts: listings.map { AdminAPI.Receipt($0.receipt, peer: "\($0.peer)", messageStored: $0.messageStored) },
-                     more: page.more, next: page.next)
+        let page = PageInfo(
+            shown: listings.count,
+            matching: try await node.store.receiptsCount(query),
+            last: listings.last?.cursor.token
+        )
+        return .init(
+            receipts: listings.map {
+                AdminAPI.Receipt($0.receipt, peer: "\($0.peer)", messageStored: $0.messageStored)
+            },
+            more: page.more,
+            next: page.next
+        )
     }
 }
 
 extension AdminAPI.Rejection {
     init(_ rejection: IssuedRejection) {
-        self.init(direction: "issued", signer: "\(rejection.signer)", peer: "\(rejection.sender)", message: rejection.messageID.hex,
-                  status: "rejected:" + (RejectionCode(rawValue: rejection.code)?.name ?? "\(rejection.code)"), reason: rejection.reason,
-                  stored: AdminAPI.time(rejection.issued), messageSha256: AdminAPI.hex(rejection.messageDigest),
-                  base64: rejection.bytes.base64EncodedString(), evidenceBase64: rejection.evidence?.base64EncodedString())
+        self.init(
+            direction: "issued",
+            signer: "\(rejection.signer)",
+            peer: "\(rejection.sender)",
+            message: rejection.messageID.hex,
+            status: "rejected:" + (RejectionCode(rawValue: rejection.code)?.name ?? "\(rejection.code)"),
+            reason: rejection.reason,
+            stored: AdminAPI.time(rejection.issued),
+            messageSha256: AdminAPI.hex(rejection.messageDigest),
+            base64: rejection.bytes.base64EncodedString(),
+            evidenceBase64: rejection.evidence?.base64EncodedString()
+        )
     }
 }

@@ -41,11 +41,18 @@ extension AdminAPI {
         init(_ report: ReloadReport) {
             status = report.succeeded ? "reloaded" : "failed"
             configuration = .init(
-                status: report.configurationFile == nil ? "not-from-file" : report.configurationProblems.isEmpty ? "reloaded" : "invalid",
-                file: report.configurationFile, applied: report.applied, restartRequired: report.restartRequired,
-                problems: report.configurationProblems.map { .init(key: $0.key, problem: $0.problem) })
-            trust = .init(status: report.trustError == nil ? "reloaded" : "failed", error: report.trustError,
-                          summary: report.trustError == nil ? report.trustSummary : nil)
+                status: report.configurationFile == nil
+                    ? "not-from-file" : report.configurationProblems.isEmpty ? "reloaded" : "invalid",
+                file: report.configurationFile,
+                applied: report.applied,
+                restartRequired: report.restartRequired,
+                problems: report.configurationProblems.map { .init(key: $0.key, problem: $0.problem) }
+            )
+            trust = .init(
+                status: report.trustError == nil ? "reloaded" : "failed",
+                error: report.trustError,
+                summary: report.trustError == nil ? report.trustSummary : nil
+            )
             health = report.health
             lines = report.lines
         }
@@ -70,11 +77,19 @@ struct ReloadRoutes {
         return routes
     }
 
-    @Sendable func reloadTrust(_ request: Request, context: AdminRequestContext) async throws -> AdminAPI.TrustReloadAnswer {
+    @Sendable func reloadTrust(
+        _ request: Request,
+        context: AdminRequestContext
+    ) async throws -> AdminAPI.TrustReloadAnswer {
         do {
             try node.reloadTrust()
         } catch {
-            throw Problem(status: 500, name: "reload-failed", title: "Trust not reloaded", detail: "the previous anchors and CRLs stay in use: \(error)")
+            throw Problem(
+                status: 500,
+                name: "reload-failed",
+                title: "Trust not reloaded",
+                detail: "the previous anchors and CRLs stay in use: \(error)"
+            )
         }
         return .init(status: "reloaded", health: node.healthProblems())
     }

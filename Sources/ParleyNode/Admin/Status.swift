@@ -87,15 +87,26 @@ struct StatusRoutes {
     @Sendable func status(_ request: Request, context: AdminRequestContext) async throws -> AdminAPI.NodeStatus {
         let now = Date()
         let configuration = node.configuration
-        let certificates = [("signing", node.identity.chain.first), ("tls", node.tlsCertificate)].compactMap { what, certificate -> AdminAPI.NodeStatus.Certificate? in
+        let certificates = [("signing", node.identity.chain.first), ("tls", node.tlsCertificate)].compactMap {
+            what,
+            certificate -> AdminAPI.NodeStatus.Certificate? in
             guard let certificate else { return nil }
             let days = certificate.daysLeft(at: now)
-            return .init(certificate: what, subject: certificate.subject, notAfter: AdminAPI.time(certificate.notValidAfter), daysLeft: days,
-                         warning: days < configuration.certificateExpiryWarningDays)
+            return .init(
+                certificate: what,
+                subject: certificate.subject,
+                notAfter: AdminAPI.time(certificate.notValidAfter),
+                daysLeft: days,
+                warning: days < configuration.certificateExpiryWarningDays
+            )
         }
         func trust(_ trust: TrustStore) -> AdminAPI.NodeStatus.TrustStoreStatus {
-            .init(anchors: trust.anchors.map(\.subject),
-                  crls: trust.crls.map { .init(issuer: $0.issuer, nextUpdate: AdminAPI.time($0.nextUpdate), expired: $0.nextUpdate < now) })
+            .init(
+                anchors: trust.anchors.map(\.subject),
+                crls: trust.crls.map {
+                    .init(issuer: $0.issuer, nextUpdate: AdminAPI.time($0.nextUpdate), expired: $0.nextUpdate < now)
+                }
+            )
         }
         let store = node.store
         let counts = try await store.messageCounts()
@@ -106,29 +117,52 @@ struct StatusRoutes {
         let problems = node.healthProblems()
         var warnings: [String] = []
         for certificate in certificates where certificate.warning && certificate.daysLeft >= 0 {
-            warnings.append("the \(certificate.certificate) certificate expires in \(certificate.daysLeft) days (\(certificate.notAfter)): renew it")
+            warnings.append(
+                "the \(certificate.certificate) certificate expires in \(certificate.daysLeft) days (\(certificate.notAfter)): renew it"
+            )
         }
         let expired = peers.reduce(0) { $0 + $1.expired }
         if expired > 0 {
-            warnings.append("\(expired) \(expired == 1 ? "delivery" : "deliveries") expired without a receipt: contact the recipients (parley outbox --state expired)")
+            warnings.append(
+                "\(expired) \(expired == 1 ? "delivery" : "deliveries") expired without a receipt: contact the recipients (parley outbox --state expired)"
+            )
         }
         let last = node.lastReload.withLock { $0 }
         if let last {
             if !last.report.succeeded {
-                warnings.append("the last reload (\(AdminAPI.time(last.at))) failed: the configuration file on disk would not start the daemon; run parleyd --check-config")
+                warnings.append(
+                    "the last reload (\(AdminAPI.time(last.at))) failed: the configuration file on disk would not start the daemon; run parleyd --check-config"
+                )
             } else if !last.report.restartRequired.isEmpty {
-                warnings.append("changed keys wait for a restart (systemctl restart parleyd): \(last.report.restartRequired.joined(separator: ", "))")
+                warnings.append(
+                    "changed keys wait for a restart (systemctl restart parleyd): \(last.report.restartRequired.joined(separator: ", "))"
+                )
             }
         }
         return AdminAPI.NodeStatus(
-            participant: node.participant.rawValue, version: ParleyVersion.current,
-            started: AdminAPI.time(node.started), uptimeSeconds: Int(now.timeIntervalSince(node.started)),
-            status: !problems.isEmpty ? "degraded" : !warnings.isEmpty ? "warning" : "ok", problems: problems, warnings: warnings,
+            participant: node.participant.rawValue,
+            version: ParleyVersion.current,
+            started: AdminAPI.time(node.started),
+            uptimeSeconds: Int(now.timeIntervalSince(node.started)),
+            status: !problems.isEmpty ? "degraded" : !warnings.isEmpty ? "warning" : "ok",
+            problems: problems,
+            warnings: warnings,
             certificates: certificates,
             trust: .init(signing: trust(node.signingTrust.current), transport: trust(node.transportTrust.current)),
-            store: .init(sent: counts.sent, received: counts.received, queued: queued, alerts: alerts,
-                         oldestUndelivered: oldest.map(AdminAPI.time), oldestUndeliveredAgeSeconds: oldest.map { Int(now.timeIntervalSince($0)) }),
-            peers: peers, hub: configuration.hub, configurationFile: node.configurationFile,
-            lastReload: last.map { .init(at: AdminAPI.time($0.at), succeeded: $0.report.succeeded, lines: $0.report.lines) })
+            store: .init(
+                sent: counts.sent,
+                received: counts.received,
+                queued: queued,
+                alerts: alerts,
+                oldestUndelivered: oldest.map(AdminAPI.time),
+                oldestUndeliveredAgeSeconds: oldest.map { Int(now.timeIntervalSince($0)) }
+            ),
+            peers: peers,
+            hub: configuration.hub,
+            configurationFile: node.configurationFile,
+            lastReload: last.map {
+                .init(at: AdminAPI.time($0.at), succeeded: $0.report.succeeded, lines: $0.report.lines)
+            }
+        )
     }
 }

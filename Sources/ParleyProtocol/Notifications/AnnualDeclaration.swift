@@ -36,8 +36,13 @@ public struct AnnualDeclaration: Sendable, Hashable, NotificationFields {
     }
 
     func validateRules() throws {
-        for i in launches.indices.dropFirst() where launches[i - 1].vehicleClass.rawValue >= launches[i].vehicleClass.rawValue {
-            throw ProtocolError(.invalidField, field: "launches[\(i)]", "classes must be unique and in ascending order of their codes")
+        for i in launches.indices.dropFirst()
+        where launches[i - 1].vehicleClass.rawValue >= launches[i].vehicleClass.rawValue {
+            throw ProtocolError(
+                .invalidField,
+                field: "launches[\(i)]",
+                "classes must be unique and in ascending order of their codes"
+            )
         }
     }
 }
@@ -48,9 +53,11 @@ struct LaunchCountsKind: FieldKind {
     func read(_ reader: inout CBORReader) throws -> [AnnualDeclaration.LaunchCount] {
         let n = try Field.array(&reader, count: 0...VehicleClass.allCases.count)
         return try Field.elements(&reader, count: n) { reader in
-            let (vehicleClass, count) = try Field.pair(&reader,
+            let (vehicleClass, count) = try Field.pair(
+                &reader,
                 { try Field.code(&$0, VehicleClass.self) },
-                { try Field.uint(&$0, 0...AnnualDeclaration.maximumCount, unit: "launches") })
+                { try Field.uint(&$0, 0...AnnualDeclaration.maximumCount, unit: "launches") }
+            )
             return AnnualDeclaration.LaunchCount(vehicleClass: vehicleClass, count: UInt32(count))
         }
     }
@@ -73,9 +80,18 @@ struct LaunchCountsKind: FieldKind {
             let e = try JSONFields(item, path: path + "[\(i)]", required: ["class", "count"])
             let vehicleClass = try JSONFields.enumeration(e["class"]!, VehicleClass.self, e.path("class"))
             guard !launches.contains(where: { $0.vehicleClass == vehicleClass }) else {
-                throw ProtocolError(.invalidField, field: e.path("class"), "class \(vehicleClass) appears twice in launches")
+                throw ProtocolError(
+                    .invalidField,
+                    field: e.path("class"),
+                    "class \(vehicleClass) appears twice in launches"
+                )
             }
-            let count = try JSONFields.uint(e["count"]!, 0...AnnualDeclaration.maximumCount, unit: "launches", e.path("count"))
+            let count = try JSONFields.uint(
+                e["count"]!,
+                0...AnnualDeclaration.maximumCount,
+                unit: "launches",
+                e.path("count")
+            )
             launches.append(.init(vehicleClass: vehicleClass, count: UInt32(count)))
         }
         return launches.sorted { $0.vehicleClass.rawValue < $1.vehicleClass.rawValue }

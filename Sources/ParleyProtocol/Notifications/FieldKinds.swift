@@ -110,7 +110,10 @@ struct UIntKind<Value: FixedWidthInteger & UnsignedInteger>: FieldKind {
     func check(_ value: Value) throws {
         guard range.contains(UInt64(value)) else {
             let u = unit.isEmpty ? "" : " " + unit
-            throw ProtocolError(.invalidField, "\(value)\(u) is out of range \(range.lowerBound)…\(range.upperBound)\(u)")
+            throw ProtocolError(
+                .invalidField,
+                "\(value)\(u) is out of range \(range.lowerBound)…\(range.upperBound)\(u)"
+            )
         }
     }
     func text(_ value: Value) -> String { String(value) }
@@ -158,13 +161,20 @@ struct AreasKind: FieldKind {
     }
     func compose(_ json: JSONValue, path: String) throws -> [Area] {
         guard case .array(let areas) = json, count.contains(areas.count) else {
-            throw ProtocolError(.invalidField, field: path, "expected an array of \(count.lowerBound)…\(count.upperBound) areas")
+            throw ProtocolError(
+                .invalidField,
+                field: path,
+                "expected an array of \(count.lowerBound)…\(count.upperBound) areas"
+            )
         }
         return try areas.enumerated().map { try JSONFields.area($1, path + "[\($0)]") }
     }
     func check(_ value: [Area]) throws {
         guard count.contains(value.count) else {
-            throw ProtocolError(.invalidField, "must hold \(count.lowerBound)…\(count.upperBound) elements, found \(value.count)")
+            throw ProtocolError(
+                .invalidField,
+                "must hold \(count.lowerBound)…\(count.upperBound) elements, found \(value.count)"
+            )
         }
         for (i, area) in value.enumerated() { try Field.named("[\(i)]") { try area.validate() } }
     }
@@ -199,20 +209,28 @@ struct CountryKind: FieldKind {
 struct LocalizedTextKind: FieldKind {
     let maximum: Int
 
-    func read(_ reader: inout CBORReader) throws -> LocalizedText { try LocalizedText(from: &reader, maximumLength: maximum) }
+    func read(_ reader: inout CBORReader) throws -> LocalizedText {
+        try LocalizedText(from: &reader, maximumLength: maximum)
+    }
     func write(_ value: LocalizedText, to w: inout CBORWriter) { value.write(to: &w) }
     func compose(_ json: JSONValue, path: String) throws -> LocalizedText {
         try JSONFields.localizedText(json, maximum, path)
     }
     func check(_ value: LocalizedText) throws { try Field.checkText(value.text, maximum: maximum) }
     func text(_ value: LocalizedText) -> String { value.text }
-    func lines(_ value: LocalizedText, label: String) -> [(String, String)] { [("\(label) [\(value.language)]", value.text)] }
+    func lines(_ value: LocalizedText, label: String) -> [(String, String)] {
+        [("\(label) [\(value.language)]", value.text)]
+    }
     var cddl: String { "[lang: lang, text: tstr .size (1..\(4 * maximum))]" }
 }
 
 extension FieldKind {
     static func code<Code: WireCode>(_ type: Code.Type) -> CodeKind<Code> where Self == CodeKind<Code> { CodeKind() }
-    static func uint<V: FixedWidthInteger & UnsignedInteger>(_ range: ClosedRange<UInt64>, unit: String = "", meaning: String? = nil) -> UIntKind<V>
+    static func uint<V: FixedWidthInteger & UnsignedInteger>(
+        _ range: ClosedRange<UInt64>,
+        unit: String = "",
+        meaning: String? = nil
+    ) -> UIntKind<V>
     where Self == UIntKind<V> {
         UIntKind(range: range, unit: unit, meaning: meaning ?? unit)
     }
@@ -224,15 +242,21 @@ extension FieldKind where Self == AreaKind { static var area: AreaKind { AreaKin
 extension FieldKind where Self == PositionKind { static var position: PositionKind { PositionKind() } }
 extension FieldKind where Self == CountryKind { static var country: CountryKind { CountryKind() } }
 extension FieldKind where Self == AzimuthKind { static var azimuth: AzimuthKind { AzimuthKind() } }
-extension FieldKind where Self == AreasKind { static func areas(_ count: ClosedRange<Int>) -> AreasKind { AreasKind(count: count) } }
+extension FieldKind where Self == AreasKind {
+    static func areas(_ count: ClosedRange<Int>) -> AreasKind { AreasKind(count: count) }
+}
 extension FieldKind where Self == LocalizedTextKind {
     static func localizedText(_ maximum: Int) -> LocalizedTextKind { LocalizedTextKind(maximum: maximum) }
 }
 extension FieldKind where Self == TextKind {
     /// A text of 1…`maximum` characters; `allowed` with `describing` (for a person) and `pattern`
     /// (a CDDL character class) limits it to a few ASCII characters.
-    static func text(_ maximum: Int, allowed: (@Sendable (UInt8) -> Bool)? = nil, describing: String = "",
-                     pattern: String = "") -> TextKind {
+    static func text(
+        _ maximum: Int,
+        allowed: (@Sendable (UInt8) -> Bool)? = nil,
+        describing: String = "",
+        pattern: String = ""
+    ) -> TextKind {
         TextKind(maximum: maximum, allowed: allowed, describing: describing, pattern: pattern)
     }
 }

@@ -115,7 +115,15 @@ struct FieldDescriber<Body>: FieldVisitor {
     private mutating func append<K: FieldKind>(_ field: FieldSpec<Body>, _ kind: K) {
         var label: String? = nil
         if case .text(let text) = field.resolvedLabel { label = text }
-        fields.append(FieldDescription(key: field.key, name: field.name, presence: field.presence, cddl: kind.cddl,
-                                      cddlChoices: kind.cddlChoices, label: label))
+        fields.append(
+            FieldDescription(
+                key: field.key,
+                name: field.name,
+                presence: field.presence,
+                cddl: kind.cddl,
+                cddlChoices: kind.cddlChoices,
+                label: label
+            )
+        )
     }
 }

@@ -22,7 +22,11 @@ public struct LaunchWindowExtension: Sendable, Hashable, NotificationFields {
 
     func validateTiming(created: UTCTime) throws {
         guard newWindowEnd > created else {
-            throw ProtocolError(.invalidField, field: "new-window-end", "new window end \(newWindowEnd) must be after the creation time \(created)")
+            throw ProtocolError(
+                .invalidField,
+                field: "new-window-end",
+                "new window end \(newWindowEnd) must be after the creation time \(created)"
+            )
         }
     }
 }

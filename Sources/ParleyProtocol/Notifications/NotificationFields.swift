@@ -84,15 +84,25 @@ protocol FieldVisitor {
 
 extension FieldVisitor {
     /// A required field; `label` defaults to the name with spaces for hyphens.
-    mutating func required<K: FieldKind>(_ key: UInt64, _ name: String, _ value: inout K.Value, _ kind: K,
-                                         label: FieldLabel<Body>? = nil,
-                                         presence: FieldPresence = .required) throws(Failure) {
+    mutating func required<K: FieldKind>(
+        _ key: UInt64,
+        _ name: String,
+        _ value: inout K.Value,
+        _ kind: K,
+        label: FieldLabel<Body>? = nil,
+        presence: FieldPresence = .required
+    ) throws(Failure) {
         try visit(FieldSpec(key: key, name: name, presence: presence, label: label), &value, kind)
     }
 
     /// An optional field: absent on the wire and in JSON when nil.
-    mutating func optional<K: FieldKind>(_ key: UInt64, _ name: String, _ value: inout K.Value?, _ kind: K,
-                                         label: FieldLabel<Body>? = nil) throws(Failure) {
+    mutating func optional<K: FieldKind>(
+        _ key: UInt64,
+        _ name: String,
+        _ value: inout K.Value?,
+        _ kind: K,
+        label: FieldLabel<Body>? = nil
+    ) throws(Failure) {
         try visit(FieldSpec(key: key, name: name, presence: .optional, label: label), &value, kind)
     }
 }
@@ -159,9 +169,12 @@ extension NotificationFields {
     /// A body of this type from its JSON object (NOTIFICATIONS.md §2, §3). Error paths start with `path`.
     init(json: JSONValue, path: String, created: UTCTime, inCorrection: Bool) throws {
         let described = Self.fieldDescriptions
-        let object = try JSONFields(json, path: path,
-                                    required: described.filter { $0.presence == .required }.map(\.name),
-                                    optional: described.filter { $0.presence != .required }.map(\.name))
+        let object = try JSONFields(
+            json,
+            path: path,
+            required: described.filter { $0.presence == .required }.map(\.name),
+            optional: described.filter { $0.presence != .required }.map(\.name)
+        )
         var walker = JSONFieldReader<Self>(object: object)
         var body = Self.placeholder
         try body.fields(&walker)

@@ -3,8 +3,12 @@ import ParleyCodec
 /// Post-launch report (type 4): what was launched, when, from where, and how it went.
 public struct PostLaunchReport: Sendable, Hashable, NotificationFields {
     static let notificationType = NotificationType.postLaunchReport
-    static let placeholder = PostLaunchReport(vehicleClass: .ballisticMissile, launchTime: UTCTime(secondsSince1970: 0),
-                                              launchArea: .polygon([]), outcome: .nominal)
+    static let placeholder = PostLaunchReport(
+        vehicleClass: .ballisticMissile,
+        launchTime: UTCTime(secondsSince1970: 0),
+        launchArea: .polygon([]),
+        outcome: .nominal
+    )
     var body: NotificationBody { .postLaunchReport(self) }
 
     public var vehicleClass: VehicleClass
@@ -14,8 +18,14 @@ public struct PostLaunchReport: Sendable, Hashable, NotificationFields {
     public var impactArea: Area?
     public var designator: String?
 
-    public init(vehicleClass: VehicleClass, launchTime: UTCTime, launchArea: Area, outcome: LaunchOutcome,
-                impactArea: Area? = nil, designator: String? = nil) {
+    public init(
+        vehicleClass: VehicleClass,
+        launchTime: UTCTime,
+        launchArea: Area,
+        outcome: LaunchOutcome,
+        impactArea: Area? = nil,
+        designator: String? = nil
+    ) {
         self.vehicleClass = vehicleClass
         self.launchTime = launchTime
         self.launchArea = launchArea
@@ -36,7 +46,11 @@ public struct PostLaunchReport: Sendable, Hashable, NotificationFields {
 
     func validateTiming(created: UTCTime) throws {
         guard launchTime <= created else {
-            throw ProtocolError(.invalidField, field: "launch-time", "launch time \(launchTime) is after the report's creation time \(created)")
+            throw ProtocolError(
+                .invalidField,
+                field: "launch-time",
+                "launch time \(launchTime) is after the report's creation time \(created)"
+            )
         }
     }
 }

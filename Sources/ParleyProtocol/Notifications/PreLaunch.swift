@@ -3,8 +3,15 @@ import ParleyCodec
 /// Pre-launch notification (type 1): a launch window, where the vehicle leaves and where it comes down.
 public struct PreLaunch: Sendable, Hashable, NotificationFields {
     static let notificationType = NotificationType.preLaunch
-    static let placeholder = PreLaunch(vehicleClass: .ballisticMissile, windowStart: UTCTime(secondsSince1970: 0), windowEnd: UTCTime(secondsSince1970: 0),
-                                       launchArea: .polygon([]), impactAreas: [], azimuthCentidegrees: 0, late: false)
+    static let placeholder = PreLaunch(
+        vehicleClass: .ballisticMissile,
+        windowStart: UTCTime(secondsSince1970: 0),
+        windowEnd: UTCTime(secondsSince1970: 0),
+        launchArea: .polygon([]),
+        impactAreas: [],
+        azimuthCentidegrees: 0,
+        late: false
+    )
     var body: NotificationBody { .preLaunch(self) }
 
     /// Most time a window may stay open.
@@ -22,8 +29,16 @@ public struct PreLaunch: Sendable, Hashable, NotificationFields {
     public var late: Bool
     public var designator: String?
 
-    public init(vehicleClass: VehicleClass, windowStart: UTCTime, windowEnd: UTCTime, launchArea: Area,
-                impactAreas: [Area], azimuthCentidegrees: UInt16, late: Bool, designator: String? = nil) {
+    public init(
+        vehicleClass: VehicleClass,
+        windowStart: UTCTime,
+        windowEnd: UTCTime,
+        launchArea: Area,
+        impactAreas: [Area],
+        azimuthCentidegrees: UInt16,
+        late: Bool,
+        designator: String? = nil
+    ) {
         self.vehicleClass = vehicleClass
         self.windowStart = windowStart
         self.windowEnd = windowEnd
@@ -56,10 +71,18 @@ public struct PreLaunch: Sendable, Hashable, NotificationFields {
     /// The rules between the window's two ends.
     func validateWindow() throws {
         guard windowStart < windowEnd else {
-            throw ProtocolError(.invalidField, field: "window-end", "window end \(windowEnd) must be after window start \(windowStart)")
+            throw ProtocolError(
+                .invalidField,
+                field: "window-end",
+                "window end \(windowEnd) must be after window start \(windowStart)"
+            )
         }
         guard windowEnd.secondsSince1970 - windowStart.secondsSince1970 <= Self.maximumWindow else {
-            throw ProtocolError(.invalidField, field: "window-end", "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer")
+            throw ProtocolError(
+                .invalidField,
+                field: "window-end",
+                "the window may stay open at most 30 days; \(windowStart) … \(windowEnd) is longer"
+            )
         }
     }
 
@@ -69,26 +92,42 @@ public struct PreLaunch: Sendable, Hashable, NotificationFields {
         let lateField = JSONFields.join(path, "late")
         if inCorrection {
             guard given.contains("late") else {
-                throw ProtocolError(.missingField, field: lateField, "required in a corrected body (true or false): it is not recomputed")
+                throw ProtocolError(
+                    .missingField,
+                    field: lateField,
+                    "required in a corrected body (true or false): it is not recomputed"
+                )
             }
             return
         }
         let computed = windowStart < created + Self.requiredNotice
         if !given.contains("late") { late = computed }
         guard late == computed else {
-            throw ProtocolError(.invalidField, field: lateField, "must be \(computed) for a window starting \(windowStart) in a notification created \(created) (late means less than 24 h notice); omit it to have it computed")
+            throw ProtocolError(
+                .invalidField,
+                field: lateField,
+                "must be \(computed) for a window starting \(windowStart) in a notification created \(created) (late means less than 24 h notice); omit it to have it computed"
+            )
         }
     }
 
     func validateTiming(created: UTCTime) throws {
         guard windowEnd > created else {
-            throw ProtocolError(.invalidField, field: "window-end", "window end \(windowEnd) must be after the notification's creation time \(created)")
+            throw ProtocolError(
+                .invalidField,
+                field: "window-end",
+                "window end \(windowEnd) must be after the notification's creation time \(created)"
+            )
         }
         let isLate = windowStart < created + Self.requiredNotice
         guard late == isLate else {
-            throw ProtocolError(.invalidField, field: "late", isLate
-                ? "the window opens less than 24 hours after creation (\(created)); the notification must be marked late"
-                : "the window opens 24 hours or more after creation (\(created)); the notification must not be marked late")
+            throw ProtocolError(
+                .invalidField,
+                field: "late",
+                isLate
+                    ? "the window opens less than 24 hours after creation (\(created)); the notification must be marked late"
+                    : "the window opens 24 hours or more after creation (\(created)); the notification must not be marked late"
+            )
         }
     }
 }

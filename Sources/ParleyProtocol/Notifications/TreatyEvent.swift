@@ -3,8 +3,13 @@ import ParleyCodec
 /// Treaty event notice (type 8): an elimination, movement, inspection or exhibition of treaty items.
 public struct TreatyEvent: Sendable, Hashable, NotificationFields {
     static let notificationType = NotificationType.treatyEvent
-    static let placeholder = TreatyEvent(kind: .other, itemType: "", quantity: 0, location: .placeholder,
-                                         eventTime: UTCTime(secondsSince1970: 0))
+    static let placeholder = TreatyEvent(
+        kind: .other,
+        itemType: "",
+        quantity: 0,
+        location: .placeholder,
+        eventTime: UTCTime(secondsSince1970: 0)
+    )
     var body: NotificationBody { .treatyEvent(self) }
 
     public static let quantityRange: ClosedRange<UInt64> = 1...1_000_000
@@ -17,8 +22,15 @@ public struct TreatyEvent: Sendable, Hashable, NotificationFields {
     public var locationName: String?
     public var destination: Position?
 
-    public init(kind: TreatyEventKind, itemType: String, quantity: UInt32, location: Position, eventTime: UTCTime,
-                locationName: String? = nil, destination: Position? = nil) {
+    public init(
+        kind: TreatyEventKind,
+        itemType: String,
+        quantity: UInt32,
+        location: Position,
+        eventTime: UTCTime,
+        locationName: String? = nil,
+        destination: Position? = nil
+    ) {
         self.kind = kind
         self.itemType = itemType
         self.quantity = quantity

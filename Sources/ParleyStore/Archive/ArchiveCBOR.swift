@@ -43,7 +43,9 @@ enum ArchiveCBOR {
         } catch {
             throw .invalid("\(error)")
         }
-        guard attempt.position - start <= maximumItemSize else { throw .invalid("item larger than \(maximumItemSize) bytes") }
+        guard attempt.position - start <= maximumItemSize else {
+            throw .invalid("item larger than \(maximumItemSize) bytes")
+        }
         try checkProfile(item)
         reader = attempt
         return item
@@ -67,7 +69,9 @@ enum ArchiveCBOR {
         case .unsignedInteger, .byteString, .textString:
             return
         case .array(let items):
-            guard items.count <= maximumEntries else { throw .invalid("array of \(items.count) items exceeds the limit") }
+            guard items.count <= maximumEntries else {
+                throw .invalid("array of \(items.count) items exceeds the limit")
+            }
             for element in items { try checkProfile(element) }
         case .map(let map):
             guard map.count <= maximumEntries else { throw .invalid("map of \(map.count) entries exceeds the limit") }

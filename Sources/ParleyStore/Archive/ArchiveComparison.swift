@@ -24,11 +24,22 @@ public struct ArchiveComparison: Sendable {
         case receiptMissing(MessageID, signer: String, digest: Data, heldBy: Int, missingFrom: Int)
         /// A sequence number the recipient's archive lists as missing, while the sender's archive
         /// holds the message it sent with that number.
-        case gapOnlyAtRecipient(sender: String, recipient: String, sequenceNumber: UInt64, message: MessageID,
-                                recipientSide: Int, senderSide: Int)
+        case gapOnlyAtRecipient(
+            sender: String,
+            recipient: String,
+            sequenceNumber: UInt64,
+            message: MessageID,
+            recipientSide: Int,
+            senderSide: Int
+        )
         /// Two archives name different messages for the same channel number.
-        case differentMessageForNumber(sender: String, recipient: String, sequenceNumber: UInt64,
-                                       messages: [MessageID], sides: [Int])
+        case differentMessageForNumber(
+            sender: String,
+            recipient: String,
+            sequenceNumber: UInt64,
+            messages: [MessageID],
+            sides: [Int]
+        )
 
         public var description: String {
             switch self {
@@ -41,7 +52,14 @@ public struct ArchiveComparison: Sendable {
             case .receiptMissing(let id, let signer, let digest, let heldBy, let missingFrom):
                 "the receipt of \(signer) for message \(id) (SHA-256 \(Hex.encode(digest))) is in archive #\(heldBy + 1) "
                     + "but not in archive #\(missingFrom + 1)"
-            case .gapOnlyAtRecipient(let sender, let recipient, let number, let message, let recipientSide, let senderSide):
+            case .gapOnlyAtRecipient(
+                let sender,
+                let recipient,
+                let number,
+                let message,
+                let recipientSide,
+                let senderSide
+            ):
                 "channel \(sender) → \(recipient): number \(number) is missing in archive #\(recipientSide + 1) "
                     + "(the recipient's), but archive #\(senderSide + 1) (the sender's) holds message \(message) sent with it"
             case .differentMessageForNumber(let sender, let recipient, let number, let messages, let sides):
@@ -118,7 +136,10 @@ public struct ArchiveComparison: Sendable {
                 for delivery in message.deliveries { recipients["\(delivery.recipient)"] = delivery.sequenceNumber }
                 if let inbox = message.inbox { recipients["\(inbox.recipient)"] = inbox.sequenceNumber }
                 messages[message.fields.id] = Held(
-                    digest: message.fields.bytes.sha256, sender: sender, created: message.fields.created, stored: message.stored,
+                    digest: message.fields.bytes.sha256,
+                    sender: sender,
+                    created: message.fields.created,
+                    stored: message.stored,
                     recipients: recipients
                 )
                 for (recipient, number) in recipients {
@@ -129,7 +150,13 @@ public struct ArchiveComparison: Sendable {
             case .incomingChannel(let channel):
                 for gap in channel.gaps {
                     for number in gap.missing.prefix(10_000) {
-                        gaps.append(Number(sender: "\(channel.sender)", recipient: "\(channel.recipient)", sequenceNumber: number))
+                        gaps.append(
+                            Number(
+                                sender: "\(channel.sender)",
+                                recipient: "\(channel.recipient)",
+                                sequenceNumber: number
+                            )
+                        )
                     }
                 }
             case .outgoingChannel:
@@ -148,7 +175,8 @@ public struct ArchiveComparison: Sendable {
                 findings.append(.messageMissing(id, heldBy: ia, missingFrom: ib))
             }
         }
-        for (id, heldB) in b.messages.sorted(by: { $0.key.description < $1.key.description }) where a.messages[id] == nil {
+        for (id, heldB) in b.messages.sorted(by: { $0.key.description < $1.key.description })
+        where a.messages[id] == nil {
             if isParty(a.exporter, to: heldB), a.covers(heldB) {
                 findings.append(.messageMissing(id, heldBy: ib, missingFrom: ia))
             }
@@ -160,8 +188,11 @@ public struct ArchiveComparison: Sendable {
                 for (signer, digests) in bySigner.sorted(by: { $0.key < $1.key })
                 where y.exporter == message.sender || y.exporter == signer {
                     let held = y.receipts[id]?[signer] ?? []
-                    for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !held.contains(digest) {
-                        findings.append(.receiptMissing(id, signer: signer, digest: digest, heldBy: ix, missingFrom: iy))
+                    for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !held.contains(digest)
+                    {
+                        findings.append(
+                            .receiptMissing(id, signer: signer, digest: digest, heldBy: ix, missingFrom: iy)
+                        )
                     }
                 }
             }
@@ -171,19 +202,39 @@ public struct ArchiveComparison: Sendable {
         // Channels: a number one side holds a message for, that the other lists as missing, or
         // holds another message for.
         func gaps(_ recipientSide: Holdings, _ ir: Int, senderSide: Holdings, _ isd: Int) {
-            for gap in recipientSide.gaps where gap.sender == senderSide.exporter && gap.recipient == recipientSide.exporter {
+            for gap in recipientSide.gaps
+            where gap.sender == senderSide.exporter && gap.recipient == recipientSide.exporter {
                 if let message = senderSide.numbers[gap] {
-                    findings.append(.gapOnlyAtRecipient(sender: gap.sender, recipient: gap.recipient, sequenceNumber: gap.sequenceNumber,
-                                                        message: message, recipientSide: ir, senderSide: isd))
+                    findings.append(
+                        .gapOnlyAtRecipient(
+                            sender: gap.sender,
+                            recipient: gap.recipient,
+                            sequenceNumber: gap.sequenceNumber,
+                            message: message,
+                            recipientSide: ir,
+                            senderSide: isd
+                        )
+                    )
                 }
             }
         }
         gaps(a, ia, senderSide: b, ib)
         gaps(b, ib, senderSide: a, ia)
-        for (number, idA) in a.numbers.sorted(by: { ($0.key.sender, $0.key.recipient, $0.key.sequenceNumber) < ($1.key.sender, $1.key.recipient, $1.key.sequenceNumber) }) {
+        for (number, idA) in a.numbers.sorted(by: {
+            ($0.key.sender, $0.key.recipient, $0.key.sequenceNumber) < (
+                $1.key.sender, $1.key.recipient, $1.key.sequenceNumber
+            )
+        }) {
             if let idB = b.numbers[number], idB != idA {
-                findings.append(.differentMessageForNumber(sender: number.sender, recipient: number.recipient,
-                                                           sequenceNumber: number.sequenceNumber, messages: [idA, idB], sides: [ia, ib]))
+                findings.append(
+                    .differentMessageForNumber(
+                        sender: number.sender,
+                        recipient: number.recipient,
+                        sequenceNumber: number.sequenceNumber,
+                        messages: [idA, idB],
+                        sides: [ia, ib]
+                    )
+                )
             }
         }
         return findings

@@ -92,11 +92,15 @@ public struct ArchiveVerificationReport: Sendable {
         ]
         for channel in channels where !channel.gaps.isEmpty || !channel.reused.isEmpty {
             let gaps = channel.gaps.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)–\($0.upperBound)" }
-            lines.append("channel \(channel.sender)→\(channel.recipient): gaps \(gaps.joined(separator: ", "))"
-                         + (channel.reused.isEmpty ? "" : "; numbers used twice \(channel.reused.keys.sorted())"))
+            lines.append(
+                "channel \(channel.sender)→\(channel.recipient): gaps \(gaps.joined(separator: ", "))"
+                    + (channel.reused.isEmpty ? "" : "; numbers used twice \(channel.reused.keys.sorted())")
+            )
         }
         for message in unreceipted {
-            lines.append("message \(message.messageID) from \(message.sender): no valid receipt from \(message.notReceiptedBy.joined(separator: ", "))")
+            lines.append(
+                "message \(message.messageID) from \(message.sender): no valid receipt from \(message.notReceiptedBy.joined(separator: ", "))"
+            )
         }
         lines += failures.map(\.description)
         return lines.joined(separator: "\n")
@@ -115,8 +119,11 @@ extension ParleyStore {
     /// duplicate receipt at the time the exporter stored it.
     ///
     /// `progress` is called with the number of items read so far, after each item.
-    public static func verifyArchive(at path: String, verifier: MessageVerifier,
-                                     progress: (Int) -> Void = { _ in }) throws -> ArchiveVerificationReport {
+    public static func verifyArchive(
+        at path: String,
+        verifier: MessageVerifier,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> ArchiveVerificationReport {
         var verification = ArchiveVerifier(verifier: verifier)
         var index = 0
         let summary = try readArchive(at: path) { entry in
@@ -163,8 +170,13 @@ private struct ArchiveVerifier {
         let id = message.fields.id
         let recipients = message.direction == .sent ? message.deliveries.map(\.recipient) : [message.inbox!.recipient]
         let digest = [UInt8](message.fields.bytes)
-        let sent = SentMessage(id: id, digest: Digest.sha256(digest), sender: Self.participant(message.sender),
-                               created: UTCTime(message.fields.created), recipients: recipients.map(Self.participant))
+        let sent = SentMessage(
+            id: id,
+            digest: Digest.sha256(digest),
+            sender: Self.participant(message.sender),
+            created: UTCTime(message.fields.created),
+            recipients: recipients.map(Self.participant)
+        )
 
         // Receipts first: the valid ones give the message's verification times.
         var receiptedBy: [String: ReceiptStatus] = [:]
@@ -174,17 +186,33 @@ private struct ArchiveVerifier {
             let bytes = [UInt8](stored.bytes)
             let time = Self.receiptTime(bytes, stored)
             func fail(_ error: ProtocolError) {
-                failures.append(.init(kind: .receipt, itemIndex: index, messageID: id, participant: stored.signer, verifiedAt: time, error: error))
+                failures.append(
+                    .init(
+                        kind: .receipt,
+                        itemIndex: index,
+                        messageID: id,
+                        participant: stored.signer,
+                        verifiedAt: time,
+                        error: error
+                    )
+                )
             }
             do {
-                let verified = try verifier.verifyReceipt(bytes, at: time, for: sent, from: Self.participant(stored.signer))
+                let verified = try verifier.verifyReceipt(
+                    bytes,
+                    at: time,
+                    for: sent,
+                    from: Self.participant(stored.signer)
+                )
                 if let mismatch = Self.indexMismatch(stored, verified.receipt) {
                     fail(mismatch)
                     continue
                 }
                 receiptsValid += 1
                 let recipient = verified.receipt.recipient.rawValue
-                if Self.rank(stored.status) > receiptedBy[recipient].map(Self.rank) ?? -1 { receiptedBy[recipient] = stored.status }
+                if Self.rank(stored.status) > receiptedBy[recipient].map(Self.rank) ?? -1 {
+                    receiptedBy[recipient] = stored.status
+                }
                 switch verified.receipt.status {
                 case .accepted: times.append((verified.receipt.received, recipient))
                 case .duplicate: duplicateTimes.append((verified.receipt.received, recipient))
@@ -210,27 +238,57 @@ private struct ArchiveVerifier {
             do {
                 let verified = try verifier.verifyMessage(digest, at: time, recipient: recipient.map(Self.participant))
                 for mismatch in Self.indexMismatches(message, verified.envelope) {
-                    failures.append(.init(kind: .message, itemIndex: messageIndex, messageID: id, participant: message.sender,
-                                          verifiedAt: nil, error: mismatch))
+                    failures.append(
+                        .init(
+                            kind: .message,
+                            itemIndex: messageIndex,
+                            messageID: id,
+                            participant: message.sender,
+                            verifiedAt: nil,
+                            error: mismatch
+                        )
+                    )
                     messageFailed = true
                 }
             } catch {
                 let failure = error as? ProtocolError ?? ProtocolError(.malformed, "\(error)")
-                failures.append(.init(kind: .message, itemIndex: messageIndex, messageID: id, participant: message.sender,
-                                      verifiedAt: time, error: failure))
+                failures.append(
+                    .init(
+                        kind: .message,
+                        itemIndex: messageIndex,
+                        messageID: id,
+                        participant: message.sender,
+                        verifiedAt: time,
+                        error: failure
+                    )
+                )
                 messageFailed = true
             }
             if messageFailed { break }
         }
         if !messageFailed { messagesValid += 1 }
 
-        messages.append(.init(messageID: id, sender: message.sender, direction: message.direction, recipients: recipients,
-                              receiptedBy: receiptedBy, notReceiptedBy: recipients.filter { receiptedBy[$0] == nil }))
+        messages.append(
+            .init(
+                messageID: id,
+                sender: message.sender,
+                direction: message.direction,
+                recipients: recipients,
+                receiptedBy: receiptedBy,
+                notReceiptedBy: recipients.filter { receiptedBy[$0] == nil }
+            )
+        )
         for delivery in message.deliveries {
-            channelNumbers[ChannelKey(sender: message.sender, recipient: delivery.recipient), default: [:]][delivery.sequenceNumber, default: []].insert(id)
+            channelNumbers[ChannelKey(sender: message.sender, recipient: delivery.recipient), default: [:]][
+                delivery.sequenceNumber,
+                default: []
+            ].insert(id)
         }
         if let entry = message.inbox {
-            channelNumbers[ChannelKey(sender: message.sender, recipient: entry.recipient), default: [:]][entry.sequenceNumber, default: []].insert(id)
+            channelNumbers[ChannelKey(sender: message.sender, recipient: entry.recipient), default: [:]][
+                entry.sequenceNumber,
+                default: []
+            ].insert(id)
         }
     }
 
@@ -247,8 +305,15 @@ private struct ArchiveVerifier {
                 gaps.append((previous + 1)...(next - 1))
             }
             let reused = numbers.filter { $0.value.count > 1 }.mapValues { $0.sorted { $0.precedes($1) } }
-            return .init(sender: key.sender, recipient: key.recipient, messages: Set(numbers.values.joined()).count,
-                         lowest: sorted.first!, highest: sorted.last!, gaps: gaps, reused: reused)
+            return .init(
+                sender: key.sender,
+                recipient: key.recipient,
+                messages: Set(numbers.values.joined()).count,
+                lowest: sorted.first!,
+                highest: sorted.last!,
+                gaps: gaps,
+                reused: reused
+            )
         }.sorted { ($0.sender, $0.recipient) < ($1.sender, $1.recipient) }
         return report
     }
@@ -270,7 +335,8 @@ private struct ArchiveVerifier {
     /// exporter stored it. An undecodable receipt is checked at its stored time (and fails).
     static func receiptTime(_ bytes: [UInt8], _ stored: StoredReceipt) -> UTCTime {
         guard stored.status != .duplicate,
-              let object = try? COSESign1(decoding: bytes), let receipt = try? Receipt(decoding: object.payload) else {
+            let object = try? COSESign1(decoding: bytes), let receipt = try? Receipt(decoding: object.payload)
+        else {
             return UTCTime(stored.stored)
         }
         return receipt.received
@@ -300,28 +366,52 @@ private struct ArchiveVerifier {
         var errors: [ProtocolError] = []
         let fields = message.fields
         if fields.id != envelope.id { errors.append(indexError("id", "\(fields.id)", "\(envelope.id)")) }
-        if message.sender != envelope.sender.rawValue { errors.append(indexError("sender", message.sender, envelope.sender.rawValue)) }
-        if fields.type != envelope.type.rawValue { errors.append(indexError("type", "\(fields.type)", "\(envelope.type.rawValue)")) }
-        if UTCTime(fields.created) != envelope.created { errors.append(indexError("created", "\(UTCTime(fields.created))", "\(envelope.created)")) }
+        if message.sender != envelope.sender.rawValue {
+            errors.append(indexError("sender", message.sender, envelope.sender.rawValue))
+        }
+        if fields.type != envelope.type.rawValue {
+            errors.append(indexError("type", "\(fields.type)", "\(envelope.type.rawValue)"))
+        }
+        if UTCTime(fields.created) != envelope.created {
+            errors.append(indexError("created", "\(UTCTime(fields.created))", "\(envelope.created)"))
+        }
         let indexRefs = Set(fields.references.map { "\($0.target) \($0.relation.rawValue)" })
         let signedRefs = Set(envelope.references.map { "\($0.messageID) \($0.relation.rawValue)" })
         if indexRefs != signedRefs || fields.references.count != envelope.references.count {
-            errors.append(indexError("refs", indexRefs.sorted().joined(separator: ", "), signedRefs.sorted().joined(separator: ", ")))
+            errors.append(
+                indexError(
+                    "refs",
+                    indexRefs.sorted().joined(separator: ", "),
+                    signedRefs.sorted().joined(separator: ", ")
+                )
+            )
         }
         let indexRemarks = fields.remarks.map { "\($0.language): \($0.text)" } ?? "none"
         let signedRemarks = envelope.remarks.map { "\($0.language): \($0.text)" } ?? "none"
         if indexRemarks != signedRemarks { errors.append(indexError("remarks", indexRemarks, signedRemarks)) }
-        let signedNumbers = Dictionary(envelope.recipients.map { ($0.participant.rawValue, $0.sequence) }, uniquingKeysWith: { a, _ in a })
+        let signedNumbers = Dictionary(
+            envelope.recipients.map { ($0.participant.rawValue, $0.sequence) },
+            uniquingKeysWith: { a, _ in a }
+        )
         switch message.direction {
         case .sent:
-            let indexNumbers = Dictionary(message.deliveries.map { ($0.recipient, $0.sequenceNumber) }, uniquingKeysWith: { a, _ in a })
+            let indexNumbers = Dictionary(
+                message.deliveries.map { ($0.recipient, $0.sequenceNumber) },
+                uniquingKeysWith: { a, _ in a }
+            )
             if indexNumbers != signedNumbers {
                 errors.append(indexError("deliveries", Self.describe(indexNumbers), Self.describe(signedNumbers)))
             }
         case .received:
             if let entry = message.inbox, signedNumbers[entry.recipient] != entry.sequenceNumber {
-                errors.append(indexError("inbox", "\(entry.recipient) #\(entry.sequenceNumber)",
-                                         signedNumbers[entry.recipient].map { "\(entry.recipient) #\($0)" } ?? "\(entry.recipient) is not a recipient"))
+                errors.append(
+                    indexError(
+                        "inbox",
+                        "\(entry.recipient) #\(entry.sequenceNumber)",
+                        signedNumbers[entry.recipient].map { "\(entry.recipient) #\($0)" }
+                            ?? "\(entry.recipient) is not a recipient"
+                    )
+                )
             }
         }
         return errors
@@ -332,7 +422,10 @@ private struct ArchiveVerifier {
     }
 
     static func indexError(_ field: String, _ index: String, _ signed: String) -> ProtocolError {
-        ProtocolError(.invalidField, field: "archive-index.\(field)",
-                      "the archive's index says \(index) but the signed bytes say \(signed): the archive was altered or damaged; trust the signed bytes")
+        ProtocolError(
+            .invalidField,
+            field: "archive-index.\(field)",
+            "the archive's index says \(index) but the signed bytes say \(signed): the archive was altered or damaged; trust the signed bytes"
+        )
     }
 }
