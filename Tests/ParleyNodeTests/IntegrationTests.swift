@@ -230,7 +230,9 @@ import ParleyTestSupport
             peers: ["RU-NRRC": try freePort()],
             directory: directory
         )
-        configuration.retry.giveUpAfter = 1
+        // Expiry comes after the first attempt has failed (the request timeout bounds it), so the
+        // expiry note can carry that attempt's error however busy the machine is.
+        configuration.retry.giveUpAfter = 3
         configuration.limits.requestTimeout = 1
         let logs = LogCapture()
         let us = try await RunningNode(configuration, logs: logs)
