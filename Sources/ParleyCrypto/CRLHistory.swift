@@ -39,7 +39,12 @@ struct CRLHistory: Sendable {
 
     /// Per CA, the newest CRL (highest cRLNumber, or latest thisUpdate without one).
     var newest: [CertificateRevocationList] {
-        groups.map { group in all[group.dropFirst().reduce(group[0]) { all[$1].supersedes(all[$0]) ? $1 : $0 }] }
+        groups.map { all[newest(of: $0)] }
+    }
+
+    /// The index among `indices` (not empty, one CA's) of the CRL that supersedes the others.
+    private func newest(of indices: [Int]) -> Int {
+        indices.dropFirst().reduce(indices[0]) { all[$1].supersedes(all[$0]) ? $1 : $0 }
     }
 
     /// The CRL of each CA to use at `time` (indices into `all`): the authoritative one, which is the
@@ -51,9 +56,7 @@ struct CRLHistory: Sendable {
             let current = group.filter {
                 all[$0].thisUpdate.addingTimeInterval(-skew) <= time && time <= all[$0].nextUpdate
             }
-            if let first = current.first {
-                return current.dropFirst().reduce(first) { all[$1].supersedes(all[$0]) ? $1 : $0 }
-            }
+            if !current.isEmpty { return newest(of: current) }
             let issued = group.filter { all[$0].thisUpdate.addingTimeInterval(-skew) <= time }
             if let first = issued.first {
                 return issued.dropFirst().reduce(first) { all[$1].thisUpdate > all[$0].thisUpdate ? $1 : $0 }
